@@ -1,1 +1,1 @@
-export {};
+export { CairnClient, type ClientOptions, type QueryResult } from './cairn-client.js';

@@ -1,1 +1,2 @@
-export {};
+export { startCoordinator, type CoordinatorOptions, type RunningCoordinator } from './coordinator-process.js';
+export { SETTINGS as CLUSTER_SETTINGS } from './cluster-settings.js';

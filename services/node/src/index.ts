@@ -1,1 +1,1 @@
-export {};
+export { startNode, type NodeOptions, type RunningNode } from './node-process.js';

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { formatError } from './output/index.js';
+import { registerStartCommands } from './commands/start.js';
+import { registerStartLocal } from './commands/start-local.js';
+import { registerSql } from './commands/sql.js';
+import { registerWorkload } from './commands/workload.js';
+
+const program = new Command('cairn')
+  .description('cairn: a distributed backup job cluster speaking CockroachDB BACKUP/RESTORE')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+registerStartCommands(program);
+registerStartLocal(program);
+registerSql(program);
+registerWorkload(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(formatError(err) + '\n');
+  process.exit(1);
+});

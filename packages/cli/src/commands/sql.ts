@@ -1,0 +1,88 @@
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import type { CairnClient } from '@cairn/client';
+import { formatError, formatResult, outputFormats, readStatements, type OutputFormat } from '../output/index.js';
+import { clientFor, DEFAULT_HOST } from './client-options.js';
+
+interface SqlOptions {
+  host: string;
+  execute?: string[];
+  format: OutputFormat;
+  database: string;
+}
+
+/** Runs one statement and prints its result; returns false (after printing the error) on failure. */
+async function runStatement(client: CairnClient, sql: string, format: OutputFormat): Promise<boolean> {
+  try {
+    const r = await client.execute(sql);
+    const text = formatResult({ columns: r.columns, rows: r.rows, tag: r.tag }, format);
+    if (text) process.stdout.write(text + '\n');
+    return true;
+  } catch (err) {
+    process.stderr.write(formatError(err, sql) + '\n');
+    return false;
+  }
+}
+
+export function registerSql(program: Command): void {
+  program
+    .command('sql')
+    .description('run statements (-e) or open an interactive shell')
+    .option('--host <addr>', 'coordinator gRPC address(es), comma-separated', DEFAULT_HOST)
+    .option('-e, --execute <sql...>', 'statement(s) to run; each -e may hold several separated by ;')
+    .option('--format <fmt>', `output format (${outputFormats.join('|')})`, process.stdout.isTTY ? 'table' : 'table')
+    .option('-d, --database <name>', 'current database', '')
+    .action(async (o: SqlOptions) => {
+      if (!outputFormats.includes(o.format)) {
+        throw new Error(`unknown --format "${o.format}": expected one of ${outputFormats.join(', ')}`);
+      }
+      const client = clientFor(o.host);
+      client.database = o.database;
+      try {
+        if (o.execute) {
+          for (const text of o.execute) {
+            const { statements, rest } = readStatements(text);
+            const all = rest.trim() ? [...statements, rest.trim()] : statements;
+            for (const stmt of all) {
+              if (!(await runStatement(client, stmt, o.format))) {
+                process.exitCode = 1;
+                return;
+              }
+            }
+          }
+          return;
+        }
+        await repl(client, o.format, o.host);
+      } finally {
+        client.close();
+      }
+    });
+}
+
+async function repl(client: CairnClient, format: OutputFormat, host: string): Promise<void> {
+  const interactive = process.stdin.isTTY === true;
+  if (interactive) process.stdout.write(`# Welcome to the cairn SQL shell. Connected to ${host}.\n# Statements end with a semicolon; \\q quits.\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
+  const prompt = (): void => {
+    if (interactive) {
+      rl.setPrompt(buffer.trim() ? '              -> ' : `root@${host}/${client.database || 'defaultdb'}> `);
+      rl.prompt();
+    }
+  };
+  let buffer = '';
+  let failed = false;
+  prompt();
+  for await (const line of rl) {
+    if (!buffer.trim() && (line.trim() === '\\q' || line.trim() === 'quit' || line.trim() === 'exit')) break;
+    buffer += line + '\n';
+    const { statements, rest } = readStatements(buffer);
+    buffer = rest;
+    for (const stmt of statements) if (!(await runStatement(client, stmt, format))) failed = true;
+    prompt();
+  }
+  if (buffer.trim()) {
+    if (!(await runStatement(client, buffer.trim(), format))) failed = true;
+  }
+  // Piped input behaves like a script: a failed statement fails the run.
+  if (failed && !interactive) process.exitCode = 1;
+}

@@ -1,0 +1,113 @@
+import { EventEmitter } from 'node:events';
+import type { KV } from 'nats';
+
+const LEASE_KEY = 'leader';
+
+/** What the lease holder advertises: who it is and where clients reach its gRPC API. */
+export interface LeaderInfo {
+  coordinatorId: string;
+  grpcAddress: string;
+  acquiredAtMs: number;
+}
+
+export type LeaseEvents = {
+  elected: [LeaderInfo];
+  lost: [reason: string];
+};
+
+/**
+ * Coordinator leadership as a lease in a KV bucket whose entries expire after the TTL.
+ *
+ * Acquisition uses `kv.create()`, which only succeeds when the key is absent (expired or
+ * released): the one primitive that is safe on Debian's nats-server 2.9 (TOOLCHAIN.md).
+ * The holder renews with `update(rev)`; being the only writer, it never contends. A holder
+ * that cannot renew for more than half the TTL steps down before a standby can take over,
+ * so two leaders never act at once (the write log's expected-sequence check fences the rest).
+ */
+export class LeaderLease extends EventEmitter<LeaseEvents> {
+  private revision = 0;
+  private lastRenewMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private busy = false;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly self: Omit<LeaderInfo, 'acquiredAtMs'>,
+    private readonly ttlMs: number,
+  ) {
+    super();
+  }
+
+  get isLeader(): boolean {
+    return this.revision !== 0;
+  }
+
+  start(): void {
+    const tick = Math.max(100, Math.floor(this.ttlMs / 4));
+    this.timer = setInterval(() => void this.step(), tick);
+    void this.step();
+  }
+
+  /** Releases the lease (clean shutdown) so a standby takes over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.isLeader) {
+      try {
+        await this.kv.delete(LEASE_KEY, { previousSeq: this.revision });
+      } catch {
+        // Already expired or taken: nothing to release.
+      }
+      this.revision = 0;
+    }
+  }
+
+  /** The current holder, as recorded in the bucket (undefined when none). */
+  async current(): Promise<LeaderInfo | undefined> {
+    const e = await this.kv.get(LEASE_KEY);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+    return JSON.parse(new TextDecoder().decode(e.value)) as LeaderInfo;
+  }
+
+  private async step(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      if (this.isLeader) await this.renew();
+      else await this.tryAcquire();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async tryAcquire(): Promise<void> {
+    const info: LeaderInfo = { ...this.self, acquiredAtMs: Date.now() };
+    try {
+      this.revision = await this.kv.create(LEASE_KEY, encode(info));
+      this.lastRenewMs = Date.now();
+      this.emit('elected', info);
+    } catch {
+      // Held by someone else (or NATS unavailable): try again next tick.
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const info: LeaderInfo = { ...this.self, acquiredAtMs: this.lastRenewMs };
+    try {
+      this.revision = await this.kv.update(LEASE_KEY, encode(info), this.revision);
+      this.lastRenewMs = Date.now();
+    } catch (err) {
+      const lostFor = Date.now() - this.lastRenewMs;
+      const taken = err instanceof Error && /wrong last sequence/i.test(err.message);
+      if (taken || lostFor > this.ttlMs / 2) {
+        this.revision = 0;
+        this.emit('lost', taken ? 'lease taken by another coordinator' : `lease not renewed for ${lostFor}ms`);
+      }
+    }
+  }
+}
+
+function encode(v: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(v));
+}

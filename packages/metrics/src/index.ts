@@ -1,0 +1,3 @@
+export { startMetricsServer, type MetricsServer } from './metrics-server.js';
+export { createLogger, type Logger } from './logger.js';
+export { parseListenAddress } from './listen-address.js';

@@ -1,0 +1,348 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { KEY_MIN, KeyBuilder, compareKeys, keyToHex, tablePrefix, tableSpan, type Span } from '@cairn/keys';
+import { MvccStore, type MvccRevision } from './index.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b = (s: string): Uint8Array => enc.encode(s);
+const s = (u: Uint8Array | undefined): string | undefined => (u === undefined ? undefined : dec.decode(u));
+const ALL: Span = { start: KEY_MIN, end: KEY_MIN };
+
+function rowKey(table: number, id: number): Uint8Array {
+  return new KeyBuilder().raw(tablePrefix(table)).int(id).finish();
+}
+
+function revs(it: Iterable<MvccRevision>): string[] {
+  return [...it].map((r) => `${s(r.key)}@${r.ts}=${r.value === null ? '∅' : s(r.value)}`);
+}
+
+let dir: string;
+let store: MvccStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'cairn-mvcc-'));
+  store = await MvccStore.open(dir, { mapSize: 1024 ** 3 });
+});
+
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** a: 10=a1, 20=a2, 30=∅ ; ab: 15=ab1 ; b: 25=b1, 35=b2 ; c: 5=∅ */
+async function seed(): Promise<void> {
+  await store.applyBatch([{ key: b('c'), value: null }], 5n);
+  await store.applyBatch([{ key: b('a'), value: b('a1') }], 10n);
+  await store.applyBatch([{ key: b('ab'), value: b('ab1') }], 15n);
+  await store.applyBatch([{ key: b('a'), value: b('a2') }], 20n);
+  await store.applyBatch([{ key: b('b'), value: b('b1') }], 25n);
+  await store.applyBatch([{ key: b('a'), value: null }], 30n);
+  await store.applyBatch([{ key: b('b'), value: b('b2') }], 35n);
+}
+
+describe('MvccStore reads', () => {
+  it('get returns the newest revision at or below ts and hides tombstones', async () => {
+    await seed();
+    expect(s(store.get(b('a'), 9n))).toBeUndefined();
+    expect(s(store.get(b('a'), 10n))).toBe('a1');
+    expect(s(store.get(b('a'), 29n))).toBe('a2');
+    expect(s(store.get(b('a'), 30n))).toBeUndefined();
+    expect(s(store.get(b('ab'), 100n))).toBe('ab1');
+    expect(s(store.get(b('c'), 100n))).toBeUndefined();
+    expect(s(store.get(b('zz'), 100n))).toBeUndefined();
+  });
+
+  it('scan returns live rows at ts in key order, with limit and span bounds', async () => {
+    await seed();
+    const at = (ts: bigint, span = ALL, limit?: number): string[] =>
+      [...store.scan(span, ts, limit === undefined ? {} : { limit })].map((r) => `${s(r.key)}@${r.ts}=${s(r.value)}`);
+    expect(at(12n)).toEqual(['a@10=a1']);
+    expect(at(25n)).toEqual(['a@20=a2', 'ab@15=ab1', 'b@25=b1']);
+    expect(at(40n)).toEqual(['ab@15=ab1', 'b@35=b2']);
+    expect(at(25n, ALL, 2)).toEqual(['a@20=a2', 'ab@15=ab1']);
+    expect(at(25n, { start: b('ab'), end: b('b') })).toEqual(['ab@15=ab1']);
+    expect(at(25n, { start: b('a\u0000'), end: KEY_MIN })).toEqual(['ab@15=ab1', 'b@25=b1']);
+  });
+
+  it('handles keys with embedded 0x00 and keys that prefix others', async () => {
+    const keys = [Uint8Array.of(1), Uint8Array.of(1, 0), Uint8Array.of(1, 0, 0), Uint8Array.of(1, 0, 1), Uint8Array.of(1, 1)];
+    await store.applyBatch(
+      [...keys].reverse().map((k, i) => ({ key: k, value: Uint8Array.of(i) })),
+      7n,
+    );
+    const got = [...store.scan(ALL, 7n)].map((r) => keyToHex(r.key));
+    expect(got).toEqual(keys.map(keyToHex));
+    const inner = [...store.scan({ start: Uint8Array.of(1, 0), end: Uint8Array.of(1, 0, 1) }, 7n)].map((r) => keyToHex(r.key));
+    expect(inner).toEqual(['0100', '010000']);
+  });
+
+  it('skips many revisions by seeking and stays correct', async () => {
+    for (let t = 1; t <= 50; t++) {
+      await store.applyBatch(
+        [
+          { key: b('k1'), value: b(`v${t}`) },
+          { key: b('k2'), value: t % 2 === 0 ? null : b(`w${t}`) },
+        ],
+        BigInt(t * 10),
+      );
+    }
+    expect([...store.scan(ALL, 255n)].map((r) => `${s(r.key)}=${s(r.value)}`)).toEqual(['k1=v25', 'k2=w25']);
+    expect([...store.scan(ALL, 260n)].map((r) => `${s(r.key)}=${s(r.value)}`)).toEqual(['k1=v26']);
+    expect([...store.scan(ALL, 1000n)].map((r) => `${s(r.key)}=${s(r.value)}`)).toEqual(['k1=v50']);
+    expect(revs(store.exportRevisions(ALL, 0n, 255n, false))).toEqual(['k1@250=v25', 'k2@250=w25']);
+  });
+
+  it('a scan keeps its snapshot while writes land', async () => {
+    await seed();
+    const it = store.scan(ALL, 100n)[Symbol.iterator]();
+    expect(s(it.next().value?.key)).toBe('ab');
+    await store.applyBatch([{ key: b('b'), value: null }, { key: b('bb'), value: b('new') }], 50n);
+    expect(s(it.next().value?.key)).toBe('b');
+    expect(it.next().done).toBe(true);
+    expect([...store.scan(ALL, 100n)].map((r) => s(r.key))).toEqual(['ab', 'bb']);
+  });
+
+  it('matches an in-memory model on random histories', async () => {
+    let seedN = 99;
+    const rnd = (n: number): number => {
+      seedN = (seedN * 1103515245 + 12345) & 0x7fffffff;
+      return seedN % n;
+    };
+    const model = new Map<string, Array<{ ts: bigint; v: string | null }>>();
+    for (let t = 1n; t <= 60n; t++) {
+      const ops = [];
+      for (let i = 0; i < 1 + rnd(4); i++) {
+        const k = `k${rnd(12)}`;
+        const v = rnd(4) === 0 ? null : `${k}-${t}-${i}`;
+        ops.push({ key: b(k), value: v === null ? null : b(v) });
+        const hist = model.get(k) ?? [];
+        if (hist[0]?.ts === t) hist.shift();
+        hist.unshift({ ts: t, v });
+        model.set(k, hist);
+      }
+      await store.applyBatch(ops, t);
+    }
+    const sortedKeys = [...model.keys()].sort((x, y) => compareKeys(b(x), b(y)));
+    const visible = (k: string, ts: bigint) => model.get(k)!.find((r) => r.ts <= ts);
+    for (let q = 0; q < 40; q++) {
+      const ts = BigInt(1 + rnd(65));
+      const start = BigInt(rnd(Number(ts)));
+      const expectScan = sortedKeys.flatMap((k) => {
+        const r = visible(k, ts);
+        return r && r.v !== null ? [`${k}=${r.v}`] : [];
+      });
+      expect([...store.scan(ALL, ts)].map((r) => `${s(r.key)}=${s(r.value)}`)).toEqual(expectScan);
+      for (const k of sortedKeys) expect(s(store.get(b(k), ts))).toBe(visible(k, ts)?.v ?? undefined);
+      const expectLatest = sortedKeys.flatMap((k) => {
+        const r = visible(k, ts);
+        if (!r || r.ts <= start || (r.v === null && start === 0n)) return [];
+        return [`${k}@${r.ts}=${r.v ?? '∅'}`];
+      });
+      expect(revs(store.exportRevisions(ALL, start, ts, false))).toEqual(expectLatest);
+      const expectAll = sortedKeys.flatMap((k) =>
+        model
+          .get(k)!
+          .filter((r) => r.ts > start && r.ts <= ts)
+          .map((r) => `${k}@${r.ts}=${r.v ?? '∅'}`),
+      );
+      expect(revs(store.exportRevisions(ALL, start, ts, true))).toEqual(expectAll);
+    }
+  });
+});
+
+describe('MvccStore export and ingest', () => {
+  it('full export omits tombstones; incremental includes them; allRevisions gives every revision', async () => {
+    await seed();
+    expect(revs(store.exportRevisions(ALL, 0n, 40n, false))).toEqual(['ab@15=ab1', 'b@35=b2']);
+    expect(revs(store.exportRevisions(ALL, 0n, 22n, false))).toEqual(['a@20=a2', 'ab@15=ab1']);
+    expect(revs(store.exportRevisions(ALL, 22n, 40n, false))).toEqual(['a@30=∅', 'b@35=b2']);
+    expect(revs(store.exportRevisions(ALL, 0n, 40n, true))).toEqual([
+      'a@30=∅',
+      'a@20=a2',
+      'a@10=a1',
+      'ab@15=ab1',
+      'b@35=b2',
+      'b@25=b1',
+      'c@5=∅',
+    ]);
+    expect(revs(store.exportRevisions(ALL, 15n, 30n, true))).toEqual(['a@30=∅', 'a@20=a2', 'b@25=b1']);
+    expect(revs(store.exportRevisions({ start: b('b'), end: KEY_MIN }, 0n, 40n, true))).toEqual([
+      'b@35=b2',
+      'b@25=b1',
+      'c@5=∅',
+    ]);
+    expect(revs(store.exportRevisions(ALL, 30n, 30n, true))).toEqual([]);
+    expect(() => [...store.exportRevisions(ALL, 40n, 30n, true)]).toThrow(/invalid export window/);
+  });
+
+  it('ingest writes revisions as-is (sync and async sources) and round-trips an export', async () => {
+    await seed();
+    const exported = [...store.exportRevisions(ALL, 0n, 100n, true)];
+    const dir2 = await mkdtemp(join(tmpdir(), 'cairn-mvcc-'));
+    const other = await MvccStore.open(dir2, { mapSize: 1024 ** 3 });
+    try {
+      expect(await other.ingest(exported, { batchSize: 2 })).toBe(7);
+      expect(revs(other.exportRevisions(ALL, 0n, 100n, true))).toEqual(revs(exported));
+      async function* more(): AsyncGenerator<MvccRevision> {
+        for (let i = 0; i < 2500; i++) yield { key: rowKey(104, i), ts: 50n, value: b(`r${i}`) };
+      }
+      expect(await other.ingest(more())).toBe(2500);
+      expect([...other.scan(tableSpan(104), 60n)].length).toBe(2500);
+      expect(s(other.get(rowKey(104, 1234), 50n))).toBe('r1234');
+    } finally {
+      await other.close();
+      await rm(dir2, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('MvccStore GC', () => {
+  it('keeps the revision visible at the threshold and everything newer', async () => {
+    await seed();
+    // At 32: a's visible revision is the tombstone @30 (dropped with a@20, a@10);
+    // ab@15 stays; b@25 stays (visible at 32), b@35 is newer; c's tombstone goes.
+    const { removed } = await store.gc(ALL, 32n);
+    expect(removed).toBe(4);
+    expect(revs(store.exportRevisions(ALL, 0n, 100n, true))).toEqual(['ab@15=ab1', 'b@35=b2', 'b@25=b1']);
+    expect(store.gcThreshold()).toBe(32n);
+    expect(store.gcThreshold(ALL)).toBe(32n);
+    expect([...store.scan(ALL, 32n)].map((r) => s(r.key))).toEqual(['ab', 'b']);
+    expect(s(store.get(b('b'), 34n))).toBe('b1');
+  });
+
+  it('refuses reads and exports below the threshold with FailedPrecondition', async () => {
+    await seed();
+    await store.gc(ALL, 32n);
+    let err: unknown;
+    try {
+      store.get(b('a'), 31n);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CairnError);
+    expect((err as CairnError).code).toBe(ErrorCode.FailedPrecondition);
+    expect((err as CairnError).message).toBe(
+      'batch timestamp 31.0000000000 must be at or after replica GC threshold 32.0000000000',
+    );
+    expect(() => store.scan(ALL, 20n)).toThrow(/replica GC threshold/);
+    expect(() => store.exportRevisions(ALL, 10n, 40n, false)).toThrow(/replica GC threshold/);
+    expect(() => [...store.exportRevisions(ALL, 0n, 31n, false)]).toThrow(/replica GC threshold/);
+    // A full export at or above the threshold is fine.
+    expect(revs(store.exportRevisions(ALL, 0n, 40n, false))).toEqual(['ab@15=ab1', 'b@35=b2']);
+  });
+
+  it('thresholds are per span and survive a reopen', async () => {
+    await store.applyBatch([{ key: rowKey(104, 1), value: b('x1') }, { key: rowKey(105, 1), value: b('y1') }], 10n);
+    await store.applyBatch([{ key: rowKey(104, 1), value: b('x2') }, { key: rowKey(105, 1), value: b('y2') }], 20n);
+    expect((await store.gc(tableSpan(104), 25n)).removed).toBe(1);
+    expect(s(store.get(rowKey(105, 1), 10n))).toBe('y1');
+    expect(() => store.get(rowKey(104, 1), 10n)).toThrow(/GC threshold/);
+    await store.close();
+    store = await MvccStore.open(dir);
+    expect(store.gcThreshold(tableSpan(104))).toBe(25n);
+    expect(store.gcThreshold(tableSpan(105))).toBe(0n);
+    expect(store.gcThreshold()).toBe(25n);
+    // Thresholds never move back.
+    await store.gc(tableSpan(104), 15n);
+    expect(store.gcThreshold(tableSpan(104))).toBe(25n);
+  });
+
+  it('protected timestamps hold the threshold back so history from them survives', async () => {
+    await seed();
+    const { removed } = await store.gc(ALL, 32n, [22n, 40n]);
+    // Effective threshold 22: a@10 goes (a@20 is visible at 22), c's tombstone goes.
+    expect(removed).toBe(2);
+    expect(store.gcThreshold()).toBe(22n);
+    expect(s(store.get(b('a'), 22n))).toBe('a2');
+    expect(revs(store.exportRevisions(ALL, 22n, 40n, true))).toEqual(['a@30=∅', 'b@35=b2', 'b@25=b1']);
+    expect(revs(store.exportRevisions(ALL, 0n, 40n, true))).toEqual([
+      'a@30=∅',
+      'a@20=a2',
+      'ab@15=ab1',
+      'b@35=b2',
+      'b@25=b1',
+    ]);
+  });
+
+  it('removes long histories in batches', async () => {
+    for (let t = 1; t <= 30; t++) {
+      await store.applyBatch(
+        Array.from({ length: 100 }, (_, i) => ({ key: rowKey(104, i), value: b(`${i}@${t}`) })),
+        BigInt(t),
+      );
+    }
+    expect((await store.gc(tableSpan(104), 25n)).removed).toBe(100 * 24);
+    expect(store.spanStats(tableSpan(104)).keys).toBe(100);
+    expect([...store.exportRevisions(tableSpan(104), 0n, 30n, true)].length).toBe(100 * 6);
+  });
+});
+
+describe('MvccStore stats, splits and meta', () => {
+  it('spanStats counts keys, live keys and bytes', async () => {
+    await seed();
+    const st = store.spanStats(ALL);
+    expect(st.keys).toBe(4);
+    expect(st.liveKeys).toBe(2);
+    expect(st.bytes).toBeGreaterThan(st.liveBytes);
+    expect(st.liveBytes).toBeGreaterThan(0);
+    expect(store.spanStats({ start: b('x'), end: b('y') })).toEqual({ keys: 0, liveKeys: 0, bytes: 0, liveBytes: 0 });
+  });
+
+  it('approximateMidKey splits by key count, never inside a key', async () => {
+    for (let t = 1; t <= 3; t++) {
+      await store.applyBatch(
+        Array.from({ length: 101 }, (_, i) => ({ key: rowKey(104, i), value: b('v') })),
+        BigInt(t),
+      );
+    }
+    const mid = store.approximateMidKey(tableSpan(104));
+    expect(mid && keyToHex(mid)).toBe(keyToHex(rowKey(104, 50)));
+    expect(store.approximateMidKey({ start: rowKey(104, 7), end: rowKey(104, 8) })).toBeUndefined();
+    expect(store.approximateMidKey(tableSpan(999))).toBeUndefined();
+  });
+
+  it('applyBatch stores ops and meta together, and validates before writing anything', async () => {
+    await store.applyBatch([{ key: b('k'), value: b('v') }], 5n, { 'applied/r1': Uint8Array.of(0, 0, 7) });
+    expect(store.getMeta('applied/r1')).toEqual(Uint8Array.of(0, 0, 7));
+    expect(s(store.get(b('k'), 5n))).toBe('v');
+    await expect(
+      store.applyBatch([{ key: b('k2'), value: b('v') }, { key: new Uint8Array(4000), value: b('x') }], 6n, {
+        'applied/r1': Uint8Array.of(8),
+      }),
+    ).rejects.toThrow(/key too long/);
+    expect(store.get(b('k2'), 6n)).toBeUndefined();
+    expect(store.getMeta('applied/r1')).toEqual(Uint8Array.of(0, 0, 7));
+    await expect(store.applyBatch([], 7n, { 'mvcc.gc-thresholds': Uint8Array.of(1) })).rejects.toThrow(/reserved/);
+    await expect(store.applyBatch([{ key: b('k'), value: null }], 0n)).rejects.toThrow(/invalid MVCC timestamp/);
+    await store.putMeta('node-id', b('n1'));
+    await store.close();
+    store = await MvccStore.open(dir);
+    expect(s(store.getMeta('node-id'))).toBe('n1');
+    expect(store.getMeta('applied/r1')).toEqual(Uint8Array.of(0, 0, 7));
+    expect(store.getMeta('missing')).toBeUndefined();
+  });
+
+  it('measures applyBatch and scan throughput', async () => {
+    const batches = 200;
+    const perBatch = 1000;
+    const value = new Uint8Array(64).fill(7);
+    const t0 = performance.now();
+    for (let i = 0; i < batches; i++) {
+      const ops = Array.from({ length: perBatch }, (_, j) => ({ key: rowKey(104, i * perBatch + j), value }));
+      // Like a replica apply loop: one batch after another, each awaited.
+      await store.applyBatch(ops, BigInt(i + 1), { applied: Uint8Array.of(i & 0xff) });
+    }
+    const t1 = performance.now();
+    let rows = 0;
+    for (const _ of store.scan(tableSpan(104), BigInt(batches))) rows++;
+    const t2 = performance.now();
+    const writeRate = Math.round((batches * perBatch) / ((t1 - t0) / 1000));
+    const scanRate = Math.round(rows / ((t2 - t1) / 1000));
+    console.log(`applyBatch: ${writeRate} ops/s (${batches} x ${perBatch}); scan: ${scanRate} rows/s (${rows} rows)`);
+    expect(rows).toBe(batches * perBatch);
+  });
+});

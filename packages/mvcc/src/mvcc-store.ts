@@ -1,0 +1,472 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { formatTimestamp, type Span, type Timestamp } from '@cairn/keys';
+import { GcThresholds, belowGcThresholdError } from './gc-thresholds.js';
+import {
+  MVCC_TS_LEN,
+  TOMBSTONE_FLAG,
+  checkPrefixLength,
+  decodeUserKey,
+  encodeMvccKey,
+  encodeMvccValue,
+  encodeRevisionPrefix,
+  mvccKeyTs,
+} from './mvcc-key.js';
+import { RevisionCursor, sameUserKey } from './revision-cursor.js';
+
+/** One write of a batch; a null value writes a tombstone (delete). */
+export interface MvccOp {
+  key: Uint8Array;
+  value: Uint8Array | null;
+}
+
+/** A live row as seen by a read at some timestamp. */
+export interface MvccRow {
+  key: Uint8Array;
+  value: Uint8Array;
+  /** The timestamp of the revision that was read. */
+  ts: Timestamp;
+}
+
+/** One stored revision; `value` is null for a tombstone. */
+export interface MvccRevision {
+  key: Uint8Array;
+  ts: Timestamp;
+  value: Uint8Array | null;
+}
+
+export interface SpanStats {
+  /** Distinct user keys with at least one revision (including deleted keys). */
+  keys: number;
+  /** Keys whose newest revision is a value. */
+  liveKeys: number;
+  /** Bytes of every revision (MVCC key + value). */
+  bytes: number;
+  /** Bytes of the newest revision of each live key. */
+  liveBytes: number;
+}
+
+export interface MvccStoreOptions {
+  /** LMDB map size in bytes (the most the store can grow to). Default 64 GiB. */
+  mapSize?: number;
+}
+
+const DEFAULT_MAP_SIZE = 64 * 1024 ** 3;
+const DEFAULT_INGEST_BATCH = 1000;
+const GC_DELETE_BATCH = 1000;
+/** Meta names with this prefix belong to the store itself. */
+const RESERVED_META_PREFIX = 'mvcc.';
+const GC_THRESHOLDS_META = 'mvcc.gc-thresholds';
+const UINT64_MAX = (1n << 64n) - 1n;
+
+type Bin = Database<Buffer, Buffer>;
+
+function metaKey(name: string): Buffer {
+  return Buffer.from(name, 'utf8');
+}
+
+function checkMetaName(name: string): void {
+  if (name.length === 0 || name.startsWith(RESERVED_META_PREFIX)) {
+    throw new CairnError(ErrorCode.InvalidArgument, `meta name ${JSON.stringify(name)} is empty or reserved`);
+  }
+}
+
+function toBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function spanStart(span: Span): Buffer {
+  return encodeRevisionPrefix(span.start);
+}
+
+function spanEnd(span: Span): Buffer | undefined {
+  return span.end.length === 0 ? undefined : encodeRevisionPrefix(span.end);
+}
+
+/** The value bytes after the flag byte, as a plain Uint8Array view (lmdb hands out copies). */
+function payload(value: Buffer): Uint8Array {
+  return new Uint8Array(value.buffer, value.byteOffset + 1, value.length - 1);
+}
+
+function isTombstone(value: Buffer): boolean {
+  return value[0] === TOMBSTONE_FLAG;
+}
+
+/**
+ * A node's MVCC key-value store on LMDB: every write carries a timestamp, deletes are
+ * tombstones, and reads happen at a timestamp. One LMDB environment per store directory, with
+ * a `data` sub-database of MVCC revisions and a `meta` sub-database of store metadata (such
+ * as each replica's applied log position), so both can change in one transaction.
+ */
+export class MvccStore {
+  private gcThresholds: GcThresholds;
+
+  private constructor(
+    /** The store directory. */
+    readonly dir: string,
+    private readonly root: RootDatabase<Buffer, Buffer>,
+    private readonly data: Bin,
+    private readonly meta: Bin,
+  ) {
+    this.gcThresholds = GcThresholds.decode(meta.get(metaKey(GC_THRESHOLDS_META)));
+  }
+
+  /** Opens (creating if needed) the store in `dir`. */
+  static async open(dir: string, opts: MvccStoreOptions = {}): Promise<MvccStore> {
+    await mkdir(dir, { recursive: true });
+    try {
+      const root = open<Buffer, Buffer>({
+        path: join(dir, 'mvcc.mdb'),
+        keyEncoding: 'binary',
+        encoding: 'binary',
+        mapSize: opts.mapSize ?? DEFAULT_MAP_SIZE,
+        maxDbs: 4,
+      });
+      const data = root.openDB<Buffer, Buffer>('data', { keyEncoding: 'binary', encoding: 'binary' });
+      const meta = root.openDB<Buffer, Buffer>('meta', { keyEncoding: 'binary', encoding: 'binary' });
+      return new MvccStore(dir, root, data, meta);
+    } catch (err) {
+      throw new CairnError(ErrorCode.Unavailable, `cannot open MVCC store in ${dir}: ${String(err)}`, { cause: err });
+    }
+  }
+
+  /** Waits for pending writes and closes the environment. */
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+
+  /**
+   * Writes `ops` at `ts`, and the `meta` entries, in one LMDB transaction: after a crash
+   * either all of it is there or none (the replica apply loop stores its applied log
+   * position in `meta` for exactly this reason). Later ops on the same key win. Writes are
+   * not checked against the GC threshold, so replicas applying the same log stay identical.
+   */
+  async applyBatch(ops: ReadonlyArray<MvccOp>, ts: Timestamp, meta?: Record<string, Uint8Array>): Promise<void> {
+    // Encode outside the write transaction to keep the write lock short.
+    const tsKey = encodeMvccKey(new Uint8Array(0), ts);
+    const tsBytes = tsKey.subarray(tsKey.length - MVCC_TS_LEN);
+    const keys = new Array<Buffer>(ops.length);
+    const values = new Array<Buffer>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as MvccOp;
+      const prefix = encodeRevisionPrefix(op.key);
+      checkPrefixLength(prefix.length, op.key);
+      const k = Buffer.allocUnsafe(prefix.length + MVCC_TS_LEN);
+      prefix.copy(k, 0);
+      tsBytes.copy(k, prefix.length);
+      keys[i] = k;
+      values[i] = encodeMvccValue(op.value);
+    }
+    const metaEntries: Array<[Buffer, Buffer]> = [];
+    for (const [name, value] of Object.entries(meta ?? {})) {
+      checkMetaName(name);
+      metaEntries.push([metaKey(name), Buffer.from(value)]);
+    }
+    await this.root.transaction(() => {
+      for (let i = 0; i < keys.length; i++) this.data.put(keys[i] as Buffer, values[i] as Buffer);
+      for (const [k, v] of metaEntries) this.meta.put(k, v);
+    });
+  }
+
+  /** The value of `key` as of `ts`: its newest revision at or below `ts`, unless a tombstone. */
+  get(key: Uint8Array, ts: Timestamp): Uint8Array | undefined {
+    // [key, key 0x00) holds exactly this key.
+    const pointEnd = new Uint8Array(key.length + 1);
+    pointEnd.set(key);
+    this.checkReadTs({ start: key, end: pointEnd }, ts);
+    const start = encodeMvccKey(key, ts);
+    const end = Buffer.from(start.subarray(0, start.length - MVCC_TS_LEN));
+    end[end.length - 1] = 0x02;
+    for (const { value } of this.data.getRange({ start, end, limit: 1 })) {
+      return isTombstone(value) ? undefined : payload(value);
+    }
+    return undefined;
+  }
+
+  /**
+   * The live rows of `span` as of `ts`, in key order, streamed from one LMDB snapshot.
+   * Revisions newer than `ts` and older than the visible one are skipped by seeking.
+   */
+  scan(span: Span, ts: Timestamp, opts: { limit?: number } = {}): Generator<MvccRow, void, undefined> {
+    // Checked here rather than in the generator so a refused read throws at the call.
+    this.checkReadTs(span, ts);
+    return this.scanRows(span, ts, opts.limit ?? Infinity);
+  }
+
+  private *scanRows(span: Span, ts: Timestamp, limit: number): Generator<MvccRow, void, undefined> {
+    if (limit <= 0) return;
+    let n = 0;
+    const txn = this.root.useReadTransaction();
+    const cur = new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span));
+    try {
+      // Start at the first revision of the first key that a read at ts can see.
+      while (cur.valid) {
+        const revTs = mvccKeyTs(cur.key);
+        if (revTs > ts) {
+          cur.skipNewerThan(ts);
+          continue;
+        }
+        if (!isTombstone(cur.value)) {
+          yield { key: decodeUserKey(cur.key, cur.key.length - MVCC_TS_LEN), value: payload(cur.value), ts: revTs };
+          if (++n >= limit) return;
+        }
+        cur.nextKey();
+      }
+    } finally {
+      cur.close();
+      txn.done();
+    }
+  }
+
+  /**
+   * Revisions of `span` with `startTs < ts <= endTs`, in (key asc, ts desc) order, for backups.
+   *
+   * - `allRevisions` false: the newest revision <= endTs of each key, if newer than startTs.
+   *   Tombstones are included for incremental exports (startTs > 0), so a restore deletes the
+   *   key, and omitted from full exports (startTs == 0), like CockroachDB.
+   * - `allRevisions` true: every revision in the window, tombstones included.
+   *
+   * Refused (FailedPrecondition) when the window reaches below the span's GC threshold.
+   */
+  exportRevisions(
+    span: Span,
+    startTs: Timestamp,
+    endTs: Timestamp,
+    allRevisions: boolean,
+  ): Generator<MvccRevision, void, undefined> {
+    if (startTs < 0n || endTs < startTs) {
+      throw new CairnError(
+        ErrorCode.InvalidArgument,
+        `invalid export window (${formatTimestamp(startTs)}, ${formatTimestamp(endTs)}]`,
+      );
+    }
+    this.checkReadTs(span, endTs);
+    // An incremental window reaching below the threshold would miss collapsed revisions.
+    if (startTs > 0n) this.checkReadTs(span, startTs);
+    return this.exportWindow(span, startTs, endTs, allRevisions);
+  }
+
+  private *exportWindow(
+    span: Span,
+    startTs: Timestamp,
+    endTs: Timestamp,
+    allRevisions: boolean,
+  ): Generator<MvccRevision, void, undefined> {
+    if (startTs === endTs) return;
+    const txn = this.root.useReadTransaction();
+    const cur = new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span));
+    try {
+      while (cur.valid) {
+        const revTs = mvccKeyTs(cur.key);
+        if (revTs > endTs) {
+          cur.skipNewerThan(endTs);
+          continue;
+        }
+        if (revTs <= startTs) {
+          cur.nextKey();
+          continue;
+        }
+        const first = cur.key;
+        const key = decodeUserKey(first, first.length - MVCC_TS_LEN);
+        if (!allRevisions) {
+          const tomb = isTombstone(cur.value);
+          if (!tomb || startTs > 0n) yield { key, ts: revTs, value: tomb ? null : payload(cur.value) };
+          cur.nextKey();
+          continue;
+        }
+        // Every revision of this key down to startTs.
+        for (;;) {
+          const t = mvccKeyTs(cur.key);
+          if (t <= startTs) {
+            cur.nextKey();
+            break;
+          }
+          yield { key, ts: t, value: isTombstone(cur.value) ? null : payload(cur.value) };
+          cur.next();
+          if (!cur.valid || !sameUserKey(first, cur.key)) break;
+        }
+      }
+    } finally {
+      cur.close();
+      txn.done();
+    }
+  }
+
+  /**
+   * Writes revisions as given (a restore), `batchSize` per transaction, with one transaction
+   * committing while the next batch is read. Returns how many revisions were written.
+   */
+  async ingest(
+    kvs: Iterable<MvccRevision> | AsyncIterable<MvccRevision>,
+    opts: { batchSize?: number } = {},
+  ): Promise<number> {
+    const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_INGEST_BATCH);
+    let count = 0;
+    let keys: Buffer[] = [];
+    let values: Buffer[] = [];
+    let inFlight: Promise<void> | undefined;
+    const flush = async (): Promise<void> => {
+      if (keys.length === 0) return;
+      const ks = keys;
+      const vs = values;
+      keys = [];
+      values = [];
+      const p = this.root.transaction(() => {
+        for (let i = 0; i < ks.length; i++) this.data.put(ks[i] as Buffer, vs[i] as Buffer);
+      });
+      // Observed either by the next flush or by the final await; never left unhandled.
+      p.catch(() => undefined);
+      const prev = inFlight;
+      inFlight = p;
+      if (prev) await prev;
+    };
+    for await (const kv of kvs) {
+      keys.push(encodeMvccKey(kv.key, kv.ts));
+      values.push(encodeMvccValue(kv.value));
+      count++;
+      if (keys.length >= batchSize) await flush();
+    }
+    await flush();
+    if (inFlight) await inFlight;
+    return count;
+  }
+
+  /**
+   * Removes revisions no read at or after the GC threshold can see. The threshold is
+   * `threshold`, held back to the oldest protected timestamp (as CockroachDB's protected
+   * timestamps do), so every revision visible at or after a protected timestamp stays. For
+   * each key the newest revision at or below the threshold stays unless it is a tombstone;
+   * older ones go. The threshold is recorded first, so reads below it fail instead of
+   * seeing partial history.
+   */
+  async gc(span: Span, threshold: Timestamp, protectedTs: ReadonlyArray<Timestamp> = []): Promise<{ removed: number }> {
+    let effective = threshold;
+    for (const p of protectedTs) if (p < effective) effective = p;
+    if (effective <= 0n) return { removed: 0 };
+    const thresholds = this.gcThresholds.advanced(span, effective);
+    await this.root.transaction(() => this.meta.put(metaKey(GC_THRESHOLDS_META), thresholds.encode()));
+    this.gcThresholds = thresholds;
+
+    let removed = 0;
+    let doomed: Buffer[] = [];
+    const removeDoomed = async (): Promise<void> => {
+      const batch = doomed;
+      doomed = [];
+      await this.root.transaction(() => {
+        for (const k of batch) this.data.remove(k);
+      });
+      removed += batch.length;
+    };
+    const txn = this.root.useReadTransaction();
+    const cur = new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span));
+    try {
+      while (cur.valid) {
+        if (mvccKeyTs(cur.key) > effective) {
+          cur.skipNewerThan(effective);
+          continue;
+        }
+        // cur is the newest revision <= threshold: a read at the threshold sees it.
+        const visible = cur.key;
+        if (isTombstone(cur.value)) doomed.push(visible);
+        for (cur.next(); cur.valid && sameUserKey(visible, cur.key); cur.next()) doomed.push(cur.key);
+        if (doomed.length >= GC_DELETE_BATCH) await removeDoomed();
+      }
+      if (doomed.length > 0) await removeDoomed();
+    } finally {
+      cur.close();
+      txn.done();
+    }
+    return { removed };
+  }
+
+  /**
+   * The GC threshold of `span` (the highest of any GC'd span overlapping it), or of the whole
+   * store when omitted; 0n when never GC'd. Reads below it are refused.
+   */
+  gcThreshold(span?: Span): Timestamp {
+    return this.gcThresholds.forSpan(span);
+  }
+
+  /** Key and byte counts of `span`, for range sizing. */
+  spanStats(span: Span): SpanStats {
+    const stats: SpanStats = { keys: 0, liveKeys: 0, bytes: 0, liveBytes: 0 };
+    const txn = this.root.useReadTransaction();
+    const cur = new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span));
+    try {
+      let prev: Buffer | undefined;
+      for (; cur.valid; cur.next()) {
+        const size = cur.key.length + cur.value.length;
+        stats.bytes += size;
+        if (prev === undefined || !sameUserKey(prev, cur.key)) {
+          stats.keys++;
+          if (!isTombstone(cur.value)) {
+            stats.liveKeys++;
+            stats.liveBytes += size;
+          }
+        }
+        prev = cur.key;
+      }
+    } finally {
+      cur.close();
+      txn.done();
+    }
+    return stats;
+  }
+
+  /**
+   * A user key near the middle of `span` by key count, to split a range at; a split there
+   * never separates one key's revisions. Undefined when the span holds fewer than two keys.
+   */
+  approximateMidKey(span: Span): Uint8Array | undefined {
+    const txn = this.root.useReadTransaction();
+    try {
+      const range = (): Iterable<Buffer> => {
+        const end = spanEnd(span);
+        return end === undefined
+          ? this.data.getKeys({ start: spanStart(span), transaction: txn })
+          : this.data.getKeys({ start: spanStart(span), end, transaction: txn });
+      };
+      let distinct = 0;
+      let prev: Buffer | undefined;
+      for (const k of range()) {
+        if (prev === undefined || !sameUserKey(prev, k)) distinct++;
+        prev = k;
+      }
+      if (distinct < 2) return undefined;
+      const target = Math.floor(distinct / 2);
+      let i = -1;
+      prev = undefined;
+      for (const k of range()) {
+        if (prev === undefined || !sameUserKey(prev, k)) {
+          if (++i === target) return decodeUserKey(k, k.length - MVCC_TS_LEN);
+        }
+        prev = k;
+      }
+      return undefined;
+    } finally {
+      txn.done();
+    }
+  }
+
+  /** A store metadata value (names starting with `mvcc.` are reserved for the store). */
+  getMeta(name: string): Uint8Array | undefined {
+    const v = this.meta.get(metaKey(name));
+    return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.length);
+  }
+
+  async putMeta(name: string, value: Uint8Array): Promise<void> {
+    checkMetaName(name);
+    const v = Buffer.from(value);
+    await this.root.transaction(() => this.meta.put(metaKey(name), v));
+  }
+
+  private checkReadTs(span: Span, ts: Timestamp): void {
+    if (ts <= 0n || ts > UINT64_MAX) {
+      throw new CairnError(ErrorCode.InvalidArgument, `invalid read timestamp ${String(ts)}`);
+    }
+    const threshold = this.gcThresholds.forSpan(span);
+    if (ts < threshold) throw belowGcThresholdError(ts, threshold);
+  }
+}

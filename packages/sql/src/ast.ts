@@ -1,0 +1,618 @@
+/**
+ * The typed AST of cairn's statement dialect (CockroachDB's BACKUP / RESTORE / schedules /
+ * jobs statements plus a small data plane). Every node carries `pos`: the 1-based character
+ * offset, in the string given to `parse`, of the node's first token (or, for a node that
+ * is written as nothing, such as a cluster-wide target, of the token that follows it).
+ *
+ * Unquoted identifiers are folded to lower case, quoted ones keep their case. Integers that
+ * may exceed 2^53 (job and schedule ids, INSERT values) are kept as their decimal text.
+ */
+
+/** Base of every AST node. */
+export interface Node {
+  pos: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Literals, names, predicates
+
+/** An integer literal; `value` is its decimal text with an optional leading `-`. */
+export interface IntLiteral extends Node {
+  kind: 'int';
+  value: string;
+}
+/** A decimal literal such as `1.5` or `-0.25`; `value` is its text. */
+export interface DecimalLiteral extends Node {
+  kind: 'decimal';
+  value: string;
+}
+export interface StringLiteral extends Node {
+  kind: 'string';
+  value: string;
+}
+export interface BoolLiteral extends Node {
+  kind: 'bool';
+  value: boolean;
+}
+export interface NullLiteral extends Node {
+  kind: 'null';
+}
+export type Literal = IntLiteral | DecimalLiteral | StringLiteral | BoolLiteral | NullLiteral;
+
+/** `[database.][schema.]name`. Two parts mean database and table (cairn resolves no search path). */
+export interface TableName extends Node {
+  database?: string;
+  schema?: string;
+  name: string;
+}
+
+/** A table target of BACKUP / RESTORE / GRANT: one table, or every table (`db.*`, `*`). */
+export type TablePattern = TablePatternOne | TablePatternAll;
+export interface TablePatternOne extends Node {
+  kind: 'table';
+  table: TableName;
+}
+export interface TablePatternAll extends Node {
+  kind: 'allTables';
+  database?: string;
+  schema?: string;
+}
+
+export type ComparisonOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+
+/** `column op literal`. `<>` is read as `!=`; `x BETWEEN a AND b` as `x >= a` and `x <= b`. */
+export interface Comparison extends Node {
+  kind: 'compare';
+  column: string;
+  op: ComparisonOp;
+  value: Literal;
+}
+/** `column IN (literal, ...)`. */
+export interface InList extends Node {
+  kind: 'in';
+  column: string;
+  values: Literal[];
+}
+/** One conjunct of a WHERE clause; WHERE clauses are conjunctions (`AND`) only. */
+export type Predicate = Comparison | InList;
+
+/**
+ * An AS OF SYSTEM TIME expression, classified:
+ * - `interval`: a negative offset from now such as `'-10s'` (text without quotes);
+ * - `timestamp`: a wall-clock time such as `'2024-01-01 00:00:00'`;
+ * - `decimal`: an HLC timestamp `nanos[.logical]`, quoted or not;
+ * - `follower`: `follower_read_timestamp()` (text is that call).
+ */
+export interface AsOf extends Node {
+  kind: 'interval' | 'timestamp' | 'decimal' | 'follower';
+  text: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup / restore building blocks
+
+/** What a BACKUP or RESTORE covers. */
+export type Targets = ClusterTarget | DatabasesTarget | TablesTarget;
+export interface ClusterTarget extends Node {
+  kind: 'cluster';
+}
+export interface DatabasesTarget extends Node {
+  kind: 'databases';
+  names: string[];
+}
+export interface TablesTarget extends Node {
+  kind: 'tables';
+  tables: TablePattern[];
+}
+
+/** `LATEST` or an explicit backup subdirectory such as `'2024/03/01-100000.00'`. */
+export type Subdir = LatestSubdir | PathSubdir;
+export interface LatestSubdir extends Node {
+  kind: 'latest';
+}
+export interface PathSubdir extends Node {
+  kind: 'path';
+  path: string;
+}
+
+/**
+ * A backup location: one collection URI, or several (a locality-aware list, each carrying
+ * `COCKROACH_LOCALITY`), optionally narrowed to a subdirectory (`LATEST IN ...`, `'sub' IN ...`).
+ */
+export interface Location extends Node {
+  subdir?: Subdir;
+  uris: string[];
+}
+
+/** Options of BACKUP (and of the backup in CREATE SCHEDULE / ALTER BACKUP SCHEDULE SET WITH). */
+export interface BackupOptions {
+  revisionHistory?: boolean;
+  detached?: boolean;
+  encryptionPassphrase?: string;
+  kms?: string[];
+  incrementalLocation?: string[];
+  /** `EXECUTION LOCALITY = 'region=us-east1,zone=b'`. */
+  executionLocality?: string;
+}
+
+/** Options of RESTORE. */
+export interface RestoreOptions {
+  newDbName?: string;
+  intoDb?: string;
+  skipMissingForeignKeys?: boolean;
+  skipMissingSequences?: boolean;
+  skipMissingViews?: boolean;
+  skipLocalitiesCheck?: boolean;
+  schemaOnly?: boolean;
+  verifyBackupTableData?: boolean;
+  detached?: boolean;
+  encryptionPassphrase?: string;
+  kms?: string[];
+  incrementalLocation?: string[];
+  executionLocality?: string;
+}
+
+/** Options of SHOW BACKUP. */
+export interface ShowBackupOptions {
+  checkFiles?: boolean;
+  asJson?: boolean;
+  privileges?: boolean;
+  encryptionPassphrase?: string;
+  kms?: string[];
+  incrementalLocation?: string[];
+}
+
+/** `RECURRING 'cron'` or `RECURRING NEVER`. */
+export type Recurrence = CronRecurrence | NeverRecurrence;
+export interface CronRecurrence extends Node {
+  kind: 'cron';
+  expr: string;
+}
+export interface NeverRecurrence extends Node {
+  kind: 'never';
+}
+
+/** `FULL BACKUP 'cron'` or `FULL BACKUP ALWAYS`. */
+export type FullBackup = CronRecurrence | AlwaysFullBackup;
+export interface AlwaysFullBackup extends Node {
+  kind: 'always';
+}
+
+export type OnExecutionFailure = 'retry' | 'reschedule' | 'pause';
+export type OnPreviousRunning = 'start' | 'skip' | 'wait';
+
+/** `WITH SCHEDULE OPTIONS ...`. */
+export interface ScheduleOptions {
+  /** `'now'` or a timestamp string, as written. */
+  firstRun?: string;
+  onExecutionFailure?: OnExecutionFailure;
+  onPreviousRunning?: OnPreviousRunning;
+  ignoreExistingBackups?: boolean;
+  updatesClusterLastBackupTimeMetric?: boolean;
+}
+
+/** Which schedules a statement acts on: one id, or a query over SHOW SCHEDULES. */
+export type ScheduleSelector = ScheduleId | ScheduleQuery;
+export interface ScheduleId extends Node {
+  kind: 'scheduleId';
+  /** Decimal text of the INT8 id. */
+  id: string;
+}
+/**
+ * `WITH x AS (SHOW SCHEDULES) SELECT id FROM x WHERE ...` or
+ * `SELECT id FROM [SHOW SCHEDULES] WHERE ...`; predicates are on `label`, `id`, `schedule_status`.
+ */
+export interface ScheduleQuery extends Node {
+  kind: 'scheduleQuery';
+  where: Predicate[];
+}
+
+/** Which jobs a statement acts on. */
+export type JobSelector = JobId | JobQuery | JobsForSchedules;
+export interface JobId extends Node {
+  kind: 'jobId';
+  id: string;
+}
+/** `SELECT job_id FROM [SHOW JOBS] WHERE ...`; predicates are on `job_id`, `job_type`, `status`. */
+export interface JobQuery extends Node {
+  kind: 'jobQuery';
+  where: Predicate[];
+}
+/** `FOR SCHEDULE id` / `FOR SCHEDULES <schedule query>`. */
+export interface JobsForSchedules extends Node {
+  kind: 'forSchedules';
+  schedules: ScheduleSelector;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data plane
+
+export type ColumnTypeName = 'INT' | 'FLOAT' | 'STRING' | 'BOOL' | 'BYTES' | 'TIMESTAMP' | 'TIMESTAMPTZ' | 'DECIMAL';
+
+/** A column type, with synonyms folded (`BIGINT` → `INT`, `TEXT` → `STRING`, `NUMERIC` → `DECIMAL`...). */
+export interface ColumnType extends Node {
+  name: ColumnTypeName;
+  /** `VARCHAR(n)` / `STRING(n)`. */
+  length?: number;
+  /** `DECIMAL(p[, s])`. */
+  precision?: number;
+  scale?: number;
+}
+
+/** `DEFAULT nextval('seq')`. */
+export interface NextvalDefault extends Node {
+  kind: 'nextval';
+  sequence: string;
+}
+
+export interface ColumnReference extends Node {
+  table: TableName;
+  column?: string;
+}
+
+export interface ColumnDef extends Node {
+  name: string;
+  type: ColumnType;
+  /** True when declared `NOT NULL` (a primary key is non-null whether or not it says so). */
+  notNull: boolean;
+  /** Column-level `PRIMARY KEY`. */
+  primaryKey: boolean;
+  references?: ColumnReference;
+  default?: Literal | NextvalDefault;
+}
+
+/** `[CONSTRAINT name] FOREIGN KEY (cols) REFERENCES table [(cols)]`. */
+export interface ForeignKeyDef extends Node {
+  name?: string;
+  columns: string[];
+  table: TableName;
+  refColumns: string[];
+}
+
+export type SelectItem = StarItem | ColumnItem | AggregateItem;
+export interface StarItem extends Node {
+  kind: 'star';
+}
+export interface ColumnItem extends Node {
+  kind: 'column';
+  name: string;
+}
+export type AggregateFn = 'count' | 'sum' | 'min' | 'max' | 'avg';
+/** `count(*)`, `sum(col)`... (`arg` undefined means `*`). */
+export interface AggregateItem extends Node {
+  kind: 'aggregate';
+  fn: AggregateFn;
+  arg?: string;
+}
+
+export interface OrderItem extends Node {
+  column: string;
+  desc: boolean;
+}
+
+export interface Assignment extends Node {
+  column: string;
+  value: Literal;
+}
+
+/** Where a GRANT / REVOKE applies. */
+export type PrivilegeTarget = SystemPrivilegeTarget | DatabasesTarget | TablesTarget;
+export interface SystemPrivilegeTarget extends Node {
+  kind: 'system';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements
+
+export interface CreateDatabaseStatement extends Node {
+  kind: 'createDatabase';
+  name: string;
+  ifNotExists: boolean;
+}
+export interface DropDatabaseStatement extends Node {
+  kind: 'dropDatabase';
+  name: string;
+  ifExists: boolean;
+  cascade: boolean;
+}
+/** `USE name` and `SET DATABASE = name`. */
+export interface UseDatabaseStatement extends Node {
+  kind: 'useDatabase';
+  name: string;
+}
+export interface CreateTableStatement extends Node {
+  kind: 'createTable';
+  table: TableName;
+  ifNotExists: boolean;
+  columns: ColumnDef[];
+  /** Table-level `PRIMARY KEY (a, b)`; a column-level one is on its ColumnDef. */
+  primaryKey?: string[];
+  foreignKeys: ForeignKeyDef[];
+}
+export interface CreateViewStatement extends Node {
+  kind: 'createView';
+  view: TableName;
+  ifNotExists: boolean;
+  /** The query exactly as written, from SELECT to the end of the statement. */
+  query: string;
+}
+export interface CreateSequenceStatement extends Node {
+  kind: 'createSequence';
+  sequence: TableName;
+  ifNotExists: boolean;
+}
+/** `DROP TABLE|VIEW|SEQUENCE [IF EXISTS] name [CASCADE]`. */
+export interface DropObjectStatement extends Node {
+  kind: 'dropTable' | 'dropView' | 'dropSequence';
+  name: TableName;
+  ifExists: boolean;
+  cascade: boolean;
+}
+/** `INSERT INTO` (`upsert` false) and `UPSERT INTO` (`upsert` true). */
+export interface InsertStatement extends Node {
+  kind: 'insert';
+  upsert: boolean;
+  table: TableName;
+  columns?: string[];
+  rows: Literal[][];
+}
+export interface DeleteStatement extends Node {
+  kind: 'delete';
+  table: TableName;
+  where: Predicate[];
+}
+export interface UpdateStatement extends Node {
+  kind: 'update';
+  table: TableName;
+  assignments: Assignment[];
+  where: Predicate[];
+}
+export interface SelectStatement extends Node {
+  kind: 'select';
+  items: SelectItem[];
+  from: TableName;
+  asOf?: AsOf;
+  where: Predicate[];
+  orderBy: OrderItem[];
+  limit?: number;
+}
+export interface ShowDatabasesStatement extends Node {
+  kind: 'showDatabases';
+}
+export interface ShowTablesStatement extends Node {
+  kind: 'showTables';
+  database?: string;
+}
+/** `SHOW RANGES FROM TABLE t` / `SHOW RANGES FROM DATABASE d`. */
+export interface ShowRangesStatement extends Node {
+  kind: 'showRanges';
+  table?: TableName;
+  database?: string;
+}
+export interface ShowNodesStatement extends Node {
+  kind: 'showNodes';
+}
+/** `SHOW FINGERPRINTS FROM TABLE t` / `FROM DATABASE d` `[AS OF SYSTEM TIME ...]`. */
+export interface ShowFingerprintsStatement extends Node {
+  kind: 'showFingerprints';
+  table?: TableName;
+  database?: string;
+  asOf?: AsOf;
+}
+export interface ShowCreateTableStatement extends Node {
+  kind: 'showCreateTable';
+  table: TableName;
+}
+/** `SET CLUSTER SETTING name = value`; `value` undefined means `DEFAULT`. */
+export interface SetClusterSettingStatement extends Node {
+  kind: 'setClusterSetting';
+  name: string;
+  value?: Literal;
+}
+export interface ShowClusterSettingStatement extends Node {
+  kind: 'showClusterSetting';
+  name: string;
+}
+export interface ShowClusterSettingsStatement extends Node {
+  kind: 'showClusterSettings';
+  all: boolean;
+}
+export interface ShowProtectedTimestampsStatement extends Node {
+  kind: 'showProtectedTimestamps';
+}
+/** `GRANT privs ON ... TO roles` / `GRANT SYSTEM privs TO roles` (and REVOKE ... FROM). */
+export interface GrantStatement extends Node {
+  kind: 'grant' | 'revoke';
+  /** Upper case, e.g. `['RESTORE']`, `['ALL']`. */
+  privileges: string[];
+  on: PrivilegeTarget;
+  roles: string[];
+}
+
+/**
+ * `BACKUP [targets] INTO location | TO 'uri' [AS OF SYSTEM TIME ...] [INCREMENTAL FROM ...]
+ * [WITH options]`. `mode` is `'to'` for the pre-collection `BACKUP TO 'uri'` form.
+ */
+export interface BackupStatement extends Node {
+  kind: 'backup';
+  targets: Targets;
+  mode: 'into' | 'to';
+  destination: Location;
+  asOf?: AsOf;
+  /** `INCREMENTAL FROM 'full', 'inc1'...` (the pre-collection form). */
+  incrementalFrom: string[];
+  options: BackupOptions;
+}
+
+/** `RESTORE [targets] FROM location [AS OF SYSTEM TIME ...] [WITH options]`. */
+export interface RestoreStatement extends Node {
+  kind: 'restore';
+  targets: Targets;
+  source: Location;
+  asOf?: AsOf;
+  options: RestoreOptions;
+}
+
+/** `SHOW BACKUPS IN location`. */
+export interface ShowBackupsStatement extends Node {
+  kind: 'showBackups';
+  collection: Location;
+}
+
+/**
+ * `SHOW BACKUP [SCHEMAS|FILES|RANGES] FROM subdir IN location [WITH ...]`, or the old
+ * `SHOW BACKUP 'uri'` (a source without `subdir`).
+ */
+export interface ShowBackupStatement extends Node {
+  kind: 'showBackup';
+  details: 'default' | 'schemas' | 'files' | 'ranges';
+  source: Location;
+  options: ShowBackupOptions;
+}
+
+export interface CreateExternalConnectionStatement extends Node {
+  kind: 'createExternalConnection';
+  name: string;
+  uri: string;
+}
+export interface DropExternalConnectionStatement extends Node {
+  kind: 'dropExternalConnection';
+  name: string;
+}
+export interface ShowExternalConnectionsStatement extends Node {
+  kind: 'showExternalConnections';
+  /** `SHOW EXTERNAL CONNECTION name`. */
+  name?: string;
+}
+
+/** `SHOW JOBS`, `SHOW JOBS SELECT * FROM [SHOW JOBS] WHERE ...`, `SHOW JOBS FOR SCHEDULE(S) ...`. */
+export interface ShowJobsStatement extends Node {
+  kind: 'showJobs';
+  filter?: JobQuery | JobsForSchedules;
+}
+/** `SHOW JOB id` / `SHOW JOB WHEN COMPLETE id`. */
+export interface ShowJobStatement extends Node {
+  kind: 'showJob';
+  id: string;
+  whenComplete: boolean;
+}
+/** `PAUSE|RESUME|CANCEL JOB id`, `... JOBS FOR SCHEDULE(S) ...`, `... JOBS (SELECT job_id ...)`. */
+export interface ControlJobsStatement extends Node {
+  kind: 'controlJobs';
+  action: 'pause' | 'resume' | 'cancel';
+  jobs: JobSelector;
+}
+
+export interface CreateScheduleStatement extends Node {
+  kind: 'createSchedule';
+  ifNotExists: boolean;
+  label?: string;
+  /** The scheduled backup: `mode` is `'into'`, with no AS OF SYSTEM TIME. */
+  backup: BackupStatement;
+  recurrence: Recurrence;
+  fullBackup?: FullBackup;
+  scheduleOptions: ScheduleOptions;
+}
+/** `SHOW SCHEDULES [FOR BACKUP]`, `SHOW RUNNING|PAUSED SCHEDULES`. */
+export interface ShowSchedulesStatement extends Node {
+  kind: 'showSchedules';
+  status?: 'running' | 'paused';
+  backupOnly: boolean;
+}
+export interface ShowScheduleStatement extends Node {
+  kind: 'showSchedule';
+  id: string;
+}
+/** `PAUSE|RESUME|DROP SCHEDULE id` and `... SCHEDULES <schedule query>`. */
+export interface ControlSchedulesStatement extends Node {
+  kind: 'controlSchedules';
+  action: 'pause' | 'resume' | 'drop';
+  schedules: ScheduleSelector;
+}
+
+/** One command of ALTER BACKUP SCHEDULE. */
+export type AlterScheduleCommand =
+  | SetLabelCommand
+  | SetIntoCommand
+  | SetWithCommand
+  | SetRecurringCommand
+  | SetFullBackupCommand
+  | SetScheduleOptionCommand
+  | ExecuteImmediatelyCommand;
+export interface SetLabelCommand extends Node {
+  kind: 'setLabel';
+  label: string;
+}
+export interface SetIntoCommand extends Node {
+  kind: 'setInto';
+  uris: string[];
+}
+/** `SET WITH opt = value`: exactly one option is set. */
+export interface SetWithCommand extends Node {
+  kind: 'setWith';
+  options: BackupOptions;
+}
+export interface SetRecurringCommand extends Node {
+  kind: 'setRecurring';
+  recurrence: Recurrence;
+}
+export interface SetFullBackupCommand extends Node {
+  kind: 'setFullBackup';
+  fullBackup: FullBackup;
+}
+/** `SET SCHEDULE OPTION opt = value`: exactly one option is set. */
+export interface SetScheduleOptionCommand extends Node {
+  kind: 'setScheduleOption';
+  options: ScheduleOptions;
+}
+export interface ExecuteImmediatelyCommand extends Node {
+  kind: 'executeImmediately';
+  full: boolean;
+}
+export interface AlterBackupScheduleStatement extends Node {
+  kind: 'alterBackupSchedule';
+  id: string;
+  commands: AlterScheduleCommand[];
+}
+
+/** Every statement of the dialect, discriminated on `kind`. */
+export type Statement =
+  | CreateDatabaseStatement
+  | DropDatabaseStatement
+  | UseDatabaseStatement
+  | CreateTableStatement
+  | CreateViewStatement
+  | CreateSequenceStatement
+  | DropObjectStatement
+  | InsertStatement
+  | DeleteStatement
+  | UpdateStatement
+  | SelectStatement
+  | ShowDatabasesStatement
+  | ShowTablesStatement
+  | ShowRangesStatement
+  | ShowNodesStatement
+  | ShowFingerprintsStatement
+  | ShowCreateTableStatement
+  | SetClusterSettingStatement
+  | ShowClusterSettingStatement
+  | ShowClusterSettingsStatement
+  | ShowProtectedTimestampsStatement
+  | GrantStatement
+  | BackupStatement
+  | RestoreStatement
+  | ShowBackupsStatement
+  | ShowBackupStatement
+  | CreateExternalConnectionStatement
+  | DropExternalConnectionStatement
+  | ShowExternalConnectionsStatement
+  | ShowJobsStatement
+  | ShowJobStatement
+  | ControlJobsStatement
+  | CreateScheduleStatement
+  | ShowSchedulesStatement
+  | ShowScheduleStatement
+  | ControlSchedulesStatement
+  | AlterBackupScheduleStatement;
+
+export type StatementKind = Statement['kind'];

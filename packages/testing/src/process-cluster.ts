@@ -1,0 +1,120 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from './cleanup.js';
+import { ManagedProcess } from './managed-process.js';
+import { freePort } from './ports.js';
+import { cliPath as defaultCliPath } from './repo-paths.js';
+
+/** One storage node to start: its locality, `region=..,zone=..`. */
+export interface NodeSpec {
+  locality: string;
+}
+
+export interface ProcessClusterOptions {
+  /** NATS URL(s) handed to every process as `--nats` (comma-joined for a cluster). */
+  nats: string;
+  nodes: NodeSpec[];
+  /** Number of coordinators, started before the nodes; default 1. */
+  coordinators?: number;
+  /** Stores (`node-i/`) and process logs (`logs/`) go here; default a fresh temp dir. */
+  dataDir?: string;
+  /** The CLI script run with `node`; default `cliPath()`. */
+  cliPath?: string;
+  /** Extra environment for every process. */
+  env?: Record<string, string>;
+  /** How long each process may take to print its ready line; default 30 s. */
+  readyTimeoutMs?: number;
+  /** How long `stop` waits after SIGTERM before SIGKILL; default 5 s. */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * A cairn cluster made of real processes: coordinators and storage nodes run from the CLI
+ * (`node <cli> start coordinator|node ...`), each on its own free ports, each with its full
+ * log in `<dataDir>/logs/<name>.log`.
+ */
+export class ProcessCluster {
+  readonly coordinators: ManagedProcess[] = [];
+  readonly nodes: ManagedProcess[] = [];
+  /** `--metrics` address of each process, by process name. */
+  readonly metricsAddresses = new Map<string, string>();
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly options: ProcessClusterOptions,
+    private readonly cli: string,
+  ) {}
+
+  /**
+   * Spawns the coordinators, then the nodes, waiting for each one's ready line. If any fails
+   * to start, everything already started is stopped and the error carries its output tail.
+   */
+  static async start(options: ProcessClusterOptions): Promise<ProcessCluster> {
+    const dataDir = options.dataDir ?? (await tempDir('cairn-cluster'));
+    const cli = options.cliPath ?? defaultCliPath();
+    if (!existsSync(cli)) throw new Error(`cairn CLI not found at ${cli} (run \`pnpm build\` first)`);
+    await mkdir(join(dataDir, 'logs'), { recursive: true });
+    const cluster = new ProcessCluster(dataDir, options, cli);
+    try {
+      for (let i = 0; i < (options.coordinators ?? 1); i++) await cluster.addCoordinator();
+      for (const spec of options.nodes) await cluster.addNode(spec);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Starts one more coordinator (`coordinator-<i>`, `--id coordinator-<i>`). */
+  async addCoordinator(): Promise<ManagedProcess> {
+    const name = `coordinator-${this.coordinators.length}`;
+    const grpc = `127.0.0.1:${await freePort()}`;
+    const metrics = `127.0.0.1:${await freePort()}`;
+    const args = ['start', 'coordinator', '--nats', this.options.nats, '--grpc', grpc, '--metrics', metrics, '--id', name];
+    const proc = await this.spawn(name, args);
+    this.metricsAddresses.set(name, metrics);
+    this.coordinators.push(proc);
+    return proc;
+  }
+
+  /** Starts one more storage node (`node-<i>`, store in `<dataDir>/node-<i>`). */
+  async addNode(spec: NodeSpec): Promise<ManagedProcess> {
+    const name = `node-${this.nodes.length}`;
+    const store = join(this.dataDir, name);
+    await mkdir(store, { recursive: true });
+    const metrics = `127.0.0.1:${await freePort()}`;
+    const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--metrics', metrics];
+    const proc = await this.spawn(name, args);
+    this.metricsAddresses.set(name, metrics);
+    this.nodes.push(proc);
+    return proc;
+  }
+
+  /** gRPC addresses (`127.0.0.1:PORT`) the coordinators reported in their ready lines. */
+  grpcAddresses(): string[] {
+    return this.coordinators.map((c) => String(c.readyInfo['grpc']));
+  }
+
+  /** Every process, coordinators first. */
+  all(): ManagedProcess[] {
+    return [...this.coordinators, ...this.nodes];
+  }
+
+  /** SIGTERM to all at once, SIGKILL for any still running after the grace period. */
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.all().map((p) => p.stop()));
+  }
+
+  private spawn(name: string, args: string[]): Promise<ManagedProcess> {
+    return ManagedProcess.start({
+      name,
+      command: process.execPath,
+      args: [this.cli, ...args],
+      env: { ...this.options.env },
+      logFile: join(this.dataDir, 'logs', `${name}.log`),
+      readyTimeoutMs: this.options.readyTimeoutMs ?? 30_000,
+      stopTimeoutMs: this.options.stopTimeoutMs ?? 5_000,
+    });
+  }
+}

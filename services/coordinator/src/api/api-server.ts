@@ -1,0 +1,155 @@
+import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { formatLocality, isLive } from '@cairn/cluster';
+import { primaryIndexSpan } from '@cairn/catalog';
+import {
+  ClusterServiceService,
+  DataServiceService,
+  SqlServiceService,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  type FingerprintRequest,
+  type FingerprintResponse,
+  type GetLeaderResponse,
+  type ListNodesResponse,
+  type ScanRequest,
+  type ScanResponse,
+  type WriteRequest,
+  type WriteResponse,
+} from '@cairn/proto';
+import { ObjectKind } from '@cairn/proto';
+import type { Leader } from '../leader.js';
+import { executeSql } from '../statements/execute.js';
+import { toResponse } from '../statements/result.js';
+import { toServiceError } from './grpc-errors.js';
+import type { LeaderForwarder } from './leader-forwarder.js';
+
+/** What the API needs from the coordinator: the leader when this process is one. */
+export interface ApiContext {
+  coordinatorId: string;
+  clusterId: string;
+  leader(): Leader | undefined;
+  forwarder: LeaderForwarder;
+}
+
+type Handler<Q, R> = (req: Q) => Promise<R>;
+
+/**
+ * Wraps a leader-only handler: on a standby, the call is forwarded to the current leader, so
+ * clients may talk to any coordinator.
+ */
+function unary<Q, R>(ctx: ApiContext, service: string, method: string, onLeader: (leader: Leader, req: Q) => Promise<R>) {
+  return (call: ServerUnaryCall<Q, R>, callback: sendUnaryData<R>) => {
+    const run: Handler<Q, R> = async (req) => {
+      const leader = ctx.leader();
+      if (leader) return onLeader(leader, req);
+      return ctx.forwarder.forward<Q, R>(service, method, req);
+    };
+    run(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toServiceError(err) as never, null),
+    );
+  };
+}
+
+export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImplementation]> {
+  const sql = {
+    execute: unary<ExecuteRequest, ExecuteResponse>(ctx, 'SqlService', 'execute', async (leader, req) => {
+      const results = await executeSql(leader, req.sql, req.database);
+      const last = results[results.length - 1];
+      if (!last) return { columns: [], rows: [], tag: '', database: req.database, jobIds: [] };
+      return toResponse(last, last.database ?? req.database);
+    }),
+  };
+  const cluster = {
+    listNodes: unary<unknown, ListNodesResponse>(ctx, 'ClusterService', 'listNodes', async (leader) => {
+      const nodes = await leader.refreshNodes();
+      return {
+        nodes: nodes.map((n) => ({
+          nodeId: n.nodeId,
+          address: n.address,
+          locality: formatLocality(n.locality),
+          isLive: isLive(n),
+          ranges: n.ranges,
+          startedAtMs: n.startedAtMs,
+          heartbeatAtMs: n.heartbeatAtMs,
+          appliedSeq: n.appliedSeq,
+        })),
+      };
+    }),
+    getLeader: unary<unknown, GetLeaderResponse>(ctx, 'ClusterService', 'getLeader', async () => ({
+      coordinatorId: ctx.coordinatorId,
+      grpcAddress: '',
+      clusterId: ctx.clusterId,
+    })),
+  };
+  const data = {
+    write: unary<WriteRequest, WriteResponse>(ctx, 'DataService', 'write', async (leader, req) => {
+      leader.assertReady();
+      const timestamp = await leader.writeLock.run(async () => leader.appendWrite(req.ops).stored);
+      return { timestamp };
+    }),
+    scan: unary<ScanRequest, ScanResponse>(ctx, 'DataService', 'scan', async (leader, req) => {
+      leader.assertReady();
+      const point = leader.readPoint();
+      const ts = req.timestamp > 0n ? req.timestamp : point.timestamp;
+      const kvs = [];
+      for await (const kv of leader.reader.scan({ start: req.startKey, end: req.endKey }, ts, point.seq, req.limit)) kvs.push(kv);
+      return { kvs, timestamp: ts };
+    }),
+    fingerprint: unary<FingerprintRequest, FingerprintResponse>(ctx, 'DataService', 'fingerprint', async (leader, req) => {
+      leader.assertReady();
+      const point = leader.readPoint();
+      const ts = req.timestamp > 0n ? req.timestamp : point.timestamp;
+      const db = leader.catalog.resolveDatabase(req.database);
+      const tables = req.table
+        ? [leader.catalog.resolveTable({ db: req.database, table: req.table }, req.database)]
+        : leader.catalog.tablesIn(db.id).filter((t) => t.kind === ObjectKind.TABLE);
+      const out = [];
+      for (const t of tables) {
+        const fp = await leader.reader.fingerprint(primaryIndexSpan(t), t, ts, point.seq, req.nodeId || undefined);
+        out.push({ databaseName: db.name, tableName: t.name, fingerprint: fp.fingerprint });
+      }
+      return { tables: out, timestamp: ts };
+    }),
+  };
+  return [
+    [SqlServiceService, sql as UntypedServiceImplementation],
+    [ClusterServiceService, cluster as UntypedServiceImplementation],
+    [DataServiceService, data as UntypedServiceImplementation],
+  ];
+}
+
+export interface ApiServer {
+  address: string;
+  health: HealthImplementation;
+  stop(): Promise<void>;
+}
+
+export async function startApiServer(ctx: ApiContext, host: string, port: number): Promise<ApiServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  for (const [def, impl] of buildServices(ctx)) server.addService(def as never, impl);
+  const health = new HealthImplementation({ '': 'SERVING' });
+  health.addToServer(server);
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(
+      new CairnError(ErrorCode.Unavailable, `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }),
+    ) : resolve(p))),
+  );
+  return {
+    address: `${host}:${bound}`,
+    health,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 3000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,50 @@
+import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { CairnError, ErrorCode, ERROR_CODE_METADATA_KEY, type ErrorCode as Code } from '@cairn/errors';
+import { ClusterServiceService, DataServiceService, SqlServiceService } from '@cairn/proto';
+import type { LeaderLease } from '@cairn/cluster';
+
+const SERVICES = { SqlService: SqlServiceService, ClusterService: ClusterServiceService, DataService: DataServiceService };
+
+/** Forwards a standby's calls to the coordinator that holds the lease. */
+export class LeaderForwarder {
+  private clients = new Map<string, Record<string, Client>>();
+
+  constructor(private readonly lease: LeaderLease, private readonly selfAddress: () => string) {}
+
+  async forward<Q, R>(service: keyof typeof SERVICES | string, method: string, req: Q): Promise<R> {
+    const leader = await this.lease.current();
+    if (!leader || leader.grpcAddress === this.selfAddress()) {
+      throw new CairnError(ErrorCode.NotLeader, 'no coordinator leader elected yet; retry shortly', { retryable: true });
+    }
+    const client = this.client(leader.grpcAddress, service);
+    return new Promise<R>((resolve, reject) => {
+      (client as unknown as Record<string, (r: Q, m: Metadata, o: object, cb: (e: ServiceError | null, r: R) => void) => void>)[method]!(
+        req,
+        new Metadata(),
+        { deadline: Date.now() + 600_000 },
+        (err, res) => {
+          if (!err) return resolve(res);
+          const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
+          reject(new CairnError((code ? String(code) : ErrorCode.Unavailable) as Code, err.details || err.message, { retryable: !code }));
+        },
+      );
+    });
+  }
+
+  close(): void {
+    for (const byService of this.clients.values()) for (const c of Object.values(byService)) c.close();
+    this.clients.clear();
+  }
+
+  private client(address: string, service: string): Client {
+    let byService = this.clients.get(address);
+    if (!byService) {
+      byService = {};
+      this.clients.set(address, byService);
+    }
+    const def = SERVICES[service as keyof typeof SERVICES];
+    if (!def) throw new CairnError(ErrorCode.Internal, `unknown service ${service}`);
+    byService[service] ??= new (makeGenericClientConstructor(def, service))(address, credentials.createInsecure());
+    return byService[service];
+  }
+}

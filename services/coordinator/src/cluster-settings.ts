@@ -1,0 +1,107 @@
+import type { KV } from 'nats';
+import { CairnError, ErrorCode } from '@cairn/errors';
+
+type SettingType = 'int' | 'bytes' | 'duration' | 'bool' | 'string';
+
+interface SettingDef {
+  type: SettingType;
+  default: string;
+  description: string;
+}
+
+/** The cluster settings cairn knows; `SET CLUSTER SETTING` refuses any other name. */
+export const SETTINGS: Record<string, SettingDef> = {
+  'bulkio.backup.file_size': { type: 'bytes', default: '134217728', description: 'target size of individual backup data files' },
+  'kv.range.max_bytes': { type: 'bytes', default: '67108864', description: 'a range larger than this is split' },
+  'kv.replication_factor': { type: 'int', default: '3', description: 'replicas per range (capped by the number of nodes)' },
+  'gc.ttlseconds': { type: 'int', default: '14400', description: 'age after which overwritten MVCC revisions may be garbage collected' },
+  'jobs.scheduler.poll_interval': { type: 'duration', default: '1s', description: 'how often the scheduler looks for due schedules' },
+};
+
+/** Cluster settings in their KV bucket, cached and kept fresh by a watch. */
+export class ClusterSettings {
+  private readonly values = new Map<string, string>();
+
+  private constructor(private readonly kv: KV) {}
+
+  static async open(kv: KV): Promise<ClusterSettings> {
+    const s = new ClusterSettings(kv);
+    const watch = await kv.watch();
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation === 'PUT') s.values.set(e.key, e.string());
+        else s.values.delete(e.key);
+      }
+    })();
+    return s;
+  }
+
+  get(name: string): string {
+    const def = requireSetting(name);
+    return this.values.get(name) ?? def.default;
+  }
+
+  getNumber(name: string): number {
+    return Number(this.get(name));
+  }
+
+  async set(name: string, raw: string | undefined): Promise<void> {
+    const def = requireSetting(name);
+    if (raw === undefined) {
+      await this.kv.delete(name);
+      this.values.delete(name);
+      return;
+    }
+    const value = normalize(name, def.type, raw);
+    await this.kv.put(name, new TextEncoder().encode(value));
+    this.values.set(name, value);
+  }
+
+  list(): Array<{ variable: string; value: string; type: string; description: string }> {
+    return Object.entries(SETTINGS)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([variable, def]) => ({ variable, value: this.get(variable), type: def.type, description: def.description }));
+  }
+}
+
+function requireSetting(name: string): SettingDef {
+  const def = SETTINGS[name];
+  if (!def) throw new CairnError(ErrorCode.InvalidArgument, `unknown cluster setting "${name}"`);
+  return def;
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+
+function normalize(name: string, type: SettingType, raw: string): string {
+  const bad = () => new CairnError(ErrorCode.InvalidArgument, `invalid value "${raw}" for cluster setting "${name}" (${type})`);
+  const text = raw.trim().toLowerCase();
+  switch (type) {
+    case 'int': {
+      if (!/^\d+$/.test(text)) throw bad();
+      return text;
+    }
+    case 'bytes': {
+      const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text);
+      const unit = SIZE_UNITS[m?.[2] || 'b'];
+      if (!m || unit === undefined) throw bad();
+      return String(Math.round(Number(m[1]) * unit));
+    }
+    case 'duration': {
+      if (!/^\d+(ms|s|m|h)$/.test(text)) throw bad();
+      return text;
+    }
+    case 'bool': {
+      if (text !== 'true' && text !== 'false') throw bad();
+      return text;
+    }
+    case 'string':
+      return raw;
+  }
+}
+
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) return 1000;
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+}

@@ -1,0 +1,189 @@
+import type { NatsConnection } from 'nats';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { ClusterState, LogWriter, NodeRegistry, isLive } from '@cairn/cluster';
+import {
+  Catalog,
+  decodeDescriptor,
+  descriptorKey,
+  descriptorSpan,
+  encodeDescriptor,
+  namespaceKey,
+  encodeNamespaceValue,
+} from '@cairn/catalog';
+import { FIRST_USER_ID } from '@cairn/keys';
+import type { Logger } from '@cairn/metrics';
+import type { Descriptor, KeyValueOp, NodeRecord, RangeDescriptor } from '@cairn/proto';
+import { ClusterSettings } from './cluster-settings.js';
+import { RangeDirectory } from './range-directory.js';
+import { ReplicaReader } from './replica-reader.js';
+import { WriteLock } from './write-lock.js';
+
+const MAINTENANCE_INTERVAL_MS = 1000;
+const SPLIT_CHECK_EVERY = 10;
+
+/**
+ * Everything the coordinator leader owns while it holds the lease: the single log writer,
+ * the range directory, the catalog and the read router. A new Leader is built at each
+ * election from what is durable (log tail, ranges bucket, descriptors in the keyspace).
+ */
+export class Leader {
+  readonly writeLock = new WriteLock();
+  catalog = new Catalog();
+  private nodes: NodeRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private ticks = 0;
+  private catalogLoaded = false;
+  private maintaining = false;
+  private nextDescriptorId = FIRST_USER_ID;
+  readonly reader: ReplicaReader;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly state: ClusterState,
+    readonly settings: ClusterSettings,
+    readonly writer: LogWriter,
+    readonly ranges: RangeDirectory,
+    readonly log: Logger,
+  ) {
+    this.reader = new ReplicaReader(nc, ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
+  }
+
+  static async start(nc: NatsConnection, state: ClusterState, settings: ClusterSettings, log: Logger): Promise<Leader> {
+    const writer = await LogWriter.open(state.js, state.jsm);
+    const ranges = await RangeDirectory.load(state.ranges);
+    const leader = new Leader(nc, state, settings, writer, ranges, log);
+    if (ranges.isBootstrapped) {
+      // Re-announce the directory: the previous leader may have died between publishing a
+      // range change and saving it, and replicas must agree with what we now believe.
+      await leader.publishRanges([...ranges.all()]);
+    }
+    leader.timer = setInterval(() => void leader.maintain(), MAINTENANCE_INTERVAL_MS);
+    await leader.maintain();
+    return leader;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  get ready(): boolean {
+    return this.catalogLoaded && this.writer.broken === undefined;
+  }
+
+  /** Throws a retryable error until the leader can serve statements. */
+  assertReady(): void {
+    if (this.writer.broken) throw this.writer.broken;
+    if (!this.ranges.isBootstrapped) {
+      throw new CairnError(ErrorCode.Unavailable, 'cluster is not initialized yet: waiting for a node to join', { retryable: true });
+    }
+    if (!this.catalogLoaded) {
+      throw new CairnError(ErrorCode.Unavailable, 'cluster is starting: catalog not loaded yet', { retryable: true });
+    }
+  }
+
+  liveNodes(): NodeRecord[] {
+    const now = Date.now();
+    return this.nodes.filter((n) => isLive(n, now));
+  }
+
+  allNodes(): NodeRecord[] {
+    return this.nodes;
+  }
+
+  async refreshNodes(): Promise<NodeRecord[]> {
+    this.nodes = await new NodeRegistry(this.state.nodes).list();
+    return this.nodes;
+  }
+
+  /** A timestamp above every write so far, and the log position a read at it must wait for. */
+  readPoint(): { timestamp: bigint; seq: number } {
+    return { timestamp: this.writer.now(), seq: this.writer.assignedSeq };
+  }
+
+  /** Appends one atomic batch of key writes; resolves with its timestamp once it is durable. */
+  async write(ops: KeyValueOp[]): Promise<bigint> {
+    return (await this.appendWrite(ops)).timestamp;
+  }
+
+  /**
+   * Like `write`, but returns as soon as the batch has its place in the log (call under the
+   * write lock, then await `stored` outside it so writers pipeline).
+   */
+  appendWrite(ops: KeyValueOp[]): { timestamp: bigint; stored: Promise<bigint> } {
+    const { timestamp, stored } = this.writer.append((ts) => ({ timestamp: ts, kind: { $case: 'write', value: { ops } } }));
+    return { timestamp, stored: stored.then(() => timestamp) };
+  }
+
+  allocateDescriptorId(): number {
+    return this.nextDescriptorId++;
+  }
+
+  /** Ops that store a descriptor (and its name, unless dropped) in the keyspace. */
+  descriptorOps(d: Descriptor, opts: { removeName?: { parentId: number; name: string } } = {}): KeyValueOp[] {
+    const v = d.kind!.value;
+    const parentId = d.kind!.$case === 'table' ? d.kind!.value.parentId : 0;
+    const ops: KeyValueOp[] = [{ key: descriptorKey(v.id), value: encodeDescriptor(d) }];
+    if (opts.removeName) ops.push({ key: namespaceKey(opts.removeName.parentId, opts.removeName.name) });
+    else ops.push({ key: namespaceKey(parentId, v.name), value: encodeNamespaceValue(v.id) });
+    return ops;
+  }
+
+  /** Splits ranges at the given keys (table boundaries) and publishes the change. */
+  async splitAt(keys: Uint8Array[]): Promise<void> {
+    const changed = keys.flatMap((k) => this.ranges.splitAt(k));
+    if (changed.length > 0) await this.publishRanges(changed);
+  }
+
+  private async publishRanges(changed: RangeDescriptor[]): Promise<void> {
+    const { stored } = this.writer.append((ts) => ({ timestamp: ts, kind: { $case: 'rangeUpdate', value: { ranges: changed } } }));
+    await stored;
+    await this.ranges.persist(changed);
+  }
+
+  /** Periodic work: bootstrap, replication, size-based splits, catalog load. */
+  private async maintain(): Promise<void> {
+    if (this.maintaining || this.writer.broken) return;
+    this.maintaining = true;
+    try {
+      const live = (await this.refreshNodes()).filter((n) => isLive(n));
+      const rf = this.settings.getNumber('kv.replication_factor');
+      if (!this.ranges.isBootstrapped) {
+        if (live.length === 0) return;
+        const initial = this.ranges.bootstrap(live, rf);
+        await this.publishRanges(initial);
+        this.log.info({ ranges: initial.length, replicas: initial[0]?.replicas }, 'cluster bootstrapped');
+      }
+      const upreplicated = this.ranges.upreplicate(live, rf);
+      if (upreplicated.length > 0) {
+        await this.publishRanges(upreplicated);
+        this.log.info({ ranges: upreplicated.map((r) => [r.rangeId, r.replicas]) }, 'ranges upreplicated');
+      }
+      if (!this.catalogLoaded) await this.loadCatalog();
+      if (++this.ticks % SPLIT_CHECK_EVERY === 0) await this.splitLargeRanges();
+    } catch (err) {
+      this.log.warn({ err }, 'leader maintenance failed; will retry');
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  private async loadCatalog(): Promise<void> {
+    const { timestamp, seq } = this.readPoint();
+    const ds: Descriptor[] = [];
+    for await (const kv of this.reader.scan(descriptorSpan(), timestamp, seq)) ds.push(decodeDescriptor(kv.value));
+    this.catalog = Catalog.fromDescriptors(ds);
+    this.nextDescriptorId = Math.max(FIRST_USER_ID, this.catalog.maxId() + 1);
+    this.catalogLoaded = true;
+    this.log.info({ descriptors: ds.length }, 'catalog loaded');
+  }
+
+  private async splitLargeRanges(): Promise<void> {
+    const maxBytes = this.settings.getNumber('kv.range.max_bytes');
+    for (const r of [...this.ranges.all()]) {
+      const stats = await this.reader.stats(r).catch(() => undefined);
+      if (!stats || Number(stats.bytes) <= maxBytes || stats.midKey.length === 0) continue;
+      await this.splitAt([stats.midKey]);
+      this.log.info({ rangeId: r.rangeId, bytes: Number(stats.bytes) }, 'range split by size');
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { NatsConnection } from 'nats';
+import { CairnError, ErrorCode, isRetryable } from '@cairn/errors';
+import { callNode } from '@cairn/cluster';
+import { combineFingerprints } from '@cairn/catalog';
+import { intersectSpans, type Span } from '@cairn/keys';
+import {
+  NodeFingerprintRequest,
+  NodeFingerprintResponse,
+  NodeScanRequest,
+  NodeScanResponse,
+  NodeStatsRequest,
+  NodeStatsResponse,
+  TableDescriptor,
+  type RangeDescriptor,
+} from '@cairn/proto';
+import type { RangeDirectory } from './range-directory.js';
+
+export interface ReadKv {
+  key: Uint8Array;
+  value: Uint8Array;
+  timestamp: bigint;
+}
+
+/**
+ * Routes reads to range replicas: one request per range (paged), trying the next live replica
+ * when one does not answer. `minSeq` is the log position the replica must have applied.
+ */
+export class ReplicaReader {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly ranges: RangeDirectory,
+    private readonly liveNodes: () => Set<number>,
+  ) {}
+
+  async *scan(span: Span, ts: bigint, minSeq: number, limit = 0): AsyncGenerator<ReadKv> {
+    let remaining = limit > 0 ? limit : Infinity;
+    for (const r of this.ranges.overlapping(span)) {
+      const part = intersectSpans(span, { start: r.startKey, end: r.endKey });
+      if (!part) continue;
+      let start = part.start;
+      for (;;) {
+        const res = await this.onReplica(r, undefined, (nodeId) =>
+          callNode(this.nc, nodeId, 'scan', NodeScanRequest, NodeScanResponse, {
+            startKey: start,
+            endKey: part.end,
+            timestamp: ts,
+            limit: Number.isFinite(remaining) ? Math.min(remaining, 10_000) : 10_000,
+            minAppliedSeq: BigInt(minSeq),
+          }),
+        );
+        for (const kv of res.kvs) {
+          yield kv;
+          if (--remaining <= 0) return;
+        }
+        if (res.resumeKey.length === 0) break;
+        start = res.resumeKey;
+      }
+    }
+  }
+
+  /** Fingerprint of a table's live rows at `ts`, combined over its ranges. */
+  async fingerprint(span: Span, table: TableDescriptor, ts: bigint, minSeq: number, nodeId?: number): Promise<{ fingerprint: string; rows: bigint }> {
+    const parts: string[] = [];
+    let rows = 0n;
+    const tableDescriptor = TableDescriptor.encode(table).finish();
+    for (const r of this.ranges.overlapping(span)) {
+      const part = intersectSpans(span, { start: r.startKey, end: r.endKey });
+      if (!part) continue;
+      const res = await this.onReplica(r, nodeId, (n) =>
+        callNode(this.nc, n, 'fingerprint', NodeFingerprintRequest, NodeFingerprintResponse, {
+          startKey: part.start,
+          endKey: part.end,
+          timestamp: ts,
+          minAppliedSeq: BigInt(minSeq),
+          tableDescriptor,
+        }, 120_000),
+      );
+      parts.push(res.fingerprint);
+      rows += res.rows;
+    }
+    return { fingerprint: combineFingerprints(parts), rows };
+  }
+
+  async stats(r: RangeDescriptor): Promise<NodeStatsResponse> {
+    return this.onReplica(r, undefined, (n) =>
+      callNode(this.nc, n, 'stats', NodeStatsRequest, NodeStatsResponse, { startKey: r.startKey, endKey: r.endKey }),
+    );
+  }
+
+  private async onReplica<T>(r: RangeDescriptor, only: number | undefined, call: (nodeId: number) => Promise<T>): Promise<T> {
+    const live = this.liveNodes();
+    const candidates = only !== undefined ? [only] : [...r.replicas].sort((a, b) => Number(!live.has(a)) - Number(!live.has(b)));
+    if (only !== undefined && !r.replicas.includes(only)) {
+      throw new CairnError(ErrorCode.InvalidArgument, `node ${only} holds no replica of range ${r.rangeId}`);
+    }
+    let last: unknown;
+    // Two passes: a replica that is catching up may answer on the second try.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const n of candidates) {
+        try {
+          return await call(n);
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+          last = err;
+        }
+      }
+    }
+    throw new CairnError(ErrorCode.Unavailable, `no replica of range ${r.rangeId} answered: ${last instanceof Error ? last.message : String(last)}`, {
+      cause: last,
+      retryable: true,
+    });
+  }
+}
+

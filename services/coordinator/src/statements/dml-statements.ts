@@ -1,0 +1,253 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import {
+  coerceLiteral,
+  decodeRow,
+  encodePrimaryKey,
+  encodeRowKey,
+  encodeRowValue,
+  formatDatum,
+  isImplicitRowId,
+  type Datum,
+} from '@cairn/catalog';
+import { compareKeys } from '@cairn/keys';
+import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
+import type { DeleteStatement, InsertStatement, SelectStatement, UpdateStatement } from '@cairn/sql';
+import { resolveAsOf } from './as-of.js';
+import { catalogName } from './ddl-statements.js';
+import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './row-predicates.js';
+import { rowsResult, tagOnly, type StatementResult } from './result.js';
+import type { Session } from './session.js';
+
+/** Unique ids for tables without a declared primary key (CockroachDB's unique_rowid()). */
+let lastRowId = 0n;
+function uniqueRowId(): bigint {
+  const now = BigInt(Date.now()) << 15n;
+  lastRowId = now > lastRowId ? now : lastRowId + 1n;
+  return lastRowId;
+}
+
+function writableTable(s: Session, stmt: { table: InsertStatement['table'] }): TableDescriptor {
+  const table = s.leader.catalog.resolveTable(catalogName(stmt.table), s.database);
+  if (table.kind !== ObjectKind.TABLE) {
+    throw new CairnError(ErrorCode.FailedPrecondition, `"${table.name}" is not a table`);
+  }
+  return table;
+}
+
+export async function insert(s: Session, stmt: InsertStatement): Promise<StatementResult> {
+  const { leader } = s;
+  const table = writableTable(s, stmt);
+  const targetOrdinals = (stmt.columns ?? table.columns.filter((c) => !isImplicitRowId(table, c)).map((c) => c.name)).map((name) =>
+    columnOrdinal(table, name, stmt.pos),
+  );
+  if (new Set(targetOrdinals).size !== targetOrdinals.length) {
+    throw new CairnError(ErrorCode.InvalidArgument, 'multiple assignments to the same column');
+  }
+  const rows: Datum[][] = stmt.rows.map((lits, i) => {
+    if (lits.length !== targetOrdinals.length) {
+      throw new CairnError(
+        ErrorCode.InvalidArgument,
+        `INSERT has ${lits.length > targetOrdinals.length ? 'more' : 'fewer'} expressions than target columns in row ${i + 1}`,
+        { position: lits[0]?.pos ?? stmt.pos },
+      );
+    }
+    const row: Datum[] = table.columns.map((c) => (isImplicitRowId(table, c) ? uniqueRowId() : null));
+    targetOrdinals.forEach((o, j) => (row[o] = coerceLiteral(table.columns[o]!, literal(lits[j]!))));
+    table.columns.forEach((c, o) => {
+      if (row[o] === null && !c.nullable) {
+        throw new CairnError(ErrorCode.InvalidArgument, `null value in column "${c.name}" violates not-null constraint`);
+      }
+    });
+    return row;
+  });
+  const keyed = rows.map((row) => ({ key: encodeRowKey(table, row), row }));
+  const ops: KeyValueOp[] = keyed.map(({ key, row }) => ({ key, value: encodeRowValue(table, row) }));
+
+  const timestamp = await leader.writeLock.run(async () => {
+    leader.assertReady();
+    if (!stmt.upsert) await checkNoDuplicates(s, table, keyed.map((k) => k.key));
+    await checkForeignKeys(s, table, rows);
+    return leader.appendWrite(ops).stored;
+  });
+  void timestamp;
+  return tagOnly(`${stmt.upsert ? 'UPSERT' : 'INSERT'} ${rows.length}`);
+}
+
+/** INSERT refuses a primary key that is already present (or repeated within the statement). */
+async function checkNoDuplicates(s: Session, table: TableDescriptor, keys: Uint8Array[]): Promise<void> {
+  const sorted = [...keys].sort(compareKeys);
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareKeys(sorted[i - 1]!, sorted[i]!) === 0) throw duplicateKey(table);
+  }
+  if (sorted.length === 0) return;
+  const { timestamp, seq } = s.leader.readPoint();
+  // Few keys: look each up. Many (bulk loads, usually contiguous): one scan over their range.
+  const spans = sorted.length <= 16 ? sorted.map(pointSpan) : [{ start: sorted[0]!, end: pointSpan(sorted[sorted.length - 1]!).end }];
+  const wanted = new Set(sorted.map((k) => Buffer.from(k).toString('latin1')));
+  for (const span of spans) {
+    for await (const kv of s.leader.reader.scan(span, timestamp, seq)) {
+      if (wanted.has(Buffer.from(kv.key).toString('latin1'))) throw duplicateKey(table);
+    }
+  }
+}
+
+function duplicateKey(table: TableDescriptor): CairnError {
+  return new CairnError(ErrorCode.UniqueViolation, `duplicate key value violates unique constraint "${table.name}_pkey"`);
+}
+
+async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[][]): Promise<void> {
+  if (table.foreignKeys.length === 0) return;
+  const { timestamp, seq } = s.leader.readPoint();
+  for (const fk of table.foreignKeys) {
+    const ref = s.leader.catalog.tableById(fk.referencedTableId);
+    if (!ref) continue;
+    const ordinals = fk.columns.map((c) => columnOrdinal(table, c));
+    for (const row of rows) {
+      const values = ordinals.map((o) => row[o] ?? null);
+      if (values.some((v) => v === null)) continue;
+      // FKs reference the primary key of the other table (checked at CREATE TABLE).
+      const key = encodePrimaryKey(ref, fk.referencedColumns.map((rc) => values[fk.referencedColumns.indexOf(rc)]!));
+      let found = false;
+      for await (const _ of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1)) found = true;
+      if (!found) {
+        throw new CairnError(
+          ErrorCode.ForeignKeyViolation,
+          `insert on table "${table.name}" violates foreign key constraint "${fk.name}": key (${values.map(String).join(', ')}) is not present in table "${ref.name}"`,
+        );
+      }
+    }
+  }
+}
+
+export async function update(s: Session, stmt: UpdateStatement): Promise<StatementResult> {
+  const { leader } = s;
+  const table = writableTable(s, stmt);
+  const assignments = stmt.assignments.map((a) => {
+    const o = columnOrdinal(table, a.column, a.pos);
+    const col = table.columns[o]!;
+    if (table.primaryKey.includes(col.name)) {
+      throw new CairnError(ErrorCode.FeatureNotSupported, `cannot update primary key column "${col.name}"`, { position: a.pos });
+    }
+    return { ordinal: o, value: coerceLiteral(col, literal(a.value)) };
+  });
+  const plan = planScan(table, stmt.where);
+  let count = 0;
+  await leader.writeLock.run(async () => {
+    leader.assertReady();
+    const ops: KeyValueOp[] = [];
+    const { timestamp, seq } = leader.readPoint();
+    for (const span of plan.spans) {
+      for await (const kv of leader.reader.scan(span, timestamp, seq)) {
+        const row = decodeRow(table, kv.key, kv.value);
+        if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
+        for (const a of assignments) row[a.ordinal] = a.value;
+        ops.push({ key: kv.key, value: encodeRowValue(table, row) });
+      }
+    }
+    count = ops.length;
+    if (ops.length > 0) await leader.appendWrite(ops).stored;
+  });
+  return tagOnly(`UPDATE ${count}`);
+}
+
+export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<StatementResult> {
+  const { leader } = s;
+  const table = writableTable(s, stmt);
+  const plan = planScan(table, stmt.where);
+  let count = 0;
+  await leader.writeLock.run(async () => {
+    leader.assertReady();
+    const ops: KeyValueOp[] = [];
+    const { timestamp, seq } = leader.readPoint();
+    for (const span of plan.spans) {
+      for await (const kv of leader.reader.scan(span, timestamp, seq)) {
+        const row = decodeRow(table, kv.key, kv.value);
+        if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) ops.push({ key: kv.key });
+      }
+    }
+    count = ops.length;
+    if (ops.length > 0) await leader.appendWrite(ops).stored;
+  });
+  return tagOnly(`DELETE ${count}`);
+}
+
+export async function select(s: Session, stmt: SelectStatement): Promise<StatementResult> {
+  const { leader } = s;
+  leader.assertReady();
+  const table = leader.catalog.resolveTable(catalogName(stmt.from), s.database);
+  if (table.kind !== ObjectKind.TABLE) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, `SELECT from ${table.kind === ObjectKind.VIEW ? 'views' : 'sequences'} is not supported`);
+  }
+  const point = leader.readPoint();
+  const timestamp = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
+  const plan = planScan(table, stmt.where);
+  const aggregates = stmt.items.filter((i) => i.kind === 'aggregate');
+  const needsAll = aggregates.length > 0 || stmt.orderBy.some((o) => !table.primaryKey.includes(o.column));
+  const limit = !needsAll && stmt.limit !== undefined && plan.filters.length === 0 ? stmt.limit : 0;
+
+  const rows: Datum[][] = [];
+  for (const span of plan.spans) {
+    for await (const kv of leader.reader.scan(span, timestamp, point.seq, limit)) {
+      const row = decodeRow(table, kv.key, kv.value);
+      if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) rows.push(row);
+      if (!needsAll && stmt.limit !== undefined && rows.length >= stmt.limit) break;
+    }
+  }
+
+  if (aggregates.length > 0) {
+    if (aggregates.length !== stmt.items.length) {
+      throw new CairnError(ErrorCode.FeatureNotSupported, 'mixing aggregates and columns needs GROUP BY, which is not supported');
+    }
+    const cells = aggregates.map((a) => (a.kind === 'aggregate' ? aggregate(table, a.fn, a.arg, rows) : null));
+    const names = aggregates.map((a) => (a.kind === 'aggregate' ? a.fn : ''));
+    return rowsResult(names, [cells]);
+  }
+
+  if (stmt.orderBy.length > 0) {
+    const keys = stmt.orderBy.map((o) => ({ ordinal: columnOrdinal(table, o.column, o.pos), desc: o.desc }));
+    rows.sort((a, b) => {
+      for (const k of keys) {
+        const c = compareDatums(a[k.ordinal] ?? null, b[k.ordinal] ?? null);
+        if (c !== 0) return k.desc ? -c : c;
+      }
+      return 0;
+    });
+  }
+  const limited = stmt.limit !== undefined ? rows.slice(0, stmt.limit) : rows;
+  const ordinals = stmt.items.flatMap((i) =>
+    i.kind === 'star'
+      ? table.columns.map((c, o) => (isImplicitRowId(table, c) ? -1 : o)).filter((o) => o >= 0)
+      : i.kind === 'column'
+        ? [columnOrdinal(table, i.name, i.pos)]
+        : [],
+  );
+  const columns = ordinals.map((o) => table.columns[o]!.name);
+  const out = limited.map((row) => ordinals.map((o) => {
+    const d = row[o] ?? null;
+    return d === null ? null : formatDatum(d, table.columns[o]!.type);
+  }));
+  return rowsResult(columns, out);
+}
+
+function aggregate(table: TableDescriptor, fn: string, arg: string | undefined, rows: Datum[][]): string | null {
+  if (fn === 'count') {
+    if (arg === undefined) return String(rows.length);
+    const o = columnOrdinal(table, arg);
+    return String(rows.filter((r) => r[o] !== null).length);
+  }
+  if (arg === undefined) throw new CairnError(ErrorCode.InvalidArgument, `${fn}(*) is not valid`);
+  const o = columnOrdinal(table, arg);
+  const type = table.columns[o]!.type;
+  const values = rows.map((r) => r[o] ?? null).filter((v) => v !== null);
+  if (values.length === 0) return null;
+  if (fn === 'min' || fn === 'max') {
+    const best = values.reduce((m, v) => (compareDatums(v, m) * (fn === 'min' ? -1 : 1) > 0 ? v : m));
+    return formatDatum(best, type);
+  }
+  if (values.every((v) => typeof v === 'bigint')) {
+    const sum = (values as bigint[]).reduce((a, b) => a + b, 0n);
+    return fn === 'sum' ? String(sum) : String(Number(sum) / values.length);
+  }
+  const sum = values.reduce<number>((a, b) => a + Number(b), 0);
+  return String(fn === 'sum' ? sum : sum / values.length);
+}

@@ -1,0 +1,145 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { formatLocality, isLive } from '@cairn/cluster';
+import { columnTypeName, isImplicitRowId, primaryIndexSpan } from '@cairn/catalog';
+import { intersectSpans, prettyKey, tableSpan } from '@cairn/keys';
+import { ObjectKind, type NodeRecord, type TableDescriptor } from '@cairn/proto';
+import type {
+  ShowClusterSettingStatement,
+  ShowCreateTableStatement,
+  ShowFingerprintsStatement,
+  ShowRangesStatement,
+  ShowTablesStatement,
+} from '@cairn/sql';
+import { resolveAsOf } from './as-of.js';
+import { catalogName } from './ddl-statements.js';
+import { rowsResult, type StatementResult } from './result.js';
+import type { Session } from './session.js';
+
+export function showDatabases(s: Session): StatementResult {
+  s.leader.assertReady();
+  return rowsResult(
+    ['database_name', 'owner'],
+    s.leader.catalog.databases().map((d) => [d.name, 'root']),
+  );
+}
+
+export function showTables(s: Session, stmt: ShowTablesStatement): StatementResult {
+  s.leader.assertReady();
+  const dbName = stmt.database ?? s.database;
+  if (!dbName) throw new CairnError(ErrorCode.UndefinedObject, 'no current database: USE a database or SHOW TABLES FROM <db>');
+  const db = s.leader.catalog.resolveDatabase(dbName);
+  return rowsResult(
+    ['schema_name', 'table_name', 'type', 'owner'],
+    s.leader.catalog.tablesIn(db.id).map((t) => ['public', t.name, kindName(t.kind), 'root']),
+  );
+}
+
+export function showNodes(s: Session): StatementResult {
+  const now = Date.now();
+  return rowsResult(
+    ['id', 'address', 'locality', 'is_live', 'ranges', 'started_at', 'updated_at'],
+    s.leader.allNodes().map((n: NodeRecord) => [
+      String(n.nodeId),
+      n.address,
+      formatLocality(n.locality),
+      String(isLive(n, now)),
+      String(n.ranges),
+      new Date(Number(n.startedAtMs)).toISOString(),
+      new Date(Number(n.heartbeatAtMs)).toISOString(),
+    ]),
+  );
+}
+
+export function showRanges(s: Session, stmt: ShowRangesStatement): StatementResult {
+  s.leader.assertReady();
+  const spans = stmt.table
+    ? [tableSpan(s.leader.catalog.resolveTable(catalogName(stmt.table), s.database).id)]
+    : s.leader.catalog.tablesIn(s.leader.catalog.resolveDatabase(stmt.database ?? s.database).id).map((t) => tableSpan(t.id));
+  const nodes = new Map(s.leader.allNodes().map((n) => [n.nodeId, n]));
+  const rows: (string | null)[][] = [];
+  const seen = new Set<number>();
+  for (const span of spans) {
+    for (const r of s.leader.ranges.overlapping(span)) {
+      if (seen.has(r.rangeId)) continue;
+      seen.add(r.rangeId);
+      const part = intersectSpans(span, { start: r.startKey, end: r.endKey }) ?? span;
+      const leaseholder = r.replicas[0];
+      rows.push([
+        prettyKey(part.start),
+        prettyKey(part.end),
+        String(r.rangeId),
+        leaseholder === undefined ? null : String(leaseholder),
+        leaseholder === undefined ? null : formatLocality(nodes.get(leaseholder)?.locality ?? []),
+        `{${r.replicas.join(',')}}`,
+        `{${r.replicas.map((n) => `"${formatLocality(nodes.get(n)?.locality ?? [])}"`).join(',')}}`,
+      ]);
+    }
+  }
+  return rowsResult(['start_key', 'end_key', 'range_id', 'lease_holder', 'lease_holder_locality', 'replicas', 'replica_localities'], rows);
+}
+
+/**
+ * SHOW FINGERPRINTS: a hash of every live row at the read time that does not depend on the
+ * table's id, so a restored copy fingerprints equal to its source.
+ */
+export async function showFingerprints(s: Session, stmt: ShowFingerprintsStatement, nodeId?: number): Promise<StatementResult> {
+  const { leader } = s;
+  leader.assertReady();
+  const point = leader.readPoint();
+  const ts = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
+  if (stmt.table) {
+    const table = leader.catalog.resolveTable(catalogName(stmt.table), s.database);
+    const fp = await tableFingerprint(s, table, ts, point.seq, nodeId);
+    return rowsResult(['index_name', 'fingerprint'], [[`${table.name}_pkey`, fp]]);
+  }
+  const db = leader.catalog.resolveDatabase(stmt.database ?? s.database);
+  const rows: (string | null)[][] = [];
+  for (const t of leader.catalog.tablesIn(db.id)) {
+    if (t.kind !== ObjectKind.TABLE) continue;
+    rows.push([t.name, await tableFingerprint(s, t, ts, point.seq, nodeId)]);
+  }
+  return rowsResult(['table_name', 'fingerprint'], rows);
+}
+
+export async function tableFingerprint(s: Session, table: TableDescriptor, ts: bigint, seq: number, nodeId?: number): Promise<string> {
+  const res = await s.leader.reader.fingerprint(primaryIndexSpan(table), table, ts, seq, nodeId);
+  return res.fingerprint;
+}
+
+export function showCreateTable(s: Session, stmt: ShowCreateTableStatement): StatementResult {
+  s.leader.assertReady();
+  const t = s.leader.catalog.resolveTable(catalogName(stmt.table), s.database);
+  const lines = t.columns
+    .filter((c) => !isImplicitRowId(t, c))
+    .map((c) => `\t${c.name} ${columnTypeName(c.type)}${c.nullable ? '' : ' NOT NULL'}`);
+  if (t.primaryKey.length > 0 && !t.columns.some((c) => isImplicitRowId(t, c))) {
+    lines.push(`\tCONSTRAINT ${t.name}_pkey PRIMARY KEY (${t.primaryKey.join(', ')})`);
+  }
+  for (const fk of t.foreignKeys) {
+    const ref = s.leader.catalog.tableById(fk.referencedTableId);
+    lines.push(`\tCONSTRAINT ${fk.name} FOREIGN KEY (${fk.columns.join(', ')}) REFERENCES ${ref?.name ?? fk.referencedTableId}(${fk.referencedColumns.join(', ')})`);
+  }
+  const body =
+    t.kind === ObjectKind.VIEW
+      ? `CREATE VIEW ${t.name} AS ${t.viewQuery}`
+      : t.kind === ObjectKind.SEQUENCE
+        ? `CREATE SEQUENCE ${t.name}`
+        : `CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`;
+  return rowsResult(['table_name', 'create_statement'], [[t.name, body]]);
+}
+
+export function showClusterSetting(s: Session, stmt: ShowClusterSettingStatement): StatementResult {
+  return rowsResult([stmt.name], [[s.leader.settings.get(stmt.name)]]);
+}
+
+export function showClusterSettings(s: Session): StatementResult {
+  return rowsResult(
+    ['variable', 'value', 'setting_type', 'description'],
+    s.leader.settings.list().map((x) => [x.variable, x.value, x.type, x.description]),
+  );
+}
+
+
+function kindName(kind: ObjectKind): string {
+  return kind === ObjectKind.VIEW ? 'view' : kind === ObjectKind.SEQUENCE ? 'sequence' : 'table';
+}

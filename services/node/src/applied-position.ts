@@ -1,0 +1,41 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+
+/**
+ * The node's position in the write log, and the readers waiting for it to advance: a read
+ * at time T must not run until every write at or before T has been applied here.
+ */
+export class AppliedPosition {
+  private waiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
+
+  constructor(private current: number) {}
+
+  get seq(): number {
+    return this.current;
+  }
+
+  advance(seq: number): void {
+    this.current = seq;
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.seq <= seq);
+    this.waiters = this.waiters.filter((w) => w.seq > seq);
+    for (const w of ready) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+  }
+
+  async waitFor(seq: number, timeoutMs: number): Promise<void> {
+    if (seq <= this.current) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        reject(
+          new CairnError(ErrorCode.Unavailable, `replica is behind: applied ${this.current}, need ${seq}`, {
+            retryable: true,
+          }),
+        );
+      }, timeoutMs);
+      this.waiters.push({ seq, resolve, timer });
+    });
+  }
+}

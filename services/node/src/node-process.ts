@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import {
+  ClusterState,
+  NodeRegistry,
+  HEARTBEAT_INTERVAL_MS,
+  allocateId,
+  connectNats,
+  getOrCreate,
+  parseLocality,
+  serveNodeMethod,
+} from '@cairn/cluster';
+import { MvccStore } from '@cairn/mvcc';
+import { createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
+import {
+  NodeExportRequest,
+  NodeExportResponse,
+  NodeFingerprintRequest,
+  NodeFingerprintResponse,
+  NodeScanRequest,
+  NodeScanResponse,
+  NodeStatsRequest,
+  NodeStatsResponse,
+  RangeUpdate,
+} from '@cairn/proto';
+import { AppliedPosition } from './applied-position.js';
+import { RangeTable } from './range-table.js';
+import { ReplicaApplyLoop, META_APPLIED_SEQ, META_RANGES, decodeSeq, encodeSeq } from './replica-apply-loop.js';
+import { ReplicaReads } from './replica-reads.js';
+
+export interface NodeOptions {
+  natsUrl: string;
+  /** `region=us-east1,zone=us-east1-b` */
+  locality: string;
+  storeDir: string;
+  /** host:port for /metrics and /health; port 0 picks a free one. */
+  metricsListen?: string;
+  /** Replicas for the cluster's JetStream state (3 on a NATS cluster). */
+  natsReplicas?: number;
+  logger?: Logger;
+}
+
+export interface RunningNode {
+  nodeId: number;
+  clusterId: string;
+  address: string;
+  stop(): Promise<void>;
+}
+
+const META_CLUSTER_ID = 'cluster-id';
+const META_NODE_ID = 'node-id';
+
+/** Starts a cairn node: its store, its replicas' apply loop, read endpoints and heartbeat. */
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const log = opts.logger ?? createLogger('node');
+  const locality = parseLocality(opts.locality);
+  await mkdir(opts.storeDir, { recursive: true });
+  const store = await MvccStore.open(opts.storeDir);
+  const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
+  try {
+    const nc = await connectNats(opts.natsUrl, `cairn-node:${opts.storeDir}`);
+    cleanup.unshift(() => nc.drain().catch(() => undefined));
+    const state = await ClusterState.open(nc, { replicas: opts.natsReplicas ?? 1 });
+
+    const clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
+    const storedCluster = store.getMeta(META_CLUSTER_ID);
+    if (storedCluster && Buffer.from(storedCluster).toString() !== clusterId) {
+      throw new CairnError(
+        ErrorCode.WrongCluster,
+        `store ${opts.storeDir} belongs to cluster ${Buffer.from(storedCluster).toString()}, not to cluster ${clusterId} at ${opts.natsUrl}`,
+      );
+    }
+    let nodeId = decodeSeq(store.getMeta(META_NODE_ID));
+    if (nodeId === 0) {
+      nodeId = await allocateId(state.meta, 'node', `${hostname()}:${opts.storeDir}`);
+      await store.putMeta(META_CLUSTER_ID, Buffer.from(clusterId));
+      await store.putMeta(META_NODE_ID, encodeSeq(nodeId));
+    }
+    const nodeLog = log.child({ nodeId });
+
+    const storedRanges = store.getMeta(META_RANGES);
+    const ranges = new RangeTable(nodeId, storedRanges ? RangeUpdate.decode(storedRanges).ranges : []);
+    const applied = new AppliedPosition(decodeSeq(store.getMeta(META_APPLIED_SEQ)));
+
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'cairn_node_' });
+    new Gauge({
+      name: 'cairn_node_applied_log_seq',
+      help: 'Position of the last write-log entry applied to this node store',
+      registers: [registry],
+      collect() {
+        this.set(applied.seq);
+      },
+    });
+    new Gauge({
+      name: 'cairn_node_replicas',
+      help: 'Range replicas held by this node',
+      registers: [registry],
+      collect() {
+        this.set(ranges.held().length);
+      },
+    });
+    const { host, port } = parseListenAddress(opts.metricsListen ?? '127.0.0.1:0');
+    const metrics = await startMetricsServer(host, port, registry);
+    cleanup.unshift(() => metrics.close());
+
+    const reads = new ReplicaReads(nodeId, store, ranges, applied);
+    const subs = [
+      serveNodeMethod(nc, nodeId, 'scan', NodeScanRequest, NodeScanResponse, (r) => reads.scan(r)),
+      serveNodeMethod(nc, nodeId, 'export', NodeExportRequest, NodeExportResponse, (r) => reads.exportRevisions(r)),
+      serveNodeMethod(nc, nodeId, 'fingerprint', NodeFingerprintRequest, NodeFingerprintResponse, (r) => reads.fingerprint(r)),
+      serveNodeMethod(nc, nodeId, 'stats', NodeStatsRequest, NodeStatsResponse, (r) => reads.stats(r)),
+    ];
+    cleanup.unshift(() => subs.forEach((s) => s.unsubscribe()));
+
+    const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, nodeLog);
+    loop.start();
+    cleanup.unshift(() => loop.stop());
+
+    const nodes = new NodeRegistry(state.nodes);
+    const startedAtMs = Date.now();
+    const heartbeat = async (draining = false) =>
+      nodes.put({
+        nodeId,
+        address: metrics.address,
+        locality,
+        startedAtMs: BigInt(startedAtMs),
+        heartbeatAtMs: BigInt(Date.now()),
+        ranges: ranges.held().length,
+        appliedSeq: BigInt(applied.seq),
+        draining,
+        buildVersion: 'cairn-0.1.0',
+      });
+    await heartbeat();
+    const timer = setInterval(() => {
+      heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'heartbeat failed'));
+    }, HEARTBEAT_INTERVAL_MS);
+    cleanup.unshift(async () => {
+      clearInterval(timer);
+      await heartbeat(true).catch(() => undefined);
+    });
+
+    nodeLog.info({ clusterId, locality: opts.locality, address: metrics.address, appliedSeq: applied.seq }, 'node started');
+    return {
+      nodeId,
+      clusterId,
+      address: metrics.address,
+      stop: async () => {
+        for (const c of cleanup) await c();
+        nodeLog.info('node stopped');
+      },
+    };
+  } catch (err) {
+    for (const c of cleanup) await Promise.resolve(c()).catch(() => undefined);
+    throw err;
+  }
+}

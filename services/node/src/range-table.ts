@@ -1,0 +1,67 @@
+import { compareKeys } from '@cairn/keys';
+import type { RangeDescriptor } from '@cairn/proto';
+
+/**
+ * The node's copy of every range descriptor, rebuilt from RangeUpdate entries of the log
+ * (and persisted with the applied position), so a node knows, at each log position, exactly
+ * which keys it must apply.
+ */
+export class RangeTable {
+  private ranges: RangeDescriptor[] = [];
+
+  constructor(private readonly nodeId: number, initial: RangeDescriptor[] = []) {
+    this.ranges = [...initial].sort((a, b) => compareKeys(a.startKey, b.startKey));
+  }
+
+  all(): readonly RangeDescriptor[] {
+    return this.ranges;
+  }
+
+  held(): RangeDescriptor[] {
+    return this.ranges.filter((r) => r.replicas.includes(this.nodeId));
+  }
+
+  /** The range holding `key` (ranges cover the keyspace without gaps once bootstrapped). */
+  find(key: Uint8Array): RangeDescriptor | undefined {
+    let lo = 0;
+    let hi = this.ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.ranges[mid]!;
+      if (compareKeys(key, r.startKey) < 0) hi = mid - 1;
+      else if (r.endKey.length > 0 && compareKeys(key, r.endKey) >= 0) lo = mid + 1;
+      else return r;
+    }
+    return undefined;
+  }
+
+  holdsKey(key: Uint8Array): boolean {
+    return this.find(key)?.replicas.includes(this.nodeId) ?? false;
+  }
+
+  /**
+   * Replaces the ranges overlapped by the update with the update's ranges. Returns the new
+   * ranges this node holds that it did not hold before over some part of their span: those
+   * need a snapshot from another replica before later writes apply on top.
+   */
+  apply(update: readonly RangeDescriptor[]): RangeDescriptor[] {
+    const needSnapshot: RangeDescriptor[] = [];
+    const before = this.ranges;
+    for (const r of update) {
+      const overlapped = before.filter((o) => overlaps(o, r));
+      const heldBefore = overlapped.length > 0 && overlapped.every((o) => o.replicas.includes(this.nodeId));
+      const existedBefore = overlapped.length > 0;
+      if (r.replicas.includes(this.nodeId) && existedBefore && !heldBefore) needSnapshot.push(r);
+      this.ranges = this.ranges.filter((o) => !overlaps(o, r));
+      this.ranges.push(r);
+    }
+    this.ranges.sort((a, b) => compareKeys(a.startKey, b.startKey));
+    return needSnapshot;
+  }
+}
+
+function overlaps(a: RangeDescriptor, b: RangeDescriptor): boolean {
+  const aEndAfterBStart = a.endKey.length === 0 || compareKeys(a.endKey, b.startKey) > 0;
+  const bEndAfterAStart = b.endKey.length === 0 || compareKeys(b.endKey, a.startKey) > 0;
+  return aEndAfterBStart && bEndAfterAStart;
+}

@@ -1,0 +1,107 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { compareKeys, type Span } from '@cairn/keys';
+import type { MvccStore } from '@cairn/mvcc';
+import { TableFingerprinter } from '@cairn/catalog';
+import {
+  TableDescriptor,
+  type NodeExportRequest,
+  type NodeExportResponse,
+  type NodeFingerprintRequest,
+  type NodeFingerprintResponse,
+  type NodeScanRequest,
+  type NodeScanResponse,
+  type NodeStatsRequest,
+  type NodeStatsResponse,
+} from '@cairn/proto';
+import type { AppliedPosition } from './applied-position.js';
+import type { RangeTable } from './range-table.js';
+
+/** Replies stay well under NATS's default 1 MiB payload limit. */
+const REPLY_BYTE_BUDGET = 512 * 1024;
+const CATCH_UP_TIMEOUT_MS = 20_000;
+
+/** Serves reads from this node's replicas, each after the replica has caught up. */
+export class ReplicaReads {
+  constructor(
+    private readonly nodeId: number,
+    private readonly store: MvccStore,
+    private readonly ranges: RangeTable,
+    private readonly applied: AppliedPosition,
+  ) {}
+
+  async scan(req: NodeScanRequest): Promise<NodeScanResponse> {
+    await this.prepare(req.startKey, req.endKey, req.minAppliedSeq);
+    const kvs: NodeScanResponse['kvs'] = [];
+    let bytes = 0;
+    const limit = req.limit > 0 ? req.limit : Number.MAX_SAFE_INTEGER;
+    for (const kv of this.store.scan({ start: req.startKey, end: req.endKey }, req.timestamp)) {
+      if (kvs.length >= limit || bytes >= REPLY_BYTE_BUDGET) {
+        return { kvs, resumeKey: kv.key };
+      }
+      kvs.push({ key: kv.key, value: kv.value, timestamp: kv.ts });
+      bytes += kv.key.length + kv.value.length + 16;
+    }
+    return { kvs, resumeKey: new Uint8Array(0) };
+  }
+
+  async exportRevisions(req: NodeExportRequest): Promise<NodeExportResponse> {
+    await this.prepare(req.startKey, req.endKey, req.minAppliedSeq);
+    const budget = req.targetBytes > 0 ? req.targetBytes : REPLY_BYTE_BUDGET;
+    const revisions: NodeExportResponse['revisions'] = [];
+    let bytes = 0;
+    let lastKey: Uint8Array | undefined;
+    const span = { start: req.startKey, end: req.endKey };
+    for (const r of this.store.exportRevisions(span, req.startTs, req.endTs, req.allRevisions)) {
+      // Never cut between revisions of one key: a resumed export starts at a fresh key.
+      if (bytes >= budget && lastKey && compareKeys(lastKey, r.key) !== 0) {
+        return { revisions, resumeKey: r.key };
+      }
+      revisions.push(r.value === null ? { key: r.key, timestamp: r.ts } : { key: r.key, timestamp: r.ts, value: r.value });
+      bytes += r.key.length + (r.value?.length ?? 0) + 16;
+      lastKey = r.key;
+    }
+    return { revisions, resumeKey: new Uint8Array(0) };
+  }
+
+  async fingerprint(req: NodeFingerprintRequest): Promise<NodeFingerprintResponse> {
+    await this.prepare(req.startKey, req.endKey, req.minAppliedSeq);
+    const table = TableDescriptor.decode(req.tableDescriptor);
+    const fp = new TableFingerprinter();
+    let rows = 0n;
+    for (const kv of this.store.scan({ start: req.startKey, end: req.endKey }, req.timestamp)) {
+      fp.add(kv.key, kv.value, table);
+      rows++;
+    }
+    return { fingerprint: fp.digest(), rows };
+  }
+
+  async stats(req: NodeStatsRequest): Promise<NodeStatsResponse> {
+    const span = { start: req.startKey, end: req.endKey };
+    const s = this.store.spanStats(span);
+    return {
+      keys: BigInt(s.keys),
+      liveKeys: BigInt(s.liveKeys),
+      bytes: BigInt(s.bytes),
+      liveBytes: BigInt(s.liveBytes),
+      midKey: this.store.approximateMidKey(span) ?? new Uint8Array(0),
+    };
+  }
+
+  private async prepare(start: Uint8Array, end: Uint8Array, minSeq: bigint): Promise<void> {
+    await this.applied.waitFor(Number(minSeq), CATCH_UP_TIMEOUT_MS);
+    this.assertHeld({ start, end });
+  }
+
+  /** A read must be served by a replica of every range it touches, else it would miss data. */
+  private assertHeld(span: Span): void {
+    const r = this.ranges.find(span.start);
+    const coversEnd =
+      r !== undefined &&
+      (r.endKey.length === 0 || (span.end.length > 0 && compareKeys(span.end, r.endKey) <= 0));
+    if (!r || !r.replicas.includes(this.nodeId) || !coversEnd) {
+      throw new CairnError(ErrorCode.Unavailable, `node ${this.nodeId} holds no replica for the requested span`, {
+        retryable: true,
+      });
+    }
+  }
+}
