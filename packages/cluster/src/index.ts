@@ -3,6 +3,7 @@ export { ClusterState, Buckets, LOG_STREAM, LOG_SUBJECT, DEFAULT_STATE_OPTIONS, 
 export { LeaderLease, type LeaderInfo } from './leader-lease.js';
 export { allocateId, getOrCreate } from './id-allocator.js';
 export { LogWriter, readLogTail, tailLog, type LogPosition, type SequencedEntry } from './write-log.js';
-export { NodeRegistry, isLive, LIVENESS_THRESHOLD_MS, HEARTBEAT_INTERVAL_MS } from './node-registry.js';
+export { NodeRegistry, NodeDirectory, isLive, LIVENESS_THRESHOLD_MS, HEARTBEAT_INTERVAL_MS } from './node-registry.js';
 export { parseLocality, formatLocality, localityMatches } from './locality.js';
 export { nodeSubject, serveNodeMethod, callNode, type Codec } from './node-rpc.js';
+export { readAllKeys } from './kv-read-all.js';

@@ -18,14 +18,34 @@ export class NodeRegistry {
     return e && e.operation === 'PUT' ? NodeRecord.decode(e.value) : undefined;
   }
 
-  async list(): Promise<NodeRecord[]> {
-    const out: NodeRecord[] = [];
-    const keys = await this.kv.keys();
-    for await (const k of keys) {
-      const e = await this.kv.get(k);
-      if (e && e.operation === 'PUT') out.push(NodeRecord.decode(e.value));
-    }
-    return out.sort((a, b) => a.nodeId - b.nodeId);
+  /**
+   * Keeps a live map of every node record from a KV watch (no polling: a listing with
+   * `keys()` can stall while heartbeats keep updating the bucket).
+   */
+  async watch(): Promise<NodeDirectory> {
+    const dir = new NodeDirectory();
+    let done!: () => void;
+    const initialized = new Promise<void>((r) => (done = r));
+    const w = await this.kv.watch({ initializedFn: () => done() });
+    void (async () => {
+      for await (const e of w) {
+        if (e.operation === 'PUT') dir.records.set(Number(e.key), NodeRecord.decode(e.value));
+        else dir.records.delete(Number(e.key));
+      }
+    })();
+    await initialized;
+    dir.stop = () => w.stop();
+    return dir;
+  }
+}
+
+/** Every node's latest record, kept current by a KV watch. */
+export class NodeDirectory {
+  readonly records = new Map<number, NodeRecord>();
+  stop: () => void = () => undefined;
+
+  list(): NodeRecord[] {
+    return [...this.records.values()].sort((a, b) => a.nodeId - b.nodeId);
   }
 }
 

@@ -948,7 +948,14 @@ class Parser {
     if (t.kind !== 'ident' && !(t.kind === 'word' && !RESERVED_KEYWORDS.has(t.upper)) && !this.isOp('*')) {
       this.expected(`DATABASE, TABLE, a table name or ${stop.join(' or ')}`);
     }
-    return { kind: 'tables', pos, tables: this.commaList(() => this.tablePattern()) };
+    const tables = this.commaList(() => this.tablePattern());
+    const only = tables[0];
+    if (tables.length === 1 && only?.kind === 'table' && only.table.database === undefined && t.kind === 'word' && !stop.some((w) => this.isKw(w))) {
+      // `RESTORE FORM LATEST ...`: a lone bare word not followed by the clause keyword is far
+      // more likely a misspelt keyword than a table name, so point at it.
+      this.fail(t, `expected ${stop.join(' or ')}`);
+    }
+    return { kind: 'tables', pos, tables };
   }
 
   /** `'uri'`, `('uri', ...)`, `LATEST IN <uris>` or `'subdir' IN <uris>`. */

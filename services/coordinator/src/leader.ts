@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { ClusterState, LogWriter, NodeRegistry, isLive } from '@cairn/cluster';
+import { ClusterState, LogWriter, NodeRegistry, isLive, type NodeDirectory } from '@cairn/cluster';
 import {
   Catalog,
   decodeDescriptor,
@@ -29,7 +29,7 @@ const SPLIT_CHECK_EVERY = 10;
 export class Leader {
   readonly writeLock = new WriteLock();
   catalog = new Catalog();
-  private nodes: NodeRecord[] = [];
+  private nodes!: NodeDirectory;
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private catalogLoaded = false;
@@ -52,6 +52,7 @@ export class Leader {
     const writer = await LogWriter.open(state.js, state.jsm);
     const ranges = await RangeDirectory.load(state.ranges);
     const leader = new Leader(nc, state, settings, writer, ranges, log);
+    leader.nodes = await new NodeRegistry(state.nodes).watch();
     if (ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
       // range change and saving it, and replicas must agree with what we now believe.
@@ -64,6 +65,7 @@ export class Leader {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.nodes.stop();
   }
 
   get ready(): boolean {
@@ -83,16 +85,11 @@ export class Leader {
 
   liveNodes(): NodeRecord[] {
     const now = Date.now();
-    return this.nodes.filter((n) => isLive(n, now));
+    return this.nodes.list().filter((n) => isLive(n, now));
   }
 
   allNodes(): NodeRecord[] {
-    return this.nodes;
-  }
-
-  async refreshNodes(): Promise<NodeRecord[]> {
-    this.nodes = await new NodeRegistry(this.state.nodes).list();
-    return this.nodes;
+    return this.nodes.list();
   }
 
   /** A timestamp above every write so far, and the log position a read at it must wait for. */
@@ -145,7 +142,7 @@ export class Leader {
     if (this.maintaining || this.writer.broken) return;
     this.maintaining = true;
     try {
-      const live = (await this.refreshNodes()).filter((n) => isLive(n));
+      const live = this.liveNodes();
       const rf = this.settings.getNumber('kv.replication_factor');
       if (!this.ranges.isBootstrapped) {
         if (live.length === 0) return;

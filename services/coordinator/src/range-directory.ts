@@ -1,4 +1,5 @@
 import type { KV } from 'nats';
+import { readAllKeys } from '@cairn/cluster';
 import { compareKeys, KEY_MIN, tablePrefix, FIRST_USER_ID, type Span } from '@cairn/keys';
 import { RangeDescriptor, type LocalityTier, type NodeRecord } from '@cairn/proto';
 
@@ -15,11 +16,7 @@ export class RangeDirectory {
 
   static async load(kv: KV): Promise<RangeDirectory> {
     const d = new RangeDirectory(kv);
-    const keys = await kv.keys();
-    for await (const k of keys) {
-      const e = await kv.get(k);
-      if (e && e.operation === 'PUT') d.ranges.push(RangeDescriptor.decode(e.value));
-    }
+    for (const value of (await readAllKeys(kv)).values()) d.ranges.push(RangeDescriptor.decode(value));
     d.sort();
     d.nextRangeId = d.ranges.reduce((m, r) => Math.max(m, r.rangeId), 0) + 1;
     return d;

@@ -59,16 +59,13 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     started.push(coordinator);
     say(`coordinator      gRPC ${String(coordinator.info['grpc'])}, metrics http://${String(coordinator.info['metrics'])}/metrics`);
     const processes: LocalProcess[] = [coordinator];
-    const nodes = await Promise.all(
-      Array.from({ length: o.nodes }, (_, i) =>
-        spawnCairn(
-          `node-${i + 1}`,
-          ['start', 'node', '--nats', natsUrl!, '--locality', localLocality(i), '--store', join(dataDir, `node-${i + 1}`)],
-          join(logs, `node-${i + 1}.log`),
-        ),
-      ),
-    );
-    for (const [i, n] of nodes.entries()) {
+    // One at a time, so a fresh cluster numbers its nodes in start order (node-1 is n1).
+    for (let i = 0; i < o.nodes; i++) {
+      const n = await spawnCairn(
+        `node-${i + 1}`,
+        ['start', 'node', '--nats', natsUrl, '--locality', localLocality(i), '--store', join(dataDir, `node-${i + 1}`)],
+        join(logs, `node-${i + 1}.log`),
+      );
       started.push(n);
       processes.push(n);
       say(`node ${String(n.info['nodeId']).padEnd(11)} ${localLocality(i)} (store ${join(dataDir, `node-${i + 1}`)})`);

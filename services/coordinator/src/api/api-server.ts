@@ -64,7 +64,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
   };
   const cluster = {
     listNodes: unary<unknown, ListNodesResponse>(ctx, 'ClusterService', 'listNodes', async (leader) => {
-      const nodes = await leader.refreshNodes();
+      const nodes = leader.allNodes();
       return {
         nodes: nodes.map((n) => ({
           nodeId: n.nodeId,
