@@ -17,10 +17,8 @@ import {
   corruptValue,
   readUvarint,
   readZigzag,
-  uvarintSize,
   writeUvarint,
   writeZigzag,
-  zigzagSize,
 } from './varint.js';
 import type { ByteCursor } from './varint.js';
 

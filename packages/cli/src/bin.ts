@@ -5,6 +5,7 @@ import { registerStartCommands } from './commands/start.js';
 import { registerStartLocal } from './commands/start-local.js';
 import { registerSql } from './commands/sql.js';
 import { registerWorkload } from './commands/workload.js';
+import { registerDemo } from './commands/demo.js';
 
 const program = new Command('cairn')
   .description('cairn: a distributed backup job cluster speaking CockroachDB BACKUP/RESTORE')
@@ -16,6 +17,7 @@ registerStartCommands(program);
 registerStartLocal(program);
 registerSql(program);
 registerWorkload(program);
+registerDemo(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(formatError(err) + '\n');

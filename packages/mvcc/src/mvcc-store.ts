@@ -73,9 +73,6 @@ function checkMetaName(name: string): void {
   }
 }
 
-function toBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
 
 function spanStart(span: Span): Buffer {
   return encodeRevisionPrefix(span.start);

@@ -290,9 +290,34 @@ export interface OrderItem extends Node {
   desc: boolean;
 }
 
+/** A column's current value, in an UPDATE's SET expression. */
+export interface ColumnRef extends Node {
+  kind: 'columnRef';
+  column: string;
+}
+/** `a + b` / `a - b`. */
+export interface Arithmetic extends Node {
+  kind: 'arith';
+  op: '+' | '-';
+  left: ValueExpr;
+  right: ValueExpr;
+}
+/** `CASE column WHEN literal THEN expr ... [ELSE expr] END` (the simple form). */
+export interface CaseExpr extends Node {
+  kind: 'case';
+  operand: string;
+  whens: Array<{ pos: number; match: Literal; result: ValueExpr }>;
+  else?: ValueExpr;
+}
+/**
+ * The value of a SET assignment: a literal, or arithmetic over the row's own columns, enough
+ * for the bank workload's `SET balance = CASE id WHEN 1 THEN balance - 5 ... END`.
+ */
+export type ValueExpr = Literal | ColumnRef | Arithmetic | CaseExpr;
+
 export interface Assignment extends Node {
   column: string;
-  value: Literal;
+  value: ValueExpr;
 }
 
 /** Where a GRANT / REVOKE applies. */

@@ -1,4 +1,5 @@
 import type {
+  ValueExpr,
   AlterScheduleCommand,
   AsOf,
   BackupOptions,
@@ -100,7 +101,7 @@ class Formatter {
       case 'delete':
         return join(['DELETE FROM', tableName(s.table), where(s.where)]);
       case 'update': {
-        const sets = s.assignments.map((a) => `${quoteIdent(a.column)} = ${literal(a.value)}`).join(', ');
+        const sets = s.assignments.map((a) => `${quoteIdent(a.column)} = ${valueExpr(a.value)}`).join(', ');
         return join(['UPDATE', tableName(s.table), 'SET', sets, where(s.where)]);
       }
       case 'select':
@@ -463,4 +464,25 @@ function scheduleSelector(s: ScheduleSelector): string {
 
 function forSchedules(f: JobsForSchedules): string {
   return `FOR ${scheduleSelector(f.schedules)}`;
+}
+
+function valueExpr(e: ValueExpr): string {
+  switch (e.kind) {
+    case 'columnRef':
+      return quoteIdent(e.column);
+    case 'arith': {
+      const right = e.right.kind === 'arith' ? `(${valueExpr(e.right)})` : valueExpr(e.right);
+      return `${valueExpr(e.left)} ${e.op} ${right}`;
+    }
+    case 'case':
+      return [
+        'CASE',
+        quoteIdent(e.operand),
+        ...e.whens.map((w) => `WHEN ${literal(w.match)} THEN ${valueExpr(w.result)}`),
+        ...(e.else ? [`ELSE ${valueExpr(e.else)}`] : []),
+        'END',
+      ].join(' ');
+    default:
+      return literal(e);
+  }
 }

@@ -1,5 +1,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type {
+  CaseExpr,
+  ValueExpr,
   AlterScheduleCommand,
   AsOf,
   Assignment,
@@ -55,7 +57,8 @@ export function parseOne(sql: string): Statement {
   if (first === undefined) throw src.error(sql.length + 1, 'EOF', 'expected a statement');
   const second = stmts[1];
   if (second !== undefined) {
-    throw src.error(second.pos, sql.slice(second.pos - 1).split(/\s/)[0] ?? '', 'expected exactly one statement');
+    const tok = tokenize(src).find((t) => t.pos === second.pos);
+    throw src.error(second.pos, tok === undefined ? '' : src.near(tok), 'expected exactly one statement');
   }
   return first;
 }
@@ -468,19 +471,14 @@ class Parser {
     if (this.isOp('(')) columns = this.identList();
     this.expectKw('VALUES');
     const rows = this.commaList(() => {
-      this.expectOp('(');
+      const open = this.expectOp('(');
       const row = this.commaList(() => this.literal());
       this.expectOp(')');
+      if (columns !== undefined && row.length !== columns.length) {
+        this.fail(open, `VALUES lists must have ${columns.length} values to match the column list`);
+      }
       return row;
     });
-    if (columns !== undefined) {
-      for (const row of rows) {
-        if (row.length !== columns.length) {
-          const first = row[0] as Literal;
-          throw this.src.error(first.pos, this.src.text.slice(first.pos - 1).split(/[,)]/)[0] ?? '', `VALUES lists must have ${columns.length} values to match the column list`);
-        }
-      }
-    }
     const stmt: Statement = { kind: 'insert', pos: t.pos, upsert, table, rows };
     if (columns !== undefined) stmt.columns = columns;
     return stmt;
@@ -501,7 +499,7 @@ class Parser {
       const aPos = this.peek().pos;
       const column = this.ident('column name');
       this.expectOp('=');
-      return { pos: aPos, column, value: this.literal() };
+      return { pos: aPos, column, value: this.valueExpr() };
     });
     return { kind: 'update', pos, table, assignments, where: this.optWhere() };
   }
@@ -639,8 +637,8 @@ class Parser {
         return this.showBackup(pos);
       case 'EXTERNAL':
         this.next();
-        this.expectKw('CONNECTION');
         if (this.acceptKw('CONNECTIONS')) return { kind: 'showExternalConnections', pos };
+        this.expectKw('CONNECTION', 'CONNECTIONS or CONNECTION');
         return { kind: 'showExternalConnections', pos, name: this.ident('connection name') };
       case 'JOBS':
         return this.showJobs(pos);
@@ -1323,6 +1321,45 @@ class Parser {
     if (t.kind !== 'number' || !/^\d+$/.test(t.value)) this.expected(what);
     this.next();
     return t.value;
+  }
+
+  /** `term (('+' | '-') term)*`, left-associative. */
+  private valueExpr(): ValueExpr {
+    let left = this.valueTerm();
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'op' || (t.value !== '+' && t.value !== '-')) return left;
+      this.next();
+      left = { kind: 'arith', pos: left.pos, op: t.value, left, right: this.valueTerm() };
+    }
+  }
+
+  private valueTerm(): ValueExpr {
+    const t = this.peek();
+    if (this.acceptOp('(')) {
+      const e = this.valueExpr();
+      this.expectOp(')');
+      return e;
+    }
+    if (this.acceptKw('CASE')) {
+      const operand = this.ident('column name');
+      const whens: CaseExpr['whens'] = [];
+      while (this.isKw('WHEN')) {
+        const wPos = this.next().pos;
+        const match = this.literal();
+        this.expectKw('THEN');
+        whens.push({ pos: wPos, match, result: this.valueExpr() });
+      }
+      if (whens.length === 0) this.expected('WHEN');
+      const c: CaseExpr = { kind: 'case', pos: t.pos, operand, whens };
+      if (this.acceptKw('ELSE')) c.else = this.valueExpr();
+      this.expectKw('END');
+      return c;
+    }
+    if ((t.kind === 'word' && !['TRUE', 'FALSE', 'NULL'].includes(t.upper)) || t.kind === 'ident') {
+      return { kind: 'columnRef', pos: t.pos, column: this.ident('column name') };
+    }
+    return this.literal();
   }
 
   private literal(): Literal {

@@ -1,6 +1,7 @@
 import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { ClusterState, LogWriter, NodeRegistry, isLive, type NodeDirectory } from '@cairn/cluster';
+import type { ClusterState} from '@cairn/cluster';
+import { LogWriter, NodeRegistry, isLive, type NodeDirectory } from '@cairn/cluster';
 import {
   Catalog,
   decodeDescriptor,
@@ -13,7 +14,7 @@ import {
 import { FIRST_USER_ID } from '@cairn/keys';
 import type { Logger } from '@cairn/metrics';
 import type { Descriptor, KeyValueOp, NodeRecord, RangeDescriptor } from '@cairn/proto';
-import { ClusterSettings } from './cluster-settings.js';
+import type { ClusterSettings } from './cluster-settings.js';
 import { RangeDirectory } from './range-directory.js';
 import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';

@@ -67,5 +67,6 @@ function pointAt(statement: string, position: number): [string, string] {
 
 /** Tabs and other control characters become one space, so the caret line stays aligned. */
 function visible(s: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return s.replace(/[\x00-\x1f\x7f]/g, ' ');
 }

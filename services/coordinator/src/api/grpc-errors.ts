@@ -1,4 +1,5 @@
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import type { status} from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { ERROR_CODE_METADATA_KEY, grpcStatusFor, toCairnError } from '@cairn/errors';
 
 /** Maps any error to a gRPC status, carrying cairn's code and position in trailers. */

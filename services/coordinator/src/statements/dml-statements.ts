@@ -13,6 +13,7 @@ import { compareKeys } from '@cairn/keys';
 import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
 import type { DeleteStatement, InsertStatement, SelectStatement, UpdateStatement } from '@cairn/sql';
 import { resolveAsOf } from './as-of.js';
+import { compileValueExpr } from './value-expr.js';
 import { catalogName } from './ddl-statements.js';
 import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './row-predicates.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
@@ -128,7 +129,7 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
     if (table.primaryKey.includes(col.name)) {
       throw new CairnError(ErrorCode.FeatureNotSupported, `cannot update primary key column "${col.name}"`, { position: a.pos });
     }
-    return { ordinal: o, value: coerceLiteral(col, literal(a.value)) };
+    return { ordinal: o, value: compileValueExpr(table, col, a.value) };
   });
   const plan = planScan(table, stmt.where);
   let count = 0;
@@ -140,7 +141,9 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
       for await (const kv of leader.reader.scan(span, timestamp, seq)) {
         const row = decodeRow(table, kv.key, kv.value);
         if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
-        for (const a of assignments) row[a.ordinal] = a.value;
+        // Every expression sees the old row, as in SQL.
+        const values = assignments.map((a) => a.value(row));
+        assignments.forEach((a, i) => (row[a.ordinal] = values[i]!));
         ops.push({ key: kv.key, value: encodeRowValue(table, row) });
       }
     }

@@ -1,0 +1,293 @@
+/**
+ * Bank rows/s and MB/s loaded into a fresh 3-node local cluster, next to raw LMDB batched puts.
+ *
+ * Both sides load the same rows (ids 0..rows-1, balance 1000, a random hex payload of
+ * `--payload-bytes`) in batches of the same size. The cluster side is `initBank` (what
+ * `cairn workload init bank` runs): batched SQL INSERTs over gRPC, `--concurrency` in flight,
+ * each appended to the JetStream log and applied by 3 replicas. The raw side encodes the rows
+ * with the catalog's row codec and writes each batch with one `MvccStore.applyBatch`, one batch
+ * after another, as each replica's apply loop does, in this process. Their ratio is the cost
+ * of SQL, gRPC, the log and replication over the storage engine alone.
+ *
+ * Prints a table, then one JSON line with every figure as the last line of stdout.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeRowKey, encodeRowValue, type Datum } from '@cairn/catalog';
+import { initBank, startLocalCluster, type LocalCluster } from '@cairn/cli';
+import { CairnClient } from '@cairn/client';
+import { MvccStore } from '@cairn/mvcc';
+import { ColumnType, DescriptorState, ObjectKind, TableDescriptor } from '@cairn/proto';
+import { freePort, tempDir } from '@cairn/testing';
+
+const NODES = 3;
+/** initBank's starting balance (not exported by @cairn/cli). */
+const INITIAL_BALANCE = 1000n;
+/** Row data per row as initBank counts it: 8-byte id + 8-byte balance, plus the payload. */
+const FIXED_ROW_BYTES = 16;
+/** MB as 10^6 bytes, the unit storage throughput is usually quoted in. */
+const MB = 1e6;
+
+const CLUSTER_LABEL = `cairn ${NODES}-node cluster (SQL INSERT via gRPC → JetStream log → ${NODES} replicas)`;
+const RAW_LABEL = 'raw LMDB batched puts (1 process)';
+
+interface Options {
+  rows: number;
+  payloadBytes: number;
+  concurrency: number;
+  batchSize: number;
+}
+
+interface Measured {
+  rows: number;
+  /** Row data as initBank counts it (see FIXED_ROW_BYTES). */
+  bytes: number;
+  seconds: number;
+}
+
+function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+/** initBank's default batch: as many rows as fit in ~256 kB of SQL, at most 1000. */
+function defaultBatchSize(payloadBytes: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(256_000 / (payloadBytes + 40))));
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      rows: { type: 'string' },
+      'payload-bytes': { type: 'string' },
+      concurrency: { type: 'string' },
+      'batch-size': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(
+      [
+        'usage: pnpm bench load [--rows N] [--payload-bytes N] [--concurrency N] [--batch-size N]',
+        '  --rows           bank rows to load (default 200000)',
+        '  --payload-bytes  payload string length per row (default 100)',
+        '  --concurrency    INSERT statements in flight (default 4)',
+        "  --batch-size     rows per INSERT and per LMDB batch (default: initBank's, 1000 at 100-byte payloads)",
+        '',
+      ].join('\n'),
+    );
+    return undefined;
+  }
+  const payloadBytes = positiveInt('payload-bytes', values['payload-bytes'], 100);
+  return {
+    rows: positiveInt('rows', values.rows, 200_000),
+    payloadBytes,
+    concurrency: positiveInt('concurrency', values.concurrency, 4),
+    batchSize: positiveInt('batch-size', values['batch-size'], defaultBatchSize(payloadBytes)),
+  };
+}
+
+/** The same payload initBank writes: random hex, exactly `bytes` long. */
+function payload(bytes: number): string {
+  return randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
+}
+
+/**
+ * bank.bank as a fresh cluster describes it after initBank's CREATE TABLE (database 100,
+ * table 101); the ids only change the key prefix, which is one byte either way.
+ */
+function bankDescriptor(): TableDescriptor {
+  return TableDescriptor.fromPartial({
+    id: 101,
+    name: 'bank',
+    parentId: 100,
+    kind: ObjectKind.TABLE,
+    columns: [
+      { id: 1, name: 'id', type: ColumnType.INT, nullable: false },
+      { id: 2, name: 'balance', type: ColumnType.INT, nullable: false },
+      { id: 3, name: 'payload', type: ColumnType.STRING, nullable: true },
+    ],
+    primaryKey: ['id'],
+    state: DescriptorState.PUBLIC,
+    nextColumnId: 4,
+  });
+}
+
+/** Progress on stderr about every 10%, so stdout holds only the results. */
+function progress(label: string, total: number): (done: number) => void {
+  const started = performance.now();
+  let nextReport = total / 10;
+  return (done) => {
+    if (done < nextReport && done < total) return;
+    while (nextReport <= done) nextReport += total / 10;
+    const s = (performance.now() - started) / 1000;
+    process.stderr.write(`  ${label}: ${done}/${total} rows, ${s.toFixed(1)} s, ${Math.round(done / s)} rows/s\n`);
+  };
+}
+
+/** Encodes and writes the bank rows into a fresh MvccStore in `dir`, one applyBatch per batch. */
+async function loadRaw(dir: string, o: Options): Promise<Measured & { kvBytes: number }> {
+  const table = bankDescriptor();
+  const store = await MvccStore.open(dir);
+  let bytes = 0;
+  let kvBytes = 0;
+  // Timestamps grow batch by batch, as they do along the log.
+  let ts = BigInt(Date.now()) * 1_000_000n;
+  try {
+    const started = performance.now();
+    const report = progress('raw', o.rows);
+    for (let from = 0; from < o.rows; from += o.batchSize) {
+      const to = Math.min(o.rows, from + o.batchSize);
+      const ops: Array<{ key: Uint8Array; value: Uint8Array }> = [];
+      for (let id = from; id < to; id++) {
+        const p = payload(o.payloadBytes);
+        const row: Datum[] = [BigInt(id), INITIAL_BALANCE, p];
+        const key = encodeRowKey(table, row);
+        const value = encodeRowValue(table, row);
+        ops.push({ key, value });
+        bytes += FIXED_ROW_BYTES + p.length;
+        kvBytes += key.length + value.length;
+      }
+      await store.applyBatch(ops, ts++);
+      report(to);
+    }
+    // Every batch was awaited (committed), so closing adds nothing to measure.
+    return { rows: o.rows, bytes, seconds: (performance.now() - started) / 1000, kvBytes };
+  } finally {
+    await store.close();
+  }
+}
+
+let clusterStarting: Promise<LocalCluster> | undefined;
+let clusterStopped: Promise<void> | undefined;
+
+/**
+ * Stops the cluster once, whenever it is asked: start-local's processes run in their own
+ * process groups, so nothing else stops them when this process ends.
+ */
+function stopCluster(): Promise<void> {
+  clusterStopped ??= (clusterStarting ?? Promise.reject(new Error('not started'))).then(
+    (c) => c.stop(),
+    () => undefined,
+  );
+  return clusterStopped;
+}
+
+/** Starts a fresh cluster in a temp dir, runs initBank against it and checks the row count. */
+async function loadCluster(o: Options): Promise<Measured & { startSeconds: number; verifySeconds: number }> {
+  const dataDir = await tempDir('cairn-bench-load');
+  const grpc = `127.0.0.1:${await freePort()}`;
+  const metrics = `127.0.0.1:${await freePort()}`;
+  const startedAt = performance.now();
+  clusterStarting = startLocalCluster({
+    nodes: NODES,
+    dataDir,
+    grpc,
+    metrics,
+    log: (line) => process.stderr.write(`  ${line}\n`),
+  });
+  const cluster = await clusterStarting;
+  const startSeconds = (performance.now() - startedAt) / 1000;
+  const client = new CairnClient({ addresses: [cluster.grpcAddress] });
+  try {
+    const stats = await initBank(client, {
+      rows: o.rows,
+      payloadBytes: o.payloadBytes,
+      concurrency: o.concurrency,
+      batchSize: o.batchSize,
+      onProgress: progress('cluster', o.rows),
+    });
+    // A wrong count would make every figure meaningless; reading it also waits for a replica
+    // to have applied the whole load.
+    const verifyStarted = performance.now();
+    const counted = (await client.execute('SELECT count(*) FROM bank.bank')).rows[0]?.[0];
+    if (Number(counted) !== o.rows) throw new Error(`bank.bank has ${String(counted)} rows after loading ${o.rows}`);
+    return { ...stats, startSeconds, verifySeconds: (performance.now() - verifyStarted) / 1000 };
+  } finally {
+    client.close();
+    await stopCluster();
+  }
+}
+
+interface Figures extends Measured {
+  mb: number;
+  rowsPerSecond: number;
+  mbPerSecond: number;
+}
+
+function figures(m: Measured): Figures {
+  const mb = m.bytes / MB;
+  return { ...m, mb, rowsPerSecond: m.rows / m.seconds, mbPerSecond: mb / m.seconds };
+}
+
+function printTable(cluster: Figures, raw: Figures, ratio: number): void {
+  const header = ['', 'rows', 'MB', 'seconds', 'rows/s', 'MB/s'];
+  const line = (label: string, f: Figures): string[] => [
+    label,
+    String(f.rows),
+    f.mb.toFixed(1),
+    f.seconds.toFixed(2),
+    Math.round(f.rowsPerSecond).toString(),
+    f.mbPerSecond.toFixed(2),
+  ];
+  const table = [header, line(CLUSTER_LABEL, cluster), line(RAW_LABEL, raw)];
+  const widths = header.map((_, c) => Math.max(...table.map((r) => (r[c] ?? '').length)));
+  const out = table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  out.push('', `ratio cluster/raw: ${ratio.toPrecision(3)} (raw LMDB is ${(1 / ratio).toFixed(1)}x faster; same rows and bytes, so rows/s and MB/s give the same ratio)`);
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  if (o === undefined) return;
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(128 + osConstants.signals[signal]);
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping the cluster (again to exit at once)...\n`);
+    void stopCluster().finally(() => process.exit(128 + osConstants.signals[signal]));
+  };
+  // `on`, not `once`: @cairn/testing re-raises a signal when no other listener is left.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  process.stderr.write(
+    `load: ${o.rows} rows, ${o.payloadBytes}-byte payloads, batches of ${o.batchSize}, concurrency ${o.concurrency}\n` +
+      `starting a ${NODES}-node local cluster...\n`,
+  );
+  const clusterRun = await loadCluster(o);
+  // The cluster is stopped by now, so the baseline has the machine to itself.
+  process.stderr.write('raw LMDB baseline...\n');
+  const raw = await loadRaw(join(await tempDir('cairn-bench-raw'), 'store'), o);
+  if (raw.bytes !== clusterRun.bytes) {
+    throw new Error(`raw baseline wrote ${raw.bytes} bytes of row data, the cluster ${clusterRun.bytes}`);
+  }
+
+  const cluster = figures(clusterRun);
+  const baseline = figures(raw);
+  const ratio = cluster.rowsPerSecond / baseline.rowsPerSecond;
+  process.stdout.write('\n');
+  printTable(cluster, baseline, ratio);
+  const result = {
+    bench: 'load',
+    at: new Date().toISOString(),
+    host: { cpus: cpus().length, node: process.version },
+    options: o,
+    cluster: { label: CLUSTER_LABEL, nodes: NODES, ...cluster },
+    raw: { label: RAW_LABEL, ...baseline },
+    ratio,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch(async (err: unknown) => {
+  await stopCluster();
+  process.stderr.write(`load benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
