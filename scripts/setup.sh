@@ -21,6 +21,8 @@ if ! command -v pnpm >/dev/null 2>&1; then
   npm install -g pnpm@10 >/dev/null 2>&1
 fi
 
+# Native addons (zstd-napi) compile against the system's Node headers: no download.
+[ -d /usr/include/node ] && export npm_config_nodedir=/usr
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run --silent build
 echo "setup: done"

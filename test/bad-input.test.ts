@@ -14,7 +14,7 @@ import {
   type NatsServerHandle,
 } from '@cairn/testing';
 import { lines, runCli, sql, type CliRun } from './support/cli.js';
-import { at, nodeIdOf, replicaFingerprints } from './support/cluster.js';
+import { at, nodeIdOf, replicaFingerprints, waitForReplicas } from './support/cluster.js';
 
 let nats: NatsServerHandle;
 let cluster: ProcessCluster;
@@ -37,6 +37,7 @@ beforeAll(async () => {
   client = new CairnClient({ addresses: [host], retryForMs: 30_000 });
   await client.execute('CREATE DATABASE bad');
   await client.execute('CREATE TABLE bad.t (id INT PRIMARY KEY, name STRING, n INT)');
+  await waitForReplicas(client, 'bad.t', cluster.nodes.map(nodeIdOf));
   await client.execute(`INSERT INTO bad.t (id, name, n) VALUES (1, 'one', 10), (3, 'a,b "c"', 30), (4, NULL, 40)`);
 });
 
@@ -277,7 +278,8 @@ describe('start-up mistakes', () => {
     expect(node.readyInfo['clusterId']).toBe(ourClusterId);
     const after = await replicaFingerprints(client, [nodeId], 'bad', 't', before.timestamp);
     expect(after.byNode.get(nodeId)).toBe(before.byNode.get(nodeId));
-    await client.execute(`INSERT INTO bad.t (id, name, n) VALUES (40, 'after', 4)`);
+    await waitForReplicas(client, 'bad.t', cluster.nodes.map(nodeIdOf));
+  await client.execute(`INSERT INTO bad.t (id, name, n) VALUES (40, 'after', 4)`);
     const all = cluster.nodes.map(nodeIdOf);
     const now = await replicaFingerprints(client, all, 'bad', 't');
     expect(new Set(now.byNode.values()).size).toBe(1);

@@ -1,5 +1,5 @@
 import type { CairnClient } from '@cairn/client';
-import type { ManagedProcess, ProcessCluster } from '@cairn/testing';
+import { waitFor, type ManagedProcess } from '@cairn/testing';
 
 /** The process at `index`, failing the test with a clear message when there is none. */
 export function at<T>(items: readonly T[], index: number, what = 'item'): T {
@@ -44,7 +44,33 @@ export async function replicaFingerprints(
   return { timestamp: ts, byNode };
 }
 
-/** Stops a whole process cluster (used in afterAll; tolerates a cluster that never started). */
-export async function stopCluster(cluster: ProcessCluster | undefined): Promise<void> {
-  await cluster?.stop();
+/** The replica node ids of each range of a table, from `SHOW RANGES FROM TABLE`. */
+export async function rangeReplicas(client: CairnClient, table: string): Promise<number[][]> {
+  const r = await client.execute(`SHOW RANGES FROM TABLE ${table}`);
+  const col = r.columns.indexOf('replicas');
+  if (col < 0) throw new Error(`SHOW RANGES has no replicas column: ${r.columns.join(', ')}`);
+  return r.rows.map((row) =>
+    (row[col] ?? '')
+      .replace(/[{}]/g, '')
+      .split(',')
+      .filter((s) => s !== '')
+      .map(Number)
+      .sort((a, b) => a - b),
+  );
+}
+
+/**
+ * Waits until every range of `table` has a replica on each of `nodeIds`. Ranges are
+ * up-replicated asynchronously as nodes join, so a cluster that has just started may still
+ * hold some ranges on fewer nodes.
+ */
+export async function waitForReplicas(client: CairnClient, table: string, nodeIds: number[], timeoutMs = 30_000): Promise<number[][]> {
+  const want = [...nodeIds].sort((a, b) => a - b);
+  return waitFor(
+    async () => {
+      const ranges = await rangeReplicas(client, table);
+      return ranges.length > 0 && ranges.every((r) => r.join(',') === want.join(',')) ? ranges : undefined;
+    },
+    { what: `every range of ${table} replicated on nodes ${want.join(',')}`, timeoutMs, intervalMs: 250 },
+  );
 }
