@@ -15,7 +15,8 @@
  * Prints a table, then one JSON line with every figure as the last line of stdout.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as osConstants, cpus } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { constants as osConstants, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeRowKey, encodeRowValue, type Datum } from '@cairn/catalog';
@@ -179,30 +180,43 @@ async function loadRaw(dir: string, o: Options): Promise<Measured & { kvBytes: n
   }
 }
 
+let clusterDir: string | undefined;
 let clusterStarting: Promise<LocalCluster> | undefined;
 let clusterStopped: Promise<void> | undefined;
 
+/** Set CAIRN_KEEP_TEMP=1 to keep the cluster's stores and logs, as with @cairn/testing. */
+function keepTemp(): boolean {
+  const v = process.env['CAIRN_KEEP_TEMP'];
+  return v !== undefined && v !== '' && v !== '0';
+}
+
 /**
- * Stops the cluster once, whenever it is asked: start-local's processes run in their own
- * process groups, so nothing else stops them when this process ends.
+ * Stops the cluster (waiting for it to finish starting, if need be) and then removes its
+ * directory, once, whoever asks first. start-local's processes run in their own process
+ * groups, so nothing else stops them when this process ends.
  */
 function stopCluster(): Promise<void> {
-  clusterStopped ??= (clusterStarting ?? Promise.reject(new Error('not started'))).then(
-    (c) => c.stop(),
-    () => undefined,
-  );
+  clusterStopped ??= (async () => {
+    const cluster = await clusterStarting?.catch(() => undefined);
+    await cluster?.stop();
+    if (clusterDir !== undefined && !keepTemp()) await rm(clusterDir, { recursive: true, force: true });
+  })();
   return clusterStopped;
 }
 
 /** Starts a fresh cluster in a temp dir, runs initBank against it and checks the row count. */
 async function loadCluster(o: Options): Promise<Measured & { startSeconds: number; verifySeconds: number }> {
-  const dataDir = await tempDir('cairn-bench-load');
+  // Not @cairn/testing's tempDir: its signal handler deletes its dirs at once, under the
+  // cluster's still-running processes, while this process stops them in order.
+  clusterDir = await mkdtemp(join(tmpdir(), 'cairn-bench-load-'));
   const grpc = `127.0.0.1:${await freePort()}`;
   const metrics = `127.0.0.1:${await freePort()}`;
+  // Checked and set in one turn of the event loop, so a stop can never miss a started cluster.
+  if (clusterStopped !== undefined) throw new Error('interrupted');
   const startedAt = performance.now();
   clusterStarting = startLocalCluster({
     nodes: NODES,
-    dataDir,
+    dataDir: clusterDir,
     grpc,
     metrics,
     log: (line) => process.stderr.write(`  ${line}\n`),

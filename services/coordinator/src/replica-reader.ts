@@ -32,7 +32,7 @@ export class ReplicaReader {
     private readonly liveNodes: () => Set<number>,
   ) {}
 
-  async *scan(span: Span, ts: bigint, minSeq: number, limit = 0): AsyncGenerator<ReadKv> {
+  async *scan(span: Span, ts: bigint, minSeq: number, limit = 0, keysOnly = false): AsyncGenerator<ReadKv> {
     let remaining = limit > 0 ? limit : Infinity;
     for (const r of this.ranges.overlapping(span)) {
       const part = intersectSpans(span, { start: r.startKey, end: r.endKey });
@@ -46,6 +46,7 @@ export class ReplicaReader {
             timestamp: ts,
             limit: Number.isFinite(remaining) ? Math.min(remaining, 10_000) : 10_000,
             minAppliedSeq: BigInt(minSeq),
+            keysOnly,
           }),
         );
         for (const kv of res.kvs) {

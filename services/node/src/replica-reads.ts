@@ -19,6 +19,7 @@ import type { RangeTable } from './range-table.js';
 /** Replies stay well under NATS's default 1 MiB payload limit. */
 const REPLY_BYTE_BUDGET = 512 * 1024;
 const CATCH_UP_TIMEOUT_MS = 20_000;
+const EMPTY = new Uint8Array(0);
 
 /** Serves reads from this node's replicas, each after the replica has caught up. */
 export class ReplicaReads {
@@ -38,8 +39,9 @@ export class ReplicaReads {
       if (kvs.length >= limit || bytes >= REPLY_BYTE_BUDGET) {
         return { kvs, resumeKey: kv.key };
       }
-      kvs.push({ key: kv.key, value: kv.value, timestamp: kv.ts });
-      bytes += kv.key.length + kv.value.length + 16;
+      const value = req.keysOnly ? EMPTY : kv.value;
+      kvs.push({ key: kv.key, value, timestamp: kv.ts });
+      bytes += kv.key.length + value.length + 16;
     }
     return { kvs, resumeKey: new Uint8Array(0) };
   }

@@ -86,7 +86,7 @@ async function checkNoDuplicates(s: Session, table: TableDescriptor, keys: Uint8
   const spans = sorted.length <= 16 ? sorted.map(pointSpan) : [{ start: sorted[0]!, end: pointSpan(sorted[sorted.length - 1]!).end }];
   const wanted = new Set(sorted.map((k) => Buffer.from(k).toString('latin1')));
   for (const span of spans) {
-    for await (const kv of s.leader.reader.scan(span, timestamp, seq)) {
+    for await (const kv of s.leader.reader.scan(span, timestamp, seq, 0, true)) {
       if (wanted.has(Buffer.from(kv.key).toString('latin1'))) throw duplicateKey(table);
     }
   }
@@ -109,7 +109,7 @@ async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[
       // FKs reference the primary key of the other table (checked at CREATE TABLE).
       const key = encodePrimaryKey(ref, fk.referencedColumns.map((rc) => values[fk.referencedColumns.indexOf(rc)]!));
       let found = false;
-      for await (const _ of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1)) found = true;
+      for await (const _ of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1, true)) found = true;
       if (!found) {
         throw new CairnError(
           ErrorCode.ForeignKeyViolation,
