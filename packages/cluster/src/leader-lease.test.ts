@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KV, NatsConnection } from 'nats';
+import { connect, type KV, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // @cairn/testing is not a declared dependency of @cairn/cluster yet, so it is imported by path.
 import { startNatsCluster, startNatsServer, waitFor, type NatsServerHandle } from '../../testing/src/index.js';
@@ -198,9 +198,10 @@ describe('LeaderLease on a 3-server NATS cluster', () => {
     const cluster = await startNatsCluster(3);
     try {
       const ttl = 2000;
-      // The holder reaches only server 1, the standby only server 2: losing server 1 cuts the
-      // holder off while the R3 lease bucket stays available to the standby.
-      const ncA = await connectNats(cluster.urls[0]!, 'lease-holder');
+      // The holder reaches only server 1 (it must not learn the others from cluster gossip),
+      // the standby server 2: killing server 1 cuts the holder off, its renewal hanging until
+      // the JetStream request timeout (10 s), while the R3 lease bucket stays available.
+      const ncA = await connect({ servers: cluster.urls[0]!, ignoreClusterUpdates: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       const ncB = await connectNats(cluster.urls[1]!, 'lease-standby');
       connections.push(ncA, ncB);
       const stateA = await ClusterState.open(ncA, { replicas: 3, leaseTtlMs: ttl });
@@ -224,6 +225,11 @@ describe('LeaderLease on a 3-server NATS cluster', () => {
       );
       expect(aWasLeaderWhenBWon.aLeader).toBe(false);
       expect(steppedDownAfter).toBeLessThanOrEqual(ttl / 2 + tickOf(ttl) + 300);
+      // Closing the connection fails the hung renewal, so stop() need not wait for its timeout.
+      await ncA.close();
+      await a.stop();
+      expect(a.isLeader).toBe(false);
+      expect(b.isLeader).toBe(true);
     } finally {
       await cluster.stop();
     }

@@ -26,10 +26,12 @@ export type LeaseEvents = {
  */
 export class LeaderLease extends EventEmitter<LeaseEvents> {
   private revision = 0;
+  private acquiredAtMs = 0;
+  /** When the last successful write was sent: the entry cannot expire before this + TTL. */
   private lastRenewMs = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private busy = false;
+  private inflight: Promise<void> | undefined;
 
   constructor(
     private readonly kv: KV,
@@ -43,16 +45,22 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     return this.revision !== 0;
   }
 
+  /** Starts competing for the lease (again, after `stop()`). */
   start(): void {
+    this.stopped = false;
+    if (this.timer) clearInterval(this.timer);
     const tick = Math.max(100, Math.floor(this.ttlMs / 4));
-    this.timer = setInterval(() => void this.step(), tick);
-    void this.step();
+    this.timer = setInterval(() => this.step(), tick);
+    this.step();
   }
 
   /** Releases the lease (clean shutdown) so a standby takes over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    // An acquisition or renewal still in flight may yet succeed: release what it leaves.
+    await this.inflight;
     if (this.isLeader) {
       try {
         await this.kv.delete(LEASE_KEY, { previousSeq: this.revision });
@@ -70,39 +78,53 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     return JSON.parse(new TextDecoder().decode(e.value)) as LeaderInfo;
   }
 
-  private async step(): Promise<void> {
-    if (this.busy || this.stopped) return;
-    this.busy = true;
-    try {
-      if (this.isLeader) await this.renew();
-      else await this.tryAcquire();
-    } finally {
-      this.busy = false;
-    }
+  private step(): void {
+    if (this.stopped) return;
+    // Checked on every tick, even while a renewal hangs on a lost connection (until the
+    // JetStream request timeout, longer than the TTL): the holder must give up before its
+    // entry can expire and a standby take over.
+    const sinceRenew = Date.now() - this.lastRenewMs;
+    if (this.isLeader && sinceRenew > this.ttlMs / 2) this.stepDown(`lease not renewed for ${sinceRenew}ms`);
+    if (this.inflight) return;
+    this.inflight = (this.isLeader ? this.renew() : this.tryAcquire()).finally(() => {
+      this.inflight = undefined;
+    });
+  }
+
+  private stepDown(reason: string): void {
+    this.revision = 0;
+    this.emit('lost', reason);
   }
 
   private async tryAcquire(): Promise<void> {
-    const info: LeaderInfo = { ...this.self, acquiredAtMs: Date.now() };
+    const sentAt = Date.now();
+    const info: LeaderInfo = { ...this.self, acquiredAtMs: sentAt };
     try {
       this.revision = await this.kv.create(LEASE_KEY, encode(info));
-      this.lastRenewMs = Date.now();
-      this.emit('elected', info);
+      this.acquiredAtMs = sentAt;
+      this.lastRenewMs = sentAt;
+      // When stopped meanwhile, stop() releases it instead.
+      if (!this.stopped) this.emit('elected', info);
     } catch {
       // Held by someone else (or NATS unavailable): try again next tick.
     }
   }
 
   private async renew(): Promise<void> {
-    const info: LeaderInfo = { ...this.self, acquiredAtMs: this.lastRenewMs };
+    const sentAt = Date.now();
+    const info: LeaderInfo = { ...this.self, acquiredAtMs: this.acquiredAtMs };
     try {
-      this.revision = await this.kv.update(LEASE_KEY, encode(info), this.revision);
-      this.lastRenewMs = Date.now();
+      const revision = await this.kv.update(LEASE_KEY, encode(info), this.revision);
+      // Stepped down while the request hung: the entry just written expires on its own.
+      if (!this.isLeader) return;
+      this.revision = revision;
+      this.lastRenewMs = sentAt;
     } catch (err) {
+      if (!this.isLeader) return;
       const lostFor = Date.now() - this.lastRenewMs;
       const taken = err instanceof Error && /wrong last sequence/i.test(err.message);
       if (taken || lostFor > this.ttlMs / 2) {
-        this.revision = 0;
-        this.emit('lost', taken ? 'lease taken by another coordinator' : `lease not renewed for ${lostFor}ms`);
+        this.stepDown(taken ? 'lease taken by another coordinator' : `lease not renewed for ${lostFor}ms`);
       }
     }
   }

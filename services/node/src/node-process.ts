@@ -65,13 +65,22 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     cleanup.unshift(() => nc.drain().catch(() => undefined));
     const state = await ClusterState.open(nc, { replicas: opts.natsReplicas ?? 1 });
 
-    const clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
+    // A store that already belongs to a cluster must not claim a fresh NATS as a new cluster:
+    // check before creating anything.
     const storedCluster = store.getMeta(META_CLUSTER_ID);
-    if (storedCluster && Buffer.from(storedCluster).toString() !== clusterId) {
-      throw new CairnError(
-        ErrorCode.WrongCluster,
-        `store ${opts.storeDir} belongs to cluster ${Buffer.from(storedCluster).toString()}, not to cluster ${clusterId} at ${opts.natsUrl}`,
-      );
+    let clusterId: string;
+    if (storedCluster) {
+      clusterId = Buffer.from(storedCluster).toString();
+      const entry = await state.meta.get('cluster-id');
+      const natsCluster = entry && entry.operation === 'PUT' ? entry.string() : undefined;
+      if (natsCluster !== clusterId) {
+        throw new CairnError(
+          ErrorCode.WrongCluster,
+          `store ${opts.storeDir} belongs to cluster ${clusterId}, not to ${natsCluster ? `cluster ${natsCluster}` : 'the new cluster'} at ${opts.natsUrl}`,
+        );
+      }
+    } else {
+      clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
     }
     let nodeId = decodeSeq(store.getMeta(META_NODE_ID));
     if (nodeId === 0) {

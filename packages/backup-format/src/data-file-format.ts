@@ -1,0 +1,326 @@
+/**
+ * The data file (`data/<unique>.sst`) layout, shared by the writer and the reader.
+ *
+ * ```
+ * header   "CAIRNSST" | u16 version | u8 compression | u8 flags | u32 0          (16 bytes)
+ * block*   u32 stored length | u32 crc32(stored) | stored
+ *          stored = [encrypt](compress(entries))
+ * index    framed like a block; its entries: per block offset, frame length, entry count,
+ *          first key, last key
+ * footer   u64 index offset | u32 index frame length | u32 block count | u64 entries |
+ *          u16 version | u8 compression | u8 flags | u32 crc32(previous 28 bytes) |
+ *          "CAIRNSST"                                                             (40 bytes)
+ * ```
+ *
+ * Integers are big-endian. Entries inside a block, in (key asc, ts desc) order:
+ * `varint shared-prefix-with-previous-key | varint suffix length | suffix | i64 ts |
+ * varint (0 = tombstone, else value length + 1) | value`; the shared prefix restarts at 0 in
+ * each block so blocks decode on their own. With encryption, stored = nonce | AES-256-GCM
+ * ciphertext | tag, with the frame's file offset as associated data so blocks cannot be
+ * moved around unnoticed. The footer repeats what the reader needs so that `open()` costs
+ * two ranged reads (footer, index).
+ */
+import { CairnError, ErrorCode } from '@cairn/errors';
+import type { Timestamp } from '@cairn/keys';
+import { compress, decompress } from 'zstd-napi';
+import { ByteReader, ByteWriter } from './byte-codec.js';
+import { crc32 } from './crc32.js';
+import { openAesGcm, sealAesGcm } from './encryption.js';
+
+/** One MVCC revision; a null value is a deletion tombstone. */
+export interface MvccRevision {
+  key: Uint8Array;
+  ts: Timestamp;
+  value: Uint8Array | null;
+}
+
+export type DataFileCompression = 'zstd' | 'none';
+
+export const DATA_FILE_MAGIC = new TextEncoder().encode('CAIRNSST');
+export const DATA_FILE_VERSION = 1;
+export const HEADER_BYTES = 16;
+export const FOOTER_BYTES = 40;
+export const FRAME_HEADER_BYTES = 8;
+const FOOTER_CRC_SPAN = 28;
+const FLAG_ENCRYPTED = 1;
+
+const CODEC_IDS: Record<DataFileCompression, number> = { none: 0, zstd: 1 };
+
+function codecName(id: number): DataFileCompression | undefined {
+  if (id === 0) return 'none';
+  if (id === 1) return 'zstd';
+  return undefined;
+}
+
+/** What the header and the footer both say about the file. */
+export interface DataFileParams {
+  version: number;
+  compression: DataFileCompression;
+  encrypted: boolean;
+}
+
+/** One block as the index describes it. */
+export interface BlockHandle {
+  /** File offset of the block's frame. */
+  offset: number;
+  /** Frame length: 8 header bytes plus the stored bytes. */
+  length: number;
+  entries: number;
+  firstKey: Uint8Array;
+  lastKey: Uint8Array;
+}
+
+export interface Footer extends DataFileParams {
+  indexOffset: number;
+  indexLength: number;
+  blockCount: number;
+  entries: number;
+}
+
+export function encodeHeader(p: DataFileParams): Uint8Array {
+  const w = new ByteWriter(HEADER_BYTES);
+  w.bytes(DATA_FILE_MAGIC);
+  w.u16(p.version);
+  w.u8(CODEC_IDS[p.compression]);
+  w.u8(p.encrypted ? FLAG_ENCRYPTED : 0);
+  w.u32(0);
+  return w.toBytes();
+}
+
+export function decodeHeader(b: Uint8Array, name: string): DataFileParams {
+  if (b.length < HEADER_BYTES || !hasMagic(b, 0)) {
+    throw new CairnError(ErrorCode.Corruption, `data file ${name} has no data-file header (not a cairn data file?)`);
+  }
+  const r = new ByteReader(b.subarray(DATA_FILE_MAGIC.length), `data file ${name} header`);
+  return decodeParams(r.u16(), r.u8(), r.u8(), name);
+}
+
+export function encodeFooter(f: Footer): Uint8Array {
+  const w = new ByteWriter(FOOTER_BYTES);
+  w.u64(f.indexOffset);
+  w.u32(f.indexLength);
+  w.u32(f.blockCount);
+  w.u64(f.entries);
+  w.u16(f.version);
+  w.u8(CODEC_IDS[f.compression]);
+  w.u8(f.encrypted ? FLAG_ENCRYPTED : 0);
+  w.u32(crc32(w.written()));
+  w.bytes(DATA_FILE_MAGIC);
+  return w.toBytes();
+}
+
+export function decodeFooter(b: Uint8Array, name: string): Footer {
+  if (b.length !== FOOTER_BYTES || !hasMagic(b, FOOTER_BYTES - DATA_FILE_MAGIC.length)) {
+    throw new CairnError(
+      ErrorCode.Corruption,
+      `data file ${name} is truncated or not a cairn data file: no footer at its end`,
+    );
+  }
+  const r = new ByteReader(b, `data file ${name} footer`);
+  const indexOffset = r.u64();
+  const indexLength = r.u32();
+  const blockCount = r.u32();
+  const entries = r.u64();
+  const version = r.u16();
+  const codec = r.u8();
+  const flags = r.u8();
+  const crc = r.u32();
+  if (crc !== crc32(b.subarray(0, FOOTER_CRC_SPAN))) {
+    throw new CairnError(ErrorCode.Corruption, `checksum mismatch in data file ${name} footer`);
+  }
+  return { indexOffset, indexLength, blockCount, entries, ...decodeParams(version, codec, flags, name) };
+}
+
+function decodeParams(version: number, codec: number, flags: number, name: string): DataFileParams {
+  if (version !== DATA_FILE_VERSION) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, `data file ${name} has unsupported format version ${version}`);
+  }
+  const compression = codecName(codec);
+  if (compression === undefined) {
+    throw new CairnError(ErrorCode.Corruption, `data file ${name} names unknown compression ${codec}`);
+  }
+  return { version, compression, encrypted: (flags & FLAG_ENCRYPTED) !== 0 };
+}
+
+function hasMagic(b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < DATA_FILE_MAGIC.length; i++) if (b[at + i] !== DATA_FILE_MAGIC[i]) return false;
+  return true;
+}
+
+/** How blocks are turned into stored bytes and back. */
+export interface BlockCodec {
+  compression: DataFileCompression;
+  level: number;
+  key: Uint8Array | undefined;
+}
+
+/** Compresses, encrypts and frames one block (or the index) that will sit at `offset`. */
+export function frameBlock(codec: BlockCodec, plain: Uint8Array, offset: number): Uint8Array {
+  let stored: Uint8Array =
+    codec.compression === 'zstd' ? compress(plain, { compressionLevel: codec.level }) : plain;
+  if (codec.key !== undefined) stored = sealAesGcm(codec.key, stored, offsetAad(offset));
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + stored.length);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, stored.length);
+  view.setUint32(4, crc32(stored));
+  frame.set(stored, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/**
+ * Checks and opens one frame read from `offset`. `what` names it in errors
+ * ("block 3", "index"). Checksums are verified before anything else is done with the bytes.
+ */
+export function unframeBlock(codec: BlockCodec, frame: Uint8Array, offset: number, name: string, what: string): Uint8Array {
+  if (frame.length < FRAME_HEADER_BYTES) {
+    throw new CairnError(ErrorCode.Corruption, `data file ${name} ${what} is truncated`);
+  }
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const storedLength = view.getUint32(0);
+  const stored = frame.subarray(FRAME_HEADER_BYTES);
+  if (storedLength !== stored.length) {
+    throw new CairnError(
+      ErrorCode.Corruption,
+      `corrupt frame in data file ${name} ${what}: length field says ${storedLength} bytes, the index ${stored.length}`,
+    );
+  }
+  if (view.getUint32(4) !== crc32(stored)) {
+    throw new CairnError(ErrorCode.Corruption, `checksum mismatch in data file ${name} ${what}`);
+  }
+  let compressed = stored;
+  if (codec.key !== undefined) {
+    const opened = openAesGcm(codec.key, stored, offsetAad(offset));
+    if (opened === undefined) {
+      throw new CairnError(
+        ErrorCode.Corruption,
+        `cannot decrypt data file ${name} ${what}: wrong encryption passphrase? (authentication failed)`,
+      );
+    }
+    compressed = opened;
+  }
+  if (codec.compression === 'none') return compressed;
+  try {
+    return decompress(compressed);
+  } catch (err) {
+    throw new CairnError(ErrorCode.Corruption, `cannot decompress data file ${name} ${what}`, { cause: err });
+  }
+}
+
+function offsetAad(offset: number): Uint8Array {
+  const aad = new Uint8Array(8);
+  const view = new DataView(aad.buffer);
+  view.setUint32(0, Math.floor(offset / 2 ** 32));
+  view.setUint32(4, offset >>> 0);
+  return aad;
+}
+
+/** Appends entries to a block's plain bytes, sharing key prefixes with the previous entry. */
+export class BlockBuilder {
+  readonly out: ByteWriter;
+  entries = 0;
+  firstKey: Uint8Array | undefined;
+  private prevKey: Uint8Array = new Uint8Array(0);
+
+  constructor(capacity: number) {
+    this.out = new ByteWriter(capacity);
+  }
+
+  get size(): number {
+    return this.out.length;
+  }
+
+  /** `key` must already be a private copy: the builder keeps it as the block's last key. */
+  add(key: Uint8Array, ts: Timestamp, value: Uint8Array | null): void {
+    const prev = this.prevKey;
+    const max = Math.min(prev.length, key.length);
+    let shared = 0;
+    while (shared < max && prev[shared] === key[shared]) shared++;
+    const w = this.out;
+    w.varint(shared);
+    w.varint(key.length - shared);
+    w.bytes(shared === 0 ? key : key.subarray(shared));
+    w.i64(ts);
+    if (value === null) {
+      w.varint(0);
+    } else {
+      w.varint(value.length + 1);
+      w.bytes(value);
+    }
+    if (this.entries === 0) this.firstKey = key;
+    this.entries++;
+    this.prevKey = key;
+  }
+
+  get lastKey(): Uint8Array {
+    return this.prevKey;
+  }
+
+  reset(): void {
+    this.out.reset();
+    this.entries = 0;
+    this.firstKey = undefined;
+    this.prevKey = new Uint8Array(0);
+  }
+}
+
+/**
+ * Decodes a block's entries. Keys are fresh arrays; values are views into `plain` (no copy).
+ */
+export function decodeBlock(plain: Uint8Array, expectedEntries: number, name: string, what: string): MvccRevision[] {
+  const r = new ByteReader(plain, `data file ${name} ${what}`);
+  const out: MvccRevision[] = [];
+  let prev = new Uint8Array(0);
+  while (r.remaining > 0) {
+    const shared = r.varint();
+    const suffixLength = r.varint();
+    if (shared > prev.length) {
+      throw new CairnError(ErrorCode.Corruption, `malformed data file ${name} ${what}: bad key prefix`);
+    }
+    const suffix = r.bytes(suffixLength);
+    const key = new Uint8Array(shared + suffixLength);
+    if (shared > 0) key.set(prev.subarray(0, shared), 0);
+    key.set(suffix, shared);
+    const ts = r.i64();
+    const tag = r.varint();
+    const value = tag === 0 ? null : r.bytes(tag - 1);
+    out.push({ key, ts, value });
+    prev = key;
+  }
+  if (out.length !== expectedEntries) {
+    throw new CairnError(
+      ErrorCode.Corruption,
+      `malformed data file ${name} ${what}: ${out.length} entries, the index says ${expectedEntries}`,
+    );
+  }
+  return out;
+}
+
+export function encodeIndex(blocks: readonly BlockHandle[]): Uint8Array {
+  const w = new ByteWriter(64 + blocks.length * 48);
+  w.varint(blocks.length);
+  for (const b of blocks) {
+    w.varint(b.offset);
+    w.varint(b.length);
+    w.varint(b.entries);
+    w.varint(b.firstKey.length);
+    w.bytes(b.firstKey);
+    w.varint(b.lastKey.length);
+    w.bytes(b.lastKey);
+  }
+  return w.toBytes();
+}
+
+export function decodeIndex(plain: Uint8Array, name: string): BlockHandle[] {
+  const r = new ByteReader(plain, `data file ${name} index`);
+  const count = r.varint();
+  const blocks: BlockHandle[] = [];
+  for (let i = 0; i < count; i++) {
+    const offset = r.varint();
+    const length = r.varint();
+    const entries = r.varint();
+    const firstKey = r.bytes(r.varint()).slice();
+    const lastKey = r.bytes(r.varint()).slice();
+    blocks.push({ offset, length, entries, firstKey, lastKey });
+  }
+  return blocks;
+}

@@ -1,0 +1,216 @@
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { compareKeys } from '@cairn/keys';
+import type { Timestamp } from '@cairn/keys';
+import {
+  BlockBuilder,
+  DATA_FILE_VERSION,
+  HEADER_BYTES,
+  encodeFooter,
+  encodeHeader,
+  encodeIndex,
+  frameBlock,
+} from './data-file-format.js';
+import type { BlockCodec, BlockHandle, DataFileCompression, MvccRevision } from './data-file-format.js';
+import { ENCRYPTION_KEY_BYTES } from './encryption.js';
+
+/**
+ * Where a writer's bytes go, in order. Each chunk is a fresh array the writer never touches
+ * again, so a sink may keep it. The writer awaits the sink before going on: backpressure.
+ */
+export type DataFileSink = (chunk: Uint8Array) => Promise<void> | void;
+
+/** A sink over a Node Writable (a file stream, the PassThrough of an S3 multipart upload) that waits for 'drain'. */
+export function writableSink(stream: Writable): DataFileSink {
+  return async (chunk) => {
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  };
+}
+
+export interface DataFileWriterOptions {
+  sink: DataFileSink;
+  /** Uncompressed bytes per block before it is closed and emitted. Default 64 KiB. */
+  blockSize?: number;
+  /** Default 'zstd'. */
+  compression?: DataFileCompression;
+  /** zstd level. Default 1. */
+  level?: number;
+  /** 32 bytes: every block and the index are AES-256-GCM encrypted, each with a random nonce. */
+  encryptionKey?: Uint8Array;
+}
+
+/** What a finished data file holds, for the manifest's file entry. */
+export interface DataFileSummary {
+  /** Bytes of the file as stored. */
+  bytes: number;
+  /** Sum of key and value bytes of every entry. */
+  logicalBytes: number;
+  entries: number;
+  /** Distinct keys whose newest revision in the file is not a tombstone. */
+  rows: number;
+  blocks: number;
+  /** Undefined when the file has no entries. */
+  firstKey: Uint8Array | undefined;
+  lastKey: Uint8Array | undefined;
+  /** Hex SHA-256 of the whole file. */
+  checksum: string;
+}
+
+export const DEFAULT_BLOCK_SIZE = 64 * 1024;
+
+/**
+ * Streams sorted MVCC revisions into a data file. Each block goes to the sink as soon as it
+ * is full, so memory stays near one block whatever the file size. Await every `add`.
+ *
+ * ```ts
+ * const w = new DataFileWriter({ sink: writableSink(upload), encryptionKey });
+ * for await (const rev of exported) await w.add(rev);
+ * const summary = await w.finish();
+ * ```
+ */
+export class DataFileWriter {
+  private readonly sink: DataFileSink;
+  private readonly blockSize: number;
+  private readonly codec: BlockCodec;
+  private readonly block: BlockBuilder;
+  private readonly index: BlockHandle[] = [];
+  private readonly hash: Hash = createHash('sha256');
+  private offset = 0;
+  private entries = 0;
+  private rows = 0;
+  private logicalBytes = 0;
+  private firstKey: Uint8Array | undefined;
+  private lastKey: Uint8Array | undefined;
+  private lastTs: Timestamp = 0n;
+  private state: 'open' | 'finished' | 'failed' = 'open';
+
+  constructor(options: DataFileWriterOptions) {
+    this.sink = options.sink;
+    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    if (!Number.isInteger(this.blockSize) || this.blockSize <= 0) {
+      throw new CairnError(ErrorCode.InvalidArgument, `block size must be a positive integer, got ${options.blockSize}`);
+    }
+    const key = options.encryptionKey;
+    if (key !== undefined && key.length !== ENCRYPTION_KEY_BYTES) {
+      throw new CairnError(ErrorCode.InvalidArgument, `encryption key must be ${ENCRYPTION_KEY_BYTES} bytes, got ${key.length}`);
+    }
+    this.codec = { compression: options.compression ?? 'zstd', level: options.level ?? 1, key };
+    // Headroom so that a block rarely has to grow past its target before it is closed.
+    this.block = new BlockBuilder(this.blockSize + this.blockSize / 4 + 1024);
+  }
+
+  /** Adds the next revision; revisions must come in (key asc, ts desc) order, each (key, ts) once. */
+  async add(rev: MvccRevision): Promise<void> {
+    this.checkOpen();
+    const { ts, value } = rev;
+    let isNewKey = true;
+    const last = this.lastKey;
+    if (last !== undefined) {
+      const c = compareKeys(rev.key, last);
+      if (c < 0 || (c === 0 && ts >= this.lastTs)) {
+        throw new CairnError(
+          ErrorCode.InvalidArgument,
+          c < 0
+            ? 'data file revisions out of order: keys must ascend'
+            : 'data file revisions out of order: timestamps of a key must strictly descend',
+        );
+      }
+      isNewKey = c !== 0;
+    }
+    // The caller may reuse its buffers (LMDB cursors do): keep a private copy of the key.
+    const key = isNewKey || last === undefined ? rev.key.slice() : last;
+    this.block.add(key, ts, value);
+    this.entries++;
+    this.logicalBytes += key.length + (value === null ? 0 : value.length);
+    if (isNewKey && value !== null) this.rows++;
+    this.firstKey ??= key;
+    this.lastKey = key;
+    this.lastTs = ts;
+    if (this.block.size >= this.blockSize) await this.flushBlock();
+  }
+
+  /** Emits the last block, the index and the footer; the file is complete once this resolves. */
+  async finish(): Promise<DataFileSummary> {
+    this.checkOpen();
+    try {
+      await this.flushBlock();
+      if (this.offset === 0) await this.emit(this.header());
+      const indexOffset = this.offset;
+      const indexFrame = frameBlock(this.codec, encodeIndex(this.index), indexOffset);
+      await this.emit(indexFrame);
+      await this.emit(
+        encodeFooter({
+          indexOffset,
+          indexLength: indexFrame.length,
+          blockCount: this.index.length,
+          entries: this.entries,
+          ...this.params(),
+        }),
+      );
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+    this.state = 'finished';
+    return {
+      bytes: this.offset,
+      logicalBytes: this.logicalBytes,
+      entries: this.entries,
+      rows: this.rows,
+      blocks: this.index.length,
+      firstKey: this.firstKey,
+      lastKey: this.lastKey,
+      checksum: this.hash.digest('hex'),
+    };
+  }
+
+  /** Bytes emitted so far: lets a caller roll to a new file at a target size. */
+  get bytesWritten(): number {
+    return this.offset;
+  }
+
+  private async flushBlock(): Promise<void> {
+    const b = this.block;
+    if (b.entries === 0) return;
+    if (this.offset === 0) await this.emit(this.header());
+    const frame = frameBlock(this.codec, b.out.written(), this.offset);
+    this.index.push({
+      offset: this.offset,
+      length: frame.length,
+      entries: b.entries,
+      firstKey: b.firstKey as Uint8Array,
+      lastKey: b.lastKey,
+    });
+    b.reset();
+    try {
+      await this.emit(frame);
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+  }
+
+  private header(): Uint8Array {
+    const h = encodeHeader(this.params());
+    if (h.length !== HEADER_BYTES) throw new CairnError(ErrorCode.Internal, 'bad data file header length');
+    return h;
+  }
+
+  private params(): { version: number; compression: DataFileCompression; encrypted: boolean } {
+    return { version: DATA_FILE_VERSION, compression: this.codec.compression, encrypted: this.codec.key !== undefined };
+  }
+
+  private async emit(chunk: Uint8Array): Promise<void> {
+    this.offset += chunk.length;
+    this.hash.update(chunk);
+    await this.sink(chunk);
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'open') {
+      throw new CairnError(ErrorCode.Internal, `data file writer is ${this.state}`);
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { joinPath } from './storage-path.js';
+
+/** Query parameters of `s3://` URIs, named as CockroachDB names them. */
+export const S3Param = {
+  AccessKeyId: 'AWS_ACCESS_KEY_ID',
+  SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  SessionToken: 'AWS_SESSION_TOKEN',
+  Endpoint: 'AWS_ENDPOINT',
+  Region: 'AWS_REGION',
+  Auth: 'AUTH',
+  StorageClass: 'S3_STORAGE_CLASS',
+} as const;
+
+/** How an `s3://` URI authenticates: keys in the URI (`specified`, the default) or the SDK's default chain. */
+export type S3Auth = 'specified' | 'implicit';
+
+/** `nodelocal://<node>/<path>`: a node's local extern dir; `self` is whichever node opens it. */
+export interface NodelocalLocation {
+  readonly scheme: 'nodelocal';
+  readonly nodeId: number | 'self';
+  /** Relative to the node's extern dir; normalized, may be `''`. */
+  readonly path: string;
+}
+
+/** `file:///abs/path`: a directory on the local filesystem. */
+export interface FileLocation {
+  readonly scheme: 'file';
+  /** Absolute and normalized. */
+  readonly path: string;
+}
+
+/** `s3://bucket/prefix?...`. */
+export interface S3Location {
+  readonly scheme: 's3';
+  readonly bucket: string;
+  /** Key prefix inside the bucket; normalized, no leading or trailing slash, may be `''`. */
+  readonly prefix: string;
+  readonly auth: S3Auth;
+  readonly accessKeyId?: string;
+  readonly secretAccessKey?: string;
+  readonly sessionToken?: string;
+  /** A custom endpoint (`http://127.0.0.1:9000`); path-style addressing is used with it. */
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly storageClass?: string;
+}
+
+/** `external://<name>[/<extra path>]`: a named connection resolved to another URI. */
+export interface ExternalLocation {
+  readonly scheme: 'external';
+  readonly name: string;
+  /** Appended to the resolved URI's path; normalized, may be `''`. */
+  readonly path: string;
+}
+
+/** A parsed storage URI. */
+export type StorageLocation = NodelocalLocation | FileLocation | S3Location | ExternalLocation;
+
+/** The raw pieces of `<scheme>://<host><path>?<query>`, nothing decoded. */
+export interface UriParts {
+  scheme: string;
+  host: string;
+  path: string;
+  query: string | undefined;
+}
+
+const URI_SHAPE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/;
+
+const S3_PARAMS = new Set<string>(Object.values(S3Param));
+
+/** Query parameters whose values are secrets, across all schemes CockroachDB knows. */
+const SECRET_PARAMS = new Set([
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AZURE_ACCOUNT_KEY',
+  'AZURE_CLIENT_SECRET',
+  'CREDENTIALS',
+  'BEARER_TOKEN',
+]);
+
+function invalid(message: string): CairnError {
+  return new CairnError(ErrorCode.InvalidArgument, message);
+}
+
+/** Splits a storage URI into its raw parts; errors name the redacted URI. */
+export function splitUri(uri: string): UriParts {
+  const m = URI_SHAPE.exec(uri);
+  if (m === null) {
+    throw invalid(`invalid storage URI ${JSON.stringify(redactStorageUri(uri))}: expected <scheme>://<host>/<path>`);
+  }
+  if (m[5] !== undefined) {
+    throw invalid(
+      `storage URI ${JSON.stringify(redactStorageUri(uri))} has a fragment ("#..."); percent-encode "#" in parameter values as %23`,
+    );
+  }
+  return { scheme: (m[1] ?? '').toLowerCase(), host: m[2] ?? '', path: m[3] ?? '', query: m[4] };
+}
+
+function decodePath(rawPath: string, uri: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    throw invalid(`invalid percent-encoding in the path of ${redactStorageUri(uri)}`);
+  }
+  if (decoded.split('/').some((s) => s === '..')) {
+    throw invalid(`storage URI path must not contain ".." segments: ${redactStorageUri(uri)}`);
+  }
+  return decoded;
+}
+
+function parseQuery(query: string | undefined, uri: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (query === undefined || query === '') return out;
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (out.has(key)) throw invalid(`duplicate query parameter ${key} in ${redactStorageUri(uri)}`);
+    out.set(key, value);
+  }
+  return out;
+}
+
+function rejectUnknown(params: Map<string, string>, allowed: ReadonlySet<string>, what: string): void {
+  const unknown = [...params.keys()].filter((k) => !allowed.has(k));
+  if (unknown.length > 0) throw invalid(`unknown ${what} query parameters: ${unknown.join(', ')}`);
+}
+
+function nonEmpty(params: Map<string, string>, key: string): string | undefined {
+  const v = params.get(key);
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/**
+ * Parses a storage URI (`nodelocal://`, `file://`, `s3://`, `external://`) without touching
+ * the storage. Errors are `InvalidArgument` and never show secrets. As in CockroachDB, unknown
+ * query parameters are refused rather than ignored, so a typo cannot silently drop a setting.
+ */
+export function parseStorageUri(uri: string): StorageLocation {
+  const parts = splitUri(uri);
+  const params = parseQuery(parts.query, uri);
+  switch (parts.scheme) {
+    case 'nodelocal':
+      return parseNodelocal(parts, params, uri);
+    case 'file':
+      return parseFile(parts, params, uri);
+    case 's3':
+      return parseS3(parts, params, uri);
+    case 'external':
+      return parseExternal(parts, params, uri);
+    default:
+      throw invalid(
+        `unsupported storage scheme ${JSON.stringify(parts.scheme)} in ${redactStorageUri(uri)}: use nodelocal://, file://, s3:// or external://`,
+      );
+  }
+}
+
+function parseNodelocal(parts: UriParts, params: Map<string, string>, uri: string): NodelocalLocation {
+  rejectUnknown(params, new Set(), 'nodelocal');
+  const path = joinPath(decodePath(parts.path, uri));
+  if (parts.host === 'self') return { scheme: 'nodelocal', nodeId: 'self', path };
+  if (/^[0-9]+$/.test(parts.host)) {
+    const nodeId = Number(parts.host);
+    if (nodeId >= 1 && Number.isSafeInteger(nodeId)) return { scheme: 'nodelocal', nodeId, path };
+  }
+  throw invalid(
+    `host component of nodelocal URI must be a node ID or "self" (nodelocal://1/path, nodelocal://self/path), got ${JSON.stringify(parts.host)} in ${redactStorageUri(uri)}`,
+  );
+}
+
+function parseFile(parts: UriParts, params: Map<string, string>, uri: string): FileLocation {
+  rejectUnknown(params, new Set(), 'file');
+  if (parts.host !== '' && parts.host !== 'localhost') {
+    throw invalid(
+      `file URI must name an absolute path as file:///abs/path, got host ${JSON.stringify(parts.host)} in ${redactStorageUri(uri)}`,
+    );
+  }
+  return { scheme: 'file', path: `/${joinPath(decodePath(parts.path, uri))}` };
+}
+
+function parseS3(parts: UriParts, params: Map<string, string>, uri: string): S3Location {
+  if (parts.host === '') throw invalid(`s3 uri missing bucket name: ${redactStorageUri(uri)}`);
+  rejectUnknown(params, S3_PARAMS, 'S3');
+  const authRaw = nonEmpty(params, S3Param.Auth) ?? 'specified';
+  if (authRaw !== 'specified' && authRaw !== 'implicit') {
+    throw invalid(`unsupported value ${JSON.stringify(authRaw)} for ${S3Param.Auth} (use "specified" or "implicit")`);
+  }
+  const accessKeyId = nonEmpty(params, S3Param.AccessKeyId);
+  // Secrets often contain '+', which a query string turns into a space unless escaped; AWS
+  // secrets are base64 and never contain spaces, so the original can be recovered.
+  const secretAccessKey = nonEmpty(params, S3Param.SecretAccessKey)?.replaceAll(' ', '+');
+  if (authRaw === 'specified') {
+    if (accessKeyId === undefined) throw invalid(`s3 uri missing "${S3Param.AccessKeyId}" parameter`);
+    if (secretAccessKey === undefined) throw invalid(`s3 uri missing "${S3Param.SecretAccessKey}" parameter`);
+  }
+  const endpoint = nonEmpty(params, S3Param.Endpoint);
+  if (endpoint !== undefined && !/^https?:\/\/[^/?#]+/i.test(endpoint)) {
+    throw invalid(`${S3Param.Endpoint} must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
+  }
+  return {
+    scheme: 's3',
+    bucket: parts.host,
+    prefix: joinPath(decodePath(parts.path, uri)),
+    auth: authRaw,
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: nonEmpty(params, S3Param.SessionToken),
+    endpoint,
+    region: nonEmpty(params, S3Param.Region),
+    storageClass: nonEmpty(params, S3Param.StorageClass),
+  };
+}
+
+function parseExternal(parts: UriParts, params: Map<string, string>, uri: string): ExternalLocation {
+  rejectUnknown(params, new Set(), 'external');
+  if (parts.host === '') throw invalid(`external URI missing the connection name: ${redactStorageUri(uri)}`);
+  let name: string;
+  try {
+    name = decodeURIComponent(parts.host);
+  } catch {
+    throw invalid(`invalid percent-encoding in the connection name of ${redactStorageUri(uri)}`);
+  }
+  return { scheme: 'external', name, path: joinPath(decodePath(parts.path, uri)) };
+}
+
+/**
+ * Replaces secret query parameters (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, ...) and a
+ * password in the host part with `redacted`, keeping everything else byte for byte. Never
+ * throws: it runs on whatever a user typed, to build error messages and job descriptions.
+ */
+export function redactStorageUri(uri: string): string {
+  const q = uri.indexOf('?');
+  // Everything after '?' counts as query, even past a '#': an unescaped '#' inside a secret
+  // must not leave the secret's tail visible.
+  const base = q < 0 ? uri : uri.slice(0, q);
+  const query = q < 0 ? undefined : uri.slice(q + 1);
+  const redactedBase = base.replace(
+    /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/@]*?):([^/@]*)@/,
+    (_m, scheme: string, user: string) => `${scheme}${user}:redacted@`,
+  );
+  if (query === undefined) return redactedBase;
+  const pairs = query.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    const rawKey = eq < 0 ? pair : pair.slice(0, eq);
+    let key = rawKey;
+    try {
+      key = decodeURIComponent(rawKey.replaceAll('+', ' '));
+    } catch {
+      // A malformed key cannot be a known secret name; keep it as typed.
+    }
+    return SECRET_PARAMS.has(key.toUpperCase()) ? `${rawKey}=redacted` : pair;
+  });
+  return `${redactedBase}?${pairs.join('&')}`;
+}
+
+/**
+ * Appends a storage-relative path to a URI's path, keeping its scheme, host and query
+ * (CockroachDB's JoinURLPath): `s3://b/base?K=V` + `2024/01` → `s3://b/base/2024/01?K=V`.
+ */
+export function appendUriPath(uri: string, path: string): string {
+  const parts = splitUri(uri);
+  const extra = joinPath(path);
+  if (extra === '') return uri;
+  const encoded = extra
+    .split('/')
+    .map((s) => encodeURIComponent(s))
+    .join('/');
+  const basePath = parts.path.replace(/\/+$/, '');
+  const query = parts.query === undefined ? '' : `?${parts.query}`;
+  return `${uri.slice(0, uri.indexOf('://'))}://${parts.host}${basePath}/${encoded}${query}`;
+}

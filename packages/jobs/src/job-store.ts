@@ -1,0 +1,249 @@
+import type { KV, NatsConnection } from 'nats';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import type { Job, JobId, JobSpec, JobType } from './job.js';
+import { decodeSpec, decodeState, encodeSpec, encodeState, type JobState } from './job-codec.js';
+import { isTerminalStatus, type JobStatus } from './job-status.js';
+
+/** The KV bucket holding every job. */
+export const JOBS_BUCKET = 'cairn_jobs';
+
+/** How long terminal jobs are kept before a sweep purges them (CockroachDB: 14 days). */
+export const DEFAULT_JOB_RETENTION_MS = 14 * 24 * 60 * 60 * 1000;
+
+export interface JobStoreOptions {
+  /** Bucket replicas: 1 on a single nats-server, 3 on a NATS cluster. */
+  replicas?: number;
+  bucket?: string;
+}
+
+/** A job with the KV revision of its `<id>.state` key, which the single writer updates against. */
+export interface StoredJob {
+  readonly job: Job;
+  readonly revision: number;
+}
+
+/** Which jobs `list` returns; every field given must match. */
+export interface JobFilter {
+  readonly types?: readonly JobType[];
+  readonly statuses?: readonly JobStatus[];
+  readonly scheduleId?: string;
+  readonly userName?: string;
+  /** Only jobs created at or after this time. */
+  readonly createdSinceMs?: number;
+  /** The newest `limit` matches (still returned oldest first). */
+  readonly limit?: number;
+}
+
+const specKey = (id: JobId) => `${id}.spec`;
+const stateKey = (id: JobId) => `${id}.state`;
+
+/**
+ * Jobs in a NATS KV bucket, two keys per job: `<id>.spec` written once with `kv.create()` and
+ * `<id>.state` (status + progress) rewritten on every change, so frequent progress writes never
+ * rewrite the spec. Written only by the coordinator leader's registry (a single writer, see
+ * TOOLCHAIN.md); state updates still name the revision they replace, so a deposed leader's
+ * late write fails instead of overwriting its successor's.
+ */
+export class JobStore {
+  constructor(readonly kv: KV) {}
+
+  /** Opens the jobs bucket, creating it when missing. */
+  static async open(nc: NatsConnection, options: JobStoreOptions = {}): Promise<JobStore> {
+    const js = nc.jetstream({ timeout: 10_000 });
+    const kv = await js.views.kv(options.bucket ?? JOBS_BUCKET, { replicas: options.replicas ?? 1, history: 1 });
+    return new JobStore(kv);
+  }
+
+  /**
+   * Stores a new job. Throws a DuplicateObject CairnError when the id is taken, so the caller
+   * can take another id.
+   */
+  async create(job: Job): Promise<StoredJob> {
+    try {
+      await this.kv.create(specKey(job.id), encodeSpec(job.id, job.spec));
+    } catch (err) {
+      if (isExistsError(err)) throw new CairnError(ErrorCode.DuplicateObject, `job ${job.id} already exists`, { cause: err });
+      throw unavailable(`cannot create job ${job.id}`, err);
+    }
+    try {
+      const revision = await this.kv.create(stateKey(job.id), encodeState(job));
+      return { job, revision };
+    } catch (err) {
+      throw unavailable(`cannot create job ${job.id}`, err);
+    }
+  }
+
+  async get(id: JobId): Promise<Job | undefined> {
+    return (await this.getWithRevision(id))?.job;
+  }
+
+  async getWithRevision(id: JobId): Promise<StoredJob | undefined> {
+    try {
+      const [spec, state] = await Promise.all([this.kv.get(specKey(id)), this.kv.get(stateKey(id))]);
+      if (!spec || spec.operation !== 'PUT' || !state || state.operation !== 'PUT') return undefined;
+      return { job: assemble(id, decodeSpec(spec.value).spec, decodeState(id, state.value)), revision: state.revision };
+    } catch (err) {
+      throw unavailable(`cannot read job ${id}`, err);
+    }
+  }
+
+  /**
+   * Replaces a job's state (status and progress; the spec is never rewritten). `revision` is
+   * the state revision the caller last saw; a mismatch means another coordinator wrote the job
+   * and fails with a retryable NotLeader CairnError. Returns the new revision.
+   */
+  async updateState(job: Job, revision: number): Promise<number> {
+    try {
+      return await this.kv.update(stateKey(job.id), encodeState(job), revision);
+    } catch (err) {
+      if (isExistsError(err)) {
+        throw new CairnError(ErrorCode.NotLeader, `job ${job.id} was changed by another coordinator`, {
+          cause: err,
+          retryable: true,
+        });
+      }
+      throw unavailable(`cannot update job ${job.id}`, err);
+    }
+  }
+
+  /** Jobs matching `filter`, oldest first (ids grow with creation time). */
+  async list(filter: JobFilter = {}): Promise<Job[]> {
+    const all = (await this.listWithRevisions()).map((s) => s.job).filter((j) => matches(j, filter));
+    return filter.limit === undefined ? all : all.slice(Math.max(0, all.length - filter.limit));
+  }
+
+  /** Every job with its state revision, oldest first. */
+  async listWithRevisions(): Promise<StoredJob[]> {
+    const entries = await this.readAll();
+    const out: StoredJob[] = [];
+    for (const [key, e] of entries) {
+      if (!key.endsWith('.state')) continue;
+      const id = key.slice(0, -'.state'.length);
+      const spec = entries.get(specKey(id));
+      if (!spec) continue;
+      out.push({ job: assemble(id, decodeSpec(spec.value).spec, decodeState(id, e.value)), revision: e.revision });
+    }
+    return out.sort((a, b) => compareIds(a.job.id, b.job.id));
+  }
+
+  /**
+   * Purges terminal jobs that finished more than `retentionMs` before `nowMs`, and specs
+   * whose state was never written (a coordinator died mid-create) once as old. Returns the
+   * purged ids.
+   */
+  async sweep(nowMs: number, retentionMs: number = DEFAULT_JOB_RETENTION_MS): Promise<JobId[]> {
+    const cutoff = nowMs - retentionMs;
+    const entries = await this.readAll();
+    const purged: JobId[] = [];
+    for (const [key, e] of entries) {
+      if (!key.endsWith('.spec')) continue;
+      const id = key.slice(0, -'.spec'.length);
+      const stateEntry = entries.get(stateKey(id));
+      let expired: boolean;
+      if (stateEntry) {
+        const state = decodeState(id, stateEntry.value);
+        expired = isTerminalStatus(state.status) && (state.finishedAtMs ?? state.modifiedAtMs) < cutoff;
+      } else {
+        expired = decodeSpec(e.value).spec.createdAtMs < cutoff;
+      }
+      if (!expired) continue;
+      try {
+        await this.kv.purge(stateKey(id));
+        await this.kv.purge(specKey(id));
+      } catch (err) {
+        throw unavailable(`cannot purge job ${id}`, err);
+      }
+      purged.push(id);
+    }
+    return purged;
+  }
+
+  /**
+   * Resolves with the job once it is terminal, following its state key with a KV watch (so it
+   * works from any process, across leader changes). Rejects with NotFound if the job does not
+   * exist or is purged, with Canceled when `signal` aborts.
+   */
+  async waitForTerminal(id: JobId, options: { signal?: AbortSignal } = {}): Promise<Job> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const specEntry = await this.kv.get(specKey(id));
+    if (!specEntry || specEntry.operation !== 'PUT') throw notFound(id);
+    const spec = decodeSpec(specEntry.value).spec;
+    const watch = await this.kv.watch({ key: stateKey(id) });
+    const onAbort = () => watch.stop();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT') throw notFound(id);
+        const state = decodeState(id, e.value);
+        if (isTerminalStatus(state.status)) return assemble(id, spec, state);
+      }
+      if (signal?.aborted) {
+        throw new CairnError(ErrorCode.Canceled, `stopped waiting for job ${id}`, { cause: signal.reason });
+      }
+      throw new CairnError(ErrorCode.Unavailable, `lost the watch on job ${id}`, { retryable: true });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      watch.stop();
+    }
+  }
+
+  /**
+   * Every live key with its value and revision, read with a watch that ends once the initial
+   * values are delivered (like `readAllKeys` from @cairn/cluster, which drops revisions).
+   */
+  private async readAll(): Promise<Map<string, { value: Uint8Array; revision: number }>> {
+    const out = new Map<string, { value: Uint8Array; revision: number }>();
+    try {
+      let done!: () => void;
+      const initialized = new Promise<void>((r) => (done = r));
+      const w = await this.kv.watch({ initializedFn: () => done() });
+      void (async () => {
+        for await (const e of w) {
+          if (e.operation === 'PUT') out.set(e.key, { value: e.value, revision: e.revision });
+          else out.delete(e.key);
+        }
+      })();
+      await initialized;
+      w.stop();
+    } catch (err) {
+      throw unavailable('cannot list jobs', err);
+    }
+    return out;
+  }
+}
+
+function assemble(id: JobId, spec: JobSpec, state: JobState): Job {
+  return { id, spec, ...state };
+}
+
+function matches(j: Job, f: JobFilter): boolean {
+  return (
+    (f.types === undefined || f.types.includes(j.spec.type)) &&
+    (f.statuses === undefined || f.statuses.includes(j.status)) &&
+    (f.scheduleId === undefined || j.spec.scheduleId === f.scheduleId) &&
+    (f.userName === undefined || j.spec.userName === f.userName) &&
+    (f.createdSinceMs === undefined || j.spec.createdAtMs >= f.createdSinceMs)
+  );
+}
+
+function compareIds(a: JobId, b: JobId): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** JetStream's "wrong last sequence" (err_code 10071): the key exists / moved on. */
+function isExistsError(err: unknown): boolean {
+  return err instanceof Error && /wrong last sequence|exists/i.test(err.message);
+}
+
+function unavailable(what: string, err: unknown): CairnError {
+  if (err instanceof CairnError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new CairnError(ErrorCode.Unavailable, `${what}: ${reason}`, { cause: err, retryable: true });
+}
+
+function notFound(id: JobId): CairnError {
+  return new CairnError(ErrorCode.NotFound, `job with ID ${id} does not exist`);
+}
