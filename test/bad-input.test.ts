@@ -69,17 +69,17 @@ function expectOneError(run: CliRun, code: string): string {
   const errLines = lines(run.stderr);
   const first = errLines[0] ?? '';
   expect(first.startsWith(`ERROR (${code}): `), `stderr: ${run.stderr}`).toBe(true);
-  expect(errLines.filter((l) => l.startsWith('ERROR')), 'exactly one ERROR line').toHaveLength(1);
+  // Not a terminal: exactly one line (a terminal also gets the statement with a caret).
+  expect(errLines, `stderr: ${run.stderr}`).toHaveLength(1);
   expect(run.stderr).not.toMatch(/^\s+at /m);
   return first;
 }
 
-/** The caret line under an echoed statement: the column (1-based) it points at. */
-function caretColumn(run: CliRun): number {
-  const caret = lines(run.stderr).find((l) => /^\s*\^\s*$/.test(l));
-  if (caret === undefined) throw new Error(`no caret line in stderr:\n${run.stderr}`);
-  // The statement and caret lines are indented by two spaces.
-  return caret.indexOf('^') - 2 + 1;
+/** The 1-based column named by a syntax error line's `(line L, column C)`. */
+function errorColumn(run: CliRun): number {
+  const m = /\(line \d+, column (\d+)\)$/.exec(lines(run.stderr)[0] ?? '');
+  if (!m) throw new Error(`no position in stderr:\n${run.stderr}`);
+  return Number(m[1]);
 }
 
 describe('SQL shell: bad statements', () => {
@@ -94,9 +94,6 @@ describe('SQL shell: bad statements', () => {
     // The second "=" is the offending token.
     expect(column).toBe(statement.lastIndexOf('=') + 1);
     expect(line).toContain('at or near "="');
-    // The statement is echoed with a caret under that column.
-    expect(lines(run.stderr)).toContain(`  ${statement}`);
-    expect(caretColumn(run)).toBe(column);
     expect(await tableRows()).toEqual(ORIGINAL_ROWS);
   });
 
@@ -104,8 +101,6 @@ describe('SQL shell: bad statements', () => {
     const run = await sql(host, 'SELECT id\nFROM bad.t\nWHERE id = = 1');
     const line = expectOneError(run, 'SYNTAX_ERROR');
     expect(line).toMatch(/\(line 3, column 12\)$/);
-    expect(lines(run.stderr)).toContain('  WHERE id = = 1');
-    expect(caretColumn(run)).toBe(12);
   });
 
   it('a misspelled keyword is named in the error', async () => {
@@ -121,13 +116,13 @@ describe('SQL shell: bad statements', () => {
     const line = expectOneError(run, 'SYNTAX_ERROR');
     expect(line).toContain('"bogus_option"');
     expect(line).toContain('BACKUP');
-    expect(caretColumn(run)).toBe(backup.indexOf('bogus_option') + 1);
+    expect(errorColumn(run)).toBe(backup.indexOf('bogus_option') + 1);
 
     const restore = `RESTORE DATABASE bad FROM LATEST IN 'nodelocal://1/x' WITH revision_history_typo = 'x'`;
     const run2 = await sql(host, restore);
     const line2 = expectOneError(run2, 'SYNTAX_ERROR');
     expect(line2).toContain('"revision_history_typo"');
-    expect(caretColumn(run2)).toBe(restore.indexOf('revision_history_typo') + 1);
+    expect(errorColumn(run2)).toBe(restore.indexOf('revision_history_typo') + 1);
   });
 
   it('an INSERT into a missing table or database names what is missing and writes nothing', async () => {

@@ -139,8 +139,7 @@ export class DataFileReader {
     info.blocks.forEach((b, i) => {
       if (span === undefined || blockOverlaps(b, span)) selected.push(i);
     });
-    for await (const { index, revisions } of this.blocksOf(selected)) {
-      void index;
+    for await (const { revisions } of this.blocksOf(selected)) {
       for (const rev of revisions) {
         if (span !== undefined) {
           if (compareKeys(rev.key, span.start) < 0) continue;
@@ -166,8 +165,8 @@ export class DataFileReader {
     hash.update(header);
     let entries = 0;
     const all = info.blocks.map((_, i) => i);
-    for await (const { revisions, frames } of this.blocksOf(all)) {
-      hash.update(frames);
+    for await (const { revisions, frame } of this.blocksOf(all)) {
+      hash.update(frame);
       entries += revisions.length;
     }
     if (entries !== footer.entries) {
@@ -192,7 +191,7 @@ export class DataFileReader {
    */
   private async *blocksOf(
     indexes: readonly number[],
-  ): AsyncGenerator<{ index: number; revisions: MvccRevision[]; frames: Uint8Array }, void, undefined> {
+  ): AsyncGenerator<{ revisions: MvccRevision[]; frame: Uint8Array }, void, undefined> {
     const { info, codec } = await this.opened();
     const groups = groupReads(info.blocks, indexes, this.maxReadBytes);
     const fetch = (g: number): Promise<Uint8Array> | undefined => {
@@ -213,7 +212,7 @@ export class DataFileReader {
         const frame = bytes.subarray(b.offset - group.offset, b.offset - group.offset + b.length);
         const what = `block ${i}`;
         const plain = unframeBlock(codec, frame, b.offset, this.name, what);
-        yield { index: i, revisions: decodeBlock(plain, b.entries, this.name, what), frames: frame };
+        yield { revisions: decodeBlock(plain, b.entries, this.name, what), frame };
       }
     }
   }

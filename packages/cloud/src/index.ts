@@ -1,1 +1,39 @@
-export {};
+/**
+ * @cairn/cloud: where backup files live. Storage URIs (`nodelocal://`, `file://`, `s3://`,
+ * `external://`) are parsed and redacted here, locality-aware URI lists are split and matched
+ * to a node's locality, and `openStorage` turns a URI into a streaming `ExternalStorage`.
+ */
+export {
+  type ExternalStorage,
+  type ListOptions,
+  type ReadRange,
+  collectBytes,
+} from './external-storage.js';
+export { LocalDirStorage, type LocalDirStorageOptions } from './local-dir-storage.js';
+export {
+  DEFAULT_LOCALITY_VALUE,
+  LOCALITY_URL_PARAM,
+  parseLocalityAwareUris,
+  parseTier,
+  pickUriForLocality,
+  splitLocality,
+  type LocalityAwareUris,
+  type LocalityTier,
+} from './locality-uris.js';
+export { openStorage, type StorageContext } from './open-storage.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
+export { isTransientS3Error } from './s3-errors.js';
+export { S3Storage, type S3StorageOptions } from './s3-storage.js';
+export { joinPath } from './storage-path.js';
+export {
+  appendUriPath,
+  parseStorageUri,
+  redactStorageUri,
+  S3Param,
+  type ExternalLocation,
+  type FileLocation,
+  type NodelocalLocation,
+  type S3Auth,
+  type S3Location,
+  type StorageLocation,
+} from './storage-uri.js';

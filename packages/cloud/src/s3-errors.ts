@@ -113,6 +113,9 @@ export function toStorageError(err: unknown, ctx: S3ErrorContext): CairnError {
       { cause },
     );
   }
+  if (name === 'PreconditionFailed') {
+    return new CairnError(ErrorCode.FailedPrecondition, `${what} changed while it was being read`, { cause });
+  }
   if (name === 'AbortError') {
     return new CairnError(ErrorCode.Canceled, `${ctx.op} ${what} was canceled`, { cause });
   }

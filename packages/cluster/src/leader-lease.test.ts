@@ -230,7 +230,11 @@ describe('LeaderLease on a 3-server NATS cluster', () => {
       await a.stop();
       expect(a.isLeader).toBe(false);
       expect(b.isLeader).toBe(true);
+      await b.stop();
+      expect(await b.current()).toBeUndefined();
     } finally {
+      // Release while the servers still answer, or stop() waits out the request timeout.
+      await Promise.allSettled(leases.splice(0).map((l) => l.stop()));
       await cluster.stop();
     }
   });

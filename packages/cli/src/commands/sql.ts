@@ -19,7 +19,8 @@ async function runStatement(client: CairnClient, sql: string, format: OutputForm
     if (text) process.stdout.write(text + '\n');
     return true;
   } catch (err) {
-    process.stderr.write(formatError(err, sql) + '\n');
+    // One line for scripts; people at a terminal also get the statement with a caret.
+    process.stderr.write(formatError(err, process.stderr.isTTY ? sql : undefined) + '\n');
     return false;
   }
 }

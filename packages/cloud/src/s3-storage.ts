@@ -1,0 +1,313 @@
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type GetObjectCommandOutput,
+  type S3ClientConfig,
+  type StorageClass,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import {
+  applyDelimiter,
+  checkRange,
+  collectBytes,
+  rangeBeyondEnd,
+  type ExternalStorage,
+  type ListOptions,
+  type ReadRange,
+} from './external-storage.js';
+import { backoffMs, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from './retry-policy.js';
+import { isTransientS3Error, s3ErrorName, s3Status, toStorageError, TruncatedBody } from './s3-errors.js';
+import { filePath, joinPath, listPrefix } from './storage-path.js';
+import { redactStorageUri, type S3Location } from './storage-uri.js';
+
+/** Tuning and test knobs of `S3Storage`. */
+export interface S3StorageOptions {
+  /** The URI shown in messages; built (redacted) from the location when absent. */
+  uri?: string;
+  retry?: Partial<RetryPolicy>;
+  /** Idle time after which a request counts as timed out. Default 60 s. */
+  requestTimeoutMs?: number;
+  /** Time to establish a connection. Default 10 s. */
+  connectionTimeoutMs?: number;
+  /** Multipart part size. Default 8 MiB (S3's minimum is 5 MiB). */
+  partSize?: number;
+  /** Parts uploaded concurrently. Default 4. */
+  queueSize?: number;
+}
+
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 4;
+
+/** Rebuilds a redacted `s3://` URI from a parsed location, for messages. */
+export function s3LocationUri(loc: S3Location): string {
+  const q = new URLSearchParams();
+  if (loc.accessKeyId !== undefined) q.set('AWS_ACCESS_KEY_ID', loc.accessKeyId);
+  if (loc.secretAccessKey !== undefined) q.set('AWS_SECRET_ACCESS_KEY', loc.secretAccessKey);
+  if (loc.sessionToken !== undefined) q.set('AWS_SESSION_TOKEN', loc.sessionToken);
+  if (loc.endpoint !== undefined) q.set('AWS_ENDPOINT', loc.endpoint);
+  if (loc.region !== undefined) q.set('AWS_REGION', loc.region);
+  if (loc.auth === 'implicit') q.set('AUTH', 'implicit');
+  if (loc.storageClass !== undefined) q.set('S3_STORAGE_CLASS', loc.storageClass);
+  const query = q.toString();
+  return redactStorageUri(`s3://${loc.bucket}/${loc.prefix}${query === '' ? '' : `?${query}`}`);
+}
+
+/**
+ * Storage under a prefix of an S3 bucket (AWS or any S3-compatible server). Streams are
+ * uploaded with lib-storage's multipart `Upload`, so an object appears only once complete and
+ * an aborted upload leaves nothing behind. Single requests are retried here with backoff;
+ * multipart parts are retried by the SDK (they are buffered, so resending is safe).
+ */
+export class S3Storage implements ExternalStorage {
+  readonly uri: string;
+  readonly location: S3Location;
+  private readonly client: S3Client;
+  private readonly uploadClient: S3Client;
+  private readonly retry: RetryPolicy;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  /** Set once the bucket was seen to exist, to tell "no such file" from "no such bucket". */
+  private bucketSeen = false;
+
+  constructor(location: S3Location, options: S3StorageOptions = {}) {
+    this.location = location;
+    this.uri = options.uri ?? s3LocationUri(location);
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+    const config: S3ClientConfig = {
+      region: location.region ?? 'us-east-1',
+      requestHandler: {
+        requestTimeout: options.requestTimeoutMs ?? 60_000,
+        connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+      },
+    };
+    if (location.endpoint !== undefined) {
+      // S3-compatible servers want path-style addressing, and with the SDK's default checksum
+      // mode streamed bodies get aws-chunked framing that some (s3rver) store verbatim.
+      config.endpoint = location.endpoint;
+      config.forcePathStyle = true;
+      config.requestChecksumCalculation = 'WHEN_REQUIRED';
+      config.responseChecksumValidation = 'WHEN_REQUIRED';
+    }
+    if (location.auth === 'specified') {
+      config.credentials = {
+        accessKeyId: location.accessKeyId ?? '',
+        secretAccessKey: location.secretAccessKey ?? '',
+        ...(location.sessionToken === undefined ? {} : { sessionToken: location.sessionToken }),
+      };
+    }
+    this.client = new S3Client({ ...config, maxAttempts: 1 });
+    this.uploadClient = new S3Client({ ...config, maxAttempts: this.retry.maxAttempts });
+  }
+
+  private key(path: string): string {
+    return joinPath(this.location.prefix, filePath(path, this.uri));
+  }
+
+  private rel(key: string): string {
+    return this.location.prefix === '' ? key : key.slice(this.location.prefix.length + 1);
+  }
+
+  private send<T>(op: string, path: string | undefined, fn: () => Promise<T>): Promise<T> {
+    return withRetry(this.retry, isTransientS3Error, fn).catch((err: unknown) => {
+      throw toStorageError(err, { op, path, bucket: this.location.bucket, uri: this.uri });
+    });
+  }
+
+  private get storageClass(): StorageClass | undefined {
+    return this.location.storageClass as StorageClass | undefined;
+  }
+
+  async writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }> {
+    const Key = this.key(path);
+    const Bucket = this.location.bucket;
+    if (body instanceof Uint8Array) {
+      await this.send('write', path, () =>
+        this.client.send(
+          new PutObjectCommand({ Bucket, Key, Body: body, ContentLength: body.byteLength, StorageClass: this.storageClass }),
+        ),
+      );
+      this.bucketSeen = true;
+      return { bytes: body.byteLength };
+    }
+    let bytes = 0;
+    let sourceError: { error: unknown } | undefined;
+    async function* counted(): AsyncIterable<Uint8Array> {
+      try {
+        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+          bytes += chunk.byteLength;
+          yield chunk;
+        }
+      } catch (error) {
+        sourceError = { error };
+        throw error;
+      }
+    }
+    const upload = new Upload({
+      client: this.uploadClient,
+      params: { Bucket, Key, Body: Readable.from(counted()), StorageClass: this.storageClass },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      if (sourceError !== undefined) throw sourceError.error;
+      throw toStorageError(err, { op: 'write', path, bucket: Bucket, uri: this.uri });
+    }
+    this.bucketSeen = true;
+    return { bytes };
+  }
+
+  async *readFile(path: string, range?: ReadRange): AsyncIterable<Uint8Array> {
+    const { offset, end } = checkRange(range);
+    const Key = this.key(path);
+    const Bucket = this.location.bucket;
+    if (end === offset) {
+      // Nothing to read, but a missing file or a start past the end must still fail.
+      const size = await this.size(path);
+      if (offset > size) throw rangeBeyondEnd(path, offset, size, this.uri);
+      return;
+    }
+    let pos = offset;
+    let etag: string | undefined;
+    for (let resumes = 1; ; resumes++) {
+      const Range = pos === 0 && end === undefined ? undefined : `bytes=${String(pos)}-${end === undefined ? '' : String(end - 1)}`;
+      let res: GetObjectCommandOutput;
+      try {
+        res = await withRetry(this.retry, isTransientS3Error, () =>
+          this.client.send(new GetObjectCommand({ Bucket, Key, Range, IfMatch: etag })),
+        );
+      } catch (err) {
+        if (s3Status(err) === 416 || s3ErrorName(err) === 'InvalidRange') {
+          // S3 refuses a range starting at or past the end; at the end it is an empty read.
+          const size = await this.size(path);
+          if (pos === size) return;
+          throw rangeBeyondEnd(path, pos, size, this.uri);
+        }
+        throw await this.notFoundOrNoBucket(err, 'read', path);
+      }
+      this.bucketSeen = true;
+      etag ??= res.ETag;
+      if (!(res.Body instanceof Readable)) {
+        throw new CairnError(ErrorCode.Internal, `unexpected S3 response body for "${path}" in ${this.uri}`);
+      }
+      const start = pos;
+      try {
+        for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
+          pos += chunk.byteLength;
+          yield chunk;
+        }
+        if (res.ContentLength !== undefined && pos - start < res.ContentLength) {
+          throw new TruncatedBody(`response ended after ${String(pos - start)} of ${String(res.ContentLength)} bytes`);
+        }
+        return;
+      } catch (err) {
+        // A dropped connection mid-body: carry on from where the stream broke, pinned to the
+        // same object version by its ETag.
+        if (!isTransientS3Error(err) || resumes >= this.retry.maxAttempts) {
+          throw toStorageError(err, { op: 'read', path, bucket: Bucket, uri: this.uri });
+        }
+        await sleep(backoffMs(this.retry, resumes));
+      }
+    }
+  }
+
+  readAll(path: string): Promise<Uint8Array> {
+    return collectBytes(this.readFile(path));
+  }
+
+  async size(path: string): Promise<number> {
+    const Key = this.key(path);
+    try {
+      const res = await withRetry(this.retry, isTransientS3Error, () =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key })),
+      );
+      this.bucketSeen = true;
+      return res.ContentLength ?? 0;
+    } catch (err) {
+      throw await this.notFoundOrNoBucket(err, 'stat', path);
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.size(path);
+      return true;
+    } catch (err) {
+      if (err instanceof CairnError && err.code === ErrorCode.NotFound) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * HEAD answers 404 without a body, so a missing bucket looks like a missing file. Ask about
+   * the bucket once; after it was seen, a 404 means the file.
+   */
+  private async notFoundOrNoBucket(err: unknown, op: string, path: string): Promise<CairnError> {
+    const ctx = { op, path, bucket: this.location.bucket, uri: this.uri };
+    if (s3Status(err) !== 404 || this.bucketSeen) return toStorageError(err, ctx);
+    try {
+      await withRetry(this.retry, isTransientS3Error, () =>
+        this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket })),
+      );
+    } catch (bucketErr) {
+      if (s3Status(bucketErr) === 404) return toStorageError({ name: 'NoSuchBucket', message: '' }, ctx);
+      return toStorageError(bucketErr, ctx);
+    }
+    this.bucketSeen = true;
+    return toStorageError(err, ctx);
+  }
+
+  async *list(prefix: string, opts: ListOptions = {}): AsyncIterable<string> {
+    const pfx = listPrefix(prefix);
+    const root = this.location.prefix === '' ? '' : `${this.location.prefix}/`;
+    const delimiter = opts.delimiter === '' ? undefined : opts.delimiter;
+    const keys = this.listKeys(`${root}${pfx}`, delimiter);
+    // S3 already rolled keys up at the delimiter; this only drops folder-marker repeats.
+    yield* applyDelimiter(keys, pfx, delimiter);
+  }
+
+  private async *listKeys(fullPrefix: string, delimiter: string | undefined): AsyncIterable<string> {
+    let token: string | undefined;
+    do {
+      const page = await this.send('list', undefined, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.location.bucket,
+            Prefix: fullPrefix,
+            Delimiter: delimiter,
+            ContinuationToken: token,
+          }),
+        ),
+      );
+      this.bucketSeen = true;
+      // Keys ending in '/' are folder markers some tools create, not files.
+      const files = (page.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k !== '' && !k.endsWith('/'));
+      const rolled = (page.CommonPrefixes ?? []).map((p) => p.Prefix ?? '').filter((p) => p !== '');
+      const merged = rolled.length === 0 ? files : [...files, ...rolled].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      for (const key of merged) yield this.rel(key);
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(path: string): Promise<void> {
+    const Key = this.key(path);
+    await this.send('delete', path, () => this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key })));
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+    this.uploadClient.destroy();
+  }
+}
