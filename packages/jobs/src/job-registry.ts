@@ -200,8 +200,7 @@ export class JobRegistry {
         this.log.warn({ ...meta(job) }, 'no resumer registered for job type; not adopting');
         continue;
       }
-      this.log.info({ ...meta(job), previousCoordinator: job.coordinatorId }, 'adopting job');
-      await this.apply(job.id, { type: 'adopted', coordinatorId: this.coordinatorId, sessionId: session }, session);
+      this.log.info({ ...meta(job), status: job.status, previousCoordinator: job.coordinatorId }, 'adopting job');
       this.launch(job.id, session);
     }
     if (this.opts.sweepIntervalMs > 0) {
@@ -307,9 +306,7 @@ export class JobRegistry {
   async resume(id: JobId): Promise<Job> {
     const session = this.requireLeader();
     const job = await this.apply(id, { type: 'request-resume' }, session);
-    const run = this.runs.get(id);
-    if (run) run.relaunch = true;
-    else this.launch(id, session);
+    this.interrupt(id, session, `job ${id} resumed`);
     return job;
   }
 
@@ -371,11 +368,15 @@ export class JobRegistry {
     return this.session;
   }
 
-  /** Stops what the job's loop is doing so it sees the new status, or starts a loop if none runs. */
+  /**
+   * Makes the job's loop see a new status: aborts what it is doing now, and has it start over
+   * if it was just winding down (e.g. after writing `paused`); starts a loop if none runs.
+   */
   private interrupt(id: JobId, session: string, why: string): void {
     const run = this.runs.get(id);
-    if (run) run.controller.abort(new CairnError(ErrorCode.Canceled, why));
-    else this.launch(id, session);
+    if (!run) return this.launch(id, session);
+    run.relaunch = true;
+    run.controller.abort(new CairnError(ErrorCode.Canceled, why));
   }
 
   private launch(id: JobId, session: string): void {
@@ -396,7 +397,13 @@ export class JobRegistry {
     for (;;) {
       if (this.session !== session) return;
       const job = this.entries.get(id)?.job;
-      if (!job) return;
+      if (!job || isTerminalStatus(job.status) || job.status === 'paused') return;
+      if (job.claimSessionId !== session || job.coordinatorId !== this.coordinatorId) {
+        // Claim it first (adoption, or a resumed job), so SHOW JOBS names who runs it.
+        const event: JobEvent = { type: 'adopted', coordinatorId: this.coordinatorId, sessionId: session };
+        if (!(await this.settle(id, event, run))) return;
+        continue;
+      }
       switch (job.status) {
         case 'pending':
           await this.settle(id, { type: 'started' }, run);
@@ -441,8 +448,12 @@ export class JobRegistry {
       return (await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })));
     }
 
-    const ctx = new RunContext(this, id, session, signal, this.opts.progressIntervalMs, (jobId, event) =>
-      this.apply(jobId, event, session),
+    const ctx = new RunContext(
+      job,
+      signal,
+      this.opts.progressIntervalMs,
+      () => this.entries.get(id)?.job,
+      (event) => this.apply(id, event, session),
     );
     let ok = false;
     let error: unknown;
@@ -522,7 +533,7 @@ export class JobRegistry {
    * The single write path: runs `transition` on the cached job and persists the result
    * against the cached revision, one update at a time per job.
    */
-  async apply(id: JobId, event: JobEvent, session: string): Promise<Job> {
+  private async apply(id: JobId, event: JobEvent, session: string): Promise<Job> {
     return this.withLock(id, async () => {
       if (this.session !== session) {
         throw new CairnError(ErrorCode.NotLeader, `coordinator ${this.coordinatorId} is not running jobs`, { retryable: true });
@@ -556,11 +567,6 @@ export class JobRegistry {
       this.knobs.afterTransition?.(before, after, event);
       return after;
     });
-  }
-
-  /** @internal The cached job, for the run context. */
-  cached(id: JobId): Job | undefined {
-    return this.entries.get(id)?.job;
   }
 
   private withLock<T>(id: JobId, fn: () => Promise<T>): Promise<T> {
@@ -597,24 +603,19 @@ class RunContext implements JobContext {
   private timer: NodeJS.Timeout | undefined;
   private latestCheckpoint: Uint8Array | null;
   private closed = false;
-  private readonly initial: Job;
 
   constructor(
-    private readonly registry: JobRegistry,
-    private readonly id: JobId,
-    private readonly session: string,
+    private readonly initial: Job,
     readonly signal: AbortSignal,
     private readonly intervalMs: number,
-    private readonly write: (id: JobId, event: JobEvent) => Promise<Job>,
+    private readonly read: () => Job | undefined,
+    private readonly write: (event: JobEvent) => Promise<Job>,
   ) {
-    const job = registry.cached(id);
-    if (!job) throw new CairnError(ErrorCode.Internal, `job ${id} is not loaded`);
-    this.initial = job;
-    this.latestCheckpoint = job.progress.checkpoint;
+    this.latestCheckpoint = initial.progress.checkpoint;
   }
 
   get job(): Job {
-    return this.registry.cached(this.id) ?? this.initial;
+    return this.read() ?? this.initial;
   }
 
   get checkpoint(): Uint8Array | null {
@@ -622,7 +623,7 @@ class RunContext implements JobContext {
   }
 
   async setProgress(fraction: number, runningStatus?: string | null, checkpoint?: Uint8Array, highWater?: bigint): Promise<void> {
-    if (this.closed) throw new CairnError(ErrorCode.FailedPrecondition, `job ${this.id}: progress reported after its run ended`);
+    if (this.closed) throw new CairnError(ErrorCode.FailedPrecondition, `job ${this.initial.id}: progress reported after its run ended`);
     const p = this.pending ?? {};
     this.pending = {
       ...p,
@@ -652,7 +653,7 @@ class RunContext implements JobContext {
     if (!p) return;
     this.pending = null;
     this.lastWrite = performance.now();
-    await this.write(this.id, { type: 'progressed', ...p });
+    await this.write({ type: 'progressed', ...p });
   }
 
   /** Ends the run: writes held-back progress if the job can still take it. */
@@ -663,7 +664,6 @@ class RunContext implements JobContext {
     } catch {
       // The job moved on (canceled, or leadership lost): the progress no longer matters.
     }
-    void this.session;
   }
 }
 
@@ -689,5 +689,3 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-
-export { isTerminalStatus };

@@ -74,6 +74,12 @@ class Parser {
   constructor(private readonly src: Source) {
     this.toks = tokenize(src);
   }
+  /** A syntax error with a message of its own, ending with the token's line and column. */
+  private positioned(tok: Token, message: string): CairnError {
+    const { line, column } = this.src.lineColumn(tok.pos);
+    return new CairnError(ErrorCode.Syntax, `${message} (line ${line}, column ${column})`, { position: tok.pos });
+  }
+
 
   // -------------------------------------------------------------------------------------------
   // Token helpers
@@ -1039,7 +1045,7 @@ class Parser {
       const tok = this.peek();
       const name = this.optionName();
       if (seen.has(name)) {
-        throw new CairnError(ErrorCode.Syntax, `option "${name}" specified more than once for ${stmtName}`, { position: tok.pos });
+        throw this.positioned(tok, `option "${name}" specified more than once for ${stmtName}`);
       }
       seen.add(name);
       each(name, tok);
@@ -1059,7 +1065,7 @@ class Parser {
   }
 
   private unknownOption(tok: Token, name: string, stmtName: string): never {
-    throw new CairnError(ErrorCode.Syntax, `unknown option "${name}" for ${stmtName}`, { position: tok.pos });
+    throw this.positioned(tok, `unknown option "${name}" for ${stmtName}`);
   }
 
   /** A flag: absent value means true; `= true|false` (keywords or strings) sets it. */
