@@ -318,8 +318,8 @@ export function decodeIndex(plain: Uint8Array, name: string): BlockHandle[] {
     const offset = r.varint();
     const length = r.varint();
     const entries = r.varint();
-    const firstKey = r.bytes(r.varint()).slice();
-    const lastKey = r.bytes(r.varint()).slice();
+    const firstKey = new Uint8Array(r.bytes(r.varint()));
+    const lastKey = new Uint8Array(r.bytes(r.varint()));
     blocks.push({ offset, length, entries, firstKey, lastKey });
   }
   return blocks;

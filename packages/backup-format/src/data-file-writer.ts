@@ -120,7 +120,8 @@ export class DataFileWriter {
       isNewKey = c !== 0;
     }
     // The caller may reuse its buffers (LMDB cursors do): keep a private copy of the key.
-    const key = isNewKey || last === undefined ? rev.key.slice() : last;
+    // (`new Uint8Array(x)` copies; a Buffer's `slice()` would not.)
+    const key = isNewKey || last === undefined ? new Uint8Array(rev.key) : last;
     this.block.add(key, ts, value);
     this.entries++;
     this.logicalBytes += key.length + (value === null ? 0 : value.length);

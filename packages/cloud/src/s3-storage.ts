@@ -18,6 +18,7 @@ import {
   applyDelimiter,
   checkRange,
   collectBytes,
+  compareBytewise,
   rangeBeyondEnd,
   type ExternalStorage,
   type ListOptions,
@@ -45,6 +46,15 @@ export interface S3StorageOptions {
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
+
+/** The object's full size, from `Content-Range: bytes a-b/size` or, for a whole-object GET, its length. */
+function objectSize(res: GetObjectCommandOutput): number | undefined {
+  if (res.ContentRange !== undefined) {
+    const m = /\/(\d+)\s*$/.exec(res.ContentRange);
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  }
+  return res.ContentLength;
+}
 
 /** Rebuilds a redacted `s3://` URI from a parsed location, for messages. */
 export function s3LocationUri(loc: S3Location): string {
@@ -199,17 +209,32 @@ export class S3Storage implements ExternalStorage {
       }
       this.bucketSeen = true;
       etag ??= res.ETag;
-      if (!(res.Body instanceof Readable)) {
+      const body = res.Body;
+      if (!(body instanceof Readable)) {
         throw new CairnError(ErrorCode.Internal, `unexpected S3 response body for "${path}" in ${this.uri}`);
       }
-      const start = pos;
+      // Read no more than asked for and no more than the object holds, whatever the server
+      // claims: some S3-compatible servers answer a range past an empty object's end with a
+      // Content-Length they never send, or a range ending at byte 0 with the whole object.
+      const total = objectSize(res);
+      const stop = Math.min(end ?? Infinity, total ?? Infinity);
+      if (total !== undefined && pos > total) {
+        body.destroy();
+        throw rangeBeyondEnd(path, pos, total, this.uri);
+      }
+      if (stop <= pos) {
+        body.destroy();
+        return;
+      }
       try {
-        for await (const chunk of res.Body as AsyncIterable<Uint8Array>) {
-          pos += chunk.byteLength;
-          yield chunk;
+        for await (const chunk of body as AsyncIterable<Uint8Array>) {
+          const take = Math.min(chunk.byteLength, stop - pos);
+          pos += take;
+          yield take === chunk.byteLength ? chunk : chunk.subarray(0, take);
+          if (pos >= stop) return;
         }
-        if (res.ContentLength !== undefined && pos - start < res.ContentLength) {
-          throw new TruncatedBody(`response ended after ${String(pos - start)} of ${String(res.ContentLength)} bytes`);
+        if (stop !== Infinity) {
+          throw new TruncatedBody(`response ended at byte ${String(pos)} before byte ${String(stop)}`);
         }
         return;
       } catch (err) {
@@ -295,7 +320,10 @@ export class S3Storage implements ExternalStorage {
       // Keys ending in '/' are folder markers some tools create, not files.
       const files = (page.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k !== '' && !k.endsWith('/'));
       const rolled = (page.CommonPrefixes ?? []).map((p) => p.Prefix ?? '').filter((p) => p !== '');
-      const merged = rolled.length === 0 ? files : [...files, ...rolled].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      // S3 returns each page in byte order with the roll-ups apart; merge them. Sorting also
+      // fixes servers that walk their disk in another order (s3rver); across pages the
+      // server's order stands, as holding a whole listing in memory is what this avoids.
+      const merged = [...files, ...rolled].sort(compareBytewise);
       for (const key of merged) yield this.rel(key);
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);

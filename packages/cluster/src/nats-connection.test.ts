@@ -82,12 +82,18 @@ describe('connectNats to a running server', () => {
     const nc: NatsConnection = await connectNats(server.url, 'reconnect-test');
     try {
       const sub = nc.subscribe('echo', { callback: (_err, m) => m.respond(m.data) });
+      const reconnected = (async () => {
+        for await (const s of nc.status()) if (s.type === 'reconnect') return true;
+        return false;
+      })();
       await server.kill();
-      // Longer than the client would wait with default reconnect settings per attempt.
+      // Several failed reconnect attempts pass while the server is down.
       await sleep(1000);
       expect(nc.isClosed()).toBe(false);
       await server.restart();
-      const reply = await nc.request('echo', new TextEncoder().encode('hi'), { timeout: 10_000 });
+      expect(await reconnected).toBe(true);
+      // The subscription made before the outage is restored on the new connection.
+      const reply = await nc.request('echo', new TextEncoder().encode('hi'), { timeout: 5000 });
       expect(new TextDecoder().decode(reply.data)).toBe('hi');
       sub.unsubscribe();
     } finally {

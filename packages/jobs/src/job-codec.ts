@@ -30,7 +30,7 @@ export function decodeSpec(bytes: Uint8Array): { id: string; spec: JobSpec } {
       userName: r.userName,
       createdAtMs: Number(r.createdAtMs),
       scheduleId: r.scheduleId === undefined ? null : r.scheduleId.toString(),
-      payload: r.payload,
+      payload: plainBytes(r.payload),
     },
   };
 }
@@ -82,8 +82,13 @@ export function decodeState(id: string, bytes: Uint8Array): JobState {
     progress: {
       fractionCompleted: p?.fractionCompleted ?? 0,
       runningStatus: p?.runningStatus ?? null,
-      checkpoint: p?.checkpoint ?? null,
+      checkpoint: p?.checkpoint === undefined ? null : plainBytes(p.checkpoint),
       highWater: p?.highWater ?? null,
     },
   };
+}
+
+/** A plain Uint8Array copy: the decoder may hand out Buffers viewing the whole KV message. */
+function plainBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b);
 }

@@ -145,6 +145,8 @@ export class JobRegistry {
   private readonly locks = new Map<JobId, Promise<void>>();
   /** The claim session while leader; null while stopped. */
   private session: string | null = null;
+  /** Aborted by `stop()`: ends the session's waits (store retries) at once. */
+  private sessionAbort = new AbortController();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: JobRegistryOptions) {
@@ -184,6 +186,7 @@ export class JobRegistry {
     if (this.session !== null) return;
     const session = randomUUID();
     this.session = session;
+    this.sessionAbort = new AbortController();
     this.log.info({ component: 'jobs', coordinatorId: this.coordinatorId, session }, 'job registry starting');
     let stored;
     try {
@@ -222,6 +225,7 @@ export class JobRegistry {
     const session = this.session;
     if (session === null) return;
     this.session = null;
+    this.sessionAbort.abort();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     const reason = new CairnError(ErrorCode.NotLeader, `coordinator ${this.coordinatorId} stopped running jobs`, {
@@ -514,6 +518,7 @@ export class JobRegistry {
    * retried while this registry is leader, so an outcome is never lost to a NATS hiccup.
    */
   private async settle(id: JobId, event: JobEvent, run: Run): Promise<boolean> {
+    const stopped = this.sessionAbort.signal;
     for (let attempt = 0; ; attempt++) {
       if (this.session !== run.session || !this.entries.has(id)) return false;
       try {
@@ -524,7 +529,7 @@ export class JobRegistry {
           return false;
         }
         this.log.warn({ component: 'jobs', jobId: id, event: event.type, attempt, err: errorMessage(err) }, 'job update failed; retrying');
-        await sleep(Math.min(200 * 2 ** attempt, 5000), undefined);
+        await sleep(Math.min(200 * 2 ** attempt, 5000), stopped);
       }
     }
   }
@@ -675,17 +680,18 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
+    if (signal.aborted) return resolve();
     const onAbort = () => {
       clearTimeout(t);
       resolve();
     };
     const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -47,7 +47,9 @@ export async function initBank(client: CairnClient, o: BankInitOptions): Promise
         values.push(`(${id}, ${INITIAL_BALANCE}, '${p}')`);
         bytes += 16 + p.length;
       }
-      await client.execute(`INSERT INTO ${BANK_DB}.${BANK_TABLE} (id, balance, payload) VALUES ${values.join(', ')}`);
+      // The table was just created empty: blind writes (UPSERT) load it without a duplicate
+      // check, as CockroachDB's workload fixtures load through IMPORT.
+      await client.execute(`UPSERT INTO ${BANK_DB}.${BANK_TABLE} (id, balance, payload) VALUES ${values.join(', ')}`);
       loaded += to - from;
       o.onProgress?.(loaded);
     }

@@ -87,7 +87,8 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
   const data = {
     write: unary<WriteRequest, WriteResponse>(ctx, 'DataService', 'write', async (leader, req) => {
       leader.assertReady();
-      const timestamp = await leader.writeLock.run(async () => leader.appendWrite(req.ops).stored);
+      const { stored } = await leader.writeLock.run(async () => ({ stored: leader.appendWrite(req.ops).stored }));
+      const timestamp = await stored;
       return { timestamp };
     }),
     scan: unary<ScanRequest, ScanResponse>(ctx, 'DataService', 'scan', async (leader, req) => {

@@ -64,13 +64,15 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
   const keyed = rows.map((row) => ({ key: encodeRowKey(table, row), row }));
   const ops: KeyValueOp[] = keyed.map(({ key, row }) => ({ key, value: encodeRowValue(table, row) }));
 
-  const timestamp = await leader.writeLock.run(async () => {
+  // The lock covers the checks and the append, not the wait for JetStream to store the entry:
+  // later statements already read after it (reads wait for the assigned log position).
+  const { stored } = await leader.writeLock.run(async () => {
     leader.assertReady();
     if (!stmt.upsert) await checkNoDuplicates(s, table, keyed.map((k) => k.key));
     await checkForeignKeys(s, table, rows);
-    return leader.appendWrite(ops).stored;
+    return { stored: leader.appendWrite(ops).stored };
   });
-  void timestamp;
+  await stored;
   return tagOnly(`${stmt.upsert ? 'UPSERT' : 'INSERT'} ${rows.length}`);
 }
 
@@ -133,7 +135,7 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
   });
   const plan = planScan(table, stmt.where);
   let count = 0;
-  await leader.writeLock.run(async () => {
+  const { stored } = await leader.writeLock.run(async () => {
     leader.assertReady();
     const ops: KeyValueOp[] = [];
     const { timestamp, seq } = leader.readPoint();
@@ -148,8 +150,9 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
       }
     }
     count = ops.length;
-    if (ops.length > 0) await leader.appendWrite(ops).stored;
+    return { stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
   });
+  await stored;
   return tagOnly(`UPDATE ${count}`);
 }
 
@@ -158,7 +161,7 @@ export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<Sta
   const table = writableTable(s, stmt);
   const plan = planScan(table, stmt.where);
   let count = 0;
-  await leader.writeLock.run(async () => {
+  const { stored } = await leader.writeLock.run(async () => {
     leader.assertReady();
     const ops: KeyValueOp[] = [];
     const { timestamp, seq } = leader.readPoint();
@@ -169,8 +172,9 @@ export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<Sta
       }
     }
     count = ops.length;
-    if (ops.length > 0) await leader.appendWrite(ops).stored;
+    return { stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
   });
+  await stored;
   return tagOnly(`DELETE ${count}`);
 }
 

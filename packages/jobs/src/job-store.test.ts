@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { connectNats } from '@cairn/cluster';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
+import type { NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMPTY_PROGRESS, encodeJsonPayload, decodeJsonPayload, type Job } from './job.js';
+import { JobStore } from './job-store.js';
+import { transition } from './state-machine.js';
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connectNats(server.url, 'jobs-store-test');
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+const DAY = 24 * 60 * 60 * 1000;
+const T0 = Date.UTC(2024, 2, 1, 10, 0, 0);
+let nextId = 1000n;
+
+function newJob(patch: Partial<Job> = {}, spec: Partial<Job['spec']> = {}): Job {
+  nextId++;
+  return {
+    id: nextId.toString(),
+    spec: {
+      type: 'BACKUP',
+      description: 'BACKUP INTO nodelocal://1/x',
+      statement: '',
+      userName: 'root',
+      createdAtMs: T0,
+      scheduleId: null,
+      payload: encodeJsonPayload({ targets: ['db1'] }),
+      ...spec,
+    },
+    progress: EMPTY_PROGRESS,
+    status: 'pending',
+    error: null,
+    revertOutcome: null,
+    startedAtMs: null,
+    finishedAtMs: null,
+    modifiedAtMs: T0,
+    coordinatorId: 'coordinator-1',
+    claimSessionId: 's1',
+    retryCount: 0,
+    nextRetryAtMs: null,
+    lastRetryError: null,
+    ...patch,
+  };
+}
+
+const openStore = () => JobStore.open(nc, { bucket: `jobs_${randomUUID().slice(0, 8)}` });
+
+describe('JobStore', () => {
+  it('round-trips a job through its spec and state keys', async () => {
+    const store = await openStore();
+    const job = newJob(
+      {
+        status: 'running',
+        startedAtMs: T0 + 5,
+        progress: { fractionCompleted: 0.25, runningStatus: 'exporting', checkpoint: new Uint8Array([1, 2, 3]), highWater: 99n },
+        nextRetryAtMs: T0 + 30_000,
+        retryCount: 2,
+        lastRetryError: 'node 3 gone',
+      },
+      { scheduleId: '590204387299262465', statement: 'BACKUP ...' },
+    );
+    await store.create(job);
+    const got = await store.get(job.id);
+    expect(got).toEqual(job);
+    expect(decodeJsonPayload<{ targets: string[] }>(got!.spec)).toEqual({ targets: ['db1'] });
+    const keys: string[] = [];
+    for await (const k of await store.kv.keys()) keys.push(k);
+    expect(keys.sort()).toEqual([`${job.id}.spec`, `${job.id}.state`]);
+    expect(await store.get('424242')).toBeUndefined();
+  });
+
+  it('refuses a duplicate id', async () => {
+    const store = await openStore();
+    const job = newJob();
+    await store.create(job);
+    await expect(store.create(job)).rejects.toMatchObject({ code: ErrorCode.DuplicateObject });
+  });
+
+  it('progress updates rewrite only the state key and fence on the revision', async () => {
+    const store = await openStore();
+    const job = newJob();
+    const { revision } = await store.create(job);
+    const specRev = (await store.kv.get(`${job.id}.spec`))!.revision;
+    const running = transition(job, { type: 'started' }, T0 + 1);
+    const rev2 = await store.updateState(running, revision);
+    const progressed = transition(running, { type: 'progressed', fraction: 0.5 }, T0 + 2);
+    await store.updateState(progressed, rev2);
+    expect((await store.kv.get(`${job.id}.spec`))!.revision).toBe(specRev);
+    expect((await store.get(job.id))!.progress.fractionCompleted).toBe(0.5);
+    // A writer holding a stale revision (a deposed leader) loses.
+    const err = await store.updateState(transition(running, { type: 'request-pause' }, T0 + 3), rev2).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CairnError);
+    expect(err).toMatchObject({ code: ErrorCode.NotLeader, retryable: true });
+  });
+
+  it('lists with filters, oldest first', async () => {
+    const store = await openStore();
+    const a = newJob({ status: 'succeeded' }, { scheduleId: '77' });
+    const b = newJob({ status: 'running' }, { type: 'RESTORE', userName: 'alice', createdAtMs: T0 + 10 });
+    const c = newJob({ status: 'paused' }, { scheduleId: '77', createdAtMs: T0 + 20 });
+    for (const j of [c, a, b]) await store.create(j);
+    const ids = (js: Job[]) => js.map((j) => j.id);
+    expect(ids(await store.list())).toEqual([a.id, b.id, c.id]);
+    expect(ids(await store.list({ types: ['RESTORE'] }))).toEqual([b.id]);
+    expect(ids(await store.list({ statuses: ['succeeded', 'paused'] }))).toEqual([a.id, c.id]);
+    expect(ids(await store.list({ scheduleId: '77' }))).toEqual([a.id, c.id]);
+    expect(ids(await store.list({ userName: 'alice' }))).toEqual([b.id]);
+    expect(ids(await store.list({ createdSinceMs: T0 + 10 }))).toEqual([b.id, c.id]);
+    expect(ids(await store.list({ limit: 2 }))).toEqual([b.id, c.id]);
+    expect(ids(await store.list({ types: ['EXPIRE'] }))).toEqual([]);
+  });
+
+  it('sweeps terminal jobs older than the retention, keeping the rest', async () => {
+    const store = await openStore();
+    const now = T0 + 30 * DAY;
+    const old = newJob({ status: 'succeeded', finishedAtMs: now - 15 * DAY });
+    const oldFailed = newJob({ status: 'failed', finishedAtMs: now - 20 * DAY, error: 'x' });
+    const recent = newJob({ status: 'canceled', finishedAtMs: now - 13 * DAY });
+    const oldButRunning = newJob({ status: 'running' }, { createdAtMs: now - 25 * DAY });
+    for (const j of [old, oldFailed, recent, oldButRunning]) await store.create(j);
+    expect((await store.sweep(now)).sort()).toEqual([old.id, oldFailed.id].sort());
+    expect((await store.list()).map((j) => j.id)).toEqual([recent.id, oldButRunning.id]);
+    expect(await store.get(old.id)).toBeUndefined();
+    expect(await store.sweep(now, 12 * DAY)).toEqual([recent.id]);
+  });
+
+  it('waitForTerminal follows the state key', async () => {
+    const store = await openStore();
+    const job = newJob();
+    const { revision } = await store.create(job);
+    const waiting = store.waitForTerminal(job.id);
+    const running = transition(job, { type: 'started' }, T0 + 1);
+    const rev = await store.updateState(running, revision);
+    await store.updateState(transition(running, { type: 'succeeded' }, T0 + 2), rev);
+    expect(await waiting).toMatchObject({ id: job.id, status: 'succeeded', finishedAtMs: T0 + 2 });
+    // Already terminal: resolves at once.
+    expect((await store.waitForTerminal(job.id)).status).toBe('succeeded');
+    await expect(store.waitForTerminal('31337')).rejects.toMatchObject({ code: ErrorCode.NotFound });
+    const other = newJob();
+    await store.create(other);
+    const ac = new AbortController();
+    const p = store.waitForTerminal(other.id, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await expect(p).rejects.toMatchObject({ code: ErrorCode.Canceled });
+  });
+});
