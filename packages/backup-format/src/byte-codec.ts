@@ -66,9 +66,21 @@ export class ByteWriter {
   }
 
   bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.length);
-    this.length += b.length;
+    this.bytesFrom(b, 0);
+  }
+
+  /** Appends `b` from index `from` on. Short runs are copied by hand: cheaper than a subarray and set(). */
+  bytesFrom(b: Uint8Array, from: number): void {
+    const n = b.length - from;
+    this.ensure(n);
+    const buf = this.buf;
+    if (n < 64) {
+      let at = this.length;
+      for (let i = from; i < b.length; i++) buf[at++] = b[i] as number;
+    } else {
+      buf.set(from === 0 ? b : b.subarray(from), this.length);
+    }
+    this.length += n;
   }
 
   /** A view of what was written; valid until the next write or reset. */
@@ -151,6 +163,18 @@ export class ByteReader {
       mul *= 0x80;
     }
     throw new CairnError(ErrorCode.Corruption, `malformed ${this.what}: varint too long`);
+  }
+
+  /** Copies the next n bytes into `dst` at `at`. */
+  copyTo(dst: Uint8Array, at: number, n: number): void {
+    this.need(n);
+    const buf = this.buf;
+    if (n < 64) {
+      for (let i = 0; i < n; i++) dst[at + i] = buf[this.pos + i] as number;
+    } else {
+      dst.set(buf.subarray(this.pos, this.pos + n), at);
+    }
+    this.pos += n;
   }
 
   /** A view into the buffer (no copy). */

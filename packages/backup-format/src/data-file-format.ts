@@ -200,7 +200,9 @@ export function unframeBlock(codec: BlockCodec, frame: Uint8Array, offset: numbe
   }
   if (codec.compression === 'none') return compressed;
   try {
-    return decompress(compressed);
+    // A plain Uint8Array view: subarrays of it (the values handed out) are cheaper than Buffer's.
+    const plain = decompress(compressed);
+    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
   } catch (err) {
     throw new CairnError(ErrorCode.Corruption, `cannot decompress data file ${name} ${what}`, { cause: err });
   }
@@ -214,12 +216,14 @@ function offsetAad(offset: number): Uint8Array {
   return aad;
 }
 
-/** Appends entries to a block's plain bytes, sharing key prefixes with the previous entry. */
+/**
+ * Appends entries to a block's plain bytes. The caller passes how many leading bytes the key
+ * shares with the previous entry's key (0 for a block's first entry) so that a block decodes
+ * on its own.
+ */
 export class BlockBuilder {
   readonly out: ByteWriter;
   entries = 0;
-  firstKey: Uint8Array | undefined;
-  private prevKey: Uint8Array = new Uint8Array(0);
 
   constructor(capacity: number) {
     this.out = new ByteWriter(capacity);
@@ -229,37 +233,24 @@ export class BlockBuilder {
     return this.out.length;
   }
 
-  /** `key` must already be a private copy: the builder keeps it as the block's last key. */
-  add(key: Uint8Array, ts: Timestamp, value: Uint8Array | null): void {
-    const prev = this.prevKey;
-    const max = Math.min(prev.length, key.length);
-    let shared = 0;
-    while (shared < max && prev[shared] === key[shared]) shared++;
+  add(key: Uint8Array, shared: number, ts: Timestamp, value: Uint8Array | null): void {
     const w = this.out;
     w.varint(shared);
     w.varint(key.length - shared);
-    w.bytes(shared === 0 ? key : key.subarray(shared));
+    w.bytesFrom(key, shared);
     w.i64(ts);
     if (value === null) {
       w.varint(0);
     } else {
       w.varint(value.length + 1);
-      w.bytes(value);
+      w.bytesFrom(value, 0);
     }
-    if (this.entries === 0) this.firstKey = key;
     this.entries++;
-    this.prevKey = key;
-  }
-
-  get lastKey(): Uint8Array {
-    return this.prevKey;
   }
 
   reset(): void {
     this.out.reset();
     this.entries = 0;
-    this.firstKey = undefined;
-    this.prevKey = new Uint8Array(0);
   }
 }
 
@@ -276,10 +267,9 @@ export function decodeBlock(plain: Uint8Array, expectedEntries: number, name: st
     if (shared > prev.length) {
       throw new CairnError(ErrorCode.Corruption, `malformed data file ${name} ${what}: bad key prefix`);
     }
-    const suffix = r.bytes(suffixLength);
     const key = new Uint8Array(shared + suffixLength);
-    if (shared > 0) key.set(prev.subarray(0, shared), 0);
-    key.set(suffix, shared);
+    for (let i = 0; i < shared; i++) key[i] = prev[i] as number;
+    r.copyTo(key, shared, suffixLength);
     const ts = r.i64();
     const tag = r.varint();
     const value = tag === 0 ? null : r.bytes(tag - 1);

@@ -60,6 +60,8 @@ export interface DataFileSummary {
 
 export const DEFAULT_BLOCK_SIZE = 64 * 1024;
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /**
  * Streams sorted MVCC revisions into a data file. Each block goes to the sink as soon as it
  * is full, so memory stays near one block whatever the file size. Await every `add`.
@@ -82,7 +84,9 @@ export class DataFileWriter {
   private rows = 0;
   private logicalBytes = 0;
   private firstKey: Uint8Array | undefined;
-  private lastKey: Uint8Array | undefined;
+  private blockFirstKey: Uint8Array = new Uint8Array(0);
+  private prevKey: Uint8Array = new Uint8Array(64);
+  private prevKeyLength = 0;
   private lastTs: Timestamp = 0n;
   private state: 'open' | 'finished' | 'failed' = 'open';
 
@@ -101,35 +105,64 @@ export class DataFileWriter {
     this.block = new BlockBuilder(this.blockSize + this.blockSize / 4 + 1024);
   }
 
-  /** Adds the next revision; revisions must come in (key asc, ts desc) order, each (key, ts) once. */
-  async add(rev: MvccRevision): Promise<void> {
-    this.checkOpen();
-    const { ts, value } = rev;
-    let isNewKey = true;
-    const last = this.lastKey;
-    if (last !== undefined) {
-      const c = compareKeys(rev.key, last);
-      if (c < 0 || (c === 0 && ts >= this.lastTs)) {
-        throw new CairnError(
-          ErrorCode.InvalidArgument,
-          c < 0
-            ? 'data file revisions out of order: keys must ascend'
-            : 'data file revisions out of order: timestamps of a key must strictly descend',
-        );
+  /**
+   * Adds the next revision; revisions must come in (key asc, ts desc) order, each (key, ts)
+   * once. Resolves at once unless the revision closed a block, which is then compressed,
+   * encrypted and handed to the sink. The writer copies what it keeps, so the caller may
+   * reuse its buffers (LMDB cursors do).
+   */
+  add(rev: MvccRevision): Promise<void> {
+    try {
+      this.checkOpen();
+      const { key, ts, value } = rev;
+      const prev = this.prevKey;
+      const prevLength = this.prevKeyLength;
+      let shared = 0;
+      let isNewKey = true;
+      if (this.entries > 0) {
+        const max = Math.min(prevLength, key.length);
+        while (shared < max && prev[shared] === key[shared]) shared++;
+        const c = shared < max ? (key[shared] as number) - (prev[shared] as number) : key.length - prevLength;
+        if (c < 0 || (c === 0 && ts >= this.lastTs)) {
+          throw new CairnError(
+            ErrorCode.InvalidArgument,
+            c < 0
+              ? 'data file revisions out of order: keys must ascend'
+              : 'data file revisions out of order: timestamps of a key must strictly descend',
+          );
+        }
+        isNewKey = c !== 0;
       }
-      isNewKey = c !== 0;
+      const block = this.block;
+      if (block.entries === 0) {
+        this.blockFirstKey = new Uint8Array(key);
+        shared = 0;
+      }
+      block.add(key, shared, ts, value);
+      if (isNewKey) {
+        this.rememberKey(key, shared);
+        if (value !== null) this.rows++;
+      }
+      if (this.entries === 0) this.firstKey = new Uint8Array(key);
+      this.entries++;
+      this.logicalBytes += key.length + (value === null ? 0 : value.length);
+      this.lastTs = ts;
+      return block.size >= this.blockSize ? this.flushBlock() : RESOLVED;
+    } catch (err) {
+      return Promise.reject(err);
     }
-    // The caller may reuse its buffers (LMDB cursors do): keep a private copy of the key.
-    // (`new Uint8Array(x)` copies; a Buffer's `slice()` would not.)
-    const key = isNewKey || last === undefined ? new Uint8Array(rev.key) : last;
-    this.block.add(key, ts, value);
-    this.entries++;
-    this.logicalBytes += key.length + (value === null ? 0 : value.length);
-    if (isNewKey && value !== null) this.rows++;
-    this.firstKey ??= key;
-    this.lastKey = key;
-    this.lastTs = ts;
-    if (this.block.size >= this.blockSize) await this.flushBlock();
+  }
+
+  /** Keeps the last key in a reused buffer: no allocation per entry. */
+  private rememberKey(key: Uint8Array, shared: number): void {
+    if (key.length > this.prevKey.length) {
+      const grown = new Uint8Array(Math.max(key.length, this.prevKey.length * 2));
+      grown.set(this.prevKey.subarray(0, shared));
+      this.prevKey = grown;
+    }
+    const prev = this.prevKey;
+    for (let i = shared; i < key.length; i++) prev[i] = key[i] as number;
+    this.prevKeyLength = key.length;
   }
 
   /** Emits the last block, the index and the footer; the file is complete once this resolves. */
@@ -162,7 +195,7 @@ export class DataFileWriter {
       rows: this.rows,
       blocks: this.index.length,
       firstKey: this.firstKey,
-      lastKey: this.lastKey,
+      lastKey: this.entries === 0 ? undefined : this.prevKey.slice(0, this.prevKeyLength),
       checksum: this.hash.digest('hex'),
     };
   }
@@ -181,8 +214,8 @@ export class DataFileWriter {
       offset: this.offset,
       length: frame.length,
       entries: b.entries,
-      firstKey: b.firstKey as Uint8Array,
-      lastKey: b.lastKey,
+      firstKey: this.blockFirstKey,
+      lastKey: this.prevKey.slice(0, this.prevKeyLength),
     });
     b.reset();
     try {

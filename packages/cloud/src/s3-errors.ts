@@ -87,10 +87,11 @@ export function toStorageError(err: unknown, ctx: S3ErrorContext): CairnError {
     cause = err.lastError;
   }
   const e = shape(cause);
-  const name = e.name ?? '';
+  // Answers without a body (HEAD) leave the SDK only the status to go on.
+  const name = e.name === undefined || e.name === 'Unknown' || e.name === 'Error' ? '' : e.name;
   const status = e.$metadata?.httpStatusCode;
   const what = ctx.path === undefined ? ctx.uri : `"${ctx.path}" in ${ctx.uri}`;
-  const detail = `${name !== '' && name !== 'Error' ? `${name}: ` : ''}${e.message ?? String(cause)}`;
+  const detail = `${name !== '' ? `${name}: ` : ''}${e.message ?? String(cause)}`;
 
   if (name === 'NoSuchBucket') {
     return new CairnError(ErrorCode.FailedPrecondition, `bucket "${ctx.bucket}" does not exist (${ctx.uri})`, { cause });

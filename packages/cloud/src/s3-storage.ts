@@ -34,8 +34,11 @@ export interface S3StorageOptions {
   /** The URI shown in messages; built (redacted) from the location when absent. */
   uri?: string;
   retry?: Partial<RetryPolicy>;
-  /** Idle time after which a request counts as timed out. Default 60 s. */
-  requestTimeoutMs?: number;
+  /**
+   * How long a connection may sit idle (no bytes either way) before the request counts as
+   * timed out. An idle limit, not a total one: reading a large file slowly is fine. Default 60 s.
+   */
+  idleTimeoutMs?: number;
   /** Time to establish a connection. Default 10 s. */
   connectionTimeoutMs?: number;
   /** Multipart part size. Default 8 MiB (S3's minimum is 5 MiB). */
@@ -96,7 +99,7 @@ export class S3Storage implements ExternalStorage {
     const config: S3ClientConfig = {
       region: location.region ?? 'us-east-1',
       requestHandler: {
-        requestTimeout: options.requestTimeoutMs ?? 60_000,
+        socketTimeout: options.idleTimeoutMs ?? 60_000,
         connectionTimeout: options.connectionTimeoutMs ?? 10_000,
       },
     };

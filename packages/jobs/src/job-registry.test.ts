@@ -195,12 +195,17 @@ describe('JobRegistry: resumers', () => {
     await expect.poll(() => h.events.map((e) => e[0])).toEqual(['resume_failed', 'fail_or_cancel_failed']);
   });
 
+  /** The delay each retry asked for; a frozen clock makes it exact (the waits themselves are real). */
+  const retryDelays = (h: Harness, id: JobId) =>
+    h.transitions.flatMap((t) => (t.id === id && t.event.type === 'retry' ? [t.event.nextRetryAtMs - clockNow] : []));
+  const clockNow = Date.UTC(2024, 2, 1);
+
   it('retries retryable errors with doubling backoff, then succeeds', async () => {
-    const h = await harness({ initialBackoffMs: 60 });
+    const h = await harness({ initialBackoffMs: 60, clock: () => clockNow });
     const attempts: number[] = [];
     h.registry.registerResumer('BACKUP', () => ({
       async resume() {
-        attempts.push(Date.now());
+        attempts.push(performance.now());
         if (attempts.length <= 2) {
           throw new CairnError(ErrorCode.Unavailable, `node ${attempts.length} unreachable`, { retryable: true });
         }
@@ -214,22 +219,15 @@ describe('JobRegistry: resumers', () => {
     const done = await h.registry.waitForTerminal(id);
     expect(done).toMatchObject({ status: 'succeeded', retryCount: 2, lastRetryError: null, error: null });
     expect(attempts).toHaveLength(3);
-    const retries = h.transitions.filter((t) => t.event.type === 'retry');
-    expect(retries.map((t) => t.event.type === 'retry' && t.event.nextRetryAtMs - t.at)).toSatisfy(
-      (d: number[]) => Math.abs(d[0]! - 60) <= 5 && Math.abs(d[1]! - 120) <= 5,
-    );
-    expect(retries.map((t) => (t.event.type === 'retry' ? t.event.error : ''))).toEqual([
-      'node 1 unreachable',
-      'node 2 unreachable',
-    ]);
-    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(55);
-    expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(115);
+    expect(retryDelays(h, id)).toEqual([60, 120]);
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(58);
+    expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(118);
     expect(h.statuses(id)).toEqual(['running', 'succeeded']); // never left running
     await expect.poll(() => h.events.map((e) => e[0])).toEqual(['resume_retry_error', 'resume_retry_error', 'resume_completed']);
   });
 
   it('resets the retry count when progress advances', async () => {
-    const h = await harness({ initialBackoffMs: 30 });
+    const h = await harness({ initialBackoffMs: 30, clock: () => clockNow });
     let attempt = 0;
     h.registry.registerResumer('BACKUP', () => ({
       async resume(ctx) {
@@ -243,16 +241,9 @@ describe('JobRegistry: resumers', () => {
     }));
     await h.registry.start();
     const { id } = await h.registry.create(backup);
-    expect((await h.registry.waitForTerminal(id)).status).toBe('succeeded');
-    const retries = h.transitions.filter((t) => t.event.type === 'retry');
-    expect(retries.map((t) => t.from)).toEqual(['running', 'running', 'running']);
-    // Each retry follows fresh progress, so each is the first retry again: no growth in backoff.
-    const retryEvents = h.transitions.filter((t) => t.event.type === 'retry').map((t) => t.event);
-    expect(retryEvents.every((e) => e.type === 'retry')).toBe(true);
-    const after = h.transitions.filter((t) => t.event.type === 'retry').map((t) => t.at);
-    expect(after).toHaveLength(3);
-    const counts = h.transitions.filter((t) => t.event.type === 'retry');
-    expect(counts.map((t) => (t.event.type === 'retry' ? t.event.nextRetryAtMs - t.at : 0)).every((d) => d <= 35)).toBe(true);
+    expect(await h.registry.waitForTerminal(id)).toMatchObject({ status: 'succeeded', retryCount: 1 });
+    // Each retry follows fresh progress, so each is a first retry again: the backoff never grows.
+    expect(retryDelays(h, id)).toEqual([30, 30, 30]);
   });
 
   it('throttles fraction-only progress but persists every checkpoint', async () => {

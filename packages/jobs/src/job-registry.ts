@@ -604,7 +604,7 @@ type ProgressUpdate = Omit<Extract<JobEvent, { type: 'progressed' }>, 'type'>;
 /** The JobContext of one resumer run: throttles progress and fences writes to its session. */
 class RunContext implements JobContext {
   private pending: ProgressUpdate | null = null;
-  private lastWrite = 0;
+  private lastWrite = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private latestCheckpoint: Uint8Array | null;
   private closed = false;

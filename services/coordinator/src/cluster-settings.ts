@@ -24,15 +24,19 @@ export class ClusterSettings {
 
   private constructor(private readonly kv: KV) {}
 
+  /** Opens the settings; resolves once the stored values are loaded, so `get()` sees them. */
   static async open(kv: KV): Promise<ClusterSettings> {
     const s = new ClusterSettings(kv);
-    const watch = await kv.watch();
+    let done!: () => void;
+    const initialized = new Promise<void>((r) => (done = r));
+    const watch = await kv.watch({ initializedFn: () => done() });
     void (async () => {
       for await (const e of watch) {
         if (e.operation === 'PUT') s.values.set(e.key, e.string());
         else s.values.delete(e.key);
       }
     })();
+    await initialized;
     return s;
   }
 

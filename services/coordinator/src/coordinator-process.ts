@@ -74,7 +74,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     starting = (async () => {
       log.info('elected leader');
       try {
-        leader = await Leader.start(nc, state, settings, log.child({ role: 'leader' }));
+        leader = await Leader.start(nc, state, settings, id, log.child({ role: 'leader' }));
       } catch (err) {
         log.error({ err }, 'failed to start as leader; releasing the lease');
         await lease.stop();
@@ -84,8 +84,9 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   });
   lease.on('lost', (reason) => {
     log.warn({ reason }, 'lost leadership');
-    leader?.stop();
+    const old = leader;
     leader = undefined;
+    void old?.stop();
   });
   lease.start();
 
@@ -98,7 +99,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     isLeader: () => leader !== undefined,
     stop: async () => {
       await starting;
-      leader?.stop();
+      await leader?.stop();
       leader = undefined;
       await lease.stop();
       forwarder.close();

@@ -13,6 +13,7 @@ import {
 } from '@cairn/catalog';
 import { FIRST_USER_ID } from '@cairn/keys';
 import type { Logger } from '@cairn/metrics';
+import { JobRegistry, JobStore } from '@cairn/jobs';
 import type { Descriptor, KeyValueOp, NodeRecord, RangeDescriptor } from '@cairn/proto';
 import type { ClusterSettings } from './cluster-settings.js';
 import { RangeDirectory } from './range-directory.js';
@@ -44,15 +45,24 @@ export class Leader {
     readonly settings: ClusterSettings,
     readonly writer: LogWriter,
     readonly ranges: RangeDirectory,
+    readonly jobs: JobRegistry,
     readonly log: Logger,
   ) {
     this.reader = new ReplicaReader(nc, ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
   }
 
-  static async start(nc: NatsConnection, state: ClusterState, settings: ClusterSettings, log: Logger): Promise<Leader> {
+  static async start(
+    nc: NatsConnection,
+    state: ClusterState,
+    settings: ClusterSettings,
+    coordinatorId: string,
+    log: Logger,
+  ): Promise<Leader> {
     const writer = await LogWriter.open(state.js, state.jsm);
     const ranges = await RangeDirectory.load(state.ranges);
-    const leader = new Leader(nc, state, settings, writer, ranges, log);
+    const store = await JobStore.open(nc, { replicas: state.options.replicas });
+    const jobs = new JobRegistry({ store, coordinatorId, logger: log.child({ component: 'jobs' }) });
+    const leader = new Leader(nc, state, settings, writer, ranges, jobs, log);
     leader.nodes = await new NodeRegistry(state.nodes).watch();
     if (ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
@@ -61,12 +71,16 @@ export class Leader {
     }
     leader.timer = setInterval(() => void leader.maintain(), MAINTENANCE_INTERVAL_MS);
     await leader.maintain();
+    // Adopts every unfinished job, including those of a coordinator that died.
+    await jobs.start();
     return leader;
   }
 
-  stop(): void {
+  /** Stops acting as leader: running jobs are left as they are, for the next leader to adopt. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.nodes.stop();
+    await this.jobs.stop();
   }
 
   get ready(): boolean {

@@ -3,6 +3,7 @@ import { parse, type Statement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { createDatabase, createSequence, createTable, createView, dropDatabase, dropObject } from './ddl-statements.js';
 import { deleteRows, insert, select, update } from './dml-statements.js';
+import { controlJobs, showJob, showJobs } from './job-statements.js';
 import { tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 import {
@@ -77,6 +78,12 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return showClusterSetting(s, stmt);
     case 'showClusterSettings':
       return showClusterSettings(s);
+    case 'showJobs':
+      return showJobs(s, stmt);
+    case 'showJob':
+      return showJob(s, stmt);
+    case 'controlJobs':
+      return controlJobs(s, stmt);
     default:
       // Backup, restore, jobs and schedules statements parse today; their executors arrive
       // with the job registry.

@@ -30,7 +30,8 @@ export function planScan(table: TableDescriptor, where: readonly Predicate[]): S
     const col = table.columns[ordinal]!;
     if (p.kind === 'in') {
       const values = p.values.map((v) => coerceLiteral({ ...col, nullable: true }, literal(v)));
-      return { ordinal, test: (d: Datum) => values.some((v) => compareDatums(d, v) === 0) };
+      // NULL equals nothing in SQL, not even NULL.
+      return { ordinal, test: (d: Datum) => d !== null && values.some((v) => v !== null && compareDatums(d, v) === 0) };
     }
     const v = coerceLiteral({ ...col, nullable: true }, literal(p.value));
     const op = p.op;
@@ -47,16 +48,23 @@ export function planScan(table: TableDescriptor, where: readonly Predicate[]): S
   const prefix: Datum[] = [];
   for (const pkName of table.primaryKey) {
     const col = pkColumn(table, pkName);
+    // Key columns are never NULL, so a comparison with NULL selects no row (rather than
+    // failing the NOT NULL check of the coercion).
+    const keyValue = (l: SqlLiteral): Datum => coerceLiteral({ ...col, nullable: true }, literal(l));
     const eq = where.find((p) => p.column === pkName && p.kind === 'compare' && p.op === '=');
     if (eq && eq.kind === 'compare') {
-      prefix.push(coerceLiteral(col, literal(eq.value)));
+      const v = keyValue(eq.value);
+      if (v === null) return { spans: [], filters };
+      prefix.push(v);
       continue;
     }
     const inList = where.find((p) => p.column === pkName && p.kind === 'in');
     if (inList && inList.kind === 'in') {
-      const spans = inList.values.map((lit) => {
-        const vals = [...prefix, coerceLiteral(col, literal(lit))];
-        return keySpanForPkRange(table, { values: vals, inclusive: true }, { values: vals, inclusive: true });
+      const spans = inList.values.flatMap((lit) => {
+        const v = keyValue(lit);
+        if (v === null) return [];
+        const vals = [...prefix, v];
+        return [keySpanForPkRange(table, { values: vals, inclusive: true }, { values: vals, inclusive: true })];
       });
       return { spans, filters };
     }
@@ -64,7 +72,8 @@ export function planScan(table: TableDescriptor, where: readonly Predicate[]): S
     let upper = prefix.length > 0 ? { values: [...prefix], inclusive: true } : undefined;
     for (const p of where) {
       if (p.column !== pkName || p.kind !== 'compare') continue;
-      const v = coerceLiteral(col, literal(p.value));
+      const v = keyValue(p.value);
+      if (v === null) return { spans: [], filters };
       if (p.op === '>' || p.op === '>=') lower = { values: [...prefix, v], inclusive: p.op === '>=' };
       if (p.op === '<' || p.op === '<=') upper = { values: [...prefix, v], inclusive: p.op === '<=' };
     }

@@ -1,0 +1,67 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { SHOW_JOBS_COLUMNS, showJobsRow, type Job } from '@cairn/jobs';
+import type { ControlJobsStatement, JobQuery, Predicate, ShowJobStatement, ShowJobsStatement } from '@cairn/sql';
+import { rowsResult, tagOnly, type StatementResult } from './result.js';
+import type { Session } from './session.js';
+
+function toRows(jobs: Job[]): (string | null)[][] {
+  return jobs.map((j) => {
+    const row = showJobsRow(j);
+    return SHOW_JOBS_COLUMNS.map((c) => row[c]);
+  });
+}
+
+/** Keeps jobs matching every predicate on job_id, job_type or status (= and IN). */
+function matches(job: Job, where: readonly Predicate[]): boolean {
+  return where.every((p) => {
+    const field = p.column === 'job_id' ? job.id : p.column === 'job_type' ? job.spec.type : p.column === 'status' ? job.status : undefined;
+    if (field === undefined) throw new CairnError(ErrorCode.InvalidArgument, `cannot filter jobs on "${p.column}"`, { position: p.pos });
+    const values = (p.kind === 'in' ? p.values : [p.value]).map((v) => (v.kind === 'null' ? '' : String(v.value)));
+    if (p.kind === 'compare' && p.op !== '=' && p.op !== '!=') {
+      throw new CairnError(ErrorCode.InvalidArgument, `jobs can be filtered with = , != and IN only`, { position: p.pos });
+    }
+    const hit = values.some((v) => v.toLowerCase() === field.toLowerCase());
+    return p.kind === 'compare' && p.op === '!=' ? !hit : hit;
+  });
+}
+
+async function selectJobs(s: Session, query: JobQuery | undefined): Promise<Job[]> {
+  const all = await s.leader.jobs.list();
+  return query ? all.filter((j) => matches(j, query.where)) : all;
+}
+
+export async function showJobs(s: Session, stmt: ShowJobsStatement): Promise<StatementResult> {
+  if (stmt.filter?.kind === 'forSchedules') {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'SHOW JOBS FOR SCHEDULES needs backup schedules, which this cluster version does not have yet', {
+      position: stmt.filter.pos,
+    });
+  }
+  return rowsResult([...SHOW_JOBS_COLUMNS], toRows(await selectJobs(s, stmt.filter)));
+}
+
+export async function showJob(s: Session, stmt: ShowJobStatement): Promise<StatementResult> {
+  let job = await s.leader.jobs.get(stmt.id);
+  if (stmt.whenComplete) job = await s.leader.jobs.waitForTerminal(stmt.id);
+  return rowsResult([...SHOW_JOBS_COLUMNS], toRows([job]));
+}
+
+export async function controlJobs(s: Session, stmt: ControlJobsStatement): Promise<StatementResult> {
+  const verb = stmt.action.toUpperCase();
+  const act = (id: string): Promise<Job> =>
+    stmt.action === 'pause' ? s.leader.jobs.pause(id) : stmt.action === 'resume' ? s.leader.jobs.resume(id) : s.leader.jobs.cancel(id);
+  switch (stmt.jobs.kind) {
+    case 'jobId':
+      await act(stmt.jobs.id);
+      return tagOnly(`${verb} JOB`);
+    case 'jobQuery': {
+      const jobs = await selectJobs(s, stmt.jobs);
+      for (const j of jobs) await act(j.id);
+      return tagOnly(`${verb} JOBS ${jobs.length}`);
+    }
+    case 'forSchedules':
+      throw new CairnError(ErrorCode.FeatureNotSupported, `${verb} JOBS FOR SCHEDULES needs backup schedules, which this cluster version does not have yet`, {
+        position: stmt.jobs.pos,
+      });
+  }
+}
+
