@@ -107,6 +107,9 @@ describe('manifests', () => {
   it('reports undecodable bytes as corruption', () => {
     const garbage = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3);
     expect(() => decodeManifest(garbage)).toThrow('malformed BACKUP_MANIFEST');
+    // A failed decompression must not poison later ones (zstd-napi contexts would).
+    const m = sampleManifest(2);
+    expect(decodeManifest(encodeManifest(m))).toEqual(m);
   });
 });
 

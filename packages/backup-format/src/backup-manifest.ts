@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { BackupCheckpoint, BackupManifest, BackupPartDescriptor } from '@cairn/proto';
-import { compress, decompress } from 'zstd-napi';
 import { BACKUP_MANIFEST } from './collection-layout.js';
 import { decryptBytes, encryptBytes, isEncryptedBytes } from './encryption.js';
+import { isZstdFrame, zstdCompress, zstdDecompress } from './zstd-codec.js';
 
 /** Current BackupManifest.format_version. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -23,16 +23,15 @@ export interface MetadataReadOptions {
   name?: string;
 }
 
-// zstd's frame magic, little-endian 0xFD2FB528. Like CockroachDB (which gzips manifests and
-// sniffs the gzip magic on read), the reader sniffs it, so uncompressed manifests still read.
-// A protobuf of these messages cannot start with it: 0x28 would be field 5 as a varint, and
+// Like CockroachDB (which gzips manifests and sniffs the gzip magic on read), the reader
+// sniffs zstd's frame magic, so uncompressed manifests still read. A protobuf of these
+// messages cannot start with it: its first byte, 0x28, would be field 5 as a varint, and
 // field 5 is a message (or absent) in all of them.
-const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd] as const;
 const ZSTD_LEVEL = 3;
 
 /** Protobuf, then zstd (as CockroachDB compresses manifests, with gzip), then optional encryption. */
 function storeMetadata(proto: Uint8Array, options: MetadataWriteOptions): Uint8Array {
-  let stored: Uint8Array = options.compress === false ? proto : compress(proto, { compressionLevel: ZSTD_LEVEL });
+  let stored: Uint8Array = options.compress === false ? proto : zstdCompress(proto, ZSTD_LEVEL);
   if (options.encryptionKey !== undefined) stored = encryptBytes(options.encryptionKey, stored);
   return stored;
 }
@@ -46,7 +45,7 @@ function loadMetadata<T>(stored: Uint8Array, options: MetadataReadOptions, name:
     bytes = decryptBytes(options.encryptionKey, bytes, name);
   }
   try {
-    if (ZSTD_MAGIC.every((m, i) => bytes[i] === m)) bytes = decompress(bytes);
+    if (isZstdFrame(bytes)) bytes = zstdDecompress(bytes);
     return decode(bytes);
   } catch (err) {
     throw new CairnError(ErrorCode.Corruption, `malformed ${name}`, { cause: err });

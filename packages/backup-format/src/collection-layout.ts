@@ -234,16 +234,22 @@ export function partFileName(n: number, locality: string): string {
   return `${BACKUP_PART_PREFIX}_${n}_${sanitizeLocality(locality)}`;
 }
 
+let lastUniqueUnits = 0n;
+
 /**
- * `data/<unique>.sst`, where unique is laid out like CockroachDB's unique_rowid():
- * (wall time in 10 µs units << 15) | node id. `seq` (the node's file counter) is added to
- * the time part so that names stay distinct when one node opens files within 10 µs.
+ * `data/<unique>.sst`, where unique is CockroachDB's unique_rowid(): (wall time in 10 µs
+ * units << 15) | (node id & 0x7fff). Like unique_rowid, the time part is bumped past the last
+ * one this process issued, so every call in a process gives a new name, whichever job or
+ * processor asks; other nodes differ in the low bits, and a restarted node resumes at a
+ * later wall time. (A per-caller counter would not do: two processors of one node could
+ * pair counter and clock the same way.)
  */
-export function dataFileName(nodeId: number, seq: number, now: TimeInput = new Date()): string {
-  if (!Number.isInteger(nodeId) || nodeId < 0 || !Number.isInteger(seq) || seq < 0) {
-    throw new CairnError(ErrorCode.InvalidArgument, `bad data file name inputs: node ${nodeId}, seq ${seq}`);
+export function dataFileName(nodeId: number, now: TimeInput = new Date()): string {
+  if (!Number.isInteger(nodeId) || nodeId < 0) {
+    throw new CairnError(ErrorCode.InvalidArgument, `bad node id ${nodeId} for a data file name`);
   }
-  const units = toNanos(now) / 10_000n + BigInt(seq);
-  const unique = (units << 15n) | BigInt(nodeId & 0x7fff);
-  return `${DATA_DIRECTORY}/${unique}.sst`;
+  let units = toNanos(now) / 10_000n;
+  if (units <= lastUniqueUnits) units = lastUniqueUnits + 1n;
+  lastUniqueUnits = units;
+  return `${DATA_DIRECTORY}/${(units << 15n) | BigInt(nodeId & 0x7fff)}.sst`;
 }

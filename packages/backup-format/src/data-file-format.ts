@@ -22,10 +22,10 @@
  */
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Timestamp } from '@cairn/keys';
-import { compress, decompress } from 'zstd-napi';
 import { ByteReader, ByteWriter } from './byte-codec.js';
 import { crc32 } from './crc32.js';
 import { openAesGcm, sealAesGcm } from './encryption.js';
+import { zstdCompress, zstdDecompress } from './zstd-codec.js';
 
 /** One MVCC revision; a null value is a deletion tombstone. */
 export interface MvccRevision {
@@ -157,7 +157,7 @@ export interface BlockCodec {
 /** Compresses, encrypts and frames one block (or the index) that will sit at `offset`. */
 export function frameBlock(codec: BlockCodec, plain: Uint8Array, offset: number): Uint8Array {
   let stored: Uint8Array =
-    codec.compression === 'zstd' ? compress(plain, { compressionLevel: codec.level }) : plain;
+    codec.compression === 'zstd' ? zstdCompress(plain, codec.level) : plain;
   if (codec.key !== undefined) stored = sealAesGcm(codec.key, stored, offsetAad(offset));
   const frame = new Uint8Array(FRAME_HEADER_BYTES + stored.length);
   const view = new DataView(frame.buffer);
@@ -200,9 +200,7 @@ export function unframeBlock(codec: BlockCodec, frame: Uint8Array, offset: numbe
   }
   if (codec.compression === 'none') return compressed;
   try {
-    // A plain Uint8Array view: subarrays of it (the values handed out) are cheaper than Buffer's.
-    const plain = decompress(compressed);
-    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
+    return zstdDecompress(compressed);
   } catch (err) {
     throw new CairnError(ErrorCode.Corruption, `cannot decompress data file ${name} ${what}`, { cause: err });
   }

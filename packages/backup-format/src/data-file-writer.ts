@@ -2,7 +2,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { compareKeys } from '@cairn/keys';
 import type { Timestamp } from '@cairn/keys';
 import {
   BlockBuilder,
@@ -88,7 +87,10 @@ export class DataFileWriter {
   private prevKey: Uint8Array = new Uint8Array(64);
   private prevKeyLength = 0;
   private lastTs: Timestamp = 0n;
-  private state: 'open' | 'finished' | 'failed' = 'open';
+  private state: 'open' | 'finishing' | 'finished' | 'failed' = 'open';
+  /** Resolves when the sink has taken every chunk queued so far. */
+  private tail: Promise<void> = RESOLVED;
+  private failure: unknown;
 
   constructor(options: DataFileWriterOptions) {
     this.sink = options.sink;
@@ -168,25 +170,21 @@ export class DataFileWriter {
   /** Emits the last block, the index and the footer; the file is complete once this resolves. */
   async finish(): Promise<DataFileSummary> {
     this.checkOpen();
-    try {
-      await this.flushBlock();
-      if (this.offset === 0) await this.emit(this.header());
-      const indexOffset = this.offset;
-      const indexFrame = frameBlock(this.codec, encodeIndex(this.index), indexOffset);
-      await this.emit(indexFrame);
-      await this.emit(
-        encodeFooter({
-          indexOffset,
-          indexLength: indexFrame.length,
-          blockCount: this.index.length,
-          entries: this.entries,
-          ...this.params(),
-        }),
-      );
-    } catch (err) {
-      this.state = 'failed';
-      throw err;
-    }
+    this.state = 'finishing';
+    this.flushBlock();
+    if (this.offset === 0) this.queue(this.header());
+    const indexOffset = this.offset;
+    const indexFrame = frameBlock(this.codec, encodeIndex(this.index), indexOffset);
+    this.queue(indexFrame);
+    await this.queue(
+      encodeFooter({
+        indexOffset,
+        indexLength: indexFrame.length,
+        blockCount: this.index.length,
+        entries: this.entries,
+        ...this.params(),
+      }),
+    );
     this.state = 'finished';
     return {
       bytes: this.offset,
@@ -205,10 +203,14 @@ export class DataFileWriter {
     return this.offset;
   }
 
-  private async flushBlock(): Promise<void> {
+  /**
+   * Closes the current block: frames it and queues it for the sink. Everything but the sink
+   * call happens synchronously, so the file stays consistent even if a caller does not await.
+   */
+  private flushBlock(): Promise<void> {
     const b = this.block;
-    if (b.entries === 0) return;
-    if (this.offset === 0) await this.emit(this.header());
+    if (b.entries === 0) return this.tail;
+    if (this.offset === 0) this.queue(this.header());
     const frame = frameBlock(this.codec, b.out.written(), this.offset);
     this.index.push({
       offset: this.offset,
@@ -218,12 +220,7 @@ export class DataFileWriter {
       lastKey: this.prevKey.slice(0, this.prevKeyLength),
     });
     b.reset();
-    try {
-      await this.emit(frame);
-    } catch (err) {
-      this.state = 'failed';
-      throw err;
-    }
+    return this.queue(frame);
   }
 
   private header(): Uint8Array {
@@ -236,13 +233,21 @@ export class DataFileWriter {
     return { version: DATA_FILE_VERSION, compression: this.codec.compression, encrypted: this.codec.key !== undefined };
   }
 
-  private async emit(chunk: Uint8Array): Promise<void> {
+  /** Appends a chunk to the file: counted and hashed now, handed to the sink after the chunks before it. */
+  private queue(chunk: Uint8Array): Promise<void> {
     this.offset += chunk.length;
     this.hash.update(chunk);
-    await this.sink(chunk);
+    this.tail = this.tail.then(() => this.sink(chunk));
+    this.tail.catch((err: unknown) => {
+      this.state = 'failed';
+      this.failure = err;
+    });
+    return this.tail;
   }
 
   private checkOpen(): void {
+    // The sink's own error (an S3 timeout, say) keeps its retryable mark.
+    if (this.state === 'failed') throw this.failure;
     if (this.state !== 'open') {
       throw new CairnError(ErrorCode.Internal, `data file writer is ${this.state}`);
     }

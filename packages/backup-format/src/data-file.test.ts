@@ -201,6 +201,36 @@ describe('DataFileWriter → DataFileReader', () => {
     await expect(w.add({ key: enc.encode('d'), ts: 1n, value: null })).rejects.toThrow(/finished/);
   });
 
+  it('keeps chunk order without awaiting each add, and reports a failing sink', async () => {
+    const revs = randomRevisions(5_000, 11);
+    const chunks: Uint8Array[] = [];
+    const slow = new DataFileWriter({
+      blockSize: 1024,
+      sink: async (c) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 2));
+        chunks.push(c);
+      },
+    });
+    const pending = revs.map((r) => slow.add(r));
+    const summary = await slow.finish();
+    await Promise.all(pending);
+    const bytes = new Uint8Array(Buffer.concat(chunks));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(summary.checksum);
+    expect(norm(await readAll(new DataFileReader('f', bytesSource(bytes))))).toEqual(norm(revs));
+
+    const boom = new CairnError(ErrorCode.Unavailable, 'storage unavailable', { retryable: true });
+    const failing = new DataFileWriter({ blockSize: 256, sink: () => Promise.reject(boom) });
+    let thrown: unknown;
+    try {
+      for (const r of revs) await failing.add(r);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBe(boom);
+    await expect(failing.add(revs[0] as MvccRevision)).rejects.toBe(boom);
+    await expect(failing.finish()).rejects.toBe(boom);
+  });
+
   it('keeps its own copy of keys the caller reuses', async () => {
     const buf = Buffer.alloc(3); // Buffer.slice() is a view: the writer must not rely on it
     const chunks: Uint8Array[] = [];
@@ -424,19 +454,27 @@ describe('throughput', () => {
       revs[i] = { key, ts: 1_700_000_000_000_000_000n + BigInt(i), value: enc.encode(`${s}"}`) };
     }
 
+    // Best of three: the machine is shared, and other test files run alongside.
     let stored = 0;
-    const chunks: Uint8Array[] = [];
-    const t0 = process.hrtime.bigint();
-    const w = new DataFileWriter({
-      sink: (c) => {
-        stored += c.length;
-        chunks.push(c);
-      },
-      level: 1,
-    });
-    for (const r of revs) await w.add(r);
-    const summary = await w.finish();
-    const writeSec = Number(process.hrtime.bigint() - t0) / 1e9;
+    let chunks: Uint8Array[] = [];
+    let summary: DataFileSummary | undefined;
+    let writeSec = Infinity;
+    for (let rep = 0; rep < 3; rep++) {
+      stored = 0;
+      chunks = [];
+      const t0 = process.hrtime.bigint();
+      const w = new DataFileWriter({
+        sink: (c) => {
+          stored += c.length;
+          chunks.push(c);
+        },
+        level: 1,
+      });
+      for (const r of revs) await w.add(r);
+      summary = await w.finish();
+      writeSec = Math.min(writeSec, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    if (summary === undefined) throw new Error('no run');
     const mb = summary.logicalBytes / 1e6;
     const writeMBs = mb / writeSec;
 
@@ -451,7 +489,7 @@ describe('throughput', () => {
 
     const lines = [
       `data file write: ${n} entries, ${mb.toFixed(1)} MB logical -> ${(stored / 1e6).toFixed(1)} MB stored ` +
-        `(ratio ${(summary.logicalBytes / stored).toFixed(2)}) in ${writeSec.toFixed(2)} s = ${writeMBs.toFixed(0)} MB/s logical (zstd -1, 64 KiB blocks)`,
+        `(ratio ${(summary.logicalBytes / stored).toFixed(2)}) in ${writeSec.toFixed(2)} s = ${writeMBs.toFixed(0)} MB/s logical (zstd -1, 64 KiB blocks, best of 3)`,
       `data file read:  ${(mb / readSec).toFixed(0)} MB/s logical (checksum + zstd decode + entry decode)`,
     ];
     let zstdAvailable = true;

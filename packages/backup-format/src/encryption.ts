@@ -129,7 +129,8 @@ export function openAesGcm(key: Uint8Array, sealed: Uint8Array, aad?: Uint8Array
   try {
     const body = decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES));
     const tail = decipher.final();
-    return tail.length === 0 ? new Uint8Array(body.buffer, body.byteOffset, body.length) : Buffer.concat([body, tail]);
+    const plain = tail.length === 0 ? body : Buffer.concat([body, tail]);
+    return new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength);
   } catch {
     return undefined;
   }

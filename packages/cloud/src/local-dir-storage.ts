@@ -80,6 +80,7 @@ export class LocalDirStorage implements ExternalStorage {
       await handle.close();
       handle = undefined;
       await rename(tmp, abs);
+      await syncDir(dir);
       return { bytes };
     } catch (err) {
       await handle?.close().catch(() => undefined);
@@ -211,6 +212,19 @@ export class LocalDirStorage implements ExternalStorage {
 
   async close(): Promise<void> {
     // Nothing is held open between calls.
+  }
+}
+
+/** Makes a rename durable; some filesystems cannot sync a directory, which is no error. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Best effort: the file itself is already synced and in place.
+  } finally {
+    await handle?.close().catch(() => undefined);
   }
 }
 

@@ -7,3 +7,15 @@ export { NodeRegistry, NodeDirectory, isLive, LIVENESS_THRESHOLD_MS, HEARTBEAT_I
 export { parseLocality, formatLocality, localityMatches } from './locality.js';
 export { nodeSubject, serveNodeMethod, callNode, type Codec } from './node-rpc.js';
 export { readAllKeys } from './kv-read-all.js';
+export {
+  WorkQueue,
+  WorkClaimer,
+  workError,
+  WORK_STREAM,
+  RESULTS_STREAM,
+  WORK_BUCKET,
+  type OpenJobOptions,
+  type WorkContext,
+  type WorkHandler,
+  type WorkClaimerOptions,
+} from './work-queue.js';

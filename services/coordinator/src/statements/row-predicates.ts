@@ -1,6 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { coerceLiteral, encodePrimaryKey, keySpanForPkRange, primaryIndexSpan, type Datum } from '@cairn/catalog';
-import type { Span } from '@cairn/keys';
+import { compareKeys, type Span } from '@cairn/keys';
 import type { ColumnDescriptor, TableDescriptor } from '@cairn/proto';
 import type { Literal as SqlLiteral, Predicate } from '@cairn/sql';
 import type { Literal as CatalogLiteral } from '@cairn/catalog';
@@ -66,7 +66,7 @@ export function planScan(table: TableDescriptor, where: readonly Predicate[]): S
         const vals = [...prefix, v];
         return [keySpanForPkRange(table, { values: vals, inclusive: true }, { values: vals, inclusive: true })];
       });
-      return { spans, filters };
+      return { spans: inKeyOrder(spans), filters };
     }
     let lower = prefix.length > 0 ? { values: [...prefix], inclusive: true } : undefined;
     let upper = prefix.length > 0 ? { values: [...prefix], inclusive: true } : undefined;
@@ -85,6 +85,15 @@ export function planScan(table: TableDescriptor, where: readonly Predicate[]): S
     return { spans: [pointSpan(key)], filters };
   }
   return { spans: [primaryIndexSpan(table)], filters };
+}
+
+/**
+ * Spans in key order without repeats: `IN (9, 1, 9)` scans 1 then 9, once each, so rows come
+ * out in key order (which a LIMIT without sorting relies on) and none twice.
+ */
+function inKeyOrder(spans: Span[]): Span[] {
+  const sorted = [...spans].sort((a, b) => compareKeys(a.start, b.start));
+  return sorted.filter((s, i) => i === 0 || compareKeys(s.start, sorted[i - 1]!.start) !== 0);
 }
 
 export function pointSpan(key: Uint8Array): Span {

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from 'nats';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
+import type { WorkResult } from '@cairn/proto';
+import { connectNats } from './nats-connection.js';
+import { ClusterState } from './state-buckets.js';
+import { WorkClaimer, WorkQueue, workError, type WorkHandler } from './work-queue.js';
+
+let server: NatsServerHandle;
+const connections: NatsConnection[] = [];
+
+async function state(): Promise<ClusterState> {
+  const nc = await connectNats(server.url, 'work-queue-test');
+  connections.push(nc);
+  return ClusterState.open(nc);
+}
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function collect(q: WorkQueue, jobId: string, count: number, timeoutMs = 30_000): Promise<WorkResult[]> {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  const out: WorkResult[] = [];
+  const seen = new Set<string>();
+  for await (const r of q.results(jobId, ctl.signal)) {
+    out.push(r);
+    seen.add(r.itemId);
+    if (seen.size >= count) break;
+  }
+  clearTimeout(timer);
+  return out;
+}
+
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+
+afterAll(async () => {
+  for (const nc of connections) await nc.close().catch(() => undefined);
+  await server.stop();
+});
+
+describe('WorkQueue and WorkClaimer', () => {
+  it('spreads items over eligible nodes, reports each once, and ignores republished items', async () => {
+    const q = await WorkQueue.open(await state());
+    const jobId = 'job-spread';
+    await q.openJob(jobId, { kind: 'echo', ackWaitMs: 2000 });
+    const handled: Record<number, number> = { 1: 0, 2: 0, 3: 0 };
+    const claimers = [1, 2, 3].map(async (nodeId) => {
+      const handler: WorkHandler = async (payload) => {
+        handled[nodeId]!++;
+        await new Promise((r) => setTimeout(r, 20));
+        return enc(`${nodeId}:${dec(payload)}`);
+      };
+      const locality = nodeId === 3 ? [{ key: 'region', value: 'eu-west1' }] : [{ key: 'region', value: 'us-east1' }];
+      const c = new WorkClaimer(await state(), { nodeId, locality, handlers: { echo: handler } });
+      await c.start();
+      return c;
+    });
+    const started = await Promise.all(claimers);
+    for (let i = 0; i < 30; i++) await q.publish(jobId, `item-${i}`, enc(String(i)));
+    // The same ids again (a coordinator that failed over republishes): deduplicated.
+    for (let i = 0; i < 30; i++) await q.publish(jobId, `item-${i}`, enc(String(i)));
+    const results = await collect(q, jobId, 30);
+    expect(new Set(results.map((r) => r.itemId)).size).toBe(30);
+    expect(results.every((r) => r.outcome?.$case === 'payload')).toBe(true);
+    const total = handled[1]! + handled[2]! + handled[3]!;
+    expect(total).toBe(30);
+    for (const n of [1, 2, 3]) expect(handled[n]!).toBeGreaterThan(0);
+    await q.closeJob(jobId);
+    await Promise.all(started.map((c) => c.stop()));
+  });
+
+  it('only nodes matching the locality filter claim work', async () => {
+    const q = await WorkQueue.open(await state());
+    const jobId = 'job-locality';
+    await q.openJob(jobId, { kind: 'echo', localityFilter: [{ key: 'region', value: 'us-west1' }] });
+    const nodesThatWorked = new Set<number>();
+    const mk = async (nodeId: number, region: string) => {
+      const c = new WorkClaimer(await state(), {
+        nodeId,
+        locality: [{ key: 'region', value: region }, { key: 'zone', value: `${region}-b` }],
+        handlers: {
+          echo: async (p) => {
+            nodesThatWorked.add(nodeId);
+            return p;
+          },
+        },
+      });
+      await c.start();
+      return c;
+    };
+    const cs = [await mk(1, 'us-east1'), await mk(2, 'us-west1'), await mk(3, 'eu-west1')];
+    for (let i = 0; i < 10; i++) await q.publish(jobId, `i${i}`, enc('x'));
+    const results = await collect(q, jobId, 10);
+    expect(results.every((r) => r.nodeId === 2)).toBe(true);
+    expect([...nodesThatWorked]).toEqual([2]);
+    await q.closeJob(jobId);
+    await Promise.all(cs.map((c) => c.stop()));
+  });
+
+  it('redelivers the item of a node that died mid-work to another node', async () => {
+    const q = await WorkQueue.open(await state());
+    const jobId = 'job-redeliver';
+    await q.openJob(jobId, { kind: 'slow', ackWaitMs: 1000 });
+    const doomedState = await state();
+    let doomedStarted!: () => void;
+    const doomedGotItem = new Promise<void>((r) => (doomedStarted = r));
+    const doomed = new WorkClaimer(doomedState, {
+      nodeId: 1,
+      locality: [],
+      concurrency: 1,
+      handlers: {
+        slow: async () => {
+          doomedStarted();
+          await new Promise(() => undefined); // never finishes: the node "dies" holding it
+          return enc('never');
+        },
+      },
+    });
+    await doomed.start();
+    await q.publish(jobId, 'only', enc('x'));
+    await doomedGotItem;
+    // Death: its connection goes away, so no more heartbeats and no ack.
+    await doomedState.nc.close();
+    const survivor = new WorkClaimer(await state(), { nodeId: 2, locality: [], handlers: { slow: async () => enc('done') } });
+    await survivor.start();
+    const [r] = await collect(q, jobId, 1);
+    expect(r?.nodeId).toBe(2);
+    expect(r?.attempt).toBeGreaterThanOrEqual(2);
+    await q.closeJob(jobId);
+    await survivor.stop();
+  });
+
+  it('retries retryable failures and reports terminal ones as error results', async () => {
+    const q = await WorkQueue.open(await state());
+    const jobId = 'job-errors';
+    await q.openJob(jobId, { kind: 'flaky', ackWaitMs: 2000, maxAttempts: 3 });
+    const attempts = new Map<string, number>();
+    const c = new WorkClaimer(await state(), {
+      nodeId: 7,
+      locality: [],
+      handlers: {
+        flaky: async (payload, ctx) => {
+          attempts.set(ctx.itemId, ctx.attempt);
+          const mode = dec(payload);
+          if (mode === 'flaky' && ctx.attempt < 2) throw new CairnError(ErrorCode.Unavailable, 'storage hiccup', { retryable: true });
+          if (mode === 'broken') throw new CairnError(ErrorCode.Corruption, 'checksum mismatch in data file x.sst');
+          if (mode === 'always-down') throw new CairnError(ErrorCode.Unavailable, 'bucket unreachable', { retryable: true });
+          return enc('ok');
+        },
+      },
+    });
+    await c.start();
+    await q.publish(jobId, 'flaky', enc('flaky'));
+    await q.publish(jobId, 'broken', enc('broken'));
+    await q.publish(jobId, 'always-down', enc('always-down'));
+    const results = await collect(q, jobId, 3, 60_000);
+    const byId = new Map(results.map((r) => [r.itemId, r]));
+    expect(byId.get('flaky')?.outcome?.$case).toBe('payload');
+    expect(attempts.get('flaky')).toBe(2);
+    expect(workError(byId.get('broken')!)?.code).toBe(ErrorCode.Corruption);
+    expect(workError(byId.get('broken')!)?.message).toContain('checksum mismatch');
+    expect(attempts.get('broken')).toBe(1);
+    expect(workError(byId.get('always-down')!)?.code).toBe(ErrorCode.Unavailable);
+    expect(attempts.get('always-down')).toBe(3);
+    await q.closeJob(jobId);
+    await c.stop();
+  });
+});
