@@ -42,8 +42,8 @@ function record(nodeId: number, over: Partial<NodeRecord> = {}): NodeRecord {
 }
 
 describe('NodeRegistry', () => {
-  it('uses the nodes bucket', () => {
-    expect(writerKv.bucket).toBe(Buckets.nodes);
+  it('uses the nodes bucket', async () => {
+    expect((await writerKv.status()).bucket).toBe(Buckets.nodes);
   });
 
   it('stores and reads back a record', async () => {
