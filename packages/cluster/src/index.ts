@@ -19,3 +19,4 @@ export {
   type WorkHandler,
   type WorkClaimerOptions,
 } from './work-queue.js';
+export { serveNodelocal, RemoteNodelocalStorage } from './nodelocal-proxy.js';

@@ -124,7 +124,7 @@ describe('LeaderLease', () => {
     await a.lease.stop();
     expect(a.lease.isLeader).toBe(false);
     await waitFor(async () => b.lease.isLeader, { what: 'b elected', timeoutMs: ttl * 2, intervalMs: 10 });
-    const elapsed = Date.now() - t0;
+    const elapsed = Date.now() - t0; console.log("ELAPSED", expect.getState().currentTestName, elapsed);
     // Waiting for expiry would take at least TTL - tick (3 s); a released lease is taken at
     // the standby's next tick (1 s).
     expect(elapsed).toBeLessThan(tickOf(ttl) + 700);
@@ -148,7 +148,7 @@ describe('LeaderLease', () => {
     const t0 = Date.now();
     await a.nc.close();
     await waitFor(async () => b.lease.isLeader, { what: 'b elected', timeoutMs: 3 * ttl, intervalMs: 10 });
-    const elapsed = Date.now() - t0;
+    const elapsed = Date.now() - t0; console.log("ELAPSED", expect.getState().currentTestName, elapsed);
     expect(elapsed).toBeLessThanOrEqual(ttl + tick + 300);
     expect((await b.lease.current())?.coordinatorId).toBe('b');
 

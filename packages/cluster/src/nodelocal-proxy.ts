@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { CairnError, ErrorCode, type ErrorCode as Code } from '@cairn/errors';
+import { joinPath, type ExternalStorage, type ListOptions, type ReadRange } from '@cairn/cloud';
+
+/**
+ * `nodelocal://N/...` is node N's local "extern" directory. Other processes (the coordinator
+ * writing a manifest, a node reading another node's files during restore) reach it through
+ * this proxy: request/reply on `cairn.node.<N>.extern.<op>` with metadata in headers and file
+ * bytes as message bodies, chunked well below NATS's payload limit.
+ */
+const CHUNK = 512 * 1024;
+const subject = (nodeId: number, op: string) => `cairn.node.${nodeId}.extern.${op}`;
+
+interface Upload {
+  push(chunk: Uint8Array): Promise<void>;
+  end(): void;
+  fail(err: Error): void;
+  done: Promise<{ bytes: number }>;
+}
+
+/** An async iterable fed by `push`, which resolves once the consumer has taken the chunk. */
+function startUpload(storage: ExternalStorage, path: string): Upload {
+  const queue: Array<{ chunk?: Uint8Array; end?: boolean; err?: Error; taken: () => void }> = [];
+  let wake: (() => void) | undefined;
+  async function* body(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+      const item = queue.shift()!;
+      item.taken();
+      if (item.err) throw item.err;
+      if (item.end) return;
+      yield item.chunk!;
+    }
+  }
+  const add = (item: Omit<(typeof queue)[number], 'taken'>): Promise<void> =>
+    new Promise<void>((taken) => {
+      queue.push({ ...item, taken });
+      wake?.();
+    });
+  const done = storage.writeFile(path, body());
+  done.catch(() => undefined);
+  return {
+    push: (chunk) => add({ chunk }),
+    end: () => void add({ end: true }),
+    fail: (err) => void add({ err }),
+    done,
+  };
+}
+
+/** Serves this node's extern dir to other processes. */
+export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: ExternalStorage): { unsubscribe(): void } {
+  const uploads = new Map<string, Upload>();
+  const handlers: Record<string, (h: MsgHdrs | undefined, body: Uint8Array) => Promise<{ headers?: Record<string, string>; body?: Uint8Array }>> = {
+    'write-begin': async (h) => {
+      const id = randomUUID();
+      uploads.set(id, startUpload(storage, header(h, 'path')));
+      return { headers: { upload: id } };
+    },
+    'write-chunk': async (h, body) => {
+      await upload(header(h, 'upload')).push(body);
+      return {};
+    },
+    'write-commit': async (h) => {
+      const id = header(h, 'upload');
+      const u = upload(id);
+      u.end();
+      try {
+        const { bytes } = await u.done;
+        return { headers: { bytes: String(bytes) } };
+      } finally {
+        uploads.delete(id);
+      }
+    },
+    'write-abort': async (h) => {
+      const id = header(h, 'upload');
+      uploads.get(id)?.fail(new CairnError(ErrorCode.Canceled, 'upload aborted by the writer'));
+      uploads.delete(id);
+      return {};
+    },
+    read: async (h) => {
+      const offset = Number(header(h, 'offset'));
+      const length = Number(header(h, 'length'));
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for await (const c of storage.readFile(header(h, 'path'), { offset, length })) {
+        parts.push(c);
+        total += c.byteLength;
+      }
+      return { body: Buffer.concat(parts, total) };
+    },
+    size: async (h) => ({ headers: { size: String(await storage.size(header(h, 'path'))) } }),
+    exists: async (h) => ({ headers: { exists: String(await storage.exists(header(h, 'path'))) } }),
+    list: async (h) => {
+      const out: string[] = [];
+      const delimiter = h?.get('delimiter');
+      // The prefix travels as "=<prefix>" so that an empty prefix (everything) is not absent.
+      const prefix = header(h, 'prefix').slice(1);
+      for await (const p of storage.list(prefix, delimiter ? { delimiter } : {})) out.push(p);
+      return { body: new TextEncoder().encode(JSON.stringify(out)) };
+    },
+    delete: async (h) => {
+      await storage.delete(header(h, 'path'));
+      return {};
+    },
+  };
+  function upload(id: string): Upload {
+    const u = uploads.get(id);
+    if (!u) throw new CairnError(ErrorCode.NotFound, `no upload ${id} in progress on node ${nodeId}`);
+    return u;
+  }
+  const sub = nc.subscribe(`cairn.node.${nodeId}.extern.*`, {
+    callback: (err, msg) => {
+      if (err) return;
+      const op = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+      const handler = handlers[op];
+      void (async () => {
+        const reply = natsHeaders();
+        try {
+          if (!handler) throw new CairnError(ErrorCode.InvalidArgument, `unknown nodelocal operation ${op}`);
+          const res = await handler(msg.headers, msg.data);
+          for (const [k, v] of Object.entries(res.headers ?? {})) reply.set(k, v);
+          msg.respond(res.body ?? new Uint8Array(0), { headers: reply });
+        } catch (e) {
+          reply.set('error-code', e instanceof CairnError ? e.code : ErrorCode.Internal);
+          reply.set('error', (e instanceof Error ? e.message : String(e)).replace(/\r?\n/g, ' '));
+          msg.respond(new Uint8Array(0), { headers: reply });
+        }
+      })();
+    },
+  });
+  return sub;
+}
+
+function header(h: MsgHdrs | undefined, name: string): string {
+  const v = h?.get(name);
+  if (v === undefined || v === '') throw new CairnError(ErrorCode.InvalidArgument, `nodelocal request without "${name}"`);
+  return v;
+}
+
+/** A client for another node's extern dir, rooted at `basePath` inside it. */
+export class RemoteNodelocalStorage implements ExternalStorage {
+  readonly uri: string;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly nodeId: number,
+    private readonly basePath: string,
+  ) {
+    this.uri = `nodelocal://${nodeId}/${basePath}`;
+  }
+
+  private async call(op: string, hdrs: Record<string, string>, body: Uint8Array = new Uint8Array(0), timeoutMs = 60_000) {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
+    let reply;
+    try {
+      reply = await this.nc.request(subject(this.nodeId, op), body, { headers: h, timeout: timeoutMs });
+    } catch (err) {
+      throw new CairnError(ErrorCode.Unavailable, `nodelocal://${this.nodeId} did not answer (${op}): ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+    const code = reply.headers?.get('error-code');
+    if (code) {
+      throw new CairnError(code as Code, reply.headers?.get('error') ?? 'nodelocal error', { retryable: code === ErrorCode.Unavailable });
+    }
+    return reply;
+  }
+
+  private full(path: string): string {
+    return joinPath(this.basePath, path);
+  }
+
+  async writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }> {
+    const begin = await this.call('write-begin', { path: this.full(path) });
+    const upload = begin.headers!.get('upload');
+    try {
+      const chunks = body instanceof Uint8Array ? [body] : body;
+      for await (const c of chunks) {
+        for (let i = 0; i < c.byteLength; i += CHUNK) await this.call('write-chunk', { upload }, c.subarray(i, i + CHUNK));
+      }
+    } catch (err) {
+      await this.call('write-abort', { upload }).catch(() => undefined);
+      throw err;
+    }
+    const done = await this.call('write-commit', { upload });
+    return { bytes: Number(done.headers!.get('bytes')) };
+  }
+
+  async *readFile(path: string, range?: ReadRange): AsyncIterable<Uint8Array> {
+    let offset = range?.offset ?? 0;
+    const end = range?.length !== undefined ? offset + range.length : await this.size(path);
+    while (offset < end) {
+      const length = Math.min(CHUNK, end - offset);
+      const r = await this.call('read', { path: this.full(path), offset: String(offset), length: String(length) });
+      if (r.data.byteLength === 0) return;
+      yield r.data;
+      offset += r.data.byteLength;
+    }
+  }
+
+  async readAll(path: string): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    for await (const c of this.readFile(path)) parts.push(c);
+    return Buffer.concat(parts);
+  }
+
+  async size(path: string): Promise<number> {
+    return Number((await this.call('size', { path: this.full(path) })).headers!.get('size'));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return (await this.call('exists', { path: this.full(path) })).headers!.get('exists') === 'true';
+  }
+
+  async *list(prefix: string, opts?: ListOptions): AsyncIterable<string> {
+    const joined = this.full(prefix);
+    const h: Record<string, string> = { prefix: `=${joined}${prefix.endsWith('/') && joined ? '/' : ''}` };
+    if (opts?.delimiter) h['delimiter'] = opts.delimiter;
+    const r = await this.call('list', h);
+    const base = this.basePath ? `${this.basePath.replace(/\/+$/, '')}/` : '';
+    for (const p of JSON.parse(new TextDecoder().decode(r.data)) as string[]) yield base && p.startsWith(base) ? p.slice(base.length) : p;
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.call('delete', { path: this.full(path) });
+  }
+
+  async close(): Promise<void> {}
+}
