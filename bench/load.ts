@@ -3,20 +3,20 @@
  *
  * Both sides load the same rows (ids 0..rows-1, balance 1000, a random hex payload of
  * `--payload-bytes`) in batches of the same size. The cluster side is `initBank` (what
- * `cairn workload init bank` runs): batched SQL INSERTs over gRPC, `--concurrency` in flight,
- * each appended to the JetStream log and applied by 3 replicas; its clock runs from the first
- * INSERT until the last is acknowledged (the replicas stay within about one log entry of the
- * log during a load, so that is also when all three hold the rows). The raw side, run after
- * the cluster has stopped, encodes the same rows with the catalog's row codec and writes each
- * batch with one `MvccStore.applyBatch`, one batch after another as a replica's apply loop
- * does, in this process. Their ratio is what SQL, gRPC, the log and three replicas cost over
- * the storage engine alone.
+ * `cairn workload init bank` runs): multi-row SQL UPSERTs over gRPC (blind writes into the
+ * new, empty table), `--concurrency` in flight, each appended to the JetStream log and applied
+ * by 3 replicas. Its clock runs from the first statement until the last is acknowledged; the
+ * replicas stay within about one log entry of the log during a load, so that is also when all
+ * three hold the rows. The raw side, run after the cluster has stopped, encodes the same rows
+ * with the catalog's row codec and writes each batch with one `MvccStore.applyBatch`, one
+ * batch after another as a replica's apply loop does, in this process. Their ratio is what
+ * SQL, gRPC, the log and three replicas cost over the storage engine alone.
  *
  * Prints a table, then one JSON line with every figure as the last line of stdout.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { constants as osConstants, cpus, tmpdir } from 'node:os';
+import { constants as osConstants, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeRowKey, encodeRowValue, type Datum } from '@cairn/catalog';
@@ -34,7 +34,7 @@ const FIXED_ROW_BYTES = 16;
 /** MB as 10^6 bytes, the unit storage throughput is usually quoted in. */
 const MB = 1e6;
 
-const CLUSTER_LABEL = `cairn ${NODES}-node cluster (SQL INSERT via gRPC → JetStream log → ${NODES} replicas)`;
+const CLUSTER_LABEL = `cairn ${NODES}-node cluster (SQL UPSERT batches via gRPC → JetStream log → ${NODES} replicas)`;
 const RAW_LABEL = 'raw LMDB batched puts (1 process)';
 
 interface Options {
@@ -81,8 +81,8 @@ function parseOptions(argv: string[]): Options | undefined {
         'usage: pnpm bench load [--rows N] [--payload-bytes N] [--concurrency N] [--batch-size N]',
         '  --rows           bank rows to load (default 200000)',
         '  --payload-bytes  payload string length per row (default 100)',
-        '  --concurrency    INSERT statements in flight (default 4)',
-        "  --batch-size     rows per INSERT and per LMDB batch (default: initBank's, 1000 at 100-byte payloads)",
+        '  --concurrency    statements in flight (default 4)',
+        "  --batch-size     rows per statement and per LMDB batch (default: initBank's, 1000 at 100-byte payloads)",
         '',
       ].join('\n'),
     );
@@ -286,6 +286,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Both sides share the machine's cores; other work shifts the ratio by tens of percent.
+  const [load1] = loadavg();
+  if (load1 !== undefined && load1 > cpus().length / 2) {
+    process.stderr.write(`warning: load average ${load1.toFixed(2)} on ${cpus().length} cores: the figures will be noisy\n`);
+  }
   process.stderr.write(
     `load: ${o.rows} rows, ${o.payloadBytes}-byte payloads, batches of ${o.batchSize}, concurrency ${o.concurrency}\n` +
       `starting a ${NODES}-node local cluster...\n`,
@@ -306,7 +311,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'load',
     at: new Date().toISOString(),
-    host: { cpus: cpus().length, node: process.version },
+    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
     options: o,
     cluster: { label: CLUSTER_LABEL, nodes: NODES, ...cluster },
     raw: { label: RAW_LABEL, ...baseline },

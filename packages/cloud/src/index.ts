@@ -37,3 +37,4 @@ export {
   type S3Location,
   type StorageLocation,
 } from './storage-uri.js';
+export { openWritePipe, type WritePipe } from './write-pipe.js';

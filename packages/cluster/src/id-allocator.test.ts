@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KV, NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/cluster yet, so it is imported by path.
-import { startNatsCluster, type NatsClusterHandle } from '../../testing/src/index.js';
+import { startNatsCluster, type NatsClusterHandle } from '@cairn/testing';
 import { allocateId, getOrCreate } from './id-allocator.js';
 import { connectNats } from './nats-connection.js';
 

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type KV, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/cluster yet, so it is imported by path.
-import { startNatsCluster, startNatsServer, waitFor, type NatsServerHandle } from '../../testing/src/index.js';
+import { startNatsCluster, startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { LeaderLease, type LeaderInfo } from './leader-lease.js';
 import { connectNats } from './nats-connection.js';
 import { ClusterState } from './state-buckets.js';
@@ -124,7 +123,7 @@ describe('LeaderLease', () => {
     await a.lease.stop();
     expect(a.lease.isLeader).toBe(false);
     await waitFor(async () => b.lease.isLeader, { what: 'b elected', timeoutMs: ttl * 2, intervalMs: 10 });
-    const elapsed = Date.now() - t0; console.log("ELAPSED", expect.getState().currentTestName, elapsed);
+    const elapsed = Date.now() - t0;
     // Waiting for expiry would take at least TTL - tick (3 s); a released lease is taken at
     // the standby's next tick (1 s).
     expect(elapsed).toBeLessThan(tickOf(ttl) + 700);
@@ -148,7 +147,7 @@ describe('LeaderLease', () => {
     const t0 = Date.now();
     await a.nc.close();
     await waitFor(async () => b.lease.isLeader, { what: 'b elected', timeoutMs: 3 * ttl, intervalMs: 10 });
-    const elapsed = Date.now() - t0; console.log("ELAPSED", expect.getState().currentTestName, elapsed);
+    const elapsed = Date.now() - t0;
     expect(elapsed).toBeLessThanOrEqual(ttl + tick + 300);
     expect((await b.lease.current())?.coordinatorId).toBe('b');
 

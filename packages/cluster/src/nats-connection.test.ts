@@ -3,8 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/cluster yet, so it is imported by path.
-import { freePort, startNatsServer, type NatsServerHandle } from '../../testing/src/index.js';
+import { freePort, startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import { connectNats } from './nats-connection.js';
 
 async function connectError(url: string, timeoutMs?: number): Promise<{ err: CairnError; elapsedMs: number }> {

@@ -1,8 +1,7 @@
 import type { KV, NatsConnection } from 'nats';
 import type { NodeRecord } from '@cairn/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/cluster yet, so it is imported by path.
-import { startNatsServer, waitFor, type NatsServerHandle } from '../../testing/src/index.js';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { connectNats } from './nats-connection.js';
 import { HEARTBEAT_INTERVAL_MS, isLive, LIVENESS_THRESHOLD_MS, NodeRegistry } from './node-registry.js';
 import { Buckets, ClusterState } from './state-buckets.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
 import { CairnError, ErrorCode, type ErrorCode as Code } from '@cairn/errors';
-import { joinPath, type ExternalStorage, type ListOptions, type ReadRange } from '@cairn/cloud';
+import { joinPath, openWritePipe, type ExternalStorage, type ListOptions, type ReadRange, type WritePipe } from '@cairn/cloud';
 
 /**
  * `nodelocal://N/...` is node N's local "extern" directory. Other processes (the coordinator
@@ -12,61 +12,24 @@ import { joinPath, type ExternalStorage, type ListOptions, type ReadRange } from
 const CHUNK = 512 * 1024;
 const subject = (nodeId: number, op: string) => `cairn.node.${nodeId}.extern.${op}`;
 
-interface Upload {
-  push(chunk: Uint8Array): Promise<void>;
-  end(): void;
-  fail(err: Error): void;
-  done: Promise<{ bytes: number }>;
-}
-
-/** An async iterable fed by `push`, which resolves once the consumer has taken the chunk. */
-function startUpload(storage: ExternalStorage, path: string): Upload {
-  const queue: Array<{ chunk?: Uint8Array; end?: boolean; err?: Error; taken: () => void }> = [];
-  let wake: (() => void) | undefined;
-  async function* body(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      const item = queue.shift()!;
-      item.taken();
-      if (item.err) throw item.err;
-      if (item.end) return;
-      yield item.chunk!;
-    }
-  }
-  const add = (item: Omit<(typeof queue)[number], 'taken'>): Promise<void> =>
-    new Promise<void>((taken) => {
-      queue.push({ ...item, taken });
-      wake?.();
-    });
-  const done = storage.writeFile(path, body());
-  done.catch(() => undefined);
-  return {
-    push: (chunk) => add({ chunk }),
-    end: () => void add({ end: true }),
-    fail: (err) => void add({ err }),
-    done,
-  };
-}
-
 /** Serves this node's extern dir to other processes. */
 export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: ExternalStorage): { unsubscribe(): void } {
-  const uploads = new Map<string, Upload>();
+  const uploads = new Map<string, WritePipe>();
   const handlers: Record<string, (h: MsgHdrs | undefined, body: Uint8Array) => Promise<{ headers?: Record<string, string>; body?: Uint8Array }>> = {
     'write-begin': async (h) => {
       const id = randomUUID();
-      uploads.set(id, startUpload(storage, header(h, 'path')));
+      uploads.set(id, openWritePipe(storage, header(h, 'path')));
       return { headers: { upload: id } };
     },
     'write-chunk': async (h, body) => {
-      await upload(header(h, 'upload')).push(body);
+      await upload(header(h, 'upload')).write(body);
       return {};
     },
     'write-commit': async (h) => {
       const id = header(h, 'upload');
       const u = upload(id);
-      u.end();
       try {
-        const { bytes } = await u.done;
+        const { bytes } = await u.end();
         return { headers: { bytes: String(bytes) } };
       } finally {
         uploads.delete(id);
@@ -74,7 +37,7 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
     },
     'write-abort': async (h) => {
       const id = header(h, 'upload');
-      uploads.get(id)?.fail(new CairnError(ErrorCode.Canceled, 'upload aborted by the writer'));
+      await uploads.get(id)?.abort(new CairnError(ErrorCode.Canceled, 'upload aborted by the writer'));
       uploads.delete(id);
       return {};
     },
@@ -104,7 +67,7 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
       return {};
     },
   };
-  function upload(id: string): Upload {
+  function upload(id: string): WritePipe {
     const u = uploads.get(id);
     if (!u) throw new CairnError(ErrorCode.NotFound, `no upload ${id} in progress on node ${nodeId}`);
     return u;

@@ -2,8 +2,7 @@ import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { LogEntry } from '@cairn/proto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/cluster yet, so it is imported by path.
-import { startNatsServer, type NatsServerHandle } from '../../testing/src/index.js';
+import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import { connectNats } from './nats-connection.js';
 import { ClusterState, LOG_STREAM } from './state-buckets.js';
 import { LogWriter, readLogTail, tailLog, type SequencedEntry } from './write-log.js';

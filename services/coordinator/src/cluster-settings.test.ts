@@ -3,8 +3,7 @@ import type { KV, NatsConnection } from 'nats';
 import { connectNats } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/coordinator yet, so it is imported by path.
-import { startNatsServer, waitFor, type NatsServerHandle } from '../../../packages/testing/src/index.js';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { ClusterSettings, durationMs, SETTINGS } from './cluster-settings.js';
 
 let server: NatsServerHandle;

@@ -1,7 +1,8 @@
 import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { ClusterState} from '@cairn/cluster';
-import { LogWriter, NodeRegistry, isLive, type NodeDirectory } from '@cairn/cluster';
+import type { ClusterState } from '@cairn/cluster';
+import { LogWriter, NodeRegistry, RemoteNodelocalStorage, WorkQueue, isLive, type NodeDirectory } from '@cairn/cluster';
+import type { StorageContext } from '@cairn/cloud';
 import {
   Catalog,
   decodeDescriptor,
@@ -46,6 +47,7 @@ export class Leader {
     readonly writer: LogWriter,
     readonly ranges: RangeDirectory,
     readonly jobs: JobRegistry,
+    readonly workQueue: WorkQueue,
     readonly log: Logger,
   ) {
     this.reader = new ReplicaReader(nc, ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
@@ -62,7 +64,8 @@ export class Leader {
     const ranges = await RangeDirectory.load(state.ranges);
     const store = await JobStore.open(nc, { replicas: state.options.replicas });
     const jobs = new JobRegistry({ store, coordinatorId, logger: log.child({ component: 'jobs' }) });
-    const leader = new Leader(nc, state, settings, writer, ranges, jobs, log);
+    const workQueue = await WorkQueue.open(state);
+    const leader = new Leader(nc, state, settings, writer, ranges, jobs, workQueue, log);
     leader.nodes = await new NodeRegistry(state.nodes).watch();
     if (ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
@@ -124,6 +127,25 @@ export class Leader {
   appendWrite(ops: KeyValueOp[]): { timestamp: bigint; stored: Promise<bigint> } {
     const { timestamp, stored } = this.writer.append((ts) => ({ timestamp: ts, kind: { $case: 'write', value: { ops } } }));
     return { timestamp, stored: stored.then(() => timestamp) };
+  }
+
+  /** How the coordinator reaches storage: nodelocal:// through the node that owns it. */
+  storageContext(): StorageContext {
+    return {
+      remoteNodelocal: (nodeId, base) => new RemoteNodelocalStorage(this.nc, nodeId, base),
+      resolveExternalConnection: async (name) => {
+        const e = await this.state.meta.get(`external-connection.${name}`);
+        if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection "${name}" does not exist`);
+        return e.string();
+      },
+    };
+  }
+
+  /** The catalog as it was at `ts`, read from the descriptors in the keyspace. */
+  async catalogAt(ts: bigint, seq: number): Promise<Catalog> {
+    const ds: Descriptor[] = [];
+    for await (const kv of this.reader.scan(descriptorSpan(), ts, seq)) ds.push(decodeDescriptor(kv.value));
+    return Catalog.fromDescriptors(ds);
   }
 
   allocateDescriptorId(): number {

@@ -4,8 +4,7 @@ import { connectNats } from '@cairn/cluster';
 import { compareKeys, FIRST_USER_ID, keyToHex, tablePrefix } from '@cairn/keys';
 import type { NodeRecord, RangeDescriptor } from '@cairn/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @cairn/testing is not a declared dependency of @cairn/coordinator yet, so it is imported by path.
-import { startNatsServer, type NatsServerHandle } from '../../../packages/testing/src/index.js';
+import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import { RangeDirectory } from './range-directory.js';
 
 let server: NatsServerHandle;

@@ -6,6 +6,9 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import {
   ClusterState,
   NodeRegistry,
+  RemoteNodelocalStorage,
+  WorkClaimer,
+  serveNodelocal,
   HEARTBEAT_INTERVAL_MS,
   allocateId,
   connectNats,
@@ -14,6 +17,8 @@ import {
   serveNodeMethod,
 } from '@cairn/cluster';
 import { MvccStore } from '@cairn/mvcc';
+import { LocalDirStorage, type StorageContext } from '@cairn/cloud';
+import { join } from 'node:path';
 import { createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
 import {
   NodeExportRequest,
@@ -30,6 +35,8 @@ import { AppliedPosition } from './applied-position.js';
 import { RangeTable } from './range-table.js';
 import { ReplicaApplyLoop, META_APPLIED_SEQ, META_RANGES, decodeSeq, encodeSeq } from './replica-apply-loop.js';
 import { ReplicaReads } from './replica-reads.js';
+import { processBackupItem, type ProcessorDeps } from './processors/backup-processor.js';
+import { processRestoreItem } from './processors/restore-processor.js';
 
 export interface NodeOptions {
   natsUrl: string;
@@ -125,9 +132,38 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     ];
     cleanup.unshift(() => subs.forEach((s) => s.unsubscribe()));
 
+    // nodelocal://<this node>/... lives in <store>/extern, as CockroachDB's extern dir.
+    const externDir = join(opts.storeDir, 'extern');
+    await mkdir(externDir, { recursive: true });
+    const externSub = serveNodelocal(nc, nodeId, new LocalDirStorage(externDir));
+    cleanup.unshift(() => externSub.unsubscribe());
+    const storage: StorageContext = {
+      nodeId,
+      nodelocalDir: externDir,
+      remoteNodelocal: (n, base) => new RemoteNodelocalStorage(nc, n, base),
+      resolveExternalConnection: async (name) => {
+        const e = await state.meta.get(`external-connection.${name}`);
+        if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection "${name}" does not exist`);
+        return e.string();
+      },
+    };
+    const deps: ProcessorDeps = { nodeId, locality, store, ranges, applied, nc, storage };
+    const claimer = new WorkClaimer(state, {
+      nodeId,
+      locality,
+      handlers: {
+        backup: (payload, ctx) => processBackupItem(deps, payload, ctx),
+        restore: (payload, ctx) => processRestoreItem(deps, payload, ctx),
+      },
+      onError: (err, ctx) => nodeLog.warn({ err, jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt }, 'work item failed'),
+    });
+
     const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, nodeLog);
     loop.start();
     cleanup.unshift(() => loop.stop());
+
+    await claimer.start();
+    cleanup.unshift(() => claimer.stop());
 
     const nodes = new NodeRegistry(state.nodes);
     const startedAtMs = Date.now();

@@ -1,0 +1,36 @@
+import type { LocalityTier } from '@cairn/proto';
+
+/** A span of a backup job, with hex keys (the job payload is JSON). */
+export interface PlannedSpan {
+  start: string;
+  end: string;
+  /** Exclusive lower bound of the revisions to export: the previous layer's end, or 0 for a span new in this layer. */
+  startTime: string;
+  replicas: number[];
+}
+
+/** What a BACKUP job does, fixed at planning time (the job's spec payload). */
+export interface BackupDetails {
+  /** The collection's URIs as given, credentials included (never shown). */
+  collection: string[];
+  fullSubdir: string;
+  /** This layer's directory inside the collection. */
+  layerPath: string;
+  incremental: boolean;
+  startTime: string;
+  endTime: string;
+  revisionHistory: boolean;
+  executionLocality: LocalityTier[];
+  isFullCluster: boolean;
+  spans: PlannedSpan[];
+  /** Descriptors at endTime (base64 protobuf). */
+  descriptors: string[];
+  completeDatabaseIds: number[];
+  dependencies: string[];
+  backupId: string;
+  minAppliedSeq: number;
+  targetFileSize: number;
+}
+
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));

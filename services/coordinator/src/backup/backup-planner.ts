@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { encodeDescriptor, type Catalog } from '@cairn/catalog';
+import { localityMatches, parseLocality } from '@cairn/cluster';
+import { fullBackupSubdir, incrementalSubdir } from '@cairn/backup-format';
+import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
+import { DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
+import type { BackupStatement, Targets } from '@cairn/sql';
+import type { Leader } from '../leader.js';
+import { resolveAsOf } from '../statements/as-of.js';
+import { BackupCollection } from './backup-collection.js';
+import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
+
+export interface ResolvedTargets {
+  tables: TableDescriptor[];
+  databaseIds: number[];
+  isFullCluster: boolean;
+}
+
+/** The PUBLIC tables a BACKUP (or RESTORE) target names, as of the given catalog. */
+export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: string): ResolvedTargets {
+  const publicTables = (dbId: number) => catalog.tablesIn(dbId).filter((t) => t.state === DescriptorState.PUBLIC);
+  switch (targets.kind) {
+    case 'cluster': {
+      const dbs = catalog.databases().filter((d) => d.state === DescriptorState.PUBLIC);
+      return { tables: dbs.flatMap((d) => publicTables(d.id)), databaseIds: dbs.map((d) => d.id), isFullCluster: true };
+    }
+    case 'databases': {
+      const dbs = targets.names.map((n) => catalog.resolveDatabase(n));
+      return { tables: dbs.flatMap((d) => publicTables(d.id)), databaseIds: dbs.map((d) => d.id), isFullCluster: false };
+    }
+    case 'tables': {
+      const tables: TableDescriptor[] = [];
+      for (const p of targets.tables) {
+        if (p.kind === 'allTables') {
+          const db = catalog.resolveDatabase(p.database ?? currentDb);
+          tables.push(...publicTables(db.id));
+        } else {
+          const name = p.table.database !== undefined ? { db: p.table.database, table: p.table.name } : { table: p.table.name };
+          tables.push(catalog.resolveTable(name, currentDb));
+        }
+      }
+      return { tables, databaseIds: [], isFullCluster: false };
+    }
+  }
+}
+
+/**
+ * Plans a BACKUP: its time window, its layer in the collection (a new full, or an incremental
+ * appended to the chain of LATEST or of a named full), and the spans nodes will export.
+ */
+export async function planBackup(leader: Leader, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
+  if (stmt.mode === 'to' || stmt.incrementalFrom.length > 0) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'BACKUP TO and INCREMENTAL FROM are not supported: use BACKUP INTO (and INTO LATEST IN for incrementals)', {
+      position: stmt.pos,
+    });
+  }
+  if (stmt.options.encryptionPassphrase !== undefined || stmt.options.kms !== undefined) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'encrypted backups are not supported by this cluster version yet', { position: stmt.pos });
+  }
+  const point = leader.readPoint();
+  const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
+  const catalog = await leader.catalogAt(endTime, point.seq);
+  const targets = resolveTargets(catalog, stmt.targets, currentDb);
+  const tables = targets.tables.filter((t) => t.kind === ObjectKind.TABLE);
+
+  const executionLocality = stmt.options.executionLocality ? parseLocality(stmt.options.executionLocality) : [];
+  if (executionLocality.length > 0 && !leader.liveNodes().some((n) => localityMatches(n.locality, executionLocality))) {
+    throw new CairnError(ErrorCode.FailedPrecondition, `no instances found matching locality filter ${stmt.options.executionLocality}`);
+  }
+
+  const collection = await BackupCollection.open(stmt.destination.uris, leader.storageContext());
+  try {
+    let fullSubdir: string;
+    let layerPath: string;
+    let startTime = 0n;
+    let dependencies: string[] = [];
+    let previousSpans: Span[] = [];
+    const sub = stmt.destination.subdir;
+    if (sub) {
+      fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
+      const chain = await collection.chain(fullSubdir);
+      const prev = chain[chain.length - 1]!.manifest;
+      if (chain[0]!.manifest.isFullCluster !== targets.isFullCluster) {
+        throw new CairnError(ErrorCode.FailedPrecondition, 'an incremental backup must have the same targets as its full backup: cannot mix a cluster backup and a backup of databases or tables');
+      }
+      startTime = prev.endTime;
+      if (endTime <= startTime) {
+        throw new CairnError(
+          ErrorCode.InvalidArgument,
+          `AS OF SYSTEM TIME ${endTime} must be after the end of the previous backup (${startTime})`,
+        );
+      }
+      layerPath = incrementalSubdir(fullSubdir, startTime, endTime).replace(/^\/+/, '');
+      dependencies = chain.map((l) => l.path);
+      previousSpans = prev.spans.map((s) => ({ start: s.start, end: s.end }));
+    } else {
+      fullSubdir = fullBackupSubdir(endTime);
+      layerPath = fullSubdir.replace(/^\/+/, '');
+    }
+
+    const spans: PlannedSpan[] = [];
+    for (const t of tables) {
+      const span = tableSpan(t.id);
+      // A table the previous layer did not cover is exported from the beginning of time.
+      const introduced = sub !== undefined && !previousSpans.some((p) => Buffer.compare(p.start, span.start) === 0);
+      for (const r of leader.ranges.overlapping(span)) {
+        const part = intersectSpans(span, { start: r.startKey, end: r.endKey });
+        if (!part) continue;
+        spans.push({ start: hex(part.start), end: hex(part.end), startTime: String(introduced ? 0n : startTime), replicas: [...r.replicas] });
+      }
+    }
+    const descriptorIds = new Set<number>([...targets.databaseIds, ...tables.map((t) => t.id), ...tables.map((t) => t.parentId)]);
+    const descriptors = catalog
+      .descriptors()
+      .filter((d) => d.kind !== undefined && descriptorIds.has(d.kind.value.id))
+      .map((d) => Buffer.from(encodeDescriptor(d)).toString('base64'));
+    return {
+      collection: stmt.destination.uris,
+      fullSubdir,
+      layerPath,
+      incremental: sub !== undefined,
+      startTime: String(startTime),
+      endTime: String(endTime),
+      revisionHistory: stmt.options.revisionHistory === true,
+      executionLocality,
+      isFullCluster: targets.isFullCluster,
+      spans,
+      descriptors,
+      completeDatabaseIds: targets.databaseIds,
+      dependencies,
+      backupId: randomUUID(),
+      minAppliedSeq: point.seq,
+      targetFileSize: leader.settings.getNumber('bulkio.backup.file_size'),
+    };
+  } finally {
+    await collection.close();
+  }
+}

@@ -1,0 +1,142 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { workError, type WorkQueue } from '@cairn/cluster';
+import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
+import {
+  BackupCheckpoint,
+  BackupWorkItem,
+  BackupWorkResult,
+  MvccFilter,
+  type BackupFile,
+  type BackupManifest,
+} from '@cairn/proto';
+import type { StorageContext } from '@cairn/cloud';
+import { BackupCollection } from './backup-collection.js';
+import { unhex, type BackupDetails } from './backup-details.js';
+
+const CHECKPOINT_INTERVAL_MS = 2000;
+
+/**
+ * Runs a BACKUP job: publishes one work item per planned span (skipping spans a checkpoint
+ * already has), collects each span's files exactly once, checkpoints, then writes the
+ * manifest (and LATEST for a full backup). Nodes do the exporting.
+ */
+export class BackupResumer implements Resumer {
+  constructor(
+    private readonly job: Job,
+    private readonly queue: WorkQueue,
+    private readonly storage: StorageContext,
+  ) {}
+
+  async resume(ctx: JobContext): Promise<void> {
+    const d = decodeJsonPayload<BackupDetails>(this.job.spec);
+    const jobId = this.job.id;
+    const done = new Map<string, BackupFile[]>();
+    if (ctx.checkpoint) {
+      // A resumed job (after a pause or a coordinator failover) skips the spans it has.
+      const cp = BackupCheckpoint.decode(ctx.checkpoint);
+      for (const sp of cp.completedSpans) done.set(spanIdContaining(d, sp.start), []);
+      for (const f of cp.files) done.get(spanIdContaining(d, f.span?.start ?? new Uint8Array(0)))?.push(f);
+    }
+    const collection = await BackupCollection.open(d.collection, this.storage);
+    try {
+      const layerUris = collection.layerUris(d.layerPath);
+      await this.queue.openJob(jobId, { kind: 'backup', localityFilter: d.executionLocality });
+      for (const [i, span] of d.spans.entries()) {
+        if (done.has(String(i))) continue;
+        const item = BackupWorkItem.encode({
+          span: { start: unhex(span.start), end: unhex(span.end) },
+          startTime: BigInt(span.startTime),
+          endTime: BigInt(d.endTime),
+          allRevisions: d.revisionHistory,
+          layerUris,
+          targetFileSize: BigInt(d.targetFileSize),
+          minAppliedSeq: BigInt(d.minAppliedSeq),
+          replicas: span.replicas,
+          encryptionKey: new Uint8Array(0),
+        }).finish();
+        await this.queue.publish(jobId, String(i), item);
+      }
+      let lastCheckpoint = Date.now();
+      const total = d.spans.length;
+      if (done.size < total) {
+        await ctx.setProgress(done.size / total, 'exporting spans');
+        for await (const r of this.queue.results(jobId, ctx.signal)) {
+          if (done.has(r.itemId)) continue; // a retried span's second result: already accounted
+          const err = workError(r);
+          if (err) throw err;
+          if (r.outcome?.$case !== 'payload') continue;
+          done.set(r.itemId, BackupWorkResult.decode(r.outcome.value).files);
+          const finished = done.size >= total;
+          if (finished || Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
+            await ctx.setProgress(Math.min(0.99, done.size / total), 'exporting spans', this.checkpoint(d, done));
+            lastCheckpoint = Date.now();
+          }
+          if (finished) break;
+        }
+      }
+      if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup interrupted');
+      const files = [...done.values()].flat();
+      await ctx.setProgress(0.99, 'writing manifest', this.checkpoint(d, done));
+      await collection.writeManifest(d.layerPath, this.manifest(d, files));
+      if (!d.incremental) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
+      await ctx.setProgress(1, null, this.checkpoint(d, done));
+      await this.queue.closeJob(jobId);
+    } finally {
+      await collection.close();
+    }
+  }
+
+  async onFailOrCancel(): Promise<void> {
+    // Files already written stay (as in CockroachDB) but no manifest or LATEST names them.
+    await this.queue.closeJob(this.job.id);
+  }
+
+  private checkpoint(d: BackupDetails, done: Map<string, BackupFile[]>): Uint8Array {
+    const completedSpans = [...done.keys()].map((id) => {
+      const s = d.spans[Number(id)]!;
+      return { start: unhex(s.start), end: unhex(s.end) };
+    });
+    return BackupCheckpoint.encode({
+      backupId: d.backupId,
+      jobId: BigInt(this.job.id),
+      startTime: BigInt(d.startTime),
+      endTime: BigInt(d.endTime),
+      completedSpans,
+      files: [...done.values()].flat(),
+      writtenAt: BigInt(Date.now()) * 1_000_000n,
+    }).finish();
+  }
+
+  private manifest(d: BackupDetails, files: BackupFile[]): BackupManifest {
+    const spans = d.spans.map((s) => ({ start: unhex(s.start), end: unhex(s.end) }));
+    return {
+      startTime: BigInt(d.startTime),
+      endTime: BigInt(d.endTime),
+      mvccFilter: d.revisionHistory ? MvccFilter.MVCC_FILTER_ALL : MvccFilter.MVCC_FILTER_LATEST,
+      revisionStartTime: d.revisionHistory ? BigInt(d.startTime) : 0n,
+      spans,
+      introducedSpans: d.spans.filter((s) => d.incremental && s.startTime === '0').map((s) => ({ start: unhex(s.start), end: unhex(s.end) })),
+      descriptors: d.descriptors.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
+      descriptorRevisions: [],
+      files: files.sort((a, b) => Buffer.compare(a.span?.start ?? new Uint8Array(0), b.span?.start ?? new Uint8Array(0))),
+      clusterId: '',
+      backupId: d.backupId,
+      formatVersion: 1,
+      isFullCluster: d.isFullCluster,
+      dependencies: d.dependencies,
+      localityUris: {},
+      jobId: BigInt(this.job.id),
+      coordinatorNodeId: 0,
+      completeDatabaseIds: d.completeDatabaseIds,
+      partFiles: [],
+    } as BackupManifest;
+  }
+}
+
+/** The item id of the planned span containing `key`. */
+function spanIdContaining(d: BackupDetails, key: Uint8Array): string {
+  const k = Buffer.from(key);
+  return String(
+    d.spans.findIndex((s) => Buffer.compare(unhex(s.start), k) <= 0 && (s.end === '' || Buffer.compare(k, unhex(s.end)) < 0)),
+  );
+}

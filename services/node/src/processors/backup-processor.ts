@@ -1,0 +1,114 @@
+import type { NatsConnection } from 'nats';
+import { DataFileWriter, dataFileName, type MvccRevision } from '@cairn/backup-format';
+import { joinPath, openStorage, openWritePipe, type ExternalStorage, type StorageContext } from '@cairn/cloud';
+import type { MvccStore } from '@cairn/mvcc';
+import { BackupWorkItem, BackupWorkResult, type BackupFile, type LocalityTier } from '@cairn/proto';
+import type { WorkContext } from '@cairn/cluster';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import type { AppliedPosition } from '../applied-position.js';
+import type { RangeTable } from '../range-table.js';
+import { exportRevisions } from './revision-source.js';
+
+export interface ProcessorDeps {
+  nodeId: number;
+  locality: LocalityTier[];
+  store: MvccStore;
+  ranges: RangeTable;
+  applied: AppliedPosition;
+  nc: NatsConnection;
+  storage: StorageContext;
+  /** Called with bytes written per file, for metrics. */
+  onFileWritten?: (bytes: number, locality: string) => void;
+}
+
+/** Picks this node's destination: its most specific tier that has a URI, else `default`. */
+export function layerUriFor(uris: Record<string, string>, tiers: readonly LocalityTier[]): { uri: string; locality: string } {
+  for (let i = tiers.length - 1; i >= 0; i--) {
+    const t = tiers[i]!;
+    const uri = uris[`${t.key}=${t.value}`];
+    if (uri) return { uri, locality: `${t.key}=${t.value}` };
+  }
+  const uri = uris['default'];
+  if (!uri) throw new CairnError(ErrorCode.InvalidArgument, 'backup work item without a default destination');
+  return { uri, locality: 'default' };
+}
+
+/**
+ * Exports one span of a backup layer: streams its revisions into data files (rolled at the
+ * target size, never inside one key's revisions) written to this node's locality's URI.
+ */
+export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array, ctx: WorkContext): Promise<Uint8Array> {
+  const item = BackupWorkItem.decode(payload);
+  const span = { start: item.span!.start, end: item.span!.end };
+  const { uri, locality } = layerUriFor(item.layerUris, deps.locality);
+  const storage = await openStorage(uri, deps.storage);
+  const files: BackupFile[] = [];
+  let current: OpenFile | undefined;
+  try {
+    let lastKey: Uint8Array | undefined;
+    const revisions = exportRevisions(deps, {
+      span,
+      startTs: item.startTime,
+      endTs: item.endTime,
+      allRevisions: item.allRevisions,
+      minAppliedSeq: Number(item.minAppliedSeq),
+    }, item.replicas);
+    for await (const rev of revisions) {
+      if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
+      const newKey = !lastKey || Buffer.compare(lastKey, rev.key) !== 0;
+      if (current && newKey && current.writer.bytesWritten >= Number(item.targetFileSize)) {
+        files.push(await current.finish(rev.key));
+        current = undefined;
+      }
+      current ??= openFile(deps, storage, locality, files.length === 0 ? span.start : rev.key, item.encryptionKey);
+      await current.add(rev);
+      if (newKey) lastKey = rev.key;
+    }
+    if (current) files.push(await current.finish(span.end));
+    current = undefined;
+  } catch (err) {
+    // Leave nothing half-written behind (the storage write is atomic once aborted).
+    await current?.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  } finally {
+    await storage.close();
+  }
+  for (const f of files) deps.onFileWritten?.(Number(f.bytes), f.locality);
+  return BackupWorkResult.encode({ span: item.span, files }).finish();
+}
+
+interface OpenFile {
+  writer: DataFileWriter;
+  add(rev: MvccRevision): Promise<void>;
+  finish(end: Uint8Array): Promise<BackupFile>;
+  abort(err: Error): Promise<void>;
+}
+
+function openFile(deps: ProcessorDeps, storage: ExternalStorage, locality: string, start: Uint8Array, key: Uint8Array): OpenFile {
+  const path = dataFileName(deps.nodeId);
+  const pipe = openWritePipe(storage, joinPath(path));
+  const writer = new DataFileWriter({
+    sink: (chunk) => pipe.write(chunk),
+    ...(key.length > 0 ? { encryptionKey: key } : {}),
+  });
+  return {
+    writer,
+    add: (rev) => writer.add(rev),
+    abort: (err) => pipe.abort(err),
+    finish: async (end) => {
+      const summary = await writer.finish();
+      const { bytes } = await pipe.end();
+      return {
+        span: { start, end },
+        path,
+        entries: BigInt(summary.entries),
+        rows: BigInt(summary.rows),
+        logicalBytes: BigInt(summary.logicalBytes),
+        bytes: BigInt(bytes),
+        locality,
+        checksum: summary.checksum,
+        nodeId: deps.nodeId,
+      };
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import type { NatsConnection } from 'nats';
+import { CairnError, ErrorCode, isRetryable } from '@cairn/errors';
+import { callNode } from '@cairn/cluster';
+import type { Span } from '@cairn/keys';
+import type { MvccStore } from '@cairn/mvcc';
+import { NodeExportRequest, NodeExportResponse } from '@cairn/proto';
+import type { MvccRevision } from '@cairn/backup-format';
+import type { AppliedPosition } from '../applied-position.js';
+import type { RangeTable } from '../range-table.js';
+
+export interface ExportWindow {
+  span: Span;
+  startTs: bigint;
+  endTs: bigint;
+  allRevisions: boolean;
+  minAppliedSeq: number;
+}
+
+/**
+ * The revisions of a span, read from this node's replica when it holds every range of the
+ * span (the usual case: work goes to replicas), else streamed from another replica over NATS.
+ */
+export async function* exportRevisions(
+  local: { nodeId: number; store: MvccStore; ranges: RangeTable; applied: AppliedPosition; nc: NatsConnection },
+  w: ExportWindow,
+  replicas: readonly number[],
+): AsyncGenerator<MvccRevision> {
+  if (holdsSpan(local.nodeId, local.ranges, w.span)) {
+    await local.applied.waitFor(w.minAppliedSeq, 60_000);
+    yield* local.store.exportRevisions(w.span, w.startTs, w.endTs, w.allRevisions);
+    return;
+  }
+  const donors = replicas.filter((n) => n !== local.nodeId);
+  if (donors.length === 0) throw new CairnError(ErrorCode.Unavailable, 'no replica of the span to export from', { retryable: true });
+  let start = w.span.start;
+  let donorIndex = 0;
+  for (;;) {
+    let res: NodeExportResponse;
+    try {
+      res = await callNode(local.nc, donors[donorIndex % donors.length]!, 'export', NodeExportRequest, NodeExportResponse, {
+        startKey: start,
+        endKey: w.span.end,
+        startTs: w.startTs,
+        endTs: w.endTs,
+        allRevisions: w.allRevisions,
+        minAppliedSeq: BigInt(w.minAppliedSeq),
+        targetBytes: 0,
+      });
+    } catch (err) {
+      if (!isRetryable(err) || ++donorIndex >= donors.length * 2) throw err;
+      continue;
+    }
+    for (const r of res.revisions) yield { key: r.key, ts: r.timestamp, value: r.value ?? null };
+    if (res.resumeKey.length === 0) return;
+    start = res.resumeKey;
+  }
+}
+
+function holdsSpan(nodeId: number, ranges: RangeTable, span: Span): boolean {
+  let key = span.start;
+  for (;;) {
+    const r = ranges.find(key);
+    if (!r || !r.replicas.includes(nodeId)) return false;
+    if (r.endKey.length === 0 || (span.end.length > 0 && Buffer.compare(span.end, r.endKey) <= 0)) return true;
+    key = r.endKey;
+  }
+}
