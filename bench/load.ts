@@ -103,8 +103,9 @@ function payload(bytes: number): string {
 }
 
 /**
- * bank.bank as a fresh cluster describes it after initBank's CREATE TABLE (database 100,
- * table 101); the ids only change the key prefix, which is one byte either way.
+ * bank.bank as initBank's CREATE TABLE describes it. The ids are those of the first user
+ * objects (database 100, table 101); the cluster's may differ, but any table id below 256
+ * encodes in the same two key bytes, so keys and values have the cluster's sizes.
  */
 function bankDescriptor(): TableDescriptor {
   return TableDescriptor.fromPartial({

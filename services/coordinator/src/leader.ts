@@ -1,4 +1,10 @@
-import type { NatsConnection } from 'nats';
+import type { NatsConnection, Subscription } from 'nats';
+import { WriteBatch } from '@cairn/proto';
+import { BackupResumer } from './backup/backup-resumer.js';
+import { RestoreResumer } from './backup/restore-resumer.js';
+
+/** Subject the leader serves for restored key/values (see services/node restore-processor). */
+export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { ClusterState } from '@cairn/cluster';
 import { LogWriter, NodeRegistry, RemoteNodelocalStorage, WorkQueue, isLive, type NodeDirectory } from '@cairn/cluster';
@@ -33,6 +39,7 @@ export class Leader {
   readonly writeLock = new WriteLock();
   catalog = new Catalog();
   private nodes!: NodeDirectory;
+  private ingestSub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private catalogLoaded = false;
@@ -74,13 +81,34 @@ export class Leader {
     }
     leader.timer = setInterval(() => void leader.maintain(), MAINTENANCE_INTERVAL_MS);
     await leader.maintain();
+    jobs.registerResumer('BACKUP', (job) => new BackupResumer(job, workQueue, leader.storageContext()));
+    jobs.registerResumer('RESTORE', (job) => new RestoreResumer(job, leader, workQueue));
+    leader.serveIngest();
     // Adopts every unfinished job, including those of a coordinator that died.
     await jobs.start();
     return leader;
   }
 
+  /**
+   * Restore processors on nodes send the rows they rebuilt here; the leader appends them to
+   * the write log like any write, so every replica gets them in order.
+   */
+  private serveIngest(): void {
+    this.ingestSub = this.nc.subscribe(LEADER_INGEST_SUBJECT, {
+      callback: (err, msg) => {
+        if (err) return;
+        const { ops } = WriteBatch.decode(msg.data);
+        this.appendWrite(ops).stored.then(
+          () => msg.respond(new Uint8Array(0)),
+          (e: unknown) => msg.respond(new TextEncoder().encode(e instanceof Error ? e.message : String(e))),
+        );
+      },
+    });
+  }
+
   /** Stops acting as leader: running jobs are left as they are, for the next leader to adopt. */
   async stop(): Promise<void> {
+    this.ingestSub?.unsubscribe();
     if (this.timer) clearInterval(this.timer);
     this.nodes.stop();
     await this.jobs.stop();

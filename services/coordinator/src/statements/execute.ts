@@ -4,6 +4,15 @@ import type { Leader } from '../leader.js';
 import { createDatabase, createSequence, createTable, createView, dropDatabase, dropObject } from './ddl-statements.js';
 import { deleteRows, insert, select, update } from './dml-statements.js';
 import { controlJobs, showJob, showJobs } from './job-statements.js';
+import {
+  backup,
+  createExternalConnection,
+  dropExternalConnection,
+  restore,
+  showBackup,
+  showBackups,
+  showExternalConnections,
+} from './backup-statements.js';
 import { tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 import {
@@ -84,6 +93,20 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return showJob(s, stmt);
     case 'controlJobs':
       return controlJobs(s, stmt);
+    case 'backup':
+      return backup(s, stmt);
+    case 'restore':
+      return restore(s, stmt);
+    case 'showBackups':
+      return showBackups(s, stmt);
+    case 'showBackup':
+      return showBackup(s, stmt);
+    case 'createExternalConnection':
+      return createExternalConnection(s, stmt);
+    case 'dropExternalConnection':
+      return dropExternalConnection(s, stmt);
+    case 'showExternalConnections':
+      return showExternalConnections(s);
     default:
       // Backup, restore, jobs and schedules statements parse today; their executors arrive
       // with the job registry.

@@ -1,0 +1,143 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { Catalog, decodeDescriptor, encodeDescriptor, rewriteDescriptor } from '@cairn/catalog';
+import { formatTimestamp, intersectSpans, tableSpan } from '@cairn/keys';
+import { DescriptorState, MvccFilter, ObjectKind, type Descriptor, type TableDescriptor } from '@cairn/proto';
+import type { RestoreStatement } from '@cairn/sql';
+import type { Leader } from '../leader.js';
+import { resolveAsOf } from '../statements/as-of.js';
+import { BackupCollection, type Layer } from './backup-collection.js';
+import { hex } from './backup-details.js';
+import { resolveTargets } from './backup-planner.js';
+import type { RestoreDetails } from './restore-details.js';
+
+/** The layers a restore to `endTime` reads, checking the time is one the backups can give. */
+export function layersFor(chain: Layer[], endTime: bigint): Layer[] {
+  const last = chain[chain.length - 1]!.manifest;
+  if (endTime > last.endTime || endTime <= 0n) {
+    throw new CairnError(
+      ErrorCode.InvalidArgument,
+      `invalid RESTORE timestamp: supplied backups do not cover requested time ${formatTimestamp(endTime)} (backups end at ${formatTimestamp(last.endTime)})`,
+    );
+  }
+  const used = chain.filter((l) => l.manifest.startTime < endTime);
+  const top = used[used.length - 1]!.manifest;
+  const exact = chain.some((l) => l.manifest.endTime === endTime);
+  const coveredByRevisions = top.mvccFilter === MvccFilter.MVCC_FILTER_ALL && endTime >= top.revisionStartTime;
+  if (!exact && !coveredByRevisions) {
+    const before = [...chain].reverse().find((l) => l.manifest.endTime < endTime)?.manifest.endTime;
+    const after = chain.find((l) => l.manifest.endTime > endTime)?.manifest.endTime;
+    throw new CairnError(
+      ErrorCode.InvalidArgument,
+      `invalid RESTORE timestamp: restoring to arbitrary time requires that BACKUP for requested time be created with 'revision_history' option. nearest BACKUP times are ${before === undefined ? 'none' : formatTimestamp(before)} or ${after === undefined ? 'none' : formatTimestamp(after)}`,
+    );
+  }
+  return used;
+}
+
+/**
+ * Plans a RESTORE: resolves the chain and the restore time, picks the objects, gives them new
+ * ids and names (checking for conflicts), and lists for each table span the files of every
+ * layer that overlap it.
+ */
+export async function planRestore(leader: Leader, stmt: RestoreStatement, currentDb: string): Promise<RestoreDetails> {
+  const o = stmt.options;
+  if (o.encryptionPassphrase !== undefined || o.kms !== undefined) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'encrypted backups are not supported by this cluster version yet');
+  }
+  if (!stmt.source.subdir) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, "RESTORE FROM '<uri>' needs a backup in that collection: use RESTORE FROM LATEST IN '<collection>' or FROM '<subdir>' IN '<collection>'", {
+      position: stmt.pos,
+    });
+  }
+  const collection = await BackupCollection.open(stmt.source.uris, leader.storageContext());
+  try {
+    const sub = stmt.source.subdir;
+    const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
+    const chain = await collection.chain(full);
+    const point = leader.readPoint();
+    const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
+    const layers = layersFor(chain, endTime);
+    const top = layers[layers.length - 1]!.manifest;
+    const backupCatalog = Catalog.fromDescriptors(top.descriptors.map((b) => decodeDescriptor(b)));
+    const targets = resolveTargets(backupCatalog, stmt.targets, currentDb);
+    const cluster = leader.catalog;
+
+    const descriptors: Descriptor[] = [];
+    const names: RestoreDetails['names'] = [];
+    const idMap = new Map<number, number>();
+    const parentFor = new Map<number, number>(); // old db id -> new db id
+
+    if (stmt.targets.kind === 'cluster') {
+      const existing = cluster.databases();
+      if (existing.length > 0) {
+        throw new CairnError(
+          ErrorCode.FailedPrecondition,
+          `full cluster restore can only be run on a cluster with no tables or databases but found ${existing.length} descriptors: ${existing.map((d) => d.name).join(', ')}`,
+        );
+      }
+    }
+    if (stmt.targets.kind === 'cluster' || stmt.targets.kind === 'databases') {
+      const dbIds = targets.databaseIds;
+      if (o.newDbName !== undefined && dbIds.length !== 1) {
+        throw new CairnError(ErrorCode.InvalidArgument, 'new_db_name can only be used for RESTORE DATABASE with a single database');
+      }
+      for (const oldId of dbIds) {
+        const db = backupCatalog.databaseById(oldId)!;
+        const name = o.newDbName ?? db.name;
+        if (cluster.database(name)) throw new CairnError(ErrorCode.DuplicateObject, `database "${name}" already exists`);
+        const newId = leader.allocateDescriptorId();
+        idMap.set(oldId, newId);
+        parentFor.set(oldId, newId);
+        descriptors.push({ kind: { $case: 'database', value: { id: newId, name, state: DescriptorState.OFFLINE } } });
+        names.push({ parentId: 0, name, id: newId });
+      }
+    } else {
+      for (const t of targets.tables) {
+        if (parentFor.has(t.parentId)) continue;
+        const dbName = o.intoDb ?? backupCatalog.databaseById(t.parentId)?.name ?? '';
+        const db = cluster.database(dbName);
+        if (!db) throw new CairnError(ErrorCode.UndefinedObject, `a database named "${dbName}" needs to exist to restore ${t.name} into it`);
+        parentFor.set(t.parentId, db.id);
+      }
+    }
+    const tables = targets.tables;
+    for (const t of tables) idMap.set(t.id, leader.allocateDescriptorId());
+    const restored: TableDescriptor[] = [];
+    for (const t of tables) {
+      const parentId = parentFor.get(t.parentId)!;
+      if (!idMap.has(t.parentId) && cluster.tablesIn(parentId).some((x) => x.name === t.name)) {
+        throw new CairnError(ErrorCode.DuplicateObject, `relation "${t.name}" already exists`);
+      }
+      const nt = { ...rewriteDescriptor(t, idMap, parentId, { skipMissingForeignKeys: o.skipMissingForeignKeys === true }), state: DescriptorState.OFFLINE };
+      restored.push(nt);
+      descriptors.push({ kind: { $case: 'table', value: nt } });
+      names.push({ parentId, name: nt.name, id: nt.id });
+    }
+
+    const items: RestoreDetails['items'] = [];
+    if (o.schemaOnly !== true) {
+      for (const t of tables) {
+        if (t.kind !== ObjectKind.TABLE) continue;
+        const span = tableSpan(t.id);
+        const files: RestoreDetails['items'][number]['files'] = [];
+        layers.forEach((l, layer) => {
+          for (const f of l.manifest.files) {
+            if (f.span && intersectSpans(span, { start: f.span.start, end: f.span.end })) files.push({ layer, path: f.path, locality: f.locality });
+          }
+        });
+        if (files.length > 0) items.push({ start: hex(span.start), end: hex(span.end), files });
+      }
+    }
+    return {
+      layers: layers.map((l) => collection.layerUris(l.path)),
+      endTime: String(endTime),
+      descriptors: descriptors.map((d) => Buffer.from(encodeDescriptor(d)).toString('base64')),
+      names,
+      rewrites: [...idMap].map(([oldId, newId]) => ({ oldId, newId })),
+      items,
+      newTableIds: restored.map((t) => t.id),
+    };
+  } finally {
+    await collection.close();
+  }
+}

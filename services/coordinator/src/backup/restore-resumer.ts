@@ -1,0 +1,107 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { decodeDescriptor } from '@cairn/catalog';
+import { workError, type WorkQueue } from '@cairn/cluster';
+import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
+import { prefixEnd, tablePrefix } from '@cairn/keys';
+import { DescriptorState, RestoreWorkItem, RestoreWorkResult, type Descriptor } from '@cairn/proto';
+import type { Leader } from '../leader.js';
+import { unhex } from './backup-details.js';
+import type { RestoreDetails } from './restore-details.js';
+
+/**
+ * Runs a RESTORE job: creates the new objects OFFLINE, has nodes restore every span (merge
+ * layers, rewrite keys, ingest), then makes the objects PUBLIC. Failure or cancel drops them.
+ */
+export class RestoreResumer implements Resumer {
+  constructor(
+    private readonly job: Job,
+    private readonly leader: Leader,
+    private readonly queue: WorkQueue,
+  ) {}
+
+  async resume(ctx: JobContext): Promise<void> {
+    const d = decodeJsonPayload<RestoreDetails>(this.job.spec);
+    const jobId = this.job.id;
+    const descriptors = d.descriptors.map((b) => decodeDescriptor(new Uint8Array(Buffer.from(b, 'base64'))));
+    await this.createOffline(descriptors, d);
+
+    const done = new Set<string>(ctx.checkpoint ? (JSON.parse(new TextDecoder().decode(ctx.checkpoint)) as string[]) : []);
+    let rows = 0n;
+    if (done.size < d.items.length) {
+      await this.queue.openJob(jobId, { kind: 'restore' });
+      for (const [i, it] of d.items.entries()) {
+        if (done.has(String(i))) continue;
+        const payload = RestoreWorkItem.encode({
+          span: { start: unhex(it.start), end: unhex(it.end) },
+          files: it.files.map((f) => ({ layerUri: d.layers[f.layer]![f.locality] ?? d.layers[f.layer]!['default']!, path: f.path, layer: f.layer })),
+          endTime: BigInt(d.endTime),
+          rewrites: d.rewrites,
+          encryptionKey: new Uint8Array(0),
+        }).finish();
+        await this.queue.publish(jobId, String(i), payload);
+      }
+      await ctx.setProgress(done.size / Math.max(1, d.items.length), 'restoring spans');
+      for await (const r of this.queue.results(jobId, ctx.signal)) {
+        if (done.has(r.itemId)) continue;
+        const err = workError(r);
+        if (err) throw err;
+        if (r.outcome?.$case !== 'payload') continue;
+        rows += RestoreWorkResult.decode(r.outcome.value).rows;
+        done.add(r.itemId);
+        const cp = new TextEncoder().encode(JSON.stringify([...done]));
+        await ctx.setProgress(Math.min(0.99, done.size / d.items.length), 'restoring spans', cp);
+        if (done.size >= d.items.length) break;
+      }
+      if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore interrupted');
+    }
+    await this.setState(descriptors, DescriptorState.PUBLIC);
+    await ctx.setProgress(1, null);
+    await this.queue.closeJob(jobId);
+    this.leader.log.info({ jobId, rows: String(rows) }, 'restore done');
+  }
+
+  async onFailOrCancel(): Promise<void> {
+    await this.queue.closeJob(this.job.id);
+    const d = decodeJsonPayload<RestoreDetails>(this.job.spec);
+    const descriptors = d.descriptors.map((b) => decodeDescriptor(new Uint8Array(Buffer.from(b, 'base64'))));
+    // Only what this job created (still OFFLINE) is dropped.
+    const ours = descriptors.filter((x) => {
+      const cur = this.leader.catalog.descriptor(x.kind!.value.id);
+      return cur !== undefined && cur.kind!.value.state === DescriptorState.OFFLINE;
+    });
+    await this.setState(ours, DescriptorState.DROPPED);
+  }
+
+  private async createOffline(descriptors: Descriptor[], d: RestoreDetails): Promise<void> {
+    const missing = descriptors.filter((x) => this.leader.catalog.descriptor(x.kind!.value.id) === undefined);
+    if (missing.length === 0) return;
+    await this.leader.writeLock.run(async () => {
+      for (const n of d.names) {
+        const taken = n.parentId === 0 ? this.leader.catalog.database(n.name) : undefined;
+        if (taken && taken.id !== n.id) throw new CairnError(ErrorCode.DuplicateObject, `database "${n.name}" already exists`);
+      }
+      const splits = d.newTableIds.flatMap((id) => [tablePrefix(id), prefixEnd(tablePrefix(id))]);
+      await this.leader.splitAt(splits);
+      await this.leader.write(missing.flatMap((x) => this.leader.descriptorOps(x)));
+      for (const x of missing) this.leader.catalog.apply(x);
+    });
+  }
+
+  private async setState(descriptors: Descriptor[], state: DescriptorState): Promise<void> {
+    if (descriptors.length === 0) return;
+    await this.leader.writeLock.run(async () => {
+      const updated: Descriptor[] = descriptors.map((x) =>
+        x.kind!.$case === 'database'
+          ? { kind: { $case: 'database', value: { ...x.kind!.value, state } } }
+          : { kind: { $case: 'table', value: { ...x.kind!.value, state } } },
+      );
+      const ops = updated.flatMap((x) => {
+        const v = x.kind!.value;
+        const parentId = x.kind!.$case === 'table' ? x.kind!.value.parentId : 0;
+        return this.leader.descriptorOps(x, state === DescriptorState.DROPPED ? { removeName: { parentId, name: v.name } } : {});
+      });
+      await this.leader.write(ops);
+      for (const x of updated) this.leader.catalog.apply(x);
+    });
+  }
+}

@@ -1,0 +1,177 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { Catalog, decodeDescriptor } from '@cairn/catalog';
+import { parseStorageUri, redactStorageUri } from '@cairn/cloud';
+import { encodeJsonPayload, type Job } from '@cairn/jobs';
+import { formatJobTimestamp } from '@cairn/jobs';
+import { BackupCheckpoint, DescriptorState, ObjectKind } from '@cairn/proto';
+import {
+  formatStatement,
+  type BackupStatement,
+  type CreateExternalConnectionStatement,
+  type DropExternalConnectionStatement,
+  type RestoreStatement,
+  type ShowBackupStatement,
+  type ShowBackupsStatement,
+} from '@cairn/sql';
+import { BackupCollection } from '../backup/backup-collection.js';
+import { planBackup } from '../backup/backup-planner.js';
+import { planRestore } from '../backup/restore-planner.js';
+import { rowsResult, tagOnly, type StatementResult } from './result.js';
+import type { Session } from './session.js';
+
+/** A finished non-detached job's outcome, or its error as the statement's error. */
+function finished(job: Job): Job {
+  if (job.status === 'succeeded') return job;
+  if (job.status === 'failed' || job.status === 'revert-failed') {
+    throw new CairnError(ErrorCode.Internal, `job ${job.id} failed: ${job.error ?? 'unknown error'}`);
+  }
+  throw new CairnError(ErrorCode.Canceled, `job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
+}
+
+export async function backup(s: Session, stmt: BackupStatement): Promise<StatementResult> {
+  s.leader.assertReady();
+  const details = await planBackup(s.leader, stmt, s.database);
+  const job = await s.leader.jobs.create({
+    type: 'BACKUP',
+    description: formatStatement(stmt, { redact: true }),
+    statement: formatStatement(stmt, { redact: true }),
+    userName: 'root',
+    payload: encodeJsonPayload(details),
+  });
+  if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
+  const done = finished(await s.leader.jobs.waitForTerminal(job.id));
+  const cp = done.progress.checkpoint ? BackupCheckpoint.decode(done.progress.checkpoint) : undefined;
+  const rows = cp?.files.reduce((a, f) => a + f.rows, 0n) ?? 0n;
+  const bytes = cp?.files.reduce((a, f) => a + f.logicalBytes, 0n) ?? 0n;
+  return {
+    ...rowsResult(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes'], [
+      [done.id, done.status, String(done.progress.fractionCompleted), String(rows), '0', String(bytes)],
+    ]),
+    jobIds: [job.id],
+  };
+}
+
+export async function restore(s: Session, stmt: RestoreStatement): Promise<StatementResult> {
+  s.leader.assertReady();
+  const details = await planRestore(s.leader, stmt, s.database);
+  const job = await s.leader.jobs.create({
+    type: 'RESTORE',
+    description: formatStatement(stmt, { redact: true }),
+    statement: formatStatement(stmt, { redact: true }),
+    userName: 'root',
+    payload: encodeJsonPayload(details),
+  });
+  if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
+  const done = finished(await s.leader.jobs.waitForTerminal(job.id));
+  return {
+    ...rowsResult(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes'], [
+      [done.id, done.status, String(done.progress.fractionCompleted), '0', '0', '0'],
+    ]),
+    jobIds: [job.id],
+  };
+}
+
+export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promise<StatementResult> {
+  const c = await BackupCollection.open(stmt.collection.uris, s.leader.storageContext());
+  try {
+    return rowsResult(['path'], (await c.fullSubdirs()).map((p) => [p]));
+  } finally {
+    await c.close();
+  }
+}
+
+const tsText = (ns: bigint): string => formatJobTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
+
+export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise<StatementResult> {
+  const sub = stmt.source.subdir;
+  if (!sub) throw new CairnError(ErrorCode.FeatureNotSupported, "SHOW BACKUP '<uri>' is not supported: use SHOW BACKUP FROM LATEST IN '<collection>'");
+  const c = await BackupCollection.open(stmt.source.uris, s.leader.storageContext());
+  try {
+    const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
+    const chain = await c.chain(full);
+    const rows: (string | null)[][] = [];
+    for (const layer of chain) {
+      const m = layer.manifest;
+      const catalog = Catalog.fromDescriptors(m.descriptors.map((b) => decodeDescriptor(b)));
+      if (stmt.options.checkFiles) {
+        for (const f of m.files) {
+          if (!(await c.storage.exists(`${layer.path}/${f.path}`)) && f.locality === 'default') {
+            throw new CairnError(ErrorCode.NotFound, `backup file ${layer.path}/${f.path} is missing from ${c.redacted}`);
+          }
+        }
+      }
+      const stats = new Map<number, { rows: bigint; bytes: bigint }>();
+      for (const f of m.files) {
+        const id = f.span ? tableIdOf(f.span.start) : -1;
+        const st = stats.get(id) ?? { rows: 0n, bytes: 0n };
+        st.rows += f.rows;
+        st.bytes += f.logicalBytes;
+        stats.set(id, st);
+      }
+      const kind = m.startTime === 0n ? 'full' : 'incremental';
+      const start = m.startTime === 0n ? null : tsText(m.startTime);
+      for (const db of catalog.databases()) {
+        rows.push([null, null, db.name, 'database', kind, start, tsText(m.endTime), null, null, String(m.isFullCluster)]);
+        for (const t of catalog.tablesIn(db.id)) {
+          if (t.state === DescriptorState.DROPPED) continue;
+          const st = stats.get(t.id);
+          rows.push([
+            db.name,
+            'public',
+            t.name,
+            t.kind === ObjectKind.VIEW ? 'view' : t.kind === ObjectKind.SEQUENCE ? 'sequence' : 'table',
+            kind,
+            start,
+            tsText(m.endTime),
+            String(st?.bytes ?? 0n),
+            String(st?.rows ?? 0n),
+            String(m.isFullCluster),
+          ]);
+        }
+      }
+    }
+    return rowsResult(
+      ['database_name', 'parent_schema_name', 'object_name', 'object_type', 'backup_type', 'start_time', 'end_time', 'size_bytes', 'rows', 'is_full_cluster'],
+      rows,
+    );
+  } finally {
+    await c.close();
+  }
+}
+
+function tableIdOf(key: Uint8Array): number {
+  // Table keys start with the ordered uvarint of the table id: a length byte, then big-endian bytes.
+  const len = key[0] ?? 0;
+  let id = 0;
+  for (let i = 1; i <= len; i++) id = id * 256 + (key[i] ?? 0);
+  return id;
+}
+
+export async function createExternalConnection(s: Session, stmt: CreateExternalConnectionStatement): Promise<StatementResult> {
+  const loc = parseStorageUri(stmt.uri);
+  if (loc.scheme === 'external') throw new CairnError(ErrorCode.InvalidArgument, 'an external connection cannot point to another external connection');
+  const key = `external-connection.${stmt.name}`;
+  try {
+    await s.leader.state.meta.create(key, new TextEncoder().encode(stmt.uri));
+  } catch {
+    throw new CairnError(ErrorCode.DuplicateObject, `external connection with name ${stmt.name} already exists`);
+  }
+  return tagOnly('CREATE EXTERNAL CONNECTION');
+}
+
+export async function dropExternalConnection(s: Session, stmt: DropExternalConnectionStatement): Promise<StatementResult> {
+  await s.leader.state.meta.delete(`external-connection.${stmt.name}`);
+  return tagOnly('DROP EXTERNAL CONNECTION');
+}
+
+export async function showExternalConnections(s: Session): Promise<StatementResult> {
+  const rows: (string | null)[][] = [];
+  const keys = await s.leader.state.meta.keys('external-connection.*');
+  const names: string[] = [];
+  for await (const k of keys) names.push(k);
+  for (const k of names.sort()) {
+    const e = await s.leader.state.meta.get(k);
+    if (e && e.operation === 'PUT') rows.push([k.slice('external-connection.'.length), redactStorageUri(e.string())]);
+  }
+  return rowsResult(['connection_name', 'connection_uri'], rows);
+}
