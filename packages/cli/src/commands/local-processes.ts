@@ -45,6 +45,8 @@ export async function startLocalNats(storeDir: string, logFile: string): Promise
     detached: true,
   });
   const log = createWriteStream(logFile, { flags: 'a' });
+  // A log file that cannot be written must not take the supervisor (and its children) down.
+  log.on('error', () => undefined);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const url = `nats://127.0.0.1:${port}`;
@@ -68,6 +70,7 @@ export async function spawnCairn(name: string, args: string[], logFile: string, 
   // Own process group: Ctrl-C reaches only start-local, which then stops children in order.
   const child = spawn(process.execPath, [binPath(), ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log = createWriteStream(logFile, { flags: 'a' });
+  log.on('error', () => undefined);
   child.stderr?.pipe(log);
   const lines = createInterface({ input: child.stdout! });
   return new Promise<LocalProcess>((resolve, reject) => {
