@@ -189,7 +189,10 @@ export async function select(s: Session, stmt: SelectStatement): Promise<Stateme
   const timestamp = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   const plan = planScan(table, stmt.where);
   const aggregates = stmt.items.filter((i) => i.kind === 'aggregate');
-  const needsAll = aggregates.length > 0 || stmt.orderBy.some((o) => !table.primaryKey.includes(o.column));
+  // Rows come back in primary key order: a LIMIT can stop the scan early only when ORDER BY
+  // asks for that order (an ascending prefix of the key), else every row must be read first.
+  const keyOrder = stmt.orderBy.every((o, i) => !o.desc && table.primaryKey[i] === o.column);
+  const needsAll = aggregates.length > 0 || !keyOrder;
   const limit = !needsAll && stmt.limit !== undefined && plan.filters.length === 0 ? stmt.limit : 0;
 
   const rows: Datum[][] = [];
