@@ -1,5 +1,9 @@
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { loadSync } from '@grpc/proto-loader';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { formatLocality, isLive } from '@cairn/cluster';
 import { primaryIndexSpan } from '@cairn/catalog';
@@ -133,6 +137,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   for (const [def, impl] of buildServices(ctx)) server.addService(def as never, impl);
   const health = new HealthImplementation({ '': 'SERVING' });
   health.addToServer(server);
+  addReflection(server);
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(
       new CairnError(ErrorCode.Unavailable, `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }),
@@ -153,4 +158,15 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
         });
       }),
   };
+}
+
+/**
+ * Server reflection (grpcurl, `buf curl`, Postman discover the API without the .proto files),
+ * described from the repository's proto/ directory; skipped when it is not shipped alongside.
+ */
+function addReflection(server: Server): void {
+  const protoRoot = fileURLToPath(new URL('../../../../proto', import.meta.url));
+  if (!existsSync(`${protoRoot}/cairn/v1/api.proto`)) return;
+  const definition = loadSync(['cairn/v1/api.proto'], { includeDirs: [protoRoot], longs: String, keepCase: true });
+  new ReflectionService(definition).addToServer(server);
 }
