@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { CairnClient } from '@cairn/client';
 import { formatError, formatResult, outputFormats, readStatements, type OutputFormat } from '../output/index.js';
 import { clientFor, DEFAULT_HOST } from './client-options.js';
+import { waitedJobType, watchJob } from './job-watch.js';
 
 interface SqlOptions {
   host: string;
@@ -12,9 +13,19 @@ interface SqlOptions {
 }
 
 /** Runs one statement and prints its result; returns false (after printing the error) on failure. */
-async function runStatement(client: CairnClient, sql: string, format: OutputFormat): Promise<boolean> {
+async function runStatement(client: CairnClient, sql: string, format: OutputFormat, host: string): Promise<boolean> {
   try {
-    const r = await client.execute(sql);
+    const pending = client.execute(sql);
+    const jobType = waitedJobType(sql);
+    if (jobType) {
+      const watcher = clientFor(host);
+      try {
+        await watchJob(watcher, jobType, pending);
+      } finally {
+        watcher.close();
+      }
+    }
+    const r = await pending;
     const text = formatResult({ columns: r.columns, rows: r.rows, tag: r.tag }, format);
     if (text) process.stdout.write(text + '\n');
     return true;
@@ -45,7 +56,7 @@ export function registerSql(program: Command): void {
             const { statements, rest } = readStatements(text);
             const all = rest.trim() ? [...statements, rest.trim()] : statements;
             for (const stmt of all) {
-              if (!(await runStatement(client, stmt, o.format))) {
+              if (!(await runStatement(client, stmt, o.format, o.host))) {
                 process.exitCode = 1;
                 return;
               }
@@ -78,11 +89,11 @@ async function repl(client: CairnClient, format: OutputFormat, host: string): Pr
     buffer += line + '\n';
     const { statements, rest } = readStatements(buffer);
     buffer = rest;
-    for (const stmt of statements) if (!(await runStatement(client, stmt, format))) failed = true;
+    for (const stmt of statements) if (!(await runStatement(client, stmt, format, host))) failed = true;
     prompt();
   }
   if (buffer.trim()) {
-    if (!(await runStatement(client, buffer.trim(), format))) failed = true;
+    if (!(await runStatement(client, buffer.trim(), format, host))) failed = true;
   }
   // Piped input behaves like a script: a failed statement fails the run.
   if (failed && !interactive) process.exitCode = 1;
