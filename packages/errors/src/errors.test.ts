@@ -47,6 +47,7 @@ describe('CairnError', () => {
       FAILED_PRECONDITION: 9,
       NOT_FOUND: 5,
       CANCELED: 1,
+      JOB_FAILED: 9,
       INTERNAL: 13,
     };
     for (const code of Object.values(ErrorCode)) expect(grpcStatusFor(code), code).toBe(expected[code]);

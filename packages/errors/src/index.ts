@@ -22,6 +22,8 @@ export const ErrorCode = {
   FailedPrecondition: 'FAILED_PRECONDITION',
   NotFound: 'NOT_FOUND',
   Canceled: 'CANCELED',
+  /** A job the statement waited on ended failed; the message carries the job's error. */
+  JobFailed: 'JOB_FAILED',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -106,6 +108,7 @@ export function grpcStatusFor(code: ErrorCode): number {
       return GrpcStatus.ALREADY_EXISTS;
     case ErrorCode.ForeignKeyViolation:
     case ErrorCode.FailedPrecondition:
+    case ErrorCode.JobFailed:
     case ErrorCode.WrongCluster:
       return GrpcStatus.FAILED_PRECONDITION;
     case ErrorCode.FeatureNotSupported:

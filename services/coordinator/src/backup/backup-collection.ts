@@ -1,4 +1,9 @@
 import {
+  ENCRYPTION_INFO,
+  decodeEncryptionInfo,
+  encodeEncryptionInfo,
+  makeEncryptionInfo,
+  unlockEncryptionInfo,
   BACKUP_MANIFEST,
   BACKUP_MANIFEST_CHECKSUM,
   INCREMENTALS_DIRECTORY,
@@ -123,6 +128,32 @@ export class BackupCollection {
     ]);
     verifyChecksummed(body, checksum, `${layerPath}/${BACKUP_MANIFEST}`);
     return decodeManifest(body, { name: `${layerPath}/${BACKUP_MANIFEST}`, ...(key ? { encryptionKey: key } : {}) });
+  }
+
+  /**
+   * The data key of an encrypted chain: a new one for a new full backup (its salt and a
+   * verification token go to ENCRYPTION-INFO in the full's directory), else the full's key
+   * unlocked with the passphrase. Undefined when the chain is not encrypted.
+   */
+  async encryptionKey(fullSubdir: string, passphrase: string | undefined, create: boolean): Promise<Uint8Array | undefined> {
+    const path = joinPath(normalizeFullSubdir(fullSubdir), ENCRYPTION_INFO);
+    if (create) {
+      if (passphrase === undefined) return undefined;
+      const { info, key } = await makeEncryptionInfo(passphrase);
+      await this.storage.writeFile(path, encodeEncryptionInfo(info));
+      return key;
+    }
+    const encrypted = await this.storage.exists(path);
+    if (!encrypted) {
+      if (passphrase !== undefined) {
+        throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is not encrypted: remove encryption_passphrase`);
+      }
+      return undefined;
+    }
+    if (passphrase === undefined) {
+      throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is encrypted: an encryption_passphrase is required`);
+    }
+    return unlockEncryptionInfo(decodeEncryptionInfo(await this.storage.readAll(path)), passphrase);
   }
 
   /** Writes the manifest and its checksum: the layer exists once both are there. */

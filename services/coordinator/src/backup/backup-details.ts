@@ -30,6 +30,8 @@ export interface BackupDetails {
   backupId: string;
   minAppliedSeq: number;
   targetFileSize: number;
+  /** Hex data key of an encrypted backup (derived from the passphrase; never shown). */
+  encryptionKey?: string;
 }
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

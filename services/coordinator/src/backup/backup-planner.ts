@@ -55,8 +55,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       position: stmt.pos,
     });
   }
-  if (stmt.options.encryptionPassphrase !== undefined || stmt.options.kms !== undefined) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'encrypted backups are not supported by this cluster version yet', { position: stmt.pos });
+  if (stmt.options.kms !== undefined) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase', { position: stmt.pos });
   }
   const point = leader.readPoint();
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
@@ -76,10 +76,12 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
     let startTime = 0n;
     let dependencies: string[] = [];
     let previousSpans: Span[] = [];
+    let key: Uint8Array | undefined;
     const sub = stmt.destination.subdir;
     if (sub) {
       fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-      const chain = await collection.chain(fullSubdir);
+      key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, false);
+      const chain = await collection.chain(fullSubdir, key);
       const prev = chain[chain.length - 1]!.manifest;
       if (chain[0]!.manifest.isFullCluster !== targets.isFullCluster) {
         throw new CairnError(ErrorCode.FailedPrecondition, 'an incremental backup must have the same targets as its full backup: cannot mix a cluster backup and a backup of databases or tables');
@@ -97,6 +99,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
     } else {
       fullSubdir = fullBackupSubdir(endTime);
       layerPath = fullSubdir.replace(/^\/+/, '');
+      key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, true);
     }
 
     const spans: PlannedSpan[] = [];
@@ -132,6 +135,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       backupId: randomUUID(),
       minAppliedSeq: point.seq,
       targetFileSize: leader.settings.getNumber('bulkio.backup.file_size'),
+      ...(key ? { encryptionKey: Buffer.from(key).toString('hex') } : {}),
     };
   } finally {
     await collection.close();

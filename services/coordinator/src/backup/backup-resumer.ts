@@ -37,6 +37,7 @@ export class BackupResumer implements Resumer {
       for (const sp of cp.completedSpans) done.set(spanIdContaining(d, sp.start), []);
       for (const f of cp.files) done.get(spanIdContaining(d, f.span?.start ?? new Uint8Array(0)))?.push(f);
     }
+    const key = d.encryptionKey ? unhex(d.encryptionKey) : undefined;
     const collection = await BackupCollection.open(d.collection, this.storage);
     try {
       const layerUris = collection.layerUris(d.layerPath);
@@ -52,7 +53,7 @@ export class BackupResumer implements Resumer {
           targetFileSize: BigInt(d.targetFileSize),
           minAppliedSeq: BigInt(d.minAppliedSeq),
           replicas: span.replicas,
-          encryptionKey: new Uint8Array(0),
+          encryptionKey: key ?? new Uint8Array(0),
         }).finish();
         await this.queue.publish(jobId, String(i), item);
       }
@@ -77,7 +78,7 @@ export class BackupResumer implements Resumer {
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup interrupted');
       const files = [...done.values()].flat();
       await ctx.setProgress(0.99, 'writing manifest', this.checkpoint(d, done));
-      await collection.writeManifest(d.layerPath, this.manifest(d, files));
+      await collection.writeManifest(d.layerPath, this.manifest(d, files), key);
       if (!d.incremental) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
       await ctx.setProgress(1, null, this.checkpoint(d, done));
       await this.queue.closeJob(jobId);

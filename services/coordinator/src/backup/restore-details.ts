@@ -11,4 +11,6 @@ export interface RestoreDetails {
   items: Array<{ start: string; end: string; files: Array<{ layer: number; path: string; locality: string }> }>;
   /** New table ids (for range splits and for making them PUBLIC at the end). */
   newTableIds: number[];
+  /** Hex data key when the backup is encrypted. */
+  encryptionKey?: string;
 }

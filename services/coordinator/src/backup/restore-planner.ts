@@ -41,8 +41,8 @@ export function layersFor(chain: Layer[], endTime: bigint): Layer[] {
  */
 export async function planRestore(leader: Leader, stmt: RestoreStatement, currentDb: string): Promise<RestoreDetails> {
   const o = stmt.options;
-  if (o.encryptionPassphrase !== undefined || o.kms !== undefined) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'encrypted backups are not supported by this cluster version yet');
+  if (o.kms !== undefined) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase');
   }
   if (!stmt.source.subdir) {
     throw new CairnError(ErrorCode.FeatureNotSupported, "RESTORE FROM '<uri>' needs a backup in that collection: use RESTORE FROM LATEST IN '<collection>' or FROM '<subdir>' IN '<collection>'", {
@@ -53,7 +53,8 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
   try {
     const sub = stmt.source.subdir;
     const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-    const chain = await collection.chain(full);
+    const key = await collection.encryptionKey(full, o.encryptionPassphrase, false);
+    const chain = await collection.chain(full, key);
     const point = leader.readPoint();
     const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
     const layers = layersFor(chain, endTime);
@@ -136,6 +137,7 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
       rewrites: [...idMap].map(([oldId, newId]) => ({ oldId, newId })),
       items,
       newTableIds: restored.map((t) => t.id),
+      ...(key ? { encryptionKey: Buffer.from(key).toString('hex') } : {}),
     };
   } finally {
     await collection.close();

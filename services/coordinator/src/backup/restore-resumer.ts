@@ -36,7 +36,7 @@ export class RestoreResumer implements Resumer {
           files: it.files.map((f) => ({ layerUri: d.layers[f.layer]![f.locality] ?? d.layers[f.layer]!['default']!, path: f.path, layer: f.layer })),
           endTime: BigInt(d.endTime),
           rewrites: d.rewrites,
-          encryptionKey: new Uint8Array(0),
+          encryptionKey: d.encryptionKey ? unhex(d.encryptionKey) : new Uint8Array(0),
         }).finish();
         await this.queue.publish(jobId, String(i), payload);
       }

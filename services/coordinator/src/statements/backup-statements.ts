@@ -23,7 +23,7 @@ import type { Session } from './session.js';
 function finished(job: Job): Job {
   if (job.status === 'succeeded') return job;
   if (job.status === 'failed' || job.status === 'revert-failed') {
-    throw new CairnError(ErrorCode.Internal, `job ${job.id} failed: ${job.error ?? 'unknown error'}`);
+    throw new CairnError(ErrorCode.JobFailed, `job ${job.id} failed: ${job.error ?? 'unknown error'}`);
   }
   throw new CairnError(ErrorCode.Canceled, `job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
 }
@@ -88,7 +88,8 @@ export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise
   const c = await BackupCollection.open(stmt.source.uris, s.leader.storageContext());
   try {
     const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-    const chain = await c.chain(full);
+    const key = await c.encryptionKey(full, stmt.options.encryptionPassphrase, false);
+    const chain = await c.chain(full, key);
     const rows: (string | null)[][] = [];
     for (const layer of chain) {
       const m = layer.manifest;
