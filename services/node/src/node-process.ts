@@ -152,7 +152,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       nodeId,
       locality,
       handlers: {
-        backup: (payload, ctx) => processBackupItem(deps, payload, ctx),
+        backup: async (payload, ctx) => {
+          const started = Date.now();
+          const out = await processBackupItem(deps, payload, ctx);
+          nodeLog.info({ jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt, ms: Date.now() - started }, 'exported backup span');
+          return out;
+        },
         restore: (payload, ctx) => processRestoreItem(deps, payload, ctx),
       },
       onError: (err, ctx) => nodeLog.warn({ err, jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt }, 'work item failed'),

@@ -9,7 +9,15 @@ import {
   type BackupFile,
   type BackupManifest,
 } from '@cairn/proto';
-import type { StorageContext } from '@cairn/cloud';
+import { joinPath, openStorage, type StorageContext } from '@cairn/cloud';
+import {
+  checkpointFileName,
+  checksumFileName,
+  encodeCheckpoint,
+  encodePartDescriptor,
+  partFileName,
+  writeChecksummedFile,
+} from '@cairn/backup-format';
 import { BackupCollection } from './backup-collection.js';
 import { unhex, type BackupDetails } from './backup-details.js';
 
@@ -58,6 +66,7 @@ export class BackupResumer implements Resumer {
         await this.queue.publish(jobId, String(i), item);
       }
       let lastCheckpoint = Date.now();
+      let previousCheckpoint: string | undefined;
       const total = d.spans.length;
       if (done.size < total) {
         await ctx.setProgress(done.size / total, 'exporting spans');
@@ -69,7 +78,9 @@ export class BackupResumer implements Resumer {
           done.set(r.itemId, BackupWorkResult.decode(r.outcome.value).files);
           const finished = done.size >= total;
           if (finished || Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
-            await ctx.setProgress(Math.min(0.99, done.size / total), 'exporting spans', this.checkpoint(d, done));
+            const cp = this.checkpoint(d, done);
+            await ctx.setProgress(Math.min(0.99, done.size / total), 'exporting spans', cp);
+            previousCheckpoint = await this.writeCheckpointFile(collection, d.layerPath, cp, previousCheckpoint, key);
             lastCheckpoint = Date.now();
           }
           if (finished) break;
@@ -78,7 +89,9 @@ export class BackupResumer implements Resumer {
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup interrupted');
       const files = [...done.values()].flat();
       await ctx.setProgress(0.99, 'writing manifest', this.checkpoint(d, done));
-      await collection.writeManifest(d.layerPath, this.manifest(d, files), key);
+      const manifest = this.manifest(d, files);
+      manifest.partFiles = await this.writeParts(d, files, layerUris, key);
+      await collection.writeManifest(d.layerPath, manifest, key);
       if (!d.incremental) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
       await ctx.setProgress(1, null, this.checkpoint(d, done));
       await this.queue.closeJob(jobId);
@@ -90,6 +103,49 @@ export class BackupResumer implements Resumer {
   async onFailOrCancel(): Promise<void> {
     // Files already written stay (as in CockroachDB) but no manifest or LATEST names them.
     await this.queue.closeJob(this.job.id);
+  }
+
+  /**
+   * `progress/BACKUP-CHECKPOINT-<desc time>` (+ checksum) in the layer, as CockroachDB keeps
+   * one: a plain listing shows the newest first. The previous one is removed.
+   */
+  private async writeCheckpointFile(
+    collection: BackupCollection,
+    layerPath: string,
+    checkpoint: Uint8Array,
+    previous: string | undefined,
+    key: Uint8Array | undefined,
+  ): Promise<string> {
+    const name = joinPath(layerPath, checkpointFileName(BigInt(Date.now()) * 1_000_000n));
+    const cp = BackupCheckpoint.decode(checkpoint);
+    const { body, checksumBody } = writeChecksummedFile(encodeCheckpoint(cp, key ? { encryptionKey: key } : {}));
+    await collection.storage.writeFile(checksumFileName(name), checksumBody);
+    await collection.storage.writeFile(name, body);
+    if (previous && previous !== name) {
+      await collection.storage.delete(previous);
+      await collection.storage.delete(checksumFileName(previous));
+    }
+    return name;
+  }
+
+  /** One BACKUP_PART descriptor per non-default locality, in that locality's URI. */
+  private async writeParts(d: BackupDetails, files: BackupFile[], layerUris: Record<string, string>, key: Uint8Array | undefined): Promise<string[]> {
+    const names: string[] = [];
+    const localities = [...new Set(files.map((f) => f.locality))].filter((l) => l !== 'default').sort();
+    for (const [i, locality] of localities.entries()) {
+      const uri = layerUris[locality];
+      if (!uri) continue;
+      const name = partFileName(i + 1, locality);
+      const storage = await openStorage(uri, this.storage);
+      try {
+        const part = encodePartDescriptor({ backupId: d.backupId, locality, files: files.filter((f) => f.locality === locality) }, key ? { encryptionKey: key } : {});
+        await storage.writeFile(name, part);
+      } finally {
+        await storage.close();
+      }
+      names.push(name);
+    }
+    return names;
   }
 
   private checkpoint(d: BackupDetails, done: Map<string, BackupFile[]>): Uint8Array {

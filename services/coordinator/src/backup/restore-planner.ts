@@ -123,7 +123,14 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
         const files: RestoreDetails['items'][number]['files'] = [];
         layers.forEach((l, layer) => {
           for (const f of l.manifest.files) {
-            if (f.span && intersectSpans(span, { start: f.span.start, end: f.span.end })) files.push({ layer, path: f.path, locality: f.locality });
+            if (!f.span || !intersectSpans(span, { start: f.span.start, end: f.span.end })) continue;
+            if (f.locality !== 'default' && !stmt.source.uris.some((u) => decodeURIComponent(u).includes(`COCKROACH_LOCALITY=${f.locality}`))) {
+              throw new CairnError(
+                ErrorCode.FailedPrecondition,
+                `backup ${l.path} has files in locality ${f.locality}, but no URI with COCKROACH_LOCALITY=${f.locality} was given: pass every locality URI of the backup`,
+              );
+            }
+            files.push({ layer, path: f.path, locality: f.locality });
           }
         });
         if (files.length > 0) items.push({ start: hex(span.start), end: hex(span.end), files });

@@ -1,0 +1,518 @@
+/**
+ * BACKUP and RESTORE end to end, with real processes: a 3-node cluster in three regions on
+ * one nats-server, backing up to one s3rver that has a bucket per region.
+ *
+ * - A locality-aware full backup and two incrementals with revision history are taken while
+ *   the bank workload runs; restores to timestamps between them must equal the source as of
+ *   those timestamps, and each node's files must sit in its own region's bucket.
+ * - EXECUTION LOCALITY restricts the export to the matching node; a filter nothing matches
+ *   is refused up front.
+ * - Secrets in storage URIs never show in SHOW JOBS, SHOW EXTERNAL CONNECTIONS or errors.
+ * - Every backup / restore / jobs example statement of the seed pages runs against
+ *   `external://backup_s3`, a full-cluster restore going to a second, empty cluster; the
+ *   examples cairn does not run (schedules, GRANT, the old BACKUP TO syntax) fail with a clear
+ *   FEATURE_NOT_SUPPORTED error.
+ *
+ * Faults (SIGKILLed node and coordinator, pause, cancel, corrupted files) are in
+ * backup-restore-faults.test.ts.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CairnClient } from '@cairn/client';
+import { initBank, runBank } from '@cairn/cli';
+import {
+  ProcessCluster,
+  startNatsServer,
+  startS3Server,
+  waitFor,
+  type NatsServerHandle,
+  type S3ServerHandle,
+} from '@cairn/testing';
+import {
+  col,
+  countRows,
+  databaseFingerprints,
+  failure,
+  localityAwareUris,
+  query,
+  queryOne,
+  rangeCount,
+  showJob,
+  sqlUriList,
+  waitForJobStatus,
+  wallClockTimestamp,
+  writerNodeId,
+} from './support/backup.js';
+import { sql } from './support/cli.js';
+import { at, nodeIdOf } from './support/cluster.js';
+import { listKeys } from './support/s3-objects.js';
+
+const ROWS = 3_000;
+const TOTAL = BigInt(ROWS * 1_000);
+const CUSTOMERS = 50;
+const ACCOUNTS = 100;
+
+/** Nodes in this order, each with the bucket its region's backup files go to. */
+const REGIONS = [
+  { locality: 'region=us-east1,zone=us-east1-b', tier: 'region=us-east1', bucket: 'backups-us-east1' },
+  { locality: 'region=us-west1,zone=us-west1-a', tier: 'region=us-west1', bucket: 'backups-us-west1' },
+  { locality: 'region=eu-west1,zone=eu-west1-c', tier: 'region=eu-west1', bucket: 'backups-eu-west1' },
+] as const;
+const SEEDS_BUCKET = 'backups-seeds';
+
+/**
+ * The secret key in every S3 URI of this file. s3rver authenticates V4 requests by access key
+ * id only, so any secret works; a distinctive one is found wherever it leaks.
+ */
+const SECRET = 'cairn-e2e-Secret-7d41c9f0';
+
+let nats: NatsServerHandle;
+let s3: S3ServerHandle;
+let cluster: ProcessCluster;
+let client: CairnClient;
+/** Node ids in REGIONS order. */
+let nodeIds: number[];
+/** Extra resources started by single tests, stopped in afterAll. */
+const extra: { nats?: NatsServerHandle; cluster?: ProcessCluster; client?: CairnClient } = {};
+/** When the bank tables were last written (the seed examples back up as of 10 s ago). */
+let bankQuietSince = 0;
+
+/** `s3://bucket/path?...` with this file's distinctive secret. */
+function s3Uri(bucket: string, path: string): string {
+  const uri = s3.uri(bucket, path);
+  const param = `AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`;
+  if (!uri.includes(param)) throw new Error(`unexpected s3 URI shape: ${uri}`);
+  return uri.replace(param, `AWS_SECRET_ACCESS_KEY=${SECRET}`);
+}
+
+/** The three-region destination: default in us-east1's bucket, one URI per other region. */
+function regionalDestination(path: string): string[] {
+  return localityAwareUris(
+    s3Uri(REGIONS[0].bucket, path),
+    REGIONS.slice(1).map((r) => ({ tier: r.tier, uri: s3Uri(r.bucket, path) })),
+  );
+}
+
+/** Keys under `prefix` in each region's bucket, in REGIONS order. */
+async function keysByRegion(prefix: string): Promise<string[][]> {
+  return Promise.all(REGIONS.map((r) => listKeys(s3, r.bucket, prefix)));
+}
+
+const isDataFile = (k: string) => /\/data\/\d+\.sst$/.test(k);
+
+beforeAll(async () => {
+  [nats, s3] = await Promise.all([
+    startNatsServer(),
+    startS3Server({ buckets: [...REGIONS.map((r) => r.bucket), SEEDS_BUCKET] }),
+  ]);
+  cluster = await ProcessCluster.start({ nats: nats.url, coordinators: 1, nodes: REGIONS.map((r) => ({ locality: r.locality })) });
+  nodeIds = cluster.nodes.map(nodeIdOf);
+  client = new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 30_000 });
+  // Small ranges, so the bank table splits into several ranges and every node gets backup work.
+  await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '64KiB'`);
+  const load = await initBank(client, { rows: ROWS, payloadBytes: 1_000 });
+  expect(load.rows).toBe(ROWS);
+  await client.execute('CREATE TABLE bank.customers (id INT PRIMARY KEY, name STRING)');
+  await client.execute('CREATE TABLE bank.accounts (id INT PRIMARY KEY, customer_id INT REFERENCES bank.customers (id), balance INT)');
+  const customers = Array.from({ length: CUSTOMERS }, (_, i) => `(${i}, 'customer-${i}')`);
+  await client.execute(`INSERT INTO bank.customers (id, name) VALUES ${customers.join(', ')}`);
+  const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `(${i}, ${i % CUSTOMERS}, ${i * 10})`);
+  await client.execute(`INSERT INTO bank.accounts (id, customer_id, balance) VALUES ${accounts.join(', ')}`);
+  bankQuietSince = Date.now();
+});
+
+afterAll(async () => {
+  extra.client?.close();
+  await extra.cluster?.stop();
+  await extra.nats?.stop();
+  client?.close();
+  await cluster?.stop();
+  await s3?.stop();
+  await nats?.stop();
+});
+
+describe('BACKUP and RESTORE across three regions', () => {
+  it('restores a locality-aware, revision-history chain taken under load to points in time between its layers', async () => {
+    // Splits happen every 10 s on the leader; wait for enough ranges that all nodes export.
+    const ranges = await waitFor(async () => {
+      const n = await rangeCount(client, ['bank.bank']);
+      return n >= 8 ? n : undefined;
+    }, { what: 'bank.bank split into at least 8 ranges', timeoutMs: 60_000, intervalMs: 1_000 });
+    await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '64MiB'`);
+
+    const dest = sqlUriList(regionalDestination('pitr'));
+    let transfers = 0;
+    const stop = new AbortController();
+    const workload = runBank(client, { durationMs: 120_000, concurrency: 4, signal: stop.signal, onTick: (t) => (transfers = t) });
+    try {
+      await waitFor(async () => transfers >= 20, { what: 'bank transfers running', timeoutMs: 10_000 });
+      const transfersAtFull = transfers;
+      const full = await queryOne(client, `BACKUP DATABASE bank INTO ${dest} WITH revision_history`);
+      expect(col(full, 'status')).toBe('succeeded');
+      expect(col(full, 'fraction_completed')).toBe('1');
+      expect(Number(col(full, 'rows'))).toBe(ROWS + CUSTOMERS + ACCOUNTS);
+      expect(Number(col(full, 'bytes'))).toBeGreaterThan(ROWS * 1_000);
+
+      await sleep(1_500);
+      const ts1 = wallClockTimestamp();
+      await sleep(1_500);
+      const inc1 = await queryOne(client, `BACKUP DATABASE bank INTO LATEST IN ${dest} WITH revision_history`);
+      expect(col(inc1, 'status')).toBe('succeeded');
+      await sleep(1_500);
+      const ts2 = wallClockTimestamp();
+      await sleep(1_500);
+      const inc2 = await queryOne(client, `BACKUP DATABASE bank INTO LATEST IN ${dest} WITH revision_history`);
+      expect(col(inc2, 'status')).toBe('succeeded');
+      expect(transfers - transfersAtFull, 'transfers committed while the backups ran').toBeGreaterThan(20);
+
+      stop.abort();
+      const run = await workload;
+      bankQuietSince = Date.now();
+      console.log(`pitr: ${ranges} ranges; ${run.transfers} transfers, ${run.errors} errors during the backups`);
+
+      // The chain: one full and two incrementals, each starting where the previous ended.
+      const layers = (await query(client, `SHOW BACKUP FROM LATEST IN ${dest}`)).filter((r) => r['object_name'] === 'bank' && r['object_type'] === 'table');
+      expect(layers.map((r) => r['backup_type'])).toEqual(['full', 'incremental', 'incremental']);
+      expect(layers[0]?.['start_time']).toBeNull();
+      expect(layers[1]?.['start_time']).toBe(layers[0]?.['end_time']);
+      expect(layers[2]?.['start_time']).toBe(layers[1]?.['end_time']);
+      expect(Number(col(at(layers, 0), 'rows'))).toBe(ROWS);
+
+      // Restores as of each timestamp equal the live database as of that timestamp.
+      const fingerprintsAt: Array<Array<[string, string]>> = [];
+      for (const [i, ts] of [ts1, ts2].entries()) {
+        const name = `bank_at_ts${i + 1}`;
+        const r = await queryOne(client, `RESTORE DATABASE bank FROM LATEST IN ${dest} AS OF SYSTEM TIME '${ts}' WITH new_db_name = '${name}'`);
+        expect(col(r, 'status')).toBe('succeeded');
+        const source = await databaseFingerprints(client, 'bank', ts);
+        expect(source.map(([t]) => t)).toEqual(['accounts', 'bank', 'customers']);
+        expect(await databaseFingerprints(client, name), `${name} vs bank as of ${ts}`).toEqual(source);
+        expect(BigInt(col(await queryOne(client, `SELECT sum(balance) FROM ${name}.bank`), 'sum'))).toBe(TOTAL);
+        expect(await countRows(client, `${name}.bank`)).toBe(ROWS);
+        fingerprintsAt.push(source);
+      }
+      // The bank moved between the two timestamps, and after them: each restore is its own point.
+      expect(fingerprintsAt[0]).not.toEqual(fingerprintsAt[1]);
+      expect(await databaseFingerprints(client, 'bank')).not.toEqual(fingerprintsAt[1]);
+
+      // Files: manifests, checksums and LATEST only in the default (us-east1) bucket; every
+      // data file in the bucket of the region of the node that wrote it; every node wrote.
+      const [east, west, eu] = await keysByRegion('pitr/');
+      const manifests = east!.filter((k) => k.endsWith('/BACKUP_MANIFEST'));
+      expect(manifests).toHaveLength(3);
+      expect(manifests.filter((k) => k.includes('/incrementals/'))).toHaveLength(2);
+      expect(east!.filter((k) => k.endsWith('/BACKUP_MANIFEST-CHECKSUM'))).toHaveLength(3);
+      expect(east!.filter((k) => k.startsWith('pitr/metadata/latest/LATEST-'))).toHaveLength(1);
+      const [fullPath] = (await query(client, `SHOW BACKUPS IN ${dest}`)).map((r) => col(r, 'path'));
+      expect(fullPath).toMatch(/^\/\d{4}\/\d{2}\/\d{2}-\d{6}\.\d{2}$/);
+      const byRegion = [east!, west!, eu!];
+      byRegion.forEach((keys, i) => {
+        const region = at(REGIONS, i).tier;
+        const data = keys.filter(isDataFile);
+        if (i > 0) expect(keys.filter((k) => !isDataFile(k)), `non-data objects in the ${region} bucket`).toEqual([]);
+        expect(data.length, `data files in the ${region} bucket`).toBeGreaterThan(0);
+        for (const k of data) {
+          expect(k.startsWith(`pitr${fullPath}/data/`) || k.startsWith(`pitr/incrementals${fullPath}/`), k).toBe(true);
+          expect(writerNodeId(k), `writer of ${k} in the ${region} bucket`).toBe(at(nodeIds, i));
+        }
+        // The full backup itself was spread over every region.
+        expect(data.filter((k) => k.startsWith(`pitr${fullPath}/data/`)).length, `full-backup files in the ${region} bucket`).toBeGreaterThan(0);
+      });
+    } finally {
+      stop.abort();
+      await workload.catch(() => undefined);
+    }
+  });
+
+  it("EXECUTION LOCALITY = 'region=us-west1' has only the us-west1 node export", async () => {
+    const ts = wallClockTimestamp();
+    const dest = sqlUriList(regionalDestination('exec-west'));
+    const r = await queryOne(client, `BACKUP DATABASE bank INTO ${dest} AS OF SYSTEM TIME '${ts}' WITH EXECUTION LOCALITY = 'region=us-west1'`);
+    expect(col(r, 'status')).toBe('succeeded');
+    expect(Number(col(r, 'rows'))).toBe(ROWS + CUSTOMERS + ACCOUNTS);
+    expect(col(await showJob(client, col(r, 'job_id')), 'description')).toContain("EXECUTION LOCALITY = 'region=us-west1'");
+
+    const [east, west, eu] = await keysByRegion('exec-west/');
+    expect(east!.filter(isDataFile)).toEqual([]);
+    expect(eu).toEqual([]);
+    expect(west!.length).toBeGreaterThan(1);
+    expect(west!.every(isDataFile)).toBe(true);
+    expect(new Set(west!.map(writerNodeId))).toEqual(new Set([at(nodeIds, 1)]));
+    expect(east!.filter((k) => k.endsWith('/BACKUP_MANIFEST'))).toHaveLength(1);
+
+    await client.execute(`RESTORE DATABASE bank FROM LATEST IN ${dest} WITH new_db_name = 'bank_west'`);
+    expect(await databaseFingerprints(client, 'bank_west')).toEqual(await databaseFingerprints(client, 'bank', ts));
+  });
+
+  it('refuses at once an EXECUTION LOCALITY that no node matches, starting no job and writing nothing', async () => {
+    const jobsBefore = (await query(client, 'SHOW JOBS')).length;
+    const dest = sqlUriList(regionalDestination('exec-none'));
+    for (const filter of ['region=mars', 'region=us-west1,zone=us-east1-b']) {
+      const started = performance.now();
+      const err = await failure(client, `BACKUP DATABASE bank INTO ${dest} WITH EXECUTION LOCALITY = '${filter}'`);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(err.code).toBe('FAILED_PRECONDITION');
+      expect(err.message).toBe(`no instances found matching locality filter ${filter}`);
+    }
+    expect((await query(client, 'SHOW JOBS')).length).toBe(jobsBefore);
+    expect((await keysByRegion('exec-none/')).flat()).toEqual([]);
+  });
+
+  it('never shows the secret key of a storage URI, in SHOW JOBS, connections, errors or logs', async () => {
+    await client.execute(`CREATE EXTERNAL CONNECTION secret_conn AS '${s3Uri(REGIONS[0].bucket, 'secrets')}'`);
+    const conns = await query(client, 'SHOW EXTERNAL CONNECTIONS');
+    const conn = conns.find((c) => c['connection_name'] === 'secret_conn');
+    expect(col(conn ?? {}, 'connection_uri')).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+    expect(JSON.stringify(conns)).not.toContain(SECRET);
+
+    // A job that fails on a node with an error naming its storage URI: the eu-west1 node does
+    // all the work and its region's bucket does not exist.
+    const broken = sqlUriList(
+      localityAwareUris(s3Uri(REGIONS[0].bucket, 'secrets'), [{ tier: 'region=eu-west1', uri: s3Uri('no-such-bucket', 'secrets') }]),
+    );
+    const jobErr = await failure(client, `BACKUP DATABASE bank INTO ${broken} WITH EXECUTION LOCALITY = 'region=eu-west1'`);
+    expect(jobErr.message).toMatch(/^job \d+ failed: node \d+: bucket "no-such-bucket" does not exist \(s3:\/\/no-such-bucket\//);
+    expect(jobErr.message).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+    expect(jobErr.message).not.toContain(SECRET);
+
+    // Errors raised while planning, before any job exists.
+    const planning = [
+      await failure(client, `SHOW BACKUPS IN '${s3Uri('no-such-bucket', 'x')}'`),
+      await failure(client, `RESTORE DATABASE bank FROM LATEST IN '${s3Uri(REGIONS[0].bucket, 'nothing-here')}'`),
+      await failure(client, `BACKUP DATABASE bank INTO LATEST IN '${s3Uri(REGIONS[0].bucket, 'nothing-here')}'`),
+      await failure(client, `SHOW BACKUP FROM LATEST IN 'external://secret_conn'`),
+    ];
+    for (const e of planning) {
+      expect(e.message).not.toContain(SECRET);
+      expect(e.message.length).toBeGreaterThan(0);
+    }
+    expect(planning[1]!.message).toContain('no backups found in s3://backups-us-east1/nothing-here?');
+    expect(planning[1]!.message).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+
+    const jobs = await query(client, 'SHOW JOBS');
+    expect(jobs.length).toBeGreaterThanOrEqual(6);
+    for (const j of jobs) {
+      for (const c of ['description', 'statement', 'error'] as const) expect(j[c] ?? '', `${c} of job ${String(j['job_id'])}`).not.toContain(SECRET);
+      expect(col(j, 'description')).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+    }
+    const failed = jobs.filter((j) => j['status'] === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(col(at(failed, 0), 'error')).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+
+    // What the CLI prints, and what every process logged.
+    const shown = await sql(at(cluster.grpcAddresses(), 0), 'SHOW JOBS');
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+    expect(shown.stdout).not.toContain(SECRET);
+    const logsDir = join(cluster.dataDir, 'logs');
+    const logs = await readdir(logsDir);
+    expect(logs.length).toBe(4);
+    for (const f of logs) expect(await readFile(join(logsDir, f), 'utf8'), `log ${f}`).not.toContain(SECRET);
+  });
+
+  it('runs the seed pages\' backup, restore and job statements against external://backup_s3', async () => {
+    await client.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
+    // The examples back up as of 10 s ago: let that time be after the last write to the bank.
+    const quietFor = Date.now() - bankQuietSince;
+    if (quietFor < 11_000) await sleep(11_000 - quietFor);
+    const expected = await databaseFingerprints(client, 'bank');
+    expect(expected.map(([t]) => t)).toEqual(['accounts', 'bank', 'customers']);
+    const fpOf = (table: string) => expected.find(([t]) => t === table)!;
+    /** Each seed backup's job id and its statement (which SHOW JOBS must show as is). */
+    const backupIds: string[] = [];
+    const statements = new Map<string, string>();
+    const backup = async (statement: string, rows: number): Promise<void> => {
+      const r = await client.execute(statement);
+      expect(r.columns).toEqual(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes']);
+      const row = at(r.rows, 0);
+      expect(row[1], statement).toBe('succeeded');
+      expect(Number(row[3]), `rows of ${statement}`).toBe(rows);
+      backupIds.push(row[0] ?? '');
+      statements.set(row[0] ?? '', statement);
+    };
+
+    // 001: "Choose backup scope" and "Create incremental backups".
+    const clusterRows = (n: number) => n >= ROWS + CUSTOMERS + ACCOUNTS;
+    const clusterStatement = `BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`;
+    const clusterFull = await queryOne(client, clusterStatement);
+    expect(col(clusterFull, 'status')).toBe('succeeded');
+    // The cluster backup holds bank and the databases restored by the earlier tests.
+    expect(clusterRows(Number(col(clusterFull, 'rows')))).toBe(true);
+    backupIds.push(col(clusterFull, 'job_id'));
+    statements.set(col(clusterFull, 'job_id'), clusterStatement);
+    await backup(`BACKUP DATABASE bank INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, ROWS + CUSTOMERS + ACCOUNTS);
+    await backup(`BACKUP bank.customers, bank.accounts INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, CUSTOMERS + ACCOUNTS);
+    const tablesOnly = await query(client, `SHOW BACKUP FROM LATEST IN 'external://backup_s3'`);
+    expect(tablesOnly.filter((r) => r['object_type'] === 'table').map((r) => r['object_name']).sort()).toEqual(['accounts', 'customers']);
+    expect(new Set(tablesOnly.map((r) => r['is_full_cluster']))).toEqual(new Set(['false']));
+    await backup(`BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, Number(col(clusterFull, 'rows')));
+    await backup(`BACKUP INTO LATEST IN 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, 0);
+
+    // 001: "Identify backup location".
+    const paths = (await query(client, `SHOW BACKUPS IN 'external://backup_s3'`)).map((r) => col(r, 'path'));
+    expect(paths).toHaveLength(4);
+    expect([...paths].sort()).toEqual(paths);
+    for (const p of paths) expect(p).toMatch(/^\/\d{4}\/\d{2}\/\d{2}-\d{6}\.\d{2}$/);
+    const latest = await query(client, `SHOW BACKUP FROM LATEST IN 'external://backup_s3'`);
+    const bankLayers = latest.filter((r) => r['database_name'] === 'bank' && r['object_name'] === 'bank');
+    expect(bankLayers.map((r) => [r['backup_type'], r['rows'], r['is_full_cluster']])).toEqual([
+      ['full', String(ROWS), 'true'],
+      ['incremental', '0', 'true'],
+    ]);
+    expect(bankLayers[1]?.['start_time']).toBe(bankLayers[0]?.['end_time']);
+
+    // 001: "Monitor backup jobs".
+    const backupJobs = await query(client, `SHOW JOBS SELECT * FROM [SHOW JOBS] WHERE job_type = 'BACKUP'`);
+    expect(new Set(backupJobs.map((j) => j['job_type']))).toEqual(new Set(['BACKUP']));
+    const byId = new Map(backupJobs.map((j) => [col(j, 'job_id'), j]));
+    for (const id of backupIds) {
+      expect(byId.get(id)?.['status'], `job ${id}`).toBe('succeeded');
+      expect(byId.get(id)?.['description']).toBe(statements.get(id));
+    }
+    expect(backupJobs.length).toBeGreaterThan(backupIds.length); // the earlier tests' backups too
+    const one = await showJob(client, at(backupIds, 0));
+    expect(one['job_type']).toBe('BACKUP');
+    expect(one['description']).toBe(`BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`);
+    expect(one['fraction_completed']).toBe('1');
+    const noJob = await failure(client, 'SHOW JOB 123456789');
+    expect([noJob.code, noJob.message]).toEqual(['NOT_FOUND', 'job with ID 123456789 does not exist']);
+
+    // PAUSE / RESUME / CANCEL JOB on real jobs (a second collection under the connection).
+    const paused = col(await queryOne(client, `BACKUP INTO 'external://backup_s3/control' WITH detached`), 'job_id');
+    expect((await client.execute(`PAUSE JOB ${paused}`)).tag).toBe('PAUSE JOB');
+    expect(col(await waitForJobStatus(client, paused, ['paused', 'succeeded']), 'status')).toBe('paused');
+    expect((await client.execute(`RESUME JOB ${paused}`)).tag).toBe('RESUME JOB');
+    expect(col(await queryOne(client, `SHOW JOB WHEN COMPLETE ${paused}`), 'status')).toBe('succeeded');
+    const canceled = col(await queryOne(client, `BACKUP INTO 'external://backup_s3/control' WITH detached`), 'job_id');
+    expect((await client.execute(`CANCEL JOB ${canceled}`)).tag).toBe('CANCEL JOB');
+    expect(col(await queryOne(client, `SHOW JOB WHEN COMPLETE ${canceled}`), 'status')).toBe('canceled');
+    expect(await query(client, `SHOW BACKUPS IN 'external://backup_s3/control'`)).toHaveLength(1);
+
+    // 001: "Restore cluster, database, or tables". A full-cluster restore needs an empty cluster.
+    const notEmpty = await failure(client, `RESTORE FROM LATEST IN 'external://backup_s3'`);
+    expect(notEmpty.code).toBe('FAILED_PRECONDITION');
+    expect(notEmpty.message).toMatch(/^full cluster restore can only be run on a cluster with no tables or databases but found \d+ descriptors/);
+    extra.nats = await startNatsServer();
+    extra.cluster = await ProcessCluster.start({ nats: extra.nats.url, coordinators: 1, nodes: [{ locality: 'region=us-east1,zone=us-east1-b' }] });
+    extra.client = new CairnClient({ addresses: extra.cluster.grpcAddresses(), retryForMs: 30_000 });
+    await extra.client.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
+    const fresh = await queryOne(extra.client, `RESTORE FROM LATEST IN 'external://backup_s3'`);
+    expect(col(fresh, 'status')).toBe('succeeded');
+    const freshDbs = (await query(extra.client, 'SHOW DATABASES')).map((r) => Object.values(r)[0]);
+    expect(freshDbs).toEqual(expect.arrayContaining(['bank', 'bank_at_ts1', 'bank_at_ts2', 'bank_west']));
+    expect(await databaseFingerprints(extra.client, 'bank')).toEqual(expected);
+    expect(await databaseFingerprints(extra.client, 'bank_west')).toEqual(await databaseFingerprints(client, 'bank_west'));
+
+    await client.execute('DROP DATABASE bank CASCADE');
+    await client.execute(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'`);
+    expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
+    await client.execute(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
+  WITH new_db_name = 'bank_restored'`);
+    expect(await databaseFingerprints(client, 'bank_restored')).toEqual(expected);
+
+    await client.execute('DROP TABLE bank.accounts');
+    await client.execute('DROP TABLE bank.customers');
+    await client.execute(`RESTORE bank.customers, bank.accounts FROM LATEST IN 'external://backup_s3'`);
+    expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
+    const accountsDdl = col(await queryOne(client, 'SHOW CREATE TABLE bank.accounts'), 'create_statement');
+    expect(accountsDdl).toContain('FOREIGN KEY (customer_id) REFERENCES customers(id)');
+
+    await client.execute('CREATE DATABASE newdb');
+    await client.execute(`RESTORE bank.customers FROM LATEST IN 'external://backup_s3'
+  WITH into_db = 'newdb'`);
+    expect(await databaseFingerprints(client, 'newdb')).toEqual([fpOf('customers')]);
+
+    // 001: "Restore with options".
+    await client.execute('DROP DATABASE bank CASCADE');
+    const detached = await client.execute(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
+  WITH DETACHED`);
+    expect(detached.columns).toEqual(['job_id']);
+    const restoreJob = await queryOne(client, `SHOW JOB WHEN COMPLETE ${at(detached.rows, 0)[0]}`);
+    expect([restoreJob['job_type'], restoreJob['status']]).toEqual(['RESTORE', 'succeeded']);
+    expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
+
+    // The seed's literal time predates every backup in the collection.
+    const tooEarly = await failure(client, `RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
+  AS OF SYSTEM TIME '2024-03-01 10:00:00'`);
+    expect(tooEarly.code).toBe('INVALID_ARGUMENT');
+    expect(tooEarly.message).toMatch(/^invalid RESTORE timestamp: /);
+
+    await client.execute('DROP TABLE bank.accounts');
+    const missingFk = await failure(client, `RESTORE bank.accounts FROM LATEST IN 'external://backup_s3'`);
+    expect(missingFk.code).toBe('FAILED_PRECONDITION');
+    expect(missingFk.message).toContain('cannot restore table "accounts" without referenced table');
+    await client.execute(`RESTORE bank.accounts FROM LATEST IN 'external://backup_s3'
+  WITH skip_missing_foreign_keys`);
+    expect(col(await queryOne(client, 'SHOW CREATE TABLE bank.accounts'), 'create_statement')).not.toContain('FOREIGN KEY');
+    expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
+
+    // 001: "Backup Validation".
+    for (const statement of [
+      `RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
+  WITH schema_only`,
+      `RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
+  WITH schema_only, verify_backup_table_data`,
+    ]) {
+      await client.execute('DROP DATABASE bank CASCADE');
+      expect(col(await queryOne(client, statement), 'status')).toBe('succeeded');
+      for (const t of ['bank', 'customers', 'accounts']) expect(await countRows(client, `bank.${t}`), `${statement}: bank.${t}`).toBe(0);
+    }
+  });
+
+  it('refuses the seed statements cairn does not run with a clear FEATURE_NOT_SUPPORTED error', async () => {
+    const jobsBefore = (await query(client, 'SHOW JOBS')).length;
+    const cases: Array<[string, string]> = [
+      // 001: schedules and privileges.
+      [
+        `CREATE SCHEDULE daily_backup
+  FOR BACKUP INTO 'external://backup_s3'
+  RECURRING '@daily'
+  FULL BACKUP ALWAYS
+  WITH SCHEDULE OPTIONS first_run = 'now'`,
+        'CREATE SCHEDULE is not supported by this cluster version yet',
+      ],
+      [
+        `CREATE SCHEDULE hourly_incremental
+  FOR BACKUP INTO 'external://backup_s3'
+  RECURRING '@hourly'
+  WITH SCHEDULE OPTIONS first_run = 'now'`,
+        'CREATE SCHEDULE is not supported by this cluster version yet',
+      ],
+      ['SHOW SCHEDULES', 'SHOW SCHEDULES is not supported by this cluster version yet'],
+      ['PAUSE SCHEDULE 123456', 'CONTROL SCHEDULES is not supported by this cluster version yet'],
+      ['RESUME SCHEDULE 123456', 'CONTROL SCHEDULES is not supported by this cluster version yet'],
+      ['DROP SCHEDULE 123456', 'is not supported by this cluster version yet'],
+      ['GRANT SYSTEM RESTORE TO user', 'GRANT is not supported by this cluster version yet'],
+      ['GRANT RESTORE ON DATABASE bank TO user', 'GRANT is not supported by this cluster version yet'],
+      // 004: the pre-collection syntax (BACKUP TO, RESTORE FROM '<backup>').
+      ["BACKUP TO 'external://backup_s3'", 'BACKUP TO and INCREMENTAL FROM are not supported: use BACKUP INTO'],
+      ["RESTORE TABLE bank.customers FROM 'external://backup_s3'", "use RESTORE FROM LATEST IN '<collection>'"],
+      ["RESTORE DATABASE bank FROM 'external://backup_s3'", "use RESTORE FROM LATEST IN '<collection>'"],
+      ["RESTORE FROM 'external://backup_s3'", "use RESTORE FROM LATEST IN '<collection>'"],
+      [
+        `BACKUP DATABASE bank
+TO 'gs://acme-co-backup/db/bank/2017-03-29-nightly'
+AS OF SYSTEM TIME '-10s'
+INCREMENTAL FROM 'gs://acme-co-backup/database-bank-2017-03-27-weekly', 'gs://acme-co-backup/database-bank-2017-03-28-nightly' WITH revision_history`,
+        'BACKUP TO and INCREMENTAL FROM are not supported: use BACKUP INTO',
+      ],
+      [
+        `CREATE SCHEDULE core_schedule_label
+  FOR BACKUP INTO 's3://test/schedule-test-core?AWS_ACCESS_KEY_ID=x&AWS_SECRET_ACCESS_KEY=x'
+    RECURRING '@daily'
+    FULL BACKUP ALWAYS
+    WITH SCHEDULE OPTIONS first_run = 'now'`,
+        'CREATE SCHEDULE is not supported by this cluster version yet',
+      ],
+    ];
+    for (const [statement, message] of cases) {
+      const err = await failure(client, statement);
+      expect(err.code, statement).toBe('FEATURE_NOT_SUPPORTED');
+      expect(err.message, statement).toContain(message);
+    }
+    expect((await query(client, 'SHOW JOBS')).length).toBe(jobsBefore);
+  });
+});
+
