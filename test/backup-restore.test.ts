@@ -19,7 +19,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
 import { initBank, runBank } from '@cairn/cli';
 import {
@@ -76,8 +76,8 @@ let client: CairnClient;
 let nodeIds: number[];
 /** Extra resources started by single tests, stopped in afterAll. */
 const extra: { nats?: NatsServerHandle; cluster?: ProcessCluster; client?: CairnClient } = {};
-/** When the bank tables were last written (the seed examples back up as of 10 s ago). */
-let bankQuietSince = 0;
+/** When the last test wrote anything (the seed examples back up as of 10 s ago). */
+let quietSince = 0;
 
 /** `s3://bucket/path?...` with this file's distinctive secret. */
 function s3Uri(bucket: string, path: string): string {
@@ -101,6 +101,9 @@ async function keysByRegion(prefix: string): Promise<string[][]> {
 }
 
 const isDataFile = (k: string) => /\/data\/\d+\.sst$/.test(k);
+const isPartFile = (k: string) => /\/BACKUP_PART_[^/]+$/.test(k);
+/** The layer directory (full or incremental) an object of a backup belongs to. */
+const layerDirOf = (k: string) => k.replace(/\/(data\/[^/]+|BACKUP_PART_[^/]+)$/, '');
 
 beforeAll(async () => {
   [nats, s3] = await Promise.all([
@@ -120,7 +123,11 @@ beforeAll(async () => {
   await client.execute(`INSERT INTO bank.customers (id, name) VALUES ${customers.join(', ')}`);
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `(${i}, ${i % CUSTOMERS}, ${i * 10})`);
   await client.execute(`INSERT INTO bank.accounts (id, customer_id, balance) VALUES ${accounts.join(', ')}`);
-  bankQuietSince = Date.now();
+  quietSince = Date.now();
+});
+
+afterEach(() => {
+  quietSince = Date.now();
 });
 
 afterAll(async () => {
@@ -169,7 +176,6 @@ describe('BACKUP and RESTORE across three regions', () => {
 
       stop.abort();
       const run = await workload;
-      bankQuietSince = Date.now();
       console.log(`pitr: ${ranges} ranges; ${run.transfers} transfers, ${run.errors} errors during the backups`);
 
       // The chain: one full and two incrementals, each starting where the previous ended.
@@ -198,27 +204,36 @@ describe('BACKUP and RESTORE across three regions', () => {
       expect(await databaseFingerprints(client, 'bank')).not.toEqual(fingerprintsAt[1]);
 
       // Files: manifests, checksums and LATEST only in the default (us-east1) bucket; every
-      // data file in the bucket of the region of the node that wrote it; every node wrote.
+      // data file in the bucket of the region of the node that wrote it, every node writing;
+      // in each other region's bucket a BACKUP_PART descriptor for each layer it has files of.
       const [east, west, eu] = await keysByRegion('pitr/');
       const manifests = east!.filter((k) => k.endsWith('/BACKUP_MANIFEST'));
       expect(manifests).toHaveLength(3);
       expect(manifests.filter((k) => k.includes('/incrementals/'))).toHaveLength(2);
       expect(east!.filter((k) => k.endsWith('/BACKUP_MANIFEST-CHECKSUM'))).toHaveLength(3);
       expect(east!.filter((k) => k.startsWith('pitr/metadata/latest/LATEST-'))).toHaveLength(1);
+      expect(east!.filter(isPartFile)).toEqual([]);
       const [fullPath] = (await query(client, `SHOW BACKUPS IN ${dest}`)).map((r) => col(r, 'path'));
       expect(fullPath).toMatch(/^\/\d{4}\/\d{2}\/\d{2}-\d{6}\.\d{2}$/);
-      const byRegion = [east!, west!, eu!];
-      byRegion.forEach((keys, i) => {
+      const layerDirs = manifests.map((k) => k.slice(0, -'/BACKUP_MANIFEST'.length)).sort();
+      [east!, west!, eu!].forEach((keys, i) => {
         const region = at(REGIONS, i).tier;
         const data = keys.filter(isDataFile);
-        if (i > 0) expect(keys.filter((k) => !isDataFile(k)), `non-data objects in the ${region} bucket`).toEqual([]);
         expect(data.length, `data files in the ${region} bucket`).toBeGreaterThan(0);
         for (const k of data) {
-          expect(k.startsWith(`pitr${fullPath}/data/`) || k.startsWith(`pitr/incrementals${fullPath}/`), k).toBe(true);
+          expect(layerDirs, `layer of ${k}`).toContain(layerDirOf(k));
           expect(writerNodeId(k), `writer of ${k} in the ${region} bucket`).toBe(at(nodeIds, i));
         }
-        // The full backup itself was spread over every region.
-        expect(data.filter((k) => k.startsWith(`pitr${fullPath}/data/`)).length, `full-backup files in the ${region} bucket`).toBeGreaterThan(0);
+        // The full backup alone was already spread over every region.
+        expect(data.filter((k) => layerDirOf(k) === `pitr${fullPath}`).length, `full-backup files in the ${region} bucket`).toBeGreaterThan(0);
+        if (i === 0) return;
+        expect(keys.filter((k) => !isDataFile(k) && !isPartFile(k)), `metadata in the ${region} bucket`).toEqual([]);
+        for (const layer of layerDirs) {
+          const parts = keys.filter((k) => isPartFile(k) && layerDirOf(k) === layer);
+          const hasData = data.some((k) => layerDirOf(k) === layer);
+          expect(parts.length, `BACKUP_PART files of ${layer} in the ${region} bucket`).toBe(hasData ? 1 : 0);
+          for (const p of parts) expect(p).toMatch(new RegExp(`/BACKUP_PART_\\d+_${region}$`));
+        }
       });
     } finally {
       stop.abort();
@@ -237,9 +252,10 @@ describe('BACKUP and RESTORE across three regions', () => {
     const [east, west, eu] = await keysByRegion('exec-west/');
     expect(east!.filter(isDataFile)).toEqual([]);
     expect(eu).toEqual([]);
-    expect(west!.length).toBeGreaterThan(1);
-    expect(west!.every(isDataFile)).toBe(true);
-    expect(new Set(west!.map(writerNodeId))).toEqual(new Set([at(nodeIds, 1)]));
+    const westData = west!.filter(isDataFile);
+    expect(westData.length).toBeGreaterThan(1);
+    expect(new Set(westData.map(writerNodeId))).toEqual(new Set([at(nodeIds, 1)]));
+    expect(west!.filter((k) => !isDataFile(k)).map((k) => k.replace(/^.*\//, ''))).toEqual(['BACKUP_PART_1_region=us-west1']);
     expect(east!.filter((k) => k.endsWith('/BACKUP_MANIFEST'))).toHaveLength(1);
 
     await client.execute(`RESTORE DATABASE bank FROM LATEST IN ${dest} WITH new_db_name = 'bank_west'`);
@@ -314,8 +330,8 @@ describe('BACKUP and RESTORE across three regions', () => {
 
   it('runs the seed pages\' backup, restore and job statements against external://backup_s3', async () => {
     await client.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
-    // The examples back up as of 10 s ago: let that time be after the last write to the bank.
-    const quietFor = Date.now() - bankQuietSince;
+    // The examples back up as of 10 s ago: let that be after every earlier test's writes.
+    const quietFor = Date.now() - quietSince;
     if (quietFor < 11_000) await sleep(11_000 - quietFor);
     const expected = await databaseFingerprints(client, 'bank');
     expect(expected.map(([t]) => t)).toEqual(['accounts', 'bank', 'customers']);

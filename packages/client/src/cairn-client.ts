@@ -9,6 +9,7 @@ import {
   type FingerprintResponse,
   type ListNodesResponse,
   type WriteRequest,
+  TableDescriptor,
   type WriteResponse,
 } from '@cairn/proto';
 
@@ -74,6 +75,11 @@ export class CairnClient {
   async fingerprint(req: Partial<FingerprintRequest> & { database: string }): Promise<FingerprintResponse> {
     const full: FingerprintRequest = { table: '', timestamp: 0n, nodeId: 0, ...req };
     return this.call((s, md, opts, cb) => s.data.fingerprint(full, md, opts, cb));
+  }
+
+  async getTable(database: string, table: string): Promise<TableDescriptor> {
+    const res = await this.call<{ descriptor: Uint8Array }>((s, md, opts, cb) => s.data.getTable({ database, table }, md, opts, cb));
+    return TableDescriptor.decode(res.descriptor);
   }
 
   async write(req: WriteRequest): Promise<WriteResponse> {

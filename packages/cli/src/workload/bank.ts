@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { CairnClient } from '@cairn/client';
+import { encodeRowKey, encodeRowValue } from '@cairn/catalog';
 
 /** The bank workload of `cockroach workload`: accounts whose total balance never changes. */
 export const BANK_DB = 'bank';
@@ -20,9 +21,10 @@ export interface LoadStats {
   seconds: number;
 }
 
-function payload(bytes: number): string {
-  // Hex keeps the payload printable; its length is exactly `bytes`.
-  return randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
+/** `count` printable random payloads of exactly `bytes` characters, from one random draw. */
+function payloadBatch(bytes: number, count: number): string[] {
+  const hex = randomBytes(Math.ceil((bytes * count) / 2)).toString('hex');
+  return Array.from({ length: count }, (_, i) => hex.slice(i * bytes, (i + 1) * bytes));
 }
 
 /** Creates bank.bank and loads `rows` accounts in batched INSERTs, several in flight. */
@@ -32,6 +34,9 @@ export async function initBank(client: CairnClient, o: BankInitOptions): Promise
   await client.execute(`CREATE TABLE ${BANK_DB}.${BANK_TABLE} (id INT PRIMARY KEY, balance INT NOT NULL, payload STRING)`);
   const batch = o.batchSize ?? Math.max(1, Math.min(1000, Math.floor(256_000 / (o.payloadBytes + 40))));
   const concurrency = o.concurrency ?? 4;
+  // Like CockroachDB's IMPORT: rows are encoded here and written as key/values in one
+  // atomic batch each, skipping SQL parsing (the table was just created, empty).
+  const table = await client.getTable(BANK_DB, BANK_TABLE);
   const started = performance.now();
   let next = 0;
   let loaded = 0;
@@ -41,15 +46,14 @@ export async function initBank(client: CairnClient, o: BankInitOptions): Promise
       const from = next;
       const to = Math.min(o.rows, from + batch);
       next = to;
-      const values: string[] = [];
+      const ops = [];
+      const payloads = payloadBatch(o.payloadBytes, to - from);
       for (let id = from; id < to; id++) {
-        const p = payload(o.payloadBytes);
-        values.push(`(${id}, ${INITIAL_BALANCE}, '${p}')`);
-        bytes += 16 + p.length;
+        const row = [BigInt(id), BigInt(INITIAL_BALANCE), payloads[id - from]!];
+        ops.push({ key: encodeRowKey(table, row), value: encodeRowValue(table, row) });
+        bytes += 16 + o.payloadBytes;
       }
-      // The table was just created empty: blind writes (UPSERT) load it without a duplicate
-      // check, as CockroachDB's workload fixtures load through IMPORT.
-      await client.execute(`UPSERT INTO ${BANK_DB}.${BANK_TABLE} (id, balance, payload) VALUES ${values.join(', ')}`);
+      await client.write({ ops });
       loaded += to - from;
       o.onProgress?.(loaded);
     }

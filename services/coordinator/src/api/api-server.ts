@@ -16,6 +16,9 @@ import {
   type FingerprintRequest,
   type FingerprintResponse,
   type GetLeaderResponse,
+  type GetTableRequest,
+  type GetTableResponse,
+  TableDescriptor,
   type ListNodesResponse,
   type ScanRequest,
   type ScanResponse,
@@ -102,6 +105,11 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
       const kvs = [];
       for await (const kv of leader.reader.scan({ start: req.startKey, end: req.endKey }, ts, point.seq, req.limit)) kvs.push(kv);
       return { kvs, timestamp: ts };
+    }),
+    getTable: unary<GetTableRequest, GetTableResponse>(ctx, 'DataService', 'getTable', async (leader, req) => {
+      leader.assertReady();
+      const t = leader.catalog.resolveTable({ db: req.database, table: req.table }, req.database);
+      return { descriptor: TableDescriptor.encode(t).finish() };
     }),
     fingerprint: unary<FingerprintRequest, FingerprintResponse>(ctx, 'DataService', 'fingerprint', async (leader, req) => {
       leader.assertReady();

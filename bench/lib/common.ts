@@ -1,0 +1,319 @@
+/**
+ * Helpers shared by the backup and restore benchmarks (not a benchmark itself: scripts/bench.mjs
+ * lists only the top-level `bench/*.ts`). They follow load.ts: a fresh cluster in a mkdtemp dir,
+ * stopped once whoever asks first, progress on stderr, a table then one JSON line on stdout.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { constants as osConstants, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBank, startLocalCluster, type LocalCluster } from '@cairn/cli';
+import { CairnClient } from '@cairn/client';
+import { freePort } from '@cairn/testing';
+
+export const NODES = 3;
+/** MB as 10^6 bytes, the unit storage throughput is usually quoted in. */
+export const MB = 1e6;
+/** Row data per row as initBank counts it: 8-byte id + 8-byte balance, plus the payload. */
+export const FIXED_ROW_BYTES = 16;
+/** initBank's starting balance (not exported by @cairn/cli). */
+export const INITIAL_BALANCE = 1000;
+
+/** The options backup.ts and restore.ts share. */
+export interface BankOptions {
+  /** Logical MB (10^6 bytes) of bank row data to load. */
+  mb: number;
+  payloadBytes: number;
+  /** kv.range.max_bytes while the benchmark runs, e.g. '16MiB'. */
+  rangeMax: string;
+  /** Derived: mb * 10^6 / (payload + 16), rounded down. */
+  rows: number;
+}
+
+export const BANK_FLAGS = {
+  mb: { type: 'string' },
+  'payload-bytes': { type: 'string' },
+  'range-max': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const BANK_FLAGS_HELP = [
+  '  --mb             logical MB (10^6 bytes) of bank row data to load (default 128; the issue figure is 1024)',
+  '  --payload-bytes  payload string length per row (default 1000)',
+  "  --range-max      kv.range.max_bytes, so the table splits into ranges spread over the nodes (default '16MiB')",
+];
+
+export function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got "${text}"`);
+  return n;
+}
+
+export function bankOptions(values: { mb?: string | undefined; 'payload-bytes'?: string | undefined; 'range-max'?: string | undefined }): BankOptions {
+  const mb = positiveInt('mb', values.mb, 128);
+  const payloadBytes = positiveInt('payload-bytes', values['payload-bytes'], 1000);
+  const rangeMax = values['range-max'] ?? '16MiB';
+  // The setting's own parser judges the value; this only keeps it a plain size literal.
+  if (!/^\d+(\.\d+)?\s*[KMGT]?i?B?$/i.test(rangeMax)) throw new Error(`--range-max must be a size like 16MiB, got "${rangeMax}"`);
+  const rows = Math.floor((mb * MB) / (payloadBytes + FIXED_ROW_BYTES));
+  if (rows < 1) throw new Error(`--mb ${mb} holds no ${payloadBytes}-byte rows`);
+  return { mb, payloadBytes, rangeMax, rows };
+}
+
+/** Warns when other work shares the cores; returns the 1-minute load average for the JSON. */
+export function warnIfBusy(): number | undefined {
+  const [load1] = loadavg();
+  if (load1 !== undefined && load1 > cpus().length / 2) {
+    process.stderr.write(`warning: load average ${load1.toFixed(2)} on ${cpus().length} cores: the figures will be noisy\n`);
+  }
+  return load1;
+}
+
+/** Progress on stderr about every 10%, so stdout holds only the results. */
+export function progress(label: string, total: number): (done: number) => void {
+  const started = performance.now();
+  let nextReport = total / 10;
+  return (done) => {
+    if (done < nextReport && done < total) return;
+    while (nextReport <= done) nextReport += total / 10;
+    const s = (performance.now() - started) / 1000;
+    process.stderr.write(`  ${label}: ${done}/${total} rows, ${s.toFixed(1)} s, ${Math.round(done / s)} rows/s\n`);
+  };
+}
+
+export function say(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+export const seconds = (since: number): number => (performance.now() - since) / 1000;
+
+/** Set CAIRN_KEEP_TEMP=1 to keep the cluster's stores and logs, as with @cairn/testing. */
+export function keepTemp(): boolean {
+  const v = process.env['CAIRN_KEEP_TEMP'];
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+let clusterDir: string | undefined;
+let clusterStarting: Promise<LocalCluster> | undefined;
+let clusterStopped: Promise<void> | undefined;
+const extraDirs: string[] = [];
+
+/** A temp dir removed with the cluster's (unless CAIRN_KEEP_TEMP is set). */
+export async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  extraDirs.push(dir);
+  return dir;
+}
+
+/**
+ * Stops the cluster (waiting for it to finish starting, if need be) and then removes its
+ * directory, once, whoever asks first. start-local's processes run in their own process
+ * groups, so nothing else stops them when this process ends.
+ */
+export function stopCluster(): Promise<void> {
+  clusterStopped ??= (async () => {
+    const cluster = await clusterStarting?.catch(() => undefined);
+    await cluster?.stop();
+    if (!keepTemp()) {
+      for (const dir of [clusterDir, ...extraDirs]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    } else if (clusterDir !== undefined) {
+      say(`kept ${[clusterDir, ...extraDirs].join(', ')}`);
+    }
+  })();
+  return clusterStopped;
+}
+
+/** Ctrl-C / SIGTERM stop the cluster first; a second signal exits at once. */
+export function installSignalHandlers(): void {
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(128 + osConstants.signals[signal]);
+    interrupted = true;
+    process.stderr.write(`\n${signal}: stopping the cluster (again to exit at once)...\n`);
+    void stopCluster().finally(() => process.exit(128 + osConstants.signals[signal]));
+  };
+  // `on`, not `once`: @cairn/testing re-raises a signal when no other listener is left.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+export interface StartedCluster {
+  cluster: LocalCluster;
+  dataDir: string;
+  client: CairnClient;
+  startSeconds: number;
+}
+
+/** Starts a fresh cluster in a temp dir (not @cairn/testing's tempDir: see load.ts). */
+export async function startCluster(prefix: string): Promise<StartedCluster> {
+  clusterDir = await mkdtemp(join(tmpdir(), prefix));
+  const dataDir = clusterDir;
+  const grpc = `127.0.0.1:${await freePort()}`;
+  const metrics = `127.0.0.1:${await freePort()}`;
+  // Checked and set in one turn of the event loop, so a stop can never miss a started cluster.
+  if (clusterStopped !== undefined) throw new Error('interrupted');
+  const startedAt = performance.now();
+  clusterStarting = startLocalCluster({ nodes: NODES, dataDir, grpc, metrics, log: (line) => say(`  ${line}`) });
+  const cluster = await clusterStarting;
+  const client = new CairnClient({ addresses: [cluster.grpcAddress] });
+  return { cluster, dataDir, client, startSeconds: seconds(startedAt) };
+}
+
+export interface LoadFigures {
+  rows: number;
+  /** Row data as initBank counts it (see FIXED_ROW_BYTES). */
+  bytes: number;
+  seconds: number;
+  mbPerSecond: number;
+}
+
+/** initBank with its defaults (what `cairn workload init bank` runs), then a row count check. */
+export async function loadBank(client: CairnClient, o: BankOptions): Promise<LoadFigures> {
+  say(`loading bank: ${o.rows} rows of ${o.payloadBytes}-byte payloads (${o.mb} MB of row data)...`);
+  const stats = await initBank(client, { rows: o.rows, payloadBytes: o.payloadBytes, onProgress: progress('load', o.rows) });
+  const counted = (await client.execute('SELECT count(*) FROM bank.bank')).rows[0]?.[0];
+  if (Number(counted) !== o.rows) throw new Error(`bank.bank has ${String(counted)} rows after loading ${o.rows}`);
+  return { ...stats, mbPerSecond: stats.bytes / MB / stats.seconds };
+}
+
+export async function rangeCount(client: CairnClient): Promise<number> {
+  return (await client.execute('SHOW RANGES FROM TABLE bank.bank')).rows.length;
+}
+
+/**
+ * Sets kv.range.max_bytes and waits for the leader's size check (every ~10 s; each check
+ * halves every range above the limit) to split bank.bank into at least 3 ranges, at most
+ * 30 s; then, so that no split lands in the middle of a timed phase, until the count has
+ * held for one check interval (12 s), at most 90 s more.
+ */
+export async function splitRanges(client: CairnClient, rangeMax: string): Promise<{ ranges: number; seconds: number }> {
+  await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '${rangeMax}'`);
+  const started = performance.now();
+  let ranges = await rangeCount(client);
+  say(`kv.range.max_bytes = '${rangeMax}': waiting for bank.bank to split (${ranges} range${ranges === 1 ? '' : 's'})...`);
+  while (ranges < 3 && seconds(started) < 30) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const n = await rangeCount(client);
+    if (n !== ranges) say(`  ${n} ranges after ${seconds(started).toFixed(0)} s`);
+    ranges = n;
+  }
+  if (ranges < 3) {
+    say(`  still ${ranges} range(s) after 30 s: going on`);
+    return { ranges, seconds: seconds(started) };
+  }
+  let stableSince = performance.now();
+  const settleStarted = performance.now();
+  while (seconds(stableSince) < 12 && seconds(settleStarted) < 90) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const n = await rangeCount(client);
+    if (n !== ranges) {
+      say(`  ${n} ranges after ${seconds(started).toFixed(0)} s`);
+      ranges = n;
+      stableSince = performance.now();
+    }
+  }
+  say(`  ${ranges} ranges, steady, after ${seconds(started).toFixed(0)} s`);
+  return { ranges, seconds: seconds(started) };
+}
+
+/** The table's fingerprints of a database, as `table=fingerprint` pairs in table order. */
+export async function fingerprints(client: CairnClient, database: string): Promise<string> {
+  const r = await client.execute(`SHOW FINGERPRINTS FROM DATABASE ${database}`);
+  return r.rows.map((row) => `${row[0] ?? ''}=${row[1] ?? ''}`).join(',');
+}
+
+/** The first row of a BACKUP/RESTORE result by column name. */
+export function resultRow(r: { columns: string[]; rows: (string | null)[][] }): Record<string, string | null> {
+  const row = r.rows[0] ?? [];
+  return Object.fromEntries(r.columns.map((c, i) => [c, row[i] ?? null]));
+}
+
+/** Bytes on disk under `path` (allocated blocks, as `du` counts them; files' sizes as well). */
+export async function diskUsage(path: string): Promise<{ bytes: number; allocated: number; files: number }> {
+  const st = await lstat(path);
+  if (!st.isDirectory()) return { bytes: st.size, allocated: st.blocks * 512, files: 1 };
+  const total = { bytes: 0, allocated: st.blocks * 512, files: 0 };
+  for (const e of await readdir(path)) {
+    const sub = await diskUsage(join(path, e));
+    total.bytes += sub.bytes;
+    total.allocated += sub.allocated;
+    total.files += sub.files;
+  }
+  return total;
+}
+
+export interface ProcessMemory {
+  name: string;
+  pid: number;
+  /** VmRSS when sampling started, bytes. */
+  rssStart: number;
+  /** Largest VmRSS seen during the sampling (every 200 ms), bytes. */
+  rssPeak: number;
+  /** VmHWM when sampling stopped: the peak over the process's whole life, load included. */
+  hwm: number;
+}
+
+function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples the cluster processes' VmRSS every 200 ms until stopped. VmHWM cannot be reset, so
+ * the peak during one phase is the largest sample; VmHWM is reported beside it.
+ */
+export function sampleMemory(cluster: LocalCluster): { stop(): ProcessMemory[] } {
+  const procs = cluster.processes.filter((p) => p.child.pid !== undefined);
+  const stats: ProcessMemory[] = procs.map((p) => {
+    const rss = procStatusBytes(p.child.pid!, 'VmRSS') ?? 0;
+    return { name: p.name, pid: p.child.pid!, rssStart: rss, rssPeak: rss, hwm: 0 };
+  });
+  const sample = (): void => {
+    for (const s of stats) s.rssPeak = Math.max(s.rssPeak, procStatusBytes(s.pid, 'VmRSS') ?? 0);
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      for (const s of stats) s.hwm = procStatusBytes(s.pid, 'VmHWM') ?? 0;
+      return stats;
+    },
+  };
+}
+
+/** Runs a command to the end; rejects on a non-zero exit with its stderr. */
+export function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => reject(new Error(`cannot run ${cmd}: ${err.message}`)));
+    child.on('exit', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${signal ?? code}: ${stderr.trim()}`)),
+    );
+  });
+}
+
+/** Right-aligned columns but the first, as load.ts prints them. */
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
+}
+
+export const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
+
+export function memoryTable(mem: ProcessMemory[]): string {
+  return formatTable([
+    ['process', 'pid', 'RSS before MiB', 'peak RSS during MiB', 'VmHWM (lifetime) MiB'],
+    ...mem.map((m) => [m.name, String(m.pid), mib(m.rssStart), mib(m.rssPeak), mib(m.hwm)]),
+  ]);
+}
+
+export { cpus };
