@@ -3,8 +3,8 @@
  *
  * Both sides load the same rows (ids 0..rows-1, balance 1000, a random hex payload of
  * `--payload-bytes`) in batches of the same size. The cluster side is `initBank` (what
- * `cairn workload init bank` runs): multi-row SQL UPSERTs over gRPC (blind writes into the
- * new, empty table), `--concurrency` in flight, each appended to the JetStream log and applied
+ * `cairn workload init bank` runs): rows encoded client-side and sent as key/value batches
+ * over gRPC (like IMPORT), `--concurrency` in flight, each appended to the JetStream log and applied
  * by 3 replicas. Its clock runs from the first statement until the last is acknowledged; the
  * replicas stay within about one log entry of the log during a load, so that is also when all
  * three hold the rows. The raw side, run after the cluster has stopped, encodes the same rows
@@ -34,7 +34,7 @@ const FIXED_ROW_BYTES = 16;
 /** MB as 10^6 bytes, the unit storage throughput is usually quoted in. */
 const MB = 1e6;
 
-const CLUSTER_LABEL = `cairn ${NODES}-node cluster (SQL UPSERT batches via gRPC → JetStream log → ${NODES} replicas)`;
+const CLUSTER_LABEL = `cairn ${NODES}-node cluster (encoded row batches via gRPC → JetStream log → ${NODES} replicas)`;
 const RAW_LABEL = 'raw LMDB batched puts (1 process)';
 
 interface Options {

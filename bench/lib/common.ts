@@ -100,7 +100,7 @@ let clusterStarting: Promise<LocalCluster> | undefined;
 let clusterStopped: Promise<void> | undefined;
 const extraDirs: string[] = [];
 
-/** A temp dir removed with the cluster's (unless CAIRN_KEEP_TEMP is set). */
+/** A temp dir that cleanup() removes (unless CAIRN_KEEP_TEMP is set). */
 export async function scratchDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   extraDirs.push(dir);
@@ -116,13 +116,20 @@ export function stopCluster(): Promise<void> {
   clusterStopped ??= (async () => {
     const cluster = await clusterStarting?.catch(() => undefined);
     await cluster?.stop();
-    if (!keepTemp()) {
-      for (const dir of [clusterDir, ...extraDirs]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
-    } else if (clusterDir !== undefined) {
-      say(`kept ${[clusterDir, ...extraDirs].join(', ')}`);
-    }
+    if (clusterDir === undefined) return;
+    if (keepTemp()) say(`kept ${clusterDir}`);
+    else await rm(clusterDir, { recursive: true, force: true });
   })();
   return clusterStopped;
+}
+
+/** Stops the cluster and removes every scratch dir (again and again: new ones may appear). */
+export async function cleanup(): Promise<void> {
+  await stopCluster();
+  for (const dir of extraDirs.splice(0)) {
+    if (keepTemp()) say(`kept ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Ctrl-C / SIGTERM stop the cluster first; a second signal exits at once. */
@@ -132,7 +139,7 @@ export function installSignalHandlers(): void {
     if (interrupted) process.exit(128 + osConstants.signals[signal]);
     interrupted = true;
     process.stderr.write(`\n${signal}: stopping the cluster (again to exit at once)...\n`);
-    void stopCluster().finally(() => process.exit(128 + osConstants.signals[signal]));
+    void cleanup().finally(() => process.exit(128 + osConstants.signals[signal]));
   };
   // `on`, not `once`: @cairn/testing re-raises a signal when no other listener is left.
   process.on('SIGINT', onSignal);

@@ -1,0 +1,275 @@
+/**
+ * Full BACKUP MB/s of bank data to nodelocal on a 3-node cluster, next to zstd -1 -T2; incremental after 1%.
+ *
+ * Loads `--mb` MB of bank rows (initBank, as `cairn workload init bank`), sets
+ * kv.range.max_bytes so the table splits into ranges spread over the nodes, then times a
+ * non-detached `BACKUP DATABASE bank INTO 'nodelocal://1/…'` while sampling every cluster
+ * process's RSS every 200 ms. MB/s are the logical bytes the backup reports (keys + values
+ * exported) per second. The baseline, run after the cluster has stopped, is `zstd -1 -T2`
+ * (the backup's own codec and level, on as many cores as the machine has here) compressing a
+ * file of exactly as many bytes of bank rows as `id,balance,payload` text lines with payloads
+ * drawn as initBank draws them. Then 1% of the rows get a balance update (UPDATE … WHERE id IN
+ * (…), 500 ids per statement) and an incremental `BACKUP … INTO LATEST IN` is timed; its time
+ * and size are reported as fractions of the full backup's.
+ *
+ * Prints tables, then one JSON line with every figure as the last line of stdout.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CairnClient } from '@cairn/client';
+import {
+  BANK_FLAGS,
+  BANK_FLAGS_HELP,
+  INITIAL_BALANCE,
+  MB,
+  NODES,
+  bankOptions,
+  cleanup,
+  cpus,
+  diskUsage,
+  formatTable,
+  installSignalHandlers,
+  loadBank,
+  memoryTable,
+  mib,
+  rangeCount,
+  resultRow,
+  run,
+  sampleMemory,
+  say,
+  scratchDir,
+  seconds,
+  splitRanges,
+  startCluster,
+  stopCluster,
+  warnIfBusy,
+  type BankOptions,
+  type LoadFigures,
+  type ProcessMemory,
+} from './lib/common.js';
+
+/** The collection, under node 1's external IO dir (`<store>/extern/`). */
+const COLLECTION_PATH = 'bench-backup';
+const COLLECTION = `nodelocal://1/${COLLECTION_PATH}`;
+/** Share of the rows the incremental finds changed. */
+const CHANGED_FRACTION = 0.01;
+const UPDATE_BATCH = 500;
+
+const BACKUP_LABEL = `cairn full BACKUP, ${NODES}-node cluster → nodelocal`;
+const ZSTD_LABEL = 'zstd -1 -T2 over the same logical bytes';
+
+function parseOptions(argv: string[]): BankOptions | undefined {
+  const { values } = parseArgs({ args: argv, strict: true, options: BANK_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(['usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE]', ...BANK_FLAGS_HELP, ''].join('\n'));
+    return undefined;
+  }
+  return bankOptions(values);
+}
+
+interface BackupRun {
+  seconds: number;
+  jobId: string;
+  rows: number;
+  /** Logical bytes (keys + values exported) as the BACKUP statement reports them. */
+  logicalBytes: number;
+  /** Bytes the layer added under the collection dir (file sizes; `du`'s blocks in allocatedBytes). */
+  diskBytes: number;
+  allocatedBytes: number;
+  files: number;
+}
+
+async function timedBackup(client: CairnClient, sql: string, collectionDir: string): Promise<BackupRun> {
+  const before = await diskUsage(collectionDir).catch(() => ({ bytes: 0, allocated: 0, files: 0 }));
+  const started = performance.now();
+  const result = resultRow(await client.execute(sql));
+  const took = seconds(started);
+  if (result['status'] !== 'succeeded') throw new Error(`${sql}: status ${String(result['status'])}`);
+  const after = await diskUsage(collectionDir);
+  return {
+    seconds: took,
+    jobId: result['job_id'] ?? '',
+    rows: Number(result['rows']),
+    logicalBytes: Number(result['bytes']),
+    diskBytes: after.bytes - before.bytes,
+    allocatedBytes: after.allocated - before.allocated,
+    files: after.files - before.files,
+  };
+}
+
+/** Balance +1 on `CHANGED_FRACTION` of the rows, distinct random ids, 500 per statement. */
+async function changeRows(client: CairnClient, rows: number): Promise<{ rows: number; statements: number; seconds: number }> {
+  const want = Math.max(1, Math.round(rows * CHANGED_FRACTION));
+  const ids = new Set<number>();
+  while (ids.size < want) ids.add(randomInt(rows));
+  const all = [...ids];
+  const started = performance.now();
+  let statements = 0;
+  for (let i = 0; i < all.length; i += UPDATE_BATCH) {
+    const batch = all.slice(i, i + UPDATE_BATCH);
+    await client.execute(`UPDATE bank.bank SET balance = balance + 1 WHERE id IN (${batch.join(', ')})`);
+    statements++;
+  }
+  return { rows: all.length, statements, seconds: seconds(started) };
+}
+
+/**
+ * Writes exactly `bytes` bytes of bank rows as `id,balance,payload` lines (ids cycling over
+ * the table's, payloads random hex as initBank draws them, the last line cut short).
+ */
+async function writeRowText(path: string, bytes: number, o: BankOptions): Promise<void> {
+  const out = createWriteStream(path);
+  const chunkTarget = 4 << 20;
+  let written = 0;
+  let id = 0;
+  while (written < bytes) {
+    const lines: string[] = [];
+    let size = 0;
+    while (size < chunkTarget && written + size < bytes) {
+      const line = `${id},${INITIAL_BALANCE},${randomBytes(Math.ceil(o.payloadBytes / 2)).toString('hex').slice(0, o.payloadBytes)}\n`;
+      lines.push(line);
+      size += line.length;
+      id = (id + 1) % o.rows;
+    }
+    let chunk = lines.join('');
+    if (written + chunk.length > bytes) chunk = chunk.slice(0, bytes - written);
+    written += chunk.length;
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+interface ZstdRun {
+  bytes: number;
+  compressedBytes: number;
+  seconds: number;
+}
+
+/** Times `zstd -1 -T2` compressing a file (just written, so in the page cache) to a file. */
+async function zstdBaseline(bytes: number, o: BankOptions): Promise<ZstdRun> {
+  const dir = await scratchDir('cairn-bench-zstd-');
+  const input = join(dir, 'bank.csv');
+  say(`zstd baseline: writing ${(bytes / MB).toFixed(1)} MB of bank rows as text...`);
+  await writeRowText(input, bytes, o);
+  say('zstd baseline: zstd -1 -T2...');
+  const started = performance.now();
+  await run('zstd', ['-1', '-T2', '-q', '-f', '-o', join(dir, 'bank.csv.zst'), input]);
+  const took = seconds(started);
+  return { bytes: (await stat(input)).size, compressedBytes: (await stat(join(dir, 'bank.csv.zst'))).size, seconds: took };
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  if (o === undefined) return;
+  installSignalHandlers();
+  const load1 = warnIfBusy();
+  say(`backup: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
+  say(`starting a ${NODES}-node local cluster...`);
+  const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-backup-');
+  const collectionDir = join(dataDir, 'node-1', 'extern', COLLECTION_PATH);
+  let load: LoadFigures;
+  let split: { ranges: number; seconds: number };
+  let full: BackupRun;
+  let incremental: BackupRun;
+  let updates: { rows: number; statements: number; seconds: number };
+  let memory: ProcessMemory[];
+  let rangesAfter: number;
+  try {
+    load = await loadBank(client, o);
+    split = await splitRanges(client, o.rangeMax);
+
+    say(`full backup into ${COLLECTION}...`);
+    const sampler = sampleMemory(cluster);
+    try {
+      full = await timedBackup(client, `BACKUP DATABASE bank INTO '${COLLECTION}'`, collectionDir);
+    } finally {
+      memory = sampler.stop();
+    }
+    say(`  ${full.seconds.toFixed(1)} s, ${(full.logicalBytes / MB).toFixed(1)} MB logical, ${(full.diskBytes / MB).toFixed(1)} MB on disk`);
+    rangesAfter = await rangeCount(client);
+
+    say(`updating ${CHANGED_FRACTION * 100}% of the rows...`);
+    updates = await changeRows(client, o.rows);
+    say(`  ${updates.rows} rows in ${updates.statements} statements, ${updates.seconds.toFixed(1)} s`);
+    say('incremental backup...');
+    incremental = await timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN '${COLLECTION}'`, collectionDir);
+    say(`  ${incremental.seconds.toFixed(1)} s, ${incremental.rows} rows, ${(incremental.logicalBytes / MB).toFixed(2)} MB logical`);
+  } finally {
+    client.close();
+    await stopCluster();
+  }
+
+  // The cluster is stopped by now, so the baseline has the machine to itself.
+  const zstd = await zstdBaseline(full.logicalBytes, o);
+  if (zstd.bytes !== full.logicalBytes) throw new Error(`zstd baseline read ${zstd.bytes} bytes, the backup ${full.logicalBytes}`);
+
+  const fullMb = full.logicalBytes / MB;
+  const backupMbps = fullMb / full.seconds;
+  const zstdMbps = zstd.bytes / MB / zstd.seconds;
+  const ratio = backupMbps / zstdMbps;
+  const backupCompression = full.logicalBytes / full.diskBytes;
+  const zstdCompression = zstd.bytes / zstd.compressedBytes;
+  const incrementalFractions = {
+    time: incremental.seconds / full.seconds,
+    logicalBytes: incremental.logicalBytes / full.logicalBytes,
+    diskBytes: incremental.diskBytes / full.diskBytes,
+  };
+
+  process.stdout.write('\n');
+  process.stdout.write(
+    formatTable([
+      ['', 'logical MB', 'seconds', 'MB/s', 'MB written', 'compression'],
+      [BACKUP_LABEL, fullMb.toFixed(1), full.seconds.toFixed(2), backupMbps.toFixed(2), (full.diskBytes / MB).toFixed(1), `${backupCompression.toFixed(2)}x`],
+      [ZSTD_LABEL, (zstd.bytes / MB).toFixed(1), zstd.seconds.toFixed(2), zstdMbps.toFixed(2), (zstd.compressedBytes / MB).toFixed(1), `${zstdCompression.toFixed(2)}x`],
+      [
+        `incremental BACKUP after ${CHANGED_FRACTION * 100}% of rows changed`,
+        (incremental.logicalBytes / MB).toFixed(2),
+        incremental.seconds.toFixed(2),
+        (incremental.logicalBytes / MB / incremental.seconds).toFixed(2),
+        (incremental.diskBytes / MB).toFixed(2),
+        `${(incremental.logicalBytes / incremental.diskBytes).toFixed(2)}x`,
+      ],
+    ]) + '\n',
+  );
+  process.stdout.write(
+    [
+      '',
+      `ratio backup/zstd: ${ratio.toPrecision(3)} (zstd alone is ${(1 / ratio).toFixed(1)}x faster over the same number of logical bytes)`,
+      `incremental / full: time ${incrementalFractions.time.toPrecision(3)}, logical size ${incrementalFractions.logicalBytes.toPrecision(3)}, on-disk size ${incrementalFractions.diskBytes.toPrecision(3)}`,
+      `backup: ${full.rows} rows, ${full.files} files (${mib(full.allocatedBytes)} MiB allocated, du), ${split.ranges} ranges at the start, ${rangesAfter} at the end`,
+      `load: ${(load.bytes / MB).toFixed(1)} MB of row data in ${load.seconds.toFixed(1)} s (${load.mbPerSecond.toFixed(2)} MB/s); updates: ${updates.rows} rows in ${updates.seconds.toFixed(1)} s`,
+      '',
+      'memory during the full backup:',
+      memoryTable(memory),
+      '',
+    ].join('\n'),
+  );
+  const result = {
+    bench: 'backup',
+    at: new Date().toISOString(),
+    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+    options: o,
+    cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
+    load,
+    split,
+    rangesAfterBackup: rangesAfter,
+    full: { label: BACKUP_LABEL, ...full, mb: fullMb, mbPerSecond: backupMbps, compression: backupCompression },
+    zstd: { label: ZSTD_LABEL, ...zstd, mbPerSecond: zstdMbps, compression: zstdCompression },
+    ratio,
+    updates,
+    incremental: { ...incremental, fractionOfFull: incrementalFractions },
+    memory,
+    peakNodeRssBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.rssPeak)),
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`backup benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());
