@@ -50,8 +50,8 @@ export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: st
  * appended to the chain of LATEST or of a named full), and the spans nodes will export.
  */
 export async function planBackup(leader: Leader, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
-  if (stmt.mode === 'to' || stmt.incrementalFrom.length > 0) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'BACKUP TO and INCREMENTAL FROM are not supported: use BACKUP INTO (and INTO LATEST IN for incrementals)', {
+  if (stmt.incrementalFrom.length > 0) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'INCREMENTAL FROM is not supported: use BACKUP INTO LATEST IN <collection> for incrementals', {
       position: stmt.pos,
     });
   }
@@ -71,6 +71,11 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
 
   const collection = await BackupCollection.open(stmt.destination.uris, leader.storageContext());
   try {
+    // The pre-collection `BACKUP TO 'loc'`: a full backup when `loc` has none yet, else an
+    // incremental appended to it (CockroachDB 20.2's behaviour), in the collection layout.
+    if (stmt.mode === 'to' && !stmt.destination.subdir && (await collection.hasBackups())) {
+      stmt = { ...stmt, destination: { ...stmt.destination, subdir: { kind: 'latest', pos: stmt.pos } } };
+    }
     let fullSubdir: string;
     let layerPath: string;
     let startTime = 0n;

@@ -44,14 +44,10 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
   if (o.kms !== undefined) {
     throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase');
   }
-  if (!stmt.source.subdir) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, "RESTORE FROM '<uri>' needs a backup in that collection: use RESTORE FROM LATEST IN '<collection>' or FROM '<subdir>' IN '<collection>'", {
-      position: stmt.pos,
-    });
-  }
   const collection = await BackupCollection.open(stmt.source.uris, leader.storageContext());
   try {
-    const sub = stmt.source.subdir;
+    // `RESTORE FROM 'loc'` (no subdir, the pre-collection form): the newest chain at `loc`.
+    const sub = stmt.source.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
     const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
     const key = await collection.encryptionKey(full, o.encryptionPassphrase, false);
     const chain = await collection.chain(full, key);

@@ -25,8 +25,10 @@ export class RestoreResumer implements Resumer {
     const descriptors = d.descriptors.map((b) => decodeDescriptor(new Uint8Array(Buffer.from(b, 'base64'))));
     await this.createOffline(descriptors, d);
 
-    const done = new Set<string>(ctx.checkpoint ? (JSON.parse(new TextDecoder().decode(ctx.checkpoint)) as string[]) : []);
-    let rows = 0n;
+    const saved = ctx.checkpoint ? decodeRestoreCheckpoint(ctx.checkpoint) : { done: [], rows: '0', bytes: '0' };
+    const done = new Set<string>(saved.done);
+    let rows = BigInt(saved.rows);
+    let bytes = BigInt(saved.bytes);
     if (done.size < d.items.length) {
       await this.queue.openJob(jobId, { kind: 'restore' });
       for (const [i, it] of d.items.entries()) {
@@ -46,16 +48,18 @@ export class RestoreResumer implements Resumer {
         const err = workError(r);
         if (err) throw err;
         if (r.outcome?.$case !== 'payload') continue;
-        rows += RestoreWorkResult.decode(r.outcome.value).rows;
+        const res = RestoreWorkResult.decode(r.outcome.value);
+        rows += res.rows;
+        bytes += res.bytes;
         done.add(r.itemId);
-        const cp = new TextEncoder().encode(JSON.stringify([...done]));
+        const cp = encodeRestoreCheckpoint({ done: [...done], rows: String(rows), bytes: String(bytes) });
         await ctx.setProgress(Math.min(0.99, done.size / d.items.length), 'restoring spans', cp);
         if (done.size >= d.items.length) break;
       }
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore interrupted');
     }
     await this.setState(descriptors, DescriptorState.PUBLIC);
-    await ctx.setProgress(1, null);
+    await ctx.setProgress(1, null, encodeRestoreCheckpoint({ done: [...done], rows: String(rows), bytes: String(bytes) }));
     await this.queue.closeJob(jobId);
     this.leader.log.info({ jobId, rows: String(rows) }, 'restore done');
   }
@@ -104,4 +108,19 @@ export class RestoreResumer implements Resumer {
       for (const x of updated) this.leader.catalog.apply(x);
     });
   }
+}
+
+/** A restore's progress: the items done and the rows and bytes they restored. */
+export interface RestoreCheckpoint {
+  done: string[];
+  rows: string;
+  bytes: string;
+}
+
+export function encodeRestoreCheckpoint(c: RestoreCheckpoint): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(c));
+}
+
+export function decodeRestoreCheckpoint(b: Uint8Array): RestoreCheckpoint {
+  return JSON.parse(new TextDecoder().decode(b)) as RestoreCheckpoint;
 }

@@ -16,6 +16,7 @@ import {
 import { BackupCollection } from '../backup/backup-collection.js';
 import { planBackup } from '../backup/backup-planner.js';
 import { planRestore } from '../backup/restore-planner.js';
+import { decodeRestoreCheckpoint } from '../backup/restore-resumer.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 
@@ -63,9 +64,10 @@ export async function restore(s: Session, stmt: RestoreStatement): Promise<State
   });
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
   const done = finished(await s.leader.jobs.waitForTerminal(job.id));
+  const cp = done.progress.checkpoint ? decodeRestoreCheckpoint(done.progress.checkpoint) : undefined;
   return {
     ...rowsResult(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes'], [
-      [done.id, done.status, String(done.progress.fractionCompleted), '0', '0', '0'],
+      [done.id, done.status, String(done.progress.fractionCompleted), cp?.rows ?? '0', '0', cp?.bytes ?? '0'],
     ]),
     jobIds: [job.id],
   };
@@ -83,8 +85,8 @@ export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promi
 const tsText = (ns: bigint): string => formatJobTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
 
 export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise<StatementResult> {
-  const sub = stmt.source.subdir;
-  if (!sub) throw new CairnError(ErrorCode.FeatureNotSupported, "SHOW BACKUP '<uri>' is not supported: use SHOW BACKUP FROM LATEST IN '<collection>'");
+  // `SHOW BACKUP '<uri>'` (the old form) shows the newest chain at that location.
+  const sub = stmt.source.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
   const c = await BackupCollection.open(stmt.source.uris, s.leader.storageContext());
   try {
     const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
