@@ -29,48 +29,49 @@ function finished(job: Job): Job {
   throw new CairnError(ErrorCode.Canceled, `job ${job.id} ${job.status}${job.error ? `: ${job.error}` : ''}`);
 }
 
-export async function backup(s: Session, stmt: BackupStatement): Promise<StatementResult> {
-  s.leader.assertReady();
-  const details = await planBackup(s.leader, stmt, s.database);
-  const job = await s.leader.jobs.create({
-    type: 'BACKUP',
-    description: formatStatement(stmt, { redact: true }),
-    statement: formatStatement(stmt, { redact: true }),
-    userName: 'root',
-    payload: encodeJsonPayload(details),
-  });
+/**
+ * Starts a BACKUP or RESTORE job and answers as CockroachDB does: its id when detached, else,
+ * once it has finished, `job_id, status, fraction_completed, rows, index_entries, bytes`.
+ */
+async function runJob(
+  s: Session,
+  type: 'BACKUP' | 'RESTORE',
+  stmt: BackupStatement | RestoreStatement,
+  details: unknown,
+  totals: (job: Job) => { rows: string; bytes: string },
+): Promise<StatementResult> {
+  const text = formatStatement(stmt, { redact: true });
+  const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: 'root', payload: encodeJsonPayload(details) });
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
   const done = finished(await s.leader.jobs.waitForTerminal(job.id));
-  const cp = done.progress.checkpoint ? BackupCheckpoint.decode(done.progress.checkpoint) : undefined;
-  const rows = cp?.files.reduce((a, f) => a + f.rows, 0n) ?? 0n;
-  const bytes = cp?.files.reduce((a, f) => a + f.logicalBytes, 0n) ?? 0n;
+  const { rows, bytes } = totals(done);
   return {
     ...rowsResult(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes'], [
-      [done.id, done.status, String(done.progress.fractionCompleted), String(rows), '0', String(bytes)],
+      [done.id, done.status, String(done.progress.fractionCompleted), rows, '0', bytes],
     ]),
     jobIds: [job.id],
   };
 }
 
+export async function backup(s: Session, stmt: BackupStatement): Promise<StatementResult> {
+  s.leader.assertReady();
+  const details = await planBackup(s.leader, stmt, s.database);
+  return runJob(s, 'BACKUP', stmt, details, (job) => {
+    const files = job.progress.checkpoint ? BackupCheckpoint.decode(job.progress.checkpoint).files : [];
+    return {
+      rows: String(files.reduce((a, f) => a + f.rows, 0n)),
+      bytes: String(files.reduce((a, f) => a + f.logicalBytes, 0n)),
+    };
+  });
+}
+
 export async function restore(s: Session, stmt: RestoreStatement): Promise<StatementResult> {
   s.leader.assertReady();
   const details = await planRestore(s.leader, stmt, s.database);
-  const job = await s.leader.jobs.create({
-    type: 'RESTORE',
-    description: formatStatement(stmt, { redact: true }),
-    statement: formatStatement(stmt, { redact: true }),
-    userName: 'root',
-    payload: encodeJsonPayload(details),
+  return runJob(s, 'RESTORE', stmt, details, (job) => {
+    const cp = job.progress.checkpoint ? decodeRestoreCheckpoint(job.progress.checkpoint) : undefined;
+    return { rows: cp?.rows ?? '0', bytes: cp?.bytes ?? '0' };
   });
-  if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
-  const done = finished(await s.leader.jobs.waitForTerminal(job.id));
-  const cp = done.progress.checkpoint ? decodeRestoreCheckpoint(done.progress.checkpoint) : undefined;
-  return {
-    ...rowsResult(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes'], [
-      [done.id, done.status, String(done.progress.fractionCompleted), cp?.rows ?? '0', '0', cp?.bytes ?? '0'],
-    ]),
-    jobIds: [job.id],
-  };
 }
 
 export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promise<StatementResult> {

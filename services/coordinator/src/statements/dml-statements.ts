@@ -123,7 +123,6 @@ async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[
 }
 
 export async function update(s: Session, stmt: UpdateStatement): Promise<StatementResult> {
-  const { leader } = s;
   const table = writableTable(s, stmt);
   const assignments = stmt.assignments.map((a) => {
     const o = columnOrdinal(table, a.column, a.pos);
@@ -133,49 +132,48 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
     }
     return { ordinal: o, value: compileValueExpr(table, col, a.value) };
   });
-  const plan = planScan(table, stmt.where);
-  let count = 0;
-  const { stored } = await leader.writeLock.run(async () => {
-    leader.assertReady();
-    const ops: KeyValueOp[] = [];
-    const { timestamp, seq } = leader.readPoint();
-    for (const span of plan.spans) {
-      for await (const kv of leader.reader.scan(span, timestamp, seq)) {
-        const row = decodeRow(table, kv.key, kv.value);
-        if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
-        // Every expression sees the old row, as in SQL.
-        const values = assignments.map((a) => a.value(row));
-        assignments.forEach((a, i) => (row[a.ordinal] = values[i]!));
-        ops.push({ key: kv.key, value: encodeRowValue(table, row) });
-      }
-    }
-    count = ops.length;
-    return { stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
+  const count = await rewriteMatchingRows(s, table, stmt.where, (key, row) => {
+    // Every expression sees the old row, as in SQL.
+    const values = assignments.map((a) => a.value(row));
+    assignments.forEach((a, i) => (row[a.ordinal] = values[i]!));
+    return { key, value: encodeRowValue(table, row) };
   });
-  await stored;
   return tagOnly(`UPDATE ${count}`);
 }
 
 export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<StatementResult> {
-  const { leader } = s;
   const table = writableTable(s, stmt);
-  const plan = planScan(table, stmt.where);
-  let count = 0;
-  const { stored } = await leader.writeLock.run(async () => {
+  const count = await rewriteMatchingRows(s, table, stmt.where, (key) => ({ key }));
+  return tagOnly(`DELETE ${count}`);
+}
+
+/**
+ * Reads the rows matching `where` at the newest timestamp and writes `change(row)` for each,
+ * all in one log entry, under the write lock (so no write slips in between read and write).
+ * Returns how many rows changed, once the entry is stored.
+ */
+async function rewriteMatchingRows(
+  s: Session,
+  table: TableDescriptor,
+  where: DeleteStatement['where'],
+  change: (key: Uint8Array, row: Datum[]) => KeyValueOp,
+): Promise<number> {
+  const { leader } = s;
+  const plan = planScan(table, where);
+  const { stored, count } = await leader.writeLock.run(async () => {
     leader.assertReady();
     const ops: KeyValueOp[] = [];
     const { timestamp, seq } = leader.readPoint();
     for (const span of plan.spans) {
       for await (const kv of leader.reader.scan(span, timestamp, seq)) {
         const row = decodeRow(table, kv.key, kv.value);
-        if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) ops.push({ key: kv.key });
+        if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) ops.push(change(kv.key, row));
       }
     }
-    count = ops.length;
-    return { stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
+    return { count: ops.length, stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
   });
   await stored;
-  return tagOnly(`DELETE ${count}`);
+  return count;
 }
 
 export async function select(s: Session, stmt: SelectStatement): Promise<StatementResult> {

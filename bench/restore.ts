@@ -1,0 +1,163 @@
+/**
+ * RESTORE MB/s of a full bank backup on a 3-node cluster, next to the load MB/s of the same rows.
+ *
+ * Loads `--mb` MB of bank rows (initBank, as `cairn workload init bank`, timed: the baseline),
+ * sets kv.range.max_bytes so the table splits into ranges spread over the nodes, takes a full
+ * `BACKUP DATABASE bank INTO 'nodelocal://1/…'`, then times a non-detached
+ * `RESTORE DATABASE bank FROM LATEST IN '…' WITH new_db_name = 'bank2'` while sampling every
+ * cluster process's RSS every 200 ms, and checks that `SHOW FINGERPRINTS FROM DATABASE bank2`
+ * equals bank's. Both MB/s count the same row data (8-byte id + 8-byte balance + payload, as
+ * initBank counts it), so their ratio is the load time over the restore time: how much faster
+ * the cluster takes the rows back from a backup than through SQL.
+ *
+ * Prints tables, then one JSON line with every figure as the last line of stdout.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BANK_FLAGS,
+  BANK_FLAGS_HELP,
+  MB,
+  NODES,
+  bankOptions,
+  cleanup,
+  cpus,
+  diskUsage,
+  fingerprints,
+  formatTable,
+  installSignalHandlers,
+  loadBank,
+  memoryTable,
+  rangeCount,
+  resultRow,
+  sampleMemory,
+  say,
+  seconds,
+  splitRanges,
+  startCluster,
+  stopCluster,
+  warnIfBusy,
+  type BankOptions,
+  type ProcessMemory,
+} from './lib/common.js';
+
+const COLLECTION_PATH = 'bench-restore';
+const COLLECTION = `nodelocal://1/${COLLECTION_PATH}`;
+
+const RESTORE_LABEL = `cairn RESTORE, ${NODES}-node cluster ← nodelocal`;
+const LOAD_LABEL = `cairn load (initBank SQL UPSERTs), same cluster`;
+
+function parseOptions(argv: string[]): BankOptions | undefined {
+  const { values } = parseArgs({ args: argv, strict: true, options: BANK_FLAGS });
+  if (values.help === true) {
+    process.stdout.write(['usage: pnpm bench restore [--mb N] [--payload-bytes N] [--range-max SIZE]', ...BANK_FLAGS_HELP, ''].join('\n'));
+    return undefined;
+  }
+  return bankOptions(values);
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  if (o === undefined) return;
+  installSignalHandlers();
+  const load1 = warnIfBusy();
+  say(`restore: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
+  say(`starting a ${NODES}-node local cluster...`);
+  const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-restore-');
+  try {
+    const load = await loadBank(client, o);
+    const split = await splitRanges(client, o.rangeMax);
+
+    say(`full backup into ${COLLECTION}...`);
+    let started = performance.now();
+    const backup = resultRow(await client.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`));
+    const backupSeconds = seconds(started);
+    const backupLogicalBytes = Number(backup['bytes']);
+    const backupDisk = await diskUsage(join(dataDir, 'node-1', 'extern', COLLECTION_PATH));
+    say(`  ${backupSeconds.toFixed(1)} s, ${(backupLogicalBytes / MB).toFixed(1)} MB logical, ${(backupDisk.bytes / MB).toFixed(1)} MB on disk`);
+    const sourceFingerprint = await fingerprints(client, 'bank');
+
+    say(`restore as bank2...`);
+    const sampler = sampleMemory(cluster);
+    let restore: Record<string, string | null>;
+    let memory: ProcessMemory[];
+    started = performance.now();
+    try {
+      restore = resultRow(await client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`));
+    } finally {
+      memory = sampler.stop();
+    }
+    const restoreSeconds = seconds(started);
+    if (restore['status'] !== 'succeeded') throw new Error(`RESTORE: status ${String(restore['status'])}`);
+    say(`  ${restoreSeconds.toFixed(1)} s`);
+
+    const fpStarted = performance.now();
+    const restoredFingerprint = await fingerprints(client, 'bank2');
+    const fingerprintSeconds = seconds(fpStarted);
+    const counted = Number((await client.execute('SELECT count(*) FROM bank2.bank')).rows[0]?.[0]);
+    const fingerprintMatches = restoredFingerprint === sourceFingerprint && restoredFingerprint !== '';
+    if (!fingerprintMatches) throw new Error(`bank2's fingerprints ${restoredFingerprint} differ from bank's ${sourceFingerprint}`);
+    if (counted !== o.rows) throw new Error(`bank2.bank has ${counted} rows, bank.bank ${o.rows}`);
+    const rangesAfter = await rangeCount(client);
+
+    const rowMb = load.bytes / MB;
+    const restoreMbps = rowMb / restoreSeconds;
+    const ratio = restoreMbps / load.mbPerSecond;
+    process.stdout.write('\n');
+    process.stdout.write(
+      formatTable([
+        ['', 'rows', 'MB', 'seconds', 'rows/s', 'MB/s'],
+        [RESTORE_LABEL, String(o.rows), rowMb.toFixed(1), restoreSeconds.toFixed(2), Math.round(o.rows / restoreSeconds).toString(), restoreMbps.toFixed(2)],
+        [LOAD_LABEL, String(load.rows), rowMb.toFixed(1), load.seconds.toFixed(2), Math.round(load.rows / load.seconds).toString(), load.mbPerSecond.toFixed(2)],
+      ]) + '\n',
+    );
+    process.stdout.write(
+      [
+        '',
+        `ratio restore/load: ${ratio.toPrecision(3)} (same rows and bytes; restore is ${ratio >= 1 ? `${ratio.toFixed(1)}x faster` : `${(1 / ratio).toFixed(1)}x slower`} than loading through SQL)`,
+        `fingerprints of bank2 match bank's (${fingerprintSeconds.toFixed(1)} s to compute): ${restoredFingerprint}`,
+        `backup restored: ${(backupLogicalBytes / MB).toFixed(1)} MB logical (${(backupLogicalBytes / MB / restoreSeconds).toFixed(2)} MB/s logical), ` +
+          `${(backupDisk.bytes / MB).toFixed(1)} MB on disk in ${backupDisk.files} files, taken in ${backupSeconds.toFixed(1)} s; ${split.ranges} ranges of bank.bank`,
+        '',
+        'memory during the restore:',
+        memoryTable(memory),
+        '',
+      ].join('\n'),
+    );
+    const result = {
+      bench: 'restore',
+      at: new Date().toISOString(),
+      host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+      options: o,
+      cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
+      load: { label: LOAD_LABEL, ...load },
+      split,
+      rangesAfter,
+      backup: { seconds: backupSeconds, logicalBytes: backupLogicalBytes, diskBytes: backupDisk.bytes, files: backupDisk.files },
+      restore: {
+        label: RESTORE_LABEL,
+        jobId: restore['job_id'],
+        rows: o.rows,
+        bytes: load.bytes,
+        seconds: restoreSeconds,
+        mbPerSecond: restoreMbps,
+        logicalMbPerSecond: backupLogicalBytes / MB / restoreSeconds,
+      },
+      ratio,
+      fingerprint: { source: sourceFingerprint, restored: restoredFingerprint, matches: fingerprintMatches, seconds: fingerprintSeconds },
+      memory,
+      peakNodeRssBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.rssPeak)),
+    };
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    client.close();
+    await stopCluster();
+  }
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`restore benchmark failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());
