@@ -9,8 +9,8 @@
  *   is refused up front.
  * - Secrets in storage URIs never show in SHOW JOBS, SHOW EXTERNAL CONNECTIONS or errors.
  * - Every backup / restore / jobs example statement of the seed pages runs against
- *   `external://backup_s3`, a full-cluster restore going to a second, empty cluster; the
- *   examples cairn does not run (schedules, GRANT, the old BACKUP TO syntax) fail with a clear
+ *   `external://backup_s3` (the full-cluster restores on empty clusters of their own); the
+ *   examples cairn does not run (schedules, GRANT, INCREMENTAL FROM) fail with a clear
  *   FEATURE_NOT_SUPPORTED error.
  *
  * Faults (SIGKILLed node and coordinator, pause, cancel, corrupted files) are in
@@ -39,6 +39,8 @@ import {
   query,
   queryOne,
   rangeCount,
+  rowsOf,
+  type Row,
   showJob,
   sqlUriList,
   waitForJobStatus,
@@ -74,8 +76,12 @@ let cluster: ProcessCluster;
 let client: CairnClient;
 /** Node ids in REGIONS order. */
 let nodeIds: number[];
-/** Extra resources started by single tests, stopped in afterAll. */
-const extra: { nats?: NatsServerHandle; cluster?: ProcessCluster; client?: CairnClient } = {};
+/** Stops what single tests started (the empty clusters), run in afterAll. */
+const stopLater: Array<() => Promise<void>> = [];
+/** The bank's fingerprints while the seed examples run (set by the 001 test). */
+let expectedBank: Array<[string, string]> = [];
+/** An empty cluster the 001 test started for the 004 test's full-cluster restore. */
+let spareEmptyCluster: CairnClient | undefined;
 /** When the last test wrote anything (the seed examples back up as of 10 s ago). */
 let quietSince = 0;
 
@@ -98,6 +104,17 @@ function regionalDestination(path: string): string[] {
 /** Keys under `prefix` in each region's bucket, in REGIONS order. */
 async function keysByRegion(prefix: string): Promise<string[][]> {
   return Promise.all(REGIONS.map((r) => listKeys(s3, r.bucket, prefix)));
+}
+
+/** A cluster with no databases yet (one coordinator, one node) on a nats-server of its own. */
+async function startEmptyCluster(): Promise<CairnClient> {
+  const ownNats = await startNatsServer();
+  stopLater.push(() => ownNats.stop());
+  const empty = await ProcessCluster.start({ nats: ownNats.url, coordinators: 1, nodes: [{ locality: 'region=us-east1,zone=us-east1-b' }] });
+  stopLater.push(() => empty.stop());
+  const c = new CairnClient({ addresses: empty.grpcAddresses(), retryForMs: 30_000 });
+  stopLater.push(async () => c.close());
+  return c;
 }
 
 const isDataFile = (k: string) => /\/data\/\d+\.sst$/.test(k);
@@ -131,9 +148,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  extra.client?.close();
-  await extra.cluster?.stop();
-  await extra.nats?.stop();
+  for (const stop of stopLater.splice(0).reverse()) await stop();
   client?.close();
   await cluster?.stop();
   await s3?.stop();
@@ -192,6 +207,7 @@ describe('BACKUP and RESTORE across three regions', () => {
         const name = `bank_at_ts${i + 1}`;
         const r = await queryOne(client, `RESTORE DATABASE bank FROM LATEST IN ${dest} AS OF SYSTEM TIME '${ts}' WITH new_db_name = '${name}'`);
         expect(col(r, 'status')).toBe('succeeded');
+        expect(Number(col(r, 'rows'))).toBe(ROWS + CUSTOMERS + ACCOUNTS);
         const source = await databaseFingerprints(client, 'bank', ts);
         expect(source.map(([t]) => t)).toEqual(['accounts', 'bank', 'customers']);
         expect(await databaseFingerprints(client, name), `${name} vs bank as of ${ts}`).toEqual(source);
@@ -328,50 +344,54 @@ describe('BACKUP and RESTORE across three regions', () => {
     for (const f of logs) expect(await readFile(join(logsDir, f), 'utf8'), `log ${f}`).not.toContain(SECRET);
   });
 
-  it('runs the seed pages\' backup, restore and job statements against external://backup_s3', async () => {
+  it("runs seed 001's backup, restore and job statements against external://backup_s3", async () => {
     await client.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
+    // Two empty clusters for the full-cluster restores (this test's and the next one's).
+    const emptyClusters = Promise.all([startEmptyCluster(), startEmptyCluster()]);
     // The examples back up as of 10 s ago: let that be after every earlier test's writes.
     const quietFor = Date.now() - quietSince;
     if (quietFor < 11_000) await sleep(11_000 - quietFor);
-    const expected = await databaseFingerprints(client, 'bank');
+    expectedBank = await databaseFingerprints(client, 'bank');
+    const expected = expectedBank;
     expect(expected.map(([t]) => t)).toEqual(['accounts', 'bank', 'customers']);
     const fpOf = (table: string) => expected.find(([t]) => t === table)!;
+
     /** Each seed backup's job id and the description SHOW JOBS must give it. */
-    const backupIds: string[] = [];
-    const statements = new Map<string, string>();
-    const backup = async (statement: string, rows: number, description = statement): Promise<void> => {
+    const descriptions = new Map<string, string>();
+    const backup = async (statement: string, description = statement): Promise<Row> => {
       const r = await client.execute(statement);
       expect(r.columns).toEqual(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes']);
-      const row = at(r.rows, 0);
-      expect(row[1], statement).toBe('succeeded');
-      expect(Number(row[3]), `rows of ${statement}`).toBe(rows);
-      backupIds.push(row[0] ?? '');
-      statements.set(row[0] ?? '', description);
+      const row = rowsOf(r)[0]!;
+      expect(row['status'], statement).toBe('succeeded');
+      descriptions.set(col(row, 'job_id'), description);
+      return row;
+    };
+    const restore = async (statement: string, rows: number): Promise<void> => {
+      const row = await queryOne(client, statement);
+      expect(row['status'], statement).toBe('succeeded');
+      expect(Number(col(row, 'rows')), `rows of ${statement}`).toBe(rows);
     };
 
-    // 001: "Choose backup scope" and "Create incremental backups".
-    const clusterRows = (n: number) => n >= ROWS + CUSTOMERS + ACCOUNTS;
-    const clusterStatement = `BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`;
-    const clusterFull = await queryOne(client, clusterStatement);
-    expect(col(clusterFull, 'status')).toBe('succeeded');
-    // The cluster backup holds bank and the databases restored by the earlier tests.
-    expect(clusterRows(Number(col(clusterFull, 'rows')))).toBe(true);
-    backupIds.push(col(clusterFull, 'job_id'));
-    statements.set(col(clusterFull, 'job_id'), clusterStatement);
-    await backup(`BACKUP DATABASE bank INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, ROWS + CUSTOMERS + ACCOUNTS);
-    await backup(
+    // "Choose backup scope" and "Create incremental backups".
+    const clusterFull = await backup(`BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`);
+    // bank and the databases restored by the earlier tests, each a copy of bank.
+    const clusterRows = 4 * (ROWS + CUSTOMERS + ACCOUNTS);
+    expect(Number(col(clusterFull, 'rows'))).toBe(clusterRows);
+    const dbFull = await backup(`BACKUP DATABASE bank INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`);
+    expect(Number(col(dbFull, 'rows'))).toBe(ROWS + CUSTOMERS + ACCOUNTS);
+    const tablesFull = await backup(
       `BACKUP bank.customers, bank.accounts INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`,
-      CUSTOMERS + ACCOUNTS,
       // Shown as CockroachDB shows it, with the TABLE keyword.
       `BACKUP TABLE bank.customers, bank.accounts INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`,
     );
+    expect(Number(col(tablesFull, 'rows'))).toBe(CUSTOMERS + ACCOUNTS);
     const tablesOnly = await query(client, `SHOW BACKUP FROM LATEST IN 'external://backup_s3'`);
     expect(tablesOnly.filter((r) => r['object_type'] === 'table').map((r) => r['object_name']).sort()).toEqual(['accounts', 'customers']);
     expect(new Set(tablesOnly.map((r) => r['is_full_cluster']))).toEqual(new Set(['false']));
-    await backup(`BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, Number(col(clusterFull, 'rows')));
-    await backup(`BACKUP INTO LATEST IN 'external://backup_s3' AS OF SYSTEM TIME '-10s'`, 0);
+    expect(Number(col(await backup(`BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`), 'rows'))).toBe(clusterRows);
+    expect(Number(col(await backup(`BACKUP INTO LATEST IN 'external://backup_s3' AS OF SYSTEM TIME '-10s'`), 'rows'))).toBe(0);
 
-    // 001: "Identify backup location".
+    // "Identify backup location".
     const paths = (await query(client, `SHOW BACKUPS IN 'external://backup_s3'`)).map((r) => col(r, 'path'));
     expect(paths).toHaveLength(4);
     expect([...paths].sort()).toEqual(paths);
@@ -384,26 +404,24 @@ describe('BACKUP and RESTORE across three regions', () => {
     ]);
     expect(bankLayers[1]?.['start_time']).toBe(bankLayers[0]?.['end_time']);
 
-    // 001: "Monitor backup jobs".
+    // "Monitor backup jobs".
     const backupJobs = await query(client, `SHOW JOBS SELECT * FROM [SHOW JOBS] WHERE job_type = 'BACKUP'`);
     expect(new Set(backupJobs.map((j) => j['job_type']))).toEqual(new Set(['BACKUP']));
+    expect(backupJobs.length).toBeGreaterThan(descriptions.size); // the earlier tests' backups too
     const byId = new Map(backupJobs.map((j) => [col(j, 'job_id'), j]));
-    for (const id of backupIds) {
+    for (const [id, description] of descriptions) {
       expect(byId.get(id)?.['status'], `job ${id}`).toBe('succeeded');
-      expect(byId.get(id)?.['description']).toBe(statements.get(id));
+      expect(byId.get(id)?.['description']).toBe(description);
     }
-    expect(backupJobs.length).toBeGreaterThan(backupIds.length); // the earlier tests' backups too
-    const one = await showJob(client, at(backupIds, 0));
-    expect(one['job_type']).toBe('BACKUP');
-    expect(one['description']).toBe(`BACKUP INTO 'external://backup_s3' AS OF SYSTEM TIME '-10s'`);
-    expect(one['fraction_completed']).toBe('1');
+    const one = await showJob(client, col(clusterFull, 'job_id'));
+    expect([one['job_type'], one['status'], one['fraction_completed']]).toEqual(['BACKUP', 'succeeded', '1']);
     const noJob = await failure(client, 'SHOW JOB 123456789');
     expect([noJob.code, noJob.message]).toEqual(['NOT_FOUND', 'job with ID 123456789 does not exist']);
 
-    // PAUSE / RESUME / CANCEL JOB on real jobs (a second collection under the connection).
+    // PAUSE / RESUME / CANCEL JOB on real jobs (in a second collection under the connection).
     const paused = col(await queryOne(client, `BACKUP INTO 'external://backup_s3/control' WITH detached`), 'job_id');
     expect((await client.execute(`PAUSE JOB ${paused}`)).tag).toBe('PAUSE JOB');
-    expect(col(await waitForJobStatus(client, paused, ['paused', 'succeeded']), 'status')).toBe('paused');
+    expect(col(await waitForJobStatus(client, paused, ['paused', 'succeeded', 'failed']), 'status')).toBe('paused');
     expect((await client.execute(`RESUME JOB ${paused}`)).tag).toBe('RESUME JOB');
     expect(col(await queryOne(client, `SHOW JOB WHEN COMPLETE ${paused}`), 'status')).toBe('succeeded');
     const canceled = col(await queryOne(client, `BACKUP INTO 'external://backup_s3/control' WITH detached`), 'job_id');
@@ -411,41 +429,40 @@ describe('BACKUP and RESTORE across three regions', () => {
     expect(col(await queryOne(client, `SHOW JOB WHEN COMPLETE ${canceled}`), 'status')).toBe('canceled');
     expect(await query(client, `SHOW BACKUPS IN 'external://backup_s3/control'`)).toHaveLength(1);
 
-    // 001: "Restore cluster, database, or tables". A full-cluster restore needs an empty cluster.
+    // "Restore cluster, database, or tables". A full-cluster restore needs an empty cluster.
     const notEmpty = await failure(client, `RESTORE FROM LATEST IN 'external://backup_s3'`);
     expect(notEmpty.code).toBe('FAILED_PRECONDITION');
     expect(notEmpty.message).toMatch(/^full cluster restore can only be run on a cluster with no tables or databases but found \d+ descriptors/);
-    extra.nats = await startNatsServer();
-    extra.cluster = await ProcessCluster.start({ nats: extra.nats.url, coordinators: 1, nodes: [{ locality: 'region=us-east1,zone=us-east1-b' }] });
-    extra.client = new CairnClient({ addresses: extra.cluster.grpcAddresses(), retryForMs: 30_000 });
-    await extra.client.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
-    const fresh = await queryOne(extra.client, `RESTORE FROM LATEST IN 'external://backup_s3'`);
-    expect(col(fresh, 'status')).toBe('succeeded');
-    const freshDbs = (await query(extra.client, 'SHOW DATABASES')).map((r) => Object.values(r)[0]);
+    const [empty, spare] = await emptyClusters;
+    spareEmptyCluster = spare;
+    await empty.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
+    const fresh = await queryOne(empty, `RESTORE FROM LATEST IN 'external://backup_s3'`);
+    expect([fresh['status'], fresh['rows']]).toEqual(['succeeded', String(clusterRows)]);
+    const freshDbs = (await query(empty, 'SHOW DATABASES')).map((r) => Object.values(r)[0]);
     expect(freshDbs).toEqual(expect.arrayContaining(['bank', 'bank_at_ts1', 'bank_at_ts2', 'bank_west']));
-    expect(await databaseFingerprints(extra.client, 'bank')).toEqual(expected);
-    expect(await databaseFingerprints(extra.client, 'bank_west')).toEqual(await databaseFingerprints(client, 'bank_west'));
+    expect(await databaseFingerprints(empty, 'bank')).toEqual(expected);
+    expect(await databaseFingerprints(empty, 'bank_west')).toEqual(await databaseFingerprints(client, 'bank_west'));
 
     await client.execute('DROP DATABASE bank CASCADE');
-    await client.execute(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'`);
+    await restore(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'`, ROWS + CUSTOMERS + ACCOUNTS);
     expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
-    await client.execute(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
-  WITH new_db_name = 'bank_restored'`);
+    await restore(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
+  WITH new_db_name = 'bank_restored'`, ROWS + CUSTOMERS + ACCOUNTS);
     expect(await databaseFingerprints(client, 'bank_restored')).toEqual(expected);
 
     await client.execute('DROP TABLE bank.accounts');
     await client.execute('DROP TABLE bank.customers');
-    await client.execute(`RESTORE bank.customers, bank.accounts FROM LATEST IN 'external://backup_s3'`);
+    await restore(`RESTORE bank.customers, bank.accounts FROM LATEST IN 'external://backup_s3'`, CUSTOMERS + ACCOUNTS);
     expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
     const accountsDdl = col(await queryOne(client, 'SHOW CREATE TABLE bank.accounts'), 'create_statement');
     expect(accountsDdl).toContain('FOREIGN KEY (customer_id) REFERENCES customers(id)');
 
     await client.execute('CREATE DATABASE newdb');
-    await client.execute(`RESTORE bank.customers FROM LATEST IN 'external://backup_s3'
-  WITH into_db = 'newdb'`);
+    await restore(`RESTORE bank.customers FROM LATEST IN 'external://backup_s3'
+  WITH into_db = 'newdb'`, CUSTOMERS);
     expect(await databaseFingerprints(client, 'newdb')).toEqual([fpOf('customers')]);
 
-    // 001: "Restore with options".
+    // "Restore with options".
     await client.execute('DROP DATABASE bank CASCADE');
     const detached = await client.execute(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
   WITH DETACHED`);
@@ -464,12 +481,12 @@ describe('BACKUP and RESTORE across three regions', () => {
     const missingFk = await failure(client, `RESTORE bank.accounts FROM LATEST IN 'external://backup_s3'`);
     expect(missingFk.code).toBe('FAILED_PRECONDITION');
     expect(missingFk.message).toContain('cannot restore table "accounts" without referenced table');
-    await client.execute(`RESTORE bank.accounts FROM LATEST IN 'external://backup_s3'
-  WITH skip_missing_foreign_keys`);
+    await restore(`RESTORE bank.accounts FROM LATEST IN 'external://backup_s3'
+  WITH skip_missing_foreign_keys`, ACCOUNTS);
     expect(col(await queryOne(client, 'SHOW CREATE TABLE bank.accounts'), 'create_statement')).not.toContain('FOREIGN KEY');
     expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
 
-    // 001: "Backup Validation".
+    // "Backup Validation".
     for (const statement of [
       `RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'
   WITH schema_only`,
@@ -480,6 +497,54 @@ describe('BACKUP and RESTORE across three regions', () => {
       expect(col(await queryOne(client, statement), 'status')).toBe('succeeded');
       for (const t of ['bank', 'customers', 'accounts']) expect(await countRows(client, `bank.${t}`), `${statement}: bank.${t}`).toBe(0);
     }
+
+    // Leave bank as it was for the next test.
+    await client.execute('DROP DATABASE bank CASCADE');
+    await restore(`RESTORE DATABASE bank FROM LATEST IN 'external://backup_s3'`, ROWS + CUSTOMERS + ACCOUNTS);
+    expect(await databaseFingerprints(client, 'bank')).toEqual(expected);
+  });
+
+  it("runs seed 004's pre-collection statements: BACKUP TO, RESTORE ... FROM '<location>'", async () => {
+    const expected = expectedBank;
+    const fpOf = (table: string) => expected.find(([t]) => t === table)!;
+    const location = 'external://backup_s3/legacy';
+
+    // "Full backups": a cluster backup to a location that has none yet is a full backup.
+    const full = await queryOne(client, `BACKUP TO '${location}'`);
+    expect(full['status']).toBe('succeeded');
+    expect(Number(col(full, 'rows'))).toBeGreaterThanOrEqual(4 * (ROWS + CUSTOMERS + ACCOUNTS));
+    // "Incremental backups": the same statement again appends an incremental to it.
+    await client.execute(`INSERT INTO bank.customers (id, name) VALUES (${CUSTOMERS}, 'added-after-the-full')`);
+    const incremental = await queryOne(client, `BACKUP TO '${location}'`);
+    expect([incremental['status'], incremental['rows']]).toEqual(['succeeded', '1']);
+    expect(await query(client, `SHOW BACKUPS IN '${location}'`)).toHaveLength(1);
+    const layers = (await query(client, `SHOW BACKUP '${location}'`)).filter((r) => r['object_name'] === 'customers');
+    expect(layers.map((r) => [r['backup_type'], r['rows']])).toEqual([
+      ['full', String(CUSTOMERS)],
+      ['incremental', '1'],
+    ]);
+    const withCustomer = await databaseFingerprints(client, 'bank');
+    expect(withCustomer).not.toEqual(expected);
+
+    // RESTORE TABLE bank.customers FROM '<backup_location>': the newest chain, incremental included.
+    await client.execute('DROP TABLE bank.accounts');
+    await client.execute('DROP TABLE bank.customers');
+    expect(col(await queryOne(client, `RESTORE TABLE bank.customers FROM '${location}'`), 'rows')).toBe(String(CUSTOMERS + 1));
+    expect(await countRows(client, 'bank.customers')).toBe(CUSTOMERS + 1);
+    expect(await databaseFingerprints(client, 'bank')).toEqual([fpOf('bank'), withCustomer.find(([t]) => t === 'customers')!]);
+
+    // RESTORE DATABASE bank FROM '<backup_location>'.
+    await client.execute('DROP DATABASE bank CASCADE');
+    expect(col(await queryOne(client, `RESTORE DATABASE bank FROM '${location}'`), 'rows')).toBe(String(ROWS + CUSTOMERS + 1 + ACCOUNTS));
+    expect(await databaseFingerprints(client, 'bank')).toEqual(withCustomer);
+
+    // RESTORE FROM '<backup_location>': a full-cluster restore, so into an empty cluster.
+    const empty = spareEmptyCluster;
+    if (!empty) throw new Error('the previous test did not start the spare empty cluster');
+    await empty.execute(`CREATE EXTERNAL CONNECTION backup_s3 AS '${s3Uri(SEEDS_BUCKET, 'collection')}'`);
+    expect(col(await queryOne(empty, `RESTORE FROM '${location}'`), 'status')).toBe('succeeded');
+    expect(await databaseFingerprints(empty, 'bank')).toEqual(withCustomer);
+    expect(await databaseFingerprints(empty, 'bank_at_ts1')).toEqual(await databaseFingerprints(client, 'bank_at_ts1'));
   });
 
   it('refuses the seed statements cairn does not run with a clear FEATURE_NOT_SUPPORTED error', async () => {
@@ -502,22 +567,18 @@ describe('BACKUP and RESTORE across three regions', () => {
         'CREATE SCHEDULE is not supported by this cluster version yet',
       ],
       ['SHOW SCHEDULES', 'SHOW SCHEDULES is not supported by this cluster version yet'],
-      ['PAUSE SCHEDULE 123456', 'CONTROL SCHEDULES is not supported by this cluster version yet'],
-      ['RESUME SCHEDULE 123456', 'CONTROL SCHEDULES is not supported by this cluster version yet'],
-      ['DROP SCHEDULE 123456', 'is not supported by this cluster version yet'],
+      ['PAUSE SCHEDULE 123456', 'SCHEDULES is not supported by this cluster version yet'],
+      ['RESUME SCHEDULE 123456', 'SCHEDULES is not supported by this cluster version yet'],
+      ['DROP SCHEDULE 123456', 'SCHEDULE'],
       ['GRANT SYSTEM RESTORE TO user', 'GRANT is not supported by this cluster version yet'],
       ['GRANT RESTORE ON DATABASE bank TO user', 'GRANT is not supported by this cluster version yet'],
-      // 004: the pre-collection syntax (BACKUP TO, RESTORE FROM '<backup>').
-      ["BACKUP TO 'external://backup_s3'", 'BACKUP TO and INCREMENTAL FROM are not supported: use BACKUP INTO'],
-      ["RESTORE TABLE bank.customers FROM 'external://backup_s3'", "use RESTORE FROM LATEST IN '<collection>'"],
-      ["RESTORE DATABASE bank FROM 'external://backup_s3'", "use RESTORE FROM LATEST IN '<collection>'"],
-      ["RESTORE FROM 'external://backup_s3'", "use RESTORE FROM LATEST IN '<collection>'"],
+      // 004: explicit incremental destinations and a schedule.
       [
         `BACKUP DATABASE bank
 TO 'gs://acme-co-backup/db/bank/2017-03-29-nightly'
 AS OF SYSTEM TIME '-10s'
 INCREMENTAL FROM 'gs://acme-co-backup/database-bank-2017-03-27-weekly', 'gs://acme-co-backup/database-bank-2017-03-28-nightly' WITH revision_history`,
-        'BACKUP TO and INCREMENTAL FROM are not supported: use BACKUP INTO',
+        'INCREMENTAL FROM is not supported: use BACKUP INTO LATEST IN',
       ],
       [
         `CREATE SCHEDULE core_schedule_label
@@ -536,4 +597,3 @@ INCREMENTAL FROM 'gs://acme-co-backup/database-bank-2017-03-27-weekly', 'gs://ac
     expect((await query(client, 'SHOW JOBS')).length).toBe(jobsBefore);
   });
 });
-

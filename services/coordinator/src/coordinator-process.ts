@@ -6,6 +6,7 @@ import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
 import { ClusterSettings } from './cluster-settings.js';
 import { Leader } from './leader.js';
+import { CoordinatorMetrics } from './coordinator-metrics.js';
 
 export interface CoordinatorOptions {
   natsUrl: string;
@@ -66,6 +67,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       this.set(lease.isLeader ? 1 : 0);
     },
   });
+  const jobMetrics = new CoordinatorMetrics(registry);
   const m = parseListenAddress(opts.metricsListen ?? '127.0.0.1:8080');
   const metrics = await startMetricsServer(m.host, m.port, registry);
 
@@ -74,7 +76,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     starting = (async () => {
       log.info('elected leader');
       try {
-        leader = await Leader.start(nc, state, settings, id, log.child({ role: 'leader' }));
+        leader = await Leader.start(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics);
       } catch (err) {
         log.error({ err }, 'failed to start as leader; releasing the lease');
         await lease.stop();
@@ -86,6 +88,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     log.warn({ reason }, 'lost leadership');
     const old = leader;
     leader = undefined;
+    jobMetrics.attach(undefined);
     void old?.stop();
   });
   lease.start();

@@ -2,6 +2,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import { WriteBatch } from '@cairn/proto';
 import { BackupResumer } from './backup/backup-resumer.js';
 import { RestoreResumer } from './backup/restore-resumer.js';
+import type { CoordinatorMetrics } from './coordinator-metrics.js';
 
 /** Subject the leader serves for restored key/values (see services/node restore-processor). */
 export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
@@ -66,11 +67,18 @@ export class Leader {
     settings: ClusterSettings,
     coordinatorId: string,
     log: Logger,
+    metrics?: CoordinatorMetrics,
   ): Promise<Leader> {
     const writer = await LogWriter.open(state.js, state.jsm);
     const ranges = await RangeDirectory.load(state.ranges);
     const store = await JobStore.open(nc, { replicas: state.options.replicas });
-    const jobs = new JobRegistry({ store, coordinatorId, logger: log.child({ component: 'jobs' }) });
+    const jobs = new JobRegistry({
+      store,
+      coordinatorId,
+      logger: log.child({ component: 'jobs' }),
+      ...(metrics ? { onEvent: metrics.onJobEvent } : {}),
+    });
+    metrics?.attach(jobs);
     const workQueue = await WorkQueue.open(state);
     const leader = new Leader(nc, state, settings, writer, ranges, jobs, workQueue, log);
     leader.nodes = await new NodeRegistry(state.nodes).watch();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, collectDefaultMetrics, Counter, Gauge, Histogram } from 'prom-client';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import {
   ClusterState,
@@ -15,6 +15,7 @@ import {
   getOrCreate,
   parseLocality,
   serveNodeMethod,
+  type WorkContext,
 } from '@cairn/cluster';
 import { MvccStore } from '@cairn/mvcc';
 import { LocalDirStorage, type StorageContext } from '@cairn/cloud';
@@ -147,18 +148,73 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         return e.string();
       },
     };
-    const deps: ProcessorDeps = { nodeId, locality, store, ranges, applied, nc, storage };
+    const bytesWritten = new Counter({
+      name: 'cairn_backup_bytes_written_total',
+      help: 'Bytes of backup data files this node wrote, by destination locality',
+      labelNames: ['locality'],
+      registers: [registry],
+    });
+    const filesWritten = new Counter({
+      name: 'cairn_backup_files_written_total',
+      help: 'Backup data files this node wrote, by destination locality',
+      labelNames: ['locality'],
+      registers: [registry],
+    });
+    const workItems = new Counter({
+      name: 'cairn_work_items_total',
+      help: 'Work items this node processed, by kind and outcome (ok, error)',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    });
+    const redeliveries = new Counter({
+      name: 'cairn_work_redeliveries_total',
+      help: 'Work items this node claimed that had been delivered before (another node died or failed)',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    const workDuration = new Histogram({
+      name: 'cairn_work_item_duration_seconds',
+      help: 'Time to export (backup) or restore one span',
+      labelNames: ['kind'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    const deps: ProcessorDeps = {
+      nodeId,
+      locality,
+      store,
+      ranges,
+      applied,
+      nc,
+      storage,
+      onFileWritten: (bytes, loc) => {
+        bytesWritten.labels(loc).inc(bytes);
+        filesWritten.labels(loc).inc();
+      },
+    };
+    /** Runs a processor with its metrics and a log line per item. */
+    const instrumented =
+      (kind: string, run: (payload: Uint8Array, ctx: WorkContext) => Promise<Uint8Array>) =>
+      async (payload: Uint8Array, ctx: WorkContext): Promise<Uint8Array> => {
+        if (ctx.attempt > 1) redeliveries.labels(kind).inc();
+        const end = workDuration.labels(kind).startTimer();
+        try {
+          const out = await run(payload, ctx);
+          workItems.labels(kind, 'ok').inc();
+          nodeLog.info({ kind, jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt, seconds: end() }, 'work item done');
+          return out;
+        } catch (err) {
+          workItems.labels(kind, 'error').inc();
+          end();
+          throw err;
+        }
+      };
     const claimer = new WorkClaimer(state, {
       nodeId,
       locality,
       handlers: {
-        backup: async (payload, ctx) => {
-          const started = Date.now();
-          const out = await processBackupItem(deps, payload, ctx);
-          nodeLog.info({ jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt, ms: Date.now() - started }, 'exported backup span');
-          return out;
-        },
-        restore: (payload, ctx) => processRestoreItem(deps, payload, ctx),
+        backup: instrumented('backup', (payload, ctx) => processBackupItem(deps, payload, ctx)),
+        restore: instrumented('restore', (payload, ctx) => processRestoreItem(deps, payload, ctx)),
       },
       onError: (err, ctx) => nodeLog.warn({ err, jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt }, 'work item failed'),
     });
