@@ -91,7 +91,7 @@ describe('manifests', () => {
     expect(() => verifyChecksummed(body, checksumBody, BACKUP_MANIFEST)).not.toThrow();
     for (const at of [0, Math.floor(body.length / 2), body.length - 1]) {
       const bad = body.slice();
-      bad[at] ^= 0x20;
+      bad[at] = bad[at]! ^ 0x20;
       try {
         verifyChecksummed(bad, checksumBody, BACKUP_MANIFEST);
         expect.unreachable();

@@ -48,7 +48,7 @@ describe('collection layout', () => {
   it('encodes LATEST names like CockroachDB: hex of the descending encoding of Go time.String()', () => {
     const t = at('2024-03-01T10:00:00Z');
     const goString = '2024-03-01 10:00:00 +0000 UTC';
-    const expected = `13${Buffer.from(goString).map((c) => ~c & 0xff).toString('hex')}fffe`;
+    const expected = `13${Buffer.from(Buffer.from(goString).map((c) => ~c & 0xff)).toString('hex')}fffe`;
     expect(latestFileName(t)).toBe(`metadata/latest/LATEST-${expected}`);
     expect(parseLatestFileName(latestFileName(t))).toBe(t);
     const precise = t + 123_456_789n;

@@ -58,7 +58,7 @@ describe('passphrase encryption', () => {
       'failed to decrypt BACKUP_MANIFEST: wrong encryption passphrase?',
     );
     const tampered = sealed.slice();
-    tampered[tampered.length - 20] ^= 1;
+    tampered[tampered.length - 20] = tampered[tampered.length - 20]! ^ 1;
     try {
       decryptBytes(key, tampered, 'BACKUP_MANIFEST');
       expect.unreachable();
