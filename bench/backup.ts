@@ -263,6 +263,7 @@ async function main(): Promise<void> {
     incremental: { ...incremental, fractionOfFull: incrementalFractions },
     memory,
     peakNodeRssBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.rssPeak)),
+    peakNodeAnonBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.anonPeak)),
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }

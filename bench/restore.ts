@@ -147,6 +147,7 @@ async function main(): Promise<void> {
       fingerprint: { source: sourceFingerprint, restored: restoredFingerprint, matches: fingerprintMatches, seconds: fingerprintSeconds },
       memory,
       peakNodeRssBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.rssPeak)),
+      peakNodeAnonBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.anonPeak)),
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {

@@ -11,6 +11,7 @@ import { mergeRevisions, visibleAt } from './merge-revisions.js';
 /** Subject the coordinator leader serves to append restored key/values to the write log. */
 export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
 const BATCH_BYTES = 256 * 1024;
+const INGEST_IN_FLIGHT = 4;
 
 function storageSource(storage: ExternalStorage, path: string): RandomAccessSource {
   let size: Promise<number> | undefined;
@@ -60,6 +61,7 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
     let rows = 0n;
     let bytes = 0n;
     let batch: KeyValueOp[] = [];
+    const inFlight: Promise<void>[] = [];
     let batchBytes = 0;
     for await (const kv of visibleAt(mergeRevisions(sources), item.endTime)) {
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore work canceled');
@@ -68,14 +70,23 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
       rows++;
       bytes += BigInt(kv.key.length + kv.value.length);
       if (batchBytes >= BATCH_BYTES) {
-        await ingestBatch(deps.nc, batch);
+        // A few batches in flight: reading and decoding files overlaps the log appends.
+        inFlight.push(observed(ingestBatch(deps.nc, batch)));
+        if (inFlight.length >= INGEST_IN_FLIGHT) await inFlight.shift();
         batch = [];
         batchBytes = 0;
       }
     }
-    if (batch.length > 0) await ingestBatch(deps.nc, batch);
+    if (batch.length > 0) inFlight.push(observed(ingestBatch(deps.nc, batch)));
+    await Promise.all(inFlight.splice(0));
     return RestoreWorkResult.encode({ rows, bytes }).finish();
   } finally {
     for (const s of storages.values()) await s.close();
   }
+}
+
+/** A promise whose rejection counts as handled until someone awaits it (no process crash). */
+function observed<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

@@ -7,6 +7,7 @@ import { NodeExportRequest, NodeExportResponse } from '@cairn/proto';
 import type { MvccRevision } from '@cairn/backup-format';
 import type { AppliedPosition } from '../applied-position.js';
 import type { RangeTable } from '../range-table.js';
+import { holdsSpan } from '../replica-reads.js';
 
 export interface ExportWindow {
   span: Span;
@@ -53,15 +54,5 @@ export async function* exportRevisions(
     for (const r of res.revisions) yield { key: r.key, ts: r.timestamp, value: r.value ?? null };
     if (res.resumeKey.length === 0) return;
     start = res.resumeKey;
-  }
-}
-
-function holdsSpan(nodeId: number, ranges: RangeTable, span: Span): boolean {
-  let key = span.start;
-  for (;;) {
-    const r = ranges.find(key);
-    if (!r || !r.replicas.includes(nodeId)) return false;
-    if (r.endKey.length === 0 || (span.end.length > 0 && Buffer.compare(span.end, r.endKey) <= 0)) return true;
-    key = r.endKey;
   }
 }
