@@ -47,6 +47,49 @@ export class CoordinatorMetrics {
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600],
       registers: [registry],
     });
+    this.registerScheduleMetrics(registry);
+  }
+
+  private readonly schedule = {
+    started: undefined as Counter | undefined,
+    succeeded: undefined as Counter | undefined,
+    failed: undefined as Counter | undefined,
+    wait: undefined as Counter | undefined,
+    skip: undefined as Counter | undefined,
+    jobsStarted: undefined as Counter | undefined,
+    lastCompleted: undefined as Gauge | undefined,
+  };
+
+  /** Schedule metrics, CockroachDB's `schedules.BACKUP.*` and `schedules.round.*`. */
+  registerScheduleMetrics(registry: Registry): void {
+    const c = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+    this.schedule.started = c('schedules_BACKUP_started', 'Number of BACKUP jobs started by schedules');
+    this.schedule.succeeded = c('schedules_BACKUP_succeeded', 'Number of scheduled BACKUP jobs that succeeded');
+    this.schedule.failed = c('schedules_BACKUP_failed', 'Number of scheduled BACKUP jobs that failed');
+    this.schedule.wait = c('schedules_round_reschedule_wait', 'Schedules delayed because a previous run was still running (on_previous_running = wait)');
+    this.schedule.skip = c('schedules_round_reschedule_skip', 'Schedule runs skipped because a previous run was still running (on_previous_running = skip)');
+    this.schedule.jobsStarted = c('schedules_round_jobs_started', 'Jobs started by the scheduler');
+    this.schedule.lastCompleted = new Gauge({
+      name: 'schedules_BACKUP_last_completed_time',
+      help: 'Unix time (seconds) of the last successful scheduled backup',
+      registers: [registry],
+    });
+  }
+
+  scheduleStarted(): void {
+    this.schedule.started?.inc();
+    this.schedule.jobsStarted?.inc();
+  }
+
+  scheduleFinished(outcome: 'succeeded' | 'failed', nowMs: number): void {
+    if (outcome === 'succeeded') {
+      this.schedule.succeeded?.inc();
+      this.schedule.lastCompleted?.set(Math.floor(nowMs / 1000));
+    } else this.schedule.failed?.inc();
+  }
+
+  scheduleRescheduled(action: 'wait' | 'skip'): void {
+    (action === 'wait' ? this.schedule.wait : this.schedule.skip)?.inc();
   }
 
   /** The registry of the current leader (undefined while standing by). */

@@ -3,6 +3,8 @@ import { WriteBatch } from '@cairn/proto';
 import { BackupResumer } from './backup/backup-resumer.js';
 import { RestoreResumer } from './backup/restore-resumer.js';
 import type { CoordinatorMetrics } from './coordinator-metrics.js';
+import { ScheduleStore, scheduleIdGenerator } from '@cairn/schedules';
+import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
 
 /** Subject the leader serves for restored key/values (see services/node restore-processor). */
 export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
@@ -41,6 +43,9 @@ export class Leader {
   catalog = new Catalog();
   private nodes!: NodeDirectory;
   private ingestSub: Subscription | undefined;
+  schedules!: SchedulerDaemon;
+  /** Ids for new schedules (CockroachDB-style unique INT8s). */
+  readonly scheduleIds = scheduleIdGenerator();
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private catalogLoaded = false;
@@ -79,8 +84,10 @@ export class Leader {
       ...(metrics ? { onEvent: metrics.onJobEvent } : {}),
     });
     metrics?.attach(jobs);
+    const scheduleStore = await ScheduleStore.open(nc, { replicas: state.options.replicas });
     const workQueue = await WorkQueue.open(state);
     const leader = new Leader(nc, state, settings, writer, ranges, jobs, workQueue, log);
+    leader.schedules = new SchedulerDaemon(leader, scheduleStore, metrics);
     leader.nodes = await new NodeRegistry(state.nodes).watch();
     if (ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
@@ -94,6 +101,7 @@ export class Leader {
     leader.serveIngest();
     // Adopts every unfinished job, including those of a coordinator that died.
     await jobs.start();
+    leader.schedules.start();
     return leader;
   }
 
@@ -117,6 +125,7 @@ export class Leader {
   /** Stops acting as leader: running jobs are left as they are, for the next leader to adopt. */
   async stop(): Promise<void> {
     this.ingestSub?.unsubscribe();
+    this.schedules.stop();
     if (this.timer) clearInterval(this.timer);
     this.nodes.stop();
     await this.jobs.stop();

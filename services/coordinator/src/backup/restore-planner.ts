@@ -6,6 +6,8 @@ import type { RestoreStatement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, type Layer } from './backup-collection.js';
+import { collectBytes, openStorage } from '@cairn/cloud';
+import { DataFileReader } from '@cairn/backup-format';
 import { hex } from './backup-details.js';
 import { resolveTargets } from './backup-planner.js';
 import type { RestoreDetails } from './restore-details.js';
@@ -111,6 +113,10 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
       names.push({ parentId, name: nt.name, id: nt.id });
     }
 
+    if (o.verifyBackupTableData === true) {
+      if (o.schemaOnly !== true) throw new CairnError(ErrorCode.InvalidArgument, 'to use the verify_backup_table_data option, the schema_only option must be set');
+      await verifyLayerFiles(collection, layers, leader, key);
+    }
     const items: RestoreDetails['items'] = [];
     if (o.schemaOnly !== true) {
       for (const t of tables) {
@@ -144,5 +150,25 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
     };
   } finally {
     await collection.close();
+  }
+}
+
+/**
+ * `RESTORE ... WITH schema_only, verify_backup_table_data`: reads every block of every data
+ * file the restore would use and checks it against its checksum, keeping none of the data.
+ */
+async function verifyLayerFiles(collection: BackupCollection, layers: Layer[], leader: Leader, key: Uint8Array | undefined): Promise<void> {
+  for (const l of layers) {
+    const uris = collection.layerUris(l.path);
+    for (const f of l.manifest.files) {
+      const uri = uris[f.locality] ?? uris['default']!;
+      const storage = await openStorage(uri, leader.storageContext());
+      try {
+        const source = { size: () => storage.size(f.path), read: (offset: number, length: number) => collectBytes(storage.readFile(f.path, { offset, length })) };
+        await new DataFileReader(`${l.path}/${f.path}`, source, key ? { encryptionKey: key } : {}).verify(f.checksum);
+      } finally {
+        await storage.close();
+      }
+    }
   }
 }

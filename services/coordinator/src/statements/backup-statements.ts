@@ -1,9 +1,9 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor } from '@cairn/catalog';
-import { parseStorageUri, redactStorageUri } from '@cairn/cloud';
+import { openStorage, parseStorageUri, redactStorageUri } from '@cairn/cloud';
 import { encodeJsonPayload, type Job } from '@cairn/jobs';
 import { formatJobTimestamp } from '@cairn/jobs';
-import { BackupCheckpoint, DescriptorState, ObjectKind } from '@cairn/proto';
+import { BackupCheckpoint, DescriptorState, ObjectKind, type BackupFile } from '@cairn/proto';
 import {
   formatStatement,
   type BackupStatement,
@@ -97,13 +97,7 @@ export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise
     for (const layer of chain) {
       const m = layer.manifest;
       const catalog = Catalog.fromDescriptors(m.descriptors.map((b) => decodeDescriptor(b)));
-      if (stmt.options.checkFiles) {
-        for (const f of m.files) {
-          if (!(await c.storage.exists(`${layer.path}/${f.path}`)) && f.locality === 'default') {
-            throw new CairnError(ErrorCode.NotFound, `backup file ${layer.path}/${f.path} is missing from ${c.redacted}`);
-          }
-        }
-      }
+      if (stmt.options.checkFiles) await checkFiles(s, c, layer.path, m.files);
       const stats = new Map<number, { rows: bigint; bytes: bigint }>();
       for (const f of m.files) {
         const id = f.span ? tableIdOf(f.span.start) : -1;
@@ -178,4 +172,23 @@ export async function showExternalConnections(s: Session): Promise<StatementResu
     if (e && e.operation === 'PUT') rows.push([k.slice('external-connection.'.length), redactStorageUri(e.string())]);
   }
   return rowsResult(['connection_name', 'connection_uri'], rows);
+}
+
+/** SHOW BACKUP ... WITH check_files: every file of the layer exists in its locality's storage. */
+async function checkFiles(s: Session, c: BackupCollection, layerPath: string, files: readonly BackupFile[]): Promise<void> {
+  const uris = c.layerUris(layerPath);
+  for (const locality of new Set(files.map((f) => f.locality))) {
+    const uri = uris[locality];
+    if (!uri) throw new CairnError(ErrorCode.FailedPrecondition, `no URI given for locality ${locality} of backup ${layerPath}`);
+    const storage = await openStorage(uri, s.leader.storageContext());
+    try {
+      for (const f of files.filter((x) => x.locality === locality)) {
+        if (!(await storage.exists(f.path))) {
+          throw new CairnError(ErrorCode.NotFound, `backup file ${layerPath}/${f.path} is missing from ${redactStorageUri(uri)}`);
+        }
+      }
+    } finally {
+      await storage.close();
+    }
+  }
 }

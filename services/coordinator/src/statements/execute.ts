@@ -5,6 +5,13 @@ import { createDatabase, createSequence, createTable, createView, dropDatabase, 
 import { deleteRows, insert, select, update } from './dml-statements.js';
 import { controlJobs, showJob, showJobs } from './job-statements.js';
 import {
+  alterBackupSchedule,
+  controlSchedules,
+  createSchedule,
+  showScheduleStatement,
+  showSchedulesStatement,
+} from './schedule-statements.js';
+import {
   backup,
   createExternalConnection,
   dropExternalConnection,
@@ -107,6 +114,16 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return dropExternalConnection(s, stmt);
     case 'showExternalConnections':
       return showExternalConnections(s);
+    case 'createSchedule':
+      return createSchedule(s, stmt);
+    case 'showSchedules':
+      return showSchedulesStatement(s, stmt);
+    case 'showSchedule':
+      return showScheduleStatement(s, stmt);
+    case 'controlSchedules':
+      return controlSchedules(s, stmt);
+    case 'alterBackupSchedule':
+      return alterBackupSchedule(s, stmt);
     default:
       // Backup, restore, jobs and schedules statements parse today; their executors arrive
       // with the job registry.

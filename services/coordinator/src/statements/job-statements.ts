@@ -3,6 +3,7 @@ import { SHOW_JOBS_COLUMNS, showJobsRow, type Job } from '@cairn/jobs';
 import type { ControlJobsStatement, JobQuery, Predicate, ShowJobStatement, ShowJobsStatement } from '@cairn/sql';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
+import { controlJobsForSchedules, showJobsForSchedules } from './schedule-statements.js';
 
 function toRows(jobs: Job[]): (string | null)[][] {
   return jobs.map((j) => {
@@ -31,11 +32,7 @@ async function selectJobs(s: Session, query: JobQuery | undefined): Promise<Job[
 }
 
 export async function showJobs(s: Session, stmt: ShowJobsStatement): Promise<StatementResult> {
-  if (stmt.filter?.kind === 'forSchedules') {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'SHOW JOBS FOR SCHEDULES needs backup schedules, which this cluster version does not have yet', {
-      position: stmt.filter.pos,
-    });
-  }
+  if (stmt.filter?.kind === 'forSchedules') return showJobsForSchedules(s, stmt.filter);
   return rowsResult([...SHOW_JOBS_COLUMNS], toRows(await selectJobs(s, stmt.filter)));
 }
 
@@ -59,9 +56,7 @@ export async function controlJobs(s: Session, stmt: ControlJobsStatement): Promi
       return tagOnly(`${verb} JOBS ${jobs.length}`);
     }
     case 'forSchedules':
-      throw new CairnError(ErrorCode.FeatureNotSupported, `${verb} JOBS FOR SCHEDULES needs backup schedules, which this cluster version does not have yet`, {
-        position: stmt.jobs.pos,
-      });
+      return controlJobsForSchedules(s, stmt, stmt.jobs);
   }
 }
 

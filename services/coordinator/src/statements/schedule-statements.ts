@@ -1,0 +1,114 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { SHOW_JOBS_COLUMNS, isTerminalStatus, showJobsRow, type Job } from '@cairn/jobs';
+import {
+  CREATE_SCHEDULE_COLUMNS,
+  SHOW_SCHEDULES_COLUMNS,
+  applyAlter,
+  applyControlSchedules,
+  existingBackupsError,
+  planCreateSchedule,
+  selectSchedules,
+  showSchedule,
+  showSchedules,
+  type BackupSchedule,
+} from '@cairn/schedules';
+import type {
+  AlterBackupScheduleStatement,
+  ControlJobsStatement,
+  ControlSchedulesStatement,
+  CreateScheduleStatement,
+  JobsForSchedules,
+  ShowScheduleStatement,
+  ShowSchedulesStatement,
+} from '@cairn/sql';
+import { BackupCollection } from '../backup/backup-collection.js';
+import { rowsResult, tagOnly, type StatementResult } from './result.js';
+import type { Session } from './session.js';
+
+function table<C extends string>(columns: readonly C[], rows: ReadonlyArray<{ readonly [K in C]: string | null }>): (string | null)[][] {
+  return rows.map((r) => columns.map((c) => r[c]));
+}
+
+async function runningJobs(s: Session): Promise<(scheduleId: string) => number> {
+  const counts = new Map<string, number>();
+  for (const j of await s.leader.jobs.list({ types: ['BACKUP'] })) {
+    if (j.spec.scheduleId !== null && !isTerminalStatus(j.status)) counts.set(j.spec.scheduleId, (counts.get(j.spec.scheduleId) ?? 0) + 1);
+  }
+  return (id) => counts.get(id) ?? 0;
+}
+
+export async function createSchedule(s: Session, stmt: CreateScheduleStatement): Promise<StatementResult> {
+  const store = s.leader.schedules.store;
+  const existing = await store.list();
+  const plan = planCreateSchedule(stmt, new Date(), s.leader.scheduleIds, {
+    owner: 'root',
+    labelExists: (label) => existing.some((x) => x.label === label),
+  });
+  if (plan.checkExistingBackupsIn !== null) {
+    const c = await BackupCollection.open(stmt.backup.destination.uris, s.leader.storageContext());
+    try {
+      if (await c.hasBackups()) throw existingBackupsError(plan.checkExistingBackupsIn);
+    } finally {
+      await c.close();
+    }
+  }
+  await store.createAll(plan.schedules);
+  return rowsResult([...CREATE_SCHEDULE_COLUMNS], table(CREATE_SCHEDULE_COLUMNS, plan.rows));
+}
+
+export async function showSchedulesStatement(s: Session, stmt: ShowSchedulesStatement): Promise<StatementResult> {
+  const rows = showSchedules(stmt, await s.leader.schedules.store.list(), await runningJobs(s));
+  return rowsResult([...SHOW_SCHEDULES_COLUMNS], table(SHOW_SCHEDULES_COLUMNS, rows));
+}
+
+export async function showScheduleStatement(s: Session, stmt: ShowScheduleStatement): Promise<StatementResult> {
+  const row = showSchedule(stmt.id, await s.leader.schedules.store.list(), await runningJobs(s));
+  return rowsResult([...SHOW_SCHEDULES_COLUMNS], table(SHOW_SCHEDULES_COLUMNS, [row]));
+}
+
+/** PAUSE / RESUME / DROP SCHEDULE(S). DROP does not cancel running jobs, as in CockroachDB. */
+export async function controlSchedules(s: Session, stmt: ControlSchedulesStatement): Promise<StatementResult> {
+  const store = s.leader.schedules.store;
+  const res = applyControlSchedules(stmt, await store.list(), Date.now());
+  for (const x of res.put) await store.put(x);
+  for (const id of res.deleted) await store.delete(id);
+  return tagOnly(res.tag);
+}
+
+export async function alterBackupSchedule(s: Session, stmt: AlterBackupScheduleStatement): Promise<StatementResult> {
+  const store = s.leader.schedules.store;
+  const target = await store.get(stmt.id);
+  if (!target) throw new CairnError(ErrorCode.NotFound, `schedule ${stmt.id} does not exist`);
+  const dependent = target.args.dependentScheduleId ? await store.get(target.args.dependentScheduleId) : undefined;
+  const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: 'root' });
+  for (const x of [res.full, ...(res.incremental ? [res.incremental] : []), ...res.created]) await store.put(x);
+  for (const id of res.deleted) await store.delete(id);
+  return rowsResult([...CREATE_SCHEDULE_COLUMNS], table(CREATE_SCHEDULE_COLUMNS, res.rows));
+}
+
+async function jobsOfSchedules(s: Session, selector: JobsForSchedules): Promise<{ schedules: BackupSchedule[]; jobs: Job[] }> {
+  const schedules = selectSchedules(selector.schedules, await s.leader.schedules.store.list());
+  const ids = new Set(schedules.map((x) => x.id));
+  const jobs = (await s.leader.jobs.list()).filter((j) => j.spec.scheduleId !== null && ids.has(j.spec.scheduleId));
+  return { schedules, jobs };
+}
+
+export async function showJobsForSchedules(s: Session, selector: JobsForSchedules): Promise<StatementResult> {
+  const { jobs } = await jobsOfSchedules(s, selector);
+  return rowsResult([...SHOW_JOBS_COLUMNS], jobs.map((j) => { const r = showJobsRow(j); return SHOW_JOBS_COLUMNS.map((c) => r[c]); }));
+}
+
+/** PAUSE / RESUME / CANCEL JOBS FOR SCHEDULE(S): acts on the jobs for which the action applies. */
+export async function controlJobsForSchedules(s: Session, stmt: ControlJobsStatement, selector: JobsForSchedules): Promise<StatementResult> {
+  const { jobs } = await jobsOfSchedules(s, selector);
+  const eligible = jobs.filter((j) =>
+    stmt.action === 'pause' ? ['pending', 'running'].includes(j.status) : stmt.action === 'resume' ? j.status === 'paused' : ['pending', 'running', 'paused'].includes(j.status),
+  );
+  for (const j of eligible) {
+    if (stmt.action === 'pause') await s.leader.jobs.pause(j.id);
+    else if (stmt.action === 'resume') await s.leader.jobs.resume(j.id);
+    else await s.leader.jobs.cancel(j.id);
+  }
+  const plural = selector.schedules.kind === 'scheduleId' ? 'SCHEDULE' : 'SCHEDULES';
+  return tagOnly(`${stmt.action.toUpperCase()} JOBS FOR ${plural} ${eligible.length}`);
+}
