@@ -6,7 +6,8 @@
  *   the bank workload runs; restores to timestamps between them must equal the source as of
  *   those timestamps, and each node's files must sit in its own region's bucket.
  * - EXECUTION LOCALITY restricts the export to the matching node; a filter nothing matches
- *   is refused up front.
+ *   is refused up front. SHOW BACKUP ... WITH check_files finds a data file missing from any
+ *   region's bucket.
  * - Secrets in storage URIs never show in SHOW JOBS, SHOW EXTERNAL CONNECTIONS or errors.
  * - Every backup / restore / jobs example statement of the seed pages runs against
  *   `external://backup_s3` (the full-cluster restores on empty clusters of their own); the
@@ -49,7 +50,7 @@ import {
 } from './support/backup.js';
 import { sql } from './support/cli.js';
 import { at, nodeIdOf } from './support/cluster.js';
-import { listKeys } from './support/s3-objects.js';
+import { deleteObject, listKeys } from './support/s3-objects.js';
 
 const ROWS = 3_000;
 const TOTAL = BigInt(ROWS * 1_000);
@@ -220,8 +221,9 @@ describe('BACKUP and RESTORE across three regions', () => {
       expect(await databaseFingerprints(client, 'bank')).not.toEqual(fingerprintsAt[1]);
 
       // Files: manifests, checksums and LATEST only in the default (us-east1) bucket; every
-      // data file in the bucket of the region of the node that wrote it, every node writing;
-      // in each other region's bucket a BACKUP_PART descriptor for each layer it has files of.
+      // data file in the bucket of the region of the node that wrote it, every node having
+      // written some; in each other region's bucket a BACKUP_PART descriptor for each layer it
+      // has files of.
       const [east, west, eu] = await keysByRegion('pitr/');
       const manifests = east!.filter((k) => k.endsWith('/BACKUP_MANIFEST'));
       expect(manifests).toHaveLength(3);
@@ -231,6 +233,7 @@ describe('BACKUP and RESTORE across three regions', () => {
       expect(east!.filter(isPartFile)).toEqual([]);
       const [fullPath] = (await query(client, `SHOW BACKUPS IN ${dest}`)).map((r) => col(r, 'path'));
       expect(fullPath).toMatch(/^\/\d{4}\/\d{2}\/\d{2}-\d{6}\.\d{2}$/);
+      expect(manifests).toContain(`pitr${fullPath}/BACKUP_MANIFEST`);
       const layerDirs = manifests.map((k) => k.slice(0, -'/BACKUP_MANIFEST'.length)).sort();
       [east!, west!, eu!].forEach((keys, i) => {
         const region = at(REGIONS, i).tier;
@@ -240,8 +243,6 @@ describe('BACKUP and RESTORE across three regions', () => {
           expect(layerDirs, `layer of ${k}`).toContain(layerDirOf(k));
           expect(writerNodeId(k), `writer of ${k} in the ${region} bucket`).toBe(at(nodeIds, i));
         }
-        // The full backup alone was already spread over every region.
-        expect(data.filter((k) => layerDirOf(k) === `pitr${fullPath}`).length, `full-backup files in the ${region} bucket`).toBeGreaterThan(0);
         if (i === 0) return;
         expect(keys.filter((k) => !isDataFile(k) && !isPartFile(k)), `metadata in the ${region} bucket`).toEqual([]);
         for (const layer of layerDirs) {
@@ -276,6 +277,25 @@ describe('BACKUP and RESTORE across three regions', () => {
 
     await client.execute(`RESTORE DATABASE bank FROM LATEST IN ${dest} WITH new_db_name = 'bank_west'`);
     expect(await databaseFingerprints(client, 'bank_west')).toEqual(await databaseFingerprints(client, 'bank', ts));
+  });
+
+  it("SHOW BACKUP ... WITH check_files finds a data file missing from any region's bucket", async () => {
+    const check = (path: string) => `SHOW BACKUP FROM LATEST IN ${sqlUriList(regionalDestination(path))} WITH check_files`;
+    for (const path of ['pitr', 'exec-west']) expect((await query(client, check(path))).length).toBeGreaterThan(0);
+
+    // A file of the default (us-east1) bucket.
+    const eastFile = at((await listKeys(s3, REGIONS[0].bucket, 'pitr/')).filter(isDataFile), 0);
+    await deleteObject(s3, REGIONS[0].bucket, eastFile);
+    const eastErr = await failure(client, check('pitr'));
+    expect(eastErr.code).toBe('NOT_FOUND');
+    expect(eastErr.message).toContain(eastFile.slice(eastFile.lastIndexOf('/data/') + 1));
+
+    // A file of the us-west1 bucket: the exec-west backup keeps all its data there.
+    const westFile = at((await listKeys(s3, REGIONS[1].bucket, 'exec-west/')).filter(isDataFile), 0);
+    await deleteObject(s3, REGIONS[1].bucket, westFile);
+    const westErr = await failure(client, check('exec-west'));
+    expect(westErr.code).toBe('NOT_FOUND');
+    expect(westErr.message).toContain(westFile.slice(westFile.lastIndexOf('/data/') + 1));
   });
 
   it('refuses at once an EXECUTION LOCALITY that no node matches, starting no job and writing nothing', async () => {
@@ -333,11 +353,17 @@ describe('BACKUP and RESTORE across three regions', () => {
     expect(failed).toHaveLength(1);
     expect(col(at(failed, 0), 'error')).toContain('AWS_SECRET_ACCESS_KEY=redacted');
 
-    // What the CLI prints, and what every process logged.
-    const shown = await sql(at(cluster.grpcAddresses(), 0), 'SHOW JOBS');
+    // What the CLI prints, for rows and for an error, and what every process logged.
+    const host = at(cluster.grpcAddresses(), 0);
+    const shown = await sql(host, 'SHOW JOBS');
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('AWS_SECRET_ACCESS_KEY=redacted');
     expect(shown.stdout).not.toContain(SECRET);
+    const cliErr = await sql(host, `BACKUP DATABASE bank INTO ${broken} WITH EXECUTION LOCALITY = 'region=eu-west1'`);
+    expect(cliErr.code).not.toBe(0);
+    expect(cliErr.stderr).toContain('does not exist');
+    expect(cliErr.stderr).toContain('AWS_SECRET_ACCESS_KEY=redacted');
+    expect(cliErr.stdout + cliErr.stderr).not.toContain(SECRET);
     const logsDir = join(cluster.dataDir, 'logs');
     const logs = await readdir(logsDir);
     expect(logs.length).toBe(4);
@@ -518,7 +544,7 @@ describe('BACKUP and RESTORE across three regions', () => {
     const incremental = await queryOne(client, `BACKUP TO '${location}'`);
     expect([incremental['status'], incremental['rows']]).toEqual(['succeeded', '1']);
     expect(await query(client, `SHOW BACKUPS IN '${location}'`)).toHaveLength(1);
-    const layers = (await query(client, `SHOW BACKUP '${location}'`)).filter((r) => r['object_name'] === 'customers');
+    const layers = (await query(client, `SHOW BACKUP '${location}'`)).filter((r) => r['database_name'] === 'bank' && r['object_name'] === 'customers');
     expect(layers.map((r) => [r['backup_type'], r['rows']])).toEqual([
       ['full', String(CUSTOMERS)],
       ['incremental', '1'],
@@ -547,46 +573,76 @@ describe('BACKUP and RESTORE across three regions', () => {
     expect(await databaseFingerprints(empty, 'bank_at_ts1')).toEqual(await databaseFingerprints(client, 'bank_at_ts1'));
   });
 
-  it('refuses the seed statements cairn does not run with a clear FEATURE_NOT_SUPPORTED error', async () => {
-    const jobsBefore = (await query(client, 'SHOW JOBS')).length;
-    const cases: Array<[string, string]> = [
-      // 001: schedules and privileges.
-      [
-        `CREATE SCHEDULE daily_backup
-  FOR BACKUP INTO 'external://backup_s3'
+  it('runs the seed schedule statements: schedules take backups and are paused, resumed and dropped', async () => {
+    // A fresh collection: CREATE SCHEDULE refuses one that already holds backups.
+    await client.execute(`CREATE EXTERNAL CONNECTION schedules_s3 AS '${s3Uri(SEEDS_BUCKET, 'schedules')}'`);
+    const daily = await query(
+      client,
+      `CREATE SCHEDULE daily_backup
+  FOR BACKUP INTO 'external://schedules_s3'
   RECURRING '@daily'
   FULL BACKUP ALWAYS
   WITH SCHEDULE OPTIONS first_run = 'now'`,
-        'CREATE SCHEDULE is not supported by this cluster version yet',
-      ],
-      [
-        `CREATE SCHEDULE hourly_incremental
-  FOR BACKUP INTO 'external://backup_s3'
+    );
+    expect(daily).toHaveLength(1);
+    expect(col(daily[0]!, 'label')).toBe('daily_backup');
+    expect(col(daily[0]!, 'status')).toBe('ACTIVE');
+    expect(col(daily[0]!, 'backup_stmt')).toContain("INTO 'external://schedules_s3' WITH detached");
+    const dailyId = col(daily[0]!, 'schedule_id');
+    // first_run = 'now': the scheduler starts a full backup within a poll interval or two.
+    const job = await waitFor(
+      async () => {
+        const jobs = await query(client, `SHOW JOBS FOR SCHEDULE ${dailyId}`);
+        return jobs.find((j) => col(j, 'status') === 'succeeded');
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'the scheduled full backup to succeed' },
+    );
+    expect(col(job, 'description')).toContain('AS OF SYSTEM TIME');
+    expect((await query(client, `SHOW BACKUPS IN 'external://schedules_s3'`)).length).toBe(1);
+
+    // The same collection again: refused without ignore_existing_backups.
+    const refused = await failure(client, `CREATE SCHEDULE again FOR BACKUP INTO 'external://schedules_s3' RECURRING '@daily' FULL BACKUP ALWAYS`);
+    expect(refused.message).toContain('ignore_existing_backups');
+
+    await client.execute(`CREATE EXTERNAL CONNECTION schedules2_s3 AS '${s3Uri(SEEDS_BUCKET, 'schedules2')}'`);
+    const paired = await query(
+      client,
+      `CREATE SCHEDULE hourly_incremental
+  FOR BACKUP INTO 'external://schedules2_s3'
   RECURRING '@hourly'
   WITH SCHEDULE OPTIONS first_run = 'now'`,
-        'CREATE SCHEDULE is not supported by this cluster version yet',
-      ],
-      ['SHOW SCHEDULES', 'SHOW SCHEDULES is not supported by this cluster version yet'],
-      ['PAUSE SCHEDULE 123456', 'SCHEDULES is not supported by this cluster version yet'],
-      ['RESUME SCHEDULE 123456', 'SCHEDULES is not supported by this cluster version yet'],
-      ['DROP SCHEDULE 123456', 'SCHEDULE'],
+    );
+    // An hourly incremental gets a daily full: two schedules with the same label.
+    expect(paired.map((r) => col(r, 'schedule'))).toEqual(['@hourly', '@daily']);
+    expect(paired.map((r) => col(r, 'label'))).toEqual(['hourly_incremental', 'hourly_incremental']);
+
+    const shown = await query(client, 'SHOW SCHEDULES');
+    expect(shown.map((r) => col(r, 'label')).sort()).toEqual(['daily_backup', 'hourly_incremental', 'hourly_incremental']);
+    await client.execute(`PAUSE SCHEDULE ${dailyId}`);
+    expect(col(await queryOne(client, `SHOW SCHEDULE ${dailyId}`), 'schedule_status')).toBe('PAUSED');
+    await client.execute(`RESUME SCHEDULE ${dailyId}`);
+    expect(col(await queryOne(client, `SHOW SCHEDULE ${dailyId}`), 'schedule_status')).toBe('ACTIVE');
+    const dropped = await client.execute(
+      "DROP SCHEDULES WITH x AS (SHOW SCHEDULES) SELECT id FROM x WHERE label = 'hourly_incremental'",
+    );
+    expect(dropped.tag).toBe('DROP SCHEDULES 2');
+    await client.execute(`DROP SCHEDULE ${dailyId}`);
+    expect(await query(client, 'SHOW SCHEDULES')).toHaveLength(0);
+  });
+
+  it('refuses the seed statements cairn does not run with a clear FEATURE_NOT_SUPPORTED error', async () => {
+    const jobsBefore = (await query(client, 'SHOW JOBS')).length;
+    const cases: Array<[string, string]> = [
+      // 001: privileges.
       ['GRANT SYSTEM RESTORE TO user', 'GRANT is not supported by this cluster version yet'],
       ['GRANT RESTORE ON DATABASE bank TO user', 'GRANT is not supported by this cluster version yet'],
-      // 004: explicit incremental destinations and a schedule.
+      // 004: explicit incremental destinations.
       [
         `BACKUP DATABASE bank
 TO 'gs://acme-co-backup/db/bank/2017-03-29-nightly'
 AS OF SYSTEM TIME '-10s'
 INCREMENTAL FROM 'gs://acme-co-backup/database-bank-2017-03-27-weekly', 'gs://acme-co-backup/database-bank-2017-03-28-nightly' WITH revision_history`,
         'INCREMENTAL FROM is not supported: use BACKUP INTO LATEST IN',
-      ],
-      [
-        `CREATE SCHEDULE core_schedule_label
-  FOR BACKUP INTO 's3://test/schedule-test-core?AWS_ACCESS_KEY_ID=x&AWS_SECRET_ACCESS_KEY=x'
-    RECURRING '@daily'
-    FULL BACKUP ALWAYS
-    WITH SCHEDULE OPTIONS first_run = 'now'`,
-        'CREATE SCHEDULE is not supported by this cluster version yet',
       ],
     ];
     for (const [statement, message] of cases) {

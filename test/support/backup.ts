@@ -41,7 +41,8 @@ export async function failure(client: CairnClient, sql: string): Promise<CairnEr
     if (err instanceof CairnError) return err;
     throw err;
   }
-  throw new Error(`expected an error from ${sql}, got ${JSON.stringify(result.rows)}`);
+  const shown = sql.replace(/(AWS_SECRET_ACCESS_KEY=)[^&'\s]*/g, '$1redacted');
+  throw new Error(`expected an error from ${shown}, got ${JSON.stringify(result.rows)}`);
 }
 
 /**

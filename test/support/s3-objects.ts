@@ -46,3 +46,8 @@ export async function putObject(s3: S3ServerHandle, bucket: string, key: string,
   const res = await fetch(objectUrl(s3, bucket, key), { method: 'PUT', body });
   if (!res.ok) throw new Error(`PutObject ${bucket}/${key}: HTTP ${res.status}: ${await res.text()}`);
 }
+
+export async function deleteObject(s3: S3ServerHandle, bucket: string, key: string): Promise<void> {
+  const res = await fetch(objectUrl(s3, bucket, key), { method: 'DELETE' });
+  if (!res.ok) throw new Error(`DeleteObject ${bucket}/${key}: HTTP ${res.status}: ${await res.text()}`);
+}
