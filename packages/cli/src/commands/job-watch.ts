@@ -24,6 +24,7 @@ export async function watchJob(client: CairnClient, type: 'BACKUP' | 'RESTORE', 
   let finished = false;
   void done.finally(() => (finished = true)).catch(() => undefined);
   let jobId: string | undefined;
+  let lastBytes: { bytes?: number } = {};
   while (!finished) {
     await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
     if (finished) break;
@@ -37,11 +38,22 @@ export async function watchJob(client: CairnClient, type: 'BACKUP' | 'RESTORE', 
       const row = rows[rows.length - 1];
       if (!row) continue;
       jobId = row[col('job_id')] ?? undefined;
-      progress.update({ fraction: Number(row[col('fraction_completed')] ?? 0), status: row[col('running_status')] ?? row[col('status')] ?? '' });
+      const status = row[col('running_status')] ?? row[col('status')] ?? '';
+      // The running status carries the logical MB done so far (see spanStatus on the server).
+      const mb = /([\d.]+) MB$/.exec(status);
+      if (mb) lastBytes = { bytes: Number(mb[1]) * 1e6 };
+      progress.update({
+        fraction: Number(row[col('fraction_completed')] ?? 0),
+        status,
+        ...(mb ? { bytes: Number(mb[1]) * 1e6 } : {}),
+      });
     } catch {
       // Progress is best effort; the statement's own result decides success.
     }
   }
   // A statement refused before its job started shows only its error.
-  if (jobId) progress.finish(await done.then(() => 'succeeded', () => 'failed'));
+  if (!jobId) return;
+  const outcome = await done.then(() => 'succeeded', () => 'failed');
+  if (outcome === 'succeeded') progress.update({ fraction: 1, status: 'running', ...lastBytes });
+  progress.finish(outcome);
 }

@@ -79,7 +79,7 @@ export class BackupResumer implements Resumer {
           const finished = done.size >= total;
           if (finished || Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
             const cp = this.checkpoint(d, done);
-            await ctx.setProgress(Math.min(0.99, done.size / total), 'exporting spans', cp);
+            await ctx.setProgress(Math.min(0.99, done.size / total), spanStatus('exporting', done.size, total, loggedBytes(done)), cp);
             previousCheckpoint = await this.writeCheckpointFile(collection, d.layerPath, cp, previousCheckpoint, key);
             lastCheckpoint = Date.now();
           }
@@ -196,4 +196,15 @@ function spanIdContaining(d: BackupDetails, key: Uint8Array): string {
   return String(
     d.spans.findIndex((s) => Buffer.compare(unhex(s.start), k) <= 0 && (s.end === '' || Buffer.compare(k, unhex(s.end)) < 0)),
   );
+}
+
+function loggedBytes(done: Map<string, BackupFile[]>): bigint {
+  let n = 0n;
+  for (const files of done.values()) for (const f of files) n += f.logicalBytes;
+  return n;
+}
+
+/** `exporting spans: 3/12, 45.1 MB`: a running status people read and the CLI's progress bar parses. */
+export function spanStatus(verb: string, done: number, total: number, bytes: bigint): string {
+  return `${verb} spans: ${done}/${total}, ${(Number(bytes) / 1e6).toFixed(1)} MB`;
 }

@@ -7,6 +7,7 @@ import { DescriptorState, RestoreWorkItem, RestoreWorkResult, type Descriptor } 
 import type { Leader } from '../leader.js';
 import { unhex } from './backup-details.js';
 import type { RestoreDetails } from './restore-details.js';
+import { spanStatus } from './backup-resumer.js';
 
 /**
  * Runs a RESTORE job: creates the new objects OFFLINE, has nodes restore every span (merge
@@ -53,7 +54,7 @@ export class RestoreResumer implements Resumer {
         bytes += res.bytes;
         done.add(r.itemId);
         const cp = encodeRestoreCheckpoint({ done: [...done], rows: String(rows), bytes: String(bytes) });
-        await ctx.setProgress(Math.min(0.99, done.size / d.items.length), 'restoring spans', cp);
+        await ctx.setProgress(Math.min(0.99, done.size / d.items.length), spanStatus('restoring', done.size, d.items.length, bytes), cp);
         if (done.size >= d.items.length) break;
       }
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore interrupted');
