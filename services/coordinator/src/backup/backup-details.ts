@@ -25,6 +25,8 @@ export interface BackupDetails {
   spans: PlannedSpan[];
   /** Descriptors at endTime (base64 protobuf). */
   descriptors: string[];
+  /** With revision_history: every change of a descriptor in (startTime, endTime]. */
+  descriptorRevisions?: Array<{ id: number; timestamp: string; descriptor?: string }>;
   completeDatabaseIds: number[];
   dependencies: string[];
   backupId: string;

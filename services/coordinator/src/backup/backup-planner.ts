@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { encodeDescriptor, type Catalog } from '@cairn/catalog';
-import { localityMatches, parseLocality } from '@cairn/cluster';
+import { decodeDescriptorKey, descriptorSpan, encodeDescriptor, type Catalog } from '@cairn/catalog';
+import { callNode, localityMatches, parseLocality } from '@cairn/cluster';
 import { fullBackupSubdir, incrementalSubdir } from '@cairn/backup-format';
 import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
-import { DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
+import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, type TableDescriptor } from '@cairn/proto';
 import type { BackupStatement, Targets } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
@@ -123,7 +123,9 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       .descriptors()
       .filter((d) => d.kind !== undefined && descriptorIds.has(d.kind.value.id))
       .map((d) => Buffer.from(encodeDescriptor(d)).toString('base64'));
+    const descriptorRevisions = stmt.options.revisionHistory === true ? await descriptorChanges(leader, startTime, endTime, point.seq, descriptorIds) : undefined;
     return {
+      ...(descriptorRevisions ? { descriptorRevisions } : {}),
       collection: stmt.destination.uris,
       fullSubdir,
       layerPath,
@@ -145,4 +147,49 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
   } finally {
     await collection.close();
   }
+}
+
+/**
+ * Every revision of the backed-up descriptors in (start, end]: with revision_history, a
+ * restore to a time inside the window gets the schema as it was then, not as it ended.
+ */
+async function descriptorChanges(
+  leader: Leader,
+  start: bigint,
+  end: bigint,
+  seq: number,
+  ids: ReadonlySet<number>,
+): Promise<NonNullable<BackupDetails['descriptorRevisions']>> {
+  const span = descriptorSpan();
+  const range = leader.ranges.find(span.start);
+  if (!range) throw new CairnError(ErrorCode.Unavailable, 'no range holds the descriptors', { retryable: true });
+  const out: NonNullable<BackupDetails['descriptorRevisions']> = [];
+  let last: unknown;
+  for (const nodeId of range.replicas) {
+    try {
+      let from = span.start;
+      for (;;) {
+        const res = await callNode(leader.nc, nodeId, 'export', NodeExportRequest, NodeExportResponse, {
+          startKey: from,
+          endKey: span.end,
+          startTs: start,
+          endTs: end,
+          allRevisions: true,
+          minAppliedSeq: BigInt(seq),
+          targetBytes: 0,
+        });
+        for (const r of res.revisions) {
+          const id = decodeDescriptorKey(r.key);
+          if (!ids.has(id)) continue;
+          out.push({ id, timestamp: String(r.timestamp), ...(r.value ? { descriptor: Buffer.from(r.value).toString('base64') } : {}) });
+        }
+        if (res.resumeKey.length === 0) return out;
+        from = res.resumeKey;
+      }
+    } catch (err) {
+      last = err;
+      out.length = 0;
+    }
+  }
+  throw last instanceof Error ? last : new CairnError(ErrorCode.Unavailable, 'no replica answered for the descriptors', { retryable: true });
 }

@@ -174,7 +174,13 @@ export class BackupResumer implements Resumer {
       spans,
       introducedSpans: d.spans.filter((s) => d.incremental && s.startTime === '0').map((s) => ({ start: unhex(s.start), end: unhex(s.end) })),
       descriptors: d.descriptors.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),
-      descriptorRevisions: [],
+      descriptorRevisions: (d.descriptorRevisions ?? []).map((r) => ({
+        id: r.id,
+        timestamp: BigInt(r.timestamp),
+        change: r.descriptor !== undefined
+          ? { $case: 'descriptor' as const, value: new Uint8Array(Buffer.from(r.descriptor, 'base64')) }
+          : { $case: 'dropped' as const, value: true },
+      })),
       files: files.sort((a, b) => Buffer.compare(a.span?.start ?? new Uint8Array(0), b.span?.start ?? new Uint8Array(0))),
       clusterId: '',
       backupId: d.backupId,

@@ -56,8 +56,7 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
     const point = leader.readPoint();
     const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
     const layers = layersFor(chain, endTime);
-    const top = layers[layers.length - 1]!.manifest;
-    const backupCatalog = Catalog.fromDescriptors(top.descriptors.map((b) => decodeDescriptor(b)));
+    const backupCatalog = Catalog.fromDescriptors(descriptorsAt(layers, endTime));
     const targets = resolveTargets(backupCatalog, stmt.targets, currentDb);
     const cluster = leader.catalog;
 
@@ -171,4 +170,28 @@ async function verifyLayerFiles(collection: BackupCollection, layers: Layer[], l
       }
     }
   }
+}
+
+/**
+ * The backed-up descriptors as of `endTime`: those of the newest layer ending at or before it,
+ * then every recorded revision after that layer's end up to `endTime` (revision_history).
+ */
+export function descriptorsAt(layers: Layer[], endTime: bigint): Descriptor[] {
+  const base = [...layers].reverse().find((l) => l.manifest.endTime <= endTime);
+  const byId = new Map<number, Descriptor>();
+  // Without such a layer the time is inside the full's window: its revisions start at zero.
+  for (const b of base?.manifest.descriptors ?? []) {
+    const d = decodeDescriptor(b);
+    byId.set(d.kind!.value.id, d);
+  }
+  const after = base?.manifest.endTime ?? 0n;
+  const revisions = layers
+    .flatMap((l) => l.manifest.descriptorRevisions)
+    .filter((r) => r.timestamp > after && r.timestamp <= endTime)
+    .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+  for (const r of revisions) {
+    if (r.change?.$case === 'descriptor') byId.set(r.id, decodeDescriptor(r.change.value));
+    else byId.delete(r.id);
+  }
+  return [...byId.values()];
 }
