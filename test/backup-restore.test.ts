@@ -630,6 +630,28 @@ describe('BACKUP and RESTORE across three regions', () => {
     expect(await query(client, 'SHOW SCHEDULES')).toHaveLength(0);
   });
 
+  it('restores the schema as of the restore time inside a revision_history window', async () => {
+    const uri = s3Uri(SEEDS_BUCKET, 'schema-history');
+    await client.execute('CREATE DATABASE shop');
+    await client.execute('CREATE TABLE shop.orders (id INT PRIMARY KEY, total INT)');
+    await client.execute('INSERT INTO shop.orders VALUES (1, 10), (2, 20)');
+    await client.execute(`BACKUP DATABASE shop INTO '${uri}' WITH revision_history`);
+    await sleep(300);
+    const beforeItems = String(BigInt(Date.now()) * 1_000_000n);
+    await sleep(300);
+    await client.execute('CREATE TABLE shop.items (id INT PRIMARY KEY, name STRING)');
+    await client.execute("INSERT INTO shop.items VALUES (1, 'a')");
+    await client.execute('DROP TABLE shop.orders');
+    await client.execute(`BACKUP DATABASE shop INTO LATEST IN '${uri}' WITH revision_history`);
+
+    await client.execute(`RESTORE DATABASE shop FROM LATEST IN '${uri}' AS OF SYSTEM TIME '${beforeItems}' WITH new_db_name = 'shop_then'`);
+    expect((await query(client, 'SHOW TABLES FROM shop_then')).map((r) => col(r, 'table_name'))).toEqual(['orders']);
+    expect((await query(client, 'SELECT * FROM shop_then.orders')).map((r) => col(r, 'total'))).toEqual(['10', '20']);
+
+    await client.execute(`RESTORE DATABASE shop FROM LATEST IN '${uri}' WITH new_db_name = 'shop_now'`);
+    expect((await query(client, 'SHOW TABLES FROM shop_now')).map((r) => col(r, 'table_name'))).toEqual(['items']);
+  });
+
   it('refuses the seed statements cairn does not run with a clear FEATURE_NOT_SUPPORTED error', async () => {
     const jobsBefore = (await query(client, 'SHOW JOBS')).length;
     const cases: Array<[string, string]> = [
