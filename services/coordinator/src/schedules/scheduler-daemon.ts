@@ -12,6 +12,7 @@ import type { Leader } from '../leader.js';
 import { planBackup } from '../backup/backup-planner.js';
 import { durationMs } from '../cluster-settings.js';
 import type { CoordinatorMetrics } from '../coordinator-metrics.js';
+import { WriteLock } from '../write-lock.js';
 
 /**
  * The scheduler daemon of the coordinator leader: every poll interval it settles the runs of
@@ -23,6 +24,11 @@ import type { CoordinatorMetrics } from '../coordinator-metrics.js';
 export class SchedulerDaemon {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  /**
+   * Serializes every read-modify-write of schedules (a round, and the schedule statements), so
+   * a PAUSE cannot be overwritten by a round that read the schedule before it.
+   */
+  readonly lock = new WriteLock();
 
   constructor(
     private readonly leader: Leader,
@@ -48,6 +54,14 @@ export class SchedulerDaemon {
   async tick(now = Date.now()): Promise<void> {
     if (this.busy || !this.leader.ready) return;
     this.busy = true;
+    try {
+      await this.lock.run(() => this.round(now));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async round(now: number): Promise<void> {
     try {
       const schedules = await this.store.list();
       const byId = new Map(schedules.map((s) => [s.id, s]));
@@ -88,8 +102,6 @@ export class SchedulerDaemon {
       }
     } catch (err) {
       this.leader.log.warn({ err }, 'scheduler round failed');
-    } finally {
-      this.busy = false;
     }
   }
 

@@ -38,6 +38,10 @@ async function runningJobs(s: Session): Promise<(scheduleId: string) => number> 
 }
 
 export async function createSchedule(s: Session, stmt: CreateScheduleStatement): Promise<StatementResult> {
+  return s.leader.schedules.lock.run(() => createScheduleLocked(s, stmt));
+}
+
+async function createScheduleLocked(s: Session, stmt: CreateScheduleStatement): Promise<StatementResult> {
   const store = s.leader.schedules.store;
   const existing = await store.list();
   const plan = planCreateSchedule(stmt, new Date(), s.leader.scheduleIds, {
@@ -68,14 +72,20 @@ export async function showScheduleStatement(s: Session, stmt: ShowScheduleStatem
 
 /** PAUSE / RESUME / DROP SCHEDULE(S). DROP does not cancel running jobs, as in CockroachDB. */
 export async function controlSchedules(s: Session, stmt: ControlSchedulesStatement): Promise<StatementResult> {
-  const store = s.leader.schedules.store;
-  const res = applyControlSchedules(stmt, await store.list(), Date.now());
-  for (const x of res.put) await store.put(x);
-  for (const id of res.deleted) await store.delete(id);
-  return tagOnly(res.tag);
+  return s.leader.schedules.lock.run(async () => {
+    const store = s.leader.schedules.store;
+    const res = applyControlSchedules(stmt, await store.list(), Date.now());
+    for (const x of res.put) await store.put(x);
+    for (const id of res.deleted) await store.delete(id);
+    return tagOnly(res.tag);
+  });
 }
 
 export async function alterBackupSchedule(s: Session, stmt: AlterBackupScheduleStatement): Promise<StatementResult> {
+  return s.leader.schedules.lock.run(() => alterBackupScheduleLocked(s, stmt));
+}
+
+async function alterBackupScheduleLocked(s: Session, stmt: AlterBackupScheduleStatement): Promise<StatementResult> {
   const store = s.leader.schedules.store;
   const target = await store.get(stmt.id);
   if (!target) throw new CairnError(ErrorCode.NotFound, `schedule ${stmt.id} does not exist`);
