@@ -861,27 +861,30 @@ class Parser {
   }
 
   private backupOption(options: BackupOptions, name: string, tok: Token): void {
+    if (name === 'revision_history') options.revisionHistory = this.flagValue();
+    else if (!this.jobOption(options, name)) this.unknownOption(tok, name, 'BACKUP');
+  }
+
+  /** The options BACKUP and RESTORE share; false when `name` is not one of them. */
+  private jobOption(options: BackupOptions & RestoreOptions, name: string): boolean {
     switch (name) {
-      case 'revision_history':
-        options.revisionHistory = this.flagValue();
-        break;
       case 'detached':
         options.detached = this.flagValue();
-        break;
+        return true;
       case 'encryption_passphrase':
         options.encryptionPassphrase = this.stringValue();
-        break;
+        return true;
       case 'kms':
         options.kms = this.uriListValue();
-        break;
+        return true;
       case 'incremental_location':
         options.incrementalLocation = this.uriListValue();
-        break;
+        return true;
       case 'execution locality':
         options.executionLocality = this.stringValue();
-        break;
+        return true;
       default:
-        this.unknownOption(tok, name, 'BACKUP');
+        return false;
     }
   }
 
@@ -918,23 +921,8 @@ class Parser {
         case 'verify_backup_table_data':
           options.verifyBackupTableData = this.flagValue();
           break;
-        case 'detached':
-          options.detached = this.flagValue();
-          break;
-        case 'encryption_passphrase':
-          options.encryptionPassphrase = this.stringValue();
-          break;
-        case 'kms':
-          options.kms = this.uriListValue();
-          break;
-        case 'incremental_location':
-          options.incrementalLocation = this.uriListValue();
-          break;
-        case 'execution locality':
-          options.executionLocality = this.stringValue();
-          break;
         default:
-          this.unknownOption(tok, name, 'RESTORE');
+          if (!this.jobOption(options, name)) this.unknownOption(tok, name, 'RESTORE');
       }
     });
     const stmt: Statement = { kind: 'restore', pos, targets, source, options };
