@@ -11,8 +11,9 @@
  * - Secrets in storage URIs never show in SHOW JOBS, SHOW EXTERNAL CONNECTIONS or errors.
  * - Every backup / restore / jobs example statement of the seed pages runs against
  *   `external://backup_s3` (the full-cluster restores on empty clusters of their own); the
- *   examples cairn does not run (schedules, GRANT, INCREMENTAL FROM) fail with a clear
- *   FEATURE_NOT_SUPPORTED error.
+ *   examples cairn does not run (GRANT) fail with a clear FEATURE_NOT_SUPPORTED error.
+ * - The pre-collection form: BACKUP TO ... INCREMENTAL FROM (004) writes an incremental to a
+ *   location of its own, and RESTORE FROM 'full', 'inc', ... restores the chain across them.
  *
  * Faults (SIGKILLed node and coordinator, pause, cancel, corrupted files) are in
  * backup-restore-faults.test.ts.
@@ -652,20 +653,70 @@ describe('BACKUP and RESTORE across three regions', () => {
     expect((await query(client, 'SHOW TABLES FROM shop_now')).map((r) => col(r, 'table_name'))).toEqual(['items']);
   });
 
+  it('runs BACKUP TO ... INCREMENTAL FROM (004) and restores the chain from one location per layer', async () => {
+    const gs = (path: string) => s3Uri(SEEDS_BUCKET, `acme-co-backup/${path}`);
+    const weekly = gs('database-bank-2017-03-27-weekly');
+    const nightly = gs('database-bank-2017-03-28-nightly');
+    const target = gs('db/bank/2017-03-29-nightly');
+    const transfer = (amount: number) =>
+      client.execute(`UPDATE bank.bank SET balance = CASE id WHEN 1 THEN balance - ${amount} WHEN 2 THEN balance + ${amount} END WHERE id IN (1, 2)`);
+
+    expect(col(await queryOne(client, `BACKUP DATABASE bank TO '${weekly}' WITH revision_history`), 'status')).toBe('succeeded');
+    await transfer(7);
+    await sleep(300);
+    const between = wallClockTimestamp();
+    await sleep(300);
+    await transfer(11);
+    expect(col(await queryOne(client, `BACKUP DATABASE bank TO '${nightly}' INCREMENTAL FROM '${weekly}' WITH revision_history`), 'status')).toBe(
+      'succeeded',
+    );
+    await transfer(13);
+    // The seed backs up as of 10 s ago: that must be after the nightly's end.
+    await sleep(11_000);
+    const seed = `BACKUP DATABASE bank
+TO '${target}'
+AS OF SYSTEM TIME '-10s'
+INCREMENTAL FROM '${weekly}', '${nightly}' WITH revision_history`;
+    expect(col(await queryOne(client, seed), 'status')).toBe('succeeded');
+
+    // The target holds one incremental layer, continuing the nightly.
+    const [layerRow] = (await query(client, `SHOW BACKUP '${target}'`)).filter((r) => r['object_name'] === 'bank' && r['object_type'] === 'table');
+    expect(col(layerRow!, 'backup_type')).toBe('incremental');
+    const [nightlyRow] = (await query(client, `SHOW BACKUP '${nightly}'`)).filter((r) => r['object_name'] === 'bank' && r['object_type'] === 'table');
+    expect(col(layerRow!, 'start_time')).toBe(col(nightlyRow!, 'end_time'));
+    const endTime = col(layerRow!, 'end_time');
+
+    // Restoring from the three locations gives the source as of the target's end; a time
+    // inside the revision-history window gives the source as of then.
+    const all = `'${weekly}', '${nightly}', '${target}'`;
+    expect(col(await queryOne(client, `RESTORE DATABASE bank FROM ${all} WITH new_db_name = 'bank_inc_from'`), 'status')).toBe('succeeded');
+    expect(await databaseFingerprints(client, 'bank_inc_from')).toEqual(await databaseFingerprints(client, 'bank', endTime));
+    // ...which includes the transfer made after the nightly: the target's layer was used.
+    expect(await databaseFingerprints(client, 'bank_inc_from')).not.toEqual(await databaseFingerprints(client, 'bank', col(nightlyRow!, 'end_time')));
+    await client.execute(`RESTORE DATABASE bank FROM ${all} AS OF SYSTEM TIME '${between}' WITH new_db_name = 'bank_inc_between'`);
+    expect(await databaseFingerprints(client, 'bank_inc_between')).toEqual(await databaseFingerprints(client, 'bank', between));
+    expect(BigInt(col(await queryOne(client, 'SELECT sum(balance) FROM bank_inc_between.bank'), 'sum'))).toBe(TOTAL);
+
+    // Clear errors: an incremental alone, a gap in the chain, a destination already used.
+    expect((await failure(client, `RESTORE DATABASE bank FROM '${target}' WITH new_db_name = 'x1'`)).message).toContain('is an incremental backup');
+    expect((await failure(client, `RESTORE DATABASE bank FROM '${weekly}', '${target}' WITH new_db_name = 'x2'`)).message).toContain(
+      'backups do not form a chain',
+    );
+    expect((await failure(client, `RESTORE DATABASE bank FROM '${nightly}', '${weekly}' WITH new_db_name = 'x3'`)).message).toContain('is an incremental backup');
+    const again = await failure(client, seed);
+    expect(again.code).toBe('DUPLICATE_OBJECT');
+    expect(again.message).toContain('already contains a backup');
+    expect(again.message).not.toContain(SECRET);
+    await client.execute('DROP DATABASE bank_inc_from CASCADE');
+    await client.execute('DROP DATABASE bank_inc_between CASCADE');
+  });
+
   it('refuses the seed statements cairn does not run with a clear FEATURE_NOT_SUPPORTED error', async () => {
     const jobsBefore = (await query(client, 'SHOW JOBS')).length;
     const cases: Array<[string, string]> = [
       // 001: privileges.
       ['GRANT SYSTEM RESTORE TO user', 'GRANT is not supported by this cluster version yet'],
       ['GRANT RESTORE ON DATABASE bank TO user', 'GRANT is not supported by this cluster version yet'],
-      // 004: explicit incremental destinations.
-      [
-        `BACKUP DATABASE bank
-TO 'gs://acme-co-backup/db/bank/2017-03-29-nightly'
-AS OF SYSTEM TIME '-10s'
-INCREMENTAL FROM 'gs://acme-co-backup/database-bank-2017-03-27-weekly', 'gs://acme-co-backup/database-bank-2017-03-28-nightly' WITH revision_history`,
-        'INCREMENTAL FROM is not supported: use BACKUP INTO LATEST IN',
-      ],
     ];
     for (const [statement, message] of cases) {
       const err = await failure(client, statement);

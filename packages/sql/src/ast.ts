@@ -189,6 +189,8 @@ export interface ScheduleOptions {
   onPreviousRunning?: OnPreviousRunning;
   ignoreExistingBackups?: boolean;
   updatesClusterLastBackupTimeMetric?: boolean;
+  /** How long the schedule's backups are kept (`'720h'`, `'30d'`), as written; checked by @cairn/schedules. */
+  retention?: string;
 }
 
 /** Which schedules a statement acts on: one id, or a query over SHOW SCHEDULES. */
@@ -469,11 +471,19 @@ export interface BackupStatement extends Node {
   options: BackupOptions;
 }
 
-/** `RESTORE [targets] FROM location [AS OF SYSTEM TIME ...] [WITH options]`. */
+/**
+ * `RESTORE [targets] FROM location [AS OF SYSTEM TIME ...] [WITH options]`, or the
+ * pre-collection `RESTORE FROM 'full', 'inc1', 'inc2'` naming each layer's location in order.
+ */
 export interface RestoreStatement extends Node {
   kind: 'restore';
   targets: Targets;
   source: Location;
+  /**
+   * The pre-collection form's later locations (`RESTORE FROM 'full', 'inc1', ...`), oldest
+   * first; each holds the incremental(s) written there by `BACKUP TO ... INCREMENTAL FROM`.
+   */
+  incrementalSources?: Location[];
   asOf?: AsOf;
   options: RestoreOptions;
 }

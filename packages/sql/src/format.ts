@@ -154,7 +154,7 @@ class Formatter {
           'RESTORE',
           targets(s.targets),
           'FROM',
-          this.location(s.source),
+          [s.source, ...(s.incrementalSources ?? [])].map((l) => this.location(l)).join(', '),
           asOf(s.asOf),
           withOptions(this.restoreOptions(s.options)),
         ]);
@@ -346,6 +346,7 @@ function scheduleOptions(o: ScheduleOptions, explicit: boolean): string[] {
   if (o.onPreviousRunning !== undefined) out.push(`on_previous_running = ${quoteString(o.onPreviousRunning)}`);
   flag(out, 'ignore_existing_backups', o.ignoreExistingBackups, explicit);
   flag(out, 'updates_cluster_last_backup_time_metric', o.updatesClusterLastBackupTimeMetric, explicit);
+  if (o.retention !== undefined) out.push(`retention = ${quoteString(o.retention)}`);
   return out;
 }
 

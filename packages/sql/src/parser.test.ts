@@ -157,6 +157,17 @@ describe('backup and restore', () => {
     expect(s.asOf?.kind).toBe('timestamp');
   });
 
+  it('parses the pre-collection RESTORE FROM one location per layer', () => {
+    const s = one("RESTORE DATABASE bank FROM 's3://b/weekly', 's3://b/nightly', ('s3://b/x?COCKROACH_LOCALITY=default') WITH new_db_name = 'b2'", 'restore');
+    expect(withoutPositions(s.source)).toEqual({ uris: ['s3://b/weekly'] });
+    expect(s.incrementalSources?.map((l) => l.uris)).toEqual([['s3://b/nightly'], ['s3://b/x?COCKROACH_LOCALITY=default']]);
+    expect(formatStatement(s)).toBe(
+      "RESTORE DATABASE bank FROM 's3://b/weekly', 's3://b/nightly', 's3://b/x?COCKROACH_LOCALITY=default' WITH new_db_name = 'b2'",
+    );
+    // A collection form names one collection: a comma after it is a syntax error.
+    expect(() => parse("RESTORE FROM LATEST IN 's3://a', 's3://b'")).toThrow(/syntax error/);
+  });
+
   it('parses SHOW BACKUP(S) forms', () => {
     expect(withoutPositions(one("SHOW BACKUPS IN 's3://x'", 'showBackups'))).toEqual({ kind: 'showBackups', collection: { uris: ['s3://x'] } });
     const s = one("SHOW BACKUP FILES FROM LATEST IN 's3://x' WITH check_files, as_json, privileges, encryption_passphrase = 'p'", 'showBackup');
@@ -279,6 +290,22 @@ describe('schedules and jobs', () => {
     expect(formatStatement(q)).toBe("PAUSE JOBS (SELECT job_id FROM [SHOW JOBS] WHERE status = 'running')");
     const f = one("RESUME JOBS FOR SCHEDULES WITH x AS (SHOW SCHEDULES) SELECT id FROM x WHERE label = 'a'", 'controlJobs');
     expect(f.jobs.kind).toBe('forSchedules');
+  });
+
+  it('parses the retention schedule option as written, for CREATE and ALTER', () => {
+    const c = one(
+      "CREATE SCHEDULE FOR BACKUP INTO 's3://x' RECURRING '@hourly' WITH SCHEDULE OPTIONS retention = '30d', first_run = 'now'",
+      'createSchedule',
+    );
+    expect(c.scheduleOptions).toEqual({ retention: '30d', firstRun: 'now' });
+    expect(formatStatement(c)).toBe(
+      "CREATE SCHEDULE FOR BACKUP INTO 's3://x' RECURRING '@hourly' WITH SCHEDULE OPTIONS first_run = 'now', retention = '30d'",
+    );
+    const a = one("ALTER BACKUP SCHEDULE 7 SET SCHEDULE OPTION retention = '2w'", 'alterBackupSchedule');
+    expect(withoutPositions(a.commands)).toEqual([{ kind: 'setScheduleOption', options: { retention: '2w' } }]);
+    expect(formatStatement(a)).toBe("ALTER BACKUP SCHEDULE 7 SET SCHEDULE OPTION retention = '2w'");
+    // The value is a string: a bare number is a syntax error at the number.
+    expect(parseError("ALTER BACKUP SCHEDULE 7 SET SCHEDULE OPTION retention = 30").message).toMatch(/string literal.*\(line 1, column 57\)$/);
   });
 
   it('parses ALTER BACKUP SCHEDULE commands', () => {

@@ -893,6 +893,9 @@ class Parser {
     const targets = this.targets(['FROM']);
     this.expectKw('FROM');
     const source = this.location();
+    const incrementalSources: Location[] = [];
+    // `FROM 'full', 'inc1'`: only the old form (no subdir) names one location per layer.
+    if (source.subdir === undefined) while (this.acceptOp(',')) incrementalSources.push(this.uriList());
     const asOf = this.optAsOf();
     const options: RestoreOptions = {};
     this.optionList('RESTORE', (name, tok) => {
@@ -926,6 +929,7 @@ class Parser {
       }
     });
     const stmt: Statement = { kind: 'restore', pos, targets, source, options };
+    if (incrementalSources.length > 0) stmt.incrementalSources = incrementalSources;
     if (asOf !== undefined) stmt.asOf = asOf;
     return stmt;
   }
@@ -1164,6 +1168,9 @@ class Parser {
         break;
       case 'updates_cluster_last_backup_time_metric':
         options.updatesClusterLastBackupTimeMetric = this.flagValue();
+        break;
+      case 'retention':
+        options.retention = this.stringValue();
         break;
       default:
         this.unknownOption(tok, name, 'SCHEDULE OPTIONS');

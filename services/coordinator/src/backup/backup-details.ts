@@ -17,6 +17,11 @@ export interface BackupDetails {
   /** This layer's directory inside the collection. */
   layerPath: string;
   incremental: boolean;
+  /**
+   * Whether LATEST moves to `fullSubdir` when the layer is done: for a full, and for the
+   * incremental `BACKUP TO 'x' INCREMENTAL FROM ...` writes as the first backup at `x`.
+   */
+  movesLatest: boolean;
   startTime: string;
   endTime: string;
   revisionHistory: boolean;

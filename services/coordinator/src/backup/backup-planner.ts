@@ -4,11 +4,11 @@ import { decodeDescriptorKey, descriptorSpan, encodeDescriptor, type Catalog } f
 import { callNode, localityMatches, parseLocality } from '@cairn/cluster';
 import { fullBackupSubdir, incrementalSubdir } from '@cairn/backup-format';
 import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
-import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, type TableDescriptor } from '@cairn/proto';
+import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, type BackupManifest, type TableDescriptor } from '@cairn/proto';
 import type { BackupStatement, Targets } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
-import { BackupCollection } from './backup-collection.js';
+import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 
 export interface ResolvedTargets {
@@ -50,11 +50,6 @@ export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: st
  * appended to the chain of LATEST or of a named full), and the spans nodes will export.
  */
 export async function planBackup(leader: Leader, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
-  if (stmt.incrementalFrom.length > 0) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'INCREMENTAL FROM is not supported: use BACKUP INTO LATEST IN <collection> for incrementals', {
-      position: stmt.pos,
-    });
-  }
   if (stmt.options.kms !== undefined) {
     throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase', { position: stmt.pos });
   }
@@ -73,22 +68,43 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
   try {
     // The pre-collection `BACKUP TO 'loc'`: a full backup when `loc` has none yet, else an
     // incremental appended to it (CockroachDB 20.2's behaviour), in the collection layout.
-    if (stmt.mode === 'to' && !stmt.destination.subdir && (await collection.hasBackups())) {
+    if (stmt.mode === 'to' && stmt.incrementalFrom.length === 0 && !stmt.destination.subdir && (await collection.hasBackups())) {
       stmt = { ...stmt, destination: { ...stmt.destination, subdir: { kind: 'latest', pos: stmt.pos } } };
     }
     let fullSubdir: string;
     let layerPath: string;
-    let startTime = 0n;
-    let dependencies: string[] = [];
-    let previousSpans: Span[] = [];
     let key: Uint8Array | undefined;
+    // The layers this backup continues; none for a full backup.
+    let previous: { layers: Array<{ manifest: BackupManifest }>; dependencies: string[] } | undefined;
     const sub = stmt.destination.subdir;
-    if (sub) {
+    if (stmt.incrementalFrom.length > 0) {
+      // `BACKUP TO 'x' INCREMENTAL FROM 'full', 'inc1'`: continues the chain the listed
+      // locations hold, as a new layer of its own at the (empty) location `x`.
+      if (await collection.hasBackups()) {
+        throw new CairnError(ErrorCode.DuplicateObject, `${collection.redacted} already contains a backup: INCREMENTAL FROM writes to an empty location`);
+      }
+      const chain = await chainAcrossLocations(stmt.incrementalFrom.map((u) => [u]), leader.storageContext(), stmt.options.encryptionPassphrase);
+      previous = { layers: chain.layers, dependencies: chain.layers.map((l) => l.shownAs) };
+      fullSubdir = fullBackupSubdir(endTime);
+      layerPath = fullSubdir.replace(/^\/+/, '');
+      key = chain.key;
+      if (chain.encryptionInfo) await collection.writeEncryptionInfo(fullSubdir, chain.encryptionInfo);
+    } else if (sub) {
       fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
       key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, false);
       const chain = await collection.chain(fullSubdir, key);
-      const prev = chain[chain.length - 1]!.manifest;
-      if (chain[0]!.manifest.isFullCluster !== targets.isFullCluster) {
+      previous = { layers: chain, dependencies: chain.map((l) => l.path) };
+      layerPath = '';
+    } else {
+      fullSubdir = fullBackupSubdir(endTime);
+      layerPath = fullSubdir.replace(/^\/+/, '');
+      key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, true);
+    }
+    let startTime = 0n;
+    let previousSpans: Span[] = [];
+    if (previous) {
+      const prev = previous.layers[previous.layers.length - 1]!.manifest;
+      if (previous.layers[0]!.manifest.isFullCluster !== targets.isFullCluster) {
         throw new CairnError(ErrorCode.FailedPrecondition, 'an incremental backup must have the same targets as its full backup: cannot mix a cluster backup and a backup of databases or tables');
       }
       startTime = prev.endTime;
@@ -98,20 +114,16 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
           `AS OF SYSTEM TIME ${endTime} must be after the end of the previous backup (${startTime})`,
         );
       }
-      layerPath = incrementalSubdir(fullSubdir, startTime, endTime).replace(/^\/+/, '');
-      dependencies = chain.map((l) => l.path);
+      if (layerPath === '') layerPath = incrementalSubdir(fullSubdir, startTime, endTime).replace(/^\/+/, '');
       previousSpans = prev.spans.map((s) => ({ start: s.start, end: s.end }));
-    } else {
-      fullSubdir = fullBackupSubdir(endTime);
-      layerPath = fullSubdir.replace(/^\/+/, '');
-      key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, true);
     }
+    const dependencies = previous?.dependencies ?? [];
 
     const spans: PlannedSpan[] = [];
     for (const t of tables) {
       const span = tableSpan(t.id);
       // A table the previous layer did not cover is exported from the beginning of time.
-      const introduced = sub !== undefined && !previousSpans.some((p) => Buffer.compare(p.start, span.start) === 0);
+      const introduced = previous !== undefined && !previousSpans.some((p) => Buffer.compare(p.start, span.start) === 0);
       for (const r of leader.ranges.overlapping(span)) {
         const part = intersectSpans(span, { start: r.startKey, end: r.endKey });
         if (!part) continue;
@@ -129,7 +141,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       collection: stmt.destination.uris,
       fullSubdir,
       layerPath,
-      incremental: sub !== undefined,
+      incremental: previous !== undefined,
+      movesLatest: previous === undefined || stmt.incrementalFrom.length > 0,
       startTime: String(startTime),
       endTime: String(endTime),
       revisionHistory: stmt.options.revisionHistory === true,

@@ -92,7 +92,7 @@ export class BackupResumer implements Resumer {
       const manifest = this.manifest(d, files);
       manifest.partFiles = await this.writeParts(d, files, layerUris, key);
       await collection.writeManifest(d.layerPath, manifest, key);
-      if (!d.incremental) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
+      if (d.movesLatest) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
       await ctx.setProgress(1, null, this.checkpoint(d, done));
       await this.queue.closeJob(jobId);
     } finally {

@@ -5,15 +5,15 @@ import { DescriptorState, MvccFilter, ObjectKind, type Descriptor, type TableDes
 import type { RestoreStatement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
-import { BackupCollection, type Layer } from './backup-collection.js';
-import { collectBytes, openStorage } from '@cairn/cloud';
+import { BackupCollection, chainAcrossLocations, type Layer, type LocatedChain, type LocatedLayer } from './backup-collection.js';
+import { collectBytes, openStorage, type StorageContext } from '@cairn/cloud';
 import { DataFileReader } from '@cairn/backup-format';
 import { hex } from './backup-details.js';
 import { resolveTargets } from './backup-planner.js';
 import type { RestoreDetails } from './restore-details.js';
 
 /** The layers a restore to `endTime` reads, checking the time is one the backups can give. */
-export function layersFor(chain: Layer[], endTime: bigint): Layer[] {
+export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
   const last = chain[chain.length - 1]!.manifest;
   if (endTime > last.endTime || endTime <= 0n) {
     throw new CairnError(
@@ -46,107 +46,118 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
   if (o.kms !== undefined) {
     throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase');
   }
-  const collection = await BackupCollection.open(stmt.source.uris, leader.storageContext());
-  try {
-    // `RESTORE FROM 'loc'` (no subdir, the pre-collection form): the newest chain at `loc`.
-    const sub = stmt.source.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
-    const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-    const key = await collection.encryptionKey(full, o.encryptionPassphrase, false);
-    const chain = await collection.chain(full, key);
-    const point = leader.readPoint();
-    const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
-    const layers = layersFor(chain, endTime);
-    const backupCatalog = Catalog.fromDescriptors(descriptorsAt(layers, endTime));
-    const targets = resolveTargets(backupCatalog, stmt.targets, currentDb);
-    const cluster = leader.catalog;
+  const { layers: chain, key } = await restoreChain(stmt, leader.storageContext());
+  const point = leader.readPoint();
+  const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
+  const layers = layersFor(chain, endTime);
+  const backupCatalog = Catalog.fromDescriptors(descriptorsAt(layers, endTime));
+  const targets = resolveTargets(backupCatalog, stmt.targets, currentDb);
+  const cluster = leader.catalog;
 
-    const descriptors: Descriptor[] = [];
-    const names: RestoreDetails['names'] = [];
-    const idMap = new Map<number, number>();
-    const parentFor = new Map<number, number>(); // old db id -> new db id
+  const descriptors: Descriptor[] = [];
+  const names: RestoreDetails['names'] = [];
+  const idMap = new Map<number, number>();
+  const parentFor = new Map<number, number>(); // old db id -> new db id
 
-    if (stmt.targets.kind === 'cluster') {
-      const existing = cluster.databases();
-      if (existing.length > 0) {
-        throw new CairnError(
-          ErrorCode.FailedPrecondition,
-          `full cluster restore can only be run on a cluster with no tables or databases but found ${existing.length} descriptors: ${existing.map((d) => d.name).join(', ')}`,
-        );
-      }
+  if (stmt.targets.kind === 'cluster') {
+    const existing = cluster.databases();
+    if (existing.length > 0) {
+      throw new CairnError(
+        ErrorCode.FailedPrecondition,
+        `full cluster restore can only be run on a cluster with no tables or databases but found ${existing.length} descriptors: ${existing.map((d) => d.name).join(', ')}`,
+      );
     }
-    if (stmt.targets.kind === 'cluster' || stmt.targets.kind === 'databases') {
-      const dbIds = targets.databaseIds;
-      if (o.newDbName !== undefined && dbIds.length !== 1) {
-        throw new CairnError(ErrorCode.InvalidArgument, 'new_db_name can only be used for RESTORE DATABASE with a single database');
-      }
-      for (const oldId of dbIds) {
-        const db = backupCatalog.databaseById(oldId)!;
-        const name = o.newDbName ?? db.name;
-        if (cluster.database(name)) throw new CairnError(ErrorCode.DuplicateObject, `database "${name}" already exists`);
-        const newId = leader.allocateDescriptorId();
-        idMap.set(oldId, newId);
-        parentFor.set(oldId, newId);
-        descriptors.push({ kind: { $case: 'database', value: { id: newId, name, state: DescriptorState.OFFLINE } } });
-        names.push({ parentId: 0, name, id: newId });
-      }
-    } else {
-      for (const t of targets.tables) {
-        if (parentFor.has(t.parentId)) continue;
-        const dbName = o.intoDb ?? backupCatalog.databaseById(t.parentId)?.name ?? '';
-        const db = cluster.database(dbName);
-        if (!db) throw new CairnError(ErrorCode.UndefinedObject, `a database named "${dbName}" needs to exist to restore ${t.name} into it`);
-        parentFor.set(t.parentId, db.id);
-      }
+  }
+  if (stmt.targets.kind === 'cluster' || stmt.targets.kind === 'databases') {
+    const dbIds = targets.databaseIds;
+    if (o.newDbName !== undefined && dbIds.length !== 1) {
+      throw new CairnError(ErrorCode.InvalidArgument, 'new_db_name can only be used for RESTORE DATABASE with a single database');
     }
-    const tables = targets.tables;
-    for (const t of tables) idMap.set(t.id, leader.allocateDescriptorId());
-    const restored: TableDescriptor[] = [];
+    for (const oldId of dbIds) {
+      const db = backupCatalog.databaseById(oldId)!;
+      const name = o.newDbName ?? db.name;
+      if (cluster.database(name)) throw new CairnError(ErrorCode.DuplicateObject, `database "${name}" already exists`);
+      const newId = leader.allocateDescriptorId();
+      idMap.set(oldId, newId);
+      parentFor.set(oldId, newId);
+      descriptors.push({ kind: { $case: 'database', value: { id: newId, name, state: DescriptorState.OFFLINE } } });
+      names.push({ parentId: 0, name, id: newId });
+    }
+  } else {
+    for (const t of targets.tables) {
+      if (parentFor.has(t.parentId)) continue;
+      const dbName = o.intoDb ?? backupCatalog.databaseById(t.parentId)?.name ?? '';
+      const db = cluster.database(dbName);
+      if (!db) throw new CairnError(ErrorCode.UndefinedObject, `a database named "${dbName}" needs to exist to restore ${t.name} into it`);
+      parentFor.set(t.parentId, db.id);
+    }
+  }
+  const tables = targets.tables;
+  for (const t of tables) idMap.set(t.id, leader.allocateDescriptorId());
+  const restored: TableDescriptor[] = [];
+  for (const t of tables) {
+    const parentId = parentFor.get(t.parentId)!;
+    if (!idMap.has(t.parentId) && cluster.tablesIn(parentId).some((x) => x.name === t.name)) {
+      throw new CairnError(ErrorCode.DuplicateObject, `relation "${t.name}" already exists`);
+    }
+    const nt = { ...rewriteDescriptor(t, idMap, parentId, { skipMissingForeignKeys: o.skipMissingForeignKeys === true }), state: DescriptorState.OFFLINE };
+    restored.push(nt);
+    descriptors.push({ kind: { $case: 'table', value: nt } });
+    names.push({ parentId, name: nt.name, id: nt.id });
+  }
+
+  if (o.verifyBackupTableData === true) {
+    if (o.schemaOnly !== true) throw new CairnError(ErrorCode.InvalidArgument, 'to use the verify_backup_table_data option, the schema_only option must be set');
+    await verifyLayerFiles(layers, leader, key);
+  }
+  const items: RestoreDetails['items'] = [];
+  if (o.schemaOnly !== true) {
     for (const t of tables) {
-      const parentId = parentFor.get(t.parentId)!;
-      if (!idMap.has(t.parentId) && cluster.tablesIn(parentId).some((x) => x.name === t.name)) {
-        throw new CairnError(ErrorCode.DuplicateObject, `relation "${t.name}" already exists`);
-      }
-      const nt = { ...rewriteDescriptor(t, idMap, parentId, { skipMissingForeignKeys: o.skipMissingForeignKeys === true }), state: DescriptorState.OFFLINE };
-      restored.push(nt);
-      descriptors.push({ kind: { $case: 'table', value: nt } });
-      names.push({ parentId, name: nt.name, id: nt.id });
-    }
-
-    if (o.verifyBackupTableData === true) {
-      if (o.schemaOnly !== true) throw new CairnError(ErrorCode.InvalidArgument, 'to use the verify_backup_table_data option, the schema_only option must be set');
-      await verifyLayerFiles(collection, layers, leader, key);
-    }
-    const items: RestoreDetails['items'] = [];
-    if (o.schemaOnly !== true) {
-      for (const t of tables) {
-        if (t.kind !== ObjectKind.TABLE) continue;
-        const span = tableSpan(t.id);
-        const files: RestoreDetails['items'][number]['files'] = [];
-        layers.forEach((l, layer) => {
-          for (const f of l.manifest.files) {
-            if (!f.span || !intersectSpans(span, { start: f.span.start, end: f.span.end })) continue;
-            if (f.locality !== 'default' && !stmt.source.uris.some((u) => decodeURIComponent(u).includes(`COCKROACH_LOCALITY=${f.locality}`))) {
-              throw new CairnError(
-                ErrorCode.FailedPrecondition,
-                `backup ${l.path} has files in locality ${f.locality}, but no URI with COCKROACH_LOCALITY=${f.locality} was given: pass every locality URI of the backup`,
-              );
-            }
-            files.push({ layer, path: f.path, locality: f.locality });
+      if (t.kind !== ObjectKind.TABLE) continue;
+      const span = tableSpan(t.id);
+      const files: RestoreDetails['items'][number]['files'] = [];
+      layers.forEach((l, layer) => {
+        for (const f of l.manifest.files) {
+          if (!f.span || !intersectSpans(span, { start: f.span.start, end: f.span.end })) continue;
+          if (l.uris[f.locality] === undefined) {
+            throw new CairnError(
+              ErrorCode.FailedPrecondition,
+              `backup ${l.shownAs} has files in locality ${f.locality}, but no URI with COCKROACH_LOCALITY=${f.locality} was given: pass every locality URI of the backup`,
+            );
           }
-        });
-        if (files.length > 0) items.push({ start: hex(span.start), end: hex(span.end), files });
-      }
+          files.push({ layer, path: f.path, locality: f.locality });
+        }
+      });
+      if (files.length > 0) items.push({ start: hex(span.start), end: hex(span.end), files });
     }
-    return {
-      layers: layers.map((l) => collection.layerUris(l.path)),
-      endTime: String(endTime),
-      descriptors: descriptors.map((d) => Buffer.from(encodeDescriptor(d)).toString('base64')),
-      names,
-      rewrites: [...idMap].map(([oldId, newId]) => ({ oldId, newId })),
-      items,
-      newTableIds: restored.map((t) => t.id),
-      ...(key ? { encryptionKey: Buffer.from(key).toString('hex') } : {}),
-    };
+  }
+  return {
+    layers: layers.map((l) => l.uris),
+    endTime: String(endTime),
+    descriptors: descriptors.map((d) => Buffer.from(encodeDescriptor(d)).toString('base64')),
+    names,
+    rewrites: [...idMap].map(([oldId, newId]) => ({ oldId, newId })),
+    items,
+    newTableIds: restored.map((t) => t.id),
+    ...(key ? { encryptionKey: Buffer.from(key).toString('hex') } : {}),
+  };
+}
+
+/**
+ * The chain a RESTORE reads: a named or LATEST full of a collection with its incrementals, or
+ * for the pre-collection form (`FROM 'loc'`, `FROM 'full', 'inc1', ...`) the newest chain of
+ * each location in turn.
+ */
+async function restoreChain(stmt: RestoreStatement, ctx: StorageContext): Promise<LocatedChain> {
+  const passphrase = stmt.options.encryptionPassphrase;
+  const sub = stmt.source.subdir;
+  if (!sub) return chainAcrossLocations([stmt.source.uris, ...(stmt.incrementalSources ?? []).map((l) => l.uris)], ctx, passphrase);
+  const collection = await BackupCollection.open(stmt.source.uris, ctx);
+  try {
+    const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
+    const key = await collection.encryptionKey(full, passphrase, false);
+    const layers = (await collection.chain(full, key)).map((l) => ({ ...l, uris: collection.layerUris(l.path), shownAs: `${collection.redacted}/${l.path}` }));
+    return { layers, ...(key ? { key } : {}) };
   } finally {
     await collection.close();
   }
@@ -156,9 +167,9 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
  * `RESTORE ... WITH schema_only, verify_backup_table_data`: reads every block of every data
  * file the restore would use and checks it against its checksum, keeping none of the data.
  */
-async function verifyLayerFiles(collection: BackupCollection, layers: Layer[], leader: Leader, key: Uint8Array | undefined): Promise<void> {
+async function verifyLayerFiles(layers: LocatedLayer[], leader: Leader, key: Uint8Array | undefined): Promise<void> {
   for (const l of layers) {
-    const uris = collection.layerUris(l.path);
+    const uris = l.uris;
     for (const f of l.manifest.files) {
       const uri = uris[f.locality] ?? uris['default']!;
       const storage = await openStorage(uri, leader.storageContext());
