@@ -16,6 +16,26 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# promtool (test/observability.test.ts runs `promtool check metrics` on every process's
+# /metrics) ships in Debian's prometheus package. Its install would start the prometheus
+# server through invoke-rc.d; a container has no init system and the tests need no server, so
+# when the machine has no policy-rc.d one that refuses every start stands in for the install.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "setup: installing promtool (Debian package prometheus)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  [ ${#need_apt[@]} -gt 0 ] || $SUDO apt-get update -qq
+  installed=""
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null && installed=1
+  [ -z "$added_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
+  [ -n "$installed" ] || { echo "setup: installing prometheus (for promtool) failed" >&2; exit 1; }
+fi
+
 if ! command -v pnpm >/dev/null 2>&1; then
   echo "setup: installing pnpm"
   npm install -g pnpm@10 >/dev/null 2>&1

@@ -1,4 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
+import { listPrefix } from './storage-path.js';
 
 /** A byte range of a file: `length` bytes from `offset` (to the end when `length` is absent). */
 export interface ReadRange {
@@ -40,6 +41,13 @@ export interface ExternalStorage {
   list(prefix: string, opts?: ListOptions): AsyncIterable<string>;
   /** Deletes a file; deleting a missing file succeeds. */
   delete(path: string): Promise<void>;
+  /**
+   * Deletes every file `list(prefix)` would return (a backup layer's directory, say
+   * `2024/03/01-100000.00/`) and returns how many there were; none is no error, so a retried
+   * call finishes what an interrupted one began. An empty prefix is refused: it would empty
+   * the whole storage.
+   */
+  deletePrefix(prefix: string): Promise<number>;
   /** Releases connections; the storage must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -86,6 +94,21 @@ export function rangeBeyondEnd(path: string, offset: number, size: number, uri: 
 /** The error for a file that does not exist. */
 export function fileNotFound(path: string, uri: string, cause?: unknown): CairnError {
   return new CairnError(ErrorCode.NotFound, `file "${path}" does not exist in ${uri}`, { cause });
+}
+
+/**
+ * The normalized prefix `deletePrefix` works under (as `list` normalizes it); refuses `..`
+ * and a prefix that selects the whole storage.
+ */
+export function checkDeletePrefix(prefix: string, uri: string): string {
+  const normalized = listPrefix(prefix);
+  if (normalized === '') {
+    throw new CairnError(
+      ErrorCode.InvalidArgument,
+      `refusing to delete everything in ${uri}: the prefix ${JSON.stringify(prefix)} selects the whole storage`,
+    );
+  }
+  return normalized;
 }
 
 /** Compares paths in byte (UTF-8) order, the order S3 lists keys in. */

@@ -7,6 +7,7 @@ export {
   type ExternalStorage,
   type ListOptions,
   type ReadRange,
+  checkDeletePrefix,
   collectBytes,
 } from './external-storage.js';
 export { LocalDirStorage, type LocalDirStorageOptions } from './local-dir-storage.js';

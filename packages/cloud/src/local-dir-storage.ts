@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import {
   applyDelimiter,
+  checkDeletePrefix,
   checkRange,
   collectBytes,
   compareBytewise,
@@ -208,6 +209,29 @@ export class LocalDirStorage implements ExternalStorage {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw fsError(err, 'delete', rel, this.uri);
     }
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const pfx = checkDeletePrefix(prefix, this.uri);
+    // Listed first: unlinking while the walk reads directories would change what it reads.
+    const files: string[] = [];
+    for await (const rel of this.list(pfx)) files.push(rel);
+    const dirs = new Set<string>();
+    for (const rel of files) {
+      await this.delete(rel);
+      for (let dir = dirname(rel); dir !== '.' && `${dir}/`.startsWith(pfx); dir = dirname(dir)) dirs.add(dir);
+    }
+    // Directories wholly inside the prefix held only deleted files; left behind they would
+    // pile up. Deepest first, and only when empty: one a writer has just refilled stays.
+    for (const dir of [...dirs].sort((a, b) => b.length - a.length)) {
+      try {
+        await rmdir(join(this.root, dir));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw fsError(err, 'delete', dir, this.uri);
+      }
+    }
+    return files.length;
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -16,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import {
   applyDelimiter,
+  checkDeletePrefix,
   checkRange,
   collectBytes,
   compareBytewise,
@@ -49,6 +51,8 @@ export interface S3StorageOptions {
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
+/** Keys per DeleteObjects request: S3's limit, and the size of a listing page. */
+const DELETE_BATCH = 1000;
 
 /** The object's full size, from `Content-Range: bytes a-b/size` or, for a whole-object GET, its length. */
 function objectSize(res: GetObjectCommandOutput): number | undefined {
@@ -335,6 +339,45 @@ export class S3Storage implements ExternalStorage {
   async delete(path: string): Promise<void> {
     const Key = this.key(path);
     await this.send('delete', path, () => this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key })));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const pfx = checkDeletePrefix(prefix, this.uri);
+    const root = this.location.prefix === '' ? '' : `${this.location.prefix}/`;
+    let deleted = 0;
+    let batch: string[] = [];
+    // A page is deleted before the next is asked for: the continuation token names the last
+    // key listed, not a position, so removing listed keys does not make the listing skip any.
+    for await (const rel of this.listKeys(`${root}${pfx}`, undefined)) {
+      batch.push(rel);
+      if (batch.length < DELETE_BATCH) continue;
+      deleted += await this.deleteBatch(batch);
+      batch = [];
+    }
+    if (batch.length > 0) deleted += await this.deleteBatch(batch);
+    return deleted;
+  }
+
+  /** One DeleteObjects request; S3 reports per-key failures in the answer, not as an error. */
+  private async deleteBatch(paths: string[]): Promise<number> {
+    const res = await this.send('delete', undefined, () =>
+      this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.location.bucket,
+          Delete: { Objects: paths.map((p) => ({ Key: this.key(p) })), Quiet: true },
+        }),
+      ),
+    );
+    const failed = res.Errors?.[0];
+    if (failed !== undefined) {
+      const path = failed.Key === undefined ? undefined : this.rel(failed.Key);
+      // Mapped like a failed request: AccessDenied is terminal, InternalError or SlowDown retryable.
+      throw toStorageError(
+        { name: failed.Code ?? 'InternalError', message: failed.Message ?? '' },
+        { op: 'delete', ...(path === undefined ? {} : { path }), bucket: this.location.bucket, uri: this.uri },
+      );
+    }
+    return paths.length;
   }
 
   async close(): Promise<void> {

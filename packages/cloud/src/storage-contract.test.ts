@@ -255,6 +255,44 @@ describe.each(backends)('$name contract', (backend) => {
     await storage.delete('never/was');
   });
 
+  it('deletes every file under a prefix and nothing else; a repeat finds nothing to delete', async () => {
+    const files = ['keep/1', 'chain/BACKUP_MANIFEST', 'chain/data/1.sst', 'chain/progress/x/2', 'chain-other/3', 'chainx'];
+    for (const f of files) await storage.writeFile(f, new TextEncoder().encode(f));
+    expect(await storage.deletePrefix('chain/')).toBe(3);
+    expect(await listAll(storage, '')).toEqual(['chain-other/3', 'chainx', 'keep/1']);
+    expect(await storage.exists('chain/data/1.sst')).toBe(false);
+    // Nothing of the deleted tree is left behind (LocalDirStorage: its now-empty directories).
+    expect(await backend.leftovers(storage)).not.toContainEqual(expect.stringMatching(/^chain($|\/)/));
+    expect(await storage.deletePrefix('chain/')).toBe(0);
+    expect(await storage.deletePrefix('never/')).toBe(0);
+    // Like list, a prefix need not end at a '/'.
+    expect(await storage.deletePrefix('/chain')).toBe(2);
+    expect(await listAll(storage, '')).toEqual(['keep/1']);
+  });
+
+  it('refuses to delete the whole storage or outside it', async () => {
+    await storage.writeFile('x', new Uint8Array([1]));
+    for (const prefix of ['', '/', '//']) {
+      const err = await failure(storage.deletePrefix(prefix));
+      expect(err.code).toBe(ErrorCode.InvalidArgument);
+      expect(err.message).toMatch(/^refusing to delete everything in /);
+    }
+    expect((await failure(storage.deletePrefix('../x'))).code).toBe(ErrorCode.InvalidArgument);
+    expect(await listAll(storage, '')).toEqual(['x']);
+  });
+
+  it('deletes a prefix holding more files than one listing page or one batch delete', async () => {
+    const n = 1_005;
+    for (let from = 0; from < n; from += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, n - from) }, (_, i) => storage.writeFile(`many/${String(from + i).padStart(4, '0')}`, new Uint8Array([1]))),
+      );
+    }
+    await storage.writeFile('other', new Uint8Array([2]));
+    expect(await storage.deletePrefix('many/')).toBe(n);
+    expect(await listAll(storage, '')).toEqual(['other']);
+  }, 120_000);
+
   it('overwrites a file as a whole', async () => {
     await storage.writeFile('f', stream(pattern(100_000, 1000, 1)));
     await storage.writeFile('f', new TextEncoder().encode('short'));

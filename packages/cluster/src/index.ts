@@ -20,3 +20,22 @@ export {
   type WorkClaimerOptions,
 } from './work-queue.js';
 export { serveNodelocal, RemoteNodelocalStorage } from './nodelocal-proxy.js';
+export {
+  ProtectedTimestampStore,
+  ProtectedTimestampCache,
+  PROTECTED_TS_BUCKET,
+  protectsSpan,
+  describeOwner,
+  type ProtectedTimestampRecord,
+  type ProtectedTimestampOwner,
+  type NewProtectedTimestampRecord,
+  type KeySpan,
+} from './protected-timestamps.js';
+export {
+  SettingsView,
+  parseDurationMs,
+  GC_TTL_SETTING,
+  DEFAULT_GC_TTL_SECONDS,
+  GC_INTERVAL_SETTING,
+  DEFAULT_GC_INTERVAL,
+} from './settings-view.js';

@@ -53,6 +53,24 @@ describe('nodelocal proxy', () => {
     expect(await local.size('backups/2024/a/data/1.sst')).toBe(1_500_000);
   });
 
+  it('deletes a prefix on another node, inside its base path only', async () => {
+    const remote = new RemoteNodelocalStorage(ncClient, 4, 'expiry');
+    const beside = new RemoteNodelocalStorage(ncClient, 4, 'expiry-beside');
+    for (const f of ['2024/01/01-000000.00/BACKUP_MANIFEST', '2024/01/01-000000.00/data/1.sst', '2024/01/02-000000.00/BACKUP_MANIFEST']) {
+      await remote.writeFile(f, new TextEncoder().encode(f));
+    }
+    await beside.writeFile('2024/01/01-000000.00/data/1.sst', new Uint8Array([1]));
+    expect(await remote.deletePrefix('2024/01/01-000000.00/')).toBe(2);
+    const listed: string[] = [];
+    for await (const p of remote.list('')) listed.push(p);
+    expect(listed).toEqual(['2024/01/02-000000.00/BACKUP_MANIFEST']);
+    expect(await beside.exists('2024/01/01-000000.00/data/1.sst')).toBe(true);
+    expect(await remote.deletePrefix('2024/01/01-000000.00/')).toBe(0);
+    // The empty prefix would be the base path itself: refused before anything is sent.
+    await expect(remote.deletePrefix('')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(await remote.exists('2024/01/02-000000.00/BACKUP_MANIFEST')).toBe(true);
+  });
+
   it('a failed write leaves no file, and errors keep their codes', async () => {
     const remote = new RemoteNodelocalStorage(ncClient, 4, 'x');
     async function* broken(): AsyncGenerator<Uint8Array> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
 import { CairnError, ErrorCode, type ErrorCode as Code } from '@cairn/errors';
-import { joinPath, openWritePipe, type ExternalStorage, type ListOptions, type ReadRange, type WritePipe } from '@cairn/cloud';
+import { checkDeletePrefix, joinPath, openWritePipe, type ExternalStorage, type ListOptions, type ReadRange, type WritePipe } from '@cairn/cloud';
 
 /**
  * `nodelocal://N/...` is node N's local "extern" directory. Other processes (the coordinator
@@ -66,6 +66,7 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
       await storage.delete(header(h, 'path'));
       return {};
     },
+    'delete-prefix': async (h) => ({ headers: { deleted: String(await storage.deletePrefix(header(h, 'prefix'))) } }),
   };
   function upload(id: string): WritePipe {
     const u = uploads.get(id);
@@ -178,9 +179,19 @@ export class RemoteNodelocalStorage implements ExternalStorage {
     return (await this.call('exists', { path: this.full(path) })).headers!.get('exists') === 'true';
   }
 
+  /**
+   * A listing prefix inside the base path. The base always ends in '/' here: the empty prefix
+   * under `backups` must select `backups/...`, not also `backups-old/...`.
+   */
+  private fullPrefix(prefix: string): string {
+    const rel = joinPath(prefix);
+    const inside = `${rel}${prefix.endsWith('/') && rel !== '' ? '/' : ''}`;
+    const base = joinPath(this.basePath);
+    return base === '' ? inside : `${base}/${inside}`;
+  }
+
   async *list(prefix: string, opts?: ListOptions): AsyncIterable<string> {
-    const joined = this.full(prefix);
-    const h: Record<string, string> = { prefix: `=${joined}${prefix.endsWith('/') && joined ? '/' : ''}` };
+    const h: Record<string, string> = { prefix: `=${this.fullPrefix(prefix)}` };
     if (opts?.delimiter) h['delimiter'] = opts.delimiter;
     const r = await this.call('list', h);
     const base = this.basePath ? `${this.basePath.replace(/\/+$/, '')}/` : '';
@@ -189,6 +200,13 @@ export class RemoteNodelocalStorage implements ExternalStorage {
 
   async delete(path: string): Promise<void> {
     await this.call('delete', { path: this.full(path) });
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    // Checked here too: joined to the base path, an empty prefix would no longer look empty.
+    checkDeletePrefix(prefix, this.uri);
+    const r = await this.call('delete-prefix', { prefix: this.fullPrefix(prefix) });
+    return Number(r.headers!.get('deleted'));
   }
 
   async close(): Promise<void> {}

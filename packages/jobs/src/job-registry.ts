@@ -141,6 +141,7 @@ export class JobRegistry {
   private readonly ids: JobIdGenerator;
   private readonly resumers = new Map<JobType, ResumerFactory>();
   private readonly entries = new Map<JobId, Entry>();
+  private readonly terminalListeners = new Set<(job: Job) => void>();
   private readonly runs = new Map<JobId, Run>();
   private readonly locks = new Map<JobId, Promise<void>>();
   /** The claim session while leader; null while stopped. */
@@ -259,7 +260,7 @@ export class JobRegistry {
     const nowMs = this.now();
     for (;;) {
       const job: Job = {
-        id: this.ids.next(),
+        id: spec.id ?? this.ids.next(),
         spec: {
           type: spec.type,
           description: spec.description,
@@ -287,7 +288,7 @@ export class JobRegistry {
         stored = await this.store.create(job);
       } catch (err) {
         // Another coordinator's generator made the same id in the same millisecond: take the next.
-        if (err instanceof CairnError && err.code === ErrorCode.DuplicateObject) continue;
+        if (err instanceof CairnError && err.code === ErrorCode.DuplicateObject && spec.id === undefined) continue;
         throw err;
       }
       if (this.session !== session) return job;
@@ -296,6 +297,20 @@ export class JobRegistry {
       this.launch(job.id, session);
       return job;
     }
+  }
+
+  /** A fresh job id for `NewJobSpec.id`. */
+  allocateId(): JobId {
+    return this.ids.next();
+  }
+
+  /**
+   * Calls `listener` with each job this registry moves to a terminal status (succeeded,
+   * failed, canceled, revert-failed), once per job. Returns the unsubscribe function.
+   */
+  onTerminal(listener: (job: Job) => void): () => void {
+    this.terminalListeners.add(listener);
+    return () => this.terminalListeners.delete(listener);
   }
 
   /** PAUSE JOB: pending / running / reverting → pause-requested → paused (no-op if paused). */
@@ -570,6 +585,15 @@ export class JobRegistry {
         this.log.info({ ...meta(after), from: before.status, to: after.status, event: event.type }, 'job status changed');
       }
       this.knobs.afterTransition?.(before, after, event);
+      if (isTerminalStatus(after.status) && !isTerminalStatus(before.status)) {
+        for (const listener of this.terminalListeners) {
+          try {
+            listener(after);
+          } catch (err) {
+            this.log.warn({ ...meta(after), err: errorMessage(err) }, 'terminal-job listener threw');
+          }
+        }
+      }
       return after;
     });
   }

@@ -68,6 +68,12 @@ export interface Job {
 
 /** What a caller supplies to create a job; ids, times and status are assigned by the registry. */
 export interface NewJobSpec {
+  /**
+   * A caller-chosen id from `JobRegistry.allocateId()`: the scheduler records a run's job id
+   * before creating the job, so a new leader can create a lost run's job exactly once. When
+   * the id is taken, `create` fails with DuplicateObject instead of taking another.
+   */
+  readonly id?: JobId;
   readonly type: JobType;
   readonly description: string;
   readonly userName: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Counter, Registry } from 'prom-client';
-import { parseListenAddress, startMetricsServer } from './index.js';
+import { collectProcessMetrics, parseListenAddress, startMetricsServer } from './index.js';
 
 describe('parseListenAddress', () => {
   it('accepts host:port, :port and port', () => {
@@ -36,5 +36,19 @@ describe('startMetricsServer', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('collectProcessMetrics', () => {
+  it('registers the runtime metrics under the prefix with _total on counters only', async () => {
+    const registry = new Registry();
+    collectProcessMetrics(registry, 'cairn_test_');
+    const metrics = await registry.getMetricsAsJSON();
+    const names = metrics.map((m) => m.name);
+    expect(names).toContain('cairn_test_process_cpu_seconds_total');
+    // The per-type gauges stay: their sum is what the dropped `_total` gauges showed.
+    expect(names).toContain('cairn_test_nodejs_active_handles');
+    const misnamed = metrics.filter((m) => m.name.endsWith('_total') && String(m.type) !== 'counter').map((m) => m.name);
+    expect(misnamed).toEqual([]);
   });
 });

@@ -161,6 +161,23 @@ describe('applyAlter', () => {
     expect(errorOf(() => alter(full, inc, `SET SCHEDULE OPTION first_run = 'now'`)).message).toBe('invalid option "first_run"');
   });
 
+  it('SET SCHEDULE OPTION retention sets it on both, whichever is addressed; an empty one removes it', () => {
+    const { inc, full } = paired();
+    const set = alter(inc, full, `SET SCHEDULE OPTION retention = '30D'`);
+    expect([set.full.args.retention, set.incremental?.args.retention]).toEqual(['30d', '30d']);
+    const cleared = alter(set.full, set.incremental ?? undefined, `SET SCHEDULE OPTION retention = ''`);
+    expect([cleared.full.args.retention, cleared.incremental?.args.retention]).toEqual([null, null]);
+    // A new incremental made by SET FULL BACKUP inherits the full's retention.
+    const alone = alter(fullOnly(), undefined, `SET SCHEDULE OPTION retention = '2w'`).full;
+    expect(alter(alone, undefined, `SET FULL BACKUP '@weekly'`).incremental?.args.retention).toBe('2w');
+    const bad = errorOf(() => alter(full, inc, `SET SCHEDULE OPTION retention = '10s'`));
+    expect(bad.code).toBe(ErrorCode.InvalidArgument);
+    expect(bad.message).toBe('retention "10s" is too short: it must be at least 1m');
+    expect(errorOf(() => alter(full, inc, `SET SCHEDULE OPTION retention = '1d', SET SCHEDULE OPTION retention = '2d'`)).message).toBe(
+      'retention option specified multiple times',
+    );
+  });
+
   it('EXECUTE IMMEDIATELY runs the incremental (FULL: the full) now; a paused one is refused', () => {
     const { inc, full } = paired();
     const activeInc = { ...inc, state: 'ACTIVE' as const, statusText: '', nextRunMs: NOW + 1 };

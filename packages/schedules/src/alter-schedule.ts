@@ -2,6 +2,7 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import type { AlterScheduleCommand, BackupOptions, BackupStatement, FullBackup, Recurrence, ScheduleOptions } from '@cairn/sql';
 import { formatStoredBackup, parseStoredBackup, withBackupType } from './backup-statement.js';
 import { cronFrequencyMs, validateCron } from './cron.js';
+import { normalizeRetention } from './retention.js';
 import { WAITING_FOR_INITIAL_BACKUP, type BackupSchedule } from './schedule.js';
 import { nextRunAfter, type TimeLike } from './scheduler-policy.js';
 import { createScheduleRow, type CreateScheduleRow } from './show-schedules.js';
@@ -155,7 +156,8 @@ function setCron(w: Working, cron: string | null, nowMs: number): void {
  * Applies ALTER BACKUP SCHEDULE to a schedule and its dependent (the other of the pair, when
  * there is one), as CockroachDB does, in its order: SET FULL BACKUP, SET RECURRING, the
  * frequency check, SET LABEL, SET INTO, SET WITH, SET SCHEDULE OPTION, EXECUTE IMMEDIATELY.
- * - SET LABEL / SET INTO / SET WITH / SET SCHEDULE OPTION change both schedules of a pair;
+ * - SET LABEL / SET INTO / SET WITH / SET SCHEDULE OPTION change both schedules of a pair
+ *   (`retention = ''` removes the retention);
  * - SET RECURRING sets the incremental's cron (the full's when there is no incremental);
  * - SET FULL BACKUP 'c' sets the full's cron, first creating a paused incremental on the
  *   full's old cron when there was none; SET FULL BACKUP ALWAYS moves the incremental's cron
@@ -301,6 +303,11 @@ export function applyAlter(
   if (so.updatesClusterLastBackupTimeMetric !== undefined) {
     const updatesLastBackupMetric = so.updatesClusterLastBackupTimeMetric;
     both((w) => (w.schedule = { ...w.schedule, args: { ...w.schedule.args, updatesLastBackupMetric } }));
+  }
+  if (so.retention !== undefined) {
+    // '' unsets it, as SET WITH does for string options: backups are then kept forever.
+    const retention = so.retention.trim() === '' ? null : normalizeRetention(so.retention);
+    both((w) => (w.schedule = { ...w.schedule, args: { ...w.schedule.args, retention } }));
   }
 
   if (spec.executeNow !== undefined) {

@@ -220,6 +220,25 @@ describe('planCreateSchedule: the pair', () => {
     expect(inc?.args.updatesLastBackupMetric).toBe(true);
   });
 
+  it('gives both schedules of a pair the retention, normalized; none means kept forever', () => {
+    const p = plan(`CREATE SCHEDULE s FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@hourly' WITH SCHEDULE OPTIONS retention = ' 720H '`);
+    expect(p.schedules.map((s) => [s.args.backupType, s.args.retention])).toEqual([
+      ['INCREMENTAL', '720h'],
+      ['FULL', '720h'],
+    ]);
+    const forever = plan(`CREATE SCHEDULE s FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@daily' FULL BACKUP ALWAYS`);
+    expect(forever.schedules.map((s) => s.args.retention)).toEqual([null]);
+  });
+
+  it('refuses a bad or too short retention, naming the option', () => {
+    const sql = (r: string) => `CREATE SCHEDULE s FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@hourly' WITH SCHEDULE OPTIONS retention = '${r}'`;
+    const bad = errorOf(() => plan(sql('30 days')));
+    expect(bad.code).toBe(ErrorCode.InvalidArgument);
+    expect(bad.message).toMatch(/^invalid retention "30 days": expected a duration such as '720h'/);
+    expect(errorOf(() => plan(sql('30s'))).message).toBe('retention "30s" is too short: it must be at least 1m');
+    expect(errorOf(() => plan(sql(''))).message).toMatch(/^invalid retention ""/);
+  });
+
   it('defaults to on_previous_running = wait and on_execution_failure = reschedule', () => {
     const { full } = byType(plan(`CREATE SCHEDULE s FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@daily' FULL BACKUP ALWAYS`).schedules);
     expect(full?.details).toEqual({ onPreviousRunning: 'wait', onExecutionFailure: 'reschedule' });

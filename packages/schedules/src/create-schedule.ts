@@ -3,6 +3,7 @@ import { redactUri, type CreateScheduleStatement } from '@cairn/sql';
 import { formatStoredBackup, scheduledBackupStatements } from './backup-statement.js';
 import { cronFrequencyMs, nextCronTime, validateCron, validateTimezone } from './cron.js';
 import { parseFirstRun } from './first-run.js';
+import { normalizeRetention } from './retention.js';
 import {
   DEFAULT_SCHEDULE_DETAILS,
   DEFAULT_TIMEZONE,
@@ -74,10 +75,10 @@ export function pickFullCron(incrementalFrequencyMs: number): string | null {
  * - `RECURRING NEVER`: no incrementals; a full-only schedule that runs at first_run (if
  *   given) and then only when executed by hand (CockroachDB requires a cron; cairn keeps the
  *   grammar's one-off form).
- * A pair shares the label (default `BACKUP <unix seconds>`) and names each other; the
- * incremental starts PAUSED ("Waiting for initial backup to complete") and always waits for
- * its previous run, and the full unpauses it on its first success. Throws InvalidArgument
- * for a bad cron, time zone, first_run or backup.
+ * A pair shares the label (default `BACKUP <unix seconds>`) and the retention option, and
+ * names each other; the incremental starts PAUSED ("Waiting for initial backup to complete")
+ * and always waits for its previous run, and the full unpauses it on its first success.
+ * Throws InvalidArgument for a bad cron, time zone, first_run, retention or backup.
  */
 export function planCreateSchedule(
   stmt: CreateScheduleStatement,
@@ -129,6 +130,7 @@ export function planCreateSchedule(
   };
   const chain = incCron !== null && (opts.chainProtectedTimestamps ?? true);
   const updatesLastBackupMetric = so.updatesClusterLastBackupTimeMetric ?? false;
+  const retention = so.retention === undefined ? null : normalizeRetention(so.retention);
 
   const base = { label, owner: opts.owner, createdAtMs: nowMs, timezone: tz, lastRun: null };
   // The incremental is created first, so it has the smaller id (as in CockroachDB).
@@ -156,6 +158,7 @@ export function planCreateSchedule(
       chainProtectedTimestampRecords: chain,
       chainedProtectedTimestampRecord: null,
       updatesLastBackupMetric,
+      retention,
     },
   };
   const schedules: BackupSchedule[] = [];
@@ -177,6 +180,7 @@ export function planCreateSchedule(
         chainProtectedTimestampRecords: chain,
         chainedProtectedTimestampRecord: null,
         updatesLastBackupMetric,
+        retention,
       },
     });
   }

@@ -20,6 +20,7 @@ export {
 } from './schedule.js';
 export { cronFrequencyMs, nextCronTime, validateCron, validateTimezone } from './cron.js';
 export { parseFirstRun } from './first-run.js';
+export { MIN_RETENTION_MS, normalizeRetention, parseRetention } from './retention.js';
 export { compareScheduleIds, parseScheduleId, scheduleIdGenerator } from './schedule-id.js';
 export {
   formatStoredBackup,

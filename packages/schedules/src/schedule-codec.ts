@@ -34,6 +34,7 @@ export function encodeSchedule(s: BackupSchedule): Uint8Array {
       chainProtectedTimestampRecords: a.chainProtectedTimestampRecords,
       protectedTimestampRecord: opt(a.chainedProtectedTimestampRecord, String),
       updatesLastBackupMetric: a.updatesLastBackupMetric,
+      retention: opt(a.retention, String),
     },
     lastRun:
       s.lastRun === null
@@ -91,6 +92,7 @@ export function decodeSchedule(bytes: Uint8Array): BackupSchedule {
       chainProtectedTimestampRecords: a.chainProtectedTimestampRecords,
       chainedProtectedTimestampRecord: a.protectedTimestampRecord ?? null,
       updatesLastBackupMetric: a.updatesLastBackupMetric,
+      retention: a.retention ?? null,
     },
     lastRun:
       l === undefined

@@ -41,7 +41,7 @@ describe('schedule codec', () => {
     if (!inc || !full) throw new Error('no pair');
     const busy: BackupSchedule = {
       ...inc,
-      args: { ...inc.args, chainedProtectedTimestampRecord: 'pts-1', updatesLastBackupMetric: true },
+      args: { ...inc.args, chainedProtectedTimestampRecord: 'pts-1', updatesLastBackupMetric: true, retention: '30d' },
       lastRun: { scheduledAtMs: NOW, startedAtMs: NOW + 5, jobId: '590204496007299074', outcome: 'failed', finishedAtMs: NOW + 9, error: 'boom' },
     };
     for (const s of [inc, full, busy, { ...full, cron: null, nextRunMs: null }]) expect(decodeSchedule(encodeSchedule(s))).toEqual(s);

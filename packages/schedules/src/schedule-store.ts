@@ -12,6 +12,11 @@ export interface ScheduleStoreOptions {
   /** Bucket replicas: 1 on a single nats-server, 3 on a NATS cluster. */
   readonly replicas?: number;
   readonly bucket?: string;
+  /**
+   * Keep every schedule in memory, loaded once at open, and serve reads from it: for the
+   * single writer (the coordinator leader), whose scheduler looks at every schedule each round.
+   */
+  readonly mirror?: boolean;
 }
 
 /**
@@ -21,6 +26,8 @@ export interface ScheduleStoreOptions {
  * the bucket with a watch that ends once the initial values are delivered.
  */
 export class ScheduleStore {
+  private mirror: Map<string, BackupSchedule> | undefined;
+
   constructor(readonly kv: KV) {}
 
   /** Opens the schedules bucket, creating it when missing. */
@@ -28,7 +35,9 @@ export class ScheduleStore {
     try {
       const js = nc.jetstream({ timeout: 10_000 });
       const kv = await js.views.kv(options.bucket ?? SCHEDULES_BUCKET, { replicas: options.replicas ?? 1, history: 1 });
-      return new ScheduleStore(kv);
+      const store = new ScheduleStore(kv);
+      if (options.mirror === true) store.mirror = new Map((await store.list()).map((x) => [x.id, x]));
+      return store;
     } catch (err) {
       throw unavailable('cannot open the schedules bucket', err);
     }
@@ -38,6 +47,7 @@ export class ScheduleStore {
   async create(schedule: BackupSchedule): Promise<void> {
     try {
       await this.kv.create(schedule.id, encodeSchedule(schedule));
+      this.mirror?.set(schedule.id, schedule);
     } catch (err) {
       if (isExistsError(err)) {
         throw new CairnError(ErrorCode.DuplicateObject, `schedule ${schedule.id} already exists`, { cause: err });
@@ -64,6 +74,7 @@ export class ScheduleStore {
   }
 
   async get(id: string): Promise<BackupSchedule | undefined> {
+    if (this.mirror) return this.mirror.get(id);
     let e;
     try {
       e = await this.kv.get(id);
@@ -78,6 +89,7 @@ export class ScheduleStore {
   async put(schedule: BackupSchedule): Promise<void> {
     try {
       await this.kv.put(schedule.id, encodeSchedule(schedule));
+      this.mirror?.set(schedule.id, schedule);
     } catch (err) {
       throw unavailable(`cannot write schedule ${schedule.id}`, err);
     }
@@ -87,6 +99,7 @@ export class ScheduleStore {
   async delete(id: string): Promise<void> {
     try {
       await this.kv.delete(id);
+      this.mirror?.delete(id);
     } catch (err) {
       throw unavailable(`cannot delete schedule ${id}`, err);
     }
@@ -94,9 +107,18 @@ export class ScheduleStore {
 
   /** Every schedule, in creation (id) order. */
   async list(): Promise<BackupSchedule[]> {
+    if (this.mirror) return [...this.mirror.values()].sort((a, b) => compareScheduleIds(a.id, b.id));
     const out: BackupSchedule[] = [];
     for (const value of (await this.readAll()).values()) out.push(decodeSchedule(value));
     return out.sort((a, b) => compareScheduleIds(a.id, b.id));
+  }
+
+  /**
+   * Every schedule in no particular order: from memory when mirrored (no copy, no sort — the
+   * scheduler scans all of them each round), else as `list()`.
+   */
+  async all(): Promise<Iterable<BackupSchedule>> {
+    return this.mirror ? this.mirror.values() : this.list();
   }
 
   /** Schedules carrying `label` (a full and its incremental share one), in creation order. */

@@ -40,6 +40,12 @@ export interface ScheduledBackupArgs {
   readonly chainedProtectedTimestampRecord: string | null;
   /** `updates_cluster_last_backup_time_metric`. */
   readonly updatesLastBackupMetric: boolean;
+  /**
+   * The `retention` option, normalized (`'720h'`, `'30d'`; see `parseRetention`): after each
+   * successful full, chains whose newest backup is older than this are deleted. Null: kept
+   * forever. A full and its incremental carry the same value.
+   */
+  readonly retention: string | null;
 }
 
 /** The schedule's most recent run. */

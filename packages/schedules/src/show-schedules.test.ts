@@ -93,6 +93,14 @@ describe('SHOW SCHEDULES', () => {
     expect(() => showSchedule('1', all)).toThrow('schedule with ID 1 does not exist');
   });
 
+  it('shows the retention among the schedule\'s arguments when it has one', () => {
+    const [inc, full] = pair();
+    if (!inc || !full) throw new Error('no pair');
+    expect(JSON.parse(showSchedulesRow(full, 0).command ?? '{}')).not.toHaveProperty('retention');
+    const kept = { ...full, args: { ...full.args, retention: '720h' } };
+    expect(JSON.parse(showSchedulesRow(kept, 0).command ?? '{}')).toMatchObject({ backup_type: 'FULL', retention: '720h' });
+  });
+
   it('shows NEVER for a schedule without a cron', () => {
     const [, full] = pair();
     if (!full) throw new Error('no full');

@@ -66,6 +66,7 @@ export function scheduleCommandJson(schedule: BackupSchedule): string {
   if (a.unpauseOnSuccess !== null) out['unpause_on_success'] = a.unpauseOnSuccess;
   if (a.chainedProtectedTimestampRecord !== null) out['protected_timestamp_record'] = a.chainedProtectedTimestampRecord;
   if (a.updatesLastBackupMetric) out['updates_last_backup_metric'] = true;
+  if (a.retention !== null) out['retention'] = a.retention;
   return JSON.stringify(out);
 }
 

@@ -1,5 +1,6 @@
 import type { KV } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
+import { DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL_SECONDS, GC_INTERVAL_SETTING, GC_TTL_SETTING, parseDurationMs } from '@cairn/cluster';
 
 type SettingType = 'int' | 'bytes' | 'duration' | 'bool' | 'string';
 
@@ -14,7 +15,12 @@ export const SETTINGS: Record<string, SettingDef> = {
   'bulkio.backup.file_size': { type: 'bytes', default: '134217728', description: 'target size of individual backup data files' },
   'kv.range.max_bytes': { type: 'bytes', default: '67108864', description: 'a range larger than this is split' },
   'kv.replication_factor': { type: 'int', default: '3', description: 'replicas per range (capped by the number of nodes)' },
-  'gc.ttlseconds': { type: 'int', default: '14400', description: 'age after which overwritten MVCC revisions may be garbage collected' },
+  [GC_TTL_SETTING]: {
+    type: 'int',
+    default: String(DEFAULT_GC_TTL_SECONDS),
+    description: 'age after which overwritten MVCC revisions may be garbage collected (unless a protected timestamp still needs them)',
+  },
+  [GC_INTERVAL_SETTING]: { type: 'duration', default: DEFAULT_GC_INTERVAL, description: 'how often each node garbage-collects the MVCC revisions of its replicas' },
   'jobs.scheduler.poll_interval': { type: 'duration', default: '1s', description: 'how often the scheduler looks for due schedules' },
 };
 
@@ -104,8 +110,5 @@ function normalize(name: string, type: SettingType, raw: string): string {
 }
 
 export function durationMs(text: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
-  if (!m) return 1000;
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+  return parseDurationMs(text) ?? 1000;
 }

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Job, JobMetricEvent, JobRegistry, JobType } from '@cairn/jobs';
+import type { ProtectedTimestampStore } from '@cairn/cluster';
+import { protectedRecordStats } from './protected-ts/record-stats.js';
+
+/** Scrapes within this long of each other share one read of the protected timestamp records. */
+const RECORD_STATS_TTL_MS = 1000;
 
 /** Job types with CockroachDB-named metrics (`jobs.backup.*` → `jobs_backup_*`). */
 const TYPES = ['BACKUP', 'RESTORE'] as const;
@@ -13,20 +18,25 @@ const EVENTS: JobMetricEvent[] = [
 ];
 
 /**
- * The coordinator's job metrics under CockroachDB's exported names, so existing dashboards
- * carry over, plus a job duration histogram of cairn's own. Lives as long as the process; the
- * leader of the moment feeds it.
+ * The coordinator's job metrics under CockroachDB's exported names, plus a job duration
+ * histogram of cairn's own. Counters carry Prometheus' `_total` suffix
+ * (`jobs_backup_resume_completed_total` for CockroachDB's `jobs.backup.resume_completed`),
+ * which is what `promtool check metrics` requires and what Prometheus' own OpenMetrics and
+ * OTLP translations name a counter; gauges keep CockroachDB's name exactly. Lives as long as
+ * the process; the leader of the moment feeds it.
  */
 export class CoordinatorMetrics {
   private readonly counters = new Map<string, Counter>();
   private readonly duration: Histogram<'job_type' | 'status'>;
   private jobs: JobRegistry | undefined;
+  private protectedTs: ProtectedTimestampStore | undefined;
+  private recordStats: { atMs: number; stats: Promise<ReturnType<typeof protectedRecordStats>> } | undefined;
 
   constructor(registry: Registry) {
     for (const type of TYPES) {
       const t = type.toLowerCase();
       for (const e of EVENTS) {
-        this.counters.set(`${type}/${e}`, new Counter({ name: `jobs_${t}_${e}`, help: `Number of ${t} jobs ${e.replace(/_/g, ' ')}`, registers: [registry] }));
+        this.counters.set(`${type}/${e}`, new Counter({ name: `jobs_${t}_${e}_total`, help: `Number of ${t} jobs ${e.replace(/_/g, ' ')}`, registers: [registry] }));
       }
       for (const state of ['running', 'paused'] as const) {
         const current = (): number => this.jobs?.counts().get(type as JobType)?.[state] ?? 0;
@@ -48,6 +58,7 @@ export class CoordinatorMetrics {
       registers: [registry],
     });
     this.registerScheduleMetrics(registry);
+    this.registerProtectedTimestampMetrics(registry);
   }
 
   private readonly schedule = {
@@ -60,9 +71,9 @@ export class CoordinatorMetrics {
     lastCompleted: undefined as Gauge | undefined,
   };
 
-  /** Schedule metrics, CockroachDB's `schedules.BACKUP.*` and `schedules.round.*`. */
+  /** Schedule metrics, CockroachDB's `schedules.BACKUP.*` and `schedules.round.*` (counters with `_total`). */
   registerScheduleMetrics(registry: Registry): void {
-    const c = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+    const c = (name: string, help: string) => new Counter({ name: `${name}_total`, help, registers: [registry] });
     this.schedule.started = c('schedules_BACKUP_started', 'Number of BACKUP jobs started by schedules');
     this.schedule.succeeded = c('schedules_BACKUP_succeeded', 'Number of scheduled BACKUP jobs that succeeded');
     this.schedule.failed = c('schedules_BACKUP_failed', 'Number of scheduled BACKUP jobs that failed');
@@ -93,8 +104,41 @@ export class CoordinatorMetrics {
   }
 
   /** The registry of the current leader (undefined while standing by). */
-  attach(jobs: JobRegistry | undefined): void {
+  attach(jobs: JobRegistry | undefined, protectedTs?: ProtectedTimestampStore): void {
     this.jobs = jobs;
+    this.protectedTs = jobs ? protectedTs : undefined;
+    this.recordStats = undefined;
+  }
+
+  /**
+   * CockroachDB's `jobs.backup.protected_{age_sec,record_count}` and
+   * `schedules.BACKUP.protected_{age_sec,record_count}`, computed from the records (the leader
+   * reports them; standbys report 0).
+   */
+  private registerProtectedTimestampMetrics(registry: Registry): void {
+    const stats = async () => {
+      const store = this.protectedTs;
+      if (!store) return undefined;
+      const now = Date.now();
+      if (!this.recordStats || now - this.recordStats.atMs > RECORD_STATS_TTL_MS) {
+        this.recordStats = { atMs: now, stats: store.list().then((records) => protectedRecordStats(records, now)) };
+      }
+      return this.recordStats.stats.catch(() => undefined);
+    };
+    const gauge = (name: string, help: string, pick: (s: ReturnType<typeof protectedRecordStats>) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          const s = await stats();
+          this.set(s ? pick(s) : 0);
+        },
+      });
+    gauge('jobs_backup_protected_record_count', 'Number of protected timestamp records held by backup jobs', (s) => s.jobs.count);
+    gauge('jobs_backup_protected_age_sec', 'Age in seconds of the oldest protected timestamp record held by backup jobs', (s) => s.jobs.oldestAgeSec);
+    gauge('schedules_BACKUP_protected_record_count', 'Number of protected timestamp records held by backup schedules', (s) => s.schedules.count);
+    gauge('schedules_BACKUP_protected_age_sec', 'Age in seconds of the oldest protected timestamp record held by backup schedules', (s) => s.schedules.oldestAgeSec);
   }
 
   onJobEvent = (kind: JobMetricEvent, job: Job): void => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Registry, collectDefaultMetrics, Gauge } from 'prom-client';
+import { Registry, Gauge } from 'prom-client';
 import { ClusterState, LeaderLease, connectNats, getOrCreate } from '@cairn/cluster';
-import { createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
+import { collectProcessMetrics, createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
 import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
 import { ClusterSettings } from './cluster-settings.js';
@@ -58,7 +58,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   (lease as unknown as { self: { grpcAddress: string } }).self.grpcAddress = api.address;
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'cairn_coordinator_' });
+  collectProcessMetrics(registry, 'cairn_coordinator_');
   new Gauge({
     name: 'cairn_coordinator_is_leader',
     help: '1 while this coordinator holds the leader lease',

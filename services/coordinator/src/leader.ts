@@ -2,15 +2,28 @@ import type { NatsConnection, Subscription } from 'nats';
 import { WriteBatch } from '@cairn/proto';
 import { BackupResumer } from './backup/backup-resumer.js';
 import { RestoreResumer } from './backup/restore-resumer.js';
+import { BACKUP_EXPIRY_JOB_TYPE } from './backup/expiry-planner.js';
+import { ExpiryResumer } from './backup/expiry-resumer.js';
 import type { CoordinatorMetrics } from './coordinator-metrics.js';
 import { ScheduleStore, scheduleIdGenerator } from '@cairn/schedules';
 import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
+import { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
+import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
+import { afterScheduledRun } from './schedules/after-scheduled-run.js';
 
 /** Subject the leader serves for restored key/values (see services/node restore-processor). */
 export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { ClusterState } from '@cairn/cluster';
-import { LogWriter, NodeRegistry, RemoteNodelocalStorage, WorkQueue, isLive, type NodeDirectory } from '@cairn/cluster';
+import {
+  LogWriter,
+  NodeRegistry,
+  ProtectedTimestampStore,
+  RemoteNodelocalStorage,
+  WorkQueue,
+  isLive,
+  type NodeDirectory,
+} from '@cairn/cluster';
 import type { StorageContext } from '@cairn/cloud';
 import {
   Catalog,
@@ -25,7 +38,7 @@ import { FIRST_USER_ID } from '@cairn/keys';
 import type { Logger } from '@cairn/metrics';
 import { JobRegistry, JobStore } from '@cairn/jobs';
 import type { Descriptor, KeyValueOp, NodeRecord, RangeDescriptor } from '@cairn/proto';
-import type { ClusterSettings } from './cluster-settings.js';
+import { durationMs, type ClusterSettings } from './cluster-settings.js';
 import { RangeDirectory } from './range-directory.js';
 import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';
@@ -44,6 +57,9 @@ export class Leader {
   private nodes!: NodeDirectory;
   private ingestSub: Subscription | undefined;
   schedules!: SchedulerDaemon;
+  /** Protected timestamp records: backup jobs' and backup schedules' (the leader writes them). */
+  protectedTs!: ProtectedTimestampStore;
+  private ptsReconciler: ProtectedTimestampReconciler | undefined;
   /** Ids for new schedules (CockroachDB-style unique INT8s). */
   readonly scheduleIds = scheduleIdGenerator();
   private timer: NodeJS.Timeout | undefined;
@@ -83,11 +99,22 @@ export class Leader {
       logger: log.child({ component: 'jobs' }),
       ...(metrics ? { onEvent: metrics.onJobEvent } : {}),
     });
-    metrics?.attach(jobs);
-    const scheduleStore = await ScheduleStore.open(nc, { replicas: state.options.replicas });
+    const protectedTs = await ProtectedTimestampStore.open(state);
+    metrics?.attach(jobs, protectedTs);
+    const scheduleStore = await ScheduleStore.open(nc, { replicas: state.options.replicas, mirror: true });
     const workQueue = await WorkQueue.open(state);
     const leader = new Leader(nc, state, settings, writer, ranges, jobs, workQueue, log);
-    leader.schedules = new SchedulerDaemon(leader, scheduleStore, metrics);
+    leader.protectedTs = protectedTs;
+    leader.schedules = new SchedulerDaemon({
+      store: scheduleStore,
+      jobs,
+      startJob: scheduledBackupStarter(leader),
+      pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
+      isReady: () => leader.ready,
+      log: log.child({ component: 'scheduler' }),
+      afterRun: afterScheduledRun(leader),
+      ...(metrics ? { metrics } : {}),
+    });
     leader.nodes = await new NodeRegistry(state.nodes).watch();
     if (ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
@@ -96,12 +123,20 @@ export class Leader {
     }
     leader.timer = setInterval(() => void leader.maintain(), MAINTENANCE_INTERVAL_MS);
     await leader.maintain();
-    jobs.registerResumer('BACKUP', (job) => new BackupResumer(job, workQueue, leader.storageContext()));
+    jobs.registerResumer('BACKUP', (job) => new BackupResumer(job, workQueue, leader.storageContext(), protectedTs));
     jobs.registerResumer('RESTORE', (job) => new RestoreResumer(job, leader, workQueue));
+    jobs.registerResumer(BACKUP_EXPIRY_JOB_TYPE, (job) => new ExpiryResumer(job, leader.storageContext(), log.child({ component: 'backup-expiry' })));
     leader.serveIngest();
     // Adopts every unfinished job, including those of a coordinator that died.
     await jobs.start();
     leader.schedules.start();
+    // After adoption: records of jobs that ended (or schedules dropped) without releasing them go.
+    leader.ptsReconciler = new ProtectedTimestampReconciler(
+      protectedTs,
+      { getJob: (id) => jobs.get(id), scheduleExists: async (id) => (await scheduleStore.get(id)) !== undefined },
+      log,
+    );
+    leader.ptsReconciler.start();
     return leader;
   }
 
@@ -126,6 +161,7 @@ export class Leader {
   async stop(): Promise<void> {
     this.ingestSub?.unsubscribe();
     this.schedules.stop();
+    await this.ptsReconciler?.stop();
     if (this.timer) clearInterval(this.timer);
     this.nodes.stop();
     await this.jobs.stop();

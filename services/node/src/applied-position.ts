@@ -3,18 +3,31 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 /**
  * The node's position in the write log, and the readers waiting for it to advance: a read
  * at time T must not run until every write at or before T has been applied here.
+ *
+ * It also carries the MVCC timestamp of the last applied entry: the cluster's time as this
+ * node knows it (the leader stamps every entry), which is what GC measures its TTL against
+ * instead of the local wall clock.
  */
 export class AppliedPosition {
   private waiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
 
-  constructor(private current: number) {}
+  constructor(
+    private current: number,
+    private currentTimestamp = 0n,
+  ) {}
 
   get seq(): number {
     return this.current;
   }
 
-  advance(seq: number): void {
+  /** Timestamp of the last applied entry; 0n until one is known. */
+  get timestamp(): bigint {
+    return this.currentTimestamp;
+  }
+
+  advance(seq: number, timestamp?: bigint): void {
     this.current = seq;
+    if (timestamp !== undefined && timestamp > this.currentTimestamp) this.currentTimestamp = timestamp;
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.seq <= seq);
     this.waiters = this.waiters.filter((w) => w.seq > seq);

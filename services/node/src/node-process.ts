@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
-import { Registry, collectDefaultMetrics, Counter, Gauge, Histogram } from 'prom-client';
+import { Registry, Counter, Gauge, Histogram } from 'prom-client';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import {
   ClusterState,
   NodeRegistry,
+  ProtectedTimestampCache,
   RemoteNodelocalStorage,
+  SettingsView,
   WorkClaimer,
   serveNodelocal,
   HEARTBEAT_INTERVAL_MS,
@@ -20,12 +22,14 @@ import {
 import { MvccStore } from '@cairn/mvcc';
 import { LocalDirStorage, type StorageContext } from '@cairn/cloud';
 import { join } from 'node:path';
-import { createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
+import { collectProcessMetrics, createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
 import {
   NodeExportRequest,
   NodeExportResponse,
   NodeFingerprintRequest,
   NodeFingerprintResponse,
+  NodeGcThresholdRequest,
+  NodeGcThresholdResponse,
   NodeScanRequest,
   NodeScanResponse,
   NodeStatsRequest,
@@ -36,6 +40,7 @@ import { AppliedPosition } from './applied-position.js';
 import { RangeTable } from './range-table.js';
 import { ReplicaApplyLoop, META_APPLIED_SEQ, META_RANGES, decodeSeq, encodeSeq } from './replica-apply-loop.js';
 import { ReplicaReads } from './replica-reads.js';
+import { MvccGcLoop, logTimestampAt } from './mvcc-gc-loop.js';
 import { processBackupItem, type ProcessorDeps } from './processors/backup-processor.js';
 import { processRestoreItem } from './processors/restore-processor.js';
 
@@ -100,10 +105,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
     const storedRanges = store.getMeta(META_RANGES);
     const ranges = new RangeTable(nodeId, storedRanges ? RangeUpdate.decode(storedRanges).ranges : []);
-    const applied = new AppliedPosition(decodeSeq(store.getMeta(META_APPLIED_SEQ)));
+    const appliedSeq = decodeSeq(store.getMeta(META_APPLIED_SEQ));
+    const applied = new AppliedPosition(appliedSeq, await logTimestampAt(state.jsm, appliedSeq));
 
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: 'cairn_node_' });
+    collectProcessMetrics(registry, 'cairn_node_');
     new Gauge({
       name: 'cairn_node_applied_log_seq',
       help: 'Position of the last write-log entry applied to this node store',
@@ -130,6 +136,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       serveNodeMethod(nc, nodeId, 'export', NodeExportRequest, NodeExportResponse, (r) => reads.exportRevisions(r)),
       serveNodeMethod(nc, nodeId, 'fingerprint', NodeFingerprintRequest, NodeFingerprintResponse, (r) => reads.fingerprint(r)),
       serveNodeMethod(nc, nodeId, 'stats', NodeStatsRequest, NodeStatsResponse, (r) => reads.stats(r)),
+      serveNodeMethod(nc, nodeId, 'gcThreshold', NodeGcThresholdRequest, NodeGcThresholdResponse, (r) => reads.gcThreshold(r)),
     ];
     cleanup.unshift(() => subs.forEach((s) => s.unsubscribe()));
 
@@ -222,6 +229,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, nodeLog);
     loop.start();
     cleanup.unshift(() => loop.stop());
+
+    const settings = await SettingsView.open(state.settings);
+    cleanup.unshift(() => settings.stop());
+    const protectedTimestamps = await ProtectedTimestampCache.watch(state, (err) => nodeLog.warn({ err }, 'unreadable protected timestamp record'));
+    cleanup.unshift(() => protectedTimestamps.stop());
+    const gcRemoved = new Counter({
+      name: 'cairn_node_gc_removed_revisions_total',
+      help: 'MVCC revisions this node garbage-collected (older than gc.ttlseconds and not protected)',
+      registers: [registry],
+    });
+    const gc = new MvccGcLoop({ store, ranges, applied, settings, protectedTimestamps, log: nodeLog, onRound: (r) => gcRemoved.inc(r.removed) });
+    gc.start();
+    cleanup.unshift(() => gc.stop());
 
     await claimer.start();
     cleanup.unshift(() => claimer.stop());

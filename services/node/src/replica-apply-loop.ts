@@ -63,7 +63,7 @@ export class ReplicaApplyLoop {
     for await (const { seq, entry } of tailLog(this.js, this.applied.seq + 1, this.abort.signal)) {
       if (seq <= this.applied.seq) continue;
       await this.applyEntry(seq, entry);
-      this.applied.advance(seq);
+      this.applied.advance(seq, entry.timestamp);
     }
   }
 

@@ -8,6 +8,8 @@ import {
   type NodeExportResponse,
   type NodeFingerprintRequest,
   type NodeFingerprintResponse,
+  type NodeGcThresholdRequest,
+  type NodeGcThresholdResponse,
   type NodeScanRequest,
   type NodeScanResponse,
   type NodeStatsRequest,
@@ -87,6 +89,11 @@ export class ReplicaReads {
       liveBytes: BigInt(s.liveBytes),
       midKey: this.store.approximateMidKey(span) ?? new Uint8Array(0),
     };
+  }
+
+  /** The replica's GC threshold over the span; it only grows, so no catch-up is needed. */
+  async gcThreshold(req: NodeGcThresholdRequest): Promise<NodeGcThresholdResponse> {
+    return { threshold: this.store.gcThreshold({ start: req.startKey, end: req.endKey }) };
   }
 
   private async prepare(start: Uint8Array, end: Uint8Array, minSeq: bigint): Promise<void> {

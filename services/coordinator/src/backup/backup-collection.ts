@@ -213,8 +213,11 @@ export class BackupCollection {
       const full = FULL_SUBDIR.exec(p);
       if (full?.[1] !== undefined && full[2] === undefined) fulls.add(full[1]);
       const inc = INCREMENTAL_MANIFEST.exec(p);
-      const times = inc?.[1] === undefined || inc[2] === undefined ? undefined : parseIncrementalLayerName(inc[2]);
-      if (inc?.[1] !== undefined && times !== undefined) incrementalEnds.set(inc[1], [...(incrementalEnds.get(inc[1]) ?? []), times.endTime]);
+      const times = inc?.[2] === undefined ? undefined : parseIncrementalLayerName(inc[2]);
+      if (inc?.[1] === undefined || times === undefined) continue;
+      const ends = incrementalEnds.get(inc[1]) ?? [];
+      ends.push(times.endTime);
+      incrementalEnds.set(inc[1], ends);
     }
     return [...fulls].sort().map((full) => summarize(full, incrementalEnds.get(full) ?? []));
   }

@@ -25,6 +25,17 @@ export interface BackupDetails {
   startTime: string;
   endTime: string;
   revisionHistory: boolean;
+  /**
+   * With revision_history, the time from which the layer holds every revision: its start,
+   * or for a full the GC threshold at planning (older revisions may be collapsed already).
+   */
+  revisionStartTime?: string;
+  /**
+   * The protected timestamp record the job holds until it ends (its id) and the timestamp it
+   * protects: the oldest time the job reads at (see backup-protection.ts).
+   */
+  protectedTimestampRecord?: string;
+  protectedTimestamp?: string;
   executionLocality: LocalityTier[];
   isFullCluster: boolean;
   spans: PlannedSpan[];

@@ -10,6 +10,7 @@ import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
+import { planBackupProtection } from './backup-protection.js';
 
 export interface ResolvedTargets {
   tables: TableDescriptor[];
@@ -130,6 +131,13 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
         spans.push({ start: hex(part.start), end: hex(part.end), startTime: String(introduced ? 0n : startTime), replicas: [...r.replicas] });
       }
     }
+    // Refuses a window reaching below a span's GC threshold; fixes what the job protects.
+    const protection = await planBackupProtection(
+      leader,
+      { spans, incremental: previous !== undefined, revisionHistory: stmt.options.revisionHistory === true, startTime, endTime },
+      tables,
+      catalog,
+    );
     const descriptorIds = new Set<number>([...targets.databaseIds, ...tables.map((t) => t.id), ...tables.map((t) => t.parentId)]);
     const descriptors = catalog
       .descriptors()
@@ -146,6 +154,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       startTime: String(startTime),
       endTime: String(endTime),
       revisionHistory: stmt.options.revisionHistory === true,
+      ...protection,
       executionLocality,
       isFullCluster: targets.isFullCluster,
       spans,

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { workError, type WorkQueue } from '@cairn/cluster';
+import { workError, type ProtectedTimestampStore, type WorkQueue } from '@cairn/cluster';
 import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
 import {
   BackupCheckpoint,
@@ -20,24 +20,28 @@ import {
 } from '@cairn/backup-format';
 import { BackupCollection } from './backup-collection.js';
 import { unhex, type BackupDetails } from './backup-details.js';
+import { protectBackupJob, releaseBackupJob } from './backup-protection.js';
 
 const CHECKPOINT_INTERVAL_MS = 2000;
 
 /**
  * Runs a BACKUP job: publishes one work item per planned span (skipping spans a checkpoint
  * already has), collects each span's files exactly once, checkpoints, then writes the
- * manifest (and LATEST for a full backup). Nodes do the exporting.
+ * manifest (and LATEST for a full backup). Nodes do the exporting. The job holds a protected
+ * timestamp record on what it reads from its first run until it ends, paused time included.
  */
 export class BackupResumer implements Resumer {
   constructor(
     private readonly job: Job,
     private readonly queue: WorkQueue,
     private readonly storage: StorageContext,
+    private readonly protectedTs: ProtectedTimestampStore,
   ) {}
 
   async resume(ctx: JobContext): Promise<void> {
     const d = decodeJsonPayload<BackupDetails>(this.job.spec);
     const jobId = this.job.id;
+    await protectBackupJob(this.protectedTs, jobId, d);
     const done = new Map<string, BackupFile[]>();
     if (ctx.checkpoint) {
       // A resumed job (after a pause or a coordinator failover) skips the spans it has.
@@ -95,12 +99,14 @@ export class BackupResumer implements Resumer {
       if (d.movesLatest) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
       await ctx.setProgress(1, null, this.checkpoint(d, done));
       await this.queue.closeJob(jobId);
+      await releaseBackupJob(this.protectedTs, d);
     } finally {
       await collection.close();
     }
   }
 
   async onFailOrCancel(): Promise<void> {
+    await releaseBackupJob(this.protectedTs, decodeJsonPayload<BackupDetails>(this.job.spec));
     // Files already written stay (as in CockroachDB) but no manifest or LATEST names them.
     await this.queue.closeJob(this.job.id);
   }
@@ -170,7 +176,7 @@ export class BackupResumer implements Resumer {
       startTime: BigInt(d.startTime),
       endTime: BigInt(d.endTime),
       mvccFilter: d.revisionHistory ? MvccFilter.MVCC_FILTER_ALL : MvccFilter.MVCC_FILTER_LATEST,
-      revisionStartTime: d.revisionHistory ? BigInt(d.startTime) : 0n,
+      revisionStartTime: d.revisionHistory ? BigInt(d.revisionStartTime ?? d.startTime) : 0n,
       spans,
       introducedSpans: d.spans.filter((s) => d.incremental && s.startTime === '0').map((s) => ({ start: unhex(s.start), end: unhex(s.end) })),
       descriptors: d.descriptors.map((b) => new Uint8Array(Buffer.from(b, 'base64'))),

@@ -1,131 +1,308 @@
-import { isTerminalStatus, type Job } from '@cairn/jobs';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { isTerminalStatus, type Job, type JobRegistry } from '@cairn/jobs';
 import {
   decideRun,
   onJobFinished,
   recordJobStarted,
+  scheduledRunStatement,
   type BackupSchedule,
   type ScheduleStore,
 } from '@cairn/schedules';
-import { formatStatement } from '@cairn/sql';
-import { encodeJsonPayload } from '@cairn/jobs';
-import type { Leader } from '../leader.js';
-import { planBackup } from '../backup/backup-planner.js';
-import { durationMs } from '../cluster-settings.js';
-import type { CoordinatorMetrics } from '../coordinator-metrics.js';
+import type { BackupStatement } from '@cairn/sql';
 import { WriteLock } from '../write-lock.js';
 
+/** One scheduled run whose job is to be created, with the id recorded for it beforehand. */
+export interface ScheduledRun {
+  readonly schedule: BackupSchedule;
+  readonly jobId: string;
+  /** The run's BACKUP (`AS OF SYSTEM TIME` the scheduled time, `detached`). */
+  readonly backup: BackupStatement;
+  readonly scheduledAtMs: number;
+}
+
 /**
- * The scheduler daemon of the coordinator leader: every poll interval it settles the runs of
- * schedules whose job has finished (failure policy, unpausing the incremental after the first
- * full), then starts due schedules under their on_previous_running policy. A schedule's next
- * run is saved before its job is created, so a leader failover can delay a run but never runs
- * it twice.
+ * Creates the job of a scheduled run under `run.jobId` (the coordinator plans a real BACKUP; a
+ * benchmark may only create the job). The job store refuses a second job with the id.
+ */
+export type ScheduledJobStarter = (run: ScheduledRun) => Promise<void>;
+
+/** The `schedules.*` counters the daemon bumps. */
+export interface SchedulerMetrics {
+  scheduleStarted(): void;
+  scheduleFinished(outcome: 'succeeded' | 'failed', nowMs: number): void;
+  scheduleRescheduled(action: 'wait' | 'skip'): void;
+}
+
+/** What the daemon logs through (a pino logger fits). */
+export interface SchedulerLogger {
+  info(meta: object, msg: string): void;
+  warn(meta: object, msg: string): void;
+}
+
+export interface SchedulerDaemonOptions {
+  /** Schedules, mirrored in memory (`ScheduleStore.open(nc, { mirror: true })`). */
+  readonly store: ScheduleStore;
+  readonly jobs: JobRegistry;
+  readonly startJob: ScheduledJobStarter;
+  /** The longest the daemon sleeps between rounds (`jobs.scheduler.poll_interval`). */
+  readonly pollIntervalMs: () => number;
+  /** Whether this coordinator may run schedules now (it leads and has caught up). */
+  readonly isReady: () => boolean;
+  readonly log: SchedulerLogger;
+  readonly metrics?: SchedulerMetrics;
+  /** Called once a run's job has ended and the schedule was updated (protected timestamps, expiry). */
+  readonly afterRun?: (schedule: BackupSchedule, job: Job) => Promise<void>;
+  readonly clock?: () => number;
+}
+
+/** How many scheduled runs' jobs are created at once: planning a backup waits on storage. */
+const START_CONCURRENCY = 16;
+/** How many schedule writes are in flight at once (each is a KV put). */
+const WRITE_CONCURRENCY = 64;
+/**
+ * The shortest sleep between rounds: schedules due within it are taken together, which keeps
+ * a round's scan of every schedule from running once per start when thousands are due.
+ */
+const MIN_SLEEP_MS = 20;
+
+/**
+ * The scheduler daemon of the coordinator leader. Each round it settles the runs whose job
+ * has ended (failure policy, unpausing the incremental after the first full), then starts due
+ * schedules under their on_previous_running policy; it sleeps until the earliest next run, at
+ * most a poll interval, and wakes early when a job of a schedule ends.
+ *
+ * Exactly once across leader failovers: a run's job id is allocated and saved in the schedule
+ * together with the advanced next run, before the job is created. A new leader finds runs
+ * whose job does not exist and creates it under that id (AS OF SYSTEM TIME the scheduled
+ * time), so a run is neither lost nor doubled — the job store refuses a second job with the id.
  */
 export class SchedulerDaemon {
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  private running = false;
+  private stopped = true;
+  private recovered = false;
+  private rerun = false;
+  /** Non-terminal jobs started by each schedule (on_previous_running counts them). */
+  private readonly activeJobs = new Map<string, Set<string>>();
+  /** Jobs of schedules that ended since the last round, by job id. */
+  private readonly ended = new Map<string, Job>();
+  private unsubscribe: (() => void) | undefined;
+  /** The earliest next run of an ACTIVE schedule after the last round. */
+  private nextDueMs = Number.POSITIVE_INFINITY;
+  private readonly now: () => number;
   /**
    * Serializes every read-modify-write of schedules (a round, and the schedule statements), so
    * a PAUSE cannot be overwritten by a round that read the schedule before it.
    */
   readonly lock = new WriteLock();
 
-  constructor(
-    private readonly leader: Leader,
-    readonly store: ScheduleStore,
-    private readonly metrics?: CoordinatorMetrics,
-  ) {}
+  constructor(private readonly opts: SchedulerDaemonOptions) {
+    this.now = opts.clock ?? Date.now;
+  }
+
+  get store(): ScheduleStore {
+    return this.opts.store;
+  }
 
   start(): void {
-    const loop = (): void => {
-      const interval = durationMs(this.leader.settings.get('jobs.scheduler.poll_interval'));
-      this.timer = setTimeout(() => {
-        void this.tick().finally(loop);
-      }, interval);
-    };
-    loop();
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.unsubscribe = this.opts.jobs.onTerminal((job) => {
+      if (job.spec.scheduleId === null) return;
+      this.ended.set(job.id, job);
+      this.wake();
+    });
+    this.sleep(0);
   }
 
   stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** One round; exposed for tests and EXECUTE IMMEDIATELY. */
-  async tick(now = Date.now()): Promise<void> {
-    if (this.busy || !this.leader.ready) return;
-    this.busy = true;
+  /** Runs a round soon (a schedule changed, a job ended, EXECUTE IMMEDIATELY). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.sleep(0);
+  }
+
+  /** One round now; resolves when it is done. Exposed for tests. */
+  async tick(): Promise<void> {
+    if (this.running || !this.opts.isReady()) return;
+    this.running = true;
     try {
-      await this.lock.run(() => this.round(now));
+      await this.lock.run(() => this.round());
+    } catch (err) {
+      this.opts.log.warn({ err }, 'scheduler round failed');
     } finally {
-      this.busy = false;
+      this.running = false;
     }
   }
 
-  private async round(now: number): Promise<void> {
-    try {
-      const schedules = await this.store.list();
-      const byId = new Map(schedules.map((s) => [s.id, s]));
-      const jobsBySchedule = new Map<string, Job[]>();
-      for (const j of await this.leader.jobs.list({ types: ['BACKUP'] })) {
-        if (j.spec.scheduleId === null) continue;
-        const list = jobsBySchedule.get(j.spec.scheduleId) ?? [];
-        list.push(j);
-        jobsBySchedule.set(j.spec.scheduleId, list);
-      }
-      for (const s of schedules) {
-        const run = s.lastRun;
-        if (!run || run.outcome !== 'running' || run.jobId === null) continue;
-        const job = jobsBySchedule.get(s.id)?.find((j) => j.id === run.jobId);
-        if (!job || !isTerminalStatus(job.status)) continue;
-        const status = job.status === 'succeeded' ? 'succeeded' : job.status === 'canceled' ? 'canceled' : 'failed';
-        const dependent = s.args.unpauseOnSuccess ? byId.get(s.args.unpauseOnSuccess) : undefined;
-        const res = onJobFinished(s, { jobId: job.id, status, error: job.error, now }, dependent);
-        await this.store.put(res.schedule);
-        byId.set(s.id, res.schedule);
-        if (res.unpaused) {
-          await this.store.put(res.unpaused);
-          byId.set(res.unpaused.id, res.unpaused);
-        }
-        this.metrics?.scheduleFinished(res.metric, now);
-      }
-      for (const s of [...byId.values()]) {
-        if (s.state !== 'ACTIVE' || s.nextRunMs === null || s.nextRunMs > now) continue;
-        const running = (jobsBySchedule.get(s.id) ?? []).filter((j) => !isTerminalStatus(j.status)).length;
-        const d = decideRun(s, { now, runningJobsOfSchedule: running });
-        if (d.action === 'notDue') continue;
-        await this.store.put(d.schedule);
-        if (d.action === 'wait' || d.action === 'skip') {
-          this.metrics?.scheduleRescheduled(d.action);
-          continue;
-        }
-        await this.startRun(d.schedule, d.backup);
-      }
-    } catch (err) {
-      this.leader.log.warn({ err }, 'scheduler round failed');
-    }
+  /** How many jobs of `scheduleId` are not terminal, as the daemon counts them. */
+  activeJobCount(scheduleId: string): number {
+    return this.activeJobs.get(scheduleId)?.size ?? 0;
   }
 
-  private async startRun(s: BackupSchedule, backup: Parameters<typeof planBackup>[1]): Promise<void> {
-    try {
-      const details = await planBackup(this.leader, backup, '');
-      const text = formatStatement(backup, { redact: true });
-      const job = await this.leader.jobs.create({
-        type: 'BACKUP',
-        description: text,
-        statement: text,
-        userName: s.owner,
-        scheduleId: s.id,
-        payload: encodeJsonPayload(details),
+  private sleep(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick().finally(() => {
+        if (this.stopped) return;
+        const again = this.rerun;
+        this.rerun = false;
+        this.sleep(again ? 0 : this.untilNextDue());
       });
-      await this.store.put(recordJobStarted(s, job.id));
-      this.metrics?.scheduleStarted();
-      this.leader.log.info({ scheduleId: s.id, label: s.label, jobId: job.id }, 'scheduled backup started');
-    } catch (err) {
-      // Planning failed (unreachable bucket, missing table...): the run fails like a job would.
-      const res = onJobFinished(s, { jobId: '', status: 'failed', error: err instanceof Error ? err.message : String(err), now: Date.now() });
-      await this.store.put(res.schedule);
-      this.metrics?.scheduleFinished('failed', Date.now());
-      this.leader.log.warn({ err, scheduleId: s.id }, 'scheduled backup could not start');
+    }, ms);
+  }
+
+  /** Until the earliest next run of an ACTIVE schedule, at most a poll interval. */
+  private untilNextDue(): number {
+    const poll = this.opts.pollIntervalMs();
+    if (!this.recovered) return poll;
+    return Math.max(MIN_SLEEP_MS, Math.min(poll, this.nextDueMs - this.now()));
+  }
+
+  private async round(): Promise<void> {
+    if (!this.recovered) {
+      await this.recover(await this.opts.store.list());
+      this.recovered = true;
+    }
+    await this.settle();
+    const now = this.now();
+    const due: BackupSchedule[] = [];
+    for (const s of await this.opts.store.all()) if (s.state === 'ACTIVE' && s.nextRunMs !== null && s.nextRunMs <= now) due.push(s);
+    due.sort((a, b) => a.nextRunMs! - b.nextRunMs!);
+    const runs: ScheduledRun[] = [];
+    const writes: BackupSchedule[] = [];
+    for (const s of due) {
+      const d = decideRun(s, { now, runningJobsOfSchedule: this.activeJobCount(s.id) });
+      if (d.action === 'notDue') continue;
+      if (d.action === 'wait' || d.action === 'skip') {
+        writes.push(d.schedule);
+        this.opts.metrics?.scheduleRescheduled(d.action);
+        continue;
+      }
+      // The job id goes into the schedule with the advanced next run, in one write: see above.
+      const jobId = this.opts.jobs.allocateId();
+      const schedule = recordJobStarted(d.schedule, jobId);
+      writes.push(schedule);
+      this.track(s.id, jobId);
+      runs.push({ schedule, jobId, backup: d.backup, scheduledAtMs: d.scheduledAtMs });
+    }
+    // Every write lands before any job of the round is created.
+    await inBatches(writes, WRITE_CONCURRENCY, (x) => this.opts.store.put(x));
+    await inBatches(runs, START_CONCURRENCY, (r) => this.startRun(r));
+    this.nextDueMs = Number.POSITIVE_INFINITY;
+    for (const s of await this.opts.store.all()) if (s.state === 'ACTIVE' && s.nextRunMs !== null && s.nextRunMs < this.nextDueMs) this.nextDueMs = s.nextRunMs;
+  }
+
+  /**
+   * On becoming leader: learns which jobs each schedule still runs, settles runs whose job
+   * ended meanwhile, and creates the job of any run a dead leader recorded but never created.
+   */
+  private async recover(schedules: BackupSchedule[]): Promise<void> {
+    const jobs = new Map((await this.opts.jobs.list({ types: ['BACKUP'] })).map((j) => [j.id, j]));
+    for (const j of jobs.values()) {
+      if (j.spec.scheduleId !== null && !isTerminalStatus(j.status)) this.track(j.spec.scheduleId, j.id);
+    }
+    for (const s of schedules) {
+      const run = s.lastRun;
+      if (!run || run.outcome !== 'running' || run.jobId === null) continue;
+      const job = jobs.get(run.jobId);
+      if (job) {
+        if (isTerminalStatus(job.status)) this.ended.set(job.id, job);
+        continue;
+      }
+      this.opts.log.info({ scheduleId: s.id, jobId: run.jobId, scheduledAtMs: run.scheduledAtMs }, 'creating the job of a run the previous leader recorded');
+      this.track(s.id, run.jobId);
+      await this.startRun({ schedule: s, jobId: run.jobId, backup: scheduledRunStatement(s, run.scheduledAtMs), scheduledAtMs: run.scheduledAtMs });
     }
   }
+
+  /** Applies the outcome of every run whose job ended to its schedule. */
+  private async settle(): Promise<void> {
+    if (this.ended.size === 0) return;
+    const byId = new Map<string, BackupSchedule>();
+    const get = async (id: string) => byId.get(id) ?? (await this.opts.store.get(id));
+    const ended = [...this.ended.values()];
+    this.ended.clear();
+    // Decided one after another (a full's success unpauses its incremental), written together.
+    const writes = new Map<string, BackupSchedule>();
+    const settled: Array<{ schedule: BackupSchedule; job: Job }> = [];
+    for (const job of ended) {
+      const scheduleId = job.spec.scheduleId!;
+      this.activeJobs.get(scheduleId)?.delete(job.id);
+      const s = await get(scheduleId);
+      // A run of a dropped schedule, or an older run (`on_previous_running = start`).
+      if (!s || s.lastRun?.jobId !== job.id || s.lastRun.outcome !== 'running') continue;
+      const status = job.status === 'succeeded' ? 'succeeded' : job.status === 'canceled' ? 'canceled' : 'failed';
+      const dependent = s.args.unpauseOnSuccess ? await get(s.args.unpauseOnSuccess) : undefined;
+      const res = onJobFinished(s, { jobId: job.id, status, error: job.error, now: this.now() }, dependent);
+      for (const x of [res.schedule, ...(res.unpaused ? [res.unpaused] : [])]) {
+        byId.set(x.id, x);
+        writes.set(x.id, x);
+      }
+      this.opts.metrics?.scheduleFinished(res.metric, this.now());
+      settled.push({ schedule: res.schedule, job });
+    }
+    await inBatches([...writes.values()], WRITE_CONCURRENCY, (x) => this.opts.store.put(x));
+    const afterRun = this.opts.afterRun;
+    if (!afterRun) return;
+    for (const { schedule, job } of settled) {
+      await afterRun(schedule, job).catch((err: unknown) =>
+        this.opts.log.warn({ err, scheduleId: schedule.id, jobId: job.id }, 'after-run step of a schedule failed'),
+      );
+    }
+  }
+
+  private async startRun(run: ScheduledRun): Promise<void> {
+    const s = run.schedule;
+    try {
+      await this.opts.startJob(run);
+      this.opts.metrics?.scheduleStarted();
+      this.opts.log.info({ scheduleId: s.id, label: s.label, jobId: run.jobId }, 'scheduled backup started');
+    } catch (err) {
+      // Created already (an old leader raced us to it): the run exists once, which is the point.
+      if (await this.jobExists(run.jobId)) return;
+      // Planning failed (unreachable bucket, missing table...): the run fails like a job would.
+      this.activeJobs.get(s.id)?.delete(run.jobId);
+      const current = (await this.opts.store.get(s.id)) ?? s;
+      const res = onJobFinished(current, { jobId: run.jobId, status: 'failed', error: err instanceof Error ? err.message : String(err), now: this.now() });
+      await this.opts.store.put(res.schedule);
+      this.opts.metrics?.scheduleFinished('failed', this.now());
+      this.opts.log.warn({ err, scheduleId: s.id }, 'scheduled backup could not start');
+    }
+  }
+
+  private async jobExists(id: string): Promise<boolean> {
+    try {
+      await this.opts.jobs.get(id);
+      return true;
+    } catch (err) {
+      if (err instanceof CairnError && err.code === ErrorCode.NotFound) return false;
+      throw err;
+    }
+  }
+
+  private track(scheduleId: string, jobId: string): void {
+    const set = this.activeJobs.get(scheduleId) ?? new Set<string>();
+    set.add(jobId);
+    this.activeJobs.set(scheduleId, set);
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function inBatches<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

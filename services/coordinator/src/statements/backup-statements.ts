@@ -15,6 +15,7 @@ import {
 } from '@cairn/sql';
 import { BackupCollection } from '../backup/backup-collection.js';
 import { planBackup } from '../backup/backup-planner.js';
+import { protectBackupJob } from '../backup/backup-protection.js';
 import { planRestore } from '../backup/restore-planner.js';
 import { decodeRestoreCheckpoint } from '../backup/restore-resumer.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
@@ -39,9 +40,11 @@ async function runJob(
   stmt: BackupStatement | RestoreStatement,
   details: unknown,
   totals: (job: Job) => { rows: string; bytes: string },
+  onCreated?: (job: Job) => Promise<void>,
 ): Promise<StatementResult> {
   const text = formatStatement(stmt, { redact: true });
   const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: 'root', payload: encodeJsonPayload(details) });
+  await onCreated?.(job);
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
   const done = finished(await s.leader.jobs.waitForTerminal(job.id));
   const { rows, bytes } = totals(done);
@@ -56,13 +59,21 @@ async function runJob(
 export async function backup(s: Session, stmt: BackupStatement): Promise<StatementResult> {
   s.leader.assertReady();
   const details = await planBackup(s.leader, stmt, s.database);
-  return runJob(s, 'BACKUP', stmt, details, (job) => {
-    const files = job.progress.checkpoint ? BackupCheckpoint.decode(job.progress.checkpoint).files : [];
-    return {
-      rows: String(files.reduce((a, f) => a + f.rows, 0n)),
-      bytes: String(files.reduce((a, f) => a + f.logicalBytes, 0n)),
-    };
-  });
+  return runJob(
+    s,
+    'BACKUP',
+    stmt,
+    details,
+    (job) => {
+      const files = job.progress.checkpoint ? BackupCheckpoint.decode(job.progress.checkpoint).files : [];
+      return {
+        rows: String(files.reduce((a, f) => a + f.rows, 0n)),
+        bytes: String(files.reduce((a, f) => a + f.logicalBytes, 0n)),
+      };
+    },
+    // Protected before the statement answers, so a job paused before its first run holds it too.
+    (job) => protectBackupJob(s.leader.protectedTs, job.id, details),
+  );
 }
 
 export async function restore(s: Session, stmt: RestoreStatement): Promise<StatementResult> {

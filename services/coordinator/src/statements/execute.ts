@@ -21,6 +21,7 @@ import {
   showExternalConnections,
 } from './backup-statements.js';
 import { tagOnly, type StatementResult } from './result.js';
+import { showProtectedTimestamps } from './protected-ts-statements.js';
 import type { Session } from './session.js';
 import {
   showClusterSetting,
@@ -124,6 +125,8 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return controlSchedules(s, stmt);
     case 'alterBackupSchedule':
       return alterBackupSchedule(s, stmt);
+    case 'showProtectedTimestamps':
+      return showProtectedTimestamps(s);
     default:
       // Backup, restore, jobs and schedules statements parse today; their executors arrive
       // with the job registry.

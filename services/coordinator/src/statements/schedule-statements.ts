@@ -57,6 +57,7 @@ async function createScheduleLocked(s: Session, stmt: CreateScheduleStatement): 
     }
   }
   await store.createAll(plan.schedules);
+  s.leader.schedules.wake();
   return rowsResult([...CREATE_SCHEDULE_COLUMNS], table(CREATE_SCHEDULE_COLUMNS, plan.rows));
 }
 
@@ -77,6 +78,7 @@ export async function controlSchedules(s: Session, stmt: ControlSchedulesStateme
     const res = applyControlSchedules(stmt, await store.list(), Date.now());
     for (const x of res.put) await store.put(x);
     for (const id of res.deleted) await store.delete(id);
+    s.leader.schedules.wake();
     return tagOnly(res.tag);
   });
 }
@@ -93,6 +95,7 @@ async function alterBackupScheduleLocked(s: Session, stmt: AlterBackupScheduleSt
   const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: 'root' });
   for (const x of [res.full, ...(res.incremental ? [res.incremental] : []), ...res.created]) await store.put(x);
   for (const id of res.deleted) await store.delete(id);
+  s.leader.schedules.wake();
   return rowsResult([...CREATE_SCHEDULE_COLUMNS], table(CREATE_SCHEDULE_COLUMNS, res.rows));
 }
 

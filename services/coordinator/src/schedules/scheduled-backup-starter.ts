@@ -1,0 +1,22 @@
+import { encodeJsonPayload } from '@cairn/jobs';
+import { formatStatement } from '@cairn/sql';
+import { planBackup } from '../backup/backup-planner.js';
+import type { Leader } from '../leader.js';
+import type { ScheduledJobStarter } from './scheduler-daemon.js';
+
+/** Plans a scheduled run's BACKUP and creates its job under the id the daemon recorded. */
+export function scheduledBackupStarter(leader: Leader): ScheduledJobStarter {
+  return async ({ schedule, jobId, backup }) => {
+    const details = await planBackup(leader, backup, '');
+    const text = formatStatement(backup, { redact: true });
+    await leader.jobs.create({
+      id: jobId,
+      type: 'BACKUP',
+      description: text,
+      statement: text,
+      userName: schedule.owner,
+      scheduleId: schedule.id,
+      payload: encodeJsonPayload(details),
+    });
+  };
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats } from '@cairn/cluster';
+import { JobRegistry, JobStore, type Job } from '@cairn/jobs';
+import { planCreateSchedule, scheduleIdGenerator, ScheduleStore, type BackupSchedule } from '@cairn/schedules';
+import { parseOne, type CreateScheduleStatement } from '@cairn/sql';
+import { startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
+import { SchedulerDaemon, type ScheduledJobStarter } from './scheduler-daemon.js';
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connectNats(server.url, 'scheduler-daemon-test');
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+const quiet = { info() {}, warn() {} };
+
+/** Buckets of their own: one "cluster" whose leaders come and go. */
+function buckets() {
+  const tag = randomUUID().slice(0, 8);
+  return { schedules: `schedules_${tag}`, jobs: `jobs_${tag}` };
+}
+
+/** A coordinator's scheduler: a registry whose BACKUP jobs end as `outcome` says, and the daemon. */
+async function leader(b: ReturnType<typeof buckets>, startJob?: (jobs: JobRegistry) => ScheduledJobStarter, outcome: () => Promise<void> = async () => undefined) {
+  const store = await ScheduleStore.open(nc, { bucket: b.schedules, mirror: true });
+  const jobs = new JobRegistry({ store: await JobStore.open(nc, { bucket: b.jobs }), coordinatorId: randomUUID().slice(0, 6), sweepIntervalMs: 0, initialBackoffMs: 10 });
+  jobs.registerResumer('BACKUP', () => ({ resume: outcome, onFailOrCancel: async () => undefined }));
+  await jobs.start();
+  // The description carries the scheduled time, which a real run uses as AS OF SYSTEM TIME.
+  const create: ScheduledJobStarter = async ({ schedule, jobId, scheduledAtMs }) => {
+    await jobs.create({ id: jobId, type: 'BACKUP', description: String(scheduledAtMs), userName: 'root', scheduleId: schedule.id });
+  };
+  const metrics = { started: 0, succeeded: 0, failed: 0, wait: 0, skip: 0 };
+  const daemon = new SchedulerDaemon({
+    store,
+    jobs,
+    startJob: startJob ? startJob(jobs) : create,
+    pollIntervalMs: () => 200,
+    isReady: () => true,
+    log: quiet,
+    metrics: {
+      scheduleStarted: () => metrics.started++,
+      scheduleFinished: (o) => metrics[o]++,
+      scheduleRescheduled: (a) => metrics[a]++,
+    },
+  });
+  return { store, jobs, daemon, metrics };
+}
+
+async function createSchedule(store: ScheduleStore, sql: string): Promise<BackupSchedule[]> {
+  const plan = planCreateSchedule(parseOne(sql) as CreateScheduleStatement, new Date(), scheduleIdGenerator(), { owner: 'root' });
+  await store.createAll(plan.schedules);
+  return plan.schedules;
+}
+
+const jobsOf = async (jobs: JobRegistry, scheduleId: string): Promise<Job[]> => (await jobs.list()).filter((j) => j.spec.scheduleId === scheduleId);
+
+describe('SchedulerDaemon', () => {
+  it('starts a due schedule once, records the job and its outcome, and moves next_run to the next cron time', async () => {
+    const b = buckets();
+    const l = await leader(b);
+    const [s] = await createSchedule(l.store, "CREATE SCHEDULE once FOR BACKUP INTO 'nodelocal://1/a' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now'");
+    l.daemon.start();
+    const after = await waitFor(async () => {
+      const x = await l.store.get(s!.id);
+      return x?.lastRun?.outcome === 'succeeded' ? x : undefined;
+    }, { what: 'the run to succeed' });
+    l.daemon.stop();
+    await l.jobs.stop();
+    const jobs = await jobsOf(l.jobs, s!.id);
+    expect(jobs.map((j) => j.id)).toEqual([after.lastRun!.jobId]);
+    expect(after.nextRunMs).toBeGreaterThan(Date.now() + 60_000);
+    expect(l.metrics).toMatchObject({ started: 1, succeeded: 1, failed: 0 });
+  });
+
+  it('creates, under the recorded id, the job of a run whose leader died before creating it, exactly once', async () => {
+    const b = buckets();
+    // The first leader records the run, then freezes (and is gone) before the job exists.
+    let recorded: string | undefined;
+    const dying = await leader(b, () => ({ jobId }) => {
+      recorded = jobId;
+      return new Promise<void>(() => undefined);
+    });
+    const [s] = await createSchedule(dying.store, "CREATE SCHEDULE lost FOR BACKUP INTO 'nodelocal://1/b' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now'");
+    void dying.daemon.tick();
+    await waitFor(async () => recorded !== undefined, { what: 'the first leader to record the run' });
+    dying.daemon.stop();
+    await dying.jobs.stop();
+    const stored = await dying.store.get(s!.id);
+    expect(stored?.lastRun).toMatchObject({ outcome: 'running', jobId: recorded });
+    expect(await jobsOf(dying.jobs, s!.id)).toHaveLength(0);
+
+    // The next leader finds the run without its job and creates it, once, as of the scheduled time.
+    const next = await leader(b);
+    next.daemon.start();
+    const done = await waitFor(async () => {
+      const x = await next.store.get(s!.id);
+      return x?.lastRun?.outcome === 'succeeded' ? x : undefined;
+    }, { what: 'the recovered run to succeed' });
+    // A third leader finds nothing to recover: still one job.
+    const third = await leader(b);
+    await third.daemon.tick();
+    next.daemon.stop();
+    await next.jobs.stop();
+    await third.jobs.stop();
+    const jobs = await jobsOf(next.jobs, s!.id);
+    expect(jobs.map((j) => j.id)).toEqual([recorded]);
+    expect(done.lastRun?.scheduledAtMs).toBe(stored!.lastRun!.scheduledAtMs);
+    expect(jobs[0]!.spec.description).toBe(String(stored!.lastRun!.scheduledAtMs));
+  });
+
+  it('applies on_previous_running: skip and wait count and reschedule while a job still runs', async () => {
+    const b = buckets();
+    let release!: () => void;
+    const blocked = new Promise<void>((r) => (release = r));
+    const l = await leader(b, undefined, () => blocked);
+    const [skip] = await createSchedule(
+      l.store,
+      "CREATE SCHEDULE sk FOR BACKUP INTO 'nodelocal://1/c' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now', on_previous_running = 'skip'",
+    );
+    const [wait] = await createSchedule(
+      l.store,
+      "CREATE SCHEDULE wt FOR BACKUP INTO 'nodelocal://1/d' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now', on_previous_running = 'wait'",
+    );
+    await l.daemon.tick();
+    expect(l.metrics.started).toBe(2);
+    // Due again while the first jobs run (as ALTER ... EXECUTE IMMEDIATELY makes them).
+    for (const s of [skip!, wait!]) await l.store.put({ ...(await l.store.get(s.id))!, nextRunMs: Date.now() - 1 });
+    const before = Date.now();
+    await l.daemon.tick();
+    expect(l.metrics).toMatchObject({ started: 2, skip: 1, wait: 1 });
+    const skipped = (await l.store.get(skip!.id))!;
+    const waited = (await l.store.get(wait!.id))!;
+    expect(skipped.statusText).toBe('rescheduled due to 1 already running');
+    expect(skipped.nextRunMs).toBeGreaterThan(before + 60_000);
+    expect(waited.statusText).toBe('delayed due to 1 already running');
+    expect(waited.nextRunMs! - before).toBeGreaterThanOrEqual(59_000);
+    expect(waited.nextRunMs! - before).toBeLessThanOrEqual(61_000);
+    release();
+    l.daemon.start();
+    await waitFor(async () => (await l.store.get(wait!.id))?.lastRun?.outcome === 'succeeded', { what: 'the first run to settle' });
+    l.daemon.stop();
+    await l.jobs.stop();
+  });
+
+  it('pauses a schedule whose job fails under on_execution_failure = pause', async () => {
+    const b = buckets();
+    const l = await leader(b, undefined, async () => {
+      throw new Error('bucket unreachable');
+    });
+    const [s] = await createSchedule(
+      l.store,
+      "CREATE SCHEDULE p FOR BACKUP INTO 'nodelocal://1/e' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now', on_execution_failure = 'pause'",
+    );
+    l.daemon.start();
+    const paused = await waitFor(async () => {
+      const x = await l.store.get(s!.id);
+      return x?.state === 'PAUSED' ? x : undefined;
+    }, { what: 'the schedule to pause' });
+    l.daemon.stop();
+    await l.jobs.stop();
+    expect(paused.nextRunMs).toBeNull();
+    expect(paused.statusText).toContain('bucket unreachable');
+    expect(l.metrics.failed).toBe(1);
+  });
+});
