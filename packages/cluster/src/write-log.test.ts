@@ -67,6 +67,16 @@ describe('readLogTail', () => {
 });
 
 describe('LogWriter', () => {
+  it('refuses an entry above max_payload with a clear error, and keeps writing after it', async () => {
+    const w = await LogWriter.open(state.js, state.jsm, state.nc.info!.max_payload);
+    const big = w.append(entry('x'.repeat(state.nc.info!.max_payload + 10)));
+    await expect(big.stored).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('write fewer rows per statement') });
+    const next = w.append(entry('small'));
+    await next.stored;
+    expect(w.broken).toBeUndefined();
+    expect(next.seq).toBe((await readLogTail(state.jsm)).seq);
+  });
+
   it('stamps strictly increasing timestamps along the log', async () => {
     const w = await LogWriter.open(state.js, state.jsm);
     // Far more appends than milliseconds pass, so many share a wall-clock millisecond.

@@ -18,6 +18,9 @@ export async function readLogTail(jsm: JetStreamManager): Promise<LogPosition> {
   return { seq, timestamp: LogEntry.decode(m.data).timestamp };
 }
 
+/** Room left in a message for the headers JetStream adds (expected sequence, message id). */
+const ENTRY_HEADER_ALLOWANCE = 1024;
+
 /**
  * The single writer of the replicated log (held by the coordinator leader).
  *
@@ -32,13 +35,21 @@ export class LogWriter {
   private lastTs: bigint;
   private failed: CairnError | undefined;
 
-  private constructor(private readonly js: JetStreamClient, tail: LogPosition) {
+  private constructor(
+    private readonly js: JetStreamClient,
+    tail: LogPosition,
+    private readonly maxEntryBytes: number,
+  ) {
     this.lastSeq = tail.seq;
     this.lastTs = tail.timestamp;
   }
 
-  static async open(js: JetStreamClient, jsm: JetStreamManager): Promise<LogWriter> {
-    return new LogWriter(js, await readLogTail(jsm));
+  /**
+   * `maxPayloadBytes` is the server's `max_payload` (`nc.info.max_payload`): an entry that
+   * cannot fit is refused before it takes a sequence number, so it never breaks the writer.
+   */
+  static async open(js: JetStreamClient, jsm: JetStreamManager, maxPayloadBytes = Number.POSITIVE_INFINITY): Promise<LogWriter> {
+    return new LogWriter(js, await readLogTail(jsm), maxPayloadBytes - ENTRY_HEADER_ALLOWANCE);
   }
 
   /** Sequence of the last entry handed to the log (may still be in flight). */
@@ -63,9 +74,16 @@ export class LogWriter {
       return { timestamp: 0n, seq: 0, stored: Promise.reject(this.failed) };
     }
     const timestamp = this.now();
+    const data = LogEntry.encode(build(timestamp)).finish();
+    if (data.length > this.maxEntryBytes) {
+      const err = new CairnError(
+        ErrorCode.InvalidArgument,
+        `a statement may write at most ${this.maxEntryBytes} bytes at once (the NATS server's max_payload); this one writes ${data.length}: write fewer rows per statement`,
+      );
+      return { timestamp, seq: 0, stored: Promise.reject(err) };
+    }
     const expected = this.lastSeq;
     const seq = ++this.lastSeq;
-    const data = LogEntry.encode(build(timestamp)).finish();
     const stored = this.js
       .publish(LOG_SUBJECT, data, { expect: { lastSequence: expected }, timeout: 10_000 })
       .then((ack) => {

@@ -90,7 +90,7 @@ export class Leader {
     log: Logger,
     metrics?: CoordinatorMetrics,
   ): Promise<Leader> {
-    const writer = await LogWriter.open(state.js, state.jsm);
+    const writer = await LogWriter.open(state.js, state.jsm, nc.info?.max_payload);
     const ranges = await RangeDirectory.load(state.ranges);
     const store = await JobStore.open(nc, { replicas: state.options.replicas });
     const jobs = new JobRegistry({

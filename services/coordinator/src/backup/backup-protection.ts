@@ -73,9 +73,11 @@ export async function planBackupProtection(
   tables: readonly TableDescriptor[],
   catalog: Catalog,
 ): Promise<BackupProtection> {
+  const live = new Set(leader.liveNodes().map((n) => n.nodeId));
   const thresholds = await replicaGcThresholds(
     leader.nc,
     w.spans.map((s) => ({ start: unhex(s.start), end: unhex(s.end), replicas: s.replicas })),
+    (nodeId) => live.has(nodeId),
   );
   const below = findBelowGcThreshold(w, thresholds);
   if (below) {

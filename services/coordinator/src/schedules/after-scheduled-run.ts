@@ -1,18 +1,40 @@
-import type { Job } from '@cairn/jobs';
+import { decodeJsonPayload, type Job } from '@cairn/jobs';
 import type { BackupSchedule } from '@cairn/schedules';
+import type { BackupDetails } from '../backup/backup-details.js';
+import { backupProtectedSpans } from '../backup/backup-protection.js';
 import { startExpiryJob } from '../backup/expiry-planner.js';
 import type { Leader } from '../leader.js';
 
 /**
- * What follows the end of a scheduled backup, once the daemon has recorded it: after a full's
- * success, the managed-retention expiry job of a schedule with `retention`.
+ * What follows the success of a scheduled backup, once the daemon has recorded it:
+ * - the chained protected timestamp of a full/incremental pair (CockroachDB's
+ *   `chain_protected_timestamp_records`): a full protects its end time on behalf of its
+ *   incremental schedule, each incremental moves the record to its own end, so the next
+ *   incremental can read from there even when it runs later than `gc.ttlseconds`;
+ * - after a full, the managed-retention expiry job of a schedule with `retention`.
+ * Runs inside the scheduler's round, under its lock.
  */
 export function afterScheduledRun(leader: Leader): (schedule: BackupSchedule, job: Job) => Promise<void> {
   return async (schedule, job) => {
     if (job.status !== 'succeeded') return;
+    if (schedule.args.chainProtectedTimestampRecords) await chainProtectedTimestamp(leader, schedule, job);
     if (schedule.args.backupType === 'FULL') {
       const expiry = await startExpiryJob(leader, schedule);
       if (expiry) leader.log.info({ scheduleId: schedule.id, jobId: expiry.id }, 'backup expiry started');
     }
   };
+}
+
+async function chainProtectedTimestamp(leader: Leader, schedule: BackupSchedule, job: Job): Promise<void> {
+  const holderId = schedule.args.backupType === 'FULL' ? schedule.args.dependentScheduleId : schedule.id;
+  if (holderId === null) return;
+  const store = leader.schedules.store;
+  const holder = await store.get(holderId);
+  if (!holder) return;
+  const details = decodeJsonPayload<BackupDetails>(job.spec);
+  const recordId = await leader.protectedTs.protectScheduleChain(holderId, BigInt(details.endTime), backupProtectedSpans(details));
+  if (holder.args.chainedProtectedTimestampRecord !== recordId) {
+    await store.put({ ...holder, args: { ...holder.args, chainedProtectedTimestampRecord: recordId } });
+  }
+  leader.log.info({ scheduleId: holderId, recordId, timestamp: details.endTime }, 'chained protected timestamp moved');
 }

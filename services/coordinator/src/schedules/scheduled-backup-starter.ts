@@ -1,6 +1,7 @@
 import { encodeJsonPayload } from '@cairn/jobs';
 import { formatStatement } from '@cairn/sql';
 import { planBackup } from '../backup/backup-planner.js';
+import { protectBackupJob } from '../backup/backup-protection.js';
 import type { Leader } from '../leader.js';
 import type { ScheduledJobStarter } from './scheduler-daemon.js';
 
@@ -9,7 +10,7 @@ export function scheduledBackupStarter(leader: Leader): ScheduledJobStarter {
   return async ({ schedule, jobId, backup }) => {
     const details = await planBackup(leader, backup, '');
     const text = formatStatement(backup, { redact: true });
-    await leader.jobs.create({
+    const job = await leader.jobs.create({
       id: jobId,
       type: 'BACKUP',
       description: text,
@@ -18,5 +19,7 @@ export function scheduledBackupStarter(leader: Leader): ScheduledJobStarter {
       scheduleId: schedule.id,
       payload: encodeJsonPayload(details),
     });
+    // As a BACKUP statement does: a job paused before its first run still holds its record.
+    await protectBackupJob(leader.protectedTs, job.id, details);
   };
 }

@@ -78,6 +78,8 @@ export async function controlSchedules(s: Session, stmt: ControlSchedulesStateme
     const res = applyControlSchedules(stmt, await store.list(), Date.now());
     for (const x of res.put) await store.put(x);
     for (const id of res.deleted) await store.delete(id);
+    // A dropped schedule's chained protected timestamp has no one left to move it.
+    for (const id of res.deleted) await s.leader.protectedTs.releaseScheduleChain(id);
     s.leader.schedules.wake();
     return tagOnly(res.tag);
   });
@@ -95,6 +97,7 @@ async function alterBackupScheduleLocked(s: Session, stmt: AlterBackupScheduleSt
   const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: 'root' });
   for (const x of [res.full, ...(res.incremental ? [res.incremental] : []), ...res.created]) await store.put(x);
   for (const id of res.deleted) await store.delete(id);
+  for (const id of res.deleted) await s.leader.protectedTs.releaseScheduleChain(id);
   s.leader.schedules.wake();
   return rowsResult([...CREATE_SCHEDULE_COLUMNS], table(CREATE_SCHEDULE_COLUMNS, res.rows));
 }
