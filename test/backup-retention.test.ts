@@ -121,9 +121,11 @@ describe('managed backup retention', () => {
     const dest = sqlUriList(destination);
     await addOrders(50);
 
+    // Only the west node exports (the table is one range, which either node could claim), so
+    // the data files are in the west bucket and the manifests in the default, east one.
     const created = await query(
       client,
-      `CREATE SCHEDULE retained FOR BACKUP DATABASE shop INTO ${dest} RECURRING '@hourly' FULL BACKUP '@daily'
+      `CREATE SCHEDULE retained FOR BACKUP DATABASE shop INTO ${dest} WITH EXECUTION LOCALITY = '${WEST.tier}' RECURRING '@hourly' FULL BACKUP '@daily'
          WITH SCHEDULE OPTIONS first_run = 'now', retention = '1m'`,
     );
     const [incId, fullId] = created.map((r) => col(r, 'schedule_id'));

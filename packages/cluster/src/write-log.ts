@@ -34,6 +34,8 @@ export class LogWriter {
   private lastSeq: number;
   private lastTs: bigint;
   private failed: CairnError | undefined;
+  /** Wall time (ms) of the last append: the leader ticks an idle log (see `Leader.maintain`). */
+  lastAppendAtMs = Date.now();
 
   private constructor(
     private readonly js: JetStreamClient,
@@ -84,6 +86,7 @@ export class LogWriter {
     }
     const expected = this.lastSeq;
     const seq = ++this.lastSeq;
+    this.lastAppendAtMs = Date.now();
     const stored = this.js
       .publish(LOG_SUBJECT, data, { expect: { lastSequence: expected }, timeout: 10_000 })
       .then((ack) => {

@@ -45,6 +45,11 @@ import { WriteLock } from './write-lock.js';
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 const SPLIT_CHECK_EVERY = 10;
+/**
+ * An idle log gets an empty entry this often. Nodes tell time by the leader-stamped entries
+ * they apply (it is what their GC threshold moves with), so time must pass in the log too.
+ */
+const IDLE_LOG_TICK_MS = 10_000;
 
 /**
  * Everything the coordinator leader owns while it holds the lease: the single log writer,
@@ -274,6 +279,7 @@ export class Leader {
         this.log.info({ ranges: upreplicated.map((r) => [r.rangeId, r.replicas]) }, 'ranges upreplicated');
       }
       if (!this.catalogLoaded) await this.loadCatalog();
+      if (Date.now() - this.writer.lastAppendAtMs >= IDLE_LOG_TICK_MS) await this.appendWrite([]).stored;
       if (++this.ticks % SPLIT_CHECK_EVERY === 0) await this.splitLargeRanges();
     } catch (err) {
       this.log.warn({ err }, 'leader maintenance failed; will retry');

@@ -5,6 +5,8 @@ import type { Logger } from '@cairn/metrics';
 import {
   NodeExportRequest,
   NodeExportResponse,
+  NodeGcThresholdRequest,
+  NodeGcThresholdResponse,
   RangeUpdate,
   type LogEntry,
   type RangeDescriptor,
@@ -116,7 +118,15 @@ export class ReplicaApplyLoop {
           if (res.resumeKey.length === 0) break;
           start = res.resumeKey;
         }
-        this.log.info({ rangeId: range.rangeId, donor, revisions: total }, 'replica snapshot applied');
+        // The donor may have collected history below its GC threshold (asked after the copy,
+        // so it covers any collection during it): this replica must refuse those reads too,
+        // rather than answer them from the incomplete history it copied.
+        const gc = await callNode(this.nc, donor, 'gcThreshold', NodeGcThresholdRequest, NodeGcThresholdResponse, {
+          startKey: range.startKey,
+          endKey: range.endKey,
+        });
+        if (gc.threshold > 0n) await this.store.gc({ start: range.startKey, end: range.endKey }, gc.threshold);
+        this.log.info({ rangeId: range.rangeId, donor, revisions: total, gcThreshold: String(gc.threshold) }, 'replica snapshot applied');
         return;
       } catch (err) {
         this.log.warn({ err, rangeId: range.rangeId, donor }, 'snapshot failed; trying another replica');
