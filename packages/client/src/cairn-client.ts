@@ -19,6 +19,11 @@ export interface ClientOptions {
   /** How long a call may keep retrying while the cluster is unavailable (leader failover). */
   retryForMs?: number;
   deadlineMs?: number;
+  /**
+   * The SQL user statements run as (`cockroach sql --user`); default `root`. Like CockroachDB's
+   * insecure mode, the name is taken as given: privileges are checked, identity is not proven.
+   */
+  user?: string;
 }
 
 /** A statement's result with NULLs as null. */
@@ -45,9 +50,12 @@ export class CairnClient {
   private readonly stubs: Stubs[];
   private current = 0;
   database = '';
+  /** The SQL user this client's statements run as. */
+  readonly user: string;
 
   constructor(private readonly opts: ClientOptions) {
     if (opts.addresses.length === 0) throw new CairnError(ErrorCode.InvalidArgument, 'no coordinator address given');
+    this.user = opts.user ?? 'root';
     this.stubs = opts.addresses.map((a) => {
       const c = credentials.createInsecure();
       const o = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
@@ -57,7 +65,7 @@ export class CairnClient {
 
   /** Runs statements; the result is the last statement's. Remembers USE for later calls. */
   async execute(sql: string): Promise<QueryResult> {
-    const res = await this.call<ExecuteResponse>((s, md, opts, cb) => s.sql.execute({ sql, database: this.database }, md, opts, cb));
+    const res = await this.call<ExecuteResponse>((s, md, opts, cb) => s.sql.execute({ sql, database: this.database, user: this.user }, md, opts, cb));
     this.database = res.database;
     return {
       columns: res.columns,

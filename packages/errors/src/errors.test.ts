@@ -48,6 +48,7 @@ describe('CairnError', () => {
       NOT_FOUND: 5,
       CANCELED: 1,
       JOB_FAILED: 9,
+      INSUFFICIENT_PRIVILEGE: 7,
       INTERNAL: 13,
     };
     for (const code of Object.values(ErrorCode)) expect(grpcStatusFor(code), code).toBe(expected[code]);

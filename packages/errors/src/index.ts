@@ -24,6 +24,8 @@ export const ErrorCode = {
   Canceled: 'CANCELED',
   /** A job the statement waited on ended failed; the message carries the job's error. */
   JobFailed: 'JOB_FAILED',
+  /** The session's user lacks the privilege or role membership the statement needs. */
+  InsufficientPrivilege: 'INSUFFICIENT_PRIVILEGE',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -87,6 +89,7 @@ const GrpcStatus = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
@@ -122,6 +125,8 @@ export function grpcStatusFor(code: ErrorCode): number {
       return GrpcStatus.DATA_LOSS;
     case ErrorCode.Canceled:
       return GrpcStatus.CANCELLED;
+    case ErrorCode.InsufficientPrivilege:
+      return GrpcStatus.PERMISSION_DENIED;
     case ErrorCode.Internal:
       return GrpcStatus.INTERNAL;
   }

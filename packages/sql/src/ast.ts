@@ -453,7 +453,44 @@ export interface GrantStatement extends Node {
   /** Upper case, e.g. `['RESTORE']`, `['ALL']`. */
   privileges: string[];
   on: PrivilegeTarget;
+  /** The grantees (users or roles), as identifiers: unquoted names folded to lower case. */
   roles: string[];
+}
+/** `GRANT role, ... TO members` / `REVOKE role, ... FROM members`: role membership (no ON). */
+export interface GrantRoleStatement extends Node {
+  kind: 'grantRole' | 'revokeRole';
+  roles: string[];
+  members: string[];
+}
+/**
+ * `CREATE USER [IF NOT EXISTS] name [[WITH] PASSWORD 'pw' | PASSWORD NULL]`. `password` is
+ * absent without a PASSWORD option and `null` for `PASSWORD NULL`.
+ */
+export interface CreateUserStatement extends Node {
+  kind: 'createUser';
+  name: string;
+  ifNotExists: boolean;
+  password?: string | null;
+}
+/** `DROP USER [IF EXISTS] name, ...`. */
+export interface DropUserStatement extends Node {
+  kind: 'dropUser';
+  names: string[];
+  ifExists: boolean;
+}
+/** `SHOW USERS` (and its synonym `SHOW ROLES`). */
+export interface ShowUsersStatement extends Node {
+  kind: 'showUsers';
+}
+/**
+ * `SHOW GRANTS [ON DATABASE d, ... | ON [TABLE] t, ...] [FOR users]` and
+ * `SHOW SYSTEM GRANTS [FOR users]` (`on` of kind `system`). Without `on`, the grants on the
+ * current database and its tables.
+ */
+export interface ShowGrantsStatement extends Node {
+  kind: 'showGrants';
+  on?: PrivilegeTarget;
+  grantees?: string[];
 }
 
 /**
@@ -634,6 +671,11 @@ export type Statement =
   | ShowClusterSettingsStatement
   | ShowProtectedTimestampsStatement
   | GrantStatement
+  | GrantRoleStatement
+  | CreateUserStatement
+  | DropUserStatement
+  | ShowUsersStatement
+  | ShowGrantsStatement
   | BackupStatement
   | RestoreStatement
   | ShowBackupsStatement

@@ -145,7 +145,24 @@ class Formatter {
           s.privileges.join(', '),
           privilegeTarget(s.on),
           s.kind === 'grant' ? 'TO' : 'FROM',
-          s.roles.map(quoteWord).join(', '),
+          identList(s.roles),
+        ]);
+      case 'grantRole':
+      case 'revokeRole':
+        return join([s.kind === 'grantRole' ? 'GRANT' : 'REVOKE', identList(s.roles), s.kind === 'grantRole' ? 'TO' : 'FROM', identList(s.members)]);
+      case 'createUser': {
+        const password = s.password === undefined ? '' : s.password === null ? 'WITH PASSWORD NULL' : `WITH PASSWORD ${quoteString(this.redact ? REDACTED : s.password)}`;
+        return join(['CREATE USER', s.ifNotExists ? 'IF NOT EXISTS' : '', quoteIdent(s.name), password]);
+      }
+      case 'dropUser':
+        return join(['DROP USER', s.ifExists ? 'IF EXISTS' : '', identList(s.names)]);
+      case 'showUsers':
+        return 'SHOW USERS';
+      case 'showGrants':
+        return join([
+          s.on?.kind === 'system' ? 'SHOW SYSTEM GRANTS' : 'SHOW GRANTS',
+          s.on === undefined ? '' : privilegeTarget(s.on),
+          s.grantees === undefined ? '' : `FOR ${identList(s.grantees)}`,
         ]);
       case 'backup':
         return this.backup(s);

@@ -216,7 +216,21 @@ class Parser {
       this.expectKw('AS');
       return { kind: 'createExternalConnection', pos, name, uri: this.string('connection URI') };
     }
-    this.expected('DATABASE, TABLE, VIEW, SEQUENCE, SCHEDULE or EXTERNAL CONNECTION');
+    if (this.acceptKw('USER')) return this.createUser(pos);
+    this.expected('DATABASE, TABLE, VIEW, SEQUENCE, SCHEDULE, EXTERNAL CONNECTION or USER');
+  }
+
+  /** `CREATE USER [IF NOT EXISTS] name [[WITH] PASSWORD 'pw' | PASSWORD NULL]`. */
+  private createUser(pos: number): Statement {
+    const ifNotExists = this.ifNotExists();
+    const stmt: Statement = { kind: 'createUser', pos, name: this.roleName(), ifNotExists };
+    const withTok = this.acceptKw('WITH');
+    if (this.acceptKw('PASSWORD')) {
+      stmt.password = this.acceptKw('NULL') ? null : this.string('a password string or NULL');
+    } else if (withTok) {
+      this.expected('PASSWORD (the only user option cairn takes)');
+    }
+    return stmt;
   }
 
   private drop(): Statement {
@@ -247,7 +261,11 @@ class Parser {
       this.expectKw('CONNECTION');
       return { kind: 'dropExternalConnection', pos, name: this.ident('connection name') };
     }
-    this.expected('DATABASE, TABLE, VIEW, SEQUENCE, SCHEDULE, SCHEDULES or EXTERNAL CONNECTION');
+    if (this.acceptKw('USER')) {
+      const ifExists = this.ifExists();
+      return { kind: 'dropUser', pos, names: this.commaList(() => this.roleName()), ifExists };
+    }
+    this.expected('DATABASE, TABLE, VIEW, SEQUENCE, SCHEDULE, SCHEDULES, EXTERNAL CONNECTION or USER');
   }
 
   private ifNotExists(): boolean {
@@ -678,8 +696,35 @@ class Parser {
       case 'SCHEDULE':
         this.next();
         return { kind: 'showSchedule', pos, id: this.id('schedule id') };
+      case 'USERS':
+      case 'ROLES':
+        this.next();
+        return { kind: 'showUsers', pos };
+      case 'GRANTS':
+        this.next();
+        return this.showGrants(pos, this.grantsTarget());
+      case 'SYSTEM':
+        this.next();
+        this.expectKw('GRANTS');
+        return this.showGrants(pos, { kind: 'system', pos: t.pos });
     }
-    this.fail(t, 'expected what to show (JOBS, SCHEDULES, BACKUP, BACKUPS, DATABASES, TABLES, ...)');
+    this.fail(t, 'expected what to show (JOBS, SCHEDULES, BACKUP, BACKUPS, DATABASES, TABLES, GRANTS, USERS, ...)');
+  }
+
+  /** The optional `ON DATABASE d, ... | ON [TABLE] t, ...` of SHOW GRANTS. */
+  private grantsTarget(): PrivilegeTarget | undefined {
+    if (!this.acceptKw('ON')) return undefined;
+    const t = this.peek();
+    if (this.acceptKw('DATABASE')) return { kind: 'databases', pos: t.pos, names: this.commaList(() => this.ident('database name')) };
+    if (!this.acceptKw('TABLE') && this.isKw('ROLE')) this.fail(t, 'SHOW GRANTS ON ROLE is not supported: SHOW USERS lists role membership');
+    return { kind: 'tables', pos: t.pos, tables: this.commaList(() => this.tablePattern()) };
+  }
+
+  private showGrants(pos: number, on: PrivilegeTarget | undefined): Statement {
+    const stmt: Statement = { kind: 'showGrants', pos };
+    if (on !== undefined) stmt.on = on;
+    if (this.acceptKw('FOR')) stmt.grantees = this.commaList(() => this.roleName());
+    return stmt;
   }
 
   private showBackup(pos: number): Statement {
@@ -1221,24 +1266,42 @@ class Parser {
 
   // --- GRANT / REVOKE ----------------------------------------------------------------------------
 
+  /**
+   * `GRANT privs ON ... TO roles`, `GRANT SYSTEM privs TO roles`, and role membership
+   * `GRANT role, ... TO members` (no ON); REVOKE likewise with FROM.
+   */
   private grant(): Statement {
     const t = this.next();
-    const kind = t.upper === 'GRANT' ? 'grant' : 'revoke';
+    const granting = t.upper === 'GRANT';
+    const toWord = granting ? 'TO' : 'FROM';
     const system = this.peek();
-    const isSystem = this.isKw('SYSTEM') && this.peek(1).kind === 'word';
+    const isSystem = this.isKw('SYSTEM') && this.peek(1).kind === 'word' && !this.isKw(toWord, 1);
     if (isSystem) this.next();
-    const privileges = this.commaList(() => {
+    const names = this.commaList(() => {
       const p = this.peek();
-      if (p.kind !== 'word') this.expected('privilege');
+      if (p.kind !== 'word' && p.kind !== 'ident') this.expected('a privilege or role name');
       this.next();
-      return p.upper;
+      return p;
+    });
+    if (!isSystem && this.isKw(toWord)) {
+      // No ON: the names are roles whose membership is granted.
+      const roles = names.map((n) => {
+        if (n.kind === 'word' && RESERVED_KEYWORDS.has(n.upper)) this.fail(n, 'expected a role name or ON');
+        return n.value;
+      });
+      this.next();
+      return { kind: granting ? 'grantRole' : 'revokeRole', pos: t.pos, roles, members: this.commaList(() => this.roleName()) };
+    }
+    const privileges = names.map((n) => {
+      if (n.kind !== 'word') this.fail(n, 'expected a privilege');
+      return n.upper;
     });
     if (privileges[0] === 'ALL') this.acceptKw('PRIVILEGES');
     let on: PrivilegeTarget;
     if (isSystem) {
       on = { kind: 'system', pos: system.pos };
     } else {
-      this.expectKw('ON');
+      this.expectKw('ON', `ON or ${toWord}`);
       const pos = this.peek().pos;
       if (this.acceptKw('DATABASE')) on = { kind: 'databases', pos, names: this.commaList(() => this.ident('database name')) };
       else {
@@ -1246,14 +1309,21 @@ class Parser {
         on = { kind: 'tables', pos, tables: this.commaList(() => this.tablePattern()) };
       }
     }
-    this.expectKw(kind === 'grant' ? 'TO' : 'FROM');
-    const roles = this.commaList(() => {
-      const r = this.peek();
-      if (r.kind !== 'word' && r.kind !== 'ident') this.expected('role name');
-      this.next();
-      return r.value;
-    });
-    return { kind, pos: t.pos, privileges, on, roles };
+    this.expectKw(toWord);
+    const roles = this.commaList(() => this.roleName());
+    return { kind: granting ? 'grant' : 'revoke', pos: t.pos, privileges, on, roles };
+  }
+
+  /**
+   * A user or role name (CockroachDB's role_spec): an identifier. Reserved keywords such as
+   * USER are refused unquoted, as CockroachDB does.
+   */
+  private roleName(): string {
+    const t = this.peek();
+    if (t.kind === 'word' && RESERVED_KEYWORDS.has(t.upper)) {
+      this.fail(t, `expected a user or role name ("${t.value}" is a reserved keyword: quote it as "${t.value}" or choose another name)`);
+    }
+    return this.ident('a user or role name');
   }
 
   // -------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ const STATEMENT_START =
 /** A URI standing in for the docs' placeholders (`'<backup_location>'`, `'{collectionURI}'`). */
 const PLACEHOLDER_URI = 's3://backups/cluster?AWS_ACCESS_KEY_ID=AKIAEXAMPLE&AWS_SECRET_ACCESS_KEY=secret';
 
+/**
+ * A user name standing in for the docs' `GRANT ... TO user;` placeholder: USER is a reserved
+ * keyword, so CockroachDB (and cairn) refuse it unquoted there.
+ */
+const PLACEHOLDER_USER = 'maxroach';
+
 interface Example {
   where: string;
   sql: string;
@@ -40,7 +46,8 @@ function extractStatements(file: string, text: string): Example[] {
         const sql = collected
           .join('\n')
           .replace(/'<[^'>]+>'/g, `'${PLACEHOLDER_URI}'`)
-          .replace(/'\{[A-Za-z_]+\}'/g, `'${PLACEHOLDER_URI}'`);
+          .replace(/'\{[A-Za-z_]+\}'/g, `'${PLACEHOLDER_URI}'`)
+          .replace(/\b(TO|FROM) user;$/, `$1 ${PLACEHOLDER_USER};`);
         out.push({ where: `${file}:${i + 1}`, sql });
         i = j;
         break;

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { CairnClient } from '@cairn/client';
 import { formatError, formatResult, outputFormats, readStatements, type OutputFormat } from '../output/index.js';
-import { clientFor, DEFAULT_HOST } from './client-options.js';
+import { clientFor, DEFAULT_HOST, DEFAULT_USER } from './client-options.js';
 import { waitedJobType, watchJob } from './job-watch.js';
 
 interface SqlOptions {
@@ -10,6 +10,7 @@ interface SqlOptions {
   execute?: string[];
   format: OutputFormat;
   database: string;
+  user: string;
 }
 
 /** Runs one statement and prints its result; returns false (after printing the error) on failure. */
@@ -18,7 +19,8 @@ async function runStatement(client: CairnClient, sql: string, format: OutputForm
     const pending = client.execute(sql);
     const jobType = waitedJobType(sql);
     if (jobType) {
-      const watcher = clientFor(host);
+      // The same user: a non-admin sees only their own jobs, which include this one.
+      const watcher = clientFor(host, undefined, client.user);
       try {
         await watchJob(watcher, jobType, pending);
       } finally {
@@ -44,11 +46,12 @@ export function registerSql(program: Command): void {
     .option('-e, --execute <sql...>', 'statement(s) to run; each -e may hold several separated by ;')
     .option('--format <fmt>', `output format (${outputFormats.join('|')})`, process.stdout.isTTY ? 'table' : 'table')
     .option('-d, --database <name>', 'current database', '')
+    .option('-u, --user <name>', 'SQL user to run statements as (insecure mode: the name is not authenticated)', DEFAULT_USER)
     .action(async (o: SqlOptions) => {
       if (!outputFormats.includes(o.format)) {
         throw new Error(`unknown --format "${o.format}": expected one of ${outputFormats.join(', ')}`);
       }
-      const client = clientFor(o.host);
+      const client = clientFor(o.host, undefined, o.user);
       client.database = o.database;
       try {
         if (o.execute) {
@@ -77,7 +80,7 @@ async function repl(client: CairnClient, format: OutputFormat, host: string): Pr
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
   const prompt = (): void => {
     if (interactive) {
-      rl.setPrompt(buffer.trim() ? '              -> ' : `root@${host}/${client.database || 'defaultdb'}> `);
+      rl.setPrompt(buffer.trim() ? '              -> ' : `${client.user}@${host}/${client.database || 'defaultdb'}> `);
       rl.prompt();
     }
   };

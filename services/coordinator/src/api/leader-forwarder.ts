@@ -5,7 +5,10 @@ import type { LeaderLease } from '@cairn/cluster';
 
 const SERVICES = { SqlService: SqlServiceService, ClusterService: ClusterServiceService, DataService: DataServiceService };
 
-/** Forwards a standby's calls to the coordinator that holds the lease. */
+/**
+ * Forwards a standby's calls to the coordinator that holds the lease. The request goes on
+ * whole, so what it carries (an Execute's `user` among it) reaches the leader unchanged.
+ */
 export class LeaderForwarder {
   private clients = new Map<string, Record<string, Client>>();
 

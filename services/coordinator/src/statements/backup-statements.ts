@@ -43,7 +43,7 @@ async function runJob(
   onCreated?: (job: Job) => Promise<void>,
 ): Promise<StatementResult> {
   const text = formatStatement(stmt, { redact: true });
-  const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: 'root', payload: encodeJsonPayload(details) });
+  const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: s.user, payload: encodeJsonPayload(details) });
   await onCreated?.(job);
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
   const done = finished(await s.leader.jobs.waitForTerminal(job.id));

@@ -4,6 +4,7 @@ import type { ControlJobsStatement, JobQuery, Predicate, ShowJobStatement, ShowJ
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 import { controlJobsForSchedules, showJobsForSchedules } from './schedule-statements.js';
+import { assertJobAccess, jobAccess } from '../privileges/privilege-statements.js';
 
 function toRows(jobs: Job[]): (string | null)[][] {
   return jobs.map((j) => {
@@ -26,8 +27,10 @@ function matches(job: Job, where: readonly Predicate[]): boolean {
   });
 }
 
+/** The jobs the session's user may see (a non-admin: their own) that match `query`. */
 async function selectJobs(s: Session, query: JobQuery | undefined): Promise<Job[]> {
-  const all = await s.leader.jobs.list();
+  const visible = await jobAccess(s);
+  const all = (await s.leader.jobs.list()).filter(visible);
   return query ? all.filter((j) => matches(j, query.where)) : all;
 }
 
@@ -38,6 +41,8 @@ export async function showJobs(s: Session, stmt: ShowJobsStatement): Promise<Sta
 
 export async function showJob(s: Session, stmt: ShowJobStatement): Promise<StatementResult> {
   let job = await s.leader.jobs.get(stmt.id);
+  // As CockroachDB's SHOW JOB (SHOW JOBS filtered by id): someone else's job shows no row.
+  if (!(await jobAccess(s))(job)) return rowsResult([...SHOW_JOBS_COLUMNS], []);
   if (stmt.whenComplete) job = await s.leader.jobs.waitForTerminal(stmt.id);
   return rowsResult([...SHOW_JOBS_COLUMNS], toRows([job]));
 }
@@ -48,6 +53,7 @@ export async function controlJobs(s: Session, stmt: ControlJobsStatement): Promi
     stmt.action === 'pause' ? s.leader.jobs.pause(id) : stmt.action === 'resume' ? s.leader.jobs.resume(id) : s.leader.jobs.cancel(id);
   switch (stmt.jobs.kind) {
     case 'jobId':
+      await assertJobAccess(s, await s.leader.jobs.get(stmt.jobs.id));
       await act(stmt.jobs.id);
       return tagOnly(`${verb} JOB`);
     case 'jobQuery': {

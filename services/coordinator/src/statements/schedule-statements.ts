@@ -45,7 +45,8 @@ async function createScheduleLocked(s: Session, stmt: CreateScheduleStatement): 
   const store = s.leader.schedules.store;
   const existing = await store.list();
   const plan = planCreateSchedule(stmt, new Date(), s.leader.scheduleIds, {
-    owner: 'root',
+    // The scheduler runs the schedule's backups as this owner (job user_name).
+    owner: s.user,
     labelExists: (label) => existing.some((x) => x.label === label),
   });
   if (plan.checkExistingBackupsIn !== null) {
@@ -94,7 +95,7 @@ async function alterBackupScheduleLocked(s: Session, stmt: AlterBackupScheduleSt
   const target = await store.get(stmt.id);
   if (!target) throw new CairnError(ErrorCode.NotFound, `schedule ${stmt.id} does not exist`);
   const dependent = target.args.dependentScheduleId ? await store.get(target.args.dependentScheduleId) : undefined;
-  const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: 'root' });
+  const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: s.user });
   for (const x of [res.full, ...(res.incremental ? [res.incremental] : []), ...res.created]) await store.put(x);
   for (const id of res.deleted) await store.delete(id);
   for (const id of res.deleted) await s.leader.protectedTs.releaseScheduleChain(id);

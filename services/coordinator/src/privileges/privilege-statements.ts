@@ -1,0 +1,243 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import type { Catalog } from '@cairn/catalog';
+import type { Job } from '@cairn/jobs';
+import { DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
+import type {
+  CreateUserStatement,
+  DropUserStatement,
+  GrantRoleStatement,
+  GrantStatement,
+  PrivilegeTarget,
+  ShowGrantsStatement,
+  Statement,
+  TablePattern,
+} from '@cairn/sql';
+import type { Leader } from '../leader.js';
+import { rowsResult, tagOnly, type StatementResult } from '../statements/result.js';
+import type { Session } from '../statements/session.js';
+import {
+  SHOW_ALL_GRANTS_COLUMNS,
+  SHOW_DATABASE_GRANTS_COLUMNS,
+  SHOW_SYSTEM_GRANTS_COLUMNS,
+  SHOW_TABLE_GRANTS_COLUMNS,
+  SHOW_USERS_COLUMNS,
+  allGrantRows,
+  databaseGrantRows,
+  systemGrantRows,
+  tableGrantRows,
+  userRows,
+  type NamedObject,
+} from './grant-rows.js';
+import { authorize, canAccessJob, checkSessionUser, jobAccessError, requirementFor, type ObjectDirectory } from './privilege-checks.js';
+import {
+  ROOT_USER,
+  checkPrivileges,
+  createUser as addUser,
+  dropUser as removeUser,
+  forgetDroppedObjects,
+  grant,
+  normalizeUsername,
+  revoke,
+  setAdminMembership,
+  unknownUserError,
+  userExists,
+  validateUsername,
+  type PrivilegeObject,
+} from './privilege-model.js';
+import { PrivilegeStore } from './privilege-store.js';
+
+/**
+ * The SQL surface of users and privileges (CREATE / DROP USER, GRANT / REVOKE, SHOW USERS,
+ * SHOW [SYSTEM] GRANTS) and the gate every statement passes before it runs.
+ */
+
+function storeOf(leader: Leader): PrivilegeStore {
+  return new PrivilegeStore(leader.state.meta);
+}
+
+/** The catalog as the checks see it: live (non-dropped) databases and tables by name. */
+export function objectDirectory(catalog: Catalog): ObjectDirectory {
+  const live = <T extends { state: DescriptorState }>(d: T | undefined) => (d !== undefined && d.state !== DescriptorState.DROPPED ? d : undefined);
+  return {
+    databaseId: (name) => live(catalog.database(name))?.id,
+    tableId: (db, table) => live(catalog.table(db, table))?.id,
+    tableIds: (db) => {
+      const d = live(catalog.database(db));
+      return d === undefined ? [] : catalog.tablesIn(d.id).map((t) => t.id);
+    },
+  };
+}
+
+/** A normalized, well-formed session user name (empty: root). */
+export function sessionUser(requested: string): string {
+  const user = normalizeUsername(requested === '' ? ROOT_USER : requested);
+  validateUsername(user);
+  return user;
+}
+
+/**
+ * Refuses the statement unless the session's user may run it (see privilege-checks.ts).
+ * root is never refused and costs no read; any other user's statements read the privilege
+ * state once each, so a GRANT takes effect on the very next statement.
+ */
+export async function authorizeStatement(s: Session, stmt: Statement): Promise<void> {
+  if (s.user === ROOT_USER) return;
+  // The checks resolve names in the catalog: until it is loaded they could not be fair.
+  s.leader.assertReady();
+  const state = await storeOf(s.leader).read();
+  checkSessionUser(state, s.user);
+  authorize(state, s.user, requirementFor(stmt, s.database), objectDirectory(s.leader.catalog));
+}
+
+/**
+ * Which jobs the session's user may see and control: every job for an admin, else their own
+ * (as CockroachDB's SHOW JOBS shows a non-admin only the jobs they own).
+ */
+export async function jobAccess(s: Session): Promise<(job: Job) => boolean> {
+  if (s.user === ROOT_USER) return () => true;
+  const state = await storeOf(s.leader).read();
+  return (job) => canAccessJob(state, s.user, job.spec.userName);
+}
+
+/** Throws unless the session's user may pause, resume or cancel `job`. */
+export async function assertJobAccess(s: Session, job: Job): Promise<void> {
+  if (!(await jobAccess(s))(job)) throw jobAccessError(s.user, job.id);
+}
+
+/** Whether a granted object is still live in the catalog (not dropped, not gone). */
+function objectExists(catalog: Catalog): (o: PrivilegeObject) => boolean {
+  return (o) => {
+    const d = o.kind === 'database' ? catalog.databaseById(o.id) : o.kind === 'table' ? catalog.tableById(o.id) : undefined;
+    return o.kind === 'system' || (d !== undefined && d.state !== DescriptorState.DROPPED);
+  };
+}
+
+/** After a DROP: the grants on objects that no longer exist go with them. */
+export async function forgetDroppedGrants(s: Session): Promise<void> {
+  const exists = objectExists(s.leader.catalog);
+  await storeOf(s.leader).update((state) => ({ state: forgetDroppedObjects(state, exists), result: undefined }));
+}
+
+export async function createUser(s: Session, stmt: CreateUserStatement): Promise<StatementResult> {
+  if (typeof stmt.password === 'string') {
+    // cairn runs as CockroachDB's insecure mode does: nothing authenticates, so a password
+    // would only give a false sense of security (and would have to be stored).
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'setting or updating a password is not supported in insecure mode');
+  }
+  const name = normalizeUsername(stmt.name);
+  await storeOf(s.leader).update((state) => ({ state: addUser(state, name, Date.now(), stmt.ifNotExists), result: undefined }));
+  return tagOnly('CREATE ROLE');
+}
+
+export async function dropUser(s: Session, stmt: DropUserStatement): Promise<StatementResult> {
+  const names = stmt.names.map(normalizeUsername);
+  const schedules = await s.leader.schedules.store.list();
+  const describe = describeObject(s.leader.catalog);
+  await storeOf(s.leader).update((state) => {
+    let next = state;
+    for (const name of names) {
+      if (stmt.ifExists && !userExists(next, name)) continue;
+      const owned = schedules.filter((x) => x.owner === name).map((x) => `owner of schedule ${x.id}`);
+      next = removeUser(next, name, describe, owned);
+    }
+    return { state: next, result: undefined };
+  });
+  return tagOnly('DROP ROLE');
+}
+
+function describeObject(catalog: Catalog): (o: PrivilegeObject) => string {
+  return (o) => {
+    if (o.kind === 'system') return 'system privileges';
+    if (o.kind === 'database') return `privileges for database ${catalog.databaseById(o.id)?.name ?? `[${o.id}]`}`;
+    const t = catalog.tableById(o.id);
+    const db = t === undefined ? undefined : catalog.databaseById(t.parentId);
+    return `privileges for table ${db?.name ?? '?'}.${t?.name ?? `[${o.id}]`}`;
+  };
+}
+
+export async function showUsers(s: Session): Promise<StatementResult> {
+  return rowsResult([...SHOW_USERS_COLUMNS], userRows(await storeOf(s.leader).read()));
+}
+
+/** The tables a pattern names now: one table, or every live table of a database. */
+function tablesOf(catalog: Catalog, p: TablePattern, sessionDb: string): TableDescriptor[] {
+  if (p.kind === 'allTables') return catalog.tablesIn(catalog.resolveDatabase(p.database ?? sessionDb).id);
+  const name = p.table.database !== undefined ? { db: p.table.database, table: p.table.name } : { table: p.table.name };
+  return [catalog.resolveTable(name, sessionDb)];
+}
+
+/** The objects a GRANT / REVOKE target names, by id (unknown names fail here). */
+function grantObjects(s: Session, on: PrivilegeTarget): PrivilegeObject[] {
+  const catalog = s.leader.catalog;
+  switch (on.kind) {
+    case 'system':
+      return [{ kind: 'system' }];
+    case 'databases':
+      return on.names.map((n) => ({ kind: 'database', id: catalog.resolveDatabase(n).id }));
+    case 'tables':
+      return on.tables.flatMap((p) => tablesOf(catalog, p, s.database)).map((t) => ({ kind: 'table', id: t.id }));
+  }
+}
+
+const objectKindOf = (on: PrivilegeTarget) => (on.kind === 'system' ? 'system' : on.kind === 'databases' ? 'database' : 'table');
+
+export async function grantOrRevoke(s: Session, stmt: GrantStatement): Promise<StatementResult> {
+  s.leader.assertReady();
+  const privileges = checkPrivileges(stmt.privileges, objectKindOf(stmt.on));
+  const objects = grantObjects(s, stmt.on);
+  const grantees = stmt.roles.map(normalizeUsername);
+  const apply = stmt.kind === 'grant' ? grant : revoke;
+  const exists = objectExists(s.leader.catalog);
+  await storeOf(s.leader).update((state) => ({
+    // Each write also drops grants left on objects dropped since (should a drop's cleanup have failed).
+    state: forgetDroppedObjects(apply(state, objects, privileges, grantees), exists),
+    result: undefined,
+  }));
+  return tagOnly(stmt.kind === 'grant' ? 'GRANT' : 'REVOKE');
+}
+
+export async function grantOrRevokeRole(s: Session, stmt: GrantRoleStatement): Promise<StatementResult> {
+  const roles = stmt.roles.map(normalizeUsername);
+  const members = stmt.members.map(normalizeUsername);
+  await storeOf(s.leader).update((state) => ({ state: setAdminMembership(state, roles, members, stmt.kind === 'grantRole'), result: undefined }));
+  return tagOnly(stmt.kind === 'grantRole' ? 'GRANT' : 'REVOKE');
+}
+
+function namedDatabase(catalog: Catalog, name: string): NamedObject {
+  const db = catalog.resolveDatabase(name);
+  return { kind: 'database', id: db.id, database: db.name };
+}
+
+function namedTable(catalog: Catalog, t: TableDescriptor): NamedObject {
+  return {
+    kind: 'table',
+    id: t.id,
+    database: catalog.databaseById(t.parentId)?.name ?? '',
+    table: t.name,
+    objectType: t.kind === ObjectKind.SEQUENCE ? 'sequence' : 'table',
+  };
+}
+
+export async function showGrants(s: Session, stmt: ShowGrantsStatement): Promise<StatementResult> {
+  s.leader.assertReady();
+  const state = await storeOf(s.leader).read();
+  const users = stmt.grantees?.map(normalizeUsername);
+  for (const u of users ?? []) if (!userExists(state, u)) throw unknownUserError(u);
+  const catalog = s.leader.catalog;
+  const on = stmt.on;
+  if (on?.kind === 'system') return rowsResult([...SHOW_SYSTEM_GRANTS_COLUMNS], systemGrantRows(state, users));
+  if (on?.kind === 'databases') {
+    return rowsResult([...SHOW_DATABASE_GRANTS_COLUMNS], databaseGrantRows(state, on.names.map((n) => namedDatabase(catalog, n)), users));
+  }
+  if (on?.kind === 'tables') {
+    const tables = on.tables.flatMap((p) => tablesOf(catalog, p, s.database)).map((t) => namedTable(catalog, t));
+    return rowsResult([...SHOW_TABLE_GRANTS_COLUMNS], tableGrantRows(state, tables, users));
+  }
+  // No target: the session database and its tables (every database without one).
+  const dbs = s.database !== '' ? [catalog.resolveDatabase(s.database)] : catalog.databases();
+  const objects: NamedObject[] = dbs.flatMap((db) => [
+    { kind: 'database' as const, id: db.id, database: db.name },
+    ...catalog.tablesIn(db.id).map((t) => namedTable(catalog, t)),
+  ]);
+  return rowsResult([...SHOW_ALL_GRANTS_COLUMNS], allGrantRows(state, objects, users));
+}
