@@ -148,8 +148,8 @@ describe('MVCC GC and protected timestamps', () => {
         created: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/),
       },
     ]);
-    expect(await leaderMetric('jobs_backup_protected_record_count')).toBe(1);
-    expect(await leaderMetric('jobs_backup_protected_age_sec')).toBeGreaterThan(0);
+    expect(await leaderMetric('jobs_backup_protected_records')).toBe(1);
+    expect(await leaderMetric('jobs_backup_protected_age_seconds')).toBeGreaterThan(0);
 
     // Overwrite every row (in batches that fit a log entry), then let GC run far past the TTL:
     // it stops exactly at the backup's time.
@@ -173,7 +173,7 @@ describe('MVCC GC and protected timestamps', () => {
     const done = await queryOne(client, `SHOW JOB WHEN COMPLETE ${jobId}`);
     expect(col(done, 'status')).toBe('succeeded');
     expect((await query(client, 'SHOW PROTECTED TIMESTAMPS')).filter((r) => r['owner_id'] === jobId)).toEqual([]);
-    expect(await leaderMetric('jobs_backup_protected_record_count')).toBe(0);
+    expect(await leaderMetric('jobs_backup_protected_records')).toBe(0);
 
     const restored = await queryOne(client, `RESTORE DATABASE paused FROM LATEST IN '${collection}' WITH new_db_name = 'paused_restored'`);
     expect(col(restored, 'status')).toBe('succeeded');

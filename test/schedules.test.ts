@@ -47,9 +47,9 @@ let s3: S3ServerHandle;
 let cluster: ProcessCluster;
 let client: CairnClient;
 let proxy: HangingProxy | undefined;
-/** The every-minute schedule whose cadence the last test checks, and when it was created. */
+/** The every-minute schedule whose cadence the failover test checks, and its first run. */
 let cadenceId: string;
-let cadenceCreatedMs: number;
+let cadenceFirstRunMs: number;
 
 /** The first minute boundary strictly after `ms`. */
 const nextMinute = (ms: number): number => (Math.floor(ms / MINUTE_MS) + 1) * MINUTE_MS;
@@ -69,6 +69,12 @@ function asOfOf(job: Row): number {
   const m = /AS OF SYSTEM TIME '([^']+)'/.exec(col(job, 'description'));
   if (!m) throw new Error(`job ${col(job, 'job_id')} has no AS OF SYSTEM TIME: ${col(job, 'description')}`);
   return parseShownTime(m[1]!);
+}
+
+/** A protected timestamp as SHOW PROTECTED TIMESTAMPS prints it (decimal nanoseconds), in ms. */
+function recordTimeMs(row: Row): number {
+  const ns = col(row, 'ts').split('.')[0]!;
+  return Number(BigInt(ns) / 1_000_000n);
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -159,10 +165,14 @@ beforeAll(async () => {
 
   // The cadence schedule runs through the whole file, so the last test sees many boundaries.
   // `start` keeps a slow run from delaying the next one: each minute gets its own job.
+  // SHOW DATABASES is refused (retryably, so the client retries) until the leader has
+  // bootstrapped the ranges and loaded the catalog; DDL is not, and a database created before
+  // then is lost.
+  await client.execute('SHOW DATABASES');
   await client.execute('CREATE DATABASE cadence');
   await client.execute('CREATE TABLE cadence.ticks (id INT PRIMARY KEY, at STRING)');
   await client.execute("INSERT INTO cadence.ticks (id, at) VALUES (0, 'created')");
-  cadenceCreatedMs = Date.now();
+  const createdFrom = Date.now();
   const created = await queryOne(
     client,
     `CREATE SCHEDULE cadence FOR BACKUP DATABASE cadence INTO 'nodelocal://1/cadence'
@@ -171,7 +181,8 @@ beforeAll(async () => {
   );
   cadenceId = col(created, 'schedule_id');
   // Without first_run, the first run is the next cron time.
-  expect(parseShownTime(col(created, 'first_run'))).toBe(nextMinute(cadenceCreatedMs));
+  cadenceFirstRunMs = parseShownTime(col(created, 'first_run'));
+  expect([nextMinute(createdFrom), nextMinute(Date.now())]).toContain(cadenceFirstRunMs);
 }, 120_000);
 
 afterAll(async () => {
@@ -199,6 +210,10 @@ describe('backup schedules', () => {
       }
     })();
 
+    // The chained protected timestamp record of the pair: held by the incremental schedule.
+    let incId = '';
+    let fullId = '';
+    const chained = async () => (await query(client, 'SHOW PROTECTED TIMESTAMPS')).filter((r) => r['meta_type'] === 'schedules' && r['owner_id'] === incId);
     try {
       const createdAt = Date.now();
       const created = await query(
@@ -212,8 +227,8 @@ describe('backup schedules', () => {
         ['paired', '* * * * *', 'PAUSED: Waiting for initial backup to complete'],
         ['paired', '@daily', 'ACTIVE'],
       ]);
-      const incId = col(at(created, 0), 'schedule_id');
-      const fullId = col(at(created, 1), 'schedule_id');
+      incId = col(at(created, 0), 'schedule_id');
+      fullId = col(at(created, 1), 'schedule_id');
 
       const fullJob = await waitFor(
         async () => (await jobsForSchedule(fullId)).find((j) => j['status'] === 'succeeded'),
@@ -236,6 +251,10 @@ describe('backup schedules', () => {
       const firstIncrementalAt = parseShownTime(col(unpaused, 'next_run'));
       expect(firstIncrementalAt % MINUTE_MS).toBe(0);
       expect(firstIncrementalAt).toBeGreaterThan(parseShownTime(col(fullJob, 'finished')));
+
+      // The full protected its end time for the incremental, which reads from there.
+      const afterFull = await waitFor(async () => (await chained())[0], { what: "the pair's chained protected timestamp", timeoutMs: 15_000, intervalMs: 250 });
+      expect(recordTimeMs(afterFull)).toBe(fullAsOf);
 
       // Two incrementals: at the first boundary after the full and the one after it.
       await waitFor(
@@ -285,6 +304,15 @@ describe('backup schedules', () => {
     expect(await databaseFingerprints(client, 'shop_scheduled'), `shop_scheduled vs shop as of ${lastEnd}`).toEqual(source);
     // The incrementals carried the orders written after the full.
     expect(await databaseFingerprints(client, 'shop', col(at(layers, 0), 'end_time'))).not.toEqual(source);
+
+    // Each incremental moved the chained record to its own end; one record, not one per run.
+    const moved = await chained();
+    expect(moved).toHaveLength(1);
+    expect(recordTimeMs(at(moved, 0))).toBe(incTimes[incTimes.length - 1]);
+    // Dropping the full drops its incremental and releases the record.
+    expect((await client.execute(`DROP SCHEDULE ${fullId}`)).tag).toBe('DROP SCHEDULES 2');
+    expect(await chained()).toEqual([]);
+    expect(await query(client, 'SHOW SCHEDULES')).not.toContainEqual(expect.objectContaining({ label: 'paired' }));
   }, 240_000);
 
   it('on_previous_running: skip moves to the next cron time, wait retries in a minute, start runs a second job', async () => {
@@ -415,7 +443,7 @@ describe('backup schedules', () => {
     if (boundary - Date.now() < 10_000) boundary += MINUTE_MS;
     await sleep(boundary - 4_000 - Date.now());
     // The leader ran the minute before (when the schedule was already due then).
-    if (boundary - MINUTE_MS >= nextMinute(cadenceCreatedMs)) {
+    if (boundary - MINUTE_MS >= cadenceFirstRunMs) {
       const before = (await jobsForSchedule(cadenceId)).filter((j) => asOfOf(j) === boundary - MINUTE_MS);
       expect(before.map((j) => j['coordinator_id']), `jobs for ${iso(boundary - MINUTE_MS)}`).toEqual([leader.name]);
     }
@@ -448,7 +476,7 @@ describe('backup schedules', () => {
     // Exactly one job per minute from the first cron time after CREATE to the last awaited,
     // each AS OF SYSTEM TIME its minute: none missing, none twice, none off the minute.
     const times = jobs.map(asOfOf).sort((a, b) => a - b);
-    const first = nextMinute(cadenceCreatedMs);
+    const first = cadenceFirstRunMs;
     const expected: number[] = [];
     for (let t = first; t <= last; t += MINUTE_MS) expected.push(t);
     expect(expected.length, 'minute boundaries observed').toBeGreaterThanOrEqual(3);
@@ -467,6 +495,10 @@ describe('backup schedules', () => {
     const standby = at(cluster.coordinators.filter((c) => c !== leader), 0, 'stopped coordinator');
     if (!standby.running) await standby.restart();
     expect(await leaderCoordinator(cluster)).toBe(leader);
+    // The old client's channel to the restarted coordinator may still be in gRPC's reconnect
+    // backoff (it grows to minutes while a coordinator is down); a new client connects at once.
+    client.close();
+    client = new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 60_000 });
 
     proxy = await HangingProxy.start(s3.endpoint);
     const collection = s3.uri('schedules', 'interrupted').replace(/AWS_ENDPOINT=[^&]*/, `AWS_ENDPOINT=${encodeURIComponent(proxy.endpoint)}`);
@@ -497,14 +529,16 @@ describe('backup schedules', () => {
     );
     expect(await jobsForSchedule(incId)).toEqual([]);
     await leader.kill();
+    const killedAt = Date.now();
     proxy.recover();
     expect(await leaderCoordinator(cluster, 20_000)).toBe(standby);
 
     // The run that was due must still happen, exactly once, AS OF SYSTEM TIME when it was due.
     const found = await waitFor(
       async () => (await jobsForSchedule(incId)).find((j) => asOfOf(j) === dueAt),
-      { what: `a job for the run due at ${iso(dueAt)}`, timeoutMs: 30_000, intervalMs: 250 },
+      { what: `a job for the run due at ${iso(dueAt)}`, timeoutMs: 60_000, intervalMs: 250 },
     ).catch(() => undefined);
+    console.log(`interrupted run: ${found ? `job created ${Date.now() - killedAt} ms after SIGKILL of ${leader.name}` : 'never created'}`);
     const after = await showSchedule(incId);
     expect(
       found,

@@ -58,7 +58,13 @@ export class CairnClient {
     this.user = opts.user ?? 'root';
     this.stubs = opts.addresses.map((a) => {
       const c = credentials.createInsecure();
-      const o = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
+      const o = {
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        // gRPC's default reconnect backoff grows to 2 minutes: a coordinator back from a
+        // restart or a failover should be found within seconds.
+        'grpc.initial_reconnect_backoff_ms': 200,
+        'grpc.max_reconnect_backoff_ms': 2_000,
+      };
       return { sql: new SqlServiceClient(a, c, o), cluster: new ClusterServiceClient(a, c, o), data: new DataServiceClient(a, c, o) };
     });
   }

@@ -113,7 +113,9 @@ export class CoordinatorMetrics {
   /**
    * CockroachDB's `jobs.backup.protected_{age_sec,record_count}` and
    * `schedules.BACKUP.protected_{age_sec,record_count}`, computed from the records (the leader
-   * reports them; standbys report 0).
+   * reports them; standbys report 0). Named `..._age_seconds` and `..._records` here: Prometheus
+   * wants base units spelled out and keeps `_count` for histograms and summaries (`promtool
+   * check metrics`).
    */
   private registerProtectedTimestampMetrics(registry: Registry): void {
     const stats = async () => {
@@ -135,10 +137,10 @@ export class CoordinatorMetrics {
           this.set(s ? pick(s) : 0);
         },
       });
-    gauge('jobs_backup_protected_record_count', 'Number of protected timestamp records held by backup jobs', (s) => s.jobs.count);
-    gauge('jobs_backup_protected_age_sec', 'Age in seconds of the oldest protected timestamp record held by backup jobs', (s) => s.jobs.oldestAgeSec);
-    gauge('schedules_BACKUP_protected_record_count', 'Number of protected timestamp records held by backup schedules', (s) => s.schedules.count);
-    gauge('schedules_BACKUP_protected_age_sec', 'Age in seconds of the oldest protected timestamp record held by backup schedules', (s) => s.schedules.oldestAgeSec);
+    gauge('jobs_backup_protected_records', 'Number of protected timestamp records held by backup jobs', (s) => s.jobs.count);
+    gauge('jobs_backup_protected_age_seconds', 'Age in seconds of the oldest protected timestamp record held by backup jobs', (s) => s.jobs.oldestAgeSec);
+    gauge('schedules_BACKUP_protected_records', 'Number of protected timestamp records held by backup schedules', (s) => s.schedules.count);
+    gauge('schedules_BACKUP_protected_age_seconds', 'Age in seconds of the oldest protected timestamp record held by backup schedules', (s) => s.schedules.oldestAgeSec);
   }
 
   onJobEvent = (kind: JobMetricEvent, job: Job): void => {

@@ -305,6 +305,9 @@ export class Leader {
       if (!stats || Number(stats.bytes) <= maxBytes || stats.midKey.length === 0) continue;
       await this.splitAt([stats.midKey]);
       this.log.info({ rangeId: r.rangeId, bytes: Number(stats.bytes) }, 'range split by size');
+      // A halved range may still be too big (a bulk load): look again at the next
+      // maintenance tick rather than after a whole check period.
+      this.ticks = SPLIT_CHECK_EVERY - 1;
     }
   }
 }

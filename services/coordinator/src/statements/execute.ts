@@ -50,10 +50,16 @@ import {
  * result (as `cockroach sql -e` prints each; the CLI sends one statement per call). Each
  * statement is checked against the user's privileges first. A failing statement stops the run.
  */
+/** Statements a starting leader can run: they touch neither the catalog nor the keyspace. */
+const WITHOUT_CATALOG: ReadonlySet<Statement['kind']> = new Set(['showNodes', 'setClusterSetting', 'showClusterSetting', 'showClusterSettings']);
+
 export async function executeSql(leader: Leader, sql: string, database: string, user = ''): Promise<StatementResult[]> {
   const session: Session = { leader, database, user: sessionUser(user) };
   const results: StatementResult[] = [];
   for (const stmt of parse(sql)) {
+    // Until the ranges are bootstrapped and the catalog loaded, a statement would read an
+    // empty catalog (or write descriptors a loading catalog then misses): refuse, retryably.
+    if (!WITHOUT_CATALOG.has(stmt.kind)) leader.assertReady();
     await authorizeStatement(session, stmt);
     const r = await executeStatement(session, stmt);
     if (r.database !== undefined) session.database = r.database;
