@@ -140,12 +140,37 @@ export class RemoteNodelocalStorage implements ExternalStorage {
   async writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }> {
     const begin = await this.call('write-begin', { path: this.full(path) });
     const upload = begin.headers!.get('upload');
+    // Small chunks (a data file's blocks are tens of KB) are gathered into CHUNK-sized
+    // messages, and one message is in flight while the next is gathered: a round trip per
+    // block would cap a remote write at one block per network latency.
+    let inflight: Promise<unknown> = Promise.resolve();
+    let gathered: Uint8Array[] = [];
+    let gatheredBytes = 0;
+    const send = async (): Promise<void> => {
+      if (gatheredBytes === 0) return;
+      const message = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes);
+      gathered = [];
+      gatheredBytes = 0;
+      await inflight;
+      inflight = this.call('write-chunk', { upload }, message);
+    };
     try {
       const chunks = body instanceof Uint8Array ? [body] : body;
       for await (const c of chunks) {
-        for (let i = 0; i < c.byteLength; i += CHUNK) await this.call('write-chunk', { upload }, c.subarray(i, i + CHUNK));
+        for (let i = 0; i < c.byteLength; i += CHUNK) {
+          // Copied: the producer may reuse its buffer once this iteration moves on.
+          const part = c.slice(i, i + CHUNK);
+          // A message never exceeds CHUNK, which stays well below NATS's payload limit.
+          if (gatheredBytes + part.byteLength > CHUNK) await send();
+          gathered.push(part);
+          gatheredBytes += part.byteLength;
+          if (gatheredBytes >= CHUNK) await send();
+        }
       }
+      await send();
+      await inflight;
     } catch (err) {
+      await inflight.catch(() => undefined);
       await this.call('write-abort', { upload }).catch(() => undefined);
       throw err;
     }
