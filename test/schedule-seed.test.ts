@@ -5,7 +5,8 @@
  * backup subdirectory and time of the final RESTORE. The page's label-based statements name
  * schedules `schedule_database` and `test_schedule`, which the test creates first with the
  * page's own CREATE SCHEDULE. The RESTORE is a full-cluster restore, so it runs on a second,
- * empty cluster, which must then hold the scheduled backup's data.
+ * empty cluster, which must then hold the scheduled backup's data. Seed 004's full-backup-only
+ * schedule (`core_schedule_label`) runs the same way.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -171,4 +172,28 @@ describe('seed 000: Manage a Backup Schedule', () => {
     expect(col(restored, 'status')).toBe('succeeded');
     expect(await databaseFingerprints(emptyClient, 'shop')).toEqual(expectedFingerprints);
   }, 240_000);
+
+  it("runs seed 004's full-backup-only schedule: one schedule, a full cluster backup at once", async () => {
+    const files = readdirSync(SEEDS_DIR).filter((f) => f.startsWith('004_'));
+    const text = readFileSync(join(SEEDS_DIR, files[0]!), 'utf8');
+    const m = /> (CREATE SCHEDULE core_schedule_label[^;]*;)/.exec(text);
+    if (!m) throw new Error('seed 004 has no CREATE SCHEDULE core_schedule_label');
+    const seedUri = 's3://test/schedule-test-core?AWS_ACCESS_KEY_ID=x&AWS_SECRET_ACCESS_KEY=x';
+    expect(m[1]).toContain(seedUri);
+    const uri = s3.uri('test', 'schedule-test-core');
+    const created = await query(client, m[1]!.replace(seedUri, uri));
+    // FULL BACKUP ALWAYS: a full-only schedule, no incremental partner.
+    expect(created.map((r) => [r['label'], r['status'], r['schedule']])).toEqual([['core_schedule_label', 'ACTIVE', '@daily']]);
+    expect(col(created[0]!, 'backup_stmt')).toMatch(/^BACKUP INTO 's3:\/\/test\/schedule-test-core\?.*AWS_SECRET_ACCESS_KEY=redacted.*' WITH detached$/);
+    const id = col(created[0]!, 'schedule_id');
+    await waitFor(async () => (await query(client, `SHOW JOBS FOR SCHEDULE ${id}`)).some((j) => j['status'] === 'succeeded'), {
+      what: 'the core schedule\'s first full backup',
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+    const backups = await query(client, `SHOW BACKUPS IN '${uri}'`);
+    expect(backups).toHaveLength(1);
+    const layers = await query(client, `SHOW BACKUP FROM LATEST IN '${uri}'`);
+    expect(layers.find((r) => r['object_name'] === 'orders')).toMatchObject({ backup_type: 'full', is_full_cluster: 'true' });
+  }, 120_000);
 });
