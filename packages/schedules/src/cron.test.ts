@@ -33,7 +33,16 @@ describe('nextCronTime', () => {
     expect(nextCronTime('0 2 * * *', T0, 'America/New_York')).toBe(Date.UTC(2024, 2, 2, 7));
   });
 
+  it('takes a CRON_TZ= (or TZ=) prefix as the zone to evaluate in, as robfig/cron does', () => {
+    expect(nextCronTime('CRON_TZ=America/New_York 0 2 * * *', T0)).toBe(Date.UTC(2024, 2, 2, 7));
+    // Summer time: 02:00 EDT (UTC-4) is 06:00 UTC.
+    expect(nextCronTime('TZ=America/New_York 0 2 * * *', Date.UTC(2024, 6, 1, 12))).toBe(Date.UTC(2024, 6, 2, 6));
+    expect(nextCronTime('CRON_TZ=Asia/Tokyo @daily', T0)).toBe(Date.UTC(2024, 2, 1, 15));
+    expect(cronFrequencyMs('CRON_TZ=Europe/Paris @hourly', T0)).toBe(HOUR);
+  });
+
   it.each([
+    ['CRON_TZ=Nowhere/Special 0 2 * * *', 'unknown time zone Nowhere/Special'],
     ['bogus', 'expected 5 fields, found 1'],
     ['* * * * * *', 'expected 5 fields, found 6'],
     ['61 * * * *', '61'],

@@ -37,13 +37,27 @@ export function validateTimezone(tz: string): string {
   return tz;
 }
 
+/** robfig/cron's time zone prefix: `CRON_TZ=America/New_York 0 6 * * *` (or `TZ=`). */
+const ZONE_PREFIX = /^(?:CRON_TZ|TZ)=(\S+)\s+(.*)$/s;
+
 /**
  * Parses a schedule's cron expression: five fields (minute hour day-of-month month
  * day-of-week) or one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly,
- * as CockroachDB accepts. Throws an InvalidArgument CairnError naming the expression.
+ * as CockroachDB accepts, optionally prefixed with `CRON_TZ=<zone> ` (or `TZ=<zone> `) to
+ * evaluate it in that IANA zone instead of `tz` (UTC unless the schedule says otherwise).
+ * Throws an InvalidArgument CairnError naming the expression.
  */
 function parse(expr: string, afterMs: number, tz: string): CronExpression {
-  const trimmed = expr.trim();
+  let trimmed = expr.trim();
+  const zoned = ZONE_PREFIX.exec(trimmed);
+  if (zoned) {
+    try {
+      tz = validateTimezone(zoned[1]!);
+    } catch {
+      throw invalidCron(expr, `unknown time zone ${zoned[1]!}`);
+    }
+    trimmed = zoned[2]!.trim();
+  }
   let fields: string;
   if (trimmed.startsWith('@')) {
     const mapped = DESCRIPTORS.get(trimmed.toLowerCase());
