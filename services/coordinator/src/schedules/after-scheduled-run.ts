@@ -32,7 +32,16 @@ async function chainProtectedTimestamp(leader: Leader, schedule: BackupSchedule,
   const holder = await store.get(holderId);
   if (!holder) return;
   const details = decodeJsonPayload<BackupDetails>(job.spec);
-  const recordId = await leader.protectedTs.protectScheduleChain(holderId, BigInt(details.endTime), backupProtectedSpans(details));
+  const pts = leader.protectedTs;
+  const timestamp = BigInt(details.endTime);
+  const spans = backupProtectedSpans(details);
+  // Move the record the schedule names; only without one (or if it went) look for records by
+  // owner, which reads them all.
+  const known = holder.args.chainedProtectedTimestampRecord;
+  const recordId =
+    known !== null && (await pts.get(known)) !== undefined
+      ? (await pts.update(known, timestamp, spans)).id
+      : await pts.protectScheduleChain(holderId, timestamp, spans);
   if (holder.args.chainedProtectedTimestampRecord !== recordId) {
     await store.put({ ...holder, args: { ...holder.args, chainedProtectedTimestampRecord: recordId } });
   }
