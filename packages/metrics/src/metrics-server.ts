@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -8,36 +8,77 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** What `/health?ready=1` reports: ready, or the reasons the process is not (yet). */
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
 /**
- * Serves `/metrics` (Prometheus text format) and `/health` (200 while `healthy()` is true) on
- * every cairn process.
+ * A handler for one path (matched without the query string). It owns the response; a thrown
+ * error or rejected promise becomes a 500.
+ */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+
+export interface MetricsServerOptions {
+  /** `/health`: the process is alive (200) or broken beyond repair (503). Default: alive. */
+  live?: () => boolean;
+  /** `/health?ready=1`: joined the cluster and able to serve. Default: same as `live`. */
+  ready?: () => Readiness | Promise<Readiness>;
+  /** Further paths this process serves beside `/metrics` and `/health` (exact path match). */
+  routes?: Record<string, HttpRoute>;
+  /**
+   * Paths served by prefix (e.g. `/api/v1/` for an API with ids in its paths); the longest
+   * matching prefix wins, and exact `routes` win over prefixes.
+   */
+  prefixRoutes?: Record<string, HttpRoute>;
+}
+
+/**
+ * Serves `/metrics` (Prometheus text format), `/health` (liveness) and `/health?ready=1`
+ * (readiness, as Kubernetes probes and load balancers read them) on every cairn process, plus
+ * whatever `routes` the process adds (the coordinator's service discovery, for one).
  */
 export async function startMetricsServer(
   host: string,
   port: number,
   registry: Registry,
-  healthy: () => boolean = () => true,
+  options: MetricsServerOptions | (() => boolean) = {},
 ): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      registry
-        .metrics()
-        .then((body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(body);
-        })
-        .catch((err: unknown) => {
-          res.writeHead(500);
-          res.end(String(err));
-        });
-    } else if (req.url === '/health') {
-      const ok = healthy();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-      res.end(ok ? 'ok\n' : 'unavailable\n');
-    } else {
-      res.writeHead(404);
-      res.end();
+  const o: MetricsServerOptions = typeof options === 'function' ? { live: options } : options;
+  const live = o.live ?? (() => true);
+  const ready = o.ready ?? ((): Readiness => (live() ? { ready: true, reasons: [] } : { ready: false, reasons: ['not live'] }));
+  const prefixes = Object.entries(o.prefixRoutes ?? {}).sort((a, b) => b[0].length - a[0].length);
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/metrics') {
+      const body = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(body);
+      return;
     }
+    if (url.pathname === '/health') {
+      const wantsReady = ['1', 'true'].includes(url.searchParams.get('ready') ?? '');
+      const r: Readiness = wantsReady ? await ready() : live() ? { ready: true, reasons: [] } : { ready: false, reasons: ['not live'] };
+      res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(r.ready ? 'ok\n' : `unavailable: ${r.reasons.join('; ')}\n`);
+      return;
+    }
+    const handler = o.routes?.[url.pathname] ?? prefixes.find(([p]) => url.pathname.startsWith(p))?.[1];
+    if (handler) {
+      await handler(req, res, url);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found\n');
+  };
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`${err instanceof Error ? err.message : String(err)}\n`);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -45,7 +86,11 @@ export async function startMetricsServer(
   });
   const a = server.address() as AddressInfo;
   return {
-    address: `${host}:${a.port}`,
-    close: () => new Promise((r) => server.close(() => r())),
+    address: `${host.includes(':') ? `[${host}]` : host}:${a.port}`,
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
