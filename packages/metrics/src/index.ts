@@ -1,4 +1,6 @@
 export { startMetricsServer, type MetricsServer, type MetricsServerOptions, type Readiness, type HttpRoute } from './metrics-server.js';
 export { createLogger, type Logger } from './logger.js';
 export { parseListenAddress } from './listen-address.js';
+export { advertisedAddress, isValidHost, isWildcardHost, joinHostPort, parseHostPort, splitHostPort } from './advertise-address.js';
 export { collectProcessMetrics } from './process-metrics.js';
+export { cachedFor, evaluateReadiness, respondsWithin, type ReadinessCheck } from './readiness-checks.js';
