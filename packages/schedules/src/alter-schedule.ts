@@ -230,6 +230,7 @@ export function applyAlter(
             nextRunMs: null,
             details: { ...full.schedule.details, onPreviousRunning: 'wait' },
             lastRun: null,
+            lastSuccessEndMs: null,
             args: {
               ...full.schedule.args,
               backupType: 'INCREMENTAL',

@@ -152,6 +152,7 @@ describe('planCreateSchedule: the pair', () => {
       createdAtMs: NOW_MS,
       timezone: 'UTC',
       lastRun: null,
+      lastSuccessEndMs: null,
     });
     expect(inc?.args).toMatchObject({ dependentScheduleId: '101', unpauseOnSuccess: null, chainProtectedTimestampRecords: true });
     expect(full).toMatchObject({ label: 'schedule_label', cron: '@weekly', state: 'ACTIVE', nextRunMs: NOW_MS, statusText: '' });

@@ -132,7 +132,7 @@ export function planCreateSchedule(
   const updatesLastBackupMetric = so.updatesClusterLastBackupTimeMetric ?? false;
   const retention = so.retention === undefined ? null : normalizeRetention(so.retention);
 
-  const base = { label, owner: opts.owner, createdAtMs: nowMs, timezone: tz, lastRun: null };
+  const base = { label, owner: opts.owner, createdAtMs: nowMs, timezone: tz, lastRun: null, lastSuccessEndMs: null };
   // The incremental is created first, so it has the smaller id (as in CockroachDB).
   const incId = incCron === null ? null : ids();
   const fullId = ids();

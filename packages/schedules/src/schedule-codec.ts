@@ -47,6 +47,7 @@ export function encodeSchedule(s: BackupSchedule): Uint8Array {
             finishedAtMs: opt(s.lastRun.finishedAtMs, BigInt),
             error: opt(s.lastRun.error, String),
           },
+    lastSuccessEndMs: opt(s.lastSuccessEndMs, BigInt),
   }).finish();
 }
 
@@ -105,5 +106,6 @@ export function decodeSchedule(bytes: Uint8Array): BackupSchedule {
             finishedAtMs: orNull(l.finishedAtMs, Number),
             error: l.error ?? null,
           },
+    lastSuccessEndMs: orNull(r.lastSuccessEndMs, Number),
   };
 }

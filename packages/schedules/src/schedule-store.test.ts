@@ -43,6 +43,7 @@ describe('schedule codec', () => {
       ...inc,
       args: { ...inc.args, chainedProtectedTimestampRecord: 'pts-1', updatesLastBackupMetric: true, retention: '30d' },
       lastRun: { scheduledAtMs: NOW, startedAtMs: NOW + 5, jobId: '590204496007299074', outcome: 'failed', finishedAtMs: NOW + 9, error: 'boom' },
+      lastSuccessEndMs: NOW - 3_600_000,
     };
     for (const s of [inc, full, busy, { ...full, cron: null, nextRunMs: null }]) expect(decodeSchedule(encodeSchedule(s))).toEqual(s);
   });

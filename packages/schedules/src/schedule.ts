@@ -86,6 +86,12 @@ export interface BackupSchedule {
   readonly details: ScheduleDetails;
   readonly args: ScheduledBackupArgs;
   readonly lastRun: ScheduleLastRun | null;
+  /**
+   * The end time (the AS OF SYSTEM TIME, ms) of the newest successful backup this schedule
+   * ran; null before the first. Outlives `lastRun`, which the next run replaces: it is what
+   * a new leader seeds `schedules.BACKUP.last-completed-time` from.
+   */
+  readonly lastSuccessEndMs: number | null;
 }
 
 /** Scheduler policies when none are given (CockroachDB's defaults). */

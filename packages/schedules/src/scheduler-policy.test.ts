@@ -152,6 +152,24 @@ describe('onJobFinished', () => {
     expect(r.schedule.statusText).toBe('reschedule: backup job 777 failed with err=backup job 777 scheduled by 2 failed with state canceled');
   });
 
+  it("remembers the newest successful backup's end time (its AS OF SYSTEM TIME) past later runs", () => {
+    const scheduledAt = Date.UTC(2024, 2, 1, 10);
+    const s = started();
+    expect(s.lastSuccessEndMs).toBeNull();
+    const ok = onJobFinished(s, { jobId: '777', status: 'succeeded', now: later }).schedule;
+    expect(ok.lastSuccessEndMs).toBe(scheduledAt);
+    // The next run starts (lastRun is replaced) and fails: the success is still known.
+    const next = decideRun({ ...ok, nextRunMs: NOW + 60 * MIN }, { now: NOW + 61 * MIN, runningJobsOfSchedule: 0 });
+    if (next.action !== 'start') throw new Error('expected start');
+    expect(next.schedule.lastSuccessEndMs).toBe(scheduledAt);
+    const failed = onJobFinished(recordJobStarted(next.schedule, '778'), { jobId: '778', status: 'failed', error: 'x', now: NOW + 70 * MIN });
+    expect(failed.schedule.lastRun).toMatchObject({ outcome: 'failed' });
+    expect(failed.schedule.lastSuccessEndMs).toBe(scheduledAt);
+    // An older run ending after a newer success (on_previous_running = start) does not move it back.
+    const older = onJobFinished({ ...ok, lastSuccessEndMs: scheduledAt + MIN }, { jobId: '777', status: 'succeeded', now: later });
+    expect(older.schedule.lastSuccessEndMs).toBe(scheduledAt + MIN);
+  });
+
   it('keeps a schedule paused by a user while its job ran paused', () => {
     const full = { ...started(`WITH SCHEDULE OPTIONS on_execution_failure = 'retry'`), state: 'PAUSED' as const, nextRunMs: null };
     const r = onJobFinished(full, { jobId: '777', status: 'failed', error: 'x', now: later });

@@ -126,13 +126,16 @@ export function onJobFinished(schedule: BackupSchedule, outcome: JobOutcome, dep
     error: outcome.status === 'succeeded' ? null : (outcome.error ?? null),
   };
   if (outcome.status === 'succeeded') {
+    // The backup ran AS OF SYSTEM TIME its scheduled time: that is its end time. With
+    // on_previous_running = start an older run may end after a newer one; keep the newest.
+    const lastSuccessEndMs = Math.max(schedule.lastSuccessEndMs ?? 0, lastRun.scheduledAtMs);
     const target = schedule.args.unpauseOnSuccess;
     if (target === null || dependent === undefined || dependent.id !== target) {
-      return { schedule: { ...schedule, lastRun }, unpaused: null, metric: 'succeeded' };
+      return { schedule: { ...schedule, lastRun, lastSuccessEndMs }, unpaused: null, metric: 'succeeded' };
     }
     const unpaused: BackupSchedule = { ...dependent, state: 'ACTIVE', statusText: '', nextRunMs: nextRunAfter(dependent, now) };
     return {
-      schedule: { ...schedule, lastRun, args: { ...schedule.args, unpauseOnSuccess: null } },
+      schedule: { ...schedule, lastRun, lastSuccessEndMs, args: { ...schedule.args, unpauseOnSuccess: null } },
       unpaused,
       metric: 'succeeded',
     };

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Job, JobMetricEvent, JobRegistry, JobType } from '@cairn/jobs';
 import type { ProtectedTimestampStore } from '@cairn/cluster';
+import type { BackupSchedule } from '@cairn/schedules';
 import { protectedRecordStats } from './protected-ts/record-stats.js';
 
 /** Scrapes within this long of each other share one read of the protected timestamp records. */
@@ -82,21 +83,45 @@ export class CoordinatorMetrics {
     this.schedule.jobsStarted = c('schedules_round_jobs_started', 'Jobs started by the scheduler');
     this.schedule.lastCompleted = new Gauge({
       name: 'schedules_BACKUP_last_completed_time',
-      help: 'Unix time (seconds) of the last successful scheduled backup',
+      help: 'Unix time (seconds) of the end time of the newest successful backup of a schedule created with updates_cluster_last_backup_time_metric (0 on standbys)',
       registers: [registry],
     });
   }
+
+  /**
+   * CockroachDB's `schedules.BACKUP.last-completed-time`: moved only by schedules created
+   * (or altered) WITH SCHEDULE OPTIONS updates_cluster_last_backup_time_metric, to the end
+   * time of their successful backup (its AS OF SYSTEM TIME). It never moves back: with
+   * on_previous_running = start an older run can end after a newer one.
+   */
+  private advanceLastCompleted(schedule: BackupSchedule): void {
+    if (!schedule.args.updatesLastBackupMetric || schedule.lastSuccessEndMs === null) return;
+    this.lastCompletedSec = Math.max(this.lastCompletedSec, Math.floor(schedule.lastSuccessEndMs / 1000));
+    this.schedule.lastCompleted?.set(this.lastCompletedSec);
+  }
+
+  private lastCompletedSec = 0;
 
   scheduleStarted(): void {
     this.schedule.started?.inc();
     this.schedule.jobsStarted?.inc();
   }
 
-  scheduleFinished(outcome: 'succeeded' | 'failed', nowMs: number): void {
+  scheduleFinished(outcome: 'succeeded' | 'failed', schedule: BackupSchedule): void {
     if (outcome === 'succeeded') {
       this.schedule.succeeded?.inc();
-      this.schedule.lastCompleted?.set(Math.floor(nowMs / 1000));
+      this.advanceLastCompleted(schedule);
     } else this.schedule.failed?.inc();
+  }
+
+  /**
+   * On election: continues the last-completed gauge from the schedules' stored last success.
+   * In CockroachDB the gauge lives in the node's memory and restarts at 0 with it, and a
+   * "no backup for a day" alert on it pages after every restart; here the new leader picks
+   * up where the old one was.
+   */
+  schedulesLoaded(schedules: readonly BackupSchedule[]): void {
+    for (const s of schedules) this.advanceLastCompleted(s);
   }
 
   scheduleRescheduled(action: 'wait' | 'skip'): void {
@@ -108,6 +133,12 @@ export class CoordinatorMetrics {
     this.jobs = jobs;
     this.protectedTs = jobs ? protectedTs : undefined;
     this.recordStats = undefined;
+    if (!jobs) {
+      // Only the leader reports the last completed backup (standbys 0, which the alert leaves
+      // out): a deposed leader's value would otherwise linger beside the new leader's.
+      this.lastCompletedSec = 0;
+      this.schedule.lastCompleted?.set(0);
+    }
   }
 
   /**

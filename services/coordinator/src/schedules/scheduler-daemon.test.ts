@@ -6,7 +6,9 @@ import { JobRegistry, JobStore, type Job } from '@cairn/jobs';
 import { planCreateSchedule, scheduleIdGenerator, ScheduleStore, type BackupSchedule } from '@cairn/schedules';
 import { parseOne, type CreateScheduleStatement } from '@cairn/sql';
 import { startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
-import { SchedulerDaemon, type ScheduledJobStarter } from './scheduler-daemon.js';
+import { Registry } from 'prom-client';
+import { CoordinatorMetrics } from '../coordinator-metrics.js';
+import { SchedulerDaemon, type ScheduledJobStarter, type SchedulerMetrics } from './scheduler-daemon.js';
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
@@ -29,7 +31,12 @@ function buckets() {
 }
 
 /** A coordinator's scheduler: a registry whose BACKUP jobs end as `outcome` says, and the daemon. */
-async function leader(b: ReturnType<typeof buckets>, startJob?: (jobs: JobRegistry) => ScheduledJobStarter, outcome: () => Promise<void> = async () => undefined) {
+async function leader(
+  b: ReturnType<typeof buckets>,
+  startJob?: (jobs: JobRegistry) => ScheduledJobStarter,
+  outcome: () => Promise<void> = async () => undefined,
+  sink?: SchedulerMetrics,
+) {
   const store = await ScheduleStore.open(nc, { bucket: b.schedules, mirror: true });
   const jobs = new JobRegistry({ store: await JobStore.open(nc, { bucket: b.jobs }), coordinatorId: randomUUID().slice(0, 6), sweepIntervalMs: 0, initialBackoffMs: 10 });
   jobs.registerResumer('BACKUP', () => ({ resume: outcome, onFailOrCancel: async () => undefined }));
@@ -46,10 +53,11 @@ async function leader(b: ReturnType<typeof buckets>, startJob?: (jobs: JobRegist
     pollIntervalMs: () => 200,
     isReady: () => true,
     log: quiet,
-    metrics: {
+    metrics: sink ?? {
       scheduleStarted: () => metrics.started++,
       scheduleFinished: (o) => metrics[o]++,
       scheduleRescheduled: (a) => metrics[a]++,
+      schedulesLoaded: () => undefined,
     },
   });
   return { store, jobs, daemon, metrics };
@@ -115,6 +123,46 @@ describe('SchedulerDaemon', () => {
     expect(jobs.map((j) => j.id)).toEqual([recorded]);
     expect(done.lastRun?.scheduledAtMs).toBe(stored!.lastRun!.scheduledAtMs);
     expect(jobs[0]!.spec.description).toBe(String(stored!.lastRun!.scheduledAtMs));
+  });
+
+  it('moves schedules_BACKUP_last_completed_time only for updates_cluster_last_backup_time_metric, and a new leader continues it', async () => {
+    const gauge = async (m: Registry) => (await m.getSingleMetric('schedules_BACKUP_last_completed_time')!.get()).values[0]!.value;
+    const b = buckets();
+    const firstRegistry = new Registry();
+    const first = await leader(b, undefined, undefined, new CoordinatorMetrics(firstRegistry));
+    const [plain] = await createSchedule(first.store, "CREATE SCHEDULE plain FOR BACKUP INTO 'nodelocal://1/m1' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now'");
+    first.daemon.start();
+    const plainDone = await waitFor(async () => {
+      const x = await first.store.get(plain!.id);
+      return x?.lastRun?.outcome === 'succeeded' ? x : undefined;
+    }, { what: 'the plain schedule to succeed' });
+    // A schedule without the option leaves the gauge alone (CockroachDB's rule).
+    expect(plainDone.lastSuccessEndMs).toBe(plainDone.lastRun!.scheduledAtMs);
+    expect(await gauge(firstRegistry)).toBe(0);
+
+    const [tracked] = await createSchedule(
+      first.store,
+      "CREATE SCHEDULE tracked FOR BACKUP INTO 'nodelocal://1/m2' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now', updates_cluster_last_backup_time_metric",
+    );
+    first.daemon.wake();
+    const trackedDone = await waitFor(async () => {
+      const x = await first.store.get(tracked!.id);
+      return x?.lastRun?.outcome === 'succeeded' ? x : undefined;
+    }, { what: 'the tracked schedule to succeed' });
+    // The backup's end time: it ran AS OF SYSTEM TIME its scheduled time.
+    const endSec = Math.floor(trackedDone.lastRun!.scheduledAtMs / 1000);
+    expect(await gauge(firstRegistry)).toBe(endSec);
+    first.daemon.stop();
+    await first.jobs.stop();
+
+    // The next leader's gauge starts where the schedules left it, not at 0.
+    const nextRegistry = new Registry();
+    const nextMetrics = new CoordinatorMetrics(nextRegistry);
+    const next = await leader(b, undefined, undefined, nextMetrics);
+    expect(await gauge(nextRegistry)).toBe(0);
+    await next.daemon.tick();
+    expect(await gauge(nextRegistry)).toBe(endSec);
+    await next.jobs.stop();
   });
 
   it('applies on_previous_running: skip and wait count and reschedule while a job still runs', async () => {

@@ -26,11 +26,17 @@ export interface ScheduledRun {
  */
 export type ScheduledJobStarter = (run: ScheduledRun) => Promise<void>;
 
-/** The `schedules.*` counters the daemon bumps. */
+/** The `schedules.*` metrics the daemon feeds. */
 export interface SchedulerMetrics {
   scheduleStarted(): void;
-  scheduleFinished(outcome: 'succeeded' | 'failed', nowMs: number): void;
+  /** A run's job ended (or could not start); `schedule` is as stored after it. */
+  scheduleFinished(outcome: 'succeeded' | 'failed', schedule: BackupSchedule): void;
   scheduleRescheduled(action: 'wait' | 'skip'): void;
+  /**
+   * Every schedule as stored, once per election: gauges that outlive a leader (the last
+   * completed backup) continue from what the schedules recorded instead of from 0.
+   */
+  schedulesLoaded(schedules: readonly BackupSchedule[]): void;
 }
 
 /** What the daemon logs through (a pino logger fits). */
@@ -208,6 +214,7 @@ export class SchedulerDaemon {
    * ended meanwhile, and creates the job of any run a dead leader recorded but never created.
    */
   private async recover(schedules: BackupSchedule[]): Promise<void> {
+    this.opts.metrics?.schedulesLoaded(schedules);
     const jobs = new Map((await this.opts.jobs.list({ types: ['BACKUP'] })).map((j) => [j.id, j]));
     for (const j of jobs.values()) {
       if (j.spec.scheduleId !== null && !isTerminalStatus(j.status)) this.track(j.spec.scheduleId, j.id);
@@ -249,7 +256,7 @@ export class SchedulerDaemon {
         byId.set(x.id, x);
         writes.set(x.id, x);
       }
-      this.opts.metrics?.scheduleFinished(res.metric, this.now());
+      this.opts.metrics?.scheduleFinished(res.metric, res.schedule);
       settled.push({ schedule: res.schedule, job });
     }
     await inBatches([...writes.values()], WRITE_CONCURRENCY, (x) => this.opts.store.put(x));
@@ -276,7 +283,7 @@ export class SchedulerDaemon {
       const current = (await this.opts.store.get(s.id)) ?? s;
       const res = onJobFinished(current, { jobId: run.jobId, status: 'failed', error: err instanceof Error ? err.message : String(err), now: this.now() });
       await this.opts.store.put(res.schedule);
-      this.opts.metrics?.scheduleFinished('failed', this.now());
+      this.opts.metrics?.scheduleFinished('failed', res.schedule);
       this.opts.log.warn({ err, scheduleId: s.id }, 'scheduled backup could not start');
     }
   }
