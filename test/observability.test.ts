@@ -75,10 +75,13 @@ async function exported(address: string): Promise<Set<string>> {
   return names;
 }
 
-/** Metric names in PromQL expressions: cairn's own and CockroachDB's families. */
+/**
+ * Metric names in PromQL expressions: cairn's own and CockroachDB's families. Label matchers
+ * (`up{cairn_role!=""}`) are left out first: their label names are not metrics.
+ */
 function referenced(exprs: string[]): Set<string> {
   const out = new Set<string>();
-  for (const e of exprs) for (const m of e.matchAll(/\b((?:schedules|jobs|cairn)_[A-Za-z0-9_]+)\b/g)) out.add(m[1]!);
+  for (const e of exprs) for (const m of e.replace(/\{[^}]*\}/g, '').matchAll(/\b((?:schedules|jobs|cairn)_[A-Za-z0-9_]+)\b/g)) out.add(m[1]!);
   return out;
 }
 
