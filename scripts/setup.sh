@@ -36,6 +36,25 @@ if ! command -v promtool >/dev/null 2>&1; then
   [ -n "$installed" ] || { echo "setup: installing prometheus (for promtool) failed" >&2; exit 1; }
 fi
 
+# docker-compose (Debian's 1.29) validates deploy/compose/docker-compose.yml without a daemon in
+# test/deploy-kit.test.ts (`docker-compose config -q`); openssl makes that test's TLS
+# certificate. --no-install-recommends: the compose client only, not the docker.io engine.
+need_deploy=()
+command -v docker-compose >/dev/null 2>&1 || need_deploy+=(docker-compose)
+command -v openssl >/dev/null 2>&1 || need_deploy+=(openssl)
+if [ ${#need_deploy[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  for pkg in "${need_deploy[@]}"; do
+    if [ -z "$(apt-cache policy "$pkg" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)')" ]; then
+      echo "setup: Debian has no package $pkg here; the deploy kit test needs it" >&2
+      exit 1
+    fi
+  done
+  echo "setup: installing ${need_deploy[*]} from Debian"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_deploy[@]}" >/dev/null
+fi
+
 if ! command -v pnpm >/dev/null 2>&1; then
   echo "setup: installing pnpm"
   npm install -g pnpm@10 >/dev/null 2>&1
