@@ -4,6 +4,7 @@ export { LeaderLease, type LeaderInfo } from './leader-lease.js';
 export { allocateId, getOrCreate } from './id-allocator.js';
 export { LogWriter, readLogTail, tailLog, type LogPosition, type SequencedEntry } from './write-log.js';
 export { NodeRegistry, NodeDirectory, isLive, LIVENESS_THRESHOLD_MS, HEARTBEAT_INTERVAL_MS } from './node-registry.js';
+export { CoordinatorRegistry, COORDINATORS_BUCKET, COORDINATOR_RECORD_TTL_MS, type CoordinatorHeartbeat } from './coordinator-registry.js';
 export { parseLocality, formatLocality, localityMatches } from './locality.js';
 export { nodeSubject, serveNodeMethod, callNode, type Codec } from './node-rpc.js';
 export { readAllKeys } from './kv-read-all.js';
