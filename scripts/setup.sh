@@ -17,10 +17,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # promtool (test/observability.test.ts runs `promtool check metrics` on every process's
-# /metrics) ships in Debian's prometheus package. Its install would start the prometheus
-# server through invoke-rc.d; a container has no init system and the tests need no server, so
-# when the machine has no policy-rc.d one that refuses every start stands in for the install.
-if ! command -v promtool >/dev/null 2>&1; then
+# /metrics, test/prometheus-rules.test.ts `promtool test rules`) and the prometheus server
+# (test/prometheus-e2e.test.ts starts its own) ship in Debian's prometheus package. Its install
+# would start the prometheus service through invoke-rc.d; a container has no init system and
+# the tests run their own server, so when the machine has no policy-rc.d one that refuses every
+# start stands in for the install.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
   echo "setup: installing promtool (Debian package prometheus)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   added_policy=""
