@@ -210,16 +210,16 @@ async function loadCluster(o: Options): Promise<Measured & { startSeconds: numbe
   // Not @cairn/testing's tempDir: its signal handler deletes its dirs at once, under the
   // cluster's still-running processes, while this process stops them in order.
   clusterDir = await mkdtemp(join(tmpdir(), 'cairn-bench-load-'));
-  const grpc = `127.0.0.1:${await freePort()}`;
-  const metrics = `127.0.0.1:${await freePort()}`;
+  const listenAddr = `127.0.0.1:${await freePort()}`;
+  const httpAddr = `127.0.0.1:${await freePort()}`;
   // Checked and set in one turn of the event loop, so a stop can never miss a started cluster.
   if (clusterStopped !== undefined) throw new Error('interrupted');
   const startedAt = performance.now();
   clusterStarting = startLocalCluster({
     nodes: NODES,
     dataDir: clusterDir,
-    grpc,
-    metrics,
+    listenAddr,
+    httpAddr,
     log: (line) => process.stderr.write(`  ${line}\n`),
   });
   const cluster = await clusterStarting;

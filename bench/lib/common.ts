@@ -157,12 +157,12 @@ export interface StartedCluster {
 export async function startCluster(prefix: string): Promise<StartedCluster> {
   clusterDir = await mkdtemp(join(tmpdir(), prefix));
   const dataDir = clusterDir;
-  const grpc = `127.0.0.1:${await freePort()}`;
-  const metrics = `127.0.0.1:${await freePort()}`;
+  const listenAddr = `127.0.0.1:${await freePort()}`;
+  const httpAddr = `127.0.0.1:${await freePort()}`;
   // Checked and set in one turn of the event loop, so a stop can never miss a started cluster.
   if (clusterStopped !== undefined) throw new Error('interrupted');
   const startedAt = performance.now();
-  clusterStarting = startLocalCluster({ nodes: NODES, dataDir, grpc, metrics, log: (line) => say(`  ${line}`) });
+  clusterStarting = startLocalCluster({ nodes: NODES, dataDir, listenAddr, httpAddr, log: (line) => say(`  ${line}`) });
   const cluster = await clusterStarting;
   const client = new CairnClient({ addresses: [cluster.grpcAddress] });
   return { cluster, dataDir, client, startSeconds: seconds(startedAt) };

@@ -3,4 +3,4 @@ export { createLogger, type Logger } from './logger.js';
 export { parseListenAddress } from './listen-address.js';
 export { advertisedAddress, isValidHost, isWildcardHost, joinHostPort, parseHostPort, splitHostPort } from './advertise-address.js';
 export { collectProcessMetrics } from './process-metrics.js';
-export { cachedFor, evaluateReadiness, respondsWithin, type ReadinessCheck } from './readiness-checks.js';
+export { cachedFor, checkWithin, evaluateReadiness, respondsWithin, type ReadinessCheck } from './readiness-checks.js';

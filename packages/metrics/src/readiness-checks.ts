@@ -26,19 +26,26 @@ export async function evaluateReadiness(checks: readonly ReadinessCheck[]): Prom
  * probe not-ready promptly rather than hang the health endpoint until the client times out.
  */
 export function respondsWithin(probe: () => Promise<unknown>, timeoutMs: number, reason: string): ReadinessCheck {
+  return checkWithin(
+    () =>
+      probe().then(
+        () => undefined,
+        (err: unknown) => `${reason} (${err instanceof Error ? err.message : String(err)})`,
+      ),
+    timeoutMs,
+    reason,
+  );
+}
+
+/** `check`, but not ready with `reason` when it has not decided within `timeoutMs`. */
+export function checkWithin(check: ReadinessCheck, timeoutMs: number, reason: string): ReadinessCheck {
   return async () => {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<string>((resolve) => {
       timer = setTimeout(() => resolve(`${reason} (no answer in ${timeoutMs} ms)`), timeoutMs);
     });
     try {
-      return await Promise.race([
-        probe().then(
-          () => undefined,
-          (err: unknown) => `${reason} (${err instanceof Error ? err.message : String(err)})`,
-        ),
-        timedOut,
-      ]);
+      return await Promise.race([Promise.resolve().then(check), timedOut]);
     } finally {
       clearTimeout(timer);
     }

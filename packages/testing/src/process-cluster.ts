@@ -9,6 +9,8 @@ import { cliPath as defaultCliPath } from './repo-paths.js';
 /** One storage node to start: its locality, `region=..,zone=..`. */
 export interface NodeSpec {
   locality: string;
+  /** Further `cairn start node` flags (e.g. `--drain-timeout 5s`). */
+  args?: string[];
 }
 
 export interface ProcessClusterOptions {
@@ -23,6 +25,8 @@ export interface ProcessClusterOptions {
   cliPath?: string;
   /** Extra environment for every process. */
   env?: Record<string, string>;
+  /** Further `cairn start coordinator` flags for every coordinator. */
+  coordinatorArgs?: string[];
   /** How long each process may take to print its ready line; default 30 s. */
   readyTimeoutMs?: number;
   /** How long `stop` waits after SIGTERM before SIGKILL; default 5 s. */
@@ -37,7 +41,7 @@ export interface ProcessClusterOptions {
 export class ProcessCluster {
   readonly coordinators: ManagedProcess[] = [];
   readonly nodes: ManagedProcess[] = [];
-  /** `--metrics` address of each process, by process name. */
+  /** `--http-addr` (/metrics and /health) address of each process, by process name. */
   readonly metricsAddresses = new Map<string, string>();
 
   private constructor(
@@ -71,7 +75,7 @@ export class ProcessCluster {
     const name = `coordinator-${this.coordinators.length}`;
     const grpc = `127.0.0.1:${await freePort()}`;
     const metrics = `127.0.0.1:${await freePort()}`;
-    const args = ['start', 'coordinator', '--nats', this.options.nats, '--grpc', grpc, '--metrics', metrics, '--id', name];
+    const args = ['start', 'coordinator', '--nats', this.options.nats, '--listen-addr', grpc, '--http-addr', metrics, '--id', name, ...(this.options.coordinatorArgs ?? [])];
     const proc = await this.spawn(name, args);
     this.metricsAddresses.set(name, metrics);
     this.coordinators.push(proc);
@@ -84,7 +88,7 @@ export class ProcessCluster {
     const store = join(this.dataDir, name);
     await mkdir(store, { recursive: true });
     const metrics = `127.0.0.1:${await freePort()}`;
-    const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--metrics', metrics];
+    const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', metrics, ...(spec.args ?? [])];
     const proc = await this.spawn(name, args);
     this.metricsAddresses.set(name, metrics);
     this.nodes.push(proc);

@@ -22,7 +22,7 @@ import {
 import { MvccStore } from '@cairn/mvcc';
 import { LocalDirStorage, type StorageContext } from '@cairn/cloud';
 import { join } from 'node:path';
-import { collectProcessMetrics, createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
+import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import {
   NodeExportRequest,
   NodeExportResponse,
@@ -37,6 +37,7 @@ import {
   RangeUpdate,
 } from '@cairn/proto';
 import { AppliedPosition } from './applied-position.js';
+import { NodeReadiness } from './node-readiness.js';
 import { RangeTable } from './range-table.js';
 import { ReplicaApplyLoop, META_APPLIED_SEQ, META_RANGES, decodeSeq, encodeSeq } from './replica-apply-loop.js';
 import { ReplicaReads } from './replica-reads.js';
@@ -49,8 +50,17 @@ export interface NodeOptions {
   /** `region=us-east1,zone=us-east1-b` */
   locality: string;
   storeDir: string;
-  /** host:port for /metrics and /health; port 0 picks a free one. */
-  metricsListen?: string;
+  /** host:port /metrics and /health bind; port 0 picks a free one (default 127.0.0.1:0). */
+  httpAddr?: string;
+  /** The host other processes reach this node at (nodes serve their RPC over NATS: no port). */
+  advertiseHost?: string;
+  /**
+   * host[:port] recorded as the node's address (service discovery scrapes it); default: the
+   * advertised host and the bound http port, else the bound http address.
+   */
+  advertiseHttpAddr?: string;
+  /** On stop, how long in-flight work items may take before they are released (default 30 s). */
+  drainTimeoutMs?: number;
   /** Replicas for the cluster's JetStream state (3 on a NATS cluster). */
   natsReplicas?: number;
   logger?: Logger;
@@ -59,11 +69,16 @@ export interface NodeOptions {
 export interface RunningNode {
   nodeId: number;
   clusterId: string;
+  /** The advertised /metrics and /health address (NodeRecord.address). */
   address: string;
+  /** The bound /metrics and /health address. */
+  httpListenAddress: string;
+  /** Drains (heartbeat `draining`, in-flight work finished or released) and stops. */
   stop(): Promise<void>;
 }
 
 const META_CLUSTER_ID = 'cluster-id';
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 const META_NODE_ID = 'node-id';
 
 /** Starts a cairn node: its store, its replicas' apply loop, read endpoints and heartbeat. */
@@ -126,9 +141,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         this.set(ranges.held().length);
       },
     });
-    const { host, port } = parseListenAddress(opts.metricsListen ?? '127.0.0.1:0');
-    const metrics = await startMetricsServer(host, port, registry);
+    const readiness = new NodeReadiness({ nc, jsm: state.jsm, appliedSeq: () => applied.seq });
+    const { host, port } = parseListenAddress(opts.httpAddr ?? '127.0.0.1:0');
+    const metrics = await startMetricsServer(host, port, registry, { ready: () => readiness.check() });
     cleanup.unshift(() => metrics.close());
+    const address = advertisedAddress({ host: opts.advertiseHost ?? host, port: splitHostPort(metrics.address).port }, opts.advertiseHttpAddr);
 
     const reads = new ReplicaReads(nodeId, store, ranges, applied);
     const subs = [
@@ -248,33 +265,43 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
     const nodes = new NodeRegistry(state.nodes);
     const startedAtMs = Date.now();
-    const heartbeat = async (draining = false) =>
+    const heartbeat = async () =>
       nodes.put({
         nodeId,
-        address: metrics.address,
+        address,
         locality,
         startedAtMs: BigInt(startedAtMs),
         heartbeatAtMs: BigInt(Date.now()),
         ranges: ranges.held().length,
         appliedSeq: BigInt(applied.seq),
-        draining,
+        draining: readiness.isDraining,
         buildVersion: 'cairn-0.1.0',
       });
     await heartbeat();
+    readiness.joined();
     const timer = setInterval(() => {
       heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'heartbeat failed'));
     }, HEARTBEAT_INTERVAL_MS);
     cleanup.unshift(async () => {
       clearInterval(timer);
-      await heartbeat(true).catch(() => undefined);
+      await heartbeat().catch(() => undefined);
     });
 
-    nodeLog.info({ clusterId, locality: opts.locality, address: metrics.address, appliedSeq: applied.seq }, 'node started');
+    nodeLog.info({ clusterId, locality: opts.locality, address, httpListen: metrics.address, appliedSeq: applied.seq }, 'node started');
     return {
       nodeId,
       clusterId,
-      address: metrics.address,
+      address,
+      httpListenAddress: metrics.address,
       stop: async () => {
+        // Drain first: say so (service discovery drops the node, probes fail), claim no more
+        // work, let what runs finish within the timeout and hand the rest back at once. The
+        // node keeps applying the log and serving reads meanwhile: other nodes' work may
+        // still read its replicas.
+        readiness.drain();
+        await heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'draining heartbeat failed'));
+        nodeLog.info({ drainTimeoutMs: opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS }, 'draining');
+        await claimer.drain(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
         for (const c of cleanup) await c();
         nodeLog.info('node stopped');
       },

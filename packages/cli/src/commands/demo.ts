@@ -32,8 +32,8 @@ export function registerDemo(program: Command): void {
       const cluster = await startLocalCluster({
         nodes: Number(o.nodes),
         dataDir: o.data,
-        grpc: '127.0.0.1:0',
-        metrics: '127.0.0.1:0',
+        listenAddr: '127.0.0.1:0',
+        httpAddr: '127.0.0.1:0',
         log: (l) => process.stdout.write(`  ${l}\n`),
       });
       const client = clientFor(cluster.grpcAddress, 30_000);

@@ -1,8 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { CairnError, ErrorCode } from '@cairn/errors';
 import { spawnCairn, startLocalNats, stopProcess, type LocalProcess } from './local-processes.js';
+import { listenAddrFlag, natsUrlsFlag } from './process-flags.js';
 
 /** Localities of start-local's nodes: one region each, cycling, with a zone. */
 export const LOCAL_REGIONS = ['us-east1', 'us-west1', 'eu-west1'] as const;
@@ -14,6 +16,7 @@ export function localLocality(i: number): string {
 }
 
 export interface LocalCluster {
+  /** NATS client URL(s), comma-joined. */
   natsUrl: string;
   grpcAddress: string;
   processes: LocalProcess[];
@@ -23,50 +26,62 @@ export interface LocalCluster {
 export interface LocalClusterOptions {
   nodes: number;
   dataDir: string;
+  /** Use this NATS instead of starting nats-server. */
   natsUrl?: string;
-  grpc: string;
-  metrics: string;
+  /** nats-servers to start when no `natsUrl`: 1 (default) or 3 (a JetStream cluster, R3 state). */
+  natsServers?: number;
+  /** The coordinator's gRPC listen address. */
+  listenAddr: string;
+  /** The coordinator's /metrics and /health listen address. */
+  httpAddr: string;
   log?: (line: string) => void;
+  /** Aborting it (Ctrl-C) stops whatever has started and rejects with CANCELED. */
+  signal?: AbortSignal;
 }
 
-/** Starts nats-server (unless given), one coordinator and N nodes, all under `dataDir`. */
+/**
+ * Starts nats-server(s) (unless given), one coordinator and N nodes, all under `dataDir`.
+ * Every child is tracked from the moment it is spawned, so a failure or an abort at any point
+ * stops all of them; none outlives this process, however it ends (see spawnGuarded).
+ */
 export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCluster> {
   const dataDir = resolve(o.dataDir);
   const logs = join(dataDir, 'logs');
   await mkdir(logs, { recursive: true });
   const say = o.log ?? (() => undefined);
-  const started: Array<{ child: ChildProcess }> = [];
+  const spawned: ChildProcess[] = [];
+  const track = (child: ChildProcess): void => void spawned.push(child);
   const stop = async (): Promise<void> => {
     // Nodes and coordinator first, NATS last, so everyone can say goodbye cleanly.
-    for (const p of [...started].reverse()) await stopProcess(p.child);
+    for (const child of [...spawned].reverse()) await stopProcess(child);
   };
   try {
     let natsUrl = o.natsUrl;
-    let natsChild: ChildProcess | undefined;
+    const natsServers = natsUrl ? undefined : (o.natsServers ?? 1);
     if (!natsUrl) {
-      await mkdir(join(dataDir, 'nats'), { recursive: true });
-      const nats = await startLocalNats(join(dataDir, 'nats'), join(logs, 'nats-server.log'));
+      const nats = await startLocalNats({ servers: natsServers ?? 1, dataDir, logDir: logs, onSpawn: track, ...(o.signal ? { signal: o.signal } : {}) });
       natsUrl = nats.url;
-      natsChild = nats.child;
-      started.push({ child: natsChild });
-      say(`nats-server      ${natsUrl} (JetStream store ${join(dataDir, 'nats')})`);
+      for (const s of nats.servers) say(`nats-server      ${s.url} (${s.name}, JetStream store ${s.storeDir})`);
     }
+    // R3 state on a cluster of three servers, so one server's loss loses nothing.
+    const replicas = natsServers === 3 ? ['--nats-replicas', '3'] : [];
+    const spawnOptions = { onSpawn: track, ...(o.signal ? { signal: o.signal } : {}) };
     const coordinator = await spawnCairn(
       'coordinator',
-      ['start', 'coordinator', '--nats', natsUrl, '--grpc', o.grpc, '--metrics', o.metrics, '--id', 'coordinator-1'],
+      ['start', 'coordinator', '--nats', natsUrl, ...replicas, '--listen-addr', o.listenAddr, '--http-addr', o.httpAddr, '--id', 'coordinator-1'],
       join(logs, 'coordinator-1.log'),
+      spawnOptions,
     );
-    started.push(coordinator);
     say(`coordinator      gRPC ${String(coordinator.info['grpc'])}, metrics http://${String(coordinator.info['metrics'])}/metrics`);
     const processes: LocalProcess[] = [coordinator];
     // One at a time, so a fresh cluster numbers its nodes in start order (node-1 is n1).
     for (let i = 0; i < o.nodes; i++) {
       const n = await spawnCairn(
         `node-${i + 1}`,
-        ['start', 'node', '--nats', natsUrl, '--locality', localLocality(i), '--store', join(dataDir, `node-${i + 1}`)],
+        ['start', 'node', '--nats', natsUrl, ...replicas, '--locality', localLocality(i), '--store', join(dataDir, `node-${i + 1}`)],
         join(logs, `node-${i + 1}.log`),
+        spawnOptions,
       );
-      started.push(n);
       processes.push(n);
       say(`node ${String(n.info['nodeId']).padEnd(11)} ${localLocality(i)} (store ${join(dataDir, `node-${i + 1}`)})`);
     }
@@ -80,32 +95,58 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
 export function registerStartLocal(program: Command): void {
   program
     .command('start-local')
-    .description('start a local cluster: nats-server, a coordinator and N nodes in distinct localities')
+    .description('start a local cluster: nats-server(s), a coordinator and N nodes in distinct localities')
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--data <dir>', 'data directory (kept across runs)', './cairn-data')
     .option('--nats <url>', 'use this NATS instead of starting nats-server')
-    .option('--grpc <addr>', 'coordinator gRPC listen address', '127.0.0.1:26257')
-    .option('--metrics <addr>', 'coordinator metrics listen address', '127.0.0.1:8080')
-    .action(async (o: { nodes: string; data: string; nats?: string; grpc: string; metrics: string }) => {
-      const cluster = await startLocalCluster({
-        nodes: Number(o.nodes),
-        dataDir: o.data,
-        grpc: o.grpc,
-        metrics: o.metrics,
-        log: (l) => process.stdout.write(l + '\n'),
-        ...(o.nats ? { natsUrl: o.nats } : {}),
-      });
-      process.stdout.write(`\ncairn is running. gRPC: ${cluster.grpcAddress}\n`);
-      process.stdout.write(`Try: pnpm cairn sql --host ${cluster.grpcAddress} -e "SHOW NODES"\nCtrl-C stops the cluster.\n`);
+    .addOption(new Option('--nats-servers <n>', 'nats-servers to start: 1, or 3 for a JetStream cluster with R3 state').choices(['1', '3']).default('1'))
+    .option('--listen-addr <host:port>', 'coordinator gRPC listen address', '127.0.0.1:26257')
+    .option('--http-addr <host:port>', 'coordinator /metrics and /health listen address', '127.0.0.1:8080')
+    .action(async (o: { nodes: string; data: string; nats?: string; natsServers: string; listenAddr: string; httpAddr: string }) => {
+      const nodes = Number(o.nodes);
+      if (!Number.isInteger(nodes) || nodes < 0) throw new CairnError(ErrorCode.InvalidArgument, `invalid --nodes "${o.nodes}": expected a whole number`);
+      const listenAddr = listenAddrFlag('--listen-addr', o.listenAddr);
+      const httpAddr = listenAddrFlag('--http-addr', o.httpAddr);
+      const natsUrl = o.nats !== undefined ? natsUrlsFlag(o.nats) : undefined;
+
+      // Installed before anything starts: Ctrl-C during start-up stops what has started.
+      const interrupt = new AbortController();
+      let cluster: LocalCluster | undefined;
       let stopping = false;
       const shutdown = (): void => {
         if (stopping) return;
         stopping = true;
         process.stdout.write('\nstopping...\n');
+        if (!cluster) {
+          // startLocalCluster stops what it started and rejects; the catch below exits.
+          interrupt.abort(new Error('interrupted during start-up'));
+          return;
+        }
         cluster.stop().then(() => process.exit(0));
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
+
+      try {
+        cluster = await startLocalCluster({
+          nodes,
+          dataDir: o.data,
+          natsServers: Number(o.natsServers),
+          listenAddr,
+          httpAddr,
+          signal: interrupt.signal,
+          log: (l) => process.stdout.write(l + '\n'),
+          ...(natsUrl ? { natsUrl } : {}),
+        });
+      } catch (err) {
+        if (interrupt.signal.aborted) {
+          process.stdout.write('stopped during start-up\n');
+          process.exit(130);
+        }
+        throw err;
+      }
+      process.stdout.write(`\ncairn is running. gRPC: ${cluster.grpcAddress}\n`);
+      process.stdout.write(`Try: pnpm cairn sql --host ${cluster.grpcAddress} -e "SHOW NODES"\nCtrl-C stops the cluster.\n`);
       // If a child dies on its own, say so (the rest keeps running, as a real cluster would).
       for (const p of cluster.processes) {
         p.child.once('exit', (code, signal) => {

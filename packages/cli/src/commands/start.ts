@@ -1,71 +1,127 @@
-import type { Command } from 'commander';
-import { startCoordinator, type RunningCoordinator } from '@cairn/coordinator';
-import { startNode, type RunningNode } from '@cairn/node';
-import { formatError } from '../output/index.js';
+import { Option, type Command } from 'commander';
+import { startCoordinator } from '@cairn/coordinator';
+import { startNode } from '@cairn/node';
+import { processLifecycle } from './process-lifecycle.js';
+import { advertiseFlag, durationFlag, listenAddrFlag, localityFlag, natsUrlsFlag, replicasFlag } from './process-flags.js';
 
 /** Prints the machine-readable line supervisors (start-local, the test harness) wait for. */
 function ready(info: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', ...info }) + '\n');
 }
 
-/** Stops cleanly on SIGINT/SIGTERM; a second signal exits at once. */
-function stopOnSignals(stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (): void => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(formatError(err) + '\n');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+/** Environment variable of each flag (`--listen-addr` → CAIRN_LISTEN_ADDR). */
+export function envName(flag: string): string {
+  return `CAIRN_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** A flag that may also come from its `CAIRN_*` environment variable. */
+function flag(spec: string, description: string, defaultValue?: string): Option {
+  const o = new Option(spec, description).env(envName(spec.split(' ')[0]!));
+  return defaultValue === undefined ? o : o.default(defaultValue);
+}
+
+const NATS_DESC = 'NATS server URL(s), comma-separated (every server of a NATS cluster)';
+const REPLICAS_DESC = 'replicas of the JetStream state, 1 to 5 (default: 3 on a NATS cluster of 3 or more servers, else 1)';
+const DRAIN_DESC = 'on SIGTERM, how long in-flight work may take before it is released (node) or the stop ends (both)';
+
+/** Hidden: stop when stdin closes (start-local passes it so no child outlives it). */
+function exitWithParentFlag(): Option {
+  return new Option('--exit-with-parent', 'stop when stdin reaches EOF').env('CAIRN_EXIT_WITH_PARENT').hideHelp();
+}
+
+interface CommonFlags {
+  nats: string;
+  natsReplicas?: string;
+  httpAddr: string;
+  advertiseAddr?: string;
+  advertiseHttpAddr?: string;
+  locality?: string;
+  drainTimeout: string;
+  exitWithParent?: boolean;
 }
 
 export function registerStartCommands(program: Command): void {
-  const start = program.command('start').description('start a cairn process');
+  const start = program.command('start').description('start a cairn process (every flag can also be set as a CAIRN_* environment variable)');
 
   start
     .command('coordinator')
     .description('start a coordinator (leader or standby)')
-    .requiredOption('--nats <url>', 'NATS server URL(s), comma-separated')
-    .option('--grpc <addr>', 'gRPC listen address', '127.0.0.1:26257')
-    .option('--metrics <addr>', 'Prometheus /metrics listen address', '127.0.0.1:8080')
-    .option('--id <name>', 'coordinator name (default: random)')
-    .option('--nats-replicas <n>', 'replicas of the JetStream state (3 on a NATS cluster)', '1')
-    .action(async (o: { nats: string; grpc: string; metrics: string; id?: string; natsReplicas: string }) => {
-      const c: RunningCoordinator = await startCoordinator({
-        natsUrl: o.nats,
-        grpcListen: o.grpc,
-        metricsListen: o.metrics,
-        natsReplicas: Number(o.natsReplicas),
+    .addOption(flag('--nats <urls>', NATS_DESC).makeOptionMandatory())
+    .addOption(flag('--nats-replicas <n>', REPLICAS_DESC))
+    .addOption(flag('--listen-addr <host:port>', 'gRPC listen address', '127.0.0.1:26257'))
+    .addOption(
+      flag(
+        '--advertise-addr <host[:port]>',
+        'gRPC address the leader lease advertises to standbys and clients (default: the listen address; the hostname when listening on 0.0.0.0 or ::)',
+      ),
+    )
+    .addOption(flag('--http-addr <host:port>', '/metrics and /health listen address', '127.0.0.1:8080'))
+    .addOption(flag('--advertise-http-addr <host[:port]>', '/metrics address given to service discovery (default: the advertised host and the bound http port)'))
+    .addOption(flag('--id <name>', 'coordinator name (default: random)'))
+    .addOption(flag('--locality <tiers>', 'locality tiers, labels for service discovery, e.g. region=us-east1,zone=us-east1-b'))
+    .addOption(flag('--drain-timeout <duration>', DRAIN_DESC, '30s'))
+    .addOption(exitWithParentFlag())
+    .action(async (o: CommonFlags & { listenAddr: string; id?: string }) => {
+      // Every value is checked before anything starts: one clear line names a bad flag.
+      const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
+      const natsReplicas = replicasFlag(o.natsReplicas);
+      const options = {
+        natsUrl: natsUrlsFlag(o.nats),
+        listenAddr: listenAddrFlag('--listen-addr', o.listenAddr),
+        httpAddr: listenAddrFlag('--http-addr', o.httpAddr),
+        ...(natsReplicas !== undefined ? { natsReplicas } : {}),
+        ...(o.advertiseAddr ? { advertiseAddr: advertiseFlag('--advertise-addr', o.advertiseAddr) } : {}),
+        ...(o.advertiseHttpAddr ? { advertiseHttpAddr: advertiseFlag('--advertise-http-addr', o.advertiseHttpAddr) } : {}),
+        ...(o.locality ? { locality: localityFlag(o.locality) } : {}),
         ...(o.id ? { id: o.id } : {}),
+      };
+      const lifecycle = processLifecycle({ exitWithParent: o.exitWithParent === true, drainTimeoutMs });
+      const c = await startCoordinator(options);
+      lifecycle.started(() => c.stop());
+      ready({
+        role: 'coordinator',
+        id: c.id,
+        grpc: c.grpcAddress,
+        listen: c.listenAddress,
+        metrics: c.metricsAddress,
+        httpListen: c.httpListenAddress,
+        clusterId: c.clusterId,
+        ...(o.locality ? { locality: o.locality } : {}),
       });
-      stopOnSignals(() => c.stop());
-      ready({ role: 'coordinator', id: c.id, grpc: c.grpcAddress, metrics: c.metricsAddress, clusterId: c.clusterId });
     });
 
   start
     .command('node')
     .description('start a node holding range replicas')
-    .requiredOption('--nats <url>', 'NATS server URL(s), comma-separated')
-    .requiredOption('--locality <tiers>', 'locality tiers, e.g. region=us-east1,zone=us-east1-b')
-    .requiredOption('--store <dir>', 'directory of the node store')
-    .option('--metrics <addr>', 'Prometheus /metrics listen address', '127.0.0.1:0')
-    .option('--nats-replicas <n>', 'replicas of the JetStream state (3 on a NATS cluster)', '1')
-    .action(async (o: { nats: string; locality: string; store: string; metrics: string; natsReplicas: string }) => {
-      const n: RunningNode = await startNode({
-        natsUrl: o.nats,
-        locality: o.locality,
+    .addOption(flag('--nats <urls>', NATS_DESC).makeOptionMandatory())
+    .addOption(flag('--nats-replicas <n>', REPLICAS_DESC))
+    .addOption(flag('--locality <tiers>', 'locality tiers, e.g. region=us-east1,zone=us-east1-b').makeOptionMandatory())
+    .addOption(flag('--store <dir>', 'directory of the node store').makeOptionMandatory())
+    .addOption(flag('--http-addr <host:port>', '/metrics and /health listen address (port 0 picks a free one)', '127.0.0.1:0'))
+    .addOption(
+      flag('--advertise-addr <host>', 'host other processes reach this node at (nodes serve their RPC over NATS and listen on no RPC port)'),
+    )
+    .addOption(
+      flag('--advertise-http-addr <host[:port]>', '/metrics address recorded for the node (default: the advertised host and the bound http port)'),
+    )
+    .addOption(flag('--drain-timeout <duration>', DRAIN_DESC, '30s'))
+    .addOption(exitWithParentFlag())
+    .action(async (o: CommonFlags & { locality: string; store: string }) => {
+      const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
+      const natsReplicas = replicasFlag(o.natsReplicas);
+      const options = {
+        natsUrl: natsUrlsFlag(o.nats),
+        locality: localityFlag(o.locality),
         storeDir: o.store,
-        metricsListen: o.metrics,
-        natsReplicas: Number(o.natsReplicas),
-      });
-      stopOnSignals(() => n.stop());
-      ready({ role: 'node', nodeId: n.nodeId, address: n.address, clusterId: n.clusterId });
+        httpAddr: listenAddrFlag('--http-addr', o.httpAddr),
+        drainTimeoutMs,
+        ...(natsReplicas !== undefined ? { natsReplicas } : {}),
+        ...(o.advertiseAddr ? { advertiseHost: advertiseFlag('--advertise-addr', o.advertiseAddr, false) } : {}),
+        ...(o.advertiseHttpAddr ? { advertiseHttpAddr: advertiseFlag('--advertise-http-addr', o.advertiseHttpAddr) } : {}),
+      };
+      const lifecycle = processLifecycle({ exitWithParent: o.exitWithParent === true, drainTimeoutMs });
+      const n = await startNode(options);
+      lifecycle.started(() => n.stop());
+      ready({ role: 'node', nodeId: n.nodeId, address: n.address, httpListen: n.httpListenAddress, clusterId: n.clusterId });
     });
 }

@@ -18,7 +18,11 @@ const forwarder = {
 } as unknown as LeaderForwarder;
 
 beforeAll(async () => {
-  server = await startApiServer({ coordinatorId: 'c-test', clusterId: 'cluster-test', leader: () => undefined, forwarder }, '127.0.0.1', 0);
+  server = await startApiServer(
+    { coordinatorId: 'c-test', clusterId: 'cluster-test', advertisedAddress: () => 'c-test:26257', leader: () => undefined, forwarder },
+    '127.0.0.1',
+    0,
+  );
 });
 
 afterAll(async () => {
@@ -37,18 +41,25 @@ function reflectionClient(): Record<string, (...args: unknown[]) => unknown> {
 }
 
 describe('gRPC API server', () => {
-  it('binds port 0 and answers the standard health check', async () => {
+  it('binds port 0 and answers the standard health check: NOT_SERVING until told it is ready', async () => {
     expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(server.address).toBe(`127.0.0.1:${server.port}`);
     const def = loadSync('health.proto', {
       includeDirs: [join(dirname(createRequire(import.meta.url).resolve('grpc-health-check/package.json')), 'proto', 'health', 'v1')],
       enums: String,
     });
     const pkg = loadPackageDefinition(def) as unknown as { grpc: { health: { v1: Untyped } } };
     const client = new pkg.grpc.health.v1['Health']!(server.address, credentials.createInsecure());
-    const res = await new Promise<{ status: string }>((resolve, reject) =>
-      client['check']!({ service: '' }, (err: ServiceError | null, r: { status: string }) => (err ? reject(err) : resolve(r))),
-    );
-    expect(res.status).toBe('SERVING');
+    const check = (service: string): Promise<string> =>
+      new Promise<{ status: string }>((resolve, reject) =>
+        client['check']!({ service }, (err: ServiceError | null, r: { status: string }) => (err ? reject(err) : resolve(r))),
+      ).then((r) => r.status);
+    expect(await check('')).toBe('NOT_SERVING');
+    server.setServing(true);
+    expect(await check('')).toBe('SERVING');
+    expect(await check('cairn.v1.SqlService')).toBe('SERVING');
+    server.setServing(false);
+    expect(await check('')).toBe('NOT_SERVING');
   });
 
   it('lists cairn services through server reflection', async () => {

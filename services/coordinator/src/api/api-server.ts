@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { formatLocality, isLive } from '@cairn/cluster';
+import { joinHostPort } from '@cairn/metrics';
 import { primaryIndexSpan } from '@cairn/catalog';
 import {
   ClusterServiceService,
@@ -36,6 +37,8 @@ import type { LeaderForwarder } from './leader-forwarder.js';
 export interface ApiContext {
   coordinatorId: string;
   clusterId: string;
+  /** The address this coordinator advertises (what the lease names and clients dial). */
+  advertisedAddress(): string;
   leader(): Leader | undefined;
   forwarder: LeaderForwarder;
 }
@@ -87,7 +90,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
     }),
     getLeader: unary<unknown, GetLeaderResponse>(ctx, 'ClusterService', 'getLeader', async () => ({
       coordinatorId: ctx.coordinatorId,
-      grpcAddress: '',
+      grpcAddress: ctx.advertisedAddress(),
       clusterId: ctx.clusterId,
     })),
   };
@@ -135,25 +138,39 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
 }
 
 export interface ApiServer {
+  /** host:port bound (the port chosen when 0 was asked for). */
   address: string;
-  health: HealthImplementation;
+  port: number;
+  /**
+   * Sets what `grpc.health.v1.Health` answers, for the whole server ('') and each cairn
+   * service: SERVING when the coordinator is ready, NOT_SERVING before that and while draining.
+   */
+  setServing(serving: boolean): void;
   stop(): Promise<void>;
 }
+
+/** Names health clients may ask about: '' (the server) and each service the API serves. */
+const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService'];
 
 export async function startApiServer(ctx: ApiContext, host: string, port: number): Promise<ApiServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   for (const [def, impl] of buildServices(ctx)) server.addService(def as never, impl);
-  const health = new HealthImplementation({ '': 'SERVING' });
+  // NOT_SERVING until the coordinator says it is ready: a load balancer or Kubernetes probe
+  // must not send traffic to a coordinator that knows no leader yet.
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);
   addReflection(server);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(
-      new CairnError(ErrorCode.Unavailable, `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }),
+    server.bindAsync(joinHostPort(host, port), ServerCredentials.createInsecure(), (err, p) => (err ? reject(
+      new CairnError(ErrorCode.Unavailable, `cannot listen on ${joinHostPort(host, port)}: ${err.message}`, { cause: err }),
     ) : resolve(p))),
   );
   return {
-    address: `${host}:${bound}`,
-    health,
+    address: joinHostPort(host, bound),
+    port: bound,
+    setServing: (serving) => {
+      for (const name of HEALTH_SERVICES) health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         const t = setTimeout(() => {

@@ -1,9 +1,14 @@
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { CairnError, ErrorCode, ERROR_CODE_METADATA_KEY, type ErrorCode as Code } from '@cairn/errors';
 import { ClusterServiceService, DataServiceService, SqlServiceService } from '@cairn/proto';
-import type { LeaderLease } from '@cairn/cluster';
+import type { LeaderInfo } from '@cairn/cluster';
 
 const SERVICES = { SqlService: SqlServiceService, ClusterService: ClusterServiceService, DataService: DataServiceService };
+
+/** Who holds the leader lease now (the `LeaderLease`, once the coordinator has one). */
+export interface LeaderLookup {
+  current(): Promise<LeaderInfo | undefined>;
+}
 
 /**
  * Forwards a standby's calls to the coordinator that holds the lease. The request goes on
@@ -12,7 +17,7 @@ const SERVICES = { SqlService: SqlServiceService, ClusterService: ClusterService
 export class LeaderForwarder {
   private clients = new Map<string, Record<string, Client>>();
 
-  constructor(private readonly lease: LeaderLease, private readonly selfAddress: () => string) {}
+  constructor(private readonly lease: LeaderLookup, private readonly selfAddress: () => string) {}
 
   async forward<Q, R>(service: keyof typeof SERVICES | string, method: string, req: Q): Promise<R> {
     const leader = await this.lease.current();

@@ -1,0 +1,72 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { parseDurationMs, parseLocality } from '@cairn/cluster';
+import { isValidHost, parseHostPort, parseListenAddress } from '@cairn/metrics';
+
+/**
+ * Checks of `cairn start` flag values, made before anything starts so a typo gives one
+ * `ERROR (INVALID_ARGUMENT): ...` line naming the flag (and its environment variable), not a
+ * failure halfway through start-up.
+ */
+
+function invalid(flag: string, value: string, expected: string): CairnError {
+  return new CairnError(ErrorCode.InvalidArgument, `invalid ${flag} "${value}": expected ${expected}`);
+}
+
+/** A bind address, `host:port` (port 0 picks a free one). */
+export function listenAddrFlag(flag: string, value: string): string {
+  let parsed: { host: string; port: number };
+  try {
+    parsed = parseListenAddress(value);
+  } catch {
+    throw invalid(flag, value, 'host:port, e.g. 0.0.0.0:26257');
+  }
+  if (!value.includes(':') || !(isValidHost(parsed.host) || parsed.host === '::')) throw invalid(flag, value, 'host:port, e.g. 0.0.0.0:26257');
+  return value;
+}
+
+/** An advertised address: `host`, or `host:port` when `allowPort`. */
+export function advertiseFlag(flag: string, value: string, allowPort = true): string {
+  let parsed: { host: string; port?: number };
+  try {
+    parsed = parseHostPort(value, flag);
+  } catch {
+    throw invalid(flag, value, allowPort ? 'host or host:port' : 'a host name or IP address');
+  }
+  if (!allowPort && parsed.port !== undefined) throw invalid(flag, value, 'a host name or IP address (nodes listen on no RPC port)');
+  return value;
+}
+
+/** `--nats-replicas`: 1 to 5 (JetStream's limit); undefined follows the NATS cluster's size. */
+export function replicasFlag(value: string | undefined): number | undefined {
+  if (value === undefined || value === 'auto') return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 5) throw invalid('--nats-replicas', value, 'an integer from 1 to 5, or auto');
+  return n;
+}
+
+/** A duration such as `30s`, `500ms`, `2m`. */
+export function durationFlag(flag: string, value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw invalid(flag, value, 'a duration such as 30s, 500ms or 2m');
+  return ms;
+}
+
+/** `--nats`: comma-separated `nats://host:port` (or `host:port`) URLs. */
+export function natsUrlsFlag(value: string): string {
+  const urls = value.split(',').map((u) => u.trim());
+  for (const u of urls) {
+    const hostPort = u.replace(/^(nats|tls):\/\//, '');
+    try {
+      parseHostPort(hostPort, '--nats');
+    } catch {
+      throw invalid('--nats', value, 'comma-separated NATS URLs, e.g. nats://127.0.0.1:4222');
+    }
+  }
+  return urls.join(',');
+}
+
+/** `--locality`: `key=value` tiers, comma-separated (parseLocality names a malformed tier). */
+export function localityFlag(value: string): string {
+  if (parseLocality(value).length === 0) throw invalid('--locality', value, 'key=value tiers, e.g. region=us-east1,zone=us-east1-b');
+  return value;
+}
