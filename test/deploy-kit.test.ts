@@ -14,7 +14,11 @@
 //     cairn processes dial are the ones the NATS configs and Helm values create, Prometheus and
 //     Grafana mounts land where their configs look, kustomize lists every manifest;
 //   - the Kubernetes locality init script really reads a node's labels over HTTPS with a
-//     ServiceAccount token (against a local TLS server standing in for the API server).
+//     ServiceAccount token (against a local TLS server standing in for the API server);
+//   - the compose coordinator's and the systemd node's command lines, as written (only
+//     addresses, ports and paths rewritten for this machine), start real processes on a real
+//     3-server JetStream cluster that become ready, are discovered with the files' localities,
+//     and exit 0 on SIGTERM inside the unit's stop timeout.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, cpSync } from 'node:fs';
@@ -27,7 +31,7 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ClusterRole, ClusterRoleBinding, Role as RbacRole, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { cliPath, repoRoot } from '@cairn/testing';
+import { ManagedProcess, cliPath, freePort, repoRoot, startNatsCluster, tempDir, waitFor, type NatsClusterHandle } from '@cairn/testing';
 import { runCli } from './support/cli.js';
 import {
   DOCKERFILE_KEYWORDS,
@@ -42,6 +46,7 @@ import {
   shellWords,
   unitValue,
   type CairnInvocation,
+  type DockerInstruction,
   type Role,
 } from './support/deploy-files.js';
 
@@ -131,6 +136,34 @@ function natsServer(): string {
   return p;
 }
 
+let composeCache: Obj | undefined;
+
+/**
+ * The compose file's services. With docker-compose present (setup.sh installs it), as compose
+ * itself resolves the file (anchors, merges, paths); from the YAML alone otherwise.
+ */
+function composeServices(): Obj {
+  if (composeCache) return composeCache;
+  const bin = which('docker-compose');
+  const config = bin
+    ? obj(parseYaml(execFileSync(bin, ['-f', COMPOSE_FILE, 'config'], { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, COMPOSE_PROJECT_NAME: 'cairn' } })), 'docker-compose config')
+    : obj(yamlDocs(COMPOSE_FILE)[0], 'compose file');
+  composeCache = obj(config.services, 'services');
+  return composeCache;
+}
+
+/** The runtime stage of deploy/Dockerfile and the instructions before it. */
+function dockerfile(): { instructions: DockerInstruction[]; runtimeStart: number; runtime: DockerInstruction[] } {
+  const instructions = parseDockerfile(readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8'));
+  const runtimeStart = instructions.findLastIndex((i) => i.keyword === 'FROM');
+  return { instructions, runtimeStart, runtime: instructions.slice(runtimeStart) };
+}
+
+/** The variables the image sets for every container (its runtime stage's ENV). */
+function imageEnv(): Map<string, string> {
+  return new Map(dockerfile().runtime.filter((i) => i.keyword === 'ENV').flatMap((i) => dockerEnv(i.args)));
+}
+
 beforeAll(async () => {
   if (!existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`pnpm build\` first`);
   for (const role of ['coordinator', 'node'] as const) {
@@ -195,10 +228,8 @@ describe('cairn start --help (the CLI the kit drives)', () => {
 });
 
 describe('Dockerfile and .dockerignore', () => {
-  const instructions = parseDockerfile(readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8'));
+  const { instructions, runtimeStart, runtime } = dockerfile();
   const stages = instructions.filter((i) => i.keyword === 'FROM').map((i) => /\bAS\s+(\S+)/i.exec(i.args)?.[1]);
-  const runtimeStart = instructions.findLastIndex((i) => i.keyword === 'FROM');
-  const runtime = instructions.slice(runtimeStart);
 
   it('is multi-stage: the runtime copies only from a named build stage', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -228,7 +259,7 @@ describe('Dockerfile and .dockerignore', () => {
     expect(existsSync(join(ROOT, argv[1]!.slice('/app/'.length)))).toBe(true);
     expect(resolve(ROOT, argv[1]!.slice('/app/'.length))).toBe(cliPath());
 
-    const env = new Map(runtime.filter((i) => i.keyword === 'ENV').flatMap((i) => dockerEnv(i.args)));
+    const env = imageEnv();
     const known = new Set([...surface('coordinator').env, ...surface('node').env]);
     expect([...env.keys()].filter((k) => k.startsWith('CAIRN_') && !known.has(k))).toEqual([]);
     const exposed = runtime.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/));
@@ -260,20 +291,11 @@ describe('Dockerfile and .dockerignore', () => {
 });
 
 describe('compose', () => {
-  let config: Obj;
   let services: Obj;
   const composeBin = which('docker-compose');
 
   beforeAll(() => {
-    // With docker-compose present (setup.sh installs it), the file is read as compose itself
-    // resolves it (anchors, merges, paths); the YAML alone otherwise.
-    if (composeBin) {
-      const out = execFileSync(composeBin, ['-f', COMPOSE_FILE, 'config'], { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, COMPOSE_PROJECT_NAME: 'cairn' } });
-      config = obj(parseYaml(out), 'docker-compose config');
-    } else {
-      config = obj(yamlDocs(COMPOSE_FILE)[0], 'compose file');
-    }
-    services = obj(config.services, 'services');
+    services = composeServices();
   });
 
   it.runIf(which('docker-compose') !== undefined)('passes docker-compose config -q', () => {
@@ -778,6 +800,106 @@ describe('systemd', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the kit's command lines start a real cluster", () => {
+  // The compose coordinator's command line (flags, the image's ENV under the service's
+  // environment) and the systemd node's (env file only) run as they are, against a real
+  // 3-server JetStream cluster, with only what names this machine rewritten: NATS URLs,
+  // listen and advertised addresses (127.0.0.1 and free ports), the store directory.
+  let nats: NatsClusterHandle | undefined;
+  const procs: ManagedProcess[] = [];
+
+  afterAll(async () => {
+    await Promise.allSettled(procs.map((p) => p.stop(40_000)));
+    await nats?.stop();
+  });
+
+  /** Flag name (`listen-addr`) of a CAIRN_* variable (`CAIRN_LISTEN_ADDR`). */
+  const flagOf = (envName: string): string => envName.slice('CAIRN_'.length).toLowerCase().replace(/_/g, '-');
+
+  function localize(role: Role, args: string[], env: Map<string, string>, local: Record<string, string>): { args: string[]; env: Record<string, string> } {
+    const rewrite = (flag: string, value: string): string => local[flag] ?? value;
+    const outArgs = args.map((w, i) => {
+      const m = /^--([a-z-]+)=(.*)$/.exec(w);
+      if (m) return `--${m[1]!}=${rewrite(m[1]!, m[2]!)}`;
+      const prev = /^--([a-z-]+)$/.exec(args[i - 1] ?? '');
+      return prev && !w.startsWith('-') ? rewrite(prev[1]!, w) : w;
+    });
+    const outEnv: Record<string, string> = {};
+    for (const [k, v] of env) outEnv[k] = k.startsWith('CAIRN_') ? rewrite(flagOf(k), v) : v;
+    // Addresses the files leave to the image or the CLI's defaults still get this machine's.
+    for (const [flag, value] of Object.entries(local)) {
+      const given = outArgs.some((w) => w === `--${flag}` || w.startsWith(`--${flag}=`)) || env.has(`CAIRN_${flag.toUpperCase().replace(/-/g, '_')}`);
+      if (!given && surface(role).flags.has(`--${flag}`)) outArgs.push(`--${flag}=${value}`);
+    }
+    return { args: outArgs, env: outEnv };
+  }
+
+  async function start(name: string, role: Role, args: string[], env: Record<string, string>): Promise<ManagedProcess> {
+    const clean = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('CAIRN_')).map((k) => [k, undefined]));
+    const p = await ManagedProcess.start({
+      name,
+      command: process.execPath,
+      args: [cliPath(), ...args],
+      env: { ...clean, ...env },
+      readyTimeoutMs: 90_000,
+      stopTimeoutMs: 40_000,
+    });
+    procs.push(p);
+    expect(p.readyInfo.role).toBe(role);
+    return p;
+  }
+
+  async function ready(http: string): Promise<void> {
+    await waitFor(async () => (await fetch(`http://${http}/health?ready=1`)).status === 200, { timeoutMs: 90_000, what: `${http}/health?ready=1` });
+  }
+
+  it('becomes ready, is discovered with the files\' localities, and drains on SIGTERM', async () => {
+    nats = await startNatsCluster(3);
+
+    const service = obj(composeServices()['coordinator-1'], 'coordinator-1');
+    const coordinatorArgs = cairnArgs(arr(service.command, 'command').map(String))!;
+    const coordinatorEnv = new Map([...imageEnv(), ...Object.entries(obj(service.environment, 'environment')).map(([k, v]) => [k, String(v)] as [string, string])]);
+    const cGrpc = `127.0.0.1:${String(await freePort())}`;
+    const cHttp = `127.0.0.1:${String(await freePort())}`;
+    const coordinatorStore = await tempDir('cairn-kit-coordinator');
+    const c = localize('coordinator', coordinatorArgs, coordinatorEnv, {
+      nats: nats.url, 'listen-addr': cGrpc, 'advertise-addr': cGrpc, 'http-addr': cHttp, 'advertise-http-addr': cHttp, store: coordinatorStore,
+    });
+
+    const unitFile = parseUnit(readFileSync(join(SYSTEMD_DIR, 'cairn-node.service'), 'utf8'));
+    const nodeArgs = cairnArgs(shellWords(unitValue(unitFile, 'Service', 'ExecStart') ?? ''))!;
+    const nodeEnv = parseEnvFile(readFileSync(join(SYSTEMD_DIR, 'node.env'), 'utf8'));
+    const nHttp = `127.0.0.1:${String(await freePort())}`;
+    const n = localize('node', nodeArgs, nodeEnv, {
+      nats: nats.url, 'http-addr': nHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': nHttp, store: await tempDir('cairn-kit-node'),
+    });
+
+    // Started together, as compose and systemd start them.
+    const [coordinator, node] = await Promise.all([start('coordinator-1', 'coordinator', c.args, c.env), start('node-1', 'node', n.args, n.env)]);
+    await ready(cHttp);
+    await ready(nHttp);
+
+    const groups = (await (await fetch(`http://${cHttp}/sd/prometheus`)).json()) as Array<{ targets: string[]; labels: Record<string, string> }>;
+    const nodeLocality = Object.fromEntries(str(nodeEnv.get('CAIRN_LOCALITY'), 'CAIRN_LOCALITY').split(',').map((t) => t.split('=') as [string, string]));
+    const coordinatorLocality = /--locality=(\S+)/.exec(coordinatorArgs.join(' '))![1]!;
+    expect(groups).toEqual(
+      expect.arrayContaining([
+        { targets: [cHttp], labels: expect.objectContaining({ cairn_role: 'coordinator', cairn_coordinator_id: 'coordinator-1', locality_region: coordinatorLocality.split('=')[1] }) as unknown },
+        { targets: [nHttp], labels: expect.objectContaining({ cairn_role: 'node', locality_region: nodeLocality.region, locality_zone: nodeLocality.zone }) as unknown },
+      ]),
+    );
+
+    // SIGTERM drains and exits cleanly well inside the unit's TimeoutStopSec.
+    const stopLimit = durationSeconds(unitValue(unitFile, 'Service', 'TimeoutStopSec') ?? '90s');
+    const t0 = performance.now();
+    await node.kill('SIGTERM');
+    expect(node.exitStatus?.code, node.logs()).toBe(0);
+    expect((performance.now() - t0) / 1000).toBeLessThan(stopLimit);
+    await coordinator.kill('SIGTERM');
+    expect(coordinator.exitStatus?.code, coordinator.logs()).toBe(0);
   });
 });
 
