@@ -130,6 +130,15 @@ function natsConfigTest(conf: string, env: Record<string, string>): { ok: boolea
   }
 }
 
+/**
+ * nats-server 2.10 or later: 2.9 lets more than one writer win a KV `update` with the same
+ * expected revision on an R3 bucket (../shared/design/TOOLCHAIN.md), which cairn's state relies on.
+ */
+function natsAtLeast210(tag: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(tag);
+  return m !== null && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 10));
+}
+
 function natsServer(): string {
   const p = which('nats-server');
   if (!p) throw new Error('nats-server not found (scripts/setup.sh installs it)');
@@ -348,6 +357,7 @@ describe('compose', () => {
   it('runs 3 nats-servers in one JetStream cluster, and the cairn processes dial exactly those', () => {
     const nats = Object.entries(services).filter(([, s]) => isObj(s) && typeof s.image === 'string' && s.image.startsWith('nats:'));
     expect(nats.map(([n]) => n).sort()).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    for (const [name, s] of nats) expect(natsAtLeast210(String(obj(s, name).image).split(':')[1]!), name).toBe(true);
     const conf = join(COMPOSE_DIR, 'nats', 'nats-server.conf');
     const confText = readFileSync(conf, 'utf8');
     const routes = [...confText.matchAll(/nats-route:\/\/([\w.-]+):6222/g)].map((m) => m[1]);
@@ -601,6 +611,7 @@ describe('Kubernetes', () => {
     expect(replicas).toBe(3);
     expect(jetstream.enabled).toBe(true);
     expect(obj(jetstream.fileStore, 'fileStore').enabled).toBe(true);
+    expect(natsAtLeast210(String(obj(obj(natsValues.container, 'container').image, 'image').tag))).toBe(true);
     const expected = Array.from({ length: replicas }, (_, i) => `nats-${String(i)}.nats-headless`);
     for (const { file, o } of workloads) {
       const { c } = cairnContainer(file, o);
