@@ -300,8 +300,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         // still read its replicas.
         readiness.drain();
         await heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'draining heartbeat failed'));
-        nodeLog.info({ drainTimeoutMs: opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS }, 'draining');
-        await claimer.drain(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
+        const drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+        nodeLog.info({ drainTimeoutMs, inFlight: claimer.busy }, 'draining');
+        const drainStarted = Date.now();
+        await claimer.drain(drainTimeoutMs);
+        nodeLog.info({ ms: Date.now() - drainStarted }, 'drained: no work item in hand');
         for (const c of cleanup) await c();
         nodeLog.info('node stopped');
       },
