@@ -1,19 +1,30 @@
 import { randomUUID } from 'node:crypto';
 import { Registry, Gauge } from 'prom-client';
-import { ClusterState, LeaderLease, connectNats, getOrCreate } from '@cairn/cluster';
-import { collectProcessMetrics, createLogger, parseListenAddress, startMetricsServer, type Logger } from '@cairn/metrics';
+import { ClusterState, CoordinatorRegistry, LeaderLease, connectNats, getOrCreate, parseLocality } from '@cairn/cluster';
+import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
 import { ClusterSettings } from './cluster-settings.js';
 import { Leader } from './leader.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
+import { CoordinatorReadiness } from './coordinator-readiness.js';
+import { PROMETHEUS_SD_PATH, prometheusSdRoute } from './service-discovery.js';
 
 export interface CoordinatorOptions {
   natsUrl: string;
-  /** host:port of the gRPC API (default 127.0.0.1:26257). */
-  grpcListen?: string;
-  /** host:port of /metrics (default 127.0.0.1:8080). */
-  metricsListen?: string;
+  /** host:port the gRPC API binds (default 127.0.0.1:26257; port 0 picks a free one). */
+  listenAddr?: string;
+  /**
+   * host[:port] the lease advertises to standbys and clients (default: the bound address, or
+   * this machine's hostname with the bound port when bound to 0.0.0.0 or ::).
+   */
+  advertiseAddr?: string;
+  /** host:port of /metrics and /health (default 127.0.0.1:8080). */
+  httpAddr?: string;
+  /** host[:port] others (Prometheus) reach /metrics at (default: the advertised host + bound http port). */
+  advertiseHttpAddr?: string;
+  /** Locality tiers of this coordinator (`region=..,zone=..`), labels for service discovery. */
+  locality?: string;
   /** A stable name for this coordinator (default: a random id). */
   id?: string;
   natsReplicas?: number;
@@ -24,8 +35,14 @@ export interface CoordinatorOptions {
 export interface RunningCoordinator {
   id: string;
   clusterId: string;
+  /** The advertised gRPC address: what clients and standbys dial. */
   grpcAddress: string;
+  /** The bound gRPC address. */
+  listenAddress: string;
+  /** The advertised /metrics and /health address. */
   metricsAddress: string;
+  /** The bound /metrics and /health address. */
+  httpListenAddress: string;
   isLeader(): boolean;
   stop(): Promise<void>;
 }
@@ -48,14 +65,27 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
 
   let leader: Leader | undefined;
   let grpcAddress = '';
-  const lease = new LeaderLease(state.lease, { coordinatorId: id, grpcAddress: '' }, state.options.leaseTtlMs);
-  const forwarder = new LeaderForwarder(lease, () => grpcAddress);
+  // The lease advertises the API's address, known only once it is bound (port 0 picks one);
+  // a call forwarded before the lease exists finds no leader and the client retries it.
+  const leaseSlot: { lease?: LeaderLease } = {};
+  const forwarder = new LeaderForwarder({ current: async () => leaseSlot.lease?.current() }, () => grpcAddress);
 
-  const grpc = parseListenAddress(opts.grpcListen ?? '127.0.0.1:26257');
-  const api = await startApiServer({ coordinatorId: id, clusterId, leader: () => leader, forwarder }, grpc.host, grpc.port);
-  grpcAddress = api.address;
-  // The lease advertises where clients (and standbys forwarding) reach this coordinator.
-  (lease as unknown as { self: { grpcAddress: string } }).self.grpcAddress = api.address;
+  const grpc = parseListenAddress(opts.listenAddr ?? '127.0.0.1:26257');
+  const api = await startApiServer(
+    { coordinatorId: id, clusterId, advertisedAddress: () => grpcAddress, leader: () => leader, forwarder },
+    grpc.host,
+    grpc.port,
+  );
+  grpcAddress = advertisedAddress({ host: grpc.host, port: api.port }, opts.advertiseAddr);
+  const lease = new LeaderLease(state.lease, { coordinatorId: id, grpcAddress }, state.options.leaseTtlMs);
+  leaseSlot.lease = lease;
+  const readiness = new CoordinatorReadiness({
+    nc,
+    coordinatorId: id,
+    leading: () => leader !== undefined,
+    leaseHolder: () => lease.current(),
+    onChange: (ready) => api.setServing(ready),
+  });
 
   const registry = new Registry();
   collectProcessMetrics(registry, 'cairn_coordinator_');
@@ -68,8 +98,32 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     },
   });
   const jobMetrics = new CoordinatorMetrics(registry);
-  const m = parseListenAddress(opts.metricsListen ?? '127.0.0.1:8080');
-  const metrics = await startMetricsServer(m.host, m.port, registry);
+  const m = parseListenAddress(opts.httpAddr ?? '127.0.0.1:8080');
+  const coordinators = await CoordinatorRegistry.open(state);
+  const metrics = await startMetricsServer(m.host, m.port, registry, {
+    ready: () => readiness.check(),
+    routes: { [PROMETHEUS_SD_PATH]: prometheusSdRoute({ coordinators, nodes: state.nodes }) },
+  });
+  // What Prometheus and service discovery dial: by default the host others reach the gRPC API at.
+  const metricsAddress = advertisedAddress(
+    { host: splitHostPort(grpcAddress).host, port: splitHostPort(metrics.address).port },
+    opts.advertiseHttpAddr,
+  );
+  // Registered so that any coordinator's service discovery lists this one for Prometheus.
+  const locality = parseLocality(opts.locality ?? '');
+  const startedAtMs = BigInt(Date.now());
+  const registration = await coordinators.startHeartbeat(
+    () => ({
+      coordinatorId: id,
+      httpAddress: metricsAddress,
+      grpcAddress,
+      startedAtMs,
+      heartbeatAtMs: BigInt(Date.now()),
+      buildVersion: 'cairn-0.1.0',
+      locality,
+    }),
+    (err) => log.warn({ err }, 'coordinator heartbeat failed'),
+  );
 
   let starting: Promise<void> = Promise.resolve();
   lease.on('elected', () => {
@@ -92,21 +146,32 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     void old?.stop();
   });
   lease.start();
+  readiness.start();
 
-  log.info({ clusterId, grpc: api.address, metrics: metrics.address }, 'coordinator started');
+  log.info(
+    { clusterId, grpc: grpcAddress, listen: api.address, metrics: metricsAddress, httpListen: metrics.address, locality: opts.locality },
+    'coordinator started',
+  );
   return {
     id,
     clusterId,
-    grpcAddress: api.address,
-    metricsAddress: metrics.address,
+    grpcAddress,
+    listenAddress: api.address,
+    metricsAddress,
+    httpListenAddress: metrics.address,
     isLeader: () => leader !== undefined,
+    // A leader stops its Leader and then deletes the lease key, so a standby takes over at its
+    // next lease tick instead of after the TTL; health says NOT_SERVING from the first moment.
     stop: async () => {
+      readiness.drain();
+      await registration.stop();
       await starting;
       await leader?.stop();
       leader = undefined;
       await lease.stop();
       forwarder.close();
       await api.stop();
+      readiness.stop();
       await metrics.close();
       await nc.drain().catch(() => undefined);
       log.info('coordinator stopped');
