@@ -22,7 +22,6 @@ function flag(spec: string, description: string, defaultValue?: string): Option 
 
 const NATS_DESC = 'NATS server URL(s), comma-separated (every server of a NATS cluster)';
 const REPLICAS_DESC = 'replicas of the JetStream state, 1 to 5 (default: 3 on a NATS cluster of 3 or more servers, else 1)';
-const DRAIN_DESC = 'on SIGTERM, how long in-flight work may take before it is released (node) or the stop ends (both)';
 
 /** Hidden: stop when stdin closes (start-local passes it so no child outlives it). */
 function exitWithParentFlag(): Option {
@@ -59,7 +58,7 @@ export function registerStartCommands(program: Command): void {
     .addOption(flag('--advertise-http-addr <host[:port]>', '/metrics address given to service discovery (default: the advertised host and the bound http port)'))
     .addOption(flag('--id <name>', 'coordinator name (default: random)'))
     .addOption(flag('--locality <tiers>', 'locality tiers, labels for service discovery, e.g. region=us-east1,zone=us-east1-b'))
-    .addOption(flag('--drain-timeout <duration>', DRAIN_DESC, '30s'))
+    .addOption(flag('--drain-timeout <duration>', 'on SIGTERM, how long the stop may take (plus 15 s to close connections) before the process exits anyway', '30s'))
     .addOption(exitWithParentFlag())
     .action(async (o: CommonFlags & { listenAddr: string; id?: string }) => {
       // Every value is checked before anything starts: one clear line names a bad flag.
@@ -104,7 +103,7 @@ export function registerStartCommands(program: Command): void {
     .addOption(
       flag('--advertise-http-addr <host[:port]>', '/metrics address recorded for the node (default: the advertised host and the bound http port)'),
     )
-    .addOption(flag('--drain-timeout <duration>', DRAIN_DESC, '30s'))
+    .addOption(flag('--drain-timeout <duration>', 'on SIGTERM, how long work items in hand may run before they are handed back to other nodes', '30s'))
     .addOption(exitWithParentFlag())
     .action(async (o: CommonFlags & { locality: string; store: string }) => {
       const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
