@@ -23,9 +23,13 @@ function flag(spec: string, description: string, defaultValue?: string): Option 
 const NATS_DESC = 'NATS server URL(s), comma-separated (every server of a NATS cluster)';
 const REPLICAS_DESC = 'replicas of the JetStream state, 1 to 5 (default: 3 on a NATS cluster of 3 or more servers, else 1)';
 
-/** Hidden: stop when stdin closes (start-local passes it so no child outlives it). */
+/**
+ * Hidden: stop when stdin closes (start-local passes it so no child outlives it). No
+ * environment variable on purpose: set by mistake in a service manager whose stdin is
+ * /dev/null, it would stop the process as soon as it started.
+ */
 function exitWithParentFlag(): Option {
-  return new Option('--exit-with-parent', 'stop when stdin reaches EOF').env('CAIRN_EXIT_WITH_PARENT').hideHelp();
+  return new Option('--exit-with-parent', 'stop when stdin reaches EOF').hideHelp();
 }
 
 interface CommonFlags {
