@@ -1,8 +1,9 @@
 /**
  * Process configuration and health, with real processes on one nats-server (a coordinator
  * and two nodes) plus a lone coordinator on a second nats-server:
- * - a coordinator configured by CAIRN_* environment variables alone, advertising a host name
- *   other than the one it binds; clients reach the cluster through it;
+ * - a coordinator and a node configured by CAIRN_* environment variables alone, advertising a
+ *   host name other than the one they bind; clients reach the cluster through the coordinator,
+ *   SHOW NODES lists the node under its advertised address;
  * - bad flag values are refused before anything starts, with one `ERROR (CODE): ...` line;
  * - a node's `/health?ready=1` says 503 while it (re)joins and catches up with the write log,
  *   then 200;
@@ -106,6 +107,42 @@ describe('process configuration', () => {
     // SIGTERM: a clean stop, exit 0.
     await proc.kill('SIGTERM');
     expect(proc.exitStatus?.code).toBe(0);
+  });
+
+  it('a node configured by CAIRN_* environment variables alone records its advertised address', async () => {
+    const httpPort = await freePort();
+    const store = await tempDir('cairn-env-node');
+    const proc = await ManagedProcess.start({
+      name: 'env-node',
+      command: process.execPath,
+      args: [cliPath(), 'start', 'node'],
+      env: {
+        CAIRN_NATS: nats.url,
+        CAIRN_LOCALITY: 'region=eu-west1,zone=eu-west1-c',
+        CAIRN_STORE: store,
+        CAIRN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+        CAIRN_ADVERTISE_ADDR: 'localhost',
+        CAIRN_DRAIN_TIMEOUT: '2s',
+      },
+      logFile: join(store, 'env-node.log'),
+    });
+    extra.push(proc);
+    expect(proc.readyInfo).toMatchObject({ role: 'node', address: `localhost:${httpPort}`, httpListen: `127.0.0.1:${httpPort}` });
+    const nodeId = String(proc.readyInfo['nodeId']);
+    const row = await waitFor(async () => (await showNodes(client)).find((n) => n['id'] === nodeId), {
+      what: `node ${nodeId} in SHOW NODES`,
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    expect(row).toMatchObject({ address: `localhost:${httpPort}`, locality: 'region=eu-west1,zone=eu-west1-c', is_live: 'true' });
+    await waitFor(async () => ((await health(`localhost:${httpPort}`, true)).status === 200 ? true : undefined), {
+      what: 'the env-configured node ready',
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    await proc.kill('SIGTERM');
+    expect(proc.exitStatus?.code).toBe(0);
+    expect(proc.logs()).toContain('"drainTimeoutMs":2000');
   });
 
   it('refuses bad values before starting anything, with one ERROR line naming the flag', async () => {
