@@ -108,7 +108,15 @@ describe('SIGTERM drains', () => {
 
     const done = await queryOne(client, `SHOW JOB WHEN COMPLETE ${id}`);
     const doneMs = performance.now() - signalledAt;
-    console.log(`node ${victimId}: exited ${Math.round(exitMs)} ms after SIGTERM with ${String(draining?.['inFlight'])} item(s) in hand; job done ${Math.round(doneMs)} ms after it`);
+    const itemSeconds = others
+      .flatMap((n) => n.logs().split('\n'))
+      .filter((l) => l.includes('"msg":"work item done"'))
+      .map((l) => Number(/"seconds":([\d.]+)/.exec(l)?.[1]))
+      .sort((a, b) => a - b);
+    console.log(
+      `node ${victimId}: exited ${Math.round(exitMs)} ms after SIGTERM with ${String(draining?.['inFlight'])} item(s) in hand; ` +
+        `job done ${Math.round(doneMs)} ms after it; ${itemSeconds.length} items on the others, median ${itemSeconds[Math.floor(itemSeconds.length / 2)]} s`,
+    );
     expect(col(done, 'status')).toBe('succeeded');
     // Handed back, not left to time out: another node took it well within the ack wait.
     expect(doneMs).toBeLessThan(ACK_WAIT_MS - 3_000);
