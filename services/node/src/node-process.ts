@@ -299,11 +299,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         // node keeps applying the log and serving reads meanwhile: other nodes' work may
         // still read its replicas.
         readiness.drain();
-        await heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'draining heartbeat failed'));
         const drainTimeoutMs = opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-        nodeLog.info({ drainTimeoutMs, inFlight: claimer.busy }, 'draining');
         const drainStarted = Date.now();
-        await claimer.drain(drainTimeoutMs);
+        const inFlight = claimer.busy;
+        // Stops claiming at once, before the heartbeat's round trip could let one more in.
+        const drained = claimer.drain(drainTimeoutMs);
+        nodeLog.info({ drainTimeoutMs, inFlight }, 'draining');
+        await heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'draining heartbeat failed'));
+        await drained;
         nodeLog.info({ ms: Date.now() - drainStarted }, 'drained: no work item in hand');
         for (const c of cleanup) await c();
         nodeLog.info('node stopped');
