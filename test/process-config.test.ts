@@ -8,7 +8,8 @@
  * - a node's `/health?ready=1` says 503 while it (re)joins and catches up with the write log,
  *   then 200;
  * - the gRPC health service and `/health?ready=1` follow a coordinator's NATS connection:
- *   NOT_SERVING while its nats-server is down, SERVING again once it is back.
+ *   NOT_SERVING while its nats-server is down, SERVING again once it is back; a stop stuck on
+ *   a NATS that is gone ends at once on a second signal.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -229,7 +230,7 @@ describe('health', () => {
     expect(rows.rows).toEqual([[String(ENTRIES)]]);
   });
 
-  it("gRPC health and /health?ready=1 follow a coordinator's NATS: NOT_SERVING while it is down, SERVING once back", async () => {
+  it("gRPC health and /health?ready=1 follow a coordinator's NATS (NOT_SERVING while it is down, SERVING once back); a second signal ends a stuck stop", async () => {
     const lonelyNats = await startNatsServer();
     otherServers.push(lonelyNats);
     const dataDir = await tempDir('cairn-lonely-coordinator');
@@ -260,7 +261,19 @@ describe('health', () => {
     await lonelyNats.restart();
     await statusBecomes('SERVING', 30_000);
     expect((await health(http, true)).status).toBe(200);
-    await proc.kill('SIGTERM');
-    expect(proc.exitStatus?.code).toBe(0);
+
+    // A stop that waits on a NATS that is gone: a second signal ends the process at once.
+    await lonelyNats.kill();
+    await statusBecomes('NOT_SERVING', 5_000);
+    const exited = proc.waitForExit();
+    process.kill(proc.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(proc.running, 'the first SIGTERM stops cleanly, waiting on NATS').toBe(true);
+    const secondAt = performance.now();
+    process.kill(proc.pid, 'SIGTERM');
+    const exit = await exited;
+    expect(performance.now() - secondAt).toBeLessThan(1_000);
+    expect(exit.code).toBe(1);
+    expect(proc.logs()).toContain('SIGTERM: exiting at once');
   });
 });
