@@ -1,4 +1,5 @@
 import type { KV } from 'nats';
+import { JsApiCode, isJsApiError } from './nats-errors.js';
 
 /**
  * Allocates small unique integers (node ids) with `kv.create()`: the first caller to create
@@ -11,7 +12,7 @@ export async function allocateId(kv: KV, prefix: string, owner: string, first = 
       await kv.create(`${prefix}.${n}`, new TextEncoder().encode(owner));
       return n;
     } catch (err) {
-      if (!(err instanceof Error) || !/wrong last sequence|exists/i.test(err.message)) throw err;
+      if (!isJsApiError(err, JsApiCode.WrongLastSequence)) throw err;
     }
   }
 }
@@ -22,8 +23,9 @@ export async function getOrCreate(kv: KV, key: string, make: () => string): Prom
   if (existing && existing.operation === 'PUT') return existing.string();
   try {
     await kv.create(key, new TextEncoder().encode(make()));
-  } catch {
-    // Lost the race: read the winner's value below.
+  } catch (err) {
+    // Lost the race: read the winner's value below. Anything else is a real failure.
+    if (!isJsApiError(err, JsApiCode.WrongLastSequence)) throw err;
   }
   const e = await kv.get(key);
   if (!e) throw new Error(`KV key ${key} vanished after create`);

@@ -1,5 +1,5 @@
 export { connectNats } from './nats-connection.js';
-export { ClusterState, Buckets, LOG_STREAM, LOG_SUBJECT, DEFAULT_STATE_OPTIONS, type StateOptions } from './state-buckets.js';
+export { ClusterState, Buckets, LOG_STREAM, LOG_SUBJECT, DEFAULT_STATE_OPTIONS, type StateOptions, type OpenStateOptions } from './state-buckets.js';
 export { LeaderLease, type LeaderInfo } from './leader-lease.js';
 export { allocateId, getOrCreate } from './id-allocator.js';
 export { LogWriter, readLogTail, tailLog, type LogPosition, type SequencedEntry } from './write-log.js';
@@ -40,3 +40,19 @@ export {
   GC_INTERVAL_SETTING,
   DEFAULT_GC_INTERVAL,
 } from './settings-view.js';
+export { JsApiCode, jsApiCode, isJsApiError, isTransientNatsError, reasonOf } from './nats-errors.js';
+export { retryNats, DEFAULT_NATS_RETRY_BUDGET_MS, type NatsRetryOptions } from './nats-retry.js';
+export {
+  ensureKv,
+  ensureStream,
+  ensureConsumer,
+  resilientKv,
+  setupManager,
+  stateReplicas,
+  checkReplicas,
+  natsClusterSize,
+  jetStream,
+  type KvOptions,
+  type SetupOptions,
+} from './jetstream-setup.js';
+export { followStream, type FollowOptions } from './stream-follower.js';

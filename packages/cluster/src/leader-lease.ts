@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { KV } from 'nats';
+import { JsApiCode, isJsApiError } from './nats-errors.js';
 
 const LEASE_KEY = 'leader';
 
@@ -122,7 +123,7 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     } catch (err) {
       if (!this.isLeader) return;
       const lostFor = Date.now() - this.lastRenewMs;
-      const taken = err instanceof Error && /wrong last sequence/i.test(err.message);
+      const taken = isJsApiError(err, JsApiCode.WrongLastSequence);
       if (taken || lostFor > this.ttlMs / 2) {
         this.stepDown(taken ? 'lease taken by another coordinator' : `lease not renewed for ${lostFor}ms`);
       }

@@ -1,4 +1,6 @@
 import type { NatsConnection } from 'nats';
+import { ErrorCode as NatsErrorCode } from 'nats';
+import { retryNats } from './nats-retry.js';
 import { CairnError, ErrorCode, type ErrorCode as Code } from '@cairn/errors';
 import { NodeError } from '@cairn/proto';
 
@@ -57,9 +59,25 @@ export async function callNode<Q, R>(
   timeoutMs = 30_000,
 ): Promise<R> {
   let reply;
+  const data = req.encode(request).finish();
   try {
-    reply = await nc.request(nodeSubject(nodeId, method), req.encode(request).finish(), { timeout: timeoutMs });
-  } catch (err) {
+    // "No responders" means the node is not subscribed right now: it is reconnecting to
+    // another NATS server (its own died), or it is down. Ask again for a few seconds before
+    // calling it unavailable; a timeout is not repeated, it already waited long.
+    reply = await retryNats(
+      async () => {
+        try {
+          return await nc.request(nodeSubject(nodeId, method), data, { timeout: timeoutMs });
+        } catch (err) {
+          if (statusOf(err) === NatsErrorCode.NoResponders) throw err;
+          throw new Final(err);
+        }
+      },
+      { what: `node ${nodeId} did not answer ${method}`, budgetMs: NO_RESPONDERS_BUDGET_MS },
+    );
+  } catch (e) {
+    if (e instanceof CairnError) throw e;
+    const err = e instanceof Final ? e.error : e;
     throw new CairnError(ErrorCode.Unavailable, `node ${nodeId} did not answer ${method}: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
       retryable: true,
@@ -76,4 +94,18 @@ function frame(status: number, body: Uint8Array): Uint8Array {
   out[0] = status;
   out.set(body, 1);
   return out;
+}
+
+/** How long a call keeps asking a node that has no subscription (it may be reconnecting). */
+const NO_RESPONDERS_BUDGET_MS = 3000;
+
+function statusOf(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+}
+
+/** Carries an error out of the retry loop unretried. */
+class Final extends Error {
+  constructor(readonly error: unknown) {
+    super('final');
+  }
 }

@@ -58,7 +58,7 @@ interface StoredRecord {
 const RECORD_ID = /^[A-Za-z0-9_-]+$/;
 
 async function openBucket(state: ClusterState): Promise<KV> {
-  return state.js.views.kv(PROTECTED_TS_BUCKET, { replicas: state.options.replicas, history: 1 });
+  return state.openKv(PROTECTED_TS_BUCKET);
 }
 
 function encodeRecord(r: ProtectedTimestampRecord): Uint8Array {

@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { ensureKv, ensureStream, jetStream, setupManager, stateReplicas } from './jetstream-setup.js';
 
 /** Names of the JetStream resources that hold the cluster's replicated state. */
 export const Buckets = {
@@ -27,6 +27,17 @@ export interface StateOptions {
 
 export const DEFAULT_STATE_OPTIONS: StateOptions = { replicas: 1, leaseTtlMs: 4000 };
 
+/**
+ * What `ClusterState.open` takes: without `replicas` the count follows the NATS cluster
+ * (3 on three or more servers, else 1); a count the cluster cannot hold is refused.
+ */
+export interface OpenStateOptions {
+  replicas?: number | undefined;
+  leaseTtlMs?: number | undefined;
+  /** How long to keep retrying while JetStream forms or elects leaders (default 60 s). */
+  budgetMs?: number;
+}
+
 /** Opened handles to the cluster's buckets and log stream. */
 export class ClusterState {
   private constructor(
@@ -42,52 +53,39 @@ export class ClusterState {
   ) {}
 
   /**
-   * Opens (creating when missing) the buckets and the write log. JetStream may still be
-   * electing leaders right after a NATS restart, so this retries until `timeoutMs`.
+   * Opens (creating when missing) the buckets and the write log. Every process does this at
+   * start, all at once on a fresh cluster: `ensureKv`/`ensureStream` make it idempotent and
+   * retry while JetStream elects leaders.
    */
-  static async open(nc: NatsConnection, options: Partial<StateOptions> = {}, timeoutMs = 30_000): Promise<ClusterState> {
-    const opts = { ...DEFAULT_STATE_OPTIONS, ...options };
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const jsm = await nc.jetstreamManager({ timeout: 5000 });
-        const js = nc.jetstream({ timeout: 10_000 });
-        const kv = (name: string, extra: Record<string, unknown> = {}) =>
-          js.views.kv(name, { replicas: opts.replicas, history: 1, ...extra });
-        const [meta, nodes, ranges, lease, settings] = await Promise.all([
-          kv(Buckets.meta),
-          kv(Buckets.nodes),
-          kv(Buckets.ranges),
-          kv(Buckets.lease, { ttl: opts.leaseTtlMs }),
-          kv(Buckets.settings),
-        ]);
-        await ensureLogStream(jsm, opts.replicas);
-        return new ClusterState(nc, js, jsm, meta, nodes, ranges, lease, settings, opts);
-      } catch (err) {
-        if (Date.now() > deadline) {
-          const reason = err instanceof Error ? err.message : String(err);
-          throw new CairnError(ErrorCode.Unavailable, `JetStream is not available: ${reason}`, {
-            cause: err,
-            retryable: true,
-          });
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-  }
-}
-
-async function ensureLogStream(jsm: JetStreamManager, replicas: number): Promise<void> {
-  try {
-    await jsm.streams.info(LOG_STREAM);
-  } catch {
+  static async open(nc: NatsConnection, options: OpenStateOptions = {}): Promise<ClusterState> {
+    const opts: StateOptions = {
+      replicas: await stateReplicas(nc, options.replicas),
+      leaseTtlMs: options.leaseTtlMs ?? DEFAULT_STATE_OPTIONS.leaseTtlMs,
+    };
+    const setup = { replicas: opts.replicas, ...(options.budgetMs ? { budgetMs: options.budgetMs } : {}) };
+    const jsm = await setupManager(nc);
+    const [meta, nodes, ranges, lease, settings] = await Promise.all([
+      ensureKv(nc, Buckets.meta, setup),
+      ensureKv(nc, Buckets.nodes, setup),
+      ensureKv(nc, Buckets.ranges, setup),
+      // A renewal must give up well within the TTL, so the next one is tried before the holder
+      // has to step down (a request lost with a dying server would otherwise hang 10 s).
+      ensureKv(nc, Buckets.lease, { ...setup, ttlMs: opts.leaseTtlMs, resilient: false, requestTimeoutMs: Math.max(500, opts.leaseTtlMs / 4) }),
+      ensureKv(nc, Buckets.settings, setup),
+    ]);
     // The log keeps every entry: a replica that was down catches up from where it stopped.
     // (Trimming below the oldest replica's applied position is future work.)
-    await jsm.streams.add({
-      name: LOG_STREAM,
-      subjects: [LOG_SUBJECT],
-      num_replicas: replicas,
-      max_msg_size: 8 * 1024 * 1024,
-    });
+    await ensureStream(
+      jsm,
+      { name: LOG_STREAM, subjects: [LOG_SUBJECT], num_replicas: opts.replicas, max_msg_size: 8 * 1024 * 1024 },
+      setup,
+    );
+    const dataJsm = await nc.jetstreamManager({ timeout: 5000, checkAPI: false });
+    return new ClusterState(nc, jetStream(nc), dataJsm, meta, nodes, ranges, lease, settings, opts);
+  }
+
+  /** Opens (creating when missing) one more bucket of the cluster's state, on the same replicas. */
+  openKv(name: string, extra: { history?: number; ttlMs?: number } = {}): Promise<KV> {
+    return ensureKv(this.nc, name, { replicas: this.options.replicas, ...extra });
   }
 }

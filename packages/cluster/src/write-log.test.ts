@@ -48,7 +48,7 @@ async function readStored(seq: number): Promise<LogEntry> {
 async function take(fromSeq: number, n: number): Promise<SequencedEntry[]> {
   const abort = new AbortController();
   const out: SequencedEntry[] = [];
-  for await (const e of tailLog(state.js, fromSeq, abort.signal)) {
+  for await (const e of tailLog(state.nc, state.js, fromSeq, abort.signal)) {
     out.push(e);
     if (out.length === n) abort.abort();
   }
@@ -156,7 +156,7 @@ describe('tailLog', () => {
     const abort = new AbortController();
     const seen: SequencedEntry[] = [];
     const done = (async () => {
-      for await (const e of tailLog(state.js, 8, abort.signal)) {
+      for await (const e of tailLog(state.nc, state.js, 8, abort.signal)) {
         seen.push(e);
         if (seen.length === 13) {
           // Everything up to the tail arrived; later appends must follow live.

@@ -1,4 +1,5 @@
 import type { KV, NatsConnection } from 'nats';
+import { JsApiCode, ensureKv, isJsApiError, stateReplicas } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job, JobId, JobSpec, JobType } from './job.js';
 import { decodeSpec, decodeState, encodeSpec, encodeState, type JobState } from './job-codec.js';
@@ -49,8 +50,7 @@ export class JobStore {
 
   /** Opens the jobs bucket, creating it when missing. */
   static async open(nc: NatsConnection, options: JobStoreOptions = {}): Promise<JobStore> {
-    const js = nc.jetstream({ timeout: 10_000 });
-    const kv = await js.views.kv(options.bucket ?? JOBS_BUCKET, { replicas: options.replicas ?? 1, history: 1 });
+    const kv = await ensureKv(nc, options.bucket ?? JOBS_BUCKET, { replicas: options.replicas ?? (await stateReplicas(nc)) });
     return new JobStore(kv);
   }
 
@@ -233,9 +233,9 @@ function compareIds(a: JobId, b: JobId): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** JetStream's "wrong last sequence" (err_code 10071): the key exists / moved on. */
+/** JetStream's "wrong last sequence": the key exists / moved on. */
 function isExistsError(err: unknown): boolean {
-  return err instanceof Error && /wrong last sequence|exists/i.test(err.message);
+  return isJsApiError(err, JsApiCode.WrongLastSequence);
 }
 
 function unavailable(what: string, err: unknown): CairnError {

@@ -1,4 +1,4 @@
-import { readAllKeys } from '@cairn/cluster';
+import { JsApiCode, ensureKv, isJsApiError, readAllKeys, stateReplicas } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { KV, NatsConnection } from 'nats';
 import type { BackupSchedule } from './schedule.js';
@@ -33,8 +33,7 @@ export class ScheduleStore {
   /** Opens the schedules bucket, creating it when missing. */
   static async open(nc: NatsConnection, options: ScheduleStoreOptions = {}): Promise<ScheduleStore> {
     try {
-      const js = nc.jetstream({ timeout: 10_000 });
-      const kv = await js.views.kv(options.bucket ?? SCHEDULES_BUCKET, { replicas: options.replicas ?? 1, history: 1 });
+      const kv = await ensureKv(nc, options.bucket ?? SCHEDULES_BUCKET, { replicas: options.replicas ?? (await stateReplicas(nc)) });
       const store = new ScheduleStore(kv);
       if (options.mirror === true) store.mirror = new Map((await store.list()).map((x) => [x.id, x]));
       return store;
@@ -147,9 +146,9 @@ export class ScheduleStore {
   }
 }
 
-/** JetStream's "wrong last sequence" (err_code 10071): the key exists. */
+/** JetStream's "wrong last sequence": the key exists. */
 function isExistsError(err: unknown): boolean {
-  return err instanceof Error && /wrong last sequence|exists/i.test(err.message);
+  return isJsApiError(err, JsApiCode.WrongLastSequence);
 }
 
 function unavailable(what: string, err: unknown): CairnError {

@@ -9,6 +9,7 @@ export {
   startNatsCluster,
   startNatsServer,
   type NatsClusterHandle,
+  type NatsClusterOptions,
   type NatsServerHandle,
   type NatsServerOptions,
 } from './nats-server.js';

@@ -134,7 +134,7 @@ class NatsServer implements NatsServerHandle {
     private readonly proc: ManagedProcess,
   ) {}
 
-  static async start(layout: ServerLayout, port: number, readyTimeoutMs: number): Promise<NatsServer> {
+  static async start(layout: ServerLayout, port: number, readyTimeoutMs: number, waitForJs = true): Promise<NatsServer> {
     await mkdir(layout.portsDir, { recursive: true });
     if (layout.storeDir !== undefined) await mkdir(layout.storeDir, { recursive: true });
     await writeFile(layout.configFile, renderConfig(layout, port));
@@ -153,7 +153,7 @@ class NatsServer implements NatsServerHandle {
           intervalMs: 25,
           signal,
         });
-        if (layout.storeDir !== undefined) await waitForJetStream(url, signal, readyTimeoutMs);
+        if (layout.storeDir !== undefined && waitForJs) await waitForJetStream(url, signal, readyTimeoutMs);
         return { url };
       },
     });
@@ -218,7 +218,7 @@ function bindConflict(err: unknown): boolean {
   return err instanceof ProcessStartError && /address already in use/i.test(err.outputTail);
 }
 
-async function startClusterOnce(dir: string, n: number, clusterName: string): Promise<NatsServer[]> {
+async function startClusterOnce(dir: string, n: number, clusterName: string, waitForJetStream: boolean): Promise<NatsServer[]> {
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -248,7 +248,7 @@ async function startClusterOnce(dir: string, n: number, clusterName: string): Pr
   const results = await Promise.allSettled(
     layouts.map(async ([layout, port]) => {
       await mkdir(layout.dir, { recursive: true });
-      return NatsServer.start(layout, port, 60_000);
+      return NatsServer.start(layout, port, 60_000, waitForJetStream);
     }),
   );
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -280,18 +280,27 @@ async function probeReplicatedStream(urls: string[], replicas: number): Promise<
   );
 }
 
+export interface NatsClusterOptions {
+  /**
+   * Wait until the cluster can create an R-n stream (meta leader elected, peers in); default
+   * true. Off, it returns as soon as every server listens: the state in which a fresh
+   * deployment's processes all start at once, while JetStream still elects its leaders.
+   */
+  waitForJetStream?: boolean;
+}
+
 /**
  * Starts `n` nats-servers clustered over routes on free ports, each with its own JetStream
- * store, and waits until the cluster can create an R-n stream (meta leader elected, peers in).
+ * store, and (by default) waits until the cluster can create an R-n stream.
  */
-export async function startNatsCluster(n = 3): Promise<NatsClusterHandle> {
+export async function startNatsCluster(n = 3, options: NatsClusterOptions = {}): Promise<NatsClusterHandle> {
   const dir = await tempDir('cairn-nats-cluster');
   const clusterName = `cairn-test-${randomUUID().slice(0, 8)}`;
   let servers: NatsServer[] | undefined;
   for (let attempt = 1; servers === undefined; attempt++) {
     const attemptDir = join(dir, `attempt-${attempt}`);
     try {
-      servers = await startClusterOnce(attemptDir, n, clusterName);
+      servers = await startClusterOnce(attemptDir, n, clusterName, options.waitForJetStream ?? true);
     } catch (err) {
       // A port picked by freePort() can be taken before the server binds it; pick again.
       if (attempt >= 3 || !bindConflict(err)) throw err;
@@ -303,7 +312,7 @@ export async function startNatsCluster(n = 3): Promise<NatsClusterHandle> {
     await Promise.allSettled(all.map((s) => s.stop()));
   };
   try {
-    await probeReplicatedStream(urls, n);
+    if (options.waitForJetStream ?? true) await probeReplicatedStream(urls, n);
   } catch (err) {
     await stop();
     throw err;

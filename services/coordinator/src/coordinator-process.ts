@@ -57,7 +57,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const log = (opts.logger ?? createLogger('coordinator')).child({ coordinatorId: id });
   const nc = await connectNats(opts.natsUrl, `cairn-${id}`);
   const state = await ClusterState.open(nc, {
-    replicas: opts.natsReplicas ?? 1,
+    replicas: opts.natsReplicas,
     ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
   });
   const clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
@@ -130,7 +130,20 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     starting = (async () => {
       log.info('elected leader');
       try {
-        leader = await Leader.start(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics);
+        const started = await Leader.start(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics);
+        leader = started;
+        // An append whose outcome is unknown (the NATS server died mid-publish) leaves this
+        // leader's view of the log unreliable: start over, from the log's real end, with a
+        // fresh election. Running jobs are adopted by whoever wins and resume from checkpoints.
+        void started.writer.whenBroken.then(async (err) => {
+          if (leader !== started) return;
+          log.warn({ err }, 'write log broken; giving up leadership to start over');
+          leader = undefined;
+          jobMetrics.attach(undefined);
+          await started.stop().catch(() => undefined);
+          await lease.stop();
+          lease.start();
+        });
       } catch (err) {
         log.error({ err }, 'failed to start as leader; releasing the lease');
         await lease.stop();

@@ -61,7 +61,7 @@ export interface NodeOptions {
   advertiseHttpAddr?: string;
   /** On stop, how long in-flight work items may take before they are released (default 30 s). */
   drainTimeoutMs?: number;
-  /** Replicas for the cluster's JetStream state (3 on a NATS cluster). */
+  /** Replicas for the cluster's JetStream state; default: 3 on a NATS cluster of 3+ servers, else 1. */
   natsReplicas?: number;
   logger?: Logger;
 }
@@ -91,7 +91,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   try {
     const nc = await connectNats(opts.natsUrl, `cairn-node:${opts.storeDir}`);
     cleanup.unshift(() => nc.drain().catch(() => undefined));
-    const state = await ClusterState.open(nc, { replicas: opts.natsReplicas ?? 1 });
+    const state = await ClusterState.open(nc, { replicas: opts.natsReplicas });
 
     // A store that already belongs to a cluster must not claim a fresh NATS as a new cluster:
     // check before creating anything.

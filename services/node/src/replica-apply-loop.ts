@@ -62,7 +62,7 @@ export class ReplicaApplyLoop {
   }
 
   private async run(): Promise<void> {
-    for await (const { seq, entry } of tailLog(this.js, this.applied.seq + 1, this.abort.signal)) {
+    for await (const { seq, entry } of tailLog(this.nc, this.js, this.applied.seq + 1, this.abort.signal)) {
       if (seq <= this.applied.seq) continue;
       await this.applyEntry(seq, entry);
       this.applied.advance(seq, entry.timestamp);

@@ -1,4 +1,5 @@
 import type { KV } from 'nats';
+import { JsApiCode, isJsApiError } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { WriteLock } from '../write-lock.js';
 import { EMPTY_PRIVILEGE_STATE, type GrantRecord, type PrivilegeObject, type PrivilegeState, type UserRecord } from './privilege-model.js';
@@ -17,8 +18,6 @@ const FORMAT_VERSION = 1;
 const CONFLICT_ATTEMPTS = 30;
 /** Attempts when JetStream itself fails (not a conflict). */
 const FAILURE_ATTEMPTS = 3;
-/** JetStream's error code for a compare-and-set on a stale revision ("wrong last sequence"). */
-const WRONG_LAST_SEQUENCE = 10071;
 
 /**
  * Changes from one process are serialized per bucket (statements on one leader never race
@@ -27,8 +26,7 @@ const WRONG_LAST_SEQUENCE = 10071;
 const localLocks = new WeakMap<KV, WriteLock>();
 
 function isConflict(err: unknown): boolean {
-  const api = (err as { api_error?: { err_code?: number } } | null)?.api_error;
-  return api?.err_code === WRONG_LAST_SEQUENCE || (err instanceof Error && /wrong last sequence|key exists/i.test(err.message));
+  return isJsApiError(err, JsApiCode.WrongLastSequence);
 }
 
 interface StoredDocument {

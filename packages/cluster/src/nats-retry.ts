@@ -1,0 +1,52 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { isTransientNatsError, reasonOf } from './nats-errors.js';
+
+export interface NatsRetryOptions {
+  /** What is being done, for the error raised when retries run out ("cannot update job 7"). */
+  what: string;
+  /** Give up this long after the first attempt; default 30 s (a NATS leader election takes a few). */
+  budgetMs?: number;
+  /** First pause; doubles up to `maxDelayMs`, with jitter so restarted processes spread out. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Stops retrying at once. */
+  signal?: AbortSignal;
+  /** Called before each pause, e.g. to log. */
+  onRetry?: (err: unknown, attempt: number) => void;
+}
+
+export const DEFAULT_NATS_RETRY_BUDGET_MS = 30_000;
+
+/**
+ * Runs `attempt` until it succeeds or fails with a non-transient error, pausing with
+ * exponential backoff in between. The one retry convention for NATS requests in cairn: a
+ * JetStream leader election or a NATS server dying makes requests time out or find no
+ * responder for a few seconds, and R3 state comes back by itself.
+ *
+ * When the budget runs out the last error becomes one retryable Unavailable CairnError
+ * naming `what`, so callers higher up (a job's resumer) can retry later as a whole. Errors
+ * that are not transient are rethrown unchanged for the caller to interpret.
+ */
+export async function retryNats<T>(attempt: (n: number) => Promise<T>, o: NatsRetryOptions): Promise<T> {
+  const budget = o.budgetMs ?? DEFAULT_NATS_RETRY_BUDGET_MS;
+  const deadline = Date.now() + budget;
+  let delay = o.initialDelayMs ?? 100;
+  const maxDelay = o.maxDelayMs ?? 2000;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      if (!isTransientNatsError(err) || o.signal?.aborted) throw err;
+      if (Date.now() + delay > deadline) {
+        throw new CairnError(ErrorCode.Unavailable, `${o.what}: NATS did not answer for ${Math.round(budget / 1000)} s (${reasonOf(err)})`, {
+          cause: err,
+          retryable: true,
+        });
+      }
+      o.onRetry?.(err, n);
+      await sleep(delay * (0.75 + Math.random() * 0.5), undefined, o.signal ? { signal: o.signal } : {}).catch(() => undefined);
+      delay = Math.min(maxDelay, delay * 2);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg, NatsConnection } from 'nats';
+import { DeliverPolicy } from 'nats';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CONSUME_EXPIRES_MS } from './jetstream-setup.js';
+import { JsApiCode, isJsApiError } from './nats-errors.js';
+
+export interface FollowOptions {
+  /** Only messages on these subjects. */
+  filterSubjects?: string | string[];
+  /** First stream sequence to deliver (default: the first message of the stream). */
+  fromSeq?: number;
+  /** Ends the iteration. */
+  signal?: AbortSignal;
+}
+
+/** A consumer that neither delivered nor answered a pull for this long is presumed lost. */
+const STALL_MS = 2.5 * CONSUME_EXPIRES_MS;
+
+/**
+ * Every message of `stream` from `fromSeq` on, in order, each once, until `signal` aborts,
+ * through the loss of the NATS server the connection is on.
+ *
+ * It reads with an ordered consumer (no server-side state to clean up). nats.js re-creates
+ * an ordered consumer by itself in most failures, but not all: seen here, a consumer left on
+ * a killed server stalls with no error and no event. So the follower starts over from the
+ * message after the last one it delivered whenever the connection reconnects to another
+ * server, when the consumer stalls (no message and no pull answered for 2.5 pull periods),
+ * or when reading fails; it never skips or repeats a message.
+ */
+export async function* followStream(nc: NatsConnection, js: JetStreamClient, stream: string, o: FollowOptions = {}): AsyncGenerator<JsMsg> {
+  let next = Math.max(0, o.fromSeq ?? 0);
+  const signal = o.signal;
+  while (!signal?.aborted) {
+    // One attempt: ends on a reconnect, a stall, or the caller's signal, also while nats.js is
+    // still setting the consumer up (it retries that internally and can hang there).
+    const attempt = new AbortController();
+    let messages: ConsumerMessages | undefined;
+    const restart = () => {
+      attempt.abort();
+      void messages?.close().catch(() => undefined);
+    };
+    signal?.addEventListener('abort', restart, { once: true });
+    const stopWatching = watchForRestart(nc, restart);
+    let lastActivity = Date.now();
+    const stallCheck = setInterval(() => {
+      if (Date.now() - lastActivity > STALL_MS) restart();
+    }, 1000);
+    try {
+      const consumer = await abortable(
+        js.consumers.get(stream, {
+          ...(o.filterSubjects !== undefined ? { filterSubjects: o.filterSubjects } : {}),
+          ...(next > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: next } : {}),
+        }),
+        attempt.signal,
+      );
+      const pending = consumer.consume({ max_messages: 256, expires: CONSUME_EXPIRES_MS });
+      // Should the attempt end while nats.js still sets up, close what it sets up late.
+      pending.then((m) => attempt.signal.aborted && void m.close().catch(() => undefined)).catch(() => undefined);
+      messages = await abortable(pending, attempt.signal);
+      const live = messages;
+      void (async () => {
+        // Answered pulls (and heartbeats) show the consumer is alive even when idle.
+        for await (const _ of await live.status()) lastActivity = Date.now();
+      })().catch(() => undefined);
+      for await (const m of live as AsyncIterable<JsMsg>) {
+        lastActivity = Date.now();
+        if (m.seq < next) continue;
+        next = m.seq + 1;
+        yield m;
+      }
+    } catch (err) {
+      // A deleted stream cannot come back; anything else (a timeout, no responders, a
+      // consumer lost with its server, an attempt ended above) passes once NATS has moved
+      // the stream's leadership.
+      if (isJsApiError(err, JsApiCode.StreamNotFound)) throw err;
+    } finally {
+      clearInterval(stallCheck);
+      stopWatching();
+      signal?.removeEventListener('abort', restart);
+      void messages?.close().catch(() => undefined);
+    }
+    if (!signal?.aborted) await sleep(100);
+  }
+}
+
+/** `p`, or a rejection as soon as `signal` aborts. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('attempt ended'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('attempt ended'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Calls `onReconnect` each time the connection reconnects (to the same or another server). */
+function watchForRestart(nc: NatsConnection, onReconnect: () => void): () => void {
+  let stopped = false;
+  const statuses = nc.status();
+  void (async () => {
+    for await (const s of statuses) {
+      if (stopped) break;
+      if (s.type === 'reconnect') onReconnect();
+    }
+  })().catch(() => undefined);
+  return () => {
+    stopped = true;
+    // Ends the iterator: nats.js removes the listener when its iterator is stopped.
+    (statuses as unknown as { stop?: () => void }).stop?.();
+  };
+}
