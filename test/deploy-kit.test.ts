@@ -931,6 +931,23 @@ describe("the kit's command lines start a real cluster", () => {
     await ready(nHttp);
     await ready(k8sHttp);
 
+    // Compose's health check for the cairn services, run as Docker runs it (CMD form), against
+    // the coordinator; and against a port nobody listens on.
+    const healthcheck = arr(obj(service.healthcheck, 'healthcheck').test, 'healthcheck.test').map(String);
+    expect(healthcheck[0]).toBe('CMD');
+    expect(healthcheck[1]).toBe('node');
+    const runCheck = async (http: string): Promise<number> => {
+      const argv = healthcheck.slice(2).map((w) => w.replaceAll('127.0.0.1:8080', http));
+      try {
+        await execFileP(process.execPath, argv, { timeout: 10_000 });
+        return 0;
+      } catch (err) {
+        return (err as { code?: number }).code ?? -1;
+      }
+    };
+    expect(await runCheck(cHttp)).toBe(0);
+    expect(await runCheck(`127.0.0.1:${String(await freePort())}`)).not.toBe(0);
+
     const groups = (await (await fetch(`http://${cHttp}/sd/prometheus`)).json()) as Array<{ targets: string[]; labels: Record<string, string> }>;
     const nodeLocality = Object.fromEntries(str(nodeEnv.get('CAIRN_LOCALITY'), 'CAIRN_LOCALITY').split(',').map((t) => t.split('=') as [string, string]));
     const coordinatorLocality = /--locality=(\S+)/.exec(coordinatorArgs.join(' '))![1]!;
