@@ -220,6 +220,8 @@ describe('every file under deploy/ parses', () => {
       }
     } else if (name.endsWith('.mjs')) {
       execFileSync(process.execPath, ['--check', file]);
+    } else if (name.endsWith('.md')) {
+      expect(text.trim()).not.toBe('');
     } else {
       throw new Error(`${rel(file)}: no check for this kind of file; add one to test/deploy-kit.test.ts`);
     }
