@@ -472,6 +472,16 @@ export interface CreateUserStatement extends Node {
   ifNotExists: boolean;
   password?: string | null;
 }
+/**
+ * `ALTER USER [IF EXISTS] name [WITH] PASSWORD 'pw' | PASSWORD NULL`: `password` is `null` for
+ * `PASSWORD NULL` (the user can then log in only with a client certificate).
+ */
+export interface AlterUserStatement extends Node {
+  kind: 'alterUser';
+  name: string;
+  ifExists: boolean;
+  password: string | null;
+}
 /** `DROP USER [IF EXISTS] name, ...`. */
 export interface DropUserStatement extends Node {
   kind: 'dropUser';
@@ -673,6 +683,7 @@ export type Statement =
   | GrantStatement
   | GrantRoleStatement
   | CreateUserStatement
+  | AlterUserStatement
   | DropUserStatement
   | ShowUsersStatement
   | ShowGrantsStatement

@@ -154,6 +154,10 @@ class Formatter {
         const password = s.password === undefined ? '' : s.password === null ? 'WITH PASSWORD NULL' : `WITH PASSWORD ${quoteString(this.redact ? REDACTED : s.password)}`;
         return join(['CREATE USER', s.ifNotExists ? 'IF NOT EXISTS' : '', quoteIdent(s.name), password]);
       }
+      case 'alterUser': {
+        const password = s.password === null ? 'WITH PASSWORD NULL' : `WITH PASSWORD ${quoteString(this.redact ? REDACTED : s.password)}`;
+        return join(['ALTER USER', s.ifExists ? 'IF EXISTS' : '', quoteIdent(s.name), password]);
+      }
       case 'dropUser':
         return join(['DROP USER', s.ifExists ? 'IF EXISTS' : '', identList(s.names)]);
       case 'showUsers':

@@ -498,6 +498,18 @@ describe('data plane', () => {
     ]);
   });
 
+  it('parses ALTER USER ... PASSWORD, and formats it with the password redacted on request', () => {
+    expect(withoutPositions(parse("ALTER USER MaxRoach WITH PASSWORD 'pw'; ALTER USER IF EXISTS u PASSWORD NULL"))).toEqual([
+      { kind: 'alterUser', name: 'maxroach', ifExists: false, password: 'pw' },
+      { kind: 'alterUser', name: 'u', ifExists: true, password: null },
+    ]);
+    expect(formatStatement(parseOne("ALTER USER u WITH PASSWORD 'hunter2'"), { redact: true })).not.toContain('hunter2');
+    expect(formatStatement(parseOne('ALTER USER u WITH PASSWORD NULL'))).toBe('ALTER USER u WITH PASSWORD NULL');
+    expect(parseError('ALTER USER u WITH LOGIN').message).toMatch(/^at or near "LOGIN": syntax error: expected PASSWORD/);
+    // ALTER BACKUP SCHEDULE still parses beside it.
+    expect(parseOne('ALTER BACKUP SCHEDULE 1 SET LABEL x').kind).toBe('alterBackupSchedule');
+  });
+
   it('parses SHOW GRANTS and SHOW SYSTEM GRANTS', () => {
     expect(withoutPositions(parse('SHOW GRANTS; SHOW GRANTS ON DATABASE bank, movr FOR maxroach; SHOW GRANTS ON TABLE bank.* ; SHOW GRANTS ON bank.customers FOR a, b; SHOW SYSTEM GRANTS; SHOW SYSTEM GRANTS FOR maxroach'))).toEqual([
       { kind: 'showGrants' },

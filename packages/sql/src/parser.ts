@@ -183,7 +183,7 @@ class Parser {
         case 'CANCEL':
           return this.control();
         case 'ALTER':
-          return this.alterBackupSchedule();
+          return this.isKw('USER', 1) ? this.alterUser() : this.alterBackupSchedule();
         case 'GRANT':
         case 'REVOKE':
           return this.grant();
@@ -231,6 +231,18 @@ class Parser {
       this.expected('PASSWORD (the only user option cairn takes)');
     }
     return stmt;
+  }
+
+  /** `ALTER USER [IF EXISTS] name [WITH] PASSWORD 'pw' | PASSWORD NULL`. */
+  private alterUser(): Statement {
+    const pos = this.expectKw('ALTER').pos;
+    this.expectKw('USER');
+    const ifExists = this.ifExists();
+    const name = this.roleName();
+    this.acceptKw('WITH');
+    this.expectKw('PASSWORD', 'PASSWORD (the only user option cairn takes)');
+    const password = this.acceptKw('NULL') ? null : this.string('a password string or NULL');
+    return { kind: 'alterUser', pos, name, ifExists, password };
   }
 
   private drop(): Statement {
