@@ -6,6 +6,7 @@ import type { WorkResult } from '@cairn/proto';
 import { connectNats } from './nats-connection.js';
 import { ClusterState } from './state-buckets.js';
 import { WorkClaimer, WorkQueue, workError, type WorkHandler } from './work-queue.js';
+import { NodeRegistry } from './node-registry.js';
 
 let server: NatsServerHandle;
 const connections: NatsConnection[] = [];
@@ -168,5 +169,105 @@ describe('WorkQueue and WorkClaimer', () => {
     expect(attempts.get('always-down')).toBe(3);
     await q.closeJob(jobId);
     await c.stop();
+  });
+
+  describe('routed jobs', () => {
+    // Node records as heartbeats write them: live ones refreshed every 500 ms, a dead one stale.
+    const heartbeating = new Map<number, boolean>();
+    let beat: NodeJS.Timeout | undefined;
+    async function heartbeats(nodes: Record<number, string>): Promise<void> {
+      const registry = new NodeRegistry((await state()).nodes);
+      const put = async () => {
+        for (const [id, region] of Object.entries(nodes)) {
+          const nodeId = Number(id);
+          const live = heartbeating.get(nodeId) ?? true;
+          await registry.put({
+            nodeId, address: '', locality: [{ key: 'region', value: region }], startedAtMs: 0n,
+            heartbeatAtMs: BigInt(live ? Date.now() : Date.now() - 60_000), ranges: 0, appliedSeq: 0n, draining: false, buildVersion: '',
+          });
+        }
+      };
+      await put();
+      beat = setInterval(() => void put(), 500);
+    }
+    afterAll(() => clearInterval(beat));
+
+    it('sends each item to a live holder, spread over the holders', async () => {
+      await heartbeats({ 11: 'us-east1', 12: 'us-west1', 13: 'eu-west1' });
+      const q = await WorkQueue.open(await state());
+      const jobId = 'job-routed';
+      await q.openJob(jobId, { kind: 'echo', ackWaitMs: 2000, routed: true });
+      const byNode = new Map<number, string[]>();
+      const cs = await Promise.all([11, 12, 13].map(async (nodeId) => {
+        const c = new WorkClaimer(await state(), {
+          nodeId,
+          locality: [],
+          handlers: { echo: async (_p, ctx) => (byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), ctx.itemId]), enc('ok')) },
+        });
+        await c.start();
+        return c;
+      }));
+      // Even items live on 11 and 12, odd ones on 13 alone.
+      const holders = (i: number) => (i % 2 === 0 ? [11, 12] : [13]);
+      for (let i = 0; i < 20; i++) await q.publish(jobId, `i${i}`, enc('x'), holders(i));
+      const results = await collect(q, jobId, 20);
+      expect(new Set(results.map((r) => r.itemId)).size).toBe(20);
+      for (const r of results) expect(holders(Number(r.itemId.slice(1)))).toContain(r.nodeId);
+      // Balanced: the ten even items split five and five.
+      expect(byNode.get(11)?.length).toBe(5);
+      expect(byNode.get(12)?.length).toBe(5);
+      expect(byNode.get(13)?.length).toBe(10);
+      await q.closeJob(jobId);
+      const left = [];
+      for await (const c of (await state()).jsm.consumers.list('CAIRN_WORK')) if (c.name.startsWith(`work-${jobId}`)) left.push(c.name);
+      expect(left).toEqual([]);
+      q.close();
+      await Promise.all(cs.map((c) => c.stop()));
+    });
+
+    it('falls back to another node when the holder dies, its claimed item included', async () => {
+      const q = await WorkQueue.open(await state());
+      const jobId = 'job-routed-fallback';
+      await q.openJob(jobId, { kind: 'work', ackWaitMs: 1500, routed: true });
+      const holderState = await state();
+      let holderStarted!: () => void;
+      const holderGotItem = new Promise<void>((r) => (holderStarted = r));
+      const holder = new WorkClaimer(holderState, {
+        nodeId: 11,
+        locality: [],
+        concurrency: 1,
+        handlers: {
+          work: async () => {
+            holderStarted();
+            await new Promise(() => undefined); // never finishes: the node dies holding it
+            return enc('never');
+          },
+        },
+      });
+      const handledBy12: string[] = [];
+      const other = new WorkClaimer(await state(), {
+        nodeId: 12,
+        locality: [],
+        handlers: { work: async (_p, ctx) => (handledBy12.push(ctx.itemId), enc('done')) },
+      });
+      await holder.start();
+      await other.start();
+      for (let i = 0; i < 6; i++) await q.publish(jobId, `i${i}`, enc('x'), [11]);
+      await holderGotItem;
+      // While the holder lives, nobody else takes its items.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(handledBy12).toEqual([]);
+      // Death: its connection goes, its heartbeat goes stale.
+      await holderState.nc.close();
+      heartbeating.set(11, false);
+      const results = await collect(q, jobId, 6);
+      expect(new Set(results.map((r) => r.itemId)).size).toBe(6);
+      expect(results.every((r) => r.nodeId === 12 && r.outcome?.$case === 'payload')).toBe(true);
+      expect(handledBy12.sort()).toEqual(['i0', 'i1', 'i2', 'i3', 'i4', 'i5']);
+      await q.closeJob(jobId);
+      q.close();
+      await other.stop();
+      await holder.stop();
+    });
   });
 });

@@ -5,6 +5,7 @@ import { CairnError, ErrorCode, isRetryable, type ErrorCode as Code } from '@cai
 import { WorkAnnouncement, WorkItem, WorkResult, type LocalityTier } from '@cairn/proto';
 import type { ClusterState } from './state-buckets.js';
 import { localityMatches } from './locality.js';
+import { NodeRegistry, isLive, type NodeDirectory } from './node-registry.js';
 import { ensureConsumer, ensureStream } from './jetstream-setup.js';
 import { followStream } from './stream-follower.js';
 import { JsApiCode, isJsApiError } from './nats-errors.js';
@@ -16,8 +17,10 @@ export const WORK_BUCKET = 'cairn_work';
 const DEDUP_WINDOW_NS = 3600 * 1e9;
 
 const workSubject = (jobId: string) => `cairn.work.${jobId}`;
+const nodeWorkSubject = (jobId: string, nodeId: number) => `cairn.work.${jobId}.n${nodeId}`;
 const resultSubject = (jobId: string) => `cairn.results.${jobId}`;
 const consumerName = (jobId: string) => `work-${jobId}`;
+const nodeConsumerName = (jobId: string, nodeId: number) => `work-${jobId}-n${nodeId}`;
 
 export interface OpenJobOptions {
   kind: string;
@@ -26,6 +29,19 @@ export interface OpenJobOptions {
   ackWaitMs?: number;
   /** Deliveries of one item before it fails for good. */
   maxAttempts?: number;
+  /**
+   * Route each item to a live node holding its data (see `publish`'s `holders`), as
+   * CockroachDB plans a span on its leaseholder, instead of to whichever node asks first.
+   */
+  routed?: boolean;
+}
+
+/** A routed job's state on this coordinator: which node queues exist, how much each got. */
+interface JobRoute {
+  readonly localityFilter: LocalityTier[];
+  readonly consumer: { ackWaitMs: number; maxAttempts: number };
+  readonly queued: Map<number, number>;
+  readonly consumers: Set<number>;
 }
 
 async function ensureStreams(jsm: JetStreamManager, replicas: number): Promise<void> {
@@ -46,38 +62,94 @@ async function ensureStreams(jsm: JetStreamManager, replicas: number): Promise<v
  * does not queue an item twice.
  */
 export class WorkQueue {
+  private readonly routes = new Map<string, JobRoute>();
+
   private constructor(
     private readonly state: ClusterState,
     readonly announcements: KV,
+    private readonly nodes: NodeDirectory,
   ) {}
 
   static async open(state: ClusterState): Promise<WorkQueue> {
     await ensureStreams(state.jsm, state.options.replicas);
-    return new WorkQueue(state, await state.openKv(WORK_BUCKET));
+    const nodes = await new NodeRegistry(state.nodes).watch(state.nc);
+    return new WorkQueue(state, await state.openKv(WORK_BUCKET), nodes);
   }
 
+  /** Stops following node liveness (the leader that owned this queue stopped). */
+  close(): void {
+    this.nodes.stop();
+  }
+
+  /**
+   * Creates the job's shared queue (and for a routed job one queue per node matching the
+   * locality filter) and announces the job. A resumed job calls it again: everything is
+   * created only when missing.
+   */
   async openJob(jobId: string, o: OpenJobOptions): Promise<void> {
     const ackWaitMs = o.ackWaitMs ?? 15_000;
     const maxAttempts = o.maxAttempts ?? 5;
-    await ensureConsumer(this.state.jsm, WORK_STREAM, {
-      durable_name: consumerName(jobId),
-      filter_subject: workSubject(jobId),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: ackWaitMs * 1_000_000,
-      max_deliver: maxAttempts,
-      max_ack_pending: 10_000,
-    });
-    const a: WorkAnnouncement = { jobId, kind: o.kind, localityFilter: o.localityFilter ?? [], ackWaitMs, maxAttempts };
+    const localityFilter = o.localityFilter ?? [];
+    await this.ensureJobConsumer(jobId, undefined, { ackWaitMs, maxAttempts });
+    if (o.routed) {
+      const route: JobRoute = { localityFilter, consumer: { ackWaitMs, maxAttempts }, queued: new Map(), consumers: new Set() };
+      this.routes.set(jobId, route);
+      for (const n of this.nodes.list()) {
+        if (!localityMatches(n.locality, localityFilter)) continue;
+        await this.ensureJobConsumer(jobId, n.nodeId, route.consumer);
+        route.consumers.add(n.nodeId);
+      }
+    }
+    const a: WorkAnnouncement = { jobId, kind: o.kind, localityFilter, ackWaitMs, maxAttempts, routed: o.routed ?? false };
     await this.announcements.put(jobId, WorkAnnouncement.encode(a).finish());
   }
 
-  async publish(jobId: string, itemId: string, payload: Uint8Array): Promise<void> {
+  private async ensureJobConsumer(jobId: string, nodeId: number | undefined, c: { ackWaitMs: number; maxAttempts: number }): Promise<void> {
+    await ensureConsumer(this.state.jsm, WORK_STREAM, {
+      durable_name: nodeId === undefined ? consumerName(jobId) : nodeConsumerName(jobId, nodeId),
+      filter_subject: nodeId === undefined ? workSubject(jobId) : nodeWorkSubject(jobId, nodeId),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: c.ackWaitMs * 1_000_000,
+      max_deliver: c.maxAttempts,
+      max_ack_pending: 10_000,
+    });
+  }
+
+  /**
+   * Queues one item. In a routed job, `holders` (the nodes holding the item's data) picks its
+   * queue: the live holder matching the job's locality filter with the fewest items so far,
+   * so the work spreads across replicas; with no such holder the item goes to the shared
+   * queue, which every eligible node claims from.
+   */
+  async publish(jobId: string, itemId: string, payload: Uint8Array, holders: readonly number[] = []): Promise<void> {
     const h = headers();
     h.set('Nats-Msg-Id', `${jobId}/${itemId}`);
     const data = WorkItem.encode({ jobId, itemId, payload }).finish();
-    // The message id makes a repeat harmless: JetStream drops a duplicate within the window.
-    await retryNats(() => this.state.js.publish(workSubject(jobId), data, { headers: h }), { what: `cannot queue work item ${itemId} of job ${jobId}` });
+    const target = await this.routeTo(jobId, holders);
+    const subject = target === undefined ? workSubject(jobId) : nodeWorkSubject(jobId, target);
+    // The message id makes a repeat harmless: JetStream drops a duplicate within the window
+    // (whichever queue the repeat was routed to).
+    await retryNats(() => this.state.js.publish(subject, data, { headers: h }), { what: `cannot queue work item ${itemId} of job ${jobId}` });
+  }
+
+  private async routeTo(jobId: string, holders: readonly number[]): Promise<number | undefined> {
+    const route = this.routes.get(jobId);
+    if (!route) return undefined;
+    let best: number | undefined;
+    for (const n of holders) {
+      const r = this.nodes.get(n);
+      if (!r || !isLive(r) || !localityMatches(r.locality, route.localityFilter)) continue;
+      if (best === undefined || (route.queued.get(n) ?? 0) < (route.queued.get(best) ?? 0)) best = n;
+    }
+    if (best === undefined) return undefined;
+    if (!route.consumers.has(best)) {
+      // A node that joined after the job opened.
+      await this.ensureJobConsumer(jobId, best, route.consumer);
+      route.consumers.add(best);
+    }
+    route.queued.set(best, (route.queued.get(best) ?? 0) + 1);
+    return best;
   }
 
   /**
@@ -93,18 +165,32 @@ export class WorkQueue {
   /** Removes the job's queue, results and announcement (after success, failure or cancel). */
   async closeJob(jobId: string): Promise<void> {
     await this.announcements.delete(jobId);
+    this.routes.delete(jobId);
     const jsm = this.state.jsm;
-    await retryNats(
+    // Node queues: named from the job id, also those a previous leader created.
+    const nodeQueue = new RegExp(`^${consumerName(jobId)}-n\\d+$`);
+    const names = await retryNats(
       async () => {
-        try {
-          await jsm.consumers.delete(WORK_STREAM, consumerName(jobId));
-        } catch (err) {
-          if (!isJsApiError(err, JsApiCode.ConsumerNotFound)) throw err;
-        }
+        const found: string[] = [];
+        for await (const c of jsm.consumers.list(WORK_STREAM)) if (nodeQueue.test(c.name)) found.push(c.name);
+        return found;
       },
-      { what: `cannot close the work queue of job ${jobId}` },
+      { what: `cannot list the work queues of job ${jobId}` },
     );
+    for (const name of [consumerName(jobId), ...names]) {
+      await retryNats(
+        async () => {
+          try {
+            await jsm.consumers.delete(WORK_STREAM, name);
+          } catch (err) {
+            if (!isJsApiError(err, JsApiCode.ConsumerNotFound)) throw err;
+          }
+        },
+        { what: `cannot close the work queue of job ${jobId}` },
+      );
+    }
     await retryNats(() => jsm.streams.purge(WORK_STREAM, { filter: workSubject(jobId) }), { what: `cannot purge the work of job ${jobId}` });
+    await retryNats(() => jsm.streams.purge(WORK_STREAM, { filter: `${workSubject(jobId)}.>` }), { what: `cannot purge the work of job ${jobId}` });
     await retryNats(() => jsm.streams.purge(RESULTS_STREAM, { filter: resultSubject(jobId) }), { what: `cannot purge the results of job ${jobId}` });
   }
 }
@@ -144,6 +230,11 @@ interface InFlightItem {
  * finish for a grace period and hands back the rest at once (nak), so nobody waits for the
  * ack wait. Failures: retryable errors are nak'ed with a delay until the attempts run out;
  * others, and the last attempt, are reported as error results.
+ *
+ * In a routed job each node claims from its own queue (items whose data it holds) and the
+ * shared one, and rescues the queue of any node that is dead or draining, as the node
+ * directory shows it: that node's unclaimed items, and its claimed ones once their ack wait
+ * runs out, go to another node, which streams the data from a replica if it holds none.
  */
 export class WorkClaimer {
   private readonly jobs = new Map<string, AbortController>();
@@ -151,6 +242,7 @@ export class WorkClaimer {
   private readonly inFlight = new Set<InFlightItem>();
   private draining = false;
   private watchDone: Promise<void> | undefined;
+  private nodes: NodeDirectory | undefined;
 
   constructor(
     private readonly state: ClusterState,
@@ -160,6 +252,7 @@ export class WorkClaimer {
   async start(): Promise<void> {
     await ensureStreams(this.state.jsm, this.state.options.replicas);
     const kv = await this.state.openKv(WORK_BUCKET);
+    this.nodes = await new NodeRegistry(this.state.nodes).watch(this.state.nc);
     this.watchDone = this.followAnnouncements(kv);
   }
 
@@ -188,6 +281,7 @@ export class WorkClaimer {
     this.stopAll.abort();
     for (const c of this.jobs.values()) c.abort();
     await this.watchDone?.catch(() => undefined);
+    this.nodes?.stop();
   }
 
   /**
@@ -220,7 +314,16 @@ export class WorkClaimer {
     if (!handler || !localityMatches(this.o.locality, a.localityFilter)) return;
     const ctl = new AbortController();
     this.jobs.set(a.jobId, ctl);
-    for (let i = 0; i < (this.o.concurrency ?? 2); i++) void this.claimLoop(a, handler, ctl.signal);
+    const concurrency = this.o.concurrency ?? 2;
+    if (!a.routed) {
+      for (let i = 0; i < concurrency; i++) void this.claimLoop(a, handler, ctl.signal, consumerName(a.jobId), 'leave');
+      return;
+    }
+    // Own queue at full concurrency; the shared queue (items no live holder could take) and
+    // rescued queues one item at a time each, as they carry the exceptions.
+    for (let i = 0; i < concurrency; i++) void this.claimLoop(a, handler, ctl.signal, nodeConsumerName(a.jobId, this.o.nodeId), 'wait');
+    void this.claimLoop(a, handler, ctl.signal, consumerName(a.jobId), 'leave');
+    void this.rescueLoop(a, handler, ctl.signal);
   }
 
   private leave(jobId: string): void {
@@ -228,32 +331,77 @@ export class WorkClaimer {
     this.jobs.delete(jobId);
   }
 
-  private async claimLoop(a: WorkAnnouncement, handler: WorkHandler, signal: AbortSignal): Promise<void> {
+  /**
+   * Claims from one queue of the job. `onMissing`: the shared queue is gone when the job
+   * closed it (also while this node's watch was down and missed the announcement's removal),
+   * so the node leaves the job; a node's own queue may not exist yet (the node joined after
+   * the job opened and no item was routed to it), so it looks again later.
+   */
+  private async claimLoop(a: WorkAnnouncement, handler: WorkHandler, signal: AbortSignal, name: string, onMissing: 'leave' | 'wait'): Promise<void> {
     let consumer: Consumer | undefined;
     while (!signal.aborted && !this.draining) {
       try {
-        consumer ??= await this.state.js.consumers.get(WORK_STREAM, consumerName(a.jobId));
-        const batch = await consumer.fetch({ max_messages: 1, expires: 2000 });
-        for await (const m of batch) {
-          if (this.draining) {
-            // Claimed just as the drain began: give it straight back.
-            m.nak();
-            continue;
-          }
-          await this.track(a, handler, m, signal);
-        }
+        consumer ??= await this.state.js.consumers.get(WORK_STREAM, name);
+        await this.claimBatch(consumer, a, handler, signal, 2000);
       } catch (err) {
-        // The consumer is gone when the job closed its queue (also while this node's watch
-        // was down and missed the announcement's removal).
         if (isJsApiError(err, JsApiCode.ConsumerNotFound)) {
-          this.leave(a.jobId);
-          return;
+          if (onMissing === 'leave') {
+            this.leave(a.jobId);
+            return;
+          }
+          consumer = undefined;
+          await sleep(1000);
+          continue;
         }
         // Otherwise the server this node is connected to died or JetStream is electing a
         // leader: look the consumer up again.
         consumer = undefined;
         await sleep(500);
       }
+    }
+  }
+
+  private async claimBatch(consumer: Consumer, a: WorkAnnouncement, handler: WorkHandler, signal: AbortSignal, expires: number): Promise<number> {
+    let n = 0;
+    const batch = await consumer.fetch({ max_messages: 1, expires });
+    for await (const m of batch) {
+      n++;
+      if (this.draining) {
+        // Claimed just as the drain began: give it straight back.
+        m.nak();
+        continue;
+      }
+      await this.track(a, handler, m, signal);
+    }
+    return n;
+  }
+
+  /**
+   * Takes over the queues of nodes that are dead or draining (a heartbeat older than the
+   * liveness threshold, or the draining mark): the fallback that keeps a routed job going
+   * when the holder it picked goes away.
+   */
+  private async rescueLoop(a: WorkAnnouncement, handler: WorkHandler, signal: AbortSignal): Promise<void> {
+    const consumers = new Map<number, Consumer>();
+    while (!signal.aborted && !this.draining) {
+      const now = Date.now();
+      const gone = (this.nodes?.list() ?? []).filter((r) => r.nodeId !== this.o.nodeId && !isLive(r, now)).map((r) => r.nodeId);
+      let claimed = 0;
+      for (const nodeId of gone) {
+        if (signal.aborted || this.draining) return;
+        try {
+          let c = consumers.get(nodeId);
+          if (!c) {
+            c = await this.state.js.consumers.get(WORK_STREAM, nodeConsumerName(a.jobId, nodeId));
+            consumers.set(nodeId, c);
+          }
+          claimed += await this.claimBatch(c, a, handler, signal, 1000);
+        } catch {
+          // No queue for that node in this job, or NATS is failing over: look again next round.
+          consumers.delete(nodeId);
+        }
+      }
+      if (claimed === 0) await sleep(1000);
     }
   }
 

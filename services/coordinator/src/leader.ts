@@ -170,6 +170,7 @@ export class Leader {
     if (this.timer) clearInterval(this.timer);
     this.nodes.stop();
     await this.jobs.stop();
+    this.workQueue.close();
   }
 
   get ready(): boolean {

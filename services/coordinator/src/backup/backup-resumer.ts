@@ -53,7 +53,9 @@ export class BackupResumer implements Resumer {
     const collection = await BackupCollection.open(d.collection, this.storage);
     try {
       const layerUris = collection.layerUris(d.layerPath);
-      await this.queue.openJob(jobId, { kind: 'backup', localityFilter: d.executionLocality });
+      // Routed: each span is exported by a node holding it (no export over NATS, no second
+      // copy of the data between nodes) unless no live holder is eligible.
+      await this.queue.openJob(jobId, { kind: 'backup', localityFilter: d.executionLocality, routed: true });
       for (const [i, span] of d.spans.entries()) {
         if (done.has(String(i))) continue;
         const item = BackupWorkItem.encode({
@@ -67,7 +69,7 @@ export class BackupResumer implements Resumer {
           replicas: span.replicas,
           encryptionKey: key ?? new Uint8Array(0),
         }).finish();
-        await this.queue.publish(jobId, String(i), item);
+        await this.queue.publish(jobId, String(i), item, span.replicas);
       }
       let lastCheckpoint = Date.now();
       let previousCheckpoint: string | undefined;
@@ -175,7 +177,7 @@ export class BackupResumer implements Resumer {
     return {
       startTime: BigInt(d.startTime),
       endTime: BigInt(d.endTime),
-      mvccFilter: d.revisionHistory ? MvccFilter.MVCC_FILTER_ALL : MvccFilter.MVCC_FILTER_LATEST,
+      mvccFilter: d.revisionHistory ? MvccFilter.ALL : MvccFilter.LATEST,
       revisionStartTime: d.revisionHistory ? BigInt(d.revisionStartTime ?? d.startTime) : 0n,
       spans,
       introducedSpans: d.spans.filter((s) => d.incremental && s.startTime === '0').map((s) => ({ start: unhex(s.start), end: unhex(s.end) })),
