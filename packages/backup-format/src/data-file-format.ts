@@ -3,6 +3,7 @@
  *
  * ```
  * header   "CAIRNSST" | u16 version | u8 compression | u8 flags | u32 0          (16 bytes)
+ *          [version 2: file salt                                               (32 bytes)]
  * block*   u32 stored length | u32 crc32(stored) | stored
  *          stored = [encrypt](compress(entries))
  * index    framed like a block; its entries: per block offset, frame length, entry count,
@@ -16,15 +17,22 @@
  * `varint shared-prefix-with-previous-key | varint suffix length | suffix | i64 ts |
  * varint (0 = tombstone, else value length + 1) | value`; the shared prefix restarts at 0 in
  * each block so blocks decode on their own. With encryption, stored = nonce | AES-256-GCM
- * ciphertext | tag, with the frame's file offset as associated data so blocks cannot be
- * moved around unnoticed. The footer repeats what the reader needs so that `open()` costs
- * two ranged reads (footer, index).
+ * ciphertext | tag.
+ *
+ * Version 2 (every encrypted file written now): the header carries a random per-file salt and
+ * blocks are sealed with a key derived from the backup key and that salt (HKDF-SHA256), so
+ * AES-GCM's budget of 2^32 random nonces per key applies to one file, not to a whole
+ * collection; the associated data is salt | offset, binding each block to its file and its
+ * place in it. Version 1 (encrypted files written before, and every unencrypted file) seals
+ * with the backup key itself and binds blocks to their offset only; it is still read.
+ * The footer repeats what the reader needs so that `open()` costs two ranged reads (footer,
+ * index), three for version 2 (the header's salt, fetched alongside the index).
  */
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Timestamp } from '@cairn/keys';
 import { ByteReader, ByteWriter } from './byte-codec.js';
 import { crc32 } from './crc32.js';
-import { openAesGcm, sealAesGcm } from './encryption.js';
+import { deriveDataFileKey, openAesGcm, sealAesGcm } from './encryption.js';
 import { zstdCompress, zstdDecompress } from './zstd-codec.js';
 
 /** One MVCC revision; a null value is a deletion tombstone. */
@@ -37,8 +45,13 @@ export interface MvccRevision {
 export type DataFileCompression = 'zstd' | 'none';
 
 export const DATA_FILE_MAGIC = new TextEncoder().encode('CAIRNSST');
+/** Plain files, and encrypted files of the old format (one key per collection). */
 export const DATA_FILE_VERSION = 1;
+/** Encrypted files with a per-file key. */
+export const DATA_FILE_VERSION_FILE_KEYS = 2;
 export const HEADER_BYTES = 16;
+/** The per-file salt after a version 2 header. */
+export const FILE_SALT_BYTES = 32;
 export const FOOTER_BYTES = 40;
 export const FRAME_HEADER_BYTES = 8;
 const FOOTER_CRC_SPAN = 28;
@@ -77,22 +90,37 @@ export interface Footer extends DataFileParams {
   entries: number;
 }
 
-export function encodeHeader(p: DataFileParams): Uint8Array {
-  const w = new ByteWriter(HEADER_BYTES);
+/** Bytes before the first block: the fixed header, plus the salt in version 2. */
+export function headerLength(version: number): number {
+  return version === DATA_FILE_VERSION_FILE_KEYS ? HEADER_BYTES + FILE_SALT_BYTES : HEADER_BYTES;
+}
+
+export function encodeHeader(p: DataFileParams, salt?: Uint8Array): Uint8Array {
+  const w = new ByteWriter(headerLength(p.version));
   w.bytes(DATA_FILE_MAGIC);
   w.u16(p.version);
   w.u8(CODEC_IDS[p.compression]);
   w.u8(p.encrypted ? FLAG_ENCRYPTED : 0);
   w.u32(0);
+  if (p.version === DATA_FILE_VERSION_FILE_KEYS) {
+    if (salt?.length !== FILE_SALT_BYTES) throw new CairnError(ErrorCode.Internal, 'a version 2 data file header needs its salt');
+    w.bytes(salt);
+  }
   return w.toBytes();
 }
 
-export function decodeHeader(b: Uint8Array, name: string): DataFileParams {
+/** Decodes the header (`b` holds at least `headerLength` bytes of the file's version). */
+export function decodeHeader(b: Uint8Array, name: string): DataFileParams & { salt?: Uint8Array } {
   if (b.length < HEADER_BYTES || !hasMagic(b, 0)) {
     throw new CairnError(ErrorCode.Corruption, `data file ${name} has no data-file header (not a cairn data file?)`);
   }
   const r = new ByteReader(b.subarray(DATA_FILE_MAGIC.length), `data file ${name} header`);
-  return decodeParams(r.u16(), r.u8(), r.u8(), name);
+  const params = decodeParams(r.u16(), r.u8(), r.u8(), name);
+  if (params.version !== DATA_FILE_VERSION_FILE_KEYS) return params;
+  if (b.length < HEADER_BYTES + FILE_SALT_BYTES) {
+    throw new CairnError(ErrorCode.Corruption, `data file ${name} header is truncated: no file salt`);
+  }
+  return { ...params, salt: b.slice(HEADER_BYTES, HEADER_BYTES + FILE_SALT_BYTES) };
 }
 
 export function encodeFooter(f: Footer): Uint8Array {
@@ -132,14 +160,18 @@ export function decodeFooter(b: Uint8Array, name: string): Footer {
 }
 
 function decodeParams(version: number, codec: number, flags: number, name: string): DataFileParams {
-  if (version !== DATA_FILE_VERSION) {
+  if (version !== DATA_FILE_VERSION && version !== DATA_FILE_VERSION_FILE_KEYS) {
     throw new CairnError(ErrorCode.FeatureNotSupported, `data file ${name} has unsupported format version ${version}`);
   }
   const compression = codecName(codec);
   if (compression === undefined) {
     throw new CairnError(ErrorCode.Corruption, `data file ${name} names unknown compression ${codec}`);
   }
-  return { version, compression, encrypted: (flags & FLAG_ENCRYPTED) !== 0 };
+  const encrypted = (flags & FLAG_ENCRYPTED) !== 0;
+  if (version === DATA_FILE_VERSION_FILE_KEYS && !encrypted) {
+    throw new CairnError(ErrorCode.Corruption, `data file ${name} is format version 2 but not marked encrypted`);
+  }
+  return { version, compression, encrypted };
 }
 
 function hasMagic(b: Uint8Array, at: number): boolean {
@@ -151,14 +183,31 @@ function hasMagic(b: Uint8Array, at: number): boolean {
 export interface BlockCodec {
   compression: DataFileCompression;
   level: number;
+  /** The key blocks are sealed with: the file's own key in version 2, the backup key in version 1. */
   key: Uint8Array | undefined;
+  /** Version 2: the file's salt, bound into every block's associated data. */
+  salt?: Uint8Array;
+}
+
+/**
+ * The codec for an encrypted file: version 2 derives the file's key from the backup key and
+ * the salt; version 1 (no salt) uses the backup key as is.
+ */
+export function encryptedCodec(
+  compression: DataFileCompression,
+  level: number,
+  backupKey: Uint8Array,
+  salt: Uint8Array | undefined,
+): BlockCodec {
+  if (salt === undefined) return { compression, level, key: backupKey };
+  return { compression, level, key: deriveDataFileKey(backupKey, salt), salt };
 }
 
 /** Compresses, encrypts and frames one block (or the index) that will sit at `offset`. */
 export function frameBlock(codec: BlockCodec, plain: Uint8Array, offset: number): Uint8Array {
   let stored: Uint8Array =
     codec.compression === 'zstd' ? zstdCompress(plain, codec.level) : plain;
-  if (codec.key !== undefined) stored = sealAesGcm(codec.key, stored, offsetAad(offset));
+  if (codec.key !== undefined) stored = sealAesGcm(codec.key, stored, blockAad(codec, offset));
   const frame = new Uint8Array(FRAME_HEADER_BYTES + stored.length);
   const view = new DataView(frame.buffer);
   view.setUint32(0, stored.length);
@@ -189,7 +238,7 @@ export function unframeBlock(codec: BlockCodec, frame: Uint8Array, offset: numbe
   }
   let compressed = stored;
   if (codec.key !== undefined) {
-    const opened = openAesGcm(codec.key, stored, offsetAad(offset));
+    const opened = openAesGcm(codec.key, stored, blockAad(codec, offset));
     if (opened === undefined) {
       throw new CairnError(
         ErrorCode.Corruption,
@@ -206,11 +255,14 @@ export function unframeBlock(codec: BlockCodec, frame: Uint8Array, offset: numbe
   }
 }
 
-function offsetAad(offset: number): Uint8Array {
-  const aad = new Uint8Array(8);
+/** Version 1: the frame's offset; version 2: the file's salt, then the offset. */
+function blockAad(codec: BlockCodec, offset: number): Uint8Array {
+  const saltBytes = codec.salt?.length ?? 0;
+  const aad = new Uint8Array(saltBytes + 8);
+  if (codec.salt !== undefined) aad.set(codec.salt, 0);
   const view = new DataView(aad.buffer);
-  view.setUint32(0, Math.floor(offset / 2 ** 32));
-  view.setUint32(4, offset >>> 0);
+  view.setUint32(saltBytes, Math.floor(offset / 2 ** 32));
+  view.setUint32(saltBytes + 4, offset >>> 0);
   return aad;
 }
 

@@ -3,12 +3,15 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { compareKeys } from '@cairn/keys';
 import type { Span } from '@cairn/keys';
 import {
+  DATA_FILE_VERSION_FILE_KEYS,
   FOOTER_BYTES,
   HEADER_BYTES,
   decodeBlock,
   decodeFooter,
   decodeHeader,
   decodeIndex,
+  encryptedCodec,
+  headerLength,
   unframeBlock,
 } from './data-file-format.js';
 import type { BlockCodec, BlockHandle, DataFileCompression, Footer, MvccRevision } from './data-file-format.js';
@@ -99,7 +102,7 @@ export class DataFileReader {
       );
     }
     const footer = decodeFooter(await this.readExactly(size - FOOTER_BYTES, FOOTER_BYTES), name);
-    if (footer.indexOffset < HEADER_BYTES || footer.indexOffset + footer.indexLength !== size - FOOTER_BYTES) {
+    if (footer.indexOffset < headerLength(footer.version) || footer.indexOffset + footer.indexLength !== size - FOOTER_BYTES) {
       throw new CairnError(
         ErrorCode.Corruption,
         `data file ${name} is truncated or damaged: its footer places the index at ${footer.indexOffset}+${footer.indexLength} in a ${size}-byte file`,
@@ -108,14 +111,20 @@ export class DataFileReader {
     if (footer.encrypted && this.options.encryptionKey === undefined) {
       throw new CairnError(ErrorCode.InvalidArgument, `data file ${name} is encrypted: an encryption passphrase is required`);
     }
-    const codec: BlockCodec = {
-      compression: footer.compression,
-      level: 0,
-      key: footer.encrypted ? this.options.encryptionKey : undefined,
-    };
-    const indexFrame = await this.readExactly(footer.indexOffset, footer.indexLength);
+    const headerBytes = headerLength(footer.version);
+    // Version 2 keeps the file's salt in the header; it is read alongside the index.
+    const [header, indexFrame] = await Promise.all([
+      footer.version === DATA_FILE_VERSION_FILE_KEYS ? this.readExactly(0, headerBytes) : undefined,
+      this.readExactly(footer.indexOffset, footer.indexLength),
+    ]);
+    const salt = header === undefined ? undefined : decodeHeader(header, name).salt;
+    const backupKey = this.options.encryptionKey;
+    const codec: BlockCodec =
+      footer.encrypted && backupKey !== undefined
+        ? encryptedCodec(footer.compression, 0, backupKey, salt)
+        : { compression: footer.compression, level: 0, key: undefined };
     const blocks = decodeIndex(unframeBlock(codec, indexFrame, footer.indexOffset, name, 'index'), name);
-    checkLayout(blocks, footer, name);
+    checkLayout(blocks, footer, headerBytes, name);
     const info: DataFileInfo = {
       size,
       entries: footer.entries,
@@ -157,9 +166,9 @@ export class DataFileReader {
   async verify(expectedChecksum?: string): Promise<DataFileVerifyResult> {
     const { info, footer } = await this.opened();
     const hash = createHash('sha256');
-    const header = await this.readExactly(0, HEADER_BYTES);
+    const header = await this.readExactly(0, headerLength(footer.version));
     const params = decodeHeader(header, this.name);
-    if (params.compression !== footer.compression || params.encrypted !== footer.encrypted) {
+    if (params.version !== footer.version || params.compression !== footer.compression || params.encrypted !== footer.encrypted) {
       throw new CairnError(ErrorCode.Corruption, `data file ${this.name}: header and footer disagree`);
     }
     hash.update(header);
@@ -259,11 +268,11 @@ function groupReads(blocks: readonly BlockHandle[], indexes: readonly number[], 
 }
 
 /** Blocks must tile the file from the header to the index, in key order. */
-function checkLayout(blocks: readonly BlockHandle[], footer: Footer, name: string): void {
+function checkLayout(blocks: readonly BlockHandle[], footer: Footer, headerBytes: number, name: string): void {
   const bad = (why: string): CairnError =>
     new CairnError(ErrorCode.Corruption, `data file ${name} has a damaged index: ${why}`);
   if (blocks.length !== footer.blockCount) throw bad(`${blocks.length} blocks, the footer says ${footer.blockCount}`);
-  let at = HEADER_BYTES;
+  let at = headerBytes;
   let entries = 0;
   let prevLast: Uint8Array | undefined;
   for (const [i, b] of blocks.entries()) {

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { CairnError, ErrorCode } from '@cairn/errors';
@@ -6,10 +6,12 @@ import type { Timestamp } from '@cairn/keys';
 import {
   BlockBuilder,
   DATA_FILE_VERSION,
-  HEADER_BYTES,
+  DATA_FILE_VERSION_FILE_KEYS,
+  FILE_SALT_BYTES,
   encodeFooter,
   encodeHeader,
   encodeIndex,
+  encryptedCodec,
   frameBlock,
 } from './data-file-format.js';
 import type { BlockCodec, BlockHandle, DataFileCompression, MvccRevision } from './data-file-format.js';
@@ -36,7 +38,10 @@ export interface DataFileWriterOptions {
   compression?: DataFileCompression;
   /** zstd level. Default 1. */
   level?: number;
-  /** 32 bytes: every block and the index are AES-256-GCM encrypted, each with a random nonce. */
+  /**
+   * The backup's 32-byte key: every block and the index are AES-256-GCM encrypted, each with a
+   * random nonce, under a key derived for this file alone (format version 2).
+   */
   encryptionKey?: Uint8Array;
 }
 
@@ -102,7 +107,12 @@ export class DataFileWriter {
     if (key !== undefined && key.length !== ENCRYPTION_KEY_BYTES) {
       throw new CairnError(ErrorCode.InvalidArgument, `encryption key must be ${ENCRYPTION_KEY_BYTES} bytes, got ${key.length}`);
     }
-    this.codec = { compression: options.compression ?? 'zstd', level: options.level ?? 1, key };
+    const compression = options.compression ?? 'zstd';
+    const level = options.level ?? 1;
+    this.codec =
+      key === undefined
+        ? { compression, level, key }
+        : encryptedCodec(compression, level, key, new Uint8Array(randomBytes(FILE_SALT_BYTES)));
     // Headroom so that a block rarely has to grow past its target before it is closed.
     this.block = new BlockBuilder(this.blockSize + this.blockSize / 4 + 1024);
   }
@@ -224,13 +234,12 @@ export class DataFileWriter {
   }
 
   private header(): Uint8Array {
-    const h = encodeHeader(this.params());
-    if (h.length !== HEADER_BYTES) throw new CairnError(ErrorCode.Internal, 'bad data file header length');
-    return h;
+    return encodeHeader(this.params(), this.codec.salt);
   }
 
   private params(): { version: number; compression: DataFileCompression; encrypted: boolean } {
-    return { version: DATA_FILE_VERSION, compression: this.codec.compression, encrypted: this.codec.key !== undefined };
+    const encrypted = this.codec.key !== undefined;
+    return { version: encrypted ? DATA_FILE_VERSION_FILE_KEYS : DATA_FILE_VERSION, compression: this.codec.compression, encrypted };
   }
 
   /** Appends a chunk to the file: counted and hashed now, handed to the sink after the chunks before it. */

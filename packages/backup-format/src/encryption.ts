@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { EncryptionInfo } from '@cairn/proto';
@@ -96,6 +96,18 @@ export function decodeEncryptionInfo(bytes: Uint8Array): EncryptionInfo {
   } catch (err) {
     throw new CairnError(ErrorCode.Corruption, 'malformed ENCRYPTION-INFO', { cause: err });
   }
+}
+
+const DATA_FILE_KEY_INFO = Buffer.from('cairn data file key v2', 'ascii');
+
+/**
+ * A data file's own key: HKDF-SHA256 of the backup key with the file's random salt. Each file
+ * then spends its own AES-GCM random-nonce budget (2^32 blocks, 256 TiB at 64 KiB), however
+ * many files a collection holds.
+ */
+export function deriveDataFileKey(backupKey: Uint8Array, salt: Uint8Array): Uint8Array {
+  checkKey(backupKey);
+  return new Uint8Array(hkdfSync('sha256', backupKey, salt, DATA_FILE_KEY_INFO, ENCRYPTION_KEY_BYTES));
 }
 
 /** A short, non-secret fingerprint of a key, recorded in manifests to tell keys apart. */
