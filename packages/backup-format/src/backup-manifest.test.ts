@@ -22,7 +22,7 @@ function sampleManifest(files = 500): BackupManifest {
   return BackupManifest.fromPartial({
     startTime: 1_700_000_000_000_000_000n,
     endTime: 1_700_000_360_000_000_000n,
-    mvccFilter: MvccFilter.MVCC_FILTER_ALL,
+    mvccFilter: MvccFilter.ALL,
     revisionStartTime: 1_700_000_000_000_000_000n,
     spans: [{ start: b('/Table/104'), end: b('/Table/105') }],
     introducedSpans: [{ start: b('/Table/105'), end: b('/Table/106') }],

@@ -24,7 +24,7 @@ export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
   const used = chain.filter((l) => l.manifest.startTime < endTime);
   const top = used[used.length - 1]!.manifest;
   const exact = chain.some((l) => l.manifest.endTime === endTime);
-  const coveredByRevisions = top.mvccFilter === MvccFilter.MVCC_FILTER_ALL && endTime >= top.revisionStartTime;
+  const coveredByRevisions = top.mvccFilter === MvccFilter.ALL && endTime >= top.revisionStartTime;
   if (!exact && !coveredByRevisions) {
     const before = [...chain].reverse().find((l) => l.manifest.endTime < endTime)?.manifest.endTime;
     const after = chain.find((l) => l.manifest.endTime > endTime)?.manifest.endTime;
