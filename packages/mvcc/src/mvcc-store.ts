@@ -59,6 +59,14 @@ const GC_DELETE_BATCH = 1000;
 /** Meta names with this prefix belong to the store itself. */
 const RESERVED_META_PREFIX = 'mvcc.';
 const GC_THRESHOLDS_META = 'mvcc.gc-thresholds';
+/** Set once the change index covers every revision in the store. */
+const CHANGE_INDEX_META = 'mvcc.change-index';
+/**
+ * An incremental export collects the changed keys of its span before reading them; past this
+ * many it reads the span in full instead, so memory stays bounded whatever the window holds.
+ */
+const CHANGED_KEYS_LIMIT = 100_000;
+const CHANGE_ENTRY_VALUE = Buffer.of(1);
 const UINT64_MAX = (1n << 64n) - 1n;
 
 type Bin = Database<Buffer, Buffer>;
@@ -82,6 +90,35 @@ function spanEnd(span: Span): Buffer | undefined {
   return span.end.length === 0 ? undefined : encodeRevisionPrefix(span.end);
 }
 
+/**
+ * A change index key: the revision's timestamp (big-endian, so entries sort oldest first)
+ * then the key's revision prefix. One per stored revision with a timestamp above the GC
+ * threshold; what an incremental backup reads instead of every key of its span.
+ */
+function changeKey(ts: Timestamp, revisionPrefix: Uint8Array): Buffer {
+  const k = Buffer.allocUnsafe(MVCC_TS_LEN + revisionPrefix.length);
+  k.writeBigUInt64BE(ts, 0);
+  k.set(revisionPrefix, MVCC_TS_LEN);
+  return k;
+}
+
+function tsBound(ts: Timestamp): Buffer {
+  const k = Buffer.allocUnsafe(MVCC_TS_LEN);
+  k.writeBigUInt64BE(ts, 0);
+  return k;
+}
+
+function inSpan(prefix: Buffer, start: Buffer, end: Buffer | undefined): boolean {
+  return Buffer.compare(prefix, start) >= 0 && (end === undefined || Buffer.compare(prefix, end) < 0);
+}
+
+/** The revision prefix of the user key after this one: `[prefix, end)` is exactly its revisions. */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = 0x02;
+  return end;
+}
+
 /** The value bytes after the flag byte, as a plain Uint8Array view (lmdb hands out copies). */
 function payload(value: Buffer): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset + 1, value.length - 1);
@@ -95,7 +132,10 @@ function isTombstone(value: Buffer): boolean {
  * A node's MVCC key-value store on LMDB: every write carries a timestamp, deletes are
  * tombstones, and reads happen at a timestamp. One LMDB environment per store directory, with
  * a `data` sub-database of MVCC revisions and a `meta` sub-database of store metadata (such
- * as each replica's applied log position), so both can change in one transaction.
+ * as each replica's applied log position), so both can change in one transaction. A
+ * `changes` sub-database indexes every revision by timestamp (see `changeKey`), written in
+ * the same transactions as the data, so incremental exports find changed keys without
+ * scanning their spans (CockroachDB gets the same from time-bound iteration over SSTs).
  */
 export class MvccStore {
   private gcThresholds: GcThresholds;
@@ -106,6 +146,7 @@ export class MvccStore {
     private readonly root: RootDatabase<Buffer, Buffer>,
     private readonly data: Bin,
     private readonly meta: Bin,
+    private readonly changes: Bin,
   ) {
     this.gcThresholds = GcThresholds.decode(meta.get(metaKey(GC_THRESHOLDS_META)));
   }
@@ -123,10 +164,35 @@ export class MvccStore {
       });
       const data = root.openDB<Buffer, Buffer>('data', { keyEncoding: 'binary', encoding: 'binary' });
       const meta = root.openDB<Buffer, Buffer>('meta', { keyEncoding: 'binary', encoding: 'binary' });
-      return new MvccStore(dir, root, data, meta);
+      const changes = root.openDB<Buffer, Buffer>('changes', { keyEncoding: 'binary', encoding: 'binary' });
+      const store = new MvccStore(dir, root, data, meta, changes);
+      await store.buildChangeIndex();
+      return store;
     } catch (err) {
       throw new CairnError(ErrorCode.Unavailable, `cannot open MVCC store in ${dir}: ${String(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * A store written before the change index existed gets one from its data, once, so an
+   * incremental never misses a revision the index does not know.
+   */
+  private async buildChangeIndex(): Promise<void> {
+    if (this.meta.get(metaKey(CHANGE_INDEX_META)) !== undefined) return;
+    let batch: Buffer[] = [];
+    const flush = async () => {
+      const ks = batch;
+      batch = [];
+      await this.root.transaction(() => {
+        for (const k of ks) this.changes.put(k, CHANGE_ENTRY_VALUE);
+      });
+    };
+    for (const k of this.data.getKeys({})) {
+      batch.push(changeKey(mvccKeyTs(k), k.subarray(0, k.length - MVCC_TS_LEN)));
+      if (batch.length >= GC_DELETE_BATCH) await flush();
+    }
+    await flush();
+    await this.root.transaction(() => this.meta.put(metaKey(CHANGE_INDEX_META), Buffer.of(1)));
   }
 
   /** Waits for pending writes and closes the environment. */
@@ -146,6 +212,7 @@ export class MvccStore {
     const tsBytes = tsKey.subarray(tsKey.length - MVCC_TS_LEN);
     const keys = new Array<Buffer>(ops.length);
     const values = new Array<Buffer>(ops.length);
+    const changed = new Array<Buffer>(ops.length);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as MvccOp;
       const prefix = encodeRevisionPrefix(op.key);
@@ -155,6 +222,7 @@ export class MvccStore {
       tsBytes.copy(k, prefix.length);
       keys[i] = k;
       values[i] = encodeMvccValue(op.value);
+      changed[i] = changeKey(ts, prefix);
     }
     const metaEntries: Array<[Buffer, Buffer]> = [];
     for (const [name, value] of Object.entries(meta ?? {})) {
@@ -162,7 +230,10 @@ export class MvccStore {
       metaEntries.push([metaKey(name), Buffer.from(value)]);
     }
     await this.root.transaction(() => {
-      for (let i = 0; i < keys.length; i++) this.data.put(keys[i] as Buffer, values[i] as Buffer);
+      for (let i = 0; i < keys.length; i++) {
+        this.data.put(keys[i] as Buffer, values[i] as Buffer);
+        this.changes.put(changed[i] as Buffer, CHANGE_ENTRY_VALUE);
+      }
       for (const [k, v] of metaEntries) this.meta.put(k, v);
     });
   }
@@ -226,12 +297,15 @@ export class MvccStore {
    * - `allRevisions` true: every revision in the window, tombstones included.
    *
    * Refused (FailedPrecondition) when the window reaches below the span's GC threshold.
+   * An incremental window (startTs > 0) reads only the keys the change index names, unless
+   * `useChangeIndex` is false (the same result, by scanning every key of the span).
    */
   exportRevisions(
     span: Span,
     startTs: Timestamp,
     endTs: Timestamp,
     allRevisions: boolean,
+    opts: { useChangeIndex?: boolean } = {},
   ): Generator<MvccRevision, void, undefined> {
     if (startTs < 0n || endTs < startTs) {
       throw new CairnError(
@@ -242,7 +316,7 @@ export class MvccStore {
     this.checkReadTs(span, endTs);
     // An incremental window reaching below the threshold would miss collapsed revisions.
     if (startTs > 0n) this.checkReadTs(span, startTs);
-    return this.exportWindow(span, startTs, endTs, allRevisions);
+    return this.exportWindow(span, startTs, endTs, allRevisions, opts.useChangeIndex ?? true);
   }
 
   private *exportWindow(
@@ -250,10 +324,52 @@ export class MvccStore {
     startTs: Timestamp,
     endTs: Timestamp,
     allRevisions: boolean,
+    useChangeIndex: boolean,
   ): Generator<MvccRevision, void, undefined> {
     if (startTs === endTs) return;
     const txn = this.root.useReadTransaction();
-    const cur = new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span));
+    try {
+      const changed = startTs > 0n && useChangeIndex ? this.changedKeys(span, startTs, endTs, txn) : undefined;
+      if (changed === undefined) {
+        yield* this.windowRevisions(new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span)), startTs, endTs, allRevisions);
+        return;
+      }
+      for (const prefix of changed) {
+        yield* this.windowRevisions(new RevisionCursor(this.data, txn, prefix, prefixEnd(prefix)), startTs, endTs, allRevisions);
+      }
+    } finally {
+      txn.done();
+    }
+  }
+
+  /**
+   * The revision prefixes of the keys of `span` written in `(startTs, endTs]`, in key order,
+   * from the change index (one read transaction with the data); undefined when there are more
+   * than `CHANGED_KEYS_LIMIT` of them, to read the span in full.
+   */
+  private changedKeys(span: Span, startTs: Timestamp, endTs: Timestamp, txn: ReturnType<RootDatabase['useReadTransaction']>): Buffer[] | undefined {
+    const start = spanStart(span);
+    const end = spanEnd(span);
+    const seen = new Map<string, Buffer>();
+    const range = this.changes.getKeys({ start: tsBound(startTs + 1n), end: endTs === UINT64_MAX ? undefined : tsBound(endTs + 1n), transaction: txn });
+    for (const k of range) {
+      const prefix = k.subarray(MVCC_TS_LEN);
+      if (!inSpan(prefix, start, end)) continue;
+      const id = prefix.toString('latin1');
+      if (seen.has(id)) continue;
+      if (seen.size >= CHANGED_KEYS_LIMIT) return undefined;
+      seen.set(id, Buffer.from(prefix));
+    }
+    return [...seen.values()].sort(Buffer.compare);
+  }
+
+  /** The export of `exportRevisions` over the keys `cur` walks (closed at the end). */
+  private *windowRevisions(
+    cur: RevisionCursor,
+    startTs: Timestamp,
+    endTs: Timestamp,
+    allRevisions: boolean,
+  ): Generator<MvccRevision, void, undefined> {
     try {
       while (cur.valid) {
         const revTs = mvccKeyTs(cur.key);
@@ -287,7 +403,6 @@ export class MvccStore {
       }
     } finally {
       cur.close();
-      txn.done();
     }
   }
 
@@ -311,7 +426,11 @@ export class MvccStore {
       keys = [];
       values = [];
       const p = this.root.transaction(() => {
-        for (let i = 0; i < ks.length; i++) this.data.put(ks[i] as Buffer, vs[i] as Buffer);
+        for (let i = 0; i < ks.length; i++) {
+          const k = ks[i] as Buffer;
+          this.data.put(k, vs[i] as Buffer);
+          this.changes.put(changeKey(mvccKeyTs(k), k.subarray(0, k.length - MVCC_TS_LEN)), CHANGE_ENTRY_VALUE);
+        }
       });
       // Observed either by the next flush or by the final await; never left unhandled.
       p.catch(() => undefined);
@@ -375,7 +494,41 @@ export class MvccStore {
       cur.close();
       txn.done();
     }
+    await this.trimChanges(span, effective);
     return { removed };
+  }
+
+  /**
+   * Drops the change index entries of `span` at or below its new GC threshold: no export may
+   * start its window below the threshold, so nothing will ask for them.
+   */
+  private async trimChanges(span: Span, threshold: Timestamp): Promise<void> {
+    const start = spanStart(span);
+    const end = spanEnd(span);
+    let doomed: Buffer[] = [];
+    const remove = async () => {
+      const batch = doomed;
+      doomed = [];
+      await this.root.transaction(() => {
+        for (const k of batch) this.changes.remove(k);
+      });
+    };
+    const txn = this.root.useReadTransaction();
+    try {
+      for (const k of this.changes.getKeys({ end: tsBound(threshold + 1n), transaction: txn })) {
+        if (!inSpan(k.subarray(MVCC_TS_LEN), start, end)) continue;
+        doomed.push(Buffer.from(k));
+        if (doomed.length >= GC_DELETE_BATCH) await remove();
+      }
+      if (doomed.length > 0) await remove();
+    } finally {
+      txn.done();
+    }
+  }
+
+  /** Entries in the change index (for tests and stats). */
+  changeIndexSize(): number {
+    return this.changes.getCount();
   }
 
   /**
