@@ -56,3 +56,4 @@ export {
   type SetupOptions,
 } from './jetstream-setup.js';
 export { followStream, type FollowOptions } from './stream-follower.js';
+export { KvMirror, type KvMirrorOptions } from './kv-mirror.js';

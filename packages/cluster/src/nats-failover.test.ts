@@ -5,6 +5,7 @@ import { startNatsCluster, startNatsServer, waitFor, type NatsClusterHandle, typ
 import { connectNats } from './nats-connection.js';
 import { ClusterState } from './state-buckets.js';
 import { ensureKv, stateReplicas } from './jetstream-setup.js';
+import { SettingsView } from './settings-view.js';
 import { LogWriter, tailLog } from './write-log.js';
 import { WorkClaimer, WorkQueue } from './work-queue.js';
 
@@ -69,12 +70,9 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
     const state = await ClusterState.open(nc);
     const other = await ClusterState.open(await connectTo(victim === cluster.servers[0] ? 2 : 0));
 
-    // A watch and a log tail opened before the failure, on the connection that loses its server.
-    const seen: string[] = [];
-    const watch = await state.settings.watch({ key: 'failover.*' });
-    void (async () => {
-      for await (const e of watch) if (e.operation === 'PUT') seen.push(e.string());
-    })();
+    // A settings mirror (as every node keeps) and a log tail opened before the failure, on
+    // the connection that loses its server.
+    const view = await SettingsView.open(state.nc, state.settings);
     const writer = await LogWriter.open(other.js, other.jsm);
     const tailAbort = new AbortController();
     const tailed: number[] = [];
@@ -96,7 +94,7 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
 
     await other.settings.put('failover.before', new TextEncoder().encode('before'));
     await writer.append((ts) => ({ timestamp: ts, kind: { $case: 'write', value: { ops: [] } } })).stored;
-    await waitFor(() => seen.includes('before') && tailed.length === 1, { what: 'watch and tail before the kill', timeoutMs: 10_000 });
+    await waitFor(async () => view.get('failover.before') === 'before' && tailed.length === 1, { what: 'watch and tail before the kill', timeoutMs: 10_000 });
 
     await victim.kill('SIGKILL');
     const killedAt = Date.now();
@@ -104,9 +102,10 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
     // Writes through the connection that lost its server go through once it reconnects.
     await state.settings.put('failover.after', new TextEncoder().encode('after'));
     expect((await state.settings.get('failover.after'))?.string()).toBe('after');
+    await other.settings.put('failover.late', new TextEncoder().encode('late'));
     await writer.append((ts) => ({ timestamp: ts, kind: { $case: 'write', value: { ops: [] } } })).stored;
-    await waitFor(() => seen.includes('after'), { what: 'the KV watch after the kill', timeoutMs: 20_000 });
-    await waitFor(() => tailed.length === 2, { what: 'the log tail after the kill', timeoutMs: 20_000 });
+    await waitFor(async () => view.get('failover.after') === 'after' && view.get('failover.late') === 'late', { what: 'the settings mirror after the kill', timeoutMs: 20_000 });
+    await waitFor(async () => tailed.length === 2, { what: 'the log tail after the kill', timeoutMs: 20_000 });
 
     const results: string[] = [];
     const resultsAbort = new AbortController();
@@ -124,7 +123,7 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
 
     resultsAbort.abort();
     tailAbort.abort();
-    watch.stop();
+    view.stop();
     await claimer.stop();
     await queue.closeJob(jobId);
     await victim.restart();

@@ -1,4 +1,5 @@
-import type { KV } from 'nats';
+import type { KV, NatsConnection } from 'nats';
+import { KvMirror } from './kv-mirror.js';
 import { NodeRecord } from '@cairn/proto';
 
 /** A node is live while its heartbeat is younger than this (CockroachDB: 9 s; we are local). */
@@ -22,30 +23,29 @@ export class NodeRegistry {
    * Keeps a live map of every node record from a KV watch (no polling: a listing with
    * `keys()` can stall while heartbeats keep updating the bucket).
    */
-  async watch(): Promise<NodeDirectory> {
-    const dir = new NodeDirectory();
-    let done!: () => void;
-    const initialized = new Promise<void>((r) => (done = r));
-    const w = await this.kv.watch({ initializedFn: () => done() });
-    void (async () => {
-      for await (const e of w) {
-        if (e.operation === 'PUT') dir.records.set(Number(e.key), NodeRecord.decode(e.value));
-        else dir.records.delete(Number(e.key));
-      }
-    })();
-    await initialized;
-    dir.stop = () => w.stop();
-    return dir;
+  async watch(nc: NatsConnection): Promise<NodeDirectory> {
+    return new NodeDirectory(await KvMirror.open(nc, this.kv, (_key, value) => NodeRecord.decode(value)));
   }
 }
 
 /** Every node's latest record, kept current by a KV watch. */
 export class NodeDirectory {
-  readonly records = new Map<number, NodeRecord>();
-  stop: () => void = () => undefined;
+  constructor(private readonly records: KvMirror<NodeRecord>) {}
+
+  get(nodeId: number): NodeRecord | undefined {
+    return this.records.get(String(nodeId));
+  }
+
+  has(nodeId: number): boolean {
+    return this.records.has(String(nodeId));
+  }
 
   list(): NodeRecord[] {
     return [...this.records.values()].sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  stop(): void {
+    this.records.stop();
   }
 }
 

@@ -152,7 +152,7 @@ describe('SettingsView', () => {
   it('follows SET CLUSTER SETTING writes and falls back to the caller default', async () => {
     const st = await state('settings-view');
     await st.settings.put('gc.ttlseconds', new TextEncoder().encode('600'));
-    const view = await SettingsView.open(st.settings);
+    const view = await SettingsView.open(st.nc, st.settings);
     try {
       expect(view.getInt('gc.ttlseconds', 14_400)).toBe(600);
       expect(view.getDurationMs('kv.gc.interval', '1m')).toBe(60_000);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { readAllKeys } from './kv-read-all.js';
+import { KvMirror } from './kv-mirror.js';
 import type { ClusterState } from './state-buckets.js';
 
 /** The bucket of protected timestamp records (CockroachDB's `system.protected_ts_records`). */
@@ -250,34 +251,12 @@ function sortRecords(records: ProtectedTimestampRecord[]): ProtectedTimestampRec
  * replica reads it before each round, without a round trip.
  */
 export class ProtectedTimestampCache {
-  private readonly records = new Map<string, ProtectedTimestampRecord>();
-  private stopWatch: () => void = () => undefined;
-
-  private constructor() {}
+  private constructor(private readonly records: KvMirror<ProtectedTimestampRecord>) {}
 
   /** Opens the bucket and resolves once the records stored now are loaded. */
   static async watch(state: ClusterState, onError?: (err: unknown) => void): Promise<ProtectedTimestampCache> {
-    const cache = new ProtectedTimestampCache();
     const kv = await openBucket(state);
-    let done!: () => void;
-    const initialized = new Promise<void>((r) => (done = r));
-    const w = await kv.watch({ initializedFn: () => done() });
-    void (async () => {
-      for await (const e of w) {
-        if (e.operation !== 'PUT') {
-          cache.records.delete(e.key);
-          continue;
-        }
-        try {
-          cache.records.set(e.key, decodeRecord(e.key, e.value));
-        } catch (err) {
-          onError?.(err);
-        }
-      }
-    })();
-    await initialized;
-    cache.stopWatch = () => w.stop();
-    return cache;
+    return new ProtectedTimestampCache(await KvMirror.open(state.nc, kv, decodeRecord, onError ? { onError: (err) => onError(err) } : {}));
   }
 
   /** Every record known here, oldest timestamp first. */
@@ -291,6 +270,6 @@ export class ProtectedTimestampCache {
   }
 
   stop(): void {
-    this.stopWatch();
+    this.records.stop();
   }
 }

@@ -1,4 +1,5 @@
-import type { KV } from 'nats';
+import type { KV, NatsConnection } from 'nats';
+import { KvMirror } from './kv-mirror.js';
 
 /** `gc.ttlseconds`: age after which overwritten MVCC revisions may be garbage collected. */
 export const GC_TTL_SETTING = 'gc.ttlseconds';
@@ -14,26 +15,11 @@ export const DEFAULT_GC_INTERVAL = '1m';
  * owns the list of settings, their types and defaults; callers here give their default.
  */
 export class SettingsView {
-  private readonly values = new Map<string, string>();
-  private stopWatch: () => void = () => undefined;
-
-  private constructor() {}
+  private constructor(private readonly values: KvMirror<string>) {}
 
   /** Resolves once the stored values are loaded. */
-  static async open(kv: KV): Promise<SettingsView> {
-    const view = new SettingsView();
-    let done!: () => void;
-    const initialized = new Promise<void>((r) => (done = r));
-    const w = await kv.watch({ initializedFn: () => done() });
-    void (async () => {
-      for await (const e of w) {
-        if (e.operation === 'PUT') view.values.set(e.key, e.string());
-        else view.values.delete(e.key);
-      }
-    })();
-    await initialized;
-    view.stopWatch = () => w.stop();
-    return view;
+  static async open(nc: NatsConnection, kv: KV): Promise<SettingsView> {
+    return new SettingsView(await KvMirror.open(nc, kv, (_key, value) => new TextDecoder().decode(value)));
   }
 
   /** The stored value of `name`, or undefined when it was never set (or was reset). */
@@ -53,7 +39,7 @@ export class SettingsView {
   }
 
   stop(): void {
-    this.stopWatch();
+    this.values.stop();
   }
 }
 

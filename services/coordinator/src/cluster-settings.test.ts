@@ -31,7 +31,7 @@ async function twoViews(): Promise<[KV, KV]> {
 
 async function settings(): Promise<ClusterSettings> {
   const [kv] = await twoViews();
-  return ClusterSettings.open(kv);
+  return ClusterSettings.open(nc1, kv);
 }
 
 function syncError(fn: () => unknown): CairnError {
@@ -113,11 +113,11 @@ describe('ClusterSettings', () => {
 
   it('persists values that a second instance sees as soon as it is open', async () => {
     const [kv1, kv2] = await twoViews();
-    const first = await ClusterSettings.open(kv1);
+    const first = await ClusterSettings.open(nc1, kv1);
     await first.set('kv.replication_factor', '5');
     await first.set('bulkio.backup.file_size', '16MiB');
 
-    const second = await ClusterSettings.open(kv2);
+    const second = await ClusterSettings.open(nc2, kv2);
     // No waiting: a coordinator reads settings right after opening them.
     expect(second.get('kv.replication_factor')).toBe('5');
     expect(second.get('bulkio.backup.file_size')).toBe(String(16 * 1024 * 1024));
@@ -125,8 +125,8 @@ describe('ClusterSettings', () => {
 
   it('follows changes made by another instance, including resets to the default', async () => {
     const [kv1, kv2] = await twoViews();
-    const first = await ClusterSettings.open(kv1);
-    const second = await ClusterSettings.open(kv2);
+    const first = await ClusterSettings.open(nc1, kv1);
+    const second = await ClusterSettings.open(nc2, kv2);
     await first.set('gc.ttlseconds', '600');
     await waitFor(async () => second.get('gc.ttlseconds') === '600', { what: 'the new value on the second instance' });
     await first.set('gc.ttlseconds', undefined);

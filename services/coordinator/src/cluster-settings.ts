@@ -1,6 +1,6 @@
-import type { KV } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL_SECONDS, GC_INTERVAL_SETTING, GC_TTL_SETTING, parseDurationMs } from '@cairn/cluster';
+import { DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL_SECONDS, GC_INTERVAL_SETTING, GC_TTL_SETTING, KvMirror, parseDurationMs } from '@cairn/cluster';
 
 type SettingType = 'int' | 'bytes' | 'duration' | 'bool' | 'string';
 
@@ -26,24 +26,18 @@ export const SETTINGS: Record<string, SettingDef> = {
 
 /** Cluster settings in their KV bucket, cached and kept fresh by a watch. */
 export class ClusterSettings {
-  private readonly values = new Map<string, string>();
-
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly values: KvMirror<string>,
+  ) {}
 
   /** Opens the settings; resolves once the stored values are loaded, so `get()` sees them. */
-  static async open(kv: KV): Promise<ClusterSettings> {
-    const s = new ClusterSettings(kv);
-    let done!: () => void;
-    const initialized = new Promise<void>((r) => (done = r));
-    const watch = await kv.watch({ initializedFn: () => done() });
-    void (async () => {
-      for await (const e of watch) {
-        if (e.operation === 'PUT') s.values.set(e.key, e.string());
-        else s.values.delete(e.key);
-      }
-    })();
-    await initialized;
-    return s;
+  static async open(nc: NatsConnection, kv: KV): Promise<ClusterSettings> {
+    return new ClusterSettings(kv, await KvMirror.open(nc, kv, (_key, value) => new TextDecoder().decode(value)));
+  }
+
+  stop(): void {
+    this.values.stop();
   }
 
   get(name: string): string {
@@ -59,12 +53,12 @@ export class ClusterSettings {
     const def = requireSetting(name);
     if (raw === undefined) {
       await this.kv.delete(name);
-      this.values.delete(name);
+      this.values.apply(name, undefined);
       return;
     }
     const value = normalize(name, def.type, raw);
     await this.kv.put(name, new TextEncoder().encode(value));
-    this.values.set(name, value);
+    this.values.apply(name, value);
   }
 
   list(): Array<{ variable: string; value: string; type: string; description: string }> {

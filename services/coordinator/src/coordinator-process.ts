@@ -61,7 +61,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
   });
   const clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
-  const settings = await ClusterSettings.open(state.settings);
+  const settings = await ClusterSettings.open(nc, state.settings);
 
   let leader: Leader | undefined;
   let grpcAddress = '';

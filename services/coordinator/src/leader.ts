@@ -120,7 +120,7 @@ export class Leader {
       afterRun: afterScheduledRun(leader),
       ...(metrics ? { metrics } : {}),
     });
-    leader.nodes = await new NodeRegistry(state.nodes).watch();
+    leader.nodes = await new NodeRegistry(state.nodes).watch(nc);
     if (ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
       // range change and saving it, and replicas must agree with what we now believe.

@@ -61,7 +61,7 @@ describe('MvccGcLoop', () => {
     const { store, ranges } = await fixture('threshold');
     const pts = await ProtectedTimestampStore.open(state);
     await state.settings.put('gc.ttlseconds', new TextEncoder().encode('15'));
-    const settings = await SettingsView.open(state.settings);
+    const settings = await SettingsView.open(state.nc, state.settings);
     const cache = await ProtectedTimestampCache.watch(state);
     try {
       // The cluster's time is the last applied entry's timestamp (40 s): the threshold is 25 s.
@@ -99,7 +99,7 @@ describe('MvccGcLoop', () => {
     const { store, ranges } = await fixture('loop');
     await state.settings.put('gc.ttlseconds', new TextEncoder().encode('5'));
     await state.settings.put('kv.gc.interval', new TextEncoder().encode('50ms'));
-    const settings = await SettingsView.open(state.settings);
+    const settings = await SettingsView.open(state.nc, state.settings);
     const cache = await ProtectedTimestampCache.watch(state);
     const applied = new AppliedPosition(0);
     const rounds: GcRound[] = [];

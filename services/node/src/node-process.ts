@@ -247,7 +247,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     loop.start();
     cleanup.unshift(() => loop.stop());
 
-    const settings = await SettingsView.open(state.settings);
+    const settings = await SettingsView.open(nc, state.settings);
     cleanup.unshift(() => settings.stop());
     const protectedTimestamps = await ProtectedTimestampCache.watch(state, (err) => nodeLog.warn({ err }, 'unreadable protected timestamp record'));
     cleanup.unshift(() => protectedTimestamps.stop());
