@@ -33,6 +33,7 @@ import {
   formatTable,
   installSignalHandlers,
   loadBank,
+  memoryPeaks,
   memoryTable,
   mib,
   rangeCount,
@@ -51,23 +52,60 @@ import {
   type ProcessMemory,
 } from './lib/common.js';
 
-/** The collection, under node 1's external IO dir (`<store>/extern/`). */
+/** The collection's path under each node's external IO dir (`<store>/extern/`), or the shared dir. */
 const COLLECTION_PATH = 'bench-backup';
-const COLLECTION = `nodelocal://1/${COLLECTION_PATH}`;
+const LOCAL_REGIONS = ['us-east1', 'us-west1', 'eu-west1'];
+
+type CollectionKind = 'nodelocal' | 'file' | 'locality';
+
+/**
+ * Where the backup goes, and the directories its files land in:
+ * - nodelocal: `nodelocal://1/…`, every file written through node 1;
+ * - file: `file://` on one directory every node shares (here: the same machine);
+ * - locality: CockroachDB's locality-aware form, each node to its own `nodelocal://<n>/…` (the
+ *   default URI is node 1's), as `start-local` gives node n the n-th region.
+ */
+function collectionFor(kind: CollectionKind, dataDir: string): { sql: string; label: string; dirs: string[] } {
+  if (kind === 'nodelocal') {
+    return { sql: `'nodelocal://1/${COLLECTION_PATH}'`, label: 'nodelocal://1', dirs: [join(dataDir, 'node-1', 'extern', COLLECTION_PATH)] };
+  }
+  if (kind === 'file') {
+    const dir = join(dataDir, 'shared', COLLECTION_PATH);
+    return { sql: `'file://${dir}'`, label: 'file:// (shared dir)', dirs: [dir] };
+  }
+  const uris = [`'nodelocal://1/${COLLECTION_PATH}?COCKROACH_LOCALITY=default'`];
+  const dirs = [join(dataDir, 'node-1', 'extern', COLLECTION_PATH)];
+  for (let n = 1; n <= NODES; n++) {
+    uris.push(`'nodelocal://${n}/${COLLECTION_PATH}-${n}?COCKROACH_LOCALITY=region%3D${LOCAL_REGIONS[(n - 1) % LOCAL_REGIONS.length]!}'`);
+    dirs.push(join(dataDir, `node-${n}`, 'extern', `${COLLECTION_PATH}-${n}`));
+  }
+  return { sql: `(${uris.join(', ')})`, label: 'locality-aware nodelocal', dirs };
+}
 /** Share of the rows the incremental finds changed. */
 const CHANGED_FRACTION = 0.01;
 const UPDATE_BATCH = 500;
 
-const BACKUP_LABEL = `cairn full BACKUP, ${NODES}-node cluster → nodelocal`;
+const backupLabel = (collection: string) => `cairn full BACKUP, ${NODES}-node cluster → ${collection}`;
 const ZSTD_LABEL = 'zstd -1 -T2 over the same logical bytes';
 
-function parseOptions(argv: string[]): BankOptions | undefined {
-  const { values } = parseArgs({ args: argv, strict: true, options: BANK_FLAGS });
+function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKind }) | undefined {
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...BANK_FLAGS, collection: { type: 'string' } } });
   if (values.help === true) {
-    process.stdout.write(['usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE]', ...BANK_FLAGS_HELP, ''].join('\n'));
+    process.stdout.write(
+      [
+        'usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE] [--collection nodelocal|file|locality]',
+        ...BANK_FLAGS_HELP,
+        '  --collection     nodelocal (nodelocal://1, default), file (file:// on a directory every node shares), locality (each node to its own nodelocal)',
+        '',
+      ].join('\n'),
+    );
     return undefined;
   }
-  return bankOptions(values);
+  const collection = values.collection ?? 'nodelocal';
+  if (collection !== 'nodelocal' && collection !== 'file' && collection !== 'locality') {
+    throw new Error(`--collection must be nodelocal, file or locality, got "${collection}"`);
+  }
+  return { ...bankOptions(values), collection };
 }
 
 interface BackupRun {
@@ -82,13 +120,24 @@ interface BackupRun {
   files: number;
 }
 
-async function timedBackup(client: CairnClient, sql: string, collectionDir: string): Promise<BackupRun> {
-  const before = await diskUsage(collectionDir).catch(() => ({ bytes: 0, allocated: 0, files: 0 }));
+async function diskUsageOf(dirs: string[]): Promise<{ bytes: number; allocated: number; files: number }> {
+  const total = { bytes: 0, allocated: 0, files: 0 };
+  for (const d of dirs) {
+    const u = await diskUsage(d).catch(() => ({ bytes: 0, allocated: 0, files: 0 }));
+    total.bytes += u.bytes;
+    total.allocated += u.allocated;
+    total.files += u.files;
+  }
+  return total;
+}
+
+async function timedBackup(client: CairnClient, sql: string, collectionDirs: string[]): Promise<BackupRun> {
+  const before = await diskUsageOf(collectionDirs);
   const started = performance.now();
   const result = resultRow(await client.execute(sql));
   const took = seconds(started);
   if (result['status'] !== 'succeeded') throw new Error(`${sql}: status ${String(result['status'])}`);
-  const after = await diskUsage(collectionDir);
+  const after = await diskUsageOf(collectionDirs);
   return {
     seconds: took,
     jobId: result['job_id'] ?? '',
@@ -169,8 +218,11 @@ async function main(): Promise<void> {
   say(`backup: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
   say(`starting a ${NODES}-node local cluster...`);
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-backup-');
-  const collectionDir = join(dataDir, 'node-1', 'extern', COLLECTION_PATH);
+  const collection = collectionFor(o.collection, dataDir);
+  const BACKUP_LABEL = backupLabel(collection.label);
   let load: LoadFigures;
+  let loadMemory: ProcessMemory[];
+  let incrementalMemory: ProcessMemory[];
   let split: { ranges: number; seconds: number };
   let full: BackupRun;
   let incremental: BackupRun;
@@ -178,13 +230,18 @@ async function main(): Promise<void> {
   let memory: ProcessMemory[];
   let rangesAfter: number;
   try {
-    load = await loadBank(client, o);
+    const loadSampler = sampleMemory(cluster);
+    try {
+      load = await loadBank(client, o);
+    } finally {
+      loadMemory = loadSampler.stop();
+    }
     split = await splitRanges(client, o.rangeMax);
 
-    say(`full backup into ${COLLECTION}...`);
+    say(`full backup into ${collection.sql}...`);
     const sampler = sampleMemory(cluster);
     try {
-      full = await timedBackup(client, `BACKUP DATABASE bank INTO '${COLLECTION}'`, collectionDir);
+      full = await timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs);
     } finally {
       memory = sampler.stop();
     }
@@ -195,7 +252,12 @@ async function main(): Promise<void> {
     updates = await changeRows(client, o.rows);
     say(`  ${updates.rows} rows in ${updates.statements} statements, ${updates.seconds.toFixed(1)} s`);
     say('incremental backup...');
-    incremental = await timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN '${COLLECTION}'`, collectionDir);
+    const incSampler = sampleMemory(cluster);
+    try {
+      incremental = await timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs);
+    } finally {
+      incrementalMemory = incSampler.stop();
+    }
     say(`  ${incremental.seconds.toFixed(1)} s, ${incremental.rows} rows, ${(incremental.logicalBytes / MB).toFixed(2)} MB logical`);
   } finally {
     client.close();
@@ -242,8 +304,14 @@ async function main(): Promise<void> {
       `backup: ${full.rows} rows, ${full.files} files (${mib(full.allocatedBytes)} MiB allocated, du), ${split.ranges} ranges at the start, ${rangesAfter} at the end`,
       `load: ${(load.bytes / MB).toFixed(1)} MB of row data in ${load.seconds.toFixed(1)} s (${load.mbPerSecond.toFixed(2)} MB/s); updates: ${updates.rows} rows in ${updates.seconds.toFixed(1)} s`,
       '',
+      'memory during the load:',
+      memoryTable(loadMemory),
+      '',
       'memory during the full backup:',
       memoryTable(memory),
+      '',
+      'memory during the incremental backup:',
+      memoryTable(incrementalMemory),
       '',
     ].join('\n'),
   );
@@ -252,18 +320,21 @@ async function main(): Promise<void> {
     at: new Date().toISOString(),
     host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
     options: o,
-    cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
+    cluster: { nodes: NODES, startSeconds, collection: o.collection, uri: collection.sql },
     load,
     split,
     rangesAfterBackup: rangesAfter,
     full: { label: BACKUP_LABEL, ...full, mb: fullMb, mbPerSecond: backupMbps, compression: backupCompression },
     zstd: { label: ZSTD_LABEL, ...zstd, mbPerSecond: zstdMbps, compression: zstdCompression },
     ratio,
+    ratios: { backupToZstd: ratio, incrementalTimeToFull: incrementalFractions.time, incrementalBytesToFull: incrementalFractions.diskBytes },
     updates,
     incremental: { ...incremental, fractionOfFull: incrementalFractions },
     memory,
-    peakNodeRssBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.rssPeak)),
-    peakNodeAnonBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.anonPeak)),
+    memoryByPhase: { load: loadMemory, full: memory, incremental: incrementalMemory },
+    // Over the load and both backups; peakNode*/peakCoordinator* split it by role.
+    ...memoryPeaks(loadMemory, memory, incrementalMemory),
+    peaksByPhase: { load: memoryPeaks(loadMemory), full: memoryPeaks(memory), incremental: memoryPeaks(incrementalMemory) },
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }

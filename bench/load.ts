@@ -14,23 +14,16 @@
  *
  * Prints a table, then one JSON line with every figure as the last line of stdout.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { constants as osConstants, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeRowKey, encodeRowValue, type Datum } from '@cairn/catalog';
 import { initBank, startLocalCluster, type LocalCluster } from '@cairn/cli';
 import { CairnClient } from '@cairn/client';
-import { MvccStore } from '@cairn/mvcc';
-import { ColumnType, DescriptorState, ObjectKind, TableDescriptor } from '@cairn/proto';
 import { freePort, tempDir } from '@cairn/testing';
+import { loadRawLmdb, memoryPeaks, memoryTable, sampleMemory, type ProcessMemory } from './lib/common.js';
 
 const NODES = 3;
-/** initBank's starting balance (not exported by @cairn/cli). */
-const INITIAL_BALANCE = 1000n;
-/** Row data per row as initBank counts it: 8-byte id + 8-byte balance, plus the payload. */
-const FIXED_ROW_BYTES = 16;
 /** MB as 10^6 bytes, the unit storage throughput is usually quoted in. */
 const MB = 1e6;
 
@@ -46,7 +39,7 @@ interface Options {
 
 interface Measured {
   rows: number;
-  /** Row data as initBank counts it (see FIXED_ROW_BYTES). */
+  /** Row data as initBank counts it (8-byte id + 8-byte balance + payload). */
   bytes: number;
   seconds: number;
 }
@@ -97,33 +90,6 @@ function parseOptions(argv: string[]): Options | undefined {
   };
 }
 
-/** The same payload initBank writes: random hex, exactly `bytes` long. */
-function payload(bytes: number): string {
-  return randomBytes(Math.ceil(bytes / 2)).toString('hex').slice(0, bytes);
-}
-
-/**
- * bank.bank as initBank's CREATE TABLE describes it. The ids are those of the first user
- * objects (database 100, table 101); the cluster's may differ, but any table id below 256
- * encodes in the same two key bytes, so keys and values have the cluster's sizes.
- */
-function bankDescriptor(): TableDescriptor {
-  return TableDescriptor.fromPartial({
-    id: 101,
-    name: 'bank',
-    parentId: 100,
-    kind: ObjectKind.TABLE,
-    columns: [
-      { id: 1, name: 'id', type: ColumnType.INT, nullable: false },
-      { id: 2, name: 'balance', type: ColumnType.INT, nullable: false },
-      { id: 3, name: 'payload', type: ColumnType.STRING, nullable: true },
-    ],
-    primaryKey: ['id'],
-    state: DescriptorState.PUBLIC,
-    nextColumnId: 4,
-  });
-}
-
 /** Progress on stderr about every 10%, so stdout holds only the results. */
 function progress(label: string, total: number): (done: number) => void {
   const started = performance.now();
@@ -136,49 +102,9 @@ function progress(label: string, total: number): (done: number) => void {
   };
 }
 
-/**
- * Encodes the bank rows and writes them into a fresh MvccStore in `dir`, one applyBatch per
- * batch. The payloads are drawn before the clock starts: drawing them is the workload
- * generator's cost, not the store's (initBank pays it in the client, beside the cluster).
- */
+/** The storage engine alone (see `loadRawLmdb`), with this benchmark's batch size. */
 async function loadRaw(dir: string, o: Options): Promise<Measured & { kvBytes: number; encodeSeconds: number; putSeconds: number }> {
-  const table = bankDescriptor();
-  const payloads = Array.from({ length: o.rows }, () => payload(o.payloadBytes));
-  const store = await MvccStore.open(dir);
-  let bytes = 0;
-  let kvBytes = 0;
-  let encodeMs = 0;
-  let putMs = 0;
-  // Timestamps grow batch by batch, as they do along the log.
-  let ts = BigInt(Date.now()) * 1_000_000n;
-  try {
-    const started = performance.now();
-    const report = progress('raw', o.rows);
-    for (let from = 0; from < o.rows; from += o.batchSize) {
-      const to = Math.min(o.rows, from + o.batchSize);
-      const encodeStarted = performance.now();
-      const ops: Array<{ key: Uint8Array; value: Uint8Array }> = [];
-      for (let id = from; id < to; id++) {
-        const p = payloads[id]!;
-        const row: Datum[] = [BigInt(id), INITIAL_BALANCE, p];
-        const key = encodeRowKey(table, row);
-        const value = encodeRowValue(table, row);
-        ops.push({ key, value });
-        bytes += FIXED_ROW_BYTES + p.length;
-        kvBytes += key.length + value.length;
-      }
-      const putStarted = performance.now();
-      encodeMs += putStarted - encodeStarted;
-      await store.applyBatch(ops, ts++);
-      putMs += performance.now() - putStarted;
-      report(to);
-    }
-    // Every batch was awaited (committed), so closing adds nothing to measure.
-    const seconds = (performance.now() - started) / 1000;
-    return { rows: o.rows, bytes, seconds, kvBytes, encodeSeconds: encodeMs / 1000, putSeconds: putMs / 1000 };
-  } finally {
-    await store.close();
-  }
+  return loadRawLmdb(dir, o.rows, o.payloadBytes, o.batchSize, progress('raw', o.rows));
 }
 
 let clusterDir: string | undefined;
@@ -206,7 +132,7 @@ function stopCluster(): Promise<void> {
 }
 
 /** Starts a fresh cluster in a temp dir, runs initBank against it and checks the row count. */
-async function loadCluster(o: Options): Promise<Measured & { startSeconds: number; verifySeconds: number }> {
+async function loadCluster(o: Options): Promise<Measured & { startSeconds: number; verifySeconds: number; memory: ProcessMemory[] }> {
   // Not @cairn/testing's tempDir: its signal handler deletes its dirs at once, under the
   // cluster's still-running processes, while this process stops them in order.
   clusterDir = await mkdtemp(join(tmpdir(), 'cairn-bench-load-'));
@@ -226,19 +152,26 @@ async function loadCluster(o: Options): Promise<Measured & { startSeconds: numbe
   const startSeconds = (performance.now() - startedAt) / 1000;
   const client = new CairnClient({ addresses: [cluster.grpcAddress] });
   try {
-    const stats = await initBank(client, {
-      rows: o.rows,
-      payloadBytes: o.payloadBytes,
-      concurrency: o.concurrency,
-      batchSize: o.batchSize,
-      onProgress: progress('cluster', o.rows),
-    });
+    const sampler = sampleMemory(cluster);
+    let stats;
+    let memory: ProcessMemory[];
+    try {
+      stats = await initBank(client, {
+        rows: o.rows,
+        payloadBytes: o.payloadBytes,
+        concurrency: o.concurrency,
+        batchSize: o.batchSize,
+        onProgress: progress('cluster', o.rows),
+      });
+    } finally {
+      memory = sampler.stop();
+    }
     // A wrong count would make every figure meaningless; reading it also waits for a replica
     // to have applied the whole load.
     const verifyStarted = performance.now();
     const counted = (await client.execute('SELECT count(*) FROM bank.bank')).rows[0]?.[0];
     if (Number(counted) !== o.rows) throw new Error(`bank.bank has ${String(counted)} rows after loading ${o.rows}`);
-    return { ...stats, startSeconds, verifySeconds: (performance.now() - verifyStarted) / 1000 };
+    return { ...stats, startSeconds, verifySeconds: (performance.now() - verifyStarted) / 1000, memory };
   } finally {
     client.close();
     await stopCluster();
@@ -304,11 +237,13 @@ async function main(): Promise<void> {
     throw new Error(`raw baseline wrote ${raw.bytes} bytes of row data, the cluster ${clusterRun.bytes}`);
   }
 
-  const cluster = figures(clusterRun);
+  const { memory, ...clusterMeasured } = clusterRun;
+  const cluster = figures(clusterMeasured);
   const baseline = figures(raw);
   const ratio = cluster.rowsPerSecond / baseline.rowsPerSecond;
   process.stdout.write('\n');
   printTable(cluster, baseline, ratio);
+  process.stdout.write(`\nmemory during the load:\n${memoryTable(memory)}\n`);
   const result = {
     bench: 'load',
     at: new Date().toISOString(),
@@ -317,6 +252,9 @@ async function main(): Promise<void> {
     cluster: { label: CLUSTER_LABEL, nodes: NODES, ...cluster },
     raw: { label: RAW_LABEL, ...baseline },
     ratio,
+    ratios: { clusterToRawLmdb: ratio },
+    memory,
+    ...memoryPeaks(memory),
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }

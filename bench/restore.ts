@@ -8,7 +8,9 @@
  * cluster process's RSS every 200 ms, and checks that `SHOW FINGERPRINTS FROM DATABASE bank2`
  * equals bank's. Both MB/s count the same row data (8-byte id + 8-byte balance + payload, as
  * initBank counts it), so their ratio is the load time over the restore time: how much faster
- * the cluster takes the rows back from a backup than through SQL.
+ * the cluster takes the rows back from a backup than through SQL. After the cluster has
+ * stopped, the same rows go into one MvccStore as raw LMDB batched puts (as `pnpm bench load`'s
+ * baseline), and `ratioToRawLmdb` = restore MB/s ÷ raw LMDB MB/s.
  *
  * Prints tables, then one JSON line with every figure as the last line of stdout.
  */
@@ -26,8 +28,12 @@ import {
   fingerprints,
   formatTable,
   installSignalHandlers,
+  defaultBatchSize,
   loadBank,
+  loadRawLmdb,
+  memoryPeaks,
   memoryTable,
+  scratchDir,
   rangeCount,
   resultRow,
   sampleMemory,
@@ -46,6 +52,7 @@ const COLLECTION = `nodelocal://1/${COLLECTION_PATH}`;
 
 const RESTORE_LABEL = `cairn RESTORE, ${NODES}-node cluster ← nodelocal`;
 const LOAD_LABEL = `cairn load (initBank SQL UPSERTs), same cluster`;
+const RAW_LABEL = 'raw LMDB batched puts (1 process), same rows';
 
 function parseOptions(argv: string[]): BankOptions | undefined {
   const { values } = parseArgs({ args: argv, strict: true, options: BANK_FLAGS });
@@ -64,8 +71,16 @@ async function main(): Promise<void> {
   say(`restore: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
   say(`starting a ${NODES}-node local cluster...`);
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-restore-');
+  let m;
   try {
-    const load = await loadBank(client, o);
+    const loadSampler = sampleMemory(cluster);
+    let load;
+    let loadMemory: ProcessMemory[];
+    try {
+      load = await loadBank(client, o);
+    } finally {
+      loadMemory = loadSampler.stop();
+    }
     const split = await splitRanges(client, o.rangeMax);
 
     say(`full backup into ${COLLECTION}...`);
@@ -99,61 +114,80 @@ async function main(): Promise<void> {
     if (!fingerprintMatches) throw new Error(`bank2's fingerprints ${restoredFingerprint} differ from bank's ${sourceFingerprint}`);
     if (counted !== o.rows) throw new Error(`bank2.bank has ${counted} rows, bank.bank ${o.rows}`);
     const rangesAfter = await rangeCount(client);
-
-    const rowMb = load.bytes / MB;
-    const restoreMbps = rowMb / restoreSeconds;
-    const ratio = restoreMbps / load.mbPerSecond;
-    process.stdout.write('\n');
-    process.stdout.write(
-      formatTable([
-        ['', 'rows', 'MB', 'seconds', 'rows/s', 'MB/s'],
-        [RESTORE_LABEL, String(o.rows), rowMb.toFixed(1), restoreSeconds.toFixed(2), Math.round(o.rows / restoreSeconds).toString(), restoreMbps.toFixed(2)],
-        [LOAD_LABEL, String(load.rows), rowMb.toFixed(1), load.seconds.toFixed(2), Math.round(load.rows / load.seconds).toString(), load.mbPerSecond.toFixed(2)],
-      ]) + '\n',
-    );
-    process.stdout.write(
-      [
-        '',
-        `ratio restore/load: ${ratio.toPrecision(3)} (same rows and bytes; restore is ${ratio >= 1 ? `${ratio.toFixed(1)}x faster` : `${(1 / ratio).toFixed(1)}x slower`} than loading through SQL)`,
-        `fingerprints of bank2 match bank's (${fingerprintSeconds.toFixed(1)} s to compute): ${restoredFingerprint}`,
-        `backup restored: ${(backupLogicalBytes / MB).toFixed(1)} MB logical (${(backupLogicalBytes / MB / restoreSeconds).toFixed(2)} MB/s logical), ` +
-          `${(backupDisk.bytes / MB).toFixed(1)} MB on disk in ${backupDisk.files} files, taken in ${backupSeconds.toFixed(1)} s; ${split.ranges} ranges of bank.bank`,
-        '',
-        'memory during the restore:',
-        memoryTable(memory),
-        '',
-      ].join('\n'),
-    );
-    const result = {
-      bench: 'restore',
-      at: new Date().toISOString(),
-      host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
-      options: o,
-      cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
-      load: { label: LOAD_LABEL, ...load },
-      split,
-      rangesAfter,
-      backup: { seconds: backupSeconds, logicalBytes: backupLogicalBytes, diskBytes: backupDisk.bytes, files: backupDisk.files },
-      restore: {
-        label: RESTORE_LABEL,
-        jobId: restore['job_id'],
-        rows: o.rows,
-        bytes: load.bytes,
-        seconds: restoreSeconds,
-        mbPerSecond: restoreMbps,
-        logicalMbPerSecond: backupLogicalBytes / MB / restoreSeconds,
-      },
-      ratio,
-      fingerprint: { source: sourceFingerprint, restored: restoredFingerprint, matches: fingerprintMatches, seconds: fingerprintSeconds },
-      memory,
-      peakNodeRssBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.rssPeak)),
-      peakNodeAnonBytes: Math.max(...memory.filter((m) => m.name.startsWith('node-')).map((m) => m.anonPeak)),
-    };
-    process.stdout.write(JSON.stringify(result) + '\n');
+    m = { load, loadMemory, split, backup: { seconds: backupSeconds, logicalBytes: backupLogicalBytes, diskBytes: backupDisk.bytes, files: backupDisk.files }, sourceFingerprint, restore, memory, restoreSeconds, restoredFingerprint, fingerprintSeconds, fingerprintMatches, rangesAfter };
   } finally {
     client.close();
     await stopCluster();
   }
+
+  // The cluster is stopped by now, so the baseline has the machine to itself.
+  const batchSize = defaultBatchSize(o.payloadBytes);
+  say(`raw LMDB baseline: ${o.rows} rows in batches of ${batchSize}...`);
+  const raw = await loadRawLmdb(join(await scratchDir('cairn-bench-raw-'), 'store'), o.rows, o.payloadBytes, batchSize);
+  if (raw.bytes !== m.load.bytes) throw new Error(`raw baseline wrote ${raw.bytes} bytes of row data, the load ${m.load.bytes}`);
+  const rawMbps = raw.bytes / MB / raw.seconds;
+
+  const rowMb = m.load.bytes / MB;
+  const restoreMbps = rowMb / m.restoreSeconds;
+  const ratio = restoreMbps / m.load.mbPerSecond;
+  const ratioToRawLmdb = restoreMbps / rawMbps;
+  process.stdout.write('\n');
+  process.stdout.write(
+    formatTable([
+      ['', 'rows', 'MB', 'seconds', 'rows/s', 'MB/s'],
+      [RESTORE_LABEL, String(o.rows), rowMb.toFixed(1), m.restoreSeconds.toFixed(2), Math.round(o.rows / m.restoreSeconds).toString(), restoreMbps.toFixed(2)],
+      [LOAD_LABEL, String(m.load.rows), rowMb.toFixed(1), m.load.seconds.toFixed(2), Math.round(m.load.rows / m.load.seconds).toString(), m.load.mbPerSecond.toFixed(2)],
+      [RAW_LABEL, String(raw.rows), (raw.bytes / MB).toFixed(1), raw.seconds.toFixed(2), Math.round(raw.rows / raw.seconds).toString(), rawMbps.toFixed(2)],
+    ]) + '\n',
+  );
+  process.stdout.write(
+    [
+      '',
+      `ratio restore/load: ${ratio.toPrecision(3)} (same rows and bytes; restore is ${ratio >= 1 ? `${ratio.toFixed(1)}x faster` : `${(1 / ratio).toFixed(1)}x slower`} than loading through SQL)`,
+      `ratio restore/raw LMDB: ${ratioToRawLmdb.toPrecision(3)} (raw batched puts into one store are ${(1 / ratioToRawLmdb).toFixed(1)}x faster)`,
+      `fingerprints of bank2 match bank's (${m.fingerprintSeconds.toFixed(1)} s to compute): ${m.restoredFingerprint}`,
+      `backup restored: ${(m.backup.logicalBytes / MB).toFixed(1)} MB logical (${(m.backup.logicalBytes / MB / m.restoreSeconds).toFixed(2)} MB/s logical), ` +
+        `${(m.backup.diskBytes / MB).toFixed(1)} MB on disk in ${m.backup.files} files, taken in ${m.backup.seconds.toFixed(1)} s; ${m.split.ranges} ranges of bank.bank`,
+      '',
+      'memory during the load:',
+      memoryTable(m.loadMemory),
+      '',
+      'memory during the restore:',
+      memoryTable(m.memory),
+      '',
+    ].join('\n'),
+  );
+  const result = {
+    bench: 'restore',
+    at: new Date().toISOString(),
+    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+    options: o,
+    cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
+    load: { label: LOAD_LABEL, ...m.load },
+    split: m.split,
+    rangesAfter: m.rangesAfter,
+    backup: m.backup,
+    restore: {
+      label: RESTORE_LABEL,
+      jobId: m.restore['job_id'],
+      rows: o.rows,
+      bytes: m.load.bytes,
+      seconds: m.restoreSeconds,
+      mbPerSecond: restoreMbps,
+      logicalMbPerSecond: m.backup.logicalBytes / MB / m.restoreSeconds,
+    },
+    raw: { label: RAW_LABEL, batchSize, ...raw, mbPerSecond: rawMbps },
+    ratio,
+    ratioToRawLmdb,
+    ratios: { restoreToLoad: ratio, restoreToRawLmdb: ratioToRawLmdb },
+    fingerprint: { source: m.sourceFingerprint, restored: m.restoredFingerprint, matches: m.fingerprintMatches, seconds: m.fingerprintSeconds },
+    memory: m.memory,
+    memoryByPhase: { load: m.loadMemory, restore: m.memory },
+    // Over the load and the restore; peakNode*/peakCoordinator* split it by role.
+    ...memoryPeaks(m.loadMemory, m.memory),
+    peaksByPhase: { load: memoryPeaks(m.loadMemory), restore: memoryPeaks(m.memory) },
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 main()

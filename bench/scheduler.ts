@@ -20,7 +20,7 @@ import { JobRegistry, JobStore, type Job } from '@cairn/jobs';
 import { planCreateSchedule, scheduleIdGenerator, ScheduleStore, type BackupSchedule } from '@cairn/schedules';
 import { parseOne, type CreateScheduleStatement } from '@cairn/sql';
 import { startNatsServer } from '@cairn/testing';
-import { positiveInt } from './lib/common.js';
+import { positiveInt, procStatusBytes } from './lib/common.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +55,8 @@ interface PhaseResult {
   cpuCores: number;
   rssMiB: number;
   heapMiB: number;
+  /** Peak RssAnon of this process (the coordinator's scheduler, registry and stores), bytes. */
+  peakAnonBytes: number;
   seconds: number;
 }
 
@@ -124,10 +126,12 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
   const wall0 = Date.now();
   let rss = 0;
   let heap = 0;
+  let anon = 0;
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     rss = Math.max(rss, m.rss);
     heap = Math.max(heap, m.heapUsed);
+    anon = Math.max(anon, procStatusBytes(process.pid, 'RssAnon') ?? 0);
   }, 200);
   const progress = setInterval(() => log(`${name}: ${done.size}/${N} runs done`), 5_000);
   await finished;
@@ -154,6 +158,7 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
     cpuCores: (cpu.user + cpu.system) / 1000 / (wallMs - Math.max(0, firstDue - wall0)),
     rssMiB: rss / 2 ** 20,
     heapMiB: heap / 2 ** 20,
+    peakAnonBytes: anon,
     seconds: wallMs / 1000,
   };
 }
@@ -199,7 +204,9 @@ function print(results: PhaseResult[], baseline: { seconds: number; perSecond: n
     `baseline: ${N} jobs created directly in ${baseline.seconds.toFixed(1)} s (${baseline.perSecond.toFixed(0)}/s); ` +
       `burst started ${burstRate.toFixed(0)} runs/s = ${(burstRate / baseline.perSecond).toFixed(2)} of it\n`,
   );
-  process.stdout.write(`${JSON.stringify({ results, baseline, burstRatio: burstRate / baseline.perSecond })}\n`);
+  const peakAnonBytes = Math.max(...results.map((r) => r.peakAnonBytes));
+  const ratios = { burstToDirectCreates: burstRate / baseline.perSecond };
+  process.stdout.write(`${JSON.stringify({ bench: 'scheduler', results, baseline, burstRatio: ratios.burstToDirectCreates, ratios, peakAnonBytes })}\n`);
 }
 
 async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -3,13 +3,17 @@
  * lists only the top-level `bench/*.ts`). They follow load.ts: a fresh cluster in a mkdtemp dir,
  * stopped once whoever asks first, progress on stderr, a table then one JSON line on stdout.
  */
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants as osConstants, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeRowKey, encodeRowValue, type Datum } from '@cairn/catalog';
 import { initBank, startLocalCluster, type LocalCluster } from '@cairn/cli';
 import { CairnClient } from '@cairn/client';
+import { MvccStore } from '@cairn/mvcc';
+import { ColumnType, DescriptorState, ObjectKind, TableDescriptor } from '@cairn/proto';
 import { freePort } from '@cairn/testing';
 
 export const NODES = 3;
@@ -282,7 +286,7 @@ export interface ProcessMemory {
   hwm: number;
 }
 
-function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number | undefined {
+export function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon'): number | undefined {
   try {
     const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
     return m ? Number(m[1]) * 1024 : undefined;
@@ -348,3 +352,105 @@ export function memoryTable(mem: ProcessMemory[]): string {
 }
 
 export { cpus };
+
+/**
+ * The memory figures every benchmark's JSON carries, over one or more sampled phases:
+ * `peakAnonBytes` is the largest RssAnon of any cluster process (coordinator and nats-server
+ * included), beside the largest node and coordinator peaks.
+ */
+export function memoryPeaks(...phases: ProcessMemory[][]): {
+  peakAnonBytes: number;
+  peakNodeAnonBytes: number;
+  peakCoordinatorAnonBytes: number;
+  peakNodeRssBytes: number;
+} {
+  const all = phases.flat();
+  const max = (xs: number[]) => (xs.length === 0 ? 0 : Math.max(...xs));
+  return {
+    peakAnonBytes: max(all.map((m) => m.anonPeak)),
+    peakNodeAnonBytes: max(all.filter((m) => m.name.startsWith('node')).map((m) => m.anonPeak)),
+    peakCoordinatorAnonBytes: max(all.filter((m) => m.name.startsWith('coordinator')).map((m) => m.anonPeak)),
+    peakNodeRssBytes: max(all.filter((m) => m.name.startsWith('node')).map((m) => m.rssPeak)),
+  };
+}
+
+/** initBank's default batch: as many rows as fit in ~256 kB of SQL, at most 1000. */
+export function defaultBatchSize(payloadBytes: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(256_000 / (payloadBytes + 40))));
+}
+
+/**
+ * bank.bank as initBank's CREATE TABLE describes it. The ids are those of the first user
+ * objects (database 100, table 101); the cluster's may differ, but any table id below 256
+ * encodes in the same two key bytes, so keys and values have the cluster's sizes.
+ */
+function bankDescriptor(): TableDescriptor {
+  return TableDescriptor.fromPartial({
+    id: 101,
+    name: 'bank',
+    parentId: 100,
+    kind: ObjectKind.TABLE,
+    columns: [
+      { id: 1, name: 'id', type: ColumnType.INT, nullable: false },
+      { id: 2, name: 'balance', type: ColumnType.INT, nullable: false },
+      { id: 3, name: 'payload', type: ColumnType.STRING, nullable: true },
+    ],
+    primaryKey: ['id'],
+    state: DescriptorState.PUBLIC,
+    nextColumnId: 4,
+  });
+}
+
+export interface RawLmdbLoad {
+  rows: number;
+  /** Row data as initBank counts it (see FIXED_ROW_BYTES). */
+  bytes: number;
+  kvBytes: number;
+  seconds: number;
+  encodeSeconds: number;
+  putSeconds: number;
+}
+
+/**
+ * The storage engine alone: the bank rows encoded with the catalog's row codec and written to
+ * one fresh MvccStore in `dir` by this process, one applyBatch per batch, one batch after
+ * another, as a replica's apply loop writes a log entry. The payloads (random hex, as
+ * initBank draws them) are drawn before the clock starts.
+ */
+export async function loadRawLmdb(dir: string, rows: number, payloadBytes: number, batchSize: number, onProgress?: (done: number) => void): Promise<RawLmdbLoad> {
+  const table = bankDescriptor();
+  const payloads = Array.from({ length: rows }, () => randomBytes(Math.ceil(payloadBytes / 2)).toString('hex').slice(0, payloadBytes));
+  const store = await MvccStore.open(dir);
+  let bytes = 0;
+  let kvBytes = 0;
+  let encodeMs = 0;
+  let putMs = 0;
+  // Timestamps grow batch by batch, as they do along the log.
+  let ts = BigInt(Date.now()) * 1_000_000n;
+  try {
+    const started = performance.now();
+    for (let from = 0; from < rows; from += batchSize) {
+      const to = Math.min(rows, from + batchSize);
+      const encodeStarted = performance.now();
+      const ops: Array<{ key: Uint8Array; value: Uint8Array }> = [];
+      for (let id = from; id < to; id++) {
+        const p = payloads[id]!;
+        const row: Datum[] = [BigInt(id), BigInt(INITIAL_BALANCE), p];
+        const key = encodeRowKey(table, row);
+        const value = encodeRowValue(table, row);
+        ops.push({ key, value });
+        bytes += FIXED_ROW_BYTES + p.length;
+        kvBytes += key.length + value.length;
+      }
+      const putStarted = performance.now();
+      encodeMs += putStarted - encodeStarted;
+      await store.applyBatch(ops, ts++);
+      putMs += performance.now() - putStarted;
+      onProgress?.(to);
+    }
+    // Every batch was awaited (committed), so closing adds nothing to measure.
+    return { rows, bytes, kvBytes, seconds: (performance.now() - started) / 1000, encodeSeconds: encodeMs / 1000, putSeconds: putMs / 1000 };
+  } finally {
+    await store.close();
+  }
+}
