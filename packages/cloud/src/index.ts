@@ -1,8 +1,10 @@
 /**
  * @cairn/cloud: where backup files live. Storage URIs (`nodelocal://`, `file://`, `s3://`,
- * `external://`) are parsed and redacted here, locality-aware URI lists are split and matched
+ * `gs://`, `azure://`, `external://`) are parsed and redacted here, locality-aware URI lists are split and matched
  * to a node's locality, and `openStorage` turns a URI into a streaming `ExternalStorage`.
  */
+export { AzureBlobStorage, type AzureBlobStorageOptions } from './azure-storage.js';
+export { GcsStorage, type GcsStorageOptions } from './gcs-storage.js';
 export {
   type ExternalStorage,
   type ListOptions,
@@ -28,9 +30,13 @@ export { S3Storage, type S3StorageOptions } from './s3-storage.js';
 export { joinPath } from './storage-path.js';
 export {
   appendUriPath,
+  AzureParam,
+  GcsParam,
   parseStorageUri,
   redactStorageUri,
   S3Param,
+  type AzureLocation,
+  type GcsLocation,
   type ExternalLocation,
   type FileLocation,
   type NodelocalLocation,

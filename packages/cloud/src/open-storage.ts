@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { CairnError, ErrorCode } from '@cairn/errors';
+import { AzureBlobStorage } from './azure-storage.js';
 import type { ExternalStorage } from './external-storage.js';
+import { GcsStorage } from './gcs-storage.js';
 import { LocalDirStorage } from './local-dir-storage.js';
 import { S3Storage, type S3StorageOptions } from './s3-storage.js';
 import { appendUriPath, parseStorageUri, redactStorageUri } from './storage-uri.js';
@@ -15,7 +17,7 @@ export interface StorageContext {
   remoteNodelocal?: (nodeId: number, basePath: string) => ExternalStorage;
   /** Resolves an external connection name to the URI it stands for. */
   resolveExternalConnection?: (name: string) => Promise<string>;
-  /** Knobs for S3 storages (retries, timeouts, part size). */
+  /** Knobs for S3 storages (retries, timeouts, part size); the retry policy applies to gs:// and azure:// too. */
   s3?: Omit<S3StorageOptions, 'uri'>;
 }
 
@@ -32,6 +34,10 @@ export async function openStorage(uri: string, ctx: StorageContext = {}): Promis
       return new LocalDirStorage(loc.path, { uri: shown });
     case 's3':
       return new S3Storage(loc, { ...ctx.s3, uri: shown });
+    case 'azure':
+      return new AzureBlobStorage(loc, { uri: shown, ...(ctx.s3?.retry === undefined ? {} : { retry: ctx.s3.retry }) });
+    case 'gs':
+      return new GcsStorage(loc, { uri: shown, ...(ctx.s3?.retry === undefined ? {} : { retry: ctx.s3.retry }) });
     case 'nodelocal': {
       if (loc.nodeId === 'self' || loc.nodeId === ctx.nodeId) {
         if (ctx.nodelocalDir === undefined) {

@@ -12,6 +12,37 @@ export const S3Param = {
   StorageClass: 'S3_STORAGE_CLASS',
 } as const;
 
+/** Query parameters of `azure://` (`azure-blob://`) URIs, named as CockroachDB names them. */
+export const AzureParam = {
+  AccountName: 'AZURE_ACCOUNT_NAME',
+  AccountKey: 'AZURE_ACCOUNT_KEY',
+  Environment: 'AZURE_ENVIRONMENT',
+  ClientId: 'AZURE_CLIENT_ID',
+  ClientSecret: 'AZURE_CLIENT_SECRET',
+  TenantId: 'AZURE_TENANT_ID',
+  Auth: 'AUTH',
+  /** cairn's own: the blob service URL (an emulator such as Azurite, a private endpoint). */
+  Endpoint: 'AZURE_ENDPOINT',
+} as const;
+
+/** Query parameters of `gs://` URIs, named as CockroachDB names them. */
+export const GcsParam = {
+  Auth: 'AUTH',
+  /** Base64 of a service-account key JSON file. */
+  Credentials: 'CREDENTIALS',
+  /** An OAuth2 access token used as is. */
+  BearerToken: 'BEARER_TOKEN',
+  /** cairn's own: the JSON API's base URL (an emulator, a private endpoint). */
+  Endpoint: 'GCS_ENDPOINT',
+} as const;
+
+/** Host suffixes of Azure's clouds by CockroachDB's AZURE_ENVIRONMENT names. */
+const AZURE_ENVIRONMENTS: Record<string, string> = {
+  AzurePublicCloud: 'core.windows.net',
+  AzureUSGovernmentCloud: 'core.usgovcloudapi.net',
+  AzureChinaCloud: 'core.chinacloudapi.cn',
+};
+
 /** How an `s3://` URI authenticates: keys in the URI (`specified`, the default) or the SDK's default chain. */
 export type S3Auth = 'specified' | 'implicit';
 
@@ -46,6 +77,33 @@ export interface S3Location {
   readonly storageClass?: string;
 }
 
+/** `azure://container/prefix?AZURE_ACCOUNT_NAME=..&AZURE_ACCOUNT_KEY=..` (also `azure-blob://`). */
+export interface AzureLocation {
+  readonly scheme: 'azure';
+  readonly container: string;
+  /** Blob name prefix; normalized, may be `''`. */
+  readonly prefix: string;
+  readonly accountName: string;
+  readonly accountKey: string;
+  /** `core.windows.net` unless AZURE_ENVIRONMENT names another cloud. */
+  readonly environmentSuffix: string;
+  /** A blob service URL that replaces `https://<account>.blob.<suffix>`. */
+  readonly endpoint?: string;
+}
+
+/** `gs://bucket/prefix?AUTH=specified&CREDENTIALS=<base64 JSON>` or `AUTH=implicit`. */
+export interface GcsLocation {
+  readonly scheme: 'gs';
+  readonly bucket: string;
+  readonly prefix: string;
+  /** `specified`: CREDENTIALS or BEARER_TOKEN in the URI; `implicit`: application default credentials. */
+  readonly auth: 'specified' | 'implicit';
+  /** The decoded service-account key JSON. */
+  readonly credentials?: string;
+  readonly bearerToken?: string;
+  readonly endpoint?: string;
+}
+
 /** `external://<name>[/<extra path>]`: a named connection resolved to another URI. */
 export interface ExternalLocation {
   readonly scheme: 'external';
@@ -55,7 +113,13 @@ export interface ExternalLocation {
 }
 
 /** A parsed storage URI. */
-export type StorageLocation = NodelocalLocation | FileLocation | S3Location | ExternalLocation;
+export type StorageLocation =
+  | NodelocalLocation
+  | FileLocation
+  | S3Location
+  | AzureLocation
+  | GcsLocation
+  | ExternalLocation;
 
 /** The raw pieces of `<scheme>://<host><path>?<query>`, nothing decoded. */
 export interface UriParts {
@@ -145,11 +209,16 @@ export function parseStorageUri(uri: string): StorageLocation {
       return parseFile(parts, params, uri);
     case 's3':
       return parseS3(parts, params, uri);
+    case 'azure':
+    case 'azure-blob':
+      return parseAzure(parts, params, uri);
+    case 'gs':
+      return parseGcs(parts, params, uri);
     case 'external':
       return parseExternal(parts, params, uri);
     default:
       throw invalid(
-        `unsupported storage scheme ${JSON.stringify(parts.scheme)} in ${redactStorageUri(uri)}: use nodelocal://, file://, s3:// or external://`,
+        `unsupported storage scheme ${JSON.stringify(parts.scheme)} in ${redactStorageUri(uri)}: use nodelocal://, file://, s3://, gs://, azure:// or external://`,
       );
   }
 }
@@ -207,6 +276,78 @@ function parseS3(parts: UriParts, params: Map<string, string>, uri: string): S3L
     endpoint,
     region: nonEmpty(params, S3Param.Region),
     storageClass: nonEmpty(params, S3Param.StorageClass),
+  };
+}
+
+function httpUrl(value: string | undefined, param: string): string | undefined {
+  if (value !== undefined && !/^https?:\/\/[^/?#]+/i.test(value)) {
+    throw invalid(`${param} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  }
+  return value?.replace(/\/+$/, '');
+}
+
+function parseAzure(parts: UriParts, params: Map<string, string>, uri: string): AzureLocation {
+  if (parts.host === '') throw invalid(`azure uri missing container name: ${redactStorageUri(uri)}`);
+  rejectUnknown(params, new Set(Object.values(AzureParam)), 'azure');
+  const auth = nonEmpty(params, AzureParam.Auth) ?? 'specified';
+  if (auth !== 'specified') {
+    throw invalid(`azure: AUTH=${auth} is not supported; give ${AzureParam.AccountName} and ${AzureParam.AccountKey}`);
+  }
+  for (const p of [AzureParam.ClientId, AzureParam.ClientSecret, AzureParam.TenantId]) {
+    if (params.has(p)) {
+      throw invalid(`azure: ${p} (Entra ID client credentials) is not supported; give ${AzureParam.AccountName} and ${AzureParam.AccountKey}`);
+    }
+  }
+  const accountName = nonEmpty(params, AzureParam.AccountName);
+  // Account keys are base64; '+' arrives as a space when not percent-encoded.
+  const accountKey = nonEmpty(params, AzureParam.AccountKey)?.replaceAll(' ', '+');
+  if (accountName === undefined) throw invalid(`azure uri missing "${AzureParam.AccountName}" parameter`);
+  if (accountKey === undefined) throw invalid(`azure uri missing "${AzureParam.AccountKey}" parameter`);
+  const environment = nonEmpty(params, AzureParam.Environment) ?? 'AzurePublicCloud';
+  const environmentSuffix = AZURE_ENVIRONMENTS[environment];
+  if (environmentSuffix === undefined) {
+    throw invalid(`azure: unknown ${AzureParam.Environment} ${JSON.stringify(environment)} (use ${Object.keys(AZURE_ENVIRONMENTS).join(', ')})`);
+  }
+  return {
+    scheme: 'azure',
+    container: parts.host,
+    prefix: joinPath(decodePath(parts.path, uri)),
+    accountName,
+    accountKey,
+    environmentSuffix,
+    endpoint: httpUrl(nonEmpty(params, AzureParam.Endpoint), AzureParam.Endpoint),
+  };
+}
+
+function parseGcs(parts: UriParts, params: Map<string, string>, uri: string): GcsLocation {
+  if (parts.host === '') throw invalid(`gs uri missing bucket name: ${redactStorageUri(uri)}`);
+  rejectUnknown(params, new Set(Object.values(GcsParam)), 'gs');
+  const auth = nonEmpty(params, GcsParam.Auth) ?? 'specified';
+  if (auth !== 'specified' && auth !== 'implicit') {
+    throw invalid(`unsupported value ${JSON.stringify(auth)} for ${GcsParam.Auth} (use "specified" or "implicit")`);
+  }
+  let credentials: string | undefined;
+  const raw = nonEmpty(params, GcsParam.Credentials)?.replaceAll(' ', '+');
+  if (raw !== undefined) {
+    credentials = Buffer.from(raw, 'base64').toString('utf8');
+    try {
+      JSON.parse(credentials);
+    } catch {
+      throw invalid(`gs: ${GcsParam.Credentials} must be the base64 encoding of a service account key JSON file`);
+    }
+  }
+  const bearerToken = nonEmpty(params, GcsParam.BearerToken);
+  if (auth === 'specified' && credentials === undefined && bearerToken === undefined) {
+    throw invalid(`gs uri with AUTH=specified needs "${GcsParam.Credentials}" (base64 of a key file) or "${GcsParam.BearerToken}"`);
+  }
+  return {
+    scheme: 'gs',
+    bucket: parts.host,
+    prefix: joinPath(decodePath(parts.path, uri)),
+    auth,
+    credentials,
+    bearerToken,
+    endpoint: httpUrl(nonEmpty(params, GcsParam.Endpoint), GcsParam.Endpoint),
   };
 }
 

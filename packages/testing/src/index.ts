@@ -1,6 +1,7 @@
 /**
  * @cairn/testing: the harness every cairn test uses. It starts the real things (nats-server,
- * a nats-server cluster, s3rver, cairn processes) on free ports in temp dirs, waits until they
+ * a nats-server cluster, s3rver, Azurite, cairn processes) and, where no emulator installs
+ * here, small stand-ins that speak the real wire protocol (GCS, AWS STS and KMS) on free ports in temp dirs, waits until they
  * answer, and stops them all when the test process exits.
  */
 export { stopAll, tempDir } from './cleanup.js';
@@ -16,6 +17,8 @@ export {
 export { freePort } from './ports.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { startS3Server, type S3ServerHandle, type S3ServerOptions } from './s3-server.js';
+export { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteHandle } from './azurite.js';
+export { startGcsStandIn, type GcsStandIn } from './gcs-stand-in.js';
 export {
   ManagedProcess,
   readyLine,
