@@ -111,8 +111,8 @@ describe('openStorage', () => {
   });
 
   it('passes parse errors through', async () => {
-    const err = await failure(openStorage('gs://bucket/x', ctx));
+    const err = await failure(openStorage('ftp://bucket/x', ctx));
     expect(err.code).toBe(ErrorCode.InvalidArgument);
-    expect(err.message).toMatch(/^unsupported storage scheme "gs"/);
+    expect(err.message).toMatch(/^unsupported storage scheme "ftp"/);
   });
 });

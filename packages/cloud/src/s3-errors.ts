@@ -105,12 +105,13 @@ export function toStorageError(err: unknown, ctx: S3ErrorContext): CairnError {
     name === 'SignatureDoesNotMatch' ||
     name === 'ExpiredToken' ||
     name === 'InvalidToken' ||
+    name === 'InvalidClientTokenId' ||
     status === 401 ||
     status === 403
   ) {
     return new CairnError(
       ErrorCode.FailedPrecondition,
-      `access denied to ${ctx.uri} (${name !== '' ? name : `HTTP ${String(status)}`}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket policy`,
+      `access denied to ${ctx.uri} (${name !== '' ? name : `HTTP ${String(status)}`}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or the implicit credentials), ASSUME_ROLE and the bucket policy`,
       { cause },
     );
   }

@@ -13,6 +13,7 @@ import {
   type S3ClientConfig,
   type StorageClass,
 } from '@aws-sdk/client-s3';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Upload } from '@aws-sdk/lib-storage';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import {
@@ -73,6 +74,9 @@ export function s3LocationUri(loc: S3Location): string {
   if (loc.region !== undefined) q.set('AWS_REGION', loc.region);
   if (loc.auth === 'implicit') q.set('AUTH', 'implicit');
   if (loc.storageClass !== undefined) q.set('S3_STORAGE_CLASS', loc.storageClass);
+  if (loc.assumeRoles.length > 0) q.set('ASSUME_ROLE', loc.assumeRoles.join(','));
+  if (loc.serverEncMode !== undefined) q.set('AWS_SERVER_ENC_MODE', loc.serverEncMode);
+  if (loc.serverKmsId !== undefined) q.set('AWS_SERVER_KMS_ID', loc.serverKmsId);
   const query = q.toString();
   return redactStorageUri(`s3://${loc.bucket}/${loc.prefix}${query === '' ? '' : `?${query}`}`);
 }
@@ -115,12 +119,23 @@ export class S3Storage implements ExternalStorage {
       config.requestChecksumCalculation = 'WHEN_REQUIRED';
       config.responseChecksumValidation = 'WHEN_REQUIRED';
     }
+    if (location.usePathStyle) config.forcePathStyle = true;
     if (location.auth === 'specified') {
       config.credentials = {
         accessKeyId: location.accessKeyId ?? '',
         secretAccessKey: location.secretAccessKey ?? '',
         ...(location.sessionToken === undefined ? {} : { sessionToken: location.sessionToken }),
       };
+    }
+    // ASSUME_ROLE=a,b,c: a is assumed with the base credentials (the URI's keys, or the SDK's
+    // default chain under AUTH=implicit), b with a's, c with b's; S3 is then used as c. STS's
+    // endpoint follows the SDK's own settings (AWS_ENDPOINT_URL_STS, the region).
+    for (const [i, roleArn] of location.assumeRoles.entries()) {
+      config.credentials = fromTemporaryCredentials({
+        ...(config.credentials === undefined ? {} : { masterCredentials: config.credentials as never }),
+        params: { RoleArn: roleArn, RoleSessionName: `cairn-backup-${String(i)}` },
+        clientConfig: { region: config.region as string },
+      });
     }
     this.client = new S3Client({ ...config, maxAttempts: 1 });
     this.uploadClient = new S3Client({ ...config, maxAttempts: this.retry.maxAttempts });
@@ -144,13 +159,27 @@ export class S3Storage implements ExternalStorage {
     return this.location.storageClass as StorageClass | undefined;
   }
 
+  /** Per-object write parameters: storage class and server-side encryption. */
+  private get putParams(): {
+    StorageClass?: StorageClass;
+    ServerSideEncryption?: 'AES256' | 'aws:kms';
+    SSEKMSKeyId?: string;
+  } {
+    const l = this.location;
+    return {
+      ...(l.storageClass === undefined ? {} : { StorageClass: this.storageClass }),
+      ...(l.serverEncMode === undefined ? {} : { ServerSideEncryption: l.serverEncMode }),
+      ...(l.serverKmsId === undefined ? {} : { SSEKMSKeyId: l.serverKmsId }),
+    };
+  }
+
   async writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }> {
     const Key = this.key(path);
     const Bucket = this.location.bucket;
     if (body instanceof Uint8Array) {
       await this.send('write', path, () =>
         this.client.send(
-          new PutObjectCommand({ Bucket, Key, Body: body, ContentLength: body.byteLength, StorageClass: this.storageClass }),
+          new PutObjectCommand({ Bucket, Key, Body: body, ContentLength: body.byteLength, ...this.putParams }),
         ),
       );
       this.bucketSeen = true;
@@ -171,7 +200,7 @@ export class S3Storage implements ExternalStorage {
     }
     const upload = new Upload({
       client: this.uploadClient,
-      params: { Bucket, Key, Body: Readable.from(counted()), StorageClass: this.storageClass },
+      params: { Bucket, Key, Body: Readable.from(counted()), ...this.putParams },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,

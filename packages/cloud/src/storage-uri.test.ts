@@ -57,6 +57,8 @@ describe('parseStorageUri', () => {
       endpoint: 'http://127.0.0.1:9000',
       region: 'eu-west-1',
       storageClass: 'STANDARD_IA',
+      assumeRoles: [],
+      usePathStyle: false,
     });
   });
 
@@ -74,7 +76,7 @@ describe('parseStorageUri', () => {
     expect(parseError('s3://b/p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=').message).toBe(
       's3 uri missing "AWS_SECRET_ACCESS_KEY" parameter',
     );
-    expect(parseStorageUri('s3://b/p?AUTH=implicit&AWS_REGION=us-east-2')).toEqual({
+    expect(parseStorageUri('s3://b/p?AUTH=implicit&AWS_REGION=us-east-2')).toMatchObject({
       scheme: 's3',
       bucket: 'b',
       prefix: 'p',
@@ -115,8 +117,8 @@ describe('parseStorageUri', () => {
   });
 
   it('refuses unknown schemes and malformed URIs without showing secrets', () => {
-    expect(parseError('gs://bucket/path?AUTH=specified').message).toBe(
-      'unsupported storage scheme "gs" in gs://bucket/path?AUTH=specified: use nodelocal://, file://, s3:// or external://',
+    expect(parseError('ftp://bucket/path?AUTH=specified').message).toBe(
+      'unsupported storage scheme "ftp" in ftp://bucket/path?AUTH=specified: use nodelocal://, file://, s3://, gs://, azure:// or external://',
     );
     expect(parseError('/just/a/path').message).toBe(
       'invalid storage URI "/just/a/path": expected <scheme>://<host>/<path>',

@@ -10,6 +10,13 @@ export const S3Param = {
   Region: 'AWS_REGION',
   Auth: 'AUTH',
   StorageClass: 'S3_STORAGE_CLASS',
+  /** A role ARN to assume through STS, or a comma-separated chain, each assumed with the previous one's keys. */
+  AssumeRole: 'ASSUME_ROLE',
+  UsePathStyle: 'AWS_USE_PATH_STYLE',
+  /** Server-side encryption: `AES256` or `aws:kms`. */
+  ServerEncMode: 'AWS_SERVER_ENC_MODE',
+  /** The KMS key of `aws:kms` server-side encryption. */
+  ServerKmsId: 'AWS_SERVER_KMS_ID',
 } as const;
 
 /** Query parameters of `azure://` (`azure-blob://`) URIs, named as CockroachDB names them. */
@@ -75,6 +82,12 @@ export interface S3Location {
   readonly endpoint?: string;
   readonly region?: string;
   readonly storageClass?: string;
+  /** Roles assumed in order through STS, the first with the base credentials (may be empty). */
+  readonly assumeRoles: readonly string[];
+  /** Path-style addressing (always on with a custom endpoint). */
+  readonly usePathStyle: boolean;
+  readonly serverEncMode?: 'AES256' | 'aws:kms';
+  readonly serverKmsId?: string;
 }
 
 /** `azure://container/prefix?AZURE_ACCOUNT_NAME=..&AZURE_ACCOUNT_KEY=..` (also `azure-blob://`). */
@@ -265,10 +278,30 @@ function parseS3(parts: UriParts, params: Map<string, string>, uri: string): S3L
   if (endpoint !== undefined && !/^https?:\/\/[^/?#]+/i.test(endpoint)) {
     throw invalid(`${S3Param.Endpoint} must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
   }
+  const assumeRoles = (nonEmpty(params, S3Param.AssumeRole) ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const pathStyleRaw = nonEmpty(params, S3Param.UsePathStyle)?.toLowerCase();
+  if (pathStyleRaw !== undefined && pathStyleRaw !== 'true' && pathStyleRaw !== 'false') {
+    throw invalid(`${S3Param.UsePathStyle} must be true or false, got ${JSON.stringify(pathStyleRaw)}`);
+  }
+  const encMode = nonEmpty(params, S3Param.ServerEncMode);
+  const kmsId = nonEmpty(params, S3Param.ServerKmsId);
+  if (encMode !== undefined && encMode !== 'AES256' && encMode !== 'aws:kms') {
+    throw invalid(`unsupported server encryption mode ${JSON.stringify(encMode)} in ${S3Param.ServerEncMode} (use AES256 or aws:kms)`);
+  }
+  if (encMode === 'aws:kms' && kmsId === undefined) {
+    throw invalid(`${S3Param.ServerKmsId} must be set when using aws:kms server side encryption mode`);
+  }
+  if (kmsId !== undefined && encMode !== 'aws:kms') {
+    throw invalid(`${S3Param.ServerKmsId} is only used with ${S3Param.ServerEncMode}=aws:kms`);
+  }
   return {
     scheme: 's3',
     bucket: parts.host,
     prefix: joinPath(decodePath(parts.path, uri)),
+    assumeRoles,
+    usePathStyle: pathStyleRaw === 'true',
+    ...(encMode === undefined ? {} : { serverEncMode: encMode }),
+    ...(kmsId === undefined ? {} : { serverKmsId: kmsId }),
     auth: authRaw,
     accessKeyId,
     secretAccessKey,
