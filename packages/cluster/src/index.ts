@@ -57,3 +57,13 @@ export {
 } from './jetstream-setup.js';
 export { followStream, type FollowOptions } from './stream-follower.js';
 export { KvMirror, type KvMirrorOptions } from './kv-mirror.js';
+export {
+  INGEST_STREAM,
+  LEADER_INGEST_REF_SUBJECT,
+  IngestStager,
+  ensureIngestStream,
+  ingestSubject,
+  purgeStaged,
+  readStaged,
+  stagedMessages,
+} from './ingest-stream.js';

@@ -11,6 +11,8 @@ export interface FollowOptions {
   fromSeq?: number;
   /** Ends the iteration. */
   signal?: AbortSignal;
+  /** Messages the client buffers ahead of the reader (default 256): what bounds its memory. */
+  maxMessages?: number;
 }
 
 /** A consumer that neither delivered nor answered a pull for this long is presumed lost. */
@@ -53,7 +55,7 @@ export async function* followStream(nc: NatsConnection, js: JetStreamClient, str
         }),
         attempt.signal,
       );
-      const pending = consumer.consume({ max_messages: 256, expires: CONSUME_EXPIRES_MS });
+      const pending = consumer.consume({ max_messages: o.maxMessages ?? 256, expires: CONSUME_EXPIRES_MS });
       // Should the attempt end while nats.js still sets up, close what it sets up late.
       pending.then((m) => attempt.signal.aborted && void m.close().catch(() => undefined)).catch(() => undefined);
       messages = await abortable(pending, attempt.signal);

@@ -1,9 +1,9 @@
-import type { NatsConnection, Subscription } from 'nats';
-import { WriteBatch } from '@cairn/proto';
+import type { NatsConnection } from 'nats';
 import { BackupResumer } from './backup/backup-resumer.js';
 import { RestoreResumer } from './backup/restore-resumer.js';
 import { BACKUP_EXPIRY_JOB_TYPE } from './backup/expiry-planner.js';
 import { ExpiryResumer } from './backup/expiry-resumer.js';
+import { StagedIngest } from './backup/staged-ingest.js';
 import type { CoordinatorMetrics } from './coordinator-metrics.js';
 import { ScheduleStore, scheduleIdGenerator } from '@cairn/schedules';
 import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
@@ -12,7 +12,6 @@ import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js'
 import { afterScheduledRun } from './schedules/after-scheduled-run.js';
 
 /** Subject the leader serves for restored key/values (see services/node restore-processor). */
-export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { ClusterState } from '@cairn/cluster';
 import {
@@ -21,6 +20,7 @@ import {
   ProtectedTimestampStore,
   RemoteNodelocalStorage,
   WorkQueue,
+  ensureIngestStream,
   isLive,
   type NodeDirectory,
 } from '@cairn/cluster';
@@ -60,7 +60,7 @@ export class Leader {
   readonly writeLock = new WriteLock();
   catalog = new Catalog();
   private nodes!: NodeDirectory;
-  private ingestSub: Subscription | undefined;
+  private stagedIngest: StagedIngest | undefined;
   schedules!: SchedulerDaemon;
   /** Protected timestamp records: backup jobs' and backup schedules' (the leader writes them). */
   protectedTs!: ProtectedTimestampStore;
@@ -131,7 +131,9 @@ export class Leader {
     jobs.registerResumer('BACKUP', (job) => new BackupResumer(job, workQueue, leader.storageContext(), protectedTs));
     jobs.registerResumer('RESTORE', (job) => new RestoreResumer(job, leader, workQueue));
     jobs.registerResumer(BACKUP_EXPIRY_JOB_TYPE, (job) => new ExpiryResumer(job, leader.storageContext(), log.child({ component: 'backup-expiry' })));
-    leader.serveIngest();
+    await ensureIngestStream(state.jsm, state.options.replicas);
+    leader.stagedIngest = new StagedIngest(nc, state.jsm, log);
+    leader.stagedIngest.serve((ref) => writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: ref } })));
     // Adopts every unfinished job, including those of a coordinator that died.
     await jobs.start();
     leader.schedules.start();
@@ -145,26 +147,9 @@ export class Leader {
     return leader;
   }
 
-  /**
-   * Restore processors on nodes send the rows they rebuilt here; the leader appends them to
-   * the write log like any write, so every replica gets them in order.
-   */
-  private serveIngest(): void {
-    this.ingestSub = this.nc.subscribe(LEADER_INGEST_SUBJECT, {
-      callback: (err, msg) => {
-        if (err) return;
-        const { ops } = WriteBatch.decode(msg.data);
-        this.appendWrite(ops).stored.then(
-          () => msg.respond(new Uint8Array(0)),
-          (e: unknown) => msg.respond(new TextEncoder().encode(e instanceof Error ? e.message : String(e))),
-        );
-      },
-    });
-  }
-
   /** Stops acting as leader: running jobs are left as they are, for the next leader to adopt. */
   async stop(): Promise<void> {
-    this.ingestSub?.unsubscribe();
+    this.stagedIngest?.stop();
     this.schedules.stop();
     await this.ptsReconciler?.stop();
     if (this.timer) clearInterval(this.timer);
@@ -282,6 +267,7 @@ export class Leader {
       if (!this.catalogLoaded) await this.loadCatalog();
       if (Date.now() - this.writer.lastAppendAtMs >= IDLE_LOG_TICK_MS) await this.appendWrite([]).stored;
       if (++this.ticks % SPLIT_CHECK_EVERY === 0) await this.splitLargeRanges();
+      await this.stagedIngest?.purgeApplied(live);
     } catch (err) {
       this.log.warn({ err }, 'leader maintenance failed; will retry');
     } finally {

@@ -1,5 +1,6 @@
-import type { JetStreamClient, NatsConnection } from 'nats';
-import { callNode, tailLog } from '@cairn/cluster';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { callNode, readStaged, tailLog } from '@cairn/cluster';
+import { CairnError, ErrorCode } from '@cairn/errors';
 import type { MvccStore } from '@cairn/mvcc';
 import type { Logger } from '@cairn/metrics';
 import {
@@ -8,6 +9,7 @@ import {
   NodeGcThresholdRequest,
   NodeGcThresholdResponse,
   RangeUpdate,
+  type IngestRef,
   type LogEntry,
   type RangeDescriptor,
 } from '@cairn/proto';
@@ -35,6 +37,7 @@ export function decodeSeq(b: Uint8Array | undefined): number {
 export class ReplicaApplyLoop {
   private readonly abort = new AbortController();
   private done: Promise<void> | undefined;
+  private jsm: JetStreamManager | undefined;
 
   constructor(
     private readonly nodeId: number,
@@ -78,6 +81,9 @@ export class ReplicaApplyLoop {
         if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
       }
       await this.store.applyBatch(ops, entry.timestamp, meta);
+    } else if (kind?.$case === 'ingest') {
+      await this.applyIngest(seq, entry.timestamp, kind.value);
+      await this.store.applyBatch([], entry.timestamp, meta);
     } else if (kind?.$case === 'rangeUpdate') {
       const fresh = this.ranges.apply(kind.value.ranges);
       for (const r of fresh) await this.snapshot(r, seq, entry.timestamp);
@@ -87,6 +93,44 @@ export class ReplicaApplyLoop {
     } else {
       await this.store.applyBatch([], entry.timestamp, meta);
     }
+  }
+
+  /**
+   * Loads rows a restore staged on the ingest stream (see `IngestRef`), the keys this replica
+   * holds, at the entry's timestamp. The batches commit one by one before the applied position
+   * moves: a node killed in between writes them again, the same keys at the same timestamp.
+   * Rows no longer staged (purged once every node had applied the entry, or expired) are
+   * copied from another replica instead, as of this entry.
+   */
+  private async applyIngest(seq: number, ts: bigint, ref: IngestRef): Promise<void> {
+    const held = this.ranges.held().filter((r) => overlaps(r, ref.startKey, ref.endKey));
+    if (held.length === 0) return;
+    for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
+      try {
+        this.jsm ??= await this.nc.jetstreamManager();
+        let rows = 0;
+        for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, this.abort.signal)) {
+          const ops = [];
+          for (const op of batch) if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
+          await this.store.applyBatch(ops, ts);
+          rows += ops.length;
+        }
+        this.log.info({ seq, subject: ref.subject, rows }, 'restored rows loaded');
+        return;
+      } catch (err) {
+        if (err instanceof CairnError && err.code === ErrorCode.NotFound) {
+          this.log.warn({ seq, subject: ref.subject }, 'staged rows are gone: copying the span from another replica');
+          for (const r of held) await this.snapshot(r, seq + 1, ts);
+          if (this.abort.signal.aborted) break;
+          return;
+        }
+        if (this.abort.signal.aborted) break;
+        this.log.warn({ err, seq, subject: ref.subject }, 'cannot load staged rows yet; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * (attempt + 1))));
+      }
+    }
+    // Stopping: the entry is not applied, so the applied position must not move past it.
+    throw new CairnError(ErrorCode.Canceled, `stopped while loading the restored rows of log entry ${seq}`);
   }
 
   /**
@@ -134,4 +178,11 @@ export class ReplicaApplyLoop {
       }
     }
   }
+}
+
+/** Does the range share a key with `[start, end)` (an empty end is the keyspace's end)? */
+function overlaps(r: RangeDescriptor, start: Uint8Array, end: Uint8Array): boolean {
+  const startsBeforeEnd = end.length === 0 || Buffer.compare(r.startKey, end) < 0;
+  const endsAfterStart = r.endKey.length === 0 || Buffer.compare(start, r.endKey) < 0;
+  return startsBeforeEnd && endsAfterStart;
 }

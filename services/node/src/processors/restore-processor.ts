@@ -3,15 +3,13 @@ import { DataFileReader, type RandomAccessSource } from '@cairn/backup-format';
 import { KeyRewriter } from '@cairn/catalog';
 import { collectBytes, openStorage, type ExternalStorage } from '@cairn/cloud';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { WorkContext } from '@cairn/cluster';
-import { RestoreWorkItem, RestoreWorkResult, WriteBatch, type KeyValueOp } from '@cairn/proto';
+import { IngestStager, LEADER_INGEST_REF_SUBJECT, ingestSubject, type WorkContext } from '@cairn/cluster';
+import { IngestRef, RestoreWorkItem, RestoreWorkResult, type KeyValueOp } from '@cairn/proto';
 import type { ProcessorDeps } from './backup-processor.js';
 import { mergeRevisions, visibleAt } from './merge-revisions.js';
 
-/** Subject the coordinator leader serves to append restored key/values to the write log. */
-export const LEADER_INGEST_SUBJECT = 'cairn.leader.ingest';
+/** Rows per staged message: large enough to amortize a publish, small enough to bound memory. */
 const BATCH_BYTES = 256 * 1024;
-const INGEST_IN_FLIGHT = 4;
 
 function storageSource(storage: ExternalStorage, path: string): RandomAccessSource {
   let size: Promise<number> | undefined;
@@ -21,13 +19,16 @@ function storageSource(storage: ExternalStorage, path: string): RandomAccessSour
   };
 }
 
-/** Sends restored key/values to the leader, which appends them to the replicated log. */
-export async function ingestBatch(nc: NatsConnection, ops: KeyValueOp[]): Promise<void> {
+/**
+ * Has the leader append the log entry naming staged rows; resolves once it is stored, so the
+ * rows are then part of the log like any write (replicas load them at the entry's position).
+ */
+async function logIngest(nc: NatsConnection, ref: IngestRef): Promise<void> {
   let reply;
   try {
-    reply = await nc.request(LEADER_INGEST_SUBJECT, WriteBatch.encode({ ops }).finish(), { timeout: 60_000 });
+    reply = await nc.request(LEADER_INGEST_REF_SUBJECT, IngestRef.encode(ref).finish(), { timeout: 60_000 });
   } catch (err) {
-    throw new CairnError(ErrorCode.Unavailable, `no coordinator leader took the restored data: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new CairnError(ErrorCode.Unavailable, `no coordinator leader logged the restored rows: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
       retryable: true,
     });
@@ -40,13 +41,16 @@ export async function ingestBatch(nc: NatsConnection, ops: KeyValueOp[]): Promis
 /**
  * Restores one span: reads the overlapping files of every layer (verifying each block's
  * checksum), merges them, keeps each key's state at the restore time, rewrites table ids and
- * ingests the result.
+ * stages the result on the ingest stream; then the leader logs one small entry naming it and
+ * every replica loads the rows from the stream (AddSSTable's shape: the leader never carries
+ * the data). A file that fails its checksum fails the item before anything is logged.
  */
 export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Array, ctx: WorkContext): Promise<Uint8Array> {
   const item = RestoreWorkItem.decode(payload);
   const span = { start: item.span!.start, end: item.span!.end };
   const rewriter = new KeyRewriter(new Map(item.rewrites.map((r) => [r.oldId, r.newId])));
   const storages = new Map<string, ExternalStorage>();
+  const js = deps.nc.jetstream();
   try {
     const sources = [];
     for (const f of item.files) {
@@ -58,35 +62,37 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
       const reader = new DataFileReader(f.path, storageSource(storage, f.path), item.encryptionKey.length > 0 ? { encryptionKey: item.encryptionKey } : {});
       sources.push({ layer: f.layer, revisions: reader.iterate(span) });
     }
+    const stager = new IngestStager(js, ingestSubject(ctx.jobId, ctx.itemId, ctx.attempt));
     let rows = 0n;
     let bytes = 0n;
     let batch: KeyValueOp[] = [];
-    const inFlight: Promise<void>[] = [];
     let batchBytes = 0;
+    let first: Uint8Array | undefined;
+    let last: Uint8Array | undefined;
     for await (const kv of visibleAt(mergeRevisions(sources), item.endTime)) {
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore work canceled');
-      batch.push({ key: rewriter.rewrite(kv.key), value: kv.value });
+      const key = rewriter.rewrite(kv.key);
+      if (!first || Buffer.compare(key, first) < 0) first = key;
+      if (!last || Buffer.compare(key, last) > 0) last = key;
+      batch.push({ key, value: kv.value });
       batchBytes += kv.key.length + kv.value.length;
       rows++;
       bytes += BigInt(kv.key.length + kv.value.length);
       if (batchBytes >= BATCH_BYTES) {
-        // A few batches in flight: reading and decoding files overlaps the log appends.
-        inFlight.push(observed(ingestBatch(deps.nc, batch)));
-        if (inFlight.length >= INGEST_IN_FLIGHT) await inFlight.shift();
+        await stager.add(batch);
         batch = [];
         batchBytes = 0;
       }
     }
-    if (batch.length > 0) inFlight.push(observed(ingestBatch(deps.nc, batch)));
-    await Promise.all(inFlight.splice(0));
+    if (batch.length > 0) await stager.add(batch);
+    const messages = await stager.finish();
+    if (messages > 0 && first && last) {
+      const end = new Uint8Array(last.length + 1);
+      end.set(last);
+      await logIngest(deps.nc, { subject: stager.subject, messages, startKey: first, endKey: end, rows });
+    }
     return RestoreWorkResult.encode({ rows, bytes }).finish();
   } finally {
     for (const s of storages.values()) await s.close();
   }
-}
-
-/** A promise whose rejection counts as handled until someone awaits it (no process crash). */
-function observed<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
 }
