@@ -6,6 +6,7 @@ import { registerStartLocal } from './commands/start-local.js';
 import { registerSql } from './commands/sql.js';
 import { registerWorkload } from './commands/workload.js';
 import { registerDemo } from './commands/demo.js';
+import { registerJobCommands } from './commands/job.js';
 
 const program = new Command('cairn')
   .description('cairn: a distributed backup job cluster speaking CockroachDB BACKUP/RESTORE')
@@ -18,6 +19,7 @@ registerStartLocal(program);
 registerSql(program);
 registerWorkload(program);
 registerDemo(program);
+registerJobCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(formatError(err) + '\n');

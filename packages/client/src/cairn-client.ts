@@ -1,9 +1,16 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { errorFromDetails } from './error-details.js';
 import { CairnError, ErrorCode, ERROR_CODE_METADATA_KEY, type ErrorCode as Code } from '@cairn/errors';
 import {
   ClusterServiceClient,
   DataServiceClient,
+  JobServiceClient,
   SqlServiceClient,
+  JobStatus,
+  type Job,
+  type ListJobsRequest,
+  type ListJobsResponse,
+  type WatchJobResponse,
   type ExecuteResponse,
   type FingerprintRequest,
   type FingerprintResponse,
@@ -39,6 +46,24 @@ interface Stubs {
   sql: SqlServiceClient;
   cluster: ClusterServiceClient;
   data: DataServiceClient;
+  jobs: JobServiceClient;
+}
+
+/** A job id as SHOW JOBS prints it (decimal text) or as the API carries it (bigint). */
+export type JobIdLike = string | bigint;
+
+/** ListJobs' filters and paging, every field optional. */
+export type ListJobsOptions = Partial<Omit<ListJobsRequest, 'user'>>;
+
+/** Statuses after which a job never changes again. */
+const TERMINAL = new Set<JobStatus>([JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.REVERT_FAILED]);
+
+/** Job calls answer at once (none waits for a job to finish). */
+const JOB_CALL = { deadlineMs: 30_000 };
+
+/** Whether a job has ended (succeeded, failed, canceled, revert-failed). */
+export function isTerminalJob(job: Pick<Job, 'status'>): boolean {
+  return TERMINAL.has(job.status);
 }
 
 /**
@@ -65,13 +90,27 @@ export class CairnClient {
         'grpc.initial_reconnect_backoff_ms': 200,
         'grpc.max_reconnect_backoff_ms': 2_000,
       };
-      return { sql: new SqlServiceClient(a, c, o), cluster: new ClusterServiceClient(a, c, o), data: new DataServiceClient(a, c, o) };
+      return {
+        sql: new SqlServiceClient(a, c, o),
+        cluster: new ClusterServiceClient(a, c, o),
+        data: new DataServiceClient(a, c, o),
+        jobs: new JobServiceClient(a, c, o),
+      };
     });
   }
 
   /** Runs statements; the result is the last statement's. Remembers USE for later calls. */
-  async execute(sql: string): Promise<QueryResult> {
-    const res = await this.call<ExecuteResponse>((s, md, opts, cb) => s.sql.execute({ sql, database: this.database, user: this.user }, md, opts, cb));
+  /**
+   * Runs statements. `startsJob`: the statement starts a job (BACKUP, RESTORE), so it is tried
+   * again only when it surely did not reach a leader (NOT_LEADER, no connection made): a
+   * retry after a lost answer could start the job twice. Such callers follow the job instead
+   * (`watchJob`).
+   */
+  async execute(sql: string, options: { startsJob?: boolean } = {}): Promise<QueryResult> {
+    const res = await this.call<ExecuteResponse>(
+      (s, md, opts, cb) => s.sql.execute({ sql, database: this.database, user: this.user }, md, opts, cb),
+      options.startsJob ? { retry: neverReachedLeader } : {},
+    );
     this.database = res.database;
     return {
       columns: res.columns,
@@ -100,29 +139,121 @@ export class CairnClient {
     return this.call((s, md, opts, cb) => s.data.write(req, md, opts, cb));
   }
 
+  /** One page of the jobs this client's user may see, newest first (filters as in ListJobsRequest). */
+  async listJobs(options: ListJobsOptions = {}): Promise<ListJobsResponse> {
+    const req: ListJobsRequest = { jobTypes: [], statuses: [], scheduleId: 0n, userName: '', pageSize: 0, pageToken: '', ...options, user: this.user };
+    return this.call((s, md, opts, cb) => s.jobs.listJobs(req, md, opts, cb), JOB_CALL);
+  }
+
+  /** Every job matching `options`, newest first, fetching pages as the loop goes. */
+  async *allJobs(options: Omit<ListJobsOptions, 'pageToken'> = {}): AsyncGenerator<Job> {
+    let pageToken = '';
+    do {
+      const page = await this.listJobs({ ...options, pageToken });
+      yield* page.jobs;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+  }
+
+  async getJob(jobId: JobIdLike): Promise<Job> {
+    const res = await this.call<{ job?: Job }>((s, md, opts, cb) => s.jobs.getJob({ user: this.user, jobId: BigInt(jobId) }, md, opts, cb), JOB_CALL);
+    return requireJob(res.job);
+  }
+
+  /** PAUSE JOB; `reason` is kept with the paused job. Pausing a paused job changes nothing, so it is retried. */
+  async pauseJob(jobId: JobIdLike, reason = ''): Promise<Job> {
+    const res = await this.call<{ job?: Job }>((s, md, opts, cb) => s.jobs.pauseJob({ user: this.user, jobId: BigInt(jobId), reason }, md, opts, cb), JOB_CALL);
+    return requireJob(res.job);
+  }
+
+  /**
+   * RESUME JOB. Not idempotent (a running job cannot be resumed), so it is retried only while
+   * no leader took it (NOT_LEADER), never after an answer may have been lost.
+   */
+  async resumeJob(jobId: JobIdLike): Promise<Job> {
+    const res = await this.call<{ job?: Job }>(
+      (s, md, opts, cb) => s.jobs.resumeJob({ user: this.user, jobId: BigInt(jobId) }, md, opts, cb),
+      { ...JOB_CALL, retry: (e) => e.code === ErrorCode.NotLeader },
+    );
+    return requireJob(res.job);
+  }
+
+  /** CANCEL JOB; canceling a canceled job changes nothing, so it is retried. */
+  async cancelJob(jobId: JobIdLike): Promise<Job> {
+    const res = await this.call<{ job?: Job }>((s, md, opts, cb) => s.jobs.cancelJob({ user: this.user, jobId: BigInt(jobId) }, md, opts, cb), JOB_CALL);
+    return requireJob(res.job);
+  }
+
+  /**
+   * Follows a job until it ends: yields its state now, then each change; the last update is
+   * terminal. No deadline applies, and a stream broken by a coordinator's death or a leader
+   * change is opened again on the next coordinator (its first message is the job as it is
+   * then), for as long as the job runs: only a terminal job, an error that retrying cannot
+   * fix (NOT_FOUND, PERMISSION_DENIED), or `signal` ends the loop.
+   */
+  async *watchJob(jobId: JobIdLike, options: { signal?: AbortSignal } = {}): AsyncGenerator<WatchJobResponse> {
+    const req = { user: this.user, jobId: BigInt(jobId) };
+    for (let attempt = 0; ; attempt++) {
+      if (options.signal?.aborted) return;
+      const stubs = this.stubs[this.current % this.stubs.length]!;
+      const stream: ClientReadableStream<WatchJobResponse> = stubs.jobs.watchJob(req, this.callMetadata());
+      const onAbort = () => stream.cancel();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        for await (const msg of stream as AsyncIterable<WatchJobResponse>) {
+          attempt = 0;
+          yield msg;
+          if (msg.job && isTerminalJob(msg.job)) return;
+        }
+        // The server ends the stream only after a terminal update; an early end is a broken stream.
+      } catch (err) {
+        if (options.signal?.aborted) return;
+        const e = fromServiceError(err as ServiceError, this.opts.addresses[this.current % this.stubs.length]!);
+        if (!e.retryable) throw e;
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort);
+        stream.cancel();
+      }
+      this.current++;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (attempt + 1))));
+    }
+  }
+
   close(): void {
     for (const s of this.stubs) {
       s.sql.close();
       s.cluster.close();
       s.data.close();
+      s.jobs.close();
     }
   }
 
+  /** The metadata a streaming call carries (unary calls get theirs in `call`). */
+  private callMetadata(): Metadata {
+    return new Metadata();
+  }
+
+  /**
+   * One unary call, retried on the next coordinator while the error is retryable (or passes
+   * `retry`) and `retryForMs` has not passed. Job calls answer at once, so their deadline is
+   * short (30 s, unless the client was given one); statements may wait on a job, so theirs is long.
+   */
   private async call<R>(
     invoke: (s: Stubs, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: R) => void) => unknown,
+    options: { retry?: (e: CairnError) => boolean; deadlineMs?: number } = {},
   ): Promise<R> {
     const until = Date.now() + (this.opts.retryForMs ?? 15_000);
     for (let attempt = 0; ; attempt++) {
       const stubs = this.stubs[this.current % this.stubs.length]!;
       try {
         return await new Promise<R>((resolve, reject) =>
-          invoke(stubs, new Metadata(), { deadline: Date.now() + (this.opts.deadlineMs ?? 3_600_000) }, (err, res) =>
+          invoke(stubs, new Metadata(), { deadline: Date.now() + (this.opts.deadlineMs ?? options.deadlineMs ?? 3_600_000) }, (err, res) =>
             err ? reject(err) : resolve(res),
           ),
         );
       } catch (err) {
         const e = fromServiceError(err as ServiceError, this.opts.addresses[this.current % this.stubs.length]!);
-        if (!e.retryable || Date.now() > until) throw e;
+        if (!(options.retry ? options.retry(e) : e.retryable) || Date.now() > until) throw e;
         this.current++;
         await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (attempt + 1))));
       }
@@ -131,6 +262,8 @@ export class CairnClient {
 }
 
 function fromServiceError(err: ServiceError, address: string): CairnError {
+  const rich = errorFromDetails(err);
+  if (rich) return rich;
   const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
   const position = err.metadata?.get('cairn-error-position')[0];
   if (code) {
@@ -147,4 +280,15 @@ function fromServiceError(err: ServiceError, address: string): CairnError {
     });
   }
   return new CairnError(ErrorCode.Internal, err.details || err.message, { cause: err });
+}
+
+function requireJob(job: Job | undefined): Job {
+  if (!job) throw new CairnError(ErrorCode.Internal, 'the server answered without the job');
+  return job;
+}
+
+/** Errors after which the call surely did nothing: no leader took it, or no connection was made. */
+function neverReachedLeader(e: CairnError): boolean {
+  if (e.code === ErrorCode.NotLeader) return true;
+  return e.code === ErrorCode.Unavailable && /No connection established|ECONNREFUSED/.test(e.message);
 }

@@ -57,7 +57,9 @@ export function encodeState(job: JobState): Uint8Array {
       runningStatus: opt(p.runningStatus, String),
       checkpoint: p.checkpoint ?? undefined,
       highWater: p.highWater ?? undefined,
+      spans: p.spans ?? undefined,
     },
+    pauseReason: job.pauseReason ?? undefined,
   }).finish();
 }
 
@@ -84,7 +86,9 @@ export function decodeState(id: string, bytes: Uint8Array): JobState {
       runningStatus: p?.runningStatus ?? null,
       checkpoint: p?.checkpoint === undefined ? null : plainBytes(p.checkpoint),
       highWater: p?.highWater ?? null,
+      spans: p?.spans ?? null,
     },
+    pauseReason: r.pauseReason ?? null,
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode, isRetryable } from '@cairn/errors';
-import { EMPTY_PROGRESS, type Job, type JobId, type JobType, type NewJobSpec } from './job.js';
+import { EMPTY_PROGRESS, type Job, type JobId, type JobType, type NewJobSpec, type SpanProgress } from './job.js';
 import { JobIdGenerator } from './job-id.js';
 import { ADOPTABLE_STATUSES, isTerminalStatus, type JobStatus } from './job-status.js';
 import { DEFAULT_JOB_RETENTION_MS, type JobFilter, type JobStore } from './job-store.js';
@@ -25,6 +25,11 @@ export interface JobContext {
    * or this coordinator lost leadership).
    */
   setProgress(fraction: number, runningStatus?: string | null, checkpoint?: Uint8Array, highWater?: bigint): Promise<void>;
+  /**
+   * Records a span-based job's typed counts (spans finished of all, bytes so far), written
+   * with the next progress update (WatchJob and progress bars read them).
+   */
+  setSpanProgress(spans: SpanProgress): void;
   /** Writes progress held back by throttling. */
   flushProgress(): Promise<void>;
 }
@@ -141,6 +146,11 @@ export class JobRegistry {
   private readonly ids: JobIdGenerator;
   private readonly resumers = new Map<JobType, ResumerFactory>();
   private readonly entries = new Map<JobId, Entry>();
+  /**
+   * The ids of `entries`, oldest first: the leader's index for paginated listings, so a page
+   * of ListJobs costs the page, not a read of the whole jobs bucket.
+   */
+  private readonly order = new JobOrder();
   private readonly terminalListeners = new Set<(job: Job) => void>();
   private readonly runs = new Map<JobId, Run>();
   private readonly locks = new Map<JobId, Promise<void>>();
@@ -199,6 +209,7 @@ export class JobRegistry {
     for (const { job, revision } of stored) {
       if (this.session !== session) return;
       this.entries.set(job.id, { job, revision });
+      this.order.add(job.id);
       if (!ADOPTABLE_STATUSES.includes(job.status)) continue;
       if (!this.resumers.has(job.spec.type)) {
         this.log.warn({ ...meta(job) }, 'no resumer registered for job type; not adopting');
@@ -244,6 +255,7 @@ export class JobRegistry {
       this.log.warn({ component: 'jobs', running: this.runs.size }, 'resumers still running after stop grace period');
     }
     this.entries.clear();
+    this.order.clear();
     this.log.info({ component: 'jobs', coordinatorId: this.coordinatorId, session }, 'job registry stopped');
   }
 
@@ -293,6 +305,7 @@ export class JobRegistry {
       }
       if (this.session !== session) return job;
       this.entries.set(job.id, { job, revision: stored.revision });
+      this.order.add(job.id);
       this.log.info({ ...meta(job), status: job.status }, 'job created');
       this.launch(job.id, session);
       return job;
@@ -313,10 +326,13 @@ export class JobRegistry {
     return () => this.terminalListeners.delete(listener);
   }
 
-  /** PAUSE JOB: pending / running / reverting → pause-requested → paused (no-op if paused). */
-  async pause(id: JobId): Promise<Job> {
+  /**
+   * PAUSE JOB: pending / running / reverting → pause-requested → paused (no-op if paused).
+   * `reason` is kept with the paused job (CockroachDB's `PAUSE JOB ... WITH REASON`).
+   */
+  async pause(id: JobId, reason?: string): Promise<Job> {
     const session = this.requireLeader();
-    const job = await this.apply(id, { type: 'request-pause' }, session);
+    const job = await this.apply(id, { type: 'request-pause', ...(reason ? { reason } : {}) }, session);
     if (job.status === 'pause-requested') this.interrupt(id, session, `job ${id} pause requested`);
     return job;
   }
@@ -344,9 +360,43 @@ export class JobRegistry {
     return job;
   }
 
-  /** Jobs matching `filter`, oldest first. */
-  list(filter: JobFilter = {}): Promise<Job[]> {
-    return this.store.list(filter);
+  /**
+   * Jobs matching `filter`, oldest first: from the leader's copy while it runs jobs (it is
+   * their only writer, so the copy is current), else read from the store.
+   */
+  async list(filter: JobFilter = {}): Promise<Job[]> {
+    if (this.session === null) return this.store.list(filter);
+    const out: Job[] = [];
+    for (const id of this.order.ascending()) {
+      const job = this.entries.get(id)?.job;
+      if (job && matchesFilter(job, filter)) out.push(job);
+    }
+    return filter.limit === undefined ? out : out.slice(Math.max(0, out.length - filter.limit));
+  }
+
+  /**
+   * One page of jobs, newest first: those matching `filter` and `accept` (the caller's
+   * visibility check) with ids below `before` (the last id of the previous page). `next` is
+   * the id to pass as `before` for the following page, absent on the last one. Served from the
+   * leader's copy, walking the id index from `before` down, so a page costs about its size
+   * when most jobs match.
+   */
+  listPage(options: { filter?: JobFilter; accept?: (job: Job) => boolean; pageSize: number; before?: JobId }): { jobs: Job[]; next?: JobId } {
+    this.requireLeader();
+    const filter = options.filter ?? {};
+    const jobs: Job[] = [];
+    for (const id of this.order.descendingBelow(options.before)) {
+      const job = this.entries.get(id)?.job;
+      if (!job || !matchesFilter(job, filter) || (options.accept && !options.accept(job))) continue;
+      if (jobs.length === options.pageSize) return { jobs, next: jobs[jobs.length - 1]!.id };
+      jobs.push(job);
+    }
+    return { jobs };
+  }
+
+  /** The job now, then each change until it is terminal (see `JobStore.watch`). */
+  watch(id: JobId, options: { signal?: AbortSignal } = {}): AsyncGenerator<Job> {
+    return this.store.watch(id, options);
   }
 
   /** Resolves with the job once it is succeeded, failed, canceled or revert-failed. */
@@ -358,6 +408,7 @@ export class JobRegistry {
   async purgeExpired(): Promise<JobId[]> {
     const purged = await this.store.sweep(this.now(), this.opts.retentionMs);
     for (const id of purged) this.entries.delete(id);
+    if (purged.length > 0) this.order.removeAll(new Set(purged));
     if (purged.length > 0) this.log.info({ component: 'jobs', purged: purged.length }, 'purged expired jobs');
     return purged;
   }
@@ -632,6 +683,8 @@ class RunContext implements JobContext {
   private timer: NodeJS.Timeout | undefined;
   private latestCheckpoint: Uint8Array | null;
   private closed = false;
+  /** Span counts set since the last setProgress, written with it. */
+  private spans: SpanProgress | undefined;
 
   constructor(
     private readonly initial: Job,
@@ -662,6 +715,10 @@ class RunContext implements JobContext {
       ...(highWater !== undefined ? { highWater } : {}),
     };
     if (checkpoint !== undefined) this.latestCheckpoint = checkpoint;
+    if (this.spans !== undefined) {
+      this.pending = { ...this.pending, spans: this.spans };
+      this.spans = undefined;
+    }
     const elapsed = performance.now() - this.lastWrite;
     if (checkpoint !== undefined || highWater !== undefined || fraction >= 1 || elapsed >= this.intervalMs) {
       await this.flushProgress();
@@ -673,6 +730,10 @@ class RunContext implements JobContext {
         });
       }, this.intervalMs - elapsed);
     }
+  }
+
+  setSpanProgress(spans: SpanProgress): void {
+    this.spans = spans;
   }
 
   async flushProgress(): Promise<void> {
@@ -718,4 +779,65 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Whether `job` passes every field of `f` (JobStore.list applies the same test to what it reads). */
+function matchesFilter(job: Job, f: JobFilter): boolean {
+  return (
+    (f.types === undefined || f.types.includes(job.spec.type)) &&
+    (f.statuses === undefined || f.statuses.includes(job.status)) &&
+    (f.scheduleId === undefined || job.spec.scheduleId === f.scheduleId) &&
+    (f.userName === undefined || job.spec.userName === f.userName) &&
+    (f.createdSinceMs === undefined || job.spec.createdAtMs >= f.createdSinceMs)
+  );
+}
+
+/**
+ * Job ids kept in numeric order. Ids are decimal INT8s of the creation time, so new ones
+ * almost always go at the end; comparing by length, then text, orders them without BigInt.
+ */
+class JobOrder {
+  private ids: JobId[] = [];
+
+  add(id: JobId): void {
+    const i = this.lowerBound(id);
+    if (this.ids[i] === id) return;
+    if (i === this.ids.length) this.ids.push(id);
+    else this.ids.splice(i, 0, id);
+  }
+
+  removeAll(ids: ReadonlySet<JobId>): void {
+    this.ids = this.ids.filter((id) => !ids.has(id));
+  }
+
+  clear(): void {
+    this.ids = [];
+  }
+
+  ascending(): readonly JobId[] {
+    return this.ids;
+  }
+
+  /** Ids strictly below `before` (all when absent), newest first. */
+  *descendingBelow(before: JobId | undefined): Generator<JobId> {
+    const start = before === undefined ? this.ids.length : this.lowerBound(before);
+    for (let i = start - 1; i >= 0; i--) yield this.ids[i]!;
+  }
+
+  /** The first index whose id is not below `id`. */
+  private lowerBound(id: JobId): number {
+    let lo = 0;
+    let hi = this.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareJobIds(this.ids[mid]!, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+function compareJobIds(a: JobId, b: JobId): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }

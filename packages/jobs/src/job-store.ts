@@ -189,6 +189,41 @@ export class JobStore {
   }
 
   /**
+   * The job as stored now, then each state change, until one is terminal (yielded last).
+   * Follows the state key with a KV watch, so it works from any process and across leader
+   * changes. Throws NotFound if the job does not exist or is purged; ends quietly when
+   * `signal` aborts.
+   */
+  async *watch(id: JobId, options: { signal?: AbortSignal } = {}): AsyncGenerator<Job> {
+    const { signal } = options;
+    if (signal?.aborted) return;
+    let specEntry;
+    try {
+      specEntry = await this.kv.get(specKey(id));
+    } catch (err) {
+      throw unavailable(`cannot read job ${id}`, err);
+    }
+    if (!specEntry || specEntry.operation !== 'PUT') throw notFound(id);
+    const spec = decodeSpec(specEntry.value).spec;
+    const watch = await this.kv.watch({ key: stateKey(id) });
+    const onAbort = () => watch.stop();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT') throw notFound(id);
+        const job = assemble(id, spec, decodeState(id, e.value));
+        yield job;
+        if (isTerminalStatus(job.status)) return;
+      }
+      if (signal?.aborted) return;
+      throw new CairnError(ErrorCode.Unavailable, `lost the watch on job ${id}`, { retryable: true });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      watch.stop();
+    }
+  }
+
+  /**
    * Every live key with its value and revision, read with a watch that ends once the initial
    * values are delivered (like `readAllKeys` from @cairn/cluster, which drops revisions).
    */

@@ -36,6 +36,16 @@ export interface JobProgress {
   readonly checkpoint: Uint8Array | null;
   /** A resumer-defined timestamp up to which work is complete (e.g. an MVCC time), or null. */
   readonly highWater: bigint | null;
+  /** Span-based jobs (BACKUP, RESTORE): spans finished of all and bytes so far, typed for WatchJob. */
+  readonly spans?: SpanProgress | null;
+}
+
+/** What a span-based job has done: its spans (work items) finished and the bytes they wrote. */
+export interface SpanProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly bytes: bigint;
+  readonly rows: bigint;
 }
 
 /**
@@ -64,6 +74,8 @@ export interface Job {
   readonly retryCount: number;
   readonly nextRetryAtMs: number | null;
   readonly lastRetryError: string | null;
+  /** Why a user paused the job (PauseJob's reason), kept while it is paused. */
+  readonly pauseReason?: string | null;
 }
 
 /** What a caller supplies to create a job; ids, times and status are assigned by the registry. */

@@ -36,7 +36,8 @@ export function showJobsRow(job: Job): ShowJobsRow {
     statement: job.spec.statement,
     user_name: job.spec.userName,
     status: job.status,
-    running_status: job.progress.runningStatus,
+    // A paused job's reason (PauseJob's) says more than what it was doing when paused.
+    running_status: job.status === 'paused' && job.pauseReason ? job.pauseReason : job.progress.runningStatus,
     created: formatJobTimestamp(job.spec.createdAtMs),
     started: job.startedAtMs === null ? null : formatJobTimestamp(job.startedAtMs),
     finished: job.finishedAtMs === null ? null : formatJobTimestamp(job.finishedAtMs),

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { Job, JobProgress } from './job.js';
+import type { Job, JobProgress, SpanProgress } from './job.js';
 import { isTerminalStatus, type JobStatus } from './job-status.js';
 
 /**
@@ -7,7 +7,7 @@ import { isTerminalStatus, type JobStatus } from './job-status.js';
  * JOB); the others are reported by the registry as it drives the job's resumer.
  */
 export type JobEvent =
-  | { readonly type: 'request-pause' }
+  | { readonly type: 'request-pause'; readonly reason?: string }
   | { readonly type: 'request-resume' }
   | { readonly type: 'request-cancel' }
   /** A registry session took over the job (creation or adoption); the status does not change. */
@@ -19,6 +19,7 @@ export type JobEvent =
       readonly runningStatus?: string | null;
       readonly checkpoint?: Uint8Array | null;
       readonly highWater?: bigint | null;
+      readonly spans?: SpanProgress | null;
     }
   | { readonly type: 'succeeded' }
   /** The resumer failed permanently: revert. */
@@ -71,12 +72,14 @@ export function transition(job: Job, event: JobEvent, nowMs: number): Job {
   switch (event.type) {
     case 'request-pause':
       if (s === 'paused' || s === 'pause-requested') return job;
-      if (s === 'pending' || s === 'running' || s === 'reverting') return at({ status: 'pause-requested' });
+      if (s === 'pending' || s === 'running' || s === 'reverting') {
+        return at({ status: 'pause-requested', pauseReason: event.reason ? event.reason : null });
+      }
       throw refuse(s, 'paused');
 
     case 'request-resume':
       if (s !== 'paused') throw refuse(s, 'resumed');
-      return at({ status: job.revertOutcome === null ? 'running' : 'reverting', nextRetryAtMs: null });
+      return at({ status: job.revertOutcome === null ? 'running' : 'reverting', nextRetryAtMs: null, pauseReason: null });
 
     case 'request-cancel':
       if (s === 'cancel-requested') return job;
@@ -158,6 +161,7 @@ function mergeProgress(p: JobProgress, e: Extract<JobEvent, { type: 'progressed'
     runningStatus: e.runningStatus === undefined ? p.runningStatus : e.runningStatus,
     checkpoint: e.checkpoint === undefined ? p.checkpoint : e.checkpoint,
     highWater: e.highWater === undefined ? p.highWater : e.highWater,
+    spans: e.spans === undefined ? (p.spans ?? null) : e.spans,
   };
 }
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CairnClient } from '@cairn/client';
 import { formatError, formatResult, outputFormats, readStatements, type OutputFormat } from '../output/index.js';
 import { clientFor, DEFAULT_HOST, DEFAULT_USER } from './client-options.js';
-import { waitedJobType, watchJob } from './job-watch.js';
+import { runWaitedJob, waitedJobType } from './job-watch.js';
 
 interface SqlOptions {
   host: string;
@@ -16,18 +16,19 @@ interface SqlOptions {
 /** Runs one statement and prints its result; returns false (after printing the error) on failure. */
 async function runStatement(client: CairnClient, sql: string, format: OutputFormat, host: string): Promise<boolean> {
   try {
-    const pending = client.execute(sql);
     const jobType = waitedJobType(sql);
+    let r;
     if (jobType) {
       // The same user: a non-admin sees only their own jobs, which include this one.
       const watcher = clientFor(host, undefined, client.user);
       try {
-        await watchJob(watcher, jobType, pending);
+        r = await runWaitedJob(client, watcher, sql, jobType);
       } finally {
         watcher.close();
       }
+    } else {
+      r = await client.execute(sql);
     }
-    const r = await pending;
     const text = formatResult({ columns: r.columns, rows: r.rows, tag: r.tag }, format);
     if (text) process.stdout.write(text + '\n');
     return true;

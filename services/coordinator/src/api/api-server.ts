@@ -32,6 +32,7 @@ import { executeSql } from '../statements/execute.js';
 import { toResponse } from '../statements/result.js';
 import { toServiceError } from './grpc-errors.js';
 import type { LeaderForwarder } from './leader-forwarder.js';
+import { jobService } from './job-service.js';
 
 /** What the API needs from the coordinator: the leader when this process is one. */
 export interface ApiContext {
@@ -134,6 +135,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
     [SqlServiceService, sql as UntypedServiceImplementation],
     [ClusterServiceService, cluster as UntypedServiceImplementation],
     [DataServiceService, data as UntypedServiceImplementation],
+    jobService(ctx),
   ];
 }
 
@@ -150,7 +152,7 @@ export interface ApiServer {
 }
 
 /** Names health clients may ask about: '' (the server) and each service the API serves. */
-const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService'];
+const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService', 'cairn.v1.JobService'];
 
 export async function startApiServer(ctx: ApiContext, host: string, port: number): Promise<ApiServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
@@ -192,6 +194,6 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
 function addReflection(server: Server): void {
   const protoRoot = fileURLToPath(new URL('../../../../proto', import.meta.url));
   if (!existsSync(`${protoRoot}/cairn/v1/api.proto`)) return;
-  const definition = loadSync(['cairn/v1/api.proto'], { includeDirs: [protoRoot], longs: String, keepCase: true });
+  const definition = loadSync(['cairn/v1/api.proto', 'cairn/v1/job_service.proto'], { includeDirs: [protoRoot], longs: String, keepCase: true });
   new ReflectionService(definition).addToServer(server);
 }

@@ -1,9 +1,15 @@
-import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
-import { CairnError, ErrorCode, ERROR_CODE_METADATA_KEY, type ErrorCode as Code } from '@cairn/errors';
-import { ClusterServiceService, DataServiceService, SqlServiceService } from '@cairn/proto';
+import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { ClusterServiceService, DataServiceService, JobServiceService, SqlServiceService } from '@cairn/proto';
 import type { LeaderInfo } from '@cairn/cluster';
+import { fromLeaderError } from './grpc-errors.js';
 
-const SERVICES = { SqlService: SqlServiceService, ClusterService: ClusterServiceService, DataService: DataServiceService };
+const SERVICES = {
+  SqlService: SqlServiceService,
+  ClusterService: ClusterServiceService,
+  DataService: DataServiceService,
+  JobService: JobServiceService,
+};
 
 /** Who holds the leader lease now (the `LeaderLease`, once the coordinator has one). */
 export interface LeaderLookup {
@@ -32,10 +38,37 @@ export class LeaderForwarder {
         { deadline: Date.now() + 600_000 },
         (err, res) => {
           if (!err) return resolve(res);
-          const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
-          reject(new CairnError((code ? String(code) : ErrorCode.Unavailable) as Code, err.details || err.message, { retryable: !code }));
+          reject(fromLeaderError(err));
         },
       );
+    });
+  }
+
+  /**
+   * Forwards a server-streaming call (WatchJob): each message the leader sends is passed to
+   * `onMessage`; resolves when the leader ends the stream, rejects with its error. Cancelling
+   * `caller` (the client went away) cancels the call to the leader. No deadline: a watch lasts
+   * as long as the job runs.
+   */
+  async forwardStream<Q, R>(
+    service: string,
+    method: string,
+    req: Q,
+    onMessage: (msg: R) => void,
+    caller: { on(event: 'cancelled', listener: () => void): unknown },
+  ): Promise<void> {
+    const leader = await this.lease.current();
+    if (!leader || leader.grpcAddress === this.selfAddress()) {
+      throw new CairnError(ErrorCode.NotLeader, 'no coordinator leader elected yet; retry shortly', { retryable: true });
+    }
+    const client = this.client(leader.grpcAddress, service);
+    const metadata = new Metadata();
+    const stream = (client as unknown as Record<string, (r: Q, m: Metadata) => ClientReadableStream<R>>)[method]!(req, metadata);
+    caller.on('cancelled', () => stream.cancel());
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (m: R) => onMessage(m));
+      stream.on('end', () => resolve());
+      stream.on('error', (err: ServiceError) => reject(fromLeaderError(err)));
     });
   }
 

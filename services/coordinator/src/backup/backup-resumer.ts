@@ -85,6 +85,7 @@ export class BackupResumer implements Resumer {
           const finished = done.size >= total;
           if (finished || Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
             const cp = this.checkpoint(d, done);
+            ctx.setSpanProgress({ done: done.size, total, bytes: loggedBytes(done), rows: loggedRows(done) });
             await ctx.setProgress(Math.min(0.99, done.size / total), spanStatus('exporting', done.size, total, loggedBytes(done)), cp);
             previousCheckpoint = await this.writeCheckpointFile(collection, d.layerPath, cp, previousCheckpoint, key);
             lastCheckpoint = Date.now();
@@ -210,6 +211,12 @@ function spanIdContaining(d: BackupDetails, key: Uint8Array): string {
   return String(
     d.spans.findIndex((s) => Buffer.compare(unhex(s.start), k) <= 0 && (s.end === '' || Buffer.compare(k, unhex(s.end)) < 0)),
   );
+}
+
+function loggedRows(done: Map<string, BackupFile[]>): bigint {
+  let n = 0n;
+  for (const files of done.values()) for (const f of files) n += f.rows;
+  return n;
 }
 
 function loggedBytes(done: Map<string, BackupFile[]>): bigint {

@@ -54,6 +54,7 @@ export class RestoreResumer implements Resumer {
         bytes += res.bytes;
         done.add(r.itemId);
         const cp = encodeRestoreCheckpoint({ done: [...done], rows: String(rows), bytes: String(bytes) });
+        ctx.setSpanProgress({ done: done.size, total: d.items.length, bytes, rows });
         await ctx.setProgress(Math.min(0.99, done.size / d.items.length), spanStatus('restoring', done.size, d.items.length, bytes), cp);
         if (done.size >= d.items.length) break;
       }

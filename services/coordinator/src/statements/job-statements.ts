@@ -4,7 +4,7 @@ import type { ControlJobsStatement, JobQuery, Predicate, ShowJobStatement, ShowJ
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 import { controlJobsForSchedules, showJobsForSchedules } from './schedule-statements.js';
-import { assertJobAccess, jobAccess } from '../privileges/privilege-statements.js';
+import { actOnJob, controlJob, findVisibleJob, visibleJobs } from '../jobs/job-control.js';
 
 function toRows(jobs: Job[]): (string | null)[][] {
   return jobs.map((j) => {
@@ -29,8 +29,7 @@ function matches(job: Job, where: readonly Predicate[]): boolean {
 
 /** The jobs the session's user may see (a non-admin: their own) that match `query`. */
 async function selectJobs(s: Session, query: JobQuery | undefined): Promise<Job[]> {
-  const visible = await jobAccess(s);
-  const all = (await s.leader.jobs.list()).filter(visible);
+  const all = await visibleJobs(s);
   return query ? all.filter((j) => matches(j, query.where)) : all;
 }
 
@@ -40,25 +39,22 @@ export async function showJobs(s: Session, stmt: ShowJobsStatement): Promise<Sta
 }
 
 export async function showJob(s: Session, stmt: ShowJobStatement): Promise<StatementResult> {
-  let job = await s.leader.jobs.get(stmt.id);
   // As CockroachDB's SHOW JOB (SHOW JOBS filtered by id): someone else's job shows no row.
-  if (!(await jobAccess(s))(job)) return rowsResult([...SHOW_JOBS_COLUMNS], []);
+  let job = await findVisibleJob(s, stmt.id);
+  if (!job) return rowsResult([...SHOW_JOBS_COLUMNS], []);
   if (stmt.whenComplete) job = await s.leader.jobs.waitForTerminal(stmt.id);
   return rowsResult([...SHOW_JOBS_COLUMNS], toRows([job]));
 }
 
 export async function controlJobs(s: Session, stmt: ControlJobsStatement): Promise<StatementResult> {
   const verb = stmt.action.toUpperCase();
-  const act = (id: string): Promise<Job> =>
-    stmt.action === 'pause' ? s.leader.jobs.pause(id) : stmt.action === 'resume' ? s.leader.jobs.resume(id) : s.leader.jobs.cancel(id);
   switch (stmt.jobs.kind) {
     case 'jobId':
-      await assertJobAccess(s, await s.leader.jobs.get(stmt.jobs.id));
-      await act(stmt.jobs.id);
+      await controlJob(s, stmt.jobs.id, stmt.action);
       return tagOnly(`${verb} JOB`);
     case 'jobQuery': {
       const jobs = await selectJobs(s, stmt.jobs);
-      for (const j of jobs) await act(j.id);
+      for (const j of jobs) await actOnJob(s, j.id, stmt.action);
       return tagOnly(`${verb} JOBS ${jobs.length}`);
     }
     case 'forSchedules':

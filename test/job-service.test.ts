@@ -1,0 +1,317 @@
+/**
+ * JobService over real gRPC on a cluster of real processes: two coordinators (the calls go
+ * to the standby too, which forwards them, WatchJob's stream included), three nodes, one
+ * nats-server. 2,500 finished jobs are stored before the cluster starts, so ListJobs pages
+ * over what a new leader loads.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { CairnClient, errorInfoOf, JobStatus, JobType, type Job, type WatchJobResponse } from '@cairn/client';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { EMPTY_PROGRESS, JobStore, type Job as StoredJob } from '@cairn/jobs';
+import { JobServiceClient, SqlServiceClient } from '@cairn/proto';
+import { ProcessCluster, startNatsServer, waitFor, type ManagedProcess, type NatsServerHandle } from '@cairn/testing';
+import { col, loadTable, queryOne } from './support/backup.js';
+import { leaderCoordinator, reportedAddress } from './support/coordinators.js';
+import { lines, runCli } from './support/cli.js';
+
+const SEEDED = 2500;
+/** Of the seeded jobs, every fifth belongs to maxroach. */
+const SEEDED_FOR_MAXROACH = SEEDED / 5;
+
+let nats: NatsServerHandle;
+let cluster: ProcessCluster;
+let leader: ManagedProcess;
+let standby: ManagedProcess;
+const clients: CairnClient[] = [];
+
+function client(addresses: string[], user = 'root'): CairnClient {
+  const c = new CairnClient({ addresses, user, retryForMs: 30_000 });
+  clients.push(c);
+  return c;
+}
+
+/** Stores `n` succeeded BACKUP jobs created an hour ago, as an earlier leader would have. */
+async function seedJobs(nc: NatsConnection, n: number): Promise<void> {
+  const store = await JobStore.open(nc);
+  const baseMs = Date.now() - 3_600_000;
+  const jobs: StoredJob[] = [];
+  for (let i = 0; i < n; i++) {
+    const createdAtMs = baseMs + i;
+    jobs.push({
+      id: String((BigInt(createdAtMs) << 15n) | BigInt(i % 32768)),
+      spec: {
+        type: 'BACKUP',
+        description: `BACKUP DATABASE seeded${i} INTO 'nodelocal://1/seeded'`,
+        statement: '',
+        userName: i % 5 === 0 ? 'maxroach' : 'root',
+        createdAtMs,
+        scheduleId: null,
+        payload: new Uint8Array(0),
+      },
+      progress: { ...EMPTY_PROGRESS, fractionCompleted: 1 },
+      status: 'succeeded',
+      error: null,
+      revertOutcome: null,
+      startedAtMs: createdAtMs,
+      finishedAtMs: createdAtMs + 10,
+      modifiedAtMs: createdAtMs + 10,
+      coordinatorId: 'seed',
+      claimSessionId: null,
+      retryCount: 0,
+      nextRetryAtMs: null,
+      lastRetryError: null,
+    });
+  }
+  for (let i = 0; i < jobs.length; i += 200) await Promise.all(jobs.slice(i, i + 200).map((j) => store.create(j)));
+}
+
+/** The raw gRPC error of a JobService call, to look at its status and trailers. */
+async function rawJobError(address: string, call: (c: JobServiceClient, cb: (err: ServiceError | null) => void) => void): Promise<ServiceError> {
+  const c = new JobServiceClient(address, credentials.createInsecure());
+  try {
+    return await new Promise<ServiceError>((resolve, reject) =>
+      call(c, (err) => (err ? resolve(err) : reject(new Error('the call succeeded; an error was expected')))),
+    );
+  } finally {
+    c.close();
+  }
+}
+
+async function detachedJob(c: CairnClient, sql: string): Promise<string> {
+  const r = await c.execute(sql.includes(' WITH ') ? `${sql}, detached` : `${sql} WITH detached`);
+  const id = r.rows[0]?.[0];
+  if (!id) throw new Error(`no job id from ${sql}: ${JSON.stringify(r)}`);
+  return id;
+}
+
+async function waitForStatus(c: CairnClient, id: string, want: JobStatus, timeoutMs = 60_000): Promise<Job> {
+  return waitFor(
+    async () => {
+      const j = await c.getJob(id);
+      return j.status === want ? j : undefined;
+    },
+    { what: `job ${id} ${JobStatus[want]}`, timeoutMs, intervalMs: 50 },
+  );
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  const nc = await connect({ servers: nats.url });
+  try {
+    await seedJobs(nc, SEEDED);
+  } finally {
+    await nc.close();
+  }
+  cluster = await ProcessCluster.start({
+    nats: nats.url,
+    coordinators: 2,
+    nodes: [
+      { locality: 'region=us-east1,zone=us-east1-b' },
+      { locality: 'region=us-west1,zone=us-west1-a' },
+      { locality: 'region=eu-west1,zone=eu-west1-c' },
+    ],
+  });
+  leader = await leaderCoordinator(cluster);
+  standby = cluster.coordinators.find((c) => c !== leader)!;
+  const root = client([reportedAddress(leader, 'grpc')]);
+  await waitFor(async () => (await root.execute('SHOW DATABASES').then(() => true, () => undefined)), { what: 'a ready leader', timeoutMs: 30_000 });
+  await root.execute('CREATE DATABASE bank');
+  await loadTable(root, 'bank.accounts', 20_000, 200);
+  await root.execute('CREATE USER maxroach');
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await cluster?.stop();
+  await nats?.stop();
+});
+
+describe('JobService', () => {
+  it('WatchJob through a standby streams a backup from its current state to success, with spans and bytes', async () => {
+    const viaStandby = client([reportedAddress(standby, 'grpc')]);
+    const id = await detachedJob(viaStandby, "BACKUP DATABASE bank INTO 'nodelocal://1/watched'");
+    const updates: WatchJobResponse[] = [];
+    for await (const u of viaStandby.watchJob(id)) updates.push(u);
+    expect(updates.length).toBeGreaterThan(0);
+    const last = updates.at(-1)!.job!;
+    expect(String(last.jobId)).toBe(id);
+    expect(last.status).toBe(JobStatus.SUCCEEDED);
+    expect(last.jobType).toBe(JobType.BACKUP);
+    expect(last.fractionCompleted).toBe(1);
+    expect(last.spansTotal).toBeGreaterThan(0);
+    expect(last.spansDone).toBe(last.spansTotal);
+    expect(last.bytesDone).toBeGreaterThan(20_000n * 200n);
+    expect(last.rowsDone).toBeGreaterThanOrEqual(20_000n);
+    expect(last.created).toBeInstanceOf(Date);
+    expect(last.finished!.getTime()).toBeGreaterThanOrEqual(last.created!.getTime());
+    // Only the last message is terminal; fractions never go back.
+    for (const u of updates.slice(0, -1)) expect([JobStatus.SUCCEEDED, JobStatus.FAILED]).not.toContain(u.job!.status);
+    const fractions = updates.map((u) => u.job!.fractionCompleted);
+    expect([...fractions].sort((a, b) => a - b)).toEqual(fractions);
+  });
+
+  it('PauseJob (with a reason), ResumeJob and CancelJob on a restore, as SHOW JOBS sees them', async () => {
+    const root = client([reportedAddress(standby, 'grpc'), reportedAddress(leader, 'grpc')]);
+    const first = await detachedJob(root, "RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/watched' WITH new_db_name = 'bank_paused'");
+    const paused = await root.pauseJob(first, 'maintenance window');
+    expect([JobStatus.PAUSE_REQUESTED, JobStatus.PAUSED]).toContain(paused.status);
+    const p = await waitForStatus(root, first, JobStatus.PAUSED);
+    expect(p.pauseReason).toBe('maintenance window');
+    expect(col(await queryOne(root, `SHOW JOB ${first}`), 'status')).toBe('paused');
+    // Pausing again changes nothing, as PAUSE JOB on a paused job.
+    expect((await root.pauseJob(first)).status).toBe(JobStatus.PAUSED);
+
+    const resumed = await root.resumeJob(first);
+    expect(resumed.status).toBe(JobStatus.RUNNING);
+    expect(resumed.pauseReason).toBe('');
+    const done = await waitForStatus(root, first, JobStatus.SUCCEEDED);
+    expect(done.rowsDone).toBeGreaterThanOrEqual(20_000n);
+    expect(col(await queryOne(root, 'SELECT count(*) FROM bank_paused.accounts'), 'count')).toBe('20000');
+
+    const second = await detachedJob(root, "RESTORE DATABASE bank FROM LATEST IN 'nodelocal://1/watched' WITH new_db_name = 'bank_canceled'");
+    await root.pauseJob(second);
+    await waitForStatus(root, second, JobStatus.PAUSED);
+    const canceled = await root.cancelJob(second);
+    expect([JobStatus.CANCEL_REQUESTED, JobStatus.REVERTING, JobStatus.CANCELED]).toContain(canceled.status);
+    await waitForStatus(root, second, JobStatus.CANCELED);
+    expect(col(await queryOne(root, `SHOW JOB ${second}`), 'status')).toBe('canceled');
+    // A canceled restore leaves no database behind.
+    const dbs = await root.execute('SHOW DATABASES');
+    expect(dbs.rows.map((r) => r[0])).not.toContain('bank_canceled');
+    // And it cannot be resumed: the state machine's error, through the API.
+    const err = await root.resumeJob(second).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CairnError);
+    expect((err as CairnError).code).toBe(ErrorCode.FailedPrecondition);
+  });
+
+  it('ListJobs pages over the 2,500 stored jobs newest first, with filters, through the standby', async () => {
+    const root = client([reportedAddress(standby, 'grpc')]);
+    const seen: bigint[] = [];
+    let pages = 0;
+    let token = '';
+    do {
+      const page = await root.listJobs({ pageSize: 100, pageToken: token });
+      expect(page.jobs.length).toBeLessThanOrEqual(100);
+      seen.push(...page.jobs.map((j) => j.jobId));
+      token = page.nextPageToken;
+      pages++;
+    } while (token !== '');
+    // The seeded jobs and the three this file started, each once, newest first.
+    expect(seen.length).toBe(SEEDED + 3);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]! < seen[i - 1]!).toBe(true);
+    expect(pages).toBe(Math.ceil((SEEDED + 3) / 100));
+
+    const restores = await root.listJobs({ jobTypes: [JobType.RESTORE], pageSize: 10 });
+    expect(restores.jobs.map((j) => j.jobType)).toEqual([JobType.RESTORE, JobType.RESTORE]);
+    expect(restores.nextPageToken).toBe('');
+    const canceled = await root.listJobs({ statuses: [JobStatus.CANCELED] });
+    expect(canceled.jobs).toHaveLength(1);
+    const ofMaxroach = [];
+    for await (const j of root.allJobs({ userName: 'maxroach', pageSize: 1000 })) ofMaxroach.push(j);
+    expect(ofMaxroach).toHaveLength(SEEDED_FOR_MAXROACH);
+
+    // A non-admin sees only its own jobs, as in SHOW JOBS.
+    const maxroach = client([reportedAddress(standby, 'grpc')], 'maxroach');
+    const own = [];
+    for await (const j of maxroach.allJobs({ pageSize: 77 })) own.push(j);
+    expect(own).toHaveLength(SEEDED_FOR_MAXROACH);
+    expect(new Set(own.map((j) => j.userName))).toEqual(new Set(['maxroach']));
+    const showJobs = await maxroach.execute('SHOW JOBS');
+    expect(showJobs.rows).toHaveLength(SEEDED_FOR_MAXROACH);
+
+    const bad = await root.listJobs({ pageToken: 'not-a-token' }).then(() => undefined, (e: unknown) => e as CairnError);
+    expect(bad?.code).toBe(ErrorCode.InvalidArgument);
+  });
+
+  it('errors carry google.rpc.Status with ErrorInfo; a non-admin is refused with PERMISSION_DENIED', async () => {
+    const address = reportedAddress(standby, 'grpc');
+    const missing = await rawJobError(address, (c, cb) => c.getJob({ user: '', jobId: 42n }, cb));
+    expect(missing.code).toBe(status.NOT_FOUND);
+    expect(errorInfoOf(missing)).toMatchObject({ reason: 'NOT_FOUND', domain: 'cairn', metadata: { retryable: 'false' } });
+
+    const [rootJob] = (await client([address]).listJobs({ userName: 'root', pageSize: 1 })).jobs;
+    const denied = await rawJobError(address, (c, cb) => c.pauseJob({ user: 'maxroach', jobId: rootJob!.jobId, reason: '' }, cb));
+    expect(denied.code).toBe(status.PERMISSION_DENIED);
+    expect(errorInfoOf(denied)).toMatchObject({ reason: 'INSUFFICIENT_PRIVILEGE', domain: 'cairn', metadata: { sqlstate: '42501' } });
+    expect(denied.details).toMatch(/user maxroach does not have privileges for job/);
+    // The client rebuilds the same CairnError; someone else's job reads as no job.
+    const maxroach = client([address], 'maxroach');
+    const e = await maxroach.cancelJob(rootJob!.jobId).then(() => undefined, (x: unknown) => x as CairnError);
+    expect(e?.code).toBe(ErrorCode.InsufficientPrivilege);
+    expect((await maxroach.getJob(rootJob!.jobId).then(() => undefined, (x: unknown) => x as CairnError))?.code).toBe(ErrorCode.NotFound);
+    // BACKUP needs its grant through the API's SQL as through any statement.
+    const backup = await maxroach.execute("BACKUP DATABASE bank INTO 'nodelocal://1/denied' WITH detached").then(() => undefined, (x: unknown) => x as CairnError);
+    expect(backup?.code).toBe(ErrorCode.InsufficientPrivilege);
+
+    // SqlService errors carry ErrorInfo too, with CockroachDB's SQLSTATE.
+    const sql = new SqlServiceClient(address, credentials.createInsecure());
+    const syntax = await new Promise<ServiceError>((resolve) =>
+      sql.execute({ sql: 'SELEKT 1', database: '', user: '' }, new Metadata(), (err) => resolve(err!)),
+    );
+    sql.close();
+    expect(syntax.code).toBe(status.INVALID_ARGUMENT);
+    expect(errorInfoOf(syntax)).toMatchObject({ reason: 'SYNTAX_ERROR', domain: 'cairn', metadata: { sqlstate: '42601' } });
+    expect(errorInfoOf(syntax)?.metadata['position']).toMatch(/^\d+$/);
+  });
+
+  it('cairn job list|show|pause|resume are thin commands over the service', async () => {
+    const host = cluster.grpcAddresses().join(',');
+    const root = client(cluster.grpcAddresses());
+    const id = await detachedJob(root, "BACKUP DATABASE bank INTO 'nodelocal://1/cli'");
+    // Paused at once through the API (a CLI process starts too slowly to catch a small backup).
+    await root.pauseJob(id, 'from the API');
+    await waitForStatus(root, id, JobStatus.PAUSED);
+    const shown = await runCli(['job', 'show', id, '--host', host, '--format', 'json']);
+    expect(shown.code).toBe(0);
+    const [row] = JSON.parse(shown.stdout) as Array<Record<string, string>>;
+    expect(row).toMatchObject({ job_id: id, job_type: 'BACKUP', status: 'paused', running_status: 'from the API' });
+    // Pausing a paused job is a no-op, as PAUSE JOB.
+    const paused = await runCli(['job', 'pause', id, '--host', host, '--reason', 'again', '--format', 'csv']);
+    expect(paused.stderr).toBe('');
+    expect(paused.code).toBe(0);
+    expect(lines(paused.stdout)[1]).toMatch(new RegExp(`^${id},BACKUP,.*,paused,from the API,`));
+    expect((await runCli(['job', 'resume', id, '--host', host])).code).toBe(0);
+    const watched = await runCli(['job', 'watch', id, '--host', host, '--format', 'csv'], { timeoutMs: 120_000 });
+    expect(watched.code).toBe(0);
+    expect(lines(watched.stdout)[1]).toMatch(new RegExp(`^${id},BACKUP,.*,succeeded,`));
+    const listed = await runCli(['job', 'list', '--host', host, '--type', 'backup', '--limit', '3', '--format', 'csv']);
+    expect(listed.code).toBe(0);
+    expect(lines(listed.stdout)).toHaveLength(4);
+    expect(lines(listed.stdout)[1]).toMatch(new RegExp(`^${id},`));
+    const refused = await runCli(['job', 'cancel', id, '--host', host, '--user', 'maxroach']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^ERROR \(INSUFFICIENT_PRIVILEGE\)/);
+  });
+
+  it('a WatchJob whose leader is SIGKILLed keeps following the job on the new leader until it ends', async () => {
+    const addresses = [reportedAddress(leader, 'grpc'), reportedAddress(standby, 'grpc')];
+    const root = client(addresses);
+    const id = await detachedJob(root, "BACKUP DATABASE bank INTO 'nodelocal://1/failover'");
+    await root.pauseJob(id);
+    await waitForStatus(root, id, JobStatus.PAUSED);
+    // The watcher's first address is the leader: its stream breaks with the leader.
+    const watcher = client(addresses);
+    const updates: WatchJobResponse[] = [];
+    const followed = (async () => {
+      for await (const u of watcher.watchJob(id)) updates.push(u);
+    })();
+    await waitFor(async () => (updates.length > 0 ? true : undefined), { what: 'the first WatchJob message', timeoutMs: 10_000 });
+    expect(updates[0]!.job!.status).toBe(JobStatus.PAUSED);
+    await leader.kill('SIGKILL');
+    const next = await leaderCoordinator(cluster, 20_000);
+    expect(next).toBe(standby);
+    await sleep(200);
+    const viaNew = client([reportedAddress(standby, 'grpc')]);
+    await waitFor(async () => viaNew.resumeJob(id).then(() => true, () => undefined), { what: 'RESUME on the new leader', timeoutMs: 20_000 });
+    await followed;
+    const last = updates.at(-1)!.job!;
+    expect(last.status).toBe(JobStatus.SUCCEEDED);
+    expect(last.coordinatorId).toBe(standby.readyInfo['id']);
+    // Followed from before the SIGKILL (paused) to the end on the new leader.
+    expect(updates.map((u) => u.job!.status)).toContain(JobStatus.PAUSED);
+  });
+});
