@@ -6,6 +6,7 @@ import { registerStartLocal } from './commands/start-local.js';
 import { registerSql } from './commands/sql.js';
 import { registerWorkload } from './commands/workload.js';
 import { registerDemo } from './commands/demo.js';
+import { registerCertCommands } from './commands/cert.js';
 import { registerJobCommands } from './commands/job.js';
 
 const program = new Command('cairn')
@@ -19,6 +20,7 @@ registerStartLocal(program);
 registerSql(program);
 registerWorkload(program);
 registerDemo(program);
+registerCertCommands(program);
 registerJobCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -31,6 +31,14 @@ export interface ClientOptions {
    * insecure mode, the name is taken as given: privileges are checked, identity is not proven.
    */
   user?: string;
+  /**
+   * Secure clusters: the CA that signed the coordinators' certificates, and a client
+   * certificate and key (`client.<user>.crt/.key`), whose CN is the user. Without `tls` the
+   * client speaks plaintext, which only an insecure cluster answers.
+   */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  /** Password login (secure clusters): sent on each call over TLS, never over plaintext. */
+  password?: string;
 }
 
 /** A statement's result with NULLs as null. */
@@ -81,8 +89,11 @@ export class CairnClient {
   constructor(private readonly opts: ClientOptions) {
     if (opts.addresses.length === 0) throw new CairnError(ErrorCode.InvalidArgument, 'no coordinator address given');
     this.user = opts.user ?? 'root';
+    if (opts.password !== undefined && !opts.tls) {
+      throw new CairnError(ErrorCode.InvalidArgument, 'a password is sent only over TLS: give the CA certificate (--certs-dir) as well');
+    }
     this.stubs = opts.addresses.map((a) => {
-      const c = credentials.createInsecure();
+      const c = opts.tls ? credentials.createSsl(opts.tls.ca, opts.tls.key ?? null, opts.tls.cert ?? null) : credentials.createInsecure();
       const o = {
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
         // gRPC's default reconnect backoff grows to 2 minutes: a coordinator back from a
@@ -208,7 +219,7 @@ export class CairnClient {
         // The server ends the stream only after a terminal update; an early end is a broken stream.
       } catch (err) {
         if (options.signal?.aborted) return;
-        const e = fromServiceError(err as ServiceError, this.opts.addresses[this.current % this.stubs.length]!);
+        const e = fromServiceError(err as ServiceError, this.opts.addresses[this.current % this.stubs.length]!, this.opts.tls !== undefined);
         if (!e.retryable) throw e;
       } finally {
         options.signal?.removeEventListener('abort', onAbort);
@@ -238,6 +249,16 @@ export class CairnClient {
    * `retry`) and `retryForMs` has not passed. Job calls answer at once, so their deadline is
    * short (30 s, unless the client was given one); statements may wait on a job, so theirs is long.
    */
+  /** Who the calls are from: the user, and the password when logging in with one. */
+  private metadata(): Metadata {
+    const md = new Metadata();
+    md.set('cairn-user', this.user);
+    if (this.opts.password !== undefined) {
+      md.set('authorization', `Basic ${Buffer.from(`${this.user}:${this.opts.password}`).toString('base64')}`);
+    }
+    return md;
+  }
+
   private async call<R>(
     invoke: (s: Stubs, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: R) => void) => unknown,
     options: { retry?: (e: CairnError) => boolean; deadlineMs?: number } = {},
@@ -247,7 +268,7 @@ export class CairnClient {
       const stubs = this.stubs[this.current % this.stubs.length]!;
       try {
         return await new Promise<R>((resolve, reject) =>
-          invoke(stubs, new Metadata(), { deadline: Date.now() + (this.opts.deadlineMs ?? options.deadlineMs ?? 3_600_000) }, (err, res) =>
+          invoke(stubs, this.metadata(), { deadline: Date.now() + (this.opts.deadlineMs ?? options.deadlineMs ?? 3_600_000) }, (err, res) =>
             err ? reject(err) : resolve(res),
           ),
         );
@@ -261,7 +282,7 @@ export class CairnClient {
   }
 }
 
-function fromServiceError(err: ServiceError, address: string): CairnError {
+function fromServiceError(err: ServiceError, address: string, tls = false): CairnError {
   const rich = errorFromDetails(err);
   if (rich) return rich;
   const code = err.metadata?.get(ERROR_CODE_METADATA_KEY)[0];
@@ -274,7 +295,12 @@ function fromServiceError(err: ServiceError, address: string): CairnError {
     });
   }
   if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
-    return new CairnError(ErrorCode.Unavailable, `cannot reach cairn at ${address}: ${err.details || err.message}`, {
+    // Plaintext against a TLS server (or the reverse) looks like a dropped connection: say
+    // which mode this client used, the likeliest cause when a coordinator is up.
+    const hint = tls
+      ? ' (connected with TLS: is the cluster secure, and was its certificate signed by this ca.crt?)'
+      : ' (connected without TLS: a secure cluster needs its CA certificate, --certs-dir)';
+    return new CairnError(ErrorCode.Unavailable, `cannot reach cairn at ${address}: ${err.details || err.message}${hint}`, {
       retryable: err.code === status.UNAVAILABLE,
       cause: err,
     });

@@ -1,4 +1,4 @@
-export { connectNats } from './nats-connection.js';
+export { connectNats, natsAuthOptions, type NatsAuth } from './nats-connection.js';
 export { ClusterState, Buckets, LOG_STREAM, LOG_SUBJECT, DEFAULT_STATE_OPTIONS, type StateOptions, type OpenStateOptions } from './state-buckets.js';
 export { LeaderLease, type LeaderInfo } from './leader-lease.js';
 export { allocateId, getOrCreate } from './id-allocator.js';
@@ -67,3 +67,4 @@ export {
   readStaged,
   stagedMessages,
 } from './ingest-stream.js';
+export { loadNodeCertificates, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE, NODE_USER, type NodeCertificates } from './node-certificates.js';

@@ -1,12 +1,75 @@
-import { connect, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
 
 /**
- * Connects to NATS, failing fast with one clear line when nothing answers (a wrong --nats
- * flag is the most common start-up mistake). After the first connection, the client keeps
- * reconnecting forever: a restarted nats-server must not take the cluster down with it.
+ * How a process proves itself to NATS and checks the server (`--nats-creds`, `--nats-user` /
+ * `--nats-password`, `--nats-nkey`, `--nats-tls-*`). At most one of creds, user/password and
+ * nkey; TLS combines with any of them (a client certificate may itself be the credential when
+ * the server maps certificates to users).
  */
-export async function connectNats(url: string, name: string, timeoutMs = 5000): Promise<NatsConnection> {
+export interface NatsAuth {
+  /** A `.creds` file (a user JWT and its nkey seed), for an operator/JWT-configured server. */
+  credsFile?: string;
+  user?: string;
+  password?: string;
+  /** A file holding an nkey seed (`SU...`). */
+  nkeySeedFile?: string;
+  /** CA certificate to verify the servers with; giving any TLS file turns TLS on. */
+  tlsCaFile?: string;
+  /** Client certificate and key, for servers that verify clients (`verify: true`). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}
+
+function readSecretFile(flag: string, path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    // The path is not a secret; the file's content is never put in a message.
+    throw new CairnError(ErrorCode.InvalidArgument, `${flag} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** NATS connection options for `auth`; checks its combinations and that the files are readable. */
+export function natsAuthOptions(auth: NatsAuth): Partial<ConnectionOptions> {
+  const kinds = [auth.credsFile && '--nats-creds', (auth.user || auth.password) && '--nats-user/--nats-password', auth.nkeySeedFile && '--nats-nkey'].filter(Boolean);
+  if (kinds.length > 1) throw new CairnError(ErrorCode.InvalidArgument, `give only one NATS credential, not ${kinds.join(' and ')}`);
+  if ((auth.user === undefined) !== (auth.password === undefined)) {
+    throw new CairnError(ErrorCode.InvalidArgument, '--nats-user and --nats-password go together');
+  }
+  if ((auth.tlsCertFile === undefined) !== (auth.tlsKeyFile === undefined)) {
+    throw new CairnError(ErrorCode.InvalidArgument, '--nats-tls-cert and --nats-tls-key go together');
+  }
+  const o: Partial<ConnectionOptions> = {};
+  if (auth.credsFile) o.authenticator = credsAuthenticator(readSecretFile('--nats-creds', auth.credsFile));
+  if (auth.nkeySeedFile) {
+    const seed = new TextDecoder().decode(readSecretFile('--nats-nkey', auth.nkeySeedFile)).trim();
+    o.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  if (auth.user !== undefined) {
+    o.user = auth.user;
+    o.pass = auth.password!;
+  }
+  if (auth.tlsCaFile || auth.tlsCertFile) {
+    for (const [flag, f] of [['--nats-tls-ca', auth.tlsCaFile], ['--nats-tls-cert', auth.tlsCertFile], ['--nats-tls-key', auth.tlsKeyFile]] as const) {
+      if (f) readSecretFile(flag, f);
+    }
+    o.tls = {
+      ...(auth.tlsCaFile ? { caFile: auth.tlsCaFile } : {}),
+      ...(auth.tlsCertFile ? { certFile: auth.tlsCertFile, keyFile: auth.tlsKeyFile! } : {}),
+    };
+  }
+  return o;
+}
+
+/**
+ * Connects to NATS, failing fast with one clear line when nothing answers (a wrong --nats
+ * flag is the most common start-up mistake) or the server refuses the credentials. After the
+ * first connection, the client keeps reconnecting forever: a restarted nats-server must not
+ * take the cluster down with it.
+ */
+export async function connectNats(url: string, name: string, timeoutMs = 5000, auth: NatsAuth = {}): Promise<NatsConnection> {
   const servers = url
     .split(',')
     .map((s) => s.trim().replace(/^nats:\/\//, ''))
@@ -14,6 +77,7 @@ export async function connectNats(url: string, name: string, timeoutMs = 5000): 
   if (servers.length === 0) {
     throw new CairnError(ErrorCode.InvalidArgument, `invalid NATS URL "${url}"`);
   }
+  const authOptions = natsAuthOptions(auth);
   try {
     return await connect({
       servers,
@@ -22,9 +86,14 @@ export async function connectNats(url: string, name: string, timeoutMs = 5000): 
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5000,
+      ...authOptions,
     });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown }).code;
+    if (code === 'AUTHORIZATION_VIOLATION' || /authorization/i.test(reason)) {
+      throw new CairnError(ErrorCode.Unauthenticated, `NATS at ${url} refused the credentials (${reason}): check --nats-creds, --nats-user/--nats-password or --nats-nkey`, { cause: err });
+    }
     throw new CairnError(ErrorCode.Unavailable, `cannot reach NATS at ${url}: ${reason}`, {
       cause: err,
       retryable: true,

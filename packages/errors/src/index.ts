@@ -26,6 +26,8 @@ export const ErrorCode = {
   JobFailed: 'JOB_FAILED',
   /** The session's user lacks the privilege or role membership the statement needs. */
   InsufficientPrivilege: 'INSUFFICIENT_PRIVILEGE',
+  /** The call carried no valid credentials (no trusted client certificate, a wrong password). */
+  Unauthenticated: 'UNAUTHENTICATED',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -90,6 +92,7 @@ const GrpcStatus = {
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
   PERMISSION_DENIED: 7,
+  UNAUTHENTICATED: 16,
   FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
@@ -127,6 +130,8 @@ export function grpcStatusFor(code: ErrorCode): number {
       return GrpcStatus.CANCELLED;
     case ErrorCode.InsufficientPrivilege:
       return GrpcStatus.PERMISSION_DENIED;
+    case ErrorCode.Unauthenticated:
+      return GrpcStatus.UNAUTHENTICATED;
     case ErrorCode.Internal:
       return GrpcStatus.INTERNAL;
   }

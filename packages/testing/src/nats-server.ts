@@ -26,6 +26,14 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Client port; default chosen by the server (`port: -1`) and kept across restarts. */
   port?: number;
+  /**
+   * Server configuration appended to the generated one: `accounts { ... }` or
+   * `authorization { ... }` blocks, `tls { ... }`, an `include` of a file. A server with
+   * accounts needs `readyUser` to be checked.
+   */
+  extraConfig?: string;
+  /** Credentials the readiness check connects with, when the server requires some. */
+  readyUser?: { user: string; pass: string };
 }
 
 /** A running nats-server process. */
@@ -69,6 +77,8 @@ interface ServerLayout {
   storeDir: string | undefined;
   logFile: string;
   cluster?: { name: string; port: number; routes: number[] };
+  extraConfig?: string;
+  readyUser?: { user: string; pass: string };
 }
 
 function renderConfig(layout: ServerLayout, port: number): string {
@@ -94,6 +104,7 @@ function renderConfig(layout: ServerLayout, port: number): string {
       '}',
     );
   }
+  if (layout.extraConfig !== undefined) lines.push(layout.extraConfig);
   return `${lines.join('\n')}\n`;
 }
 
@@ -109,12 +120,12 @@ async function readPortsFile(portsDir: string, pid: number): Promise<string | un
 }
 
 /** Polls until JetStream on `url` answers an account-info request. */
-async function waitForJetStream(url: string, signal: AbortSignal, timeoutMs: number): Promise<void> {
+async function waitForJetStream(url: string, signal: AbortSignal, timeoutMs: number, auth?: { user: string; pass: string }): Promise<void> {
   await waitFor(
     async () => {
       let nc: NatsConnection | undefined;
       try {
-        nc = await connect({ servers: url, reconnect: false, timeout: 2_000 });
+        nc = await connect({ servers: url, reconnect: false, timeout: 2_000, ...auth });
         const jsm = await nc.jetstreamManager({ timeout: 2_000, checkAPI: false });
         await jsm.getAccountInfo();
         return true;
@@ -153,7 +164,7 @@ class NatsServer implements NatsServerHandle {
           intervalMs: 25,
           signal,
         });
-        if (layout.storeDir !== undefined && waitForJs) await waitForJetStream(url, signal, readyTimeoutMs);
+        if (layout.storeDir !== undefined && waitForJs) await waitForJetStream(url, signal, readyTimeoutMs, layout.readyUser);
         return { url };
       },
     });
@@ -210,6 +221,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     portsDir: join(dir, 'ports'),
     storeDir: jetstream ? (options.storeDir ?? join(dir, 'jetstream')) : undefined,
     logFile: join(dir, 'nats-server.log'),
+    ...(options.extraConfig !== undefined ? { extraConfig: options.extraConfig } : {}),
+    ...(options.readyUser !== undefined ? { readyUser: options.readyUser } : {}),
   };
   return NatsServer.start(layout, options.port ?? -1, 30_000);
 }

@@ -76,7 +76,7 @@ export class ProcessCluster {
     const grpc = `127.0.0.1:${await freePort()}`;
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'coordinator', '--nats', this.options.nats, '--listen-addr', grpc, '--http-addr', metrics, '--id', name, ...(this.options.coordinatorArgs ?? [])];
-    const proc = await this.spawn(name, args);
+    const proc = await this.spawn(name, withSecurityMode(args));
     this.metricsAddresses.set(name, metrics);
     this.coordinators.push(proc);
     return proc;
@@ -89,7 +89,7 @@ export class ProcessCluster {
     await mkdir(store, { recursive: true });
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', metrics, ...(spec.args ?? [])];
-    const proc = await this.spawn(name, args);
+    const proc = await this.spawn(name, withSecurityMode(args));
     this.metricsAddresses.set(name, metrics);
     this.nodes.push(proc);
     return proc;
@@ -121,4 +121,12 @@ export class ProcessCluster {
       stopTimeoutMs: this.options.stopTimeoutMs ?? 5_000,
     });
   }
+}
+
+/**
+ * `cairn start` refuses to run without `--certs-dir` or `--insecure`: a cluster whose
+ * arguments name no certificates is an insecure one. Appended after the caller's arguments.
+ */
+function withSecurityMode(args: string[]): string[] {
+  return args.includes('--certs-dir') || args.includes('--insecure') ? args : [...args, '--insecure'];
 }

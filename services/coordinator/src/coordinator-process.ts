@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { CairnError, ErrorCode } from '@cairn/errors';
 import { Registry, Gauge } from 'prom-client';
-import { ClusterState, CoordinatorRegistry, LeaderLease, connectNats, getOrCreate, parseLocality } from '@cairn/cluster';
+import { ClusterState, CoordinatorRegistry, LeaderLease, connectNats, getOrCreate, parseLocality, type NatsAuth } from '@cairn/cluster';
 import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
@@ -9,6 +10,10 @@ import { Leader } from './leader.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { CoordinatorReadiness } from './coordinator-readiness.js';
 import { PROMETHEUS_SD_PATH, prometheusSdRoute } from './service-discovery.js';
+import { AuditLog } from './auth/audit-log.js';
+import type { ApiSecurity } from './auth/guarded-server.js';
+import { ReloadableCertificates } from './auth/tls-certificates.js';
+import { PrivilegeStore } from './privileges/privilege-store.js';
 
 export interface CoordinatorOptions {
   natsUrl: string;
@@ -28,6 +33,14 @@ export interface CoordinatorOptions {
   /** A stable name for this coordinator (default: a random id). */
   id?: string;
   natsReplicas?: number;
+  /** Credentials and TLS for NATS. */
+  natsAuth?: NatsAuth;
+  /**
+   * Secure mode: the directory holding ca.crt, node.crt and node.key. The API then serves TLS
+   * only and authenticates every call. Absent: insecure mode (the CLI refuses that without
+   * --insecure).
+   */
+  certsDir?: string;
   leaseTtlMs?: number;
   logger?: Logger;
 }
@@ -44,6 +57,13 @@ export interface RunningCoordinator {
   /** The bound /metrics and /health address. */
   httpListenAddress: string;
   isLeader(): boolean;
+  /** Whether the API serves TLS and authenticates calls. */
+  secure: boolean;
+  /**
+   * Re-reads the node certificate (SIGHUP): new connections use it, open ones keep theirs.
+   * Throws, keeping the old certificates, when the new files are missing or do not match.
+   */
+  reloadCertificates(): { notAfter: string };
   stop(): Promise<void>;
 }
 
@@ -55,7 +75,9 @@ export interface RunningCoordinator {
 export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
   const id = opts.id ?? `coordinator-${randomUUID().slice(0, 8)}`;
   const log = (opts.logger ?? createLogger('coordinator')).child({ coordinatorId: id });
-  const nc = await connectNats(opts.natsUrl, `cairn-${id}`);
+  // Certificates first: a bad --certs-dir fails before anything connects.
+  const certificates = opts.certsDir === undefined ? undefined : new ReloadableCertificates(opts.certsDir);
+  const nc = await connectNats(opts.natsUrl, `cairn-${id}`, undefined, opts.natsAuth);
   const state = await ClusterState.open(nc, {
     replicas: opts.natsReplicas,
     ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
@@ -68,13 +90,23 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   // The lease advertises the API's address, known only once it is bound (port 0 picks one);
   // a call forwarded before the lease exists finds no leader and the client retries it.
   const leaseSlot: { lease?: LeaderLease } = {};
-  const forwarder = new LeaderForwarder({ current: async () => leaseSlot.lease?.current() }, () => grpcAddress);
+  const forwarder = new LeaderForwarder(
+    { current: async () => leaseSlot.lease?.current() },
+    () => grpcAddress,
+    ...(certificates ? [() => certificates.channelCredentials()] : []),
+  );
+  const audit = new AuditLog((opts.logger ?? createLogger('audit')).child({ component: 'audit', coordinatorId: id }));
+  const privileges = new PrivilegeStore(state.meta);
+  const security: ApiSecurity = certificates
+    ? { mode: 'secure', certificates, readPrivileges: () => privileges.read(), audit }
+    : { mode: 'insecure', audit };
 
   const grpc = parseListenAddress(opts.listenAddr ?? '127.0.0.1:26257');
   const api = await startApiServer(
     { coordinatorId: id, clusterId, advertisedAddress: () => grpcAddress, leader: () => leader, forwarder },
     grpc.host,
     grpc.port,
+    security,
   );
   grpcAddress = advertisedAddress({ host: grpc.host, port: api.port }, opts.advertiseAddr);
   const lease = new LeaderLease(state.lease, { coordinatorId: id, grpcAddress }, state.options.leaseTtlMs);
@@ -173,6 +205,13 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     metricsAddress,
     httpListenAddress: metrics.address,
     isLeader: () => leader !== undefined,
+    secure: certificates !== undefined,
+    reloadCertificates: () => {
+      if (!certificates) throw new CairnError(ErrorCode.FailedPrecondition, 'an insecure coordinator has no certificates to reload');
+      const { notAfter } = certificates.reload();
+      log.info({ certsDir: certificates.dir, notAfter }, 'reloaded node certificates');
+      return { notAfter };
+    },
     // A leader stops its Leader and then deletes the lease key, so a standby takes over at its
     // next lease tick instead of after the TTL; health says NOT_SERVING from the first moment.
     stop: async () => {

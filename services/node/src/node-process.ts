@@ -14,6 +14,8 @@ import {
   HEARTBEAT_INTERVAL_MS,
   allocateId,
   connectNats,
+  loadNodeCertificates,
+  type NatsAuth,
   getOrCreate,
   parseLocality,
   serveNodeMethod,
@@ -63,6 +65,14 @@ export interface NodeOptions {
   drainTimeoutMs?: number;
   /** Replicas for the cluster's JetStream state; default: 3 on a NATS cluster of 3+ servers, else 1. */
   natsReplicas?: number;
+  /** Credentials and TLS for NATS: in a secure deployment, the node's only network identity. */
+  natsAuth?: NatsAuth;
+  /**
+   * Secure mode: ca.crt, node.crt and node.key, checked at start and on reload. A node serves
+   * no TLS port of its own; these are its identity on NATS when NATS runs TLS (the CLI makes
+   * them the --nats-tls-* defaults), read again at each NATS (re)connection.
+   */
+  certsDir?: string;
   logger?: Logger;
 }
 
@@ -73,6 +83,11 @@ export interface RunningNode {
   address: string;
   /** The bound /metrics and /health address. */
   httpListenAddress: string;
+  /**
+   * Checks the certificates directory again (SIGHUP): NATS reads the files at its next
+   * connection. Throws when the new files are missing or do not match.
+   */
+  reloadCertificates(): { notAfter: string };
   /** Drains (heartbeat `draining`, in-flight work finished or released) and stops. */
   stop(): Promise<void>;
 }
@@ -84,12 +99,14 @@ const META_NODE_ID = 'node-id';
 /** Starts a cairn node: its store, its replicas' apply loop, read endpoints and heartbeat. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const log = opts.logger ?? createLogger('node');
+  // A bad --certs-dir fails before anything is opened.
+  if (opts.certsDir !== undefined) loadNodeCertificates(opts.certsDir);
   const locality = parseLocality(opts.locality);
   await mkdir(opts.storeDir, { recursive: true });
   const store = await MvccStore.open(opts.storeDir);
   const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
   try {
-    const nc = await connectNats(opts.natsUrl, `cairn-node:${opts.storeDir}`);
+    const nc = await connectNats(opts.natsUrl, `cairn-node:${opts.storeDir}`, undefined, opts.natsAuth);
     cleanup.unshift(() => nc.drain().catch(() => undefined));
     const state = await ClusterState.open(nc, { replicas: opts.natsReplicas });
 
@@ -293,6 +310,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       clusterId,
       address,
       httpListenAddress: metrics.address,
+      reloadCertificates: () => {
+        if (opts.certsDir === undefined) throw new CairnError(ErrorCode.FailedPrecondition, 'an insecure node has no certificates to reload');
+        const { notAfter } = loadNodeCertificates(opts.certsDir);
+        nodeLog.info({ certsDir: opts.certsDir, notAfter }, 'node certificates checked; NATS uses them from its next connection');
+        return { notAfter };
+      },
       stop: async () => {
         // Drain first: say so (service discovery drops the node, probes fail), claim no more
         // work, let what runs finish within the timeout and hand the rest back at once. The

@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { parseDurationMs, parseLocality } from '@cairn/cluster';
+import { parseDurationMs, parseLocality, type NatsAuth } from '@cairn/cluster';
 import { isValidHost, parseHostPort, parseListenAddress } from '@cairn/metrics';
 
 /**
@@ -69,4 +70,57 @@ export function natsUrlsFlag(value: string): string {
 export function localityFlag(value: string): string {
   if (parseLocality(value).length === 0) throw invalid('--locality', value, 'key=value tiers, e.g. region=us-east1,zone=us-east1-b');
   return value;
+}
+
+/** The security flags every `cairn start` role takes. */
+export interface SecurityFlagValues {
+  certsDir?: string;
+  insecure?: boolean;
+  natsCreds?: string;
+  natsUser?: string;
+  natsPassword?: string;
+  natsNkey?: string;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
+}
+
+/**
+ * `--certs-dir` or `--insecure`, exactly one, as `cockroach start` insists: a process must
+ * never come up open to anyone by omission. Returns the certs dir (undefined: insecure).
+ */
+export function securityModeFlag(role: string, o: SecurityFlagValues): string | undefined {
+  if (o.certsDir && o.insecure) {
+    throw new CairnError(ErrorCode.InvalidArgument, `give either --certs-dir or --insecure to cairn start ${role}, not both`);
+  }
+  if (!o.certsDir && !o.insecure) {
+    throw new CairnError(
+      ErrorCode.InvalidArgument,
+      `cairn start ${role} needs --certs-dir <dir> (TLS and authenticated clients; create certificates with cairn cert) ` +
+        'or --insecure (no TLS, no authentication: anyone who reaches the ports is root)',
+    );
+  }
+  return o.certsDir;
+}
+
+/**
+ * NATS credentials and TLS from the flags; every file is checked when the connection is made.
+ * With `--certs-dir` and `tls://` NATS URLs, the certs dir's ca.crt, node.crt and node.key are
+ * the TLS defaults: one set of certificates per process, as CockroachDB uses for all its traffic.
+ */
+export function natsAuthFlags(o: SecurityFlagValues, natsUrl = ''): NatsAuth {
+  const tlsDefaults =
+    o.certsDir && /(^|,)\s*tls:\/\//.test(natsUrl) && !o.natsTlsCa && !o.natsTlsCert
+      ? { tlsCaFile: join(o.certsDir, 'ca.crt'), tlsCertFile: join(o.certsDir, 'node.crt'), tlsKeyFile: join(o.certsDir, 'node.key') }
+      : {};
+  return {
+    ...tlsDefaults,
+    ...(o.natsCreds ? { credsFile: o.natsCreds } : {}),
+    ...(o.natsUser !== undefined ? { user: o.natsUser } : {}),
+    ...(o.natsPassword !== undefined ? { password: o.natsPassword } : {}),
+    ...(o.natsNkey ? { nkeySeedFile: o.natsNkey } : {}),
+    ...(o.natsTlsCa ? { tlsCaFile: o.natsTlsCa } : {}),
+    ...(o.natsTlsCert ? { tlsCertFile: o.natsTlsCert } : {}),
+    ...(o.natsTlsKey ? { tlsKeyFile: o.natsTlsKey } : {}),
+  };
 }

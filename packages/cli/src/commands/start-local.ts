@@ -5,6 +5,8 @@ import { Option, type Command } from 'commander';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { spawnCairn, startLocalNats, stopProcess, type LocalProcess } from './local-processes.js';
 import { listenAddrFlag, natsUrlsFlag } from './process-flags.js';
+import { createCa, createClientCert, createNodeCert, CA_CERT } from '../certs/certificate-authority.js';
+import { stat } from 'node:fs/promises';
 
 /** Localities of start-local's nodes: one region each, cycling, with a zone. */
 export const LOCAL_REGIONS = ['us-east1', 'us-west1', 'eu-west1'] as const;
@@ -20,6 +22,8 @@ export interface LocalCluster {
   natsUrl: string;
   grpcAddress: string;
   processes: LocalProcess[];
+  /** Secure clusters: the certificates directory clients connect with. */
+  certsDir?: string;
   stop(): Promise<void>;
 }
 
@@ -37,6 +41,27 @@ export interface LocalClusterOptions {
   log?: (line: string) => void;
   /** Aborting it (Ctrl-C) stops whatever has started and rejects with CANCELED. */
   signal?: AbortSignal;
+  /**
+   * Run secure: a CA and node and root client certificates under `<dataDir>/certs` (created
+   * on the first secure run, reused after), the CA key apart in `<dataDir>/ca-key/ca.key`.
+   */
+  secure?: boolean;
+}
+
+/**
+ * The certificates of a secure local cluster, created once: a CA, a node certificate for
+ * localhost and 127.0.0.1, and root's client certificate. Returns the certs dir.
+ */
+export async function ensureLocalCertificates(dataDir: string): Promise<string> {
+  const certsDir = join(dataDir, 'certs');
+  const caKey = join(dataDir, 'ca-key', 'ca.key');
+  if (await stat(join(certsDir, CA_CERT)).then(() => true, () => false)) return certsDir;
+  await mkdir(join(dataDir, 'ca-key'), { recursive: true, mode: 0o700 });
+  const o = { certsDir, caKey };
+  await createCa(o);
+  await createNodeCert(o, ['localhost', '127.0.0.1']);
+  await createClientCert(o, 'root');
+  return certsDir;
 }
 
 /**
@@ -56,6 +81,10 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     for (const child of [...spawned].reverse()) await stopProcess(child);
   };
   try {
+    // start-local is for development: insecure unless asked, and it says so when it starts.
+    const certsDir = o.secure ? await ensureLocalCertificates(dataDir) : undefined;
+    const security = certsDir ? ['--certs-dir', certsDir] : ['--insecure'];
+    say(certsDir ? `secure mode      certificates in ${certsDir}` : 'insecure mode    no TLS, no authentication: anyone who reaches these ports is root (--secure runs with certificates)');
     let natsUrl = o.natsUrl;
     const natsServers = natsUrl ? undefined : (o.natsServers ?? 1);
     if (!natsUrl) {
@@ -68,7 +97,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const spawnOptions = { onSpawn: track, ...(o.signal ? { signal: o.signal } : {}) };
     const coordinator = await spawnCairn(
       'coordinator',
-      ['start', 'coordinator', '--nats', natsUrl, ...replicas, '--listen-addr', o.listenAddr, '--http-addr', o.httpAddr, '--id', 'coordinator-1'],
+      ['start', 'coordinator', '--nats', natsUrl, ...replicas, '--listen-addr', o.listenAddr, '--http-addr', o.httpAddr, '--id', 'coordinator-1', ...security],
       join(logs, 'coordinator-1.log'),
       spawnOptions,
     );
@@ -78,14 +107,14 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     for (let i = 0; i < o.nodes; i++) {
       const n = await spawnCairn(
         `node-${i + 1}`,
-        ['start', 'node', '--nats', natsUrl, ...replicas, '--locality', localLocality(i), '--store', join(dataDir, `node-${i + 1}`)],
+        ['start', 'node', '--nats', natsUrl, ...replicas, '--locality', localLocality(i), '--store', join(dataDir, `node-${i + 1}`), ...security],
         join(logs, `node-${i + 1}.log`),
         spawnOptions,
       );
       processes.push(n);
       say(`node ${String(n.info['nodeId']).padEnd(11)} ${localLocality(i)} (store ${join(dataDir, `node-${i + 1}`)})`);
     }
-    return { natsUrl, grpcAddress: String(coordinator.info['grpc']), processes, stop };
+    return { natsUrl, grpcAddress: String(coordinator.info['grpc']), processes, stop, ...(certsDir ? { certsDir } : {}) };
   } catch (err) {
     await stop();
     throw err;
@@ -102,7 +131,8 @@ export function registerStartLocal(program: Command): void {
     .addOption(new Option('--nats-servers <n>', 'nats-servers to start: 1, or 3 for a JetStream cluster with R3 state').choices(['1', '3']).default('1'))
     .option('--listen-addr <host:port>', 'coordinator gRPC listen address', '127.0.0.1:26257')
     .option('--http-addr <host:port>', 'coordinator /metrics and /health listen address', '127.0.0.1:8080')
-    .action(async (o: { nodes: string; data: string; nats?: string; natsServers: string; listenAddr: string; httpAddr: string }) => {
+    .option('--secure', 'run with TLS and authentication: creates a CA and certificates under <data>/certs')
+    .action(async (o: { nodes: string; data: string; nats?: string; natsServers: string; listenAddr: string; httpAddr: string; secure?: boolean }) => {
       const nodes = Number(o.nodes);
       if (!Number.isInteger(nodes) || nodes < 0) throw new CairnError(ErrorCode.InvalidArgument, `invalid --nodes "${o.nodes}": expected a whole number`);
       const listenAddr = listenAddrFlag('--listen-addr', o.listenAddr);
@@ -137,6 +167,7 @@ export function registerStartLocal(program: Command): void {
           signal: interrupt.signal,
           log: (l) => process.stdout.write(l + '\n'),
           ...(natsUrl ? { natsUrl } : {}),
+          ...(o.secure ? { secure: true } : {}),
         });
       } catch (err) {
         if (interrupt.signal.aborted) {
@@ -146,7 +177,8 @@ export function registerStartLocal(program: Command): void {
         throw err;
       }
       process.stdout.write(`\ncairn is running. gRPC: ${cluster.grpcAddress}\n`);
-      process.stdout.write(`Try: pnpm cairn sql --host ${cluster.grpcAddress} -e "SHOW NODES"\nCtrl-C stops the cluster.\n`);
+      const connect = cluster.certsDir ? `--certs-dir ${cluster.certsDir} ` : '--insecure ';
+      process.stdout.write(`Try: pnpm cairn sql ${connect}--host ${cluster.grpcAddress} -e "SHOW NODES"\nCtrl-C stops the cluster.\n`);
       // If a child dies on its own, say so (the rest keeps running, as a real cluster would).
       for (const p of cluster.processes) {
         p.child.once('exit', (code, signal) => {

@@ -2,7 +2,17 @@ import { Option, type Command } from 'commander';
 import { startCoordinator } from '@cairn/coordinator';
 import { startNode } from '@cairn/node';
 import { processLifecycle } from './process-lifecycle.js';
-import { advertiseFlag, durationFlag, listenAddrFlag, localityFlag, natsUrlsFlag, replicasFlag } from './process-flags.js';
+import {
+  advertiseFlag,
+  durationFlag,
+  listenAddrFlag,
+  localityFlag,
+  natsAuthFlags,
+  natsUrlsFlag,
+  replicasFlag,
+  securityModeFlag,
+  type SecurityFlagValues,
+} from './process-flags.js';
 
 /** Prints the machine-readable line supervisors (start-local, the test harness) wait for. */
 function ready(info: Record<string, unknown>): void {
@@ -32,7 +42,43 @@ function exitWithParentFlag(): Option {
   return new Option('--exit-with-parent', 'stop when stdin reaches EOF').hideHelp();
 }
 
-interface CommonFlags {
+/**
+ * Security flags shared by both roles: the certificates directory or --insecure, and how the
+ * process authenticates to NATS. Prefer CAIRN_NATS_PASSWORD to --nats-password: a command
+ * line is visible to every user of the machine.
+ */
+function addSecurityOptions(c: Command): Command {
+  return c
+    .addOption(flag('--certs-dir <dir>', 'secure mode: directory holding ca.crt, node.crt and node.key (cairn cert create-*)'))
+    .addOption(flag('--insecure', 'run without TLS or authentication (required when --certs-dir is not given)'))
+    .addOption(flag('--nats-creds <file>', 'NATS credentials file (user JWT and nkey seed)'))
+    .addOption(flag('--nats-user <name>', 'NATS user name (with --nats-password)'))
+    .addOption(flag('--nats-password <password>', 'NATS password (prefer the CAIRN_NATS_PASSWORD variable)'))
+    .addOption(flag('--nats-nkey <file>', 'file holding the NATS nkey seed'))
+    .addOption(flag('--nats-tls-ca <file>', 'CA certificate to verify the NATS servers with (turns on TLS)'))
+    .addOption(flag('--nats-tls-cert <file>', 'client certificate for NATS servers that verify clients'))
+    .addOption(flag('--nats-tls-key <file>', 'key of --nats-tls-cert'));
+}
+
+/**
+ * SIGHUP reloads certificates (a rotation needs no restart). Installed before start-up so a
+ * SIGHUP then does not kill the process (its default action); one that arrives before the
+ * process has started has nothing to reload.
+ */
+function onSighup(): { reloadWith(reload: () => void): void } {
+  let reload: (() => void) | undefined;
+  process.on('SIGHUP', () => {
+    if (!reload) return;
+    try {
+      reload();
+    } catch (err) {
+      process.stderr.write(JSON.stringify({ level: 50, msg: 'certificate reload failed; keeping the old certificates', err: (err as Error).message }) + '\n');
+    }
+  });
+  return { reloadWith: (r) => (reload = r) };
+}
+
+interface CommonFlags extends SecurityFlagValues {
   nats: string;
   natsReplicas?: string;
   httpAddr: string;
@@ -46,7 +92,7 @@ interface CommonFlags {
 export function registerStartCommands(program: Command): void {
   const start = program.command('start').description('start a cairn process (every flag can also be set as a CAIRN_* environment variable)');
 
-  start
+  const coordinator = start
     .command('coordinator')
     .description('start a coordinator (leader or standby)')
     .addOption(flag('--nats <urls>', NATS_DESC).makeOptionMandatory())
@@ -63,9 +109,12 @@ export function registerStartCommands(program: Command): void {
     .addOption(flag('--id <name>', 'coordinator name (default: random)'))
     .addOption(flag('--locality <tiers>', 'locality tiers, labels for service discovery, e.g. region=us-east1,zone=us-east1-b'))
     .addOption(flag('--drain-timeout <duration>', 'on SIGTERM, how long the stop may take (plus 15 s to close connections) before the process exits anyway', '30s'))
-    .addOption(exitWithParentFlag())
+    .addOption(exitWithParentFlag());
+  addSecurityOptions(coordinator)
     .action(async (o: CommonFlags & { listenAddr: string; id?: string }) => {
       // Every value is checked before anything starts: one clear line names a bad flag.
+      const certsDir = securityModeFlag('coordinator', o);
+      const sighup = onSighup();
       const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
       const natsReplicas = replicasFlag(o.natsReplicas);
       const options = {
@@ -77,10 +126,13 @@ export function registerStartCommands(program: Command): void {
         ...(o.advertiseHttpAddr ? { advertiseHttpAddr: advertiseFlag('--advertise-http-addr', o.advertiseHttpAddr) } : {}),
         ...(o.locality ? { locality: localityFlag(o.locality) } : {}),
         ...(o.id ? { id: o.id } : {}),
+        ...(certsDir ? { certsDir } : {}),
+        natsAuth: natsAuthFlags(o, o.nats),
       };
       const lifecycle = processLifecycle({ exitWithParent: o.exitWithParent === true, drainTimeoutMs });
       const c = await startCoordinator(options);
       lifecycle.started(() => c.stop());
+      if (c.secure) sighup.reloadWith(() => c.reloadCertificates());
       ready({
         role: 'coordinator',
         id: c.id,
@@ -89,11 +141,12 @@ export function registerStartCommands(program: Command): void {
         metrics: c.metricsAddress,
         httpListen: c.httpListenAddress,
         clusterId: c.clusterId,
+        secure: c.secure,
         ...(o.locality ? { locality: o.locality } : {}),
       });
     });
 
-  start
+  const node = start
     .command('node')
     .description('start a node holding range replicas')
     .addOption(flag('--nats <urls>', NATS_DESC).makeOptionMandatory())
@@ -108,14 +161,19 @@ export function registerStartCommands(program: Command): void {
       flag('--advertise-http-addr <host[:port]>', '/metrics address recorded for the node (default: the advertised host and the bound http port)'),
     )
     .addOption(flag('--drain-timeout <duration>', 'on SIGTERM, how long work items in hand may run before they are handed back to other nodes', '30s'))
-    .addOption(exitWithParentFlag())
+    .addOption(exitWithParentFlag());
+  addSecurityOptions(node)
     .action(async (o: CommonFlags & { locality: string; store: string }) => {
+      const certsDir = securityModeFlag('node', o);
+      const sighup = onSighup();
       const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
       const natsReplicas = replicasFlag(o.natsReplicas);
       const options = {
         natsUrl: natsUrlsFlag(o.nats),
         locality: localityFlag(o.locality),
         storeDir: o.store,
+        natsAuth: natsAuthFlags(o, o.nats),
+        ...(certsDir ? { certsDir } : {}),
         httpAddr: listenAddrFlag('--http-addr', o.httpAddr),
         drainTimeoutMs,
         ...(natsReplicas !== undefined ? { natsReplicas } : {}),
@@ -125,6 +183,7 @@ export function registerStartCommands(program: Command): void {
       const lifecycle = processLifecycle({ exitWithParent: o.exitWithParent === true, drainTimeoutMs });
       const n = await startNode(options);
       lifecycle.started(() => n.stop());
+      if (certsDir) sighup.reloadWith(() => n.reloadCertificates());
       ready({ role: 'node', nodeId: n.nodeId, address: n.address, httpListen: n.httpListenAddress, clusterId: n.clusterId });
     });
 }

@@ -32,6 +32,9 @@ import { executeSql } from '../statements/execute.js';
 import { toResponse } from '../statements/result.js';
 import { toServiceError } from './grpc-errors.js';
 import type { LeaderForwarder } from './leader-forwarder.js';
+import { guardServer, type ApiSecurity } from '../auth/guarded-server.js';
+import { AuditLog } from '../auth/audit-log.js';
+import { createLogger } from '@cairn/metrics';
 import { jobService } from './job-service.js';
 
 /** What the API needs from the coordinator: the leader when this process is one. */
@@ -154,8 +157,15 @@ export interface ApiServer {
 /** Names health clients may ask about: '' (the server) and each service the API serves. */
 const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService', 'cairn.v1.JobService'];
 
-export async function startApiServer(ctx: ApiContext, host: string, port: number): Promise<ApiServer> {
+export async function startApiServer(
+  ctx: ApiContext,
+  host: string,
+  port: number,
+  security: ApiSecurity = { mode: 'insecure', audit: new AuditLog(createLogger('audit')) },
+): Promise<ApiServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  // Before any service is added: every one (health excepted) is authenticated and authorized.
+  guardServer(server, security, ctx.leader);
   for (const [def, impl] of buildServices(ctx)) server.addService(def as never, impl);
   // NOT_SERVING until the coordinator says it is ready: a load balancer or Kubernetes probe
   // must not send traffic to a coordinator that knows no leader yet.
@@ -163,7 +173,7 @@ export async function startApiServer(ctx: ApiContext, host: string, port: number
   health.addToServer(server);
   addReflection(server);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(joinHostPort(host, port), ServerCredentials.createInsecure(), (err, p) => (err ? reject(
+    server.bindAsync(joinHostPort(host, port), security.mode === 'secure' ? security.certificates.serverCredentials() : ServerCredentials.createInsecure(), (err, p) => (err ? reject(
       new CairnError(ErrorCode.Unavailable, `cannot listen on ${joinHostPort(host, port)}: ${err.message}`, { cause: err }),
     ) : resolve(p))),
   );

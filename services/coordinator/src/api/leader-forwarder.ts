@@ -1,8 +1,10 @@
-import { credentials, makeGenericClientConstructor, Metadata, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, Metadata, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { ClusterServiceService, DataServiceService, JobServiceService, SqlServiceService } from '@cairn/proto';
 import type { LeaderInfo } from '@cairn/cluster';
 import { fromLeaderError } from './grpc-errors.js';
+import { currentRequest } from '../auth/request-context.js';
+import { FORWARDED_USER_METADATA_KEY } from '../auth/authenticator.js';
 
 const SERVICES = {
   SqlService: SqlServiceService,
@@ -23,7 +25,15 @@ export interface LeaderLookup {
 export class LeaderForwarder {
   private clients = new Map<string, Record<string, Client>>();
 
-  constructor(private readonly lease: LeaderLookup, private readonly selfAddress: () => string) {}
+  /**
+   * `channelCredentials`: in secure mode, TLS with this coordinator's node certificate, so
+   * the leader trusts the user it names in FORWARDED_USER_METADATA_KEY.
+   */
+  constructor(
+    private readonly lease: LeaderLookup,
+    private readonly selfAddress: () => string,
+    private readonly channelCredentials: () => ChannelCredentials = () => credentials.createInsecure(),
+  ) {}
 
   async forward<Q, R>(service: keyof typeof SERVICES | string, method: string, req: Q): Promise<R> {
     const leader = await this.lease.current();
@@ -31,10 +41,13 @@ export class LeaderForwarder {
       throw new CairnError(ErrorCode.NotLeader, 'no coordinator leader elected yet; retry shortly', { retryable: true });
     }
     const client = this.client(leader.grpcAddress, service);
+    const metadata = new Metadata();
+    const caller = currentRequest();
+    if (caller?.secure) metadata.set(FORWARDED_USER_METADATA_KEY, caller.user);
     return new Promise<R>((resolve, reject) => {
       (client as unknown as Record<string, (r: Q, m: Metadata, o: object, cb: (e: ServiceError | null, r: R) => void) => void>)[method]!(
         req,
-        new Metadata(),
+        metadata,
         { deadline: Date.now() + 600_000 },
         (err, res) => {
           if (!err) return resolve(res);
@@ -63,6 +76,8 @@ export class LeaderForwarder {
     }
     const client = this.client(leader.grpcAddress, service);
     const metadata = new Metadata();
+    const from = currentRequest();
+    if (from?.secure) metadata.set(FORWARDED_USER_METADATA_KEY, from.user);
     const stream = (client as unknown as Record<string, (r: Q, m: Metadata) => ClientReadableStream<R>>)[method]!(req, metadata);
     caller.on('cancelled', () => stream.cancel());
     await new Promise<void>((resolve, reject) => {
@@ -85,7 +100,7 @@ export class LeaderForwarder {
     }
     const def = SERVICES[service as keyof typeof SERVICES];
     if (!def) throw new CairnError(ErrorCode.Internal, `unknown service ${service}`);
-    byService[service] ??= new (makeGenericClientConstructor(def, service))(address, credentials.createInsecure());
+    byService[service] ??= new (makeGenericClientConstructor(def, service))(address, this.channelCredentials());
     return byService[service];
   }
 }

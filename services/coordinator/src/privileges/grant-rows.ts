@@ -114,7 +114,7 @@ export function userRows(state: PrivilegeState): Cell[][] {
   const rows: Cell[][] = [
     [ADMIN_ROLE, '{}', '{}'],
     [ROOT_USER, '{}', `{${ADMIN_ROLE}}`],
-    ...state.users.map((u) => [u.name, '{}', u.admin ? `{${ADMIN_ROLE}}` : '{}']),
+    ...state.users.filter((u) => u.name !== ROOT_USER).map((u) => [u.name, '{}', u.admin ? `{${ADMIN_ROLE}}` : '{}']),
   ];
   return rows.sort(compareRows);
 }

@@ -49,7 +49,7 @@ export interface ObjectDirectory {
   tableIds(database: string): number[];
 }
 
-const ANYONE: Requirement = { kind: 'anyone' };
+export const ANYONE: Requirement = { kind: 'anyone' };
 
 /** The statement's name as its error messages show it, e.g. `CREATE TABLE`. */
 export function statementName(stmt: Statement): string {

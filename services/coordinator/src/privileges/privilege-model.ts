@@ -28,6 +28,8 @@ export interface UserRecord {
   /** Member of the admin role. */
   readonly admin: boolean;
   readonly createdAtMs: number;
+  /** The scrypt hash of the user's password (password-hash.ts); absent: no password login. */
+  readonly passwordHash?: string;
 }
 
 /** One privilege held by one grantee on one object. `privilege` is upper case. */
@@ -141,6 +143,35 @@ export function createUser(state: PrivilegeState, name: string, nowMs: number, i
   }
   const users = [...state.users, { name, admin: false, createdAtMs: nowMs }].sort((a, b) => compare(a.name, b.name));
   return { ...state, users };
+}
+
+/**
+ * Sets (a hash) or clears (`undefined`, PASSWORD NULL) a user's password. root and admin have
+ * no stored record: root gets one on its first password; admin is a role and cannot log in.
+ */
+export function setPasswordHash(state: PrivilegeState, name: string, passwordHash: string | undefined, ifExists = false): PrivilegeState {
+  if (name === ADMIN_ROLE) throw new CairnError(ErrorCode.InvalidArgument, 'cannot set a password for the admin role');
+  let users = state.users;
+  if (name === ROOT_USER && !users.some((u) => u.name === ROOT_USER)) {
+    users = [...users, { name: ROOT_USER, admin: true, createdAtMs: 0 }].sort((a, b) => compare(a.name, b.name));
+  }
+  if (!users.some((u) => u.name === name)) {
+    if (ifExists) return state;
+    throw unknownUserError(name);
+  }
+  return {
+    ...state,
+    users: users.map((u) => {
+      if (u.name !== name) return u;
+      const { passwordHash: _old, ...rest } = u;
+      return passwordHash === undefined ? rest : { ...rest, passwordHash };
+    }),
+  };
+}
+
+/** The stored password hash of `name`, if it has one. */
+export function passwordHashOf(state: PrivilegeState, name: string): string | undefined {
+  return state.users.find((u) => u.name === name)?.passwordHash;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Catalog } from '@cairn/catalog';
 import type { Job } from '@cairn/jobs';
 import { DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
 import type {
+  AlterUserStatement,
   CreateUserStatement,
   DropUserStatement,
   GrantRoleStatement,
@@ -39,12 +40,15 @@ import {
   normalizeUsername,
   revoke,
   setAdminMembership,
+  setPasswordHash,
   unknownUserError,
   userExists,
   validateUsername,
   type PrivilegeObject,
 } from './privilege-model.js';
 import { PrivilegeStore } from './privilege-store.js';
+import { hashPassword } from './password-hash.js';
+import { currentRequest } from '../auth/request-context.js';
 
 /**
  * The SQL surface of users and privileges (CREATE / DROP USER, GRANT / REVOKE, SHOW USERS,
@@ -118,15 +122,38 @@ export async function forgetDroppedGrants(s: Session): Promise<void> {
   await storeOf(s.leader).update((state) => ({ state: forgetDroppedObjects(state, exists), result: undefined }));
 }
 
-export async function createUser(s: Session, stmt: CreateUserStatement): Promise<StatementResult> {
-  if (typeof stmt.password === 'string') {
-    // cairn runs as CockroachDB's insecure mode does: nothing authenticates, so a password
-    // would only give a false sense of security (and would have to be stored).
+/**
+ * A password is accepted only when the coordinator runs secure (with certificates): in
+ * insecure mode nothing authenticates, so a stored password would only give a false sense of
+ * security. The API's authentication layer says which mode this call is served in.
+ */
+function requireSecureForPassword(): void {
+  if (currentRequest()?.secure !== true) {
     throw new CairnError(ErrorCode.FeatureNotSupported, 'setting or updating a password is not supported in insecure mode');
   }
+}
+
+export async function createUser(s: Session, stmt: CreateUserStatement): Promise<StatementResult> {
+  if (typeof stmt.password === 'string') requireSecureForPassword();
   const name = normalizeUsername(stmt.name);
-  await storeOf(s.leader).update((state) => ({ state: addUser(state, name, Date.now(), stmt.ifNotExists), result: undefined }));
+  // Hashed before the store's compare-and-set: scrypt is slow on purpose and must not run
+  // inside a retried change.
+  const hash = typeof stmt.password === 'string' ? await hashPassword(stmt.password) : undefined;
+  await storeOf(s.leader).update((state) => {
+    const added = addUser(state, name, Date.now(), stmt.ifNotExists);
+    // IF NOT EXISTS on an existing user changes nothing, its password included (as CockroachDB).
+    return { state: added === state || hash === undefined ? added : setPasswordHash(added, name, hash), result: undefined };
+  });
   return tagOnly('CREATE ROLE');
+}
+
+/** `ALTER USER name WITH PASSWORD 'pw' | PASSWORD NULL` (PASSWORD NULL removes password login). */
+export async function alterUser(s: Session, stmt: AlterUserStatement): Promise<StatementResult> {
+  if (stmt.password !== null) requireSecureForPassword();
+  const name = normalizeUsername(stmt.name);
+  const hash = stmt.password === null ? undefined : await hashPassword(stmt.password);
+  await storeOf(s.leader).update((state) => ({ state: setPasswordHash(state, name, hash, stmt.ifExists), result: undefined }));
+  return tagOnly('ALTER ROLE');
 }
 
 export async function dropUser(s: Session, stmt: DropUserStatement): Promise<StatementResult> {

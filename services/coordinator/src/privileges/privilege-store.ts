@@ -71,7 +71,8 @@ export function decodePrivileges(bytes: Uint8Array): PrivilegeState {
     if (!isObject(u) || typeof u['name'] !== 'string' || typeof u['admin'] !== 'boolean' || typeof u['createdAtMs'] !== 'number') {
       throw corrupt(`bad user ${JSON.stringify(u)}`);
     }
-    return { name: u['name'], admin: u['admin'], createdAtMs: u['createdAtMs'] };
+    const base = { name: u['name'], admin: u['admin'], createdAtMs: u['createdAtMs'] };
+    return typeof u['passwordHash'] === 'string' ? { ...base, passwordHash: u['passwordHash'] } : base;
   });
   const grants = doc['grants'].map((g): GrantRecord => {
     if (!isObject(g) || typeof g['grantee'] !== 'string' || typeof g['privilege'] !== 'string') throw corrupt(`bad grant ${JSON.stringify(g)}`);

@@ -1,5 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { parse, type Statement } from '@cairn/sql';
+import { auditStatement } from '../auth/statement-audit.js';
 import type { Leader } from '../leader.js';
 import { createDatabase, createSequence, createTable, createView, dropDatabase, dropObject } from './ddl-statements.js';
 import { deleteRows, insert, select, update } from './dml-statements.js';
@@ -24,6 +25,7 @@ import { tagOnly, type StatementResult } from './result.js';
 import { showProtectedTimestamps } from './protected-ts-statements.js';
 import type { Session } from './session.js';
 import {
+  alterUser,
   authorizeStatement,
   createUser,
   dropUser,
@@ -60,8 +62,11 @@ export async function executeSql(leader: Leader, sql: string, database: string, 
     // Until the ranges are bootstrapped and the catalog loaded, a statement would read an
     // empty catalog (or write descriptors a loading catalog then misses): refuse, retryably.
     if (!WITHOUT_CATALOG.has(stmt.kind)) leader.assertReady();
-    await authorizeStatement(session, stmt);
-    const r = await executeStatement(session, stmt);
+    // Audited statements (BACKUP, RESTORE, schedules, grants, users) leave one line, refused or not.
+    const r = await auditStatement(session.user, stmt, async () => {
+      await authorizeStatement(session, stmt);
+      return executeStatement(session, stmt);
+    });
     if (r.database !== undefined) session.database = r.database;
     results.push({ ...r, database: session.database });
   }
@@ -154,6 +159,8 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return showProtectedTimestamps(s);
     case 'createUser':
       return createUser(s, stmt);
+    case 'alterUser':
+      return alterUser(s, stmt);
     case 'dropUser':
       return dropUser(s, stmt);
     case 'showUsers':
