@@ -53,6 +53,15 @@ export const RPC_REQUIREMENTS: Readonly<Record<string, RpcRequirement>> = {
   '/cairn.v1.DataService/Fingerprint': fingerprintRequirement,
   // As SHOW CREATE TABLE: a table's shape is visible to every user.
   '/cairn.v1.DataService/GetTable': anyone,
+  // The job RPCs run the same checks as SHOW JOBS / PAUSE JOB ... (job-service.ts): a
+  // non-admin sees and controls only its own jobs, which the handlers filter on the
+  // authenticated user this layer writes into the request's `user`.
+  '/cairn.v1.JobService/ListJobs': anyone,
+  '/cairn.v1.JobService/GetJob': anyone,
+  '/cairn.v1.JobService/WatchJob': anyone,
+  '/cairn.v1.JobService/PauseJob': anyone,
+  '/cairn.v1.JobService/ResumeJob': anyone,
+  '/cairn.v1.JobService/CancelJob': anyone,
   // Describes the API's schema, nothing of the cluster's data.
   '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo': anyone,
   '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo': anyone,
