@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { KV } from 'nats';
 import { JsApiCode, isJsApiError } from './nats-errors.js';
+import { retryNats } from './nats-retry.js';
 
 const LEASE_KEY = 'leader';
 
@@ -74,7 +75,8 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
 
   /** The current holder, as recorded in the bucket (undefined when none). */
   async current(): Promise<LeaderInfo | undefined> {
-    const e = await this.kv.get(LEASE_KEY);
+    // Unlike renewals, a lookup may wait out a NATS failover: standbys forward through it.
+    const e = await retryNats(() => this.kv.get(LEASE_KEY), { what: 'cannot read the leader lease', budgetMs: 15_000 });
     if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
     return JSON.parse(new TextDecoder().decode(e.value)) as LeaderInfo;
   }

@@ -223,7 +223,9 @@ export class LogWriter {
             // whose answer was lost (beyond the duplicate window), or another writer's.
             const stored = await this.jsm.streams.getMessage(LOG_STREAM, { seq: entry.seq }).catch(() => undefined);
             if (stored && Buffer.from(stored.data).equals(entry.data)) return entry.seq;
-            throw new CairnError(ErrorCode.NotLeader, `another writer appended to the log at sequence ${entry.seq}`, { cause: err, retryable: true });
+            // Not retryable here: no repeat can undo another writer's entry (breakWith makes
+            // it a retryable NotLeader for the statements waiting on this writer).
+            throw new CairnError(ErrorCode.NotLeader, `another writer appended to the log at sequence ${entry.seq}`, { cause: err });
           }
         },
         { what: 'cannot append to the write log', budgetMs: Math.max(1000, deadline - Date.now()) },
@@ -235,13 +237,11 @@ export class LogWriter {
 
   private breakWith(err: unknown): void {
     if (!this.failed) {
-      this.failed =
-        err instanceof CairnError && err.code === ErrorCode.NotLeader
-          ? err
-          : new CairnError(ErrorCode.NotLeader, `write log append failed: ${err instanceof Error ? err.message : String(err)}`, {
-              cause: err,
-              retryable: true,
-            });
+      // Retryable for the statements that wrote: they succeed once a leader has a new writer.
+      this.failed = new CairnError(ErrorCode.NotLeader, `write log append failed: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+        retryable: true,
+      });
       this.signalBroken(this.failed);
     }
     for (const e of this.pending.splice(0)) e.reject(this.failed);

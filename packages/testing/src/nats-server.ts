@@ -43,6 +43,8 @@ export interface NatsServerHandle {
   /** Client URL, `nats://127.0.0.1:PORT`. Stable across restarts. */
   readonly url: string;
   readonly port: number;
+  /** `http://127.0.0.1:PORT` of the monitoring endpoint (/healthz, /connz, /jsz); changes on restart. */
+  readonly monitoringUrl: string;
   readonly storeDir: string;
   /** pid of the current incarnation. */
   readonly pid: number;
@@ -87,6 +89,8 @@ function renderConfig(layout: ServerLayout, port: number): string {
     'host: "127.0.0.1"',
     `port: ${port}`,
     `ports_file_dir: ${JSON.stringify(layout.portsDir)}`,
+    // The monitoring endpoint (/healthz, /connz, /jsz) on a free port, listed in the ports file.
+    'http_port: -1',
   ];
   if (layout.storeDir !== undefined) {
     lines.push('jetstream {', `  store_dir: ${JSON.stringify(layout.storeDir)}`, '}');
@@ -117,6 +121,15 @@ async function readPortsFile(portsDir: string, pid: number): Promise<string | un
   if (text.trim() === '') return undefined;
   const ports = JSON.parse(text) as { nats?: string[] };
   return ports.nats?.[0];
+}
+
+/** The monitoring URL from the ports file of process `pid`. */
+async function readMonitoringUrl(portsDir: string, pid: number): Promise<string | undefined> {
+  const files = await readdir(portsDir).catch(() => [] as string[]);
+  const file = files.find((f) => f.endsWith(`_${pid}.ports`));
+  if (file === undefined) return undefined;
+  const ports = JSON.parse(await readFile(join(portsDir, file), 'utf8')) as { monitoring?: string[] };
+  return ports.monitoring?.find((u) => u.startsWith('http://127.0.0.1:')) ?? ports.monitoring?.[0];
 }
 
 /** Polls until JetStream on `url` answers an account-info request. */
@@ -165,7 +178,7 @@ class NatsServer implements NatsServerHandle {
           signal,
         });
         if (layout.storeDir !== undefined && waitForJs) await waitForJetStream(url, signal, readyTimeoutMs, layout.readyUser);
-        return { url };
+        return { url, monitoring: (await readMonitoringUrl(layout.portsDir, p.pid)) ?? '' };
       },
     });
     const server = new NatsServer(layout, proc);
@@ -183,6 +196,9 @@ class NatsServer implements NatsServerHandle {
   }
   get port(): number {
     return this.port_;
+  }
+  get monitoringUrl(): string {
+    return String(this.proc.readyInfo['monitoring'] ?? '');
   }
   get storeDir(): string {
     return this.layout.storeDir ?? '';

@@ -31,6 +31,12 @@ export interface ProcessClusterOptions {
   readyTimeoutMs?: number;
   /** How long `stop` waits after SIGTERM before SIGKILL; default 5 s. */
   stopTimeoutMs?: number;
+  /**
+   * Start every process at once instead of one by one, as a deployment does (a compose file,
+   * a Kubernetes rollout): they race to create the cluster's state. Node ids then follow no
+   * particular order.
+   */
+  startTogether?: boolean;
 }
 
 /**
@@ -43,6 +49,8 @@ export class ProcessCluster {
   readonly nodes: ManagedProcess[] = [];
   /** `--http-addr` (/metrics and /health) address of each process, by process name. */
   readonly metricsAddresses = new Map<string, string>();
+  private coordinatorSlots = 0;
+  private nodeSlots = 0;
 
   private constructor(
     readonly dataDir: string,
@@ -61,8 +69,15 @@ export class ProcessCluster {
     await mkdir(join(dataDir, 'logs'), { recursive: true });
     const cluster = new ProcessCluster(dataDir, options, cli);
     try {
-      for (let i = 0; i < (options.coordinators ?? 1); i++) await cluster.addCoordinator();
-      for (const spec of options.nodes) await cluster.addNode(spec);
+      if (options.startTogether === true) {
+        await Promise.all([
+          ...Array.from({ length: options.coordinators ?? 1 }, () => cluster.addCoordinator()),
+          ...options.nodes.map((spec) => cluster.addNode(spec)),
+        ]);
+      } else {
+        for (let i = 0; i < (options.coordinators ?? 1); i++) await cluster.addCoordinator();
+        for (const spec of options.nodes) await cluster.addNode(spec);
+      }
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -72,26 +87,29 @@ export class ProcessCluster {
 
   /** Starts one more coordinator (`coordinator-<i>`, `--id coordinator-<i>`). */
   async addCoordinator(): Promise<ManagedProcess> {
-    const name = `coordinator-${this.coordinators.length}`;
+    // The slot is taken before the first await, so processes started together get distinct names.
+    const slot = this.coordinatorSlots++;
+    const name = `coordinator-${slot}`;
     const grpc = `127.0.0.1:${await freePort()}`;
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'coordinator', '--nats', this.options.nats, '--listen-addr', grpc, '--http-addr', metrics, '--id', name, ...(this.options.coordinatorArgs ?? [])];
     const proc = await this.spawn(name, withSecurityMode(args));
     this.metricsAddresses.set(name, metrics);
-    this.coordinators.push(proc);
+    this.coordinators[slot] = proc;
     return proc;
   }
 
   /** Starts one more storage node (`node-<i>`, store in `<dataDir>/node-<i>`). */
   async addNode(spec: NodeSpec): Promise<ManagedProcess> {
-    const name = `node-${this.nodes.length}`;
+    const slot = this.nodeSlots++;
+    const name = `node-${slot}`;
     const store = join(this.dataDir, name);
     await mkdir(store, { recursive: true });
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', metrics, ...(spec.args ?? [])];
     const proc = await this.spawn(name, withSecurityMode(args));
     this.metricsAddresses.set(name, metrics);
-    this.nodes.push(proc);
+    this.nodes[slot] = proc;
     return proc;
   }
 

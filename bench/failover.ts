@@ -1,0 +1,203 @@
+/**
+ * Seconds from a SIGKILL to the first successful statement and to job progress, for the leader coordinator and for one nats-server.
+ *
+ * The cluster is the shape users deploy: three nats-servers in one JetStream cluster (R3
+ * state), two coordinators and three nodes. It loads `--mb` MB of bank rows split into small
+ * ranges, so a BACKUP is many work items. Each round starts a detached BACKUP, waits until it
+ * has made progress, then SIGKILLs either (a) the leader coordinator or (b) the nats-server the
+ * leader coordinator is connected to (the worst server to lose: the leader's connection, and
+ * likely some stream leaders, go with it). From the kill it measures:
+ * - statement: until a write and a read both succeed (a new client per attempt, 1 s deadline
+ *   each, so a hung call is retried rather than waited out);
+ * - progress: until the job reports more work done than before the kill, or succeeds.
+ * The killed process is restarted before the next round. The target for both is 10 s.
+ *
+ * Prints a table, then one JSON line with every figure as the last line of stdout.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { initBank } from '@cairn/cli';
+import { CairnClient } from '@cairn/client';
+import { ProcessCluster, startNatsCluster, tempDir, type ManagedProcess, type NatsClusterHandle, type NatsServerHandle } from '@cairn/testing';
+import { formatTable, say, warnIfBusy } from './lib/common.js';
+
+const TARGET_S = 10;
+const LOCALITIES = ['region=us-east1,zone=us-east1-b', 'region=us-west1,zone=us-west1-a', 'region=eu-west1,zone=eu-west1-c'];
+
+const { values } = parseArgs({
+  options: {
+    mb: { type: 'string' },
+    rounds: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    [
+      'usage: pnpm bench failover [--mb N] [--rounds N]',
+      '  --mb      MB of bank rows to load (default 64): enough that a BACKUP outlives the failover',
+      '  --rounds  kills of each kind (default 3); the table shows each and the JSON the median and worst',
+      '',
+    ].join('\n'),
+  );
+  process.exit(0);
+}
+const mb = Number(values.mb ?? 64);
+const rounds = Number(values.rounds ?? 3);
+if (!Number.isFinite(mb) || mb <= 0 || !Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write('--mb must be a positive number and --rounds a positive integer\n');
+  process.exit(2);
+}
+
+let nats: NatsClusterHandle | undefined;
+let cluster: ProcessCluster | undefined;
+const stopAll = async (): Promise<void> => {
+  await cluster?.stop().catch(() => undefined);
+  await nats?.stop().catch(() => undefined);
+};
+process.on('SIGINT', () => void stopAll().finally(() => process.exit(130)));
+
+interface Round {
+  kind: 'leader coordinator' | 'nats-server';
+  statementS: number;
+  progressS: number;
+}
+
+/** The job's work done as SHOW JOB reports it: its fraction, or 1 once it succeeded. */
+async function jobProgress(client: CairnClient, jobId: string): Promise<number> {
+  const r = await client.execute(`SHOW JOB ${jobId}`);
+  const row = Object.fromEntries(r.columns.map((c, i) => [c, r.rows[0]?.[i] ?? null]));
+  if (row['status'] === 'succeeded') return 1;
+  if (row['status'] === 'failed' || row['status'] === 'canceled') throw new Error(`job ${jobId} ${row['status']}: ${row['error']}`);
+  return Number(row['fraction_completed'] ?? 0);
+}
+
+/** Seconds from `since` until `attempt` succeeds, trying every 100 ms. */
+async function secondsUntil(since: number, attempt: () => Promise<boolean>, what: string, timeoutS = 120): Promise<number> {
+  for (;;) {
+    if (await attempt().catch(() => false)) return (performance.now() - since) / 1000;
+    if (performance.now() - since > timeoutS * 1000) throw new Error(`${what}: nothing after ${timeoutS} s`);
+    await sleep(100);
+  }
+}
+
+async function leader(c: ProcessCluster): Promise<ManagedProcess> {
+  for (;;) {
+    for (const p of c.coordinators) {
+      if (!p.running) continue;
+      const text = await (await fetch(`http://${c.metricsAddresses.get(p.name)}/metrics`).catch(() => undefined))?.text().catch(() => '');
+      if (text && /^cairn_coordinator_is_leader 1$/m.test(text)) return p;
+    }
+    await sleep(100);
+  }
+}
+
+async function serverOf(n: NatsClusterHandle, connectionName: string): Promise<NatsServerHandle> {
+  for (;;) {
+    for (const s of n.servers) {
+      if (!s.running) continue;
+      const connz = (await (await fetch(`${s.monitoringUrl}/connz?limit=1024`)).json()) as { connections?: Array<{ name?: string }> };
+      if (connz.connections?.some((x) => x.name === connectionName)) return s;
+    }
+    await sleep(100);
+  }
+}
+
+async function round(c: ProcessCluster, n: NatsClusterHandle, kind: Round['kind'], i: number, dir: string): Promise<Round> {
+  const addresses = c.grpcAddresses();
+  const client = new CairnClient({ addresses, retryForMs: 120_000 });
+  try {
+    const started = await client.execute(`BACKUP DATABASE bank INTO 'file://${join(dir, `round-${kind.replace(/\W/g, '-')}-${i}`)}' WITH detached`);
+    const jobId = started.rows[0]?.[started.columns.indexOf('job_id')] ?? '';
+    let before = 0;
+    while ((before = await jobProgress(client, jobId)) <= 0) await sleep(50);
+    if (before >= 1) throw new Error('the backup finished before the kill: use a larger --mb');
+
+    const lead = await leader(c);
+    const victim = kind === 'leader coordinator' ? lead : await serverOf(n, `cairn-${String(lead.readyInfo['id'])}`);
+    const killedAt = performance.now();
+    await victim.kill('SIGKILL');
+    say(`round ${i + 1}: SIGKILL ${kind} ${'name' in victim ? victim.name : ''} at ${(before * 100).toFixed(0)}% of the backup`);
+
+    const statementS = await secondsUntil(
+      killedAt,
+      async () => {
+        const probe = new CairnClient({ addresses, retryForMs: 1000 });
+        try {
+          await probe.execute(`UPSERT INTO bank.bank (id, balance, payload) VALUES (-${i + 1}, 0, 'failover probe')`);
+          await probe.execute(`SELECT balance FROM bank.bank WHERE id = -${i + 1}`);
+          return true;
+        } finally {
+          probe.close();
+        }
+      },
+      'first statement',
+    );
+    const progressS = await secondsUntil(killedAt, async () => (await jobProgress(client, jobId)) > before, 'job progress');
+    while ((await jobProgress(client, jobId)) < 1) await sleep(200);
+    await victim.restart();
+    return { kind, statementS, progressS };
+  } finally {
+    client.close();
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+try {
+  const load1 = warnIfBusy();
+  const dir = await tempDir('cairn-bench-failover');
+  say('starting 3 nats-servers, 2 coordinators, 3 nodes...');
+  nats = await startNatsCluster(3);
+  cluster = await ProcessCluster.start({ nats: nats.url, coordinators: 2, nodes: LOCALITIES.map((locality) => ({ locality })), dataDir: join(dir, 'cluster'), readyTimeoutMs: 90_000 });
+  const client = new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 60_000 });
+  await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '2MiB'`);
+  say(`loading ${mb} MB of bank rows...`);
+  await initBank(client, { rows: Math.floor((mb * 1e6) / 1016), payloadBytes: 1000 });
+  // Let the size-based splits spread the table over many ranges.
+  await sleep(25_000);
+  client.close();
+
+  const results: Round[] = [];
+  for (const kind of ['leader coordinator', 'nats-server'] as const) {
+    for (let i = 0; i < rounds; i++) results.push(await round(cluster, nats, kind, i, dir));
+  }
+  const summary = (kind: Round['kind']) => {
+    const rs = results.filter((r) => r.kind === kind);
+    return {
+      statementMedianS: median(rs.map((r) => r.statementS)),
+      statementWorstS: Math.max(...rs.map((r) => r.statementS)),
+      progressMedianS: median(rs.map((r) => r.progressS)),
+      progressWorstS: Math.max(...rs.map((r) => r.progressS)),
+    };
+  };
+  const leaderFig = summary('leader coordinator');
+  const natsFig = summary('nats-server');
+  process.stdout.write(
+    formatTable([
+      ['SIGKILL of', 'round', 'first statement (s)', 'job progress (s)'],
+      ...results.map((r, i) => [r.kind, String((i % rounds) + 1), r.statementS.toFixed(2), r.progressS.toFixed(2)]),
+    ]) + '\n',
+  );
+  process.stdout.write(
+    `target ${TARGET_S} s: leader coordinator worst ${Math.max(leaderFig.statementWorstS, leaderFig.progressWorstS).toFixed(2)} s, nats-server worst ${Math.max(natsFig.statementWorstS, natsFig.progressWorstS).toFixed(2)} s\n`,
+  );
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'failover',
+      mb,
+      rounds,
+      load1,
+      targetS: TARGET_S,
+      leaderCoordinator: leaderFig,
+      natsServer: natsFig,
+      rows: results,
+    }) + '\n',
+  );
+} finally {
+  await stopAll();
+}
