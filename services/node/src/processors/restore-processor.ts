@@ -3,7 +3,7 @@ import { DataFileReader, type RandomAccessSource } from '@cairn/backup-format';
 import { KeyRewriter } from '@cairn/catalog';
 import { collectBytes, openStorage, type ExternalStorage } from '@cairn/cloud';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { IngestStager, LEADER_INGEST_REF_SUBJECT, ingestSubject, type WorkContext } from '@cairn/cluster';
+import { IngestStager, LEADER_INGEST_REF_SUBJECT, ingestSubject, retryNats, type WorkContext } from '@cairn/cluster';
 import { IngestRef, RestoreWorkItem, RestoreWorkResult, type KeyValueOp } from '@cairn/proto';
 import type { ProcessorDeps } from './backup-processor.js';
 import { mergeRevisions, visibleAt } from './merge-revisions.js';
@@ -24,18 +24,19 @@ function storageSource(storage: ExternalStorage, path: string): RandomAccessSour
  * rows are then part of the log like any write (replicas load them at the entry's position).
  */
 async function logIngest(nc: NatsConnection, ref: IngestRef): Promise<void> {
-  let reply;
-  try {
-    reply = await nc.request(LEADER_INGEST_REF_SUBJECT, IngestRef.encode(ref).finish(), { timeout: 60_000 });
-  } catch (err) {
-    throw new CairnError(ErrorCode.Unavailable, `no coordinator leader logged the restored rows: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-      retryable: true,
-    });
-  }
-  if (reply.data.byteLength > 0) {
-    throw new CairnError(ErrorCode.Unavailable, new TextDecoder().decode(reply.data), { retryable: true });
-  }
+  const data = IngestRef.encode(ref).finish();
+  // Through a leader change (no responder, or a leader whose writer just broke) ask again for
+  // a while instead of redoing the whole span: the staged rows are still there. Logging the
+  // same reference twice is harmless, replicas load the same rows again.
+  await retryNats(
+    async () => {
+      const reply = await nc.request(LEADER_INGEST_REF_SUBJECT, data, { timeout: 60_000 });
+      if (reply.data.byteLength > 0) {
+        throw new CairnError(ErrorCode.Unavailable, `no coordinator leader logged the restored rows: ${new TextDecoder().decode(reply.data)}`, { retryable: true });
+      }
+    },
+    { what: 'no coordinator leader logged the restored rows', budgetMs: 45_000 },
+  );
 }
 
 /**
