@@ -61,6 +61,7 @@ export async function makeEncryptionInfo(
     salt,
     kdfIterations: iterations,
     verificationToken: encryptBytes(key, VERIFICATION_PLAINTEXT),
+    kmsKeys: [],
   };
   return { info, key };
 }
@@ -70,6 +71,9 @@ export async function makeEncryptionInfo(
  * wrong passphrase fails here, with a clear message, before any data is read.
  */
 export async function unlockEncryptionInfo(info: EncryptionInfo, passphrase: string): Promise<Uint8Array> {
+  if (info.kdf === KMS_KDF) {
+    throw new CairnError(ErrorCode.InvalidArgument, `this backup is encrypted with KMS (${kmsIds(info)}): use kms = '...' instead of encryption_passphrase`);
+  }
   if (info.kdf !== KDF_NAME) {
     throw new CairnError(ErrorCode.FeatureNotSupported, `unsupported key derivation ${JSON.stringify(info.kdf)} in ENCRYPTION-INFO`);
   }
@@ -83,6 +87,97 @@ export async function unlockEncryptionInfo(info: EncryptionInfo, passphrase: str
     throw new CairnError(ErrorCode.InvalidArgument, 'failed to decrypt: wrong encryption passphrase');
   }
   return key;
+}
+
+const KMS_KDF = 'kms';
+
+/** A KMS key as encryption sees it: wraps and unwraps the data key (see `@cairn/cloud`'s `openKms`). */
+export interface KeyWrapper {
+  /** The KMS URI without credentials, stored beside the wrapped key. */
+  readonly id: string;
+  encrypt(plaintext: Uint8Array): Promise<Uint8Array>;
+  decrypt(ciphertext: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Does the info hold a KMS-wrapped data key (rather than a passphrase's salt)? */
+export function isKmsEncryptionInfo(info: EncryptionInfo): boolean {
+  return info.kdf === KMS_KDF;
+}
+
+function kmsIds(info: EncryptionInfo): string {
+  return info.kmsKeys.map((k) => k.kmsId).join(', ');
+}
+
+/**
+ * ENCRYPTION-INFO for a KMS-encrypted backup: a random data key, wrapped by every KMS key
+ * given (any one of them opens the backup), and the verification token.
+ */
+export async function makeKmsEncryptionInfo(kms: readonly KeyWrapper[]): Promise<{ info: EncryptionInfo; key: Uint8Array }> {
+  if (kms.length === 0) throw new CairnError(ErrorCode.InvalidArgument, 'kms needs at least one KMS URI');
+  const key = new Uint8Array(randomBytes(ENCRYPTION_KEY_BYTES));
+  const kmsKeys = await Promise.all(kms.map(async (k) => ({ kmsId: k.id, wrappedKey: await k.encrypt(key) })));
+  const info: EncryptionInfo = {
+    formatVersion: ENCRYPTION_INFO_VERSION,
+    kdf: KMS_KDF,
+    salt: new Uint8Array(0),
+    kdfIterations: 0,
+    verificationToken: encryptBytes(key, VERIFICATION_PLAINTEXT),
+    kmsKeys,
+  };
+  return { info, key };
+}
+
+function opensToken(key: Uint8Array, info: EncryptionInfo): boolean {
+  if (key.length !== ENCRYPTION_KEY_BYTES) return false;
+  const token = tryDecrypt(key, info.verificationToken);
+  return token !== undefined && token.length === VERIFICATION_PLAINTEXT.length && timingSafeEqual(token, VERIFICATION_PLAINTEXT);
+}
+
+/**
+ * Unwraps the data key with the first of `kms` that wrapped it and checks it against the
+ * verification token. A KMS key the backup does not list, or one that fails, is named in
+ * the error together with the keys that would open it.
+ */
+export async function unlockKmsEncryptionInfo(info: EncryptionInfo, kms: readonly KeyWrapper[]): Promise<Uint8Array> {
+  if (info.kdf !== KMS_KDF) {
+    throw new CairnError(ErrorCode.InvalidArgument, 'this backup is encrypted with a passphrase: use encryption_passphrase instead of kms');
+  }
+  const failures: string[] = [];
+  for (const k of kms) {
+    const entry = info.kmsKeys.find((e) => e.kmsId === k.id);
+    if (entry === undefined) continue;
+    try {
+      const key = await k.decrypt(entry.wrappedKey);
+      if (opensToken(key, info)) return key;
+      failures.push(`${k.id}: the unwrapped key does not open the backup`);
+    } catch (err) {
+      if (!(err instanceof CairnError) || err.retryable) throw err;
+      failures.push(err.message);
+    }
+  }
+  if (failures.length > 0) {
+    throw new CairnError(ErrorCode.InvalidArgument, `failed to decrypt the backup's data key: ${failures.join('; ')}`);
+  }
+  throw new CairnError(
+    ErrorCode.InvalidArgument,
+    `none of the KMS keys given (${kms.map((k) => k.id).join(', ')}) encrypted this backup; it opens with: ${kmsIds(info)}`,
+  );
+}
+
+/**
+ * Adds KMS keys to a KMS-encrypted backup's ENCRYPTION-INFO (ALTER BACKUP ... ADD NEW_KMS ...
+ * WITH OLD_KMS ...): the data key is unwrapped with an old key and wrapped by each new one;
+ * a key already listed is wrapped afresh. Data and manifests are untouched.
+ */
+export async function addKmsToEncryptionInfo(
+  info: EncryptionInfo,
+  oldKms: readonly KeyWrapper[],
+  newKms: readonly KeyWrapper[],
+): Promise<EncryptionInfo> {
+  const key = await unlockKmsEncryptionInfo(info, oldKms);
+  const added = await Promise.all(newKms.map(async (k) => ({ kmsId: k.id, wrappedKey: await k.encrypt(key) })));
+  const ids = new Set(added.map((a) => a.kmsId));
+  return { ...info, kmsKeys: [...info.kmsKeys.filter((k) => !ids.has(k.kmsId)), ...added] };
 }
 
 /** ENCRYPTION-INFO as stored (plain protobuf: it holds nothing secret). */

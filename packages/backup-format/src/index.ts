@@ -38,9 +38,21 @@ export {
   encryptBytes,
   isEncryptedBytes,
   keyId,
+  addKmsToEncryptionInfo,
+  isKmsEncryptionInfo,
   makeEncryptionInfo,
+  makeKmsEncryptionInfo,
   unlockEncryptionInfo,
+  unlockKmsEncryptionInfo,
+  type KeyWrapper,
 } from './encryption.js';
+export {
+  addBackupKms,
+  createBackupEncryption,
+  openBackupEncryption,
+  wantsEncryption,
+  type EncryptionOptions,
+} from './backup-encryption.js';
 export {
   BACKUP_CHECKPOINT_PREFIX,
   BACKUP_MANIFEST,

@@ -12,6 +12,7 @@ export {
   checkDeletePrefix,
   collectBytes,
 } from './external-storage.js';
+export { AwsKmsParam, kmsKeyId, openKms, type KmsKey } from './kms.js';
 export { LocalDirStorage, type LocalDirStorageOptions } from './local-dir-storage.js';
 export {
   DEFAULT_LOCALITY_VALUE,

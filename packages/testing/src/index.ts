@@ -19,6 +19,7 @@ export { waitFor, type WaitForOptions } from './wait-for.js';
 export { startS3Server, type S3ServerHandle, type S3ServerOptions } from './s3-server.js';
 export { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteHandle } from './azurite.js';
 export { startGcsStandIn, type GcsStandIn } from './gcs-stand-in.js';
+export { startKmsStandIn, type KmsStandIn } from './kms-stand-in.js';
 export { startStsStandIn, type AssumeRoleCall, type AwsKeys, type StsStandIn } from './sts-stand-in.js';
 export {
   ManagedProcess,
