@@ -552,6 +552,14 @@ export interface ShowBackupStatement extends Node {
   options: ShowBackupOptions;
 }
 
+/** `ALTER BACKUP <location> ADD NEW_KMS = <uris> WITH OLD_KMS = <uris>`: one more KMS key opens the backup. */
+export interface AlterBackupKmsStatement extends Node {
+  kind: 'alterBackupKms';
+  location: Location;
+  newKms: string[];
+  oldKms: string[];
+}
+
 export interface CreateExternalConnectionStatement extends Node {
   kind: 'createExternalConnection';
   name: string;
@@ -691,6 +699,7 @@ export type Statement =
   | RestoreStatement
   | ShowBackupsStatement
   | ShowBackupStatement
+  | AlterBackupKmsStatement
   | CreateExternalConnectionStatement
   | DropExternalConnectionStatement
   | ShowExternalConnectionsStatement

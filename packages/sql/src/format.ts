@@ -189,6 +189,8 @@ class Formatter {
           this.location(s.source),
           withOptions(this.showBackupOptions(s.options)),
         ]);
+      case 'alterBackupKms':
+        return `ALTER BACKUP ${this.location(s.location)} ADD NEW_KMS = ${this.uris(s.newKms)} WITH OLD_KMS = ${this.uris(s.oldKms)}`;
       case 'createExternalConnection':
         return `CREATE EXTERNAL CONNECTION ${quoteIdent(s.name)} AS ${this.uri(s.uri)}`;
       case 'dropExternalConnection':

@@ -727,3 +727,22 @@ describe('UPDATE value expressions', () => {
     expect(() => parseOne('UPDATE t SET a = CASE id WHEN 1 THEN 2')).toThrow(/expected END/);
   });
 });
+
+describe('ALTER BACKUP ... ADD NEW_KMS', () => {
+  it('parses the collection and old forms, formats them back, and redacts the KMS URIs', () => {
+    const s = one(
+      "ALTER BACKUP LATEST IN 's3://b/c?AUTH=implicit' ADD NEW_KMS = 'aws-kms:///k2?REGION=r&AWS_SECRET_ACCESS_KEY=s2' WITH OLD_KMS = ('aws-kms:///k1?REGION=r', 'aws-kms:///k0?REGION=r')",
+      'alterBackupKms',
+    );
+    expect(s.location.subdir?.kind).toBe('latest');
+    expect(s.newKms).toEqual(['aws-kms:///k2?REGION=r&AWS_SECRET_ACCESS_KEY=s2']);
+    expect(s.oldKms).toEqual(['aws-kms:///k1?REGION=r', 'aws-kms:///k0?REGION=r']);
+    expect(formatStatement(s, { redact: true })).toBe(
+      "ALTER BACKUP LATEST IN 's3://b/c?AUTH=implicit' ADD NEW_KMS = 'aws-kms:///k2?REGION=r&AWS_SECRET_ACCESS_KEY=redacted' WITH OLD_KMS = ('aws-kms:///k1?REGION=r', 'aws-kms:///k0?REGION=r')",
+    );
+    const sub = one("ALTER BACKUP '2024/01/01-000000.00' IN 'nodelocal://1/c' ADD NEW_KMS = 'aws-kms:///a?REGION=r' WITH OLD_KMS = 'aws-kms:///b?REGION=r'", 'alterBackupKms');
+    expect(sub.location.subdir).toMatchObject({ kind: 'path', path: '2024/01/01-000000.00' });
+    expect(one("ALTER BACKUP SCHEDULE 12 SET LABEL 'x'", 'alterBackupSchedule')).toBeDefined();
+    expect(parseError("ALTER BACKUP LATEST IN 'nodelocal://1/c' ADD NEW_KMS = 'aws-kms:///a?REGION=r'").message).toMatch(/WITH OLD_KMS/);
+  });
+});

@@ -183,7 +183,8 @@ class Parser {
         case 'CANCEL':
           return this.control();
         case 'ALTER':
-          return this.isKw('USER', 1) ? this.alterUser() : this.alterBackupSchedule();
+          if (this.isKw('USER', 1)) return this.alterUser();
+          return this.isKw('SCHEDULE', 2) ? this.alterBackupSchedule() : this.alterBackupKms();
         case 'GRANT':
         case 'REVOKE':
           return this.grant();
@@ -243,6 +244,19 @@ class Parser {
     this.expectKw('PASSWORD', 'PASSWORD (the only user option cairn takes)');
     const password = this.acceptKw('NULL') ? null : this.string('a password string or NULL');
     return { kind: 'alterUser', pos, name, ifExists, password };
+  }
+
+  /** `ALTER BACKUP <location> ADD NEW_KMS = <uris> WITH OLD_KMS = <uris>`. */
+  private alterBackupKms(): Statement {
+    const pos = this.expectKw('ALTER').pos;
+    this.expectKw('BACKUP');
+    const location = this.location();
+    this.expectKw('ADD', 'ADD NEW_KMS');
+    this.expectKw('NEW_KMS');
+    const newKms = this.uriListValue();
+    this.expectKw('WITH', 'WITH OLD_KMS');
+    this.expectKw('OLD_KMS');
+    return { kind: 'alterBackupKms', pos, location, newKms, oldKms: this.uriListValue() };
   }
 
   private drop(): Statement {

@@ -1,9 +1,10 @@
 import {
   ENCRYPTION_INFO,
-  decodeEncryptionInfo,
-  encodeEncryptionInfo,
-  makeEncryptionInfo,
-  unlockEncryptionInfo,
+  addBackupKms,
+  createBackupEncryption,
+  openBackupEncryption,
+  wantsEncryption,
+  type EncryptionOptions,
   BACKUP_MANIFEST,
   BACKUP_MANIFEST_CHECKSUM,
   CHECKSUM_SUFFIX,
@@ -168,29 +169,39 @@ export class BackupCollection {
   }
 
   /**
-   * The data key of an encrypted chain: a new one for a new full backup (its salt and a
-   * verification token go to ENCRYPTION-INFO in the full's directory), else the full's key
-   * unlocked with the passphrase. Undefined when the chain is not encrypted.
+   * The data key of an encrypted chain: a new one for a new full backup (its ENCRYPTION-INFO,
+   * a passphrase's salt or the key wrapped by each KMS, goes to the full's directory), else the
+   * full's key unlocked with the passphrase or one of the KMS keys. Undefined when the chain
+   * is not encrypted.
    */
-  async encryptionKey(fullSubdir: string, passphrase: string | undefined, create: boolean): Promise<Uint8Array | undefined> {
+  async encryptionKey(fullSubdir: string, enc: EncryptionOptions, create: boolean): Promise<Uint8Array | undefined> {
     const path = joinPath(normalizeFullSubdir(fullSubdir), ENCRYPTION_INFO);
     if (create) {
-      if (passphrase === undefined) return undefined;
-      const { info, key } = await makeEncryptionInfo(passphrase);
-      await this.storage.writeFile(path, encodeEncryptionInfo(info));
-      return key;
+      const made = await createBackupEncryption(enc);
+      if (made === undefined) return undefined;
+      await this.storage.writeFile(path, made.info);
+      return made.key;
     }
     const encrypted = await this.storage.exists(path);
     if (!encrypted) {
-      if (passphrase !== undefined) {
-        throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is not encrypted: remove encryption_passphrase`);
+      if (wantsEncryption(enc)) {
+        throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is not encrypted: remove ${enc.kms ? 'kms' : 'encryption_passphrase'}`);
       }
       return undefined;
     }
-    if (passphrase === undefined) {
-      throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is encrypted: an encryption_passphrase is required`);
+    if (!wantsEncryption(enc)) {
+      throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is encrypted: an encryption_passphrase or kms is required`);
     }
-    return unlockEncryptionInfo(decodeEncryptionInfo(await this.storage.readAll(path)), passphrase);
+    return openBackupEncryption(enc, await this.storage.readAll(path));
+  }
+
+  /** ALTER BACKUP ... ADD NEW_KMS ... WITH OLD_KMS ...: rewrites the full's ENCRYPTION-INFO with the new keys added. */
+  async addKms(fullSubdir: string, oldKms: readonly string[], newKms: readonly string[]): Promise<void> {
+    const path = joinPath(normalizeFullSubdir(fullSubdir), ENCRYPTION_INFO);
+    if (!(await this.storage.exists(path))) {
+      throw new CairnError(ErrorCode.InvalidArgument, `backup ${fullSubdir} in ${this.redacted} is not encrypted: there is no KMS key to add to`);
+    }
+    await this.storage.writeFile(path, await addBackupKms(await this.storage.readAll(path), oldKms, newKms));
   }
 
   /** Writes another chain's ENCRYPTION-INFO into `subdir`: a layer continuing that chain here. */
@@ -326,13 +337,13 @@ export interface LocatedChain {
  * Refuses a list that does not start with a full backup or whose layers do not follow on
  * from each other, naming the locations.
  */
-export async function chainAcrossLocations(locations: ReadonlyArray<readonly string[]>, ctx: StorageContext, passphrase: string | undefined): Promise<LocatedChain> {
+export async function chainAcrossLocations(locations: ReadonlyArray<readonly string[]>, ctx: StorageContext, enc: EncryptionOptions): Promise<LocatedChain> {
   const out: LocatedChain = { layers: [] };
   for (const [i, uris] of locations.entries()) {
     const c = await BackupCollection.open(uris, ctx);
     try {
       const sub = await c.requireLatestFull();
-      const key = await c.encryptionKey(sub, passphrase, false);
+      const key = await c.encryptionKey(sub, enc, false);
       if (i === 0) {
         if (key) {
           out.key = key;

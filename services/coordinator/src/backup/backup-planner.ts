@@ -51,9 +51,6 @@ export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: st
  * appended to the chain of LATEST or of a named full), and the spans nodes will export.
  */
 export async function planBackup(leader: Leader, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
-  if (stmt.options.kms !== undefined) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase', { position: stmt.pos });
-  }
   const point = leader.readPoint();
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   const catalog = await leader.catalogAt(endTime, point.seq);
@@ -84,7 +81,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       if (await collection.hasBackups()) {
         throw new CairnError(ErrorCode.DuplicateObject, `${collection.redacted} already contains a backup: INCREMENTAL FROM writes to an empty location`);
       }
-      const chain = await chainAcrossLocations(stmt.incrementalFrom.map((u) => [u]), leader.storageContext(), stmt.options.encryptionPassphrase);
+      const chain = await chainAcrossLocations(stmt.incrementalFrom.map((u) => [u]), leader.storageContext(), stmt.options);
       previous = { layers: chain.layers, dependencies: chain.layers.map((l) => l.shownAs) };
       fullSubdir = fullBackupSubdir(endTime);
       layerPath = fullSubdir.replace(/^\/+/, '');
@@ -92,14 +89,14 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       if (chain.encryptionInfo) await collection.writeEncryptionInfo(fullSubdir, chain.encryptionInfo);
     } else if (sub) {
       fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-      key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, false);
+      key = await collection.encryptionKey(fullSubdir, stmt.options, false);
       const chain = await collection.chain(fullSubdir, key);
       previous = { layers: chain, dependencies: chain.map((l) => l.path) };
       layerPath = '';
     } else {
       fullSubdir = fullBackupSubdir(endTime);
       layerPath = fullSubdir.replace(/^\/+/, '');
-      key = await collection.encryptionKey(fullSubdir, stmt.options.encryptionPassphrase, true);
+      key = await collection.encryptionKey(fullSubdir, stmt.options, true);
     }
     let startTime = 0n;
     let previousSpans: Span[] = [];

@@ -43,9 +43,6 @@ export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
  */
 export async function planRestore(leader: Leader, stmt: RestoreStatement, currentDb: string): Promise<RestoreDetails> {
   const o = stmt.options;
-  if (o.kms !== undefined) {
-    throw new CairnError(ErrorCode.FeatureNotSupported, 'KMS-encrypted backups are not supported yet: use encryption_passphrase');
-  }
   const { layers: chain, key } = await restoreChain(stmt, leader.storageContext());
   const point = leader.readPoint();
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
@@ -149,13 +146,13 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
  * each location in turn.
  */
 async function restoreChain(stmt: RestoreStatement, ctx: StorageContext): Promise<LocatedChain> {
-  const passphrase = stmt.options.encryptionPassphrase;
+  const enc = stmt.options;
   const sub = stmt.source.subdir;
-  if (!sub) return chainAcrossLocations([stmt.source.uris, ...(stmt.incrementalSources ?? []).map((l) => l.uris)], ctx, passphrase);
+  if (!sub) return chainAcrossLocations([stmt.source.uris, ...(stmt.incrementalSources ?? []).map((l) => l.uris)], ctx, enc);
   const collection = await BackupCollection.open(stmt.source.uris, ctx);
   try {
     const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-    const key = await collection.encryptionKey(full, passphrase, false);
+    const key = await collection.encryptionKey(full, enc, false);
     const layers = (await collection.chain(full, key)).map((l) => ({ ...l, uris: collection.layerUris(l.path), shownAs: `${collection.redacted}/${l.path}` }));
     return { layers, ...(key ? { key } : {}) };
   } finally {

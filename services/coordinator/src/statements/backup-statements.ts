@@ -6,6 +6,7 @@ import { formatJobTimestamp } from '@cairn/jobs';
 import { BackupCheckpoint, DescriptorState, ObjectKind, type BackupFile } from '@cairn/proto';
 import {
   formatStatement,
+  type AlterBackupKmsStatement,
   type BackupStatement,
   type CreateExternalConnectionStatement,
   type DropExternalConnectionStatement,
@@ -96,13 +97,29 @@ export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promi
 
 const tsText = (ns: bigint): string => formatJobTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
 
+/**
+ * `ALTER BACKUP ... ADD NEW_KMS = ... WITH OLD_KMS = ...`: the full backup's data key,
+ * unwrapped with an old KMS key, is wrapped by the new ones too; its incrementals share it.
+ */
+export async function alterBackupKms(s: Session, stmt: AlterBackupKmsStatement): Promise<StatementResult> {
+  const sub = stmt.location.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
+  const c = await BackupCollection.open(stmt.location.uris, s.leader.storageContext());
+  try {
+    const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
+    await c.addKms(full, stmt.oldKms, stmt.newKms);
+    return tagOnly('ALTER BACKUP');
+  } finally {
+    await c.close();
+  }
+}
+
 export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise<StatementResult> {
   // `SHOW BACKUP '<uri>'` (the old form) shows the newest chain at that location.
   const sub = stmt.source.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
   const c = await BackupCollection.open(stmt.source.uris, s.leader.storageContext());
   try {
     const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-    const key = await c.encryptionKey(full, stmt.options.encryptionPassphrase, false);
+    const key = await c.encryptionKey(full, stmt.options, false);
     const chain = await c.chain(full, key);
     const rows: (string | null)[][] = [];
     for (const layer of chain) {

@@ -18,6 +18,7 @@ import {
   dropExternalConnection,
   restore,
   showBackup,
+  alterBackupKms,
   showBackups,
   showExternalConnections,
 } from './backup-statements.js';
@@ -139,6 +140,8 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return showBackups(s, stmt);
     case 'showBackup':
       return showBackup(s, stmt);
+    case 'alterBackupKms':
+      return alterBackupKms(s, stmt);
     case 'createExternalConnection':
       return createExternalConnection(s, stmt);
     case 'dropExternalConnection':
