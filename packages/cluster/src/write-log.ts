@@ -27,6 +27,9 @@ export async function readLogTail(jsm: JetStreamManager): Promise<LogPosition> {
   );
 }
 
+/** Log entries a tail buffers ahead of its reader. */
+const LOG_READ_AHEAD = 32;
+
 /** Room left in a message for the headers JetStream adds (expected sequence, message id). */
 const ENTRY_HEADER_ALLOWANCE = 1024;
 
@@ -264,7 +267,9 @@ export interface SequencedEntry {
  * failures (see `followStream`): never skipping or repeating an entry.
  */
 export async function* tailLog(nc: NatsConnection, js: JetStreamClient, fromSeq: number, signal?: AbortSignal): AsyncGenerator<SequencedEntry> {
-  for await (const m of followStream(nc, js, LOG_STREAM, { fromSeq: Math.max(1, fromSeq), ...(signal ? { signal } : {}) })) {
+  // A bounded read-ahead: a load's entries are up to a few hundred kB each, and 256 of them
+  // buffered per follower (the default) would be the largest thing in a replica's memory.
+  for await (const m of followStream(nc, js, LOG_STREAM, { fromSeq: Math.max(1, fromSeq), maxMessages: LOG_READ_AHEAD, ...(signal ? { signal } : {}) })) {
     yield { seq: m.seq, entry: LogEntry.decode(m.data) };
   }
 }

@@ -61,10 +61,13 @@ export interface SchedulerDaemonOptions {
   readonly clock?: () => number;
 }
 
-/** How many scheduled runs' jobs are created at once: planning a backup waits on storage. */
-const START_CONCURRENCY = 16;
+/**
+ * How many runs are started at once, each its schedule write then its job (planning a backup
+ * waits on storage and NATS, not on this process's CPU, so many overlap well).
+ */
+const START_CONCURRENCY = 128;
 /** How many schedule writes are in flight at once (each is a KV put). */
-const WRITE_CONCURRENCY = 64;
+const WRITE_CONCURRENCY = 128;
 /**
  * The shortest sleep between rounds: schedules due within it are taken together, which keeps
  * a round's scan of every schedule from running once per start when thousands are due.
@@ -198,13 +201,24 @@ export class SchedulerDaemon {
       // The job id goes into the schedule with the advanced next run, in one write: see above.
       const jobId = this.opts.jobs.allocateId();
       const schedule = recordJobStarted(d.schedule, jobId);
-      writes.push(schedule);
       this.track(s.id, jobId);
       runs.push({ schedule, jobId, backup: d.backup, scheduledAtMs: d.scheduledAtMs });
     }
-    // Every write lands before any job of the round is created.
     await inBatches(writes, WRITE_CONCURRENCY, (x) => this.opts.store.put(x));
-    await inBatches(runs, START_CONCURRENCY, (r) => this.startRun(r));
+    // Each run's schedule write (its job id, the advanced next run) lands before its job is
+    // created, which is all exactly-once needs; runs do not wait for each other's writes, so
+    // a burst of due schedules starts jobs as soon as the first writes land.
+    await inBatches(runs, START_CONCURRENCY, async (r) => {
+      try {
+        await this.opts.store.put(r.schedule);
+      } catch (err) {
+        // Not recorded, so not started: the schedule is still due and the next round takes it.
+        this.activeJobs.get(r.schedule.id)?.delete(r.jobId);
+        this.opts.log.warn({ err, scheduleId: r.schedule.id }, 'cannot record a scheduled run; retrying next round');
+        return;
+      }
+      await this.startRun(r);
+    });
     this.nextDueMs = Number.POSITIVE_INFINITY;
     for (const s of await this.opts.store.all()) if (s.state === 'ACTIVE' && s.nextRunMs !== null && s.nextRunMs < this.nextDueMs) this.nextDueMs = s.nextRunMs;
   }
