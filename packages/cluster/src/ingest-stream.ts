@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { headers } from 'nats';
-import { IngestRef, WriteBatch, type KeyValueOp } from '@cairn/proto';
+import { WriteBatch, type IngestRef, type KeyValueOp } from '@cairn/proto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { ensureStream } from './jetstream-setup.js';
 import { retryNats } from './nats-retry.js';
