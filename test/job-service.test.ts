@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { CairnClient, errorInfoOf, JobStatus, JobType, type Job, type WatchJobResponse } from '@cairn/client';
+import { CairnClient, errorInfoOf, JobStatus, JobType, ScheduleStatus, type Job, type Schedule, type WatchJobResponse } from '@cairn/client';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { EMPTY_PROGRESS, JobStore, type Job as StoredJob } from '@cairn/jobs';
 import { JobServiceClient, SqlServiceClient } from '@cairn/proto';
@@ -313,5 +313,72 @@ describe('JobService', () => {
     expect(last.coordinatorId).toBe(standby.readyInfo['id']);
     // Followed from before the SIGKILL (paused) to the end on the new leader.
     expect(updates.map((u) => u.job!.status)).toContain(JobStatus.PAUSED);
+  });
+});
+
+describe('ScheduleService (after the failover above: the former standby leads)', () => {
+  it('creates a paired schedule from fields, lists, pauses, resumes, alters and drops it as the statements do', async () => {
+    const address = reportedAddress(standby, 'grpc');
+    const root = client([address]);
+    const created = await root.createBackupSchedule({
+      label: 'nightly',
+      databases: ['bank'],
+      collection: ['nodelocal://1/scheduled'],
+      options: { revision_history: 'true' },
+      recurring: '@hourly',
+      fullBackup: '@daily',
+      scheduleOptions: { on_previous_running: 'skip' },
+    });
+    expect(created).toHaveLength(2);
+    const full = created.find((x) => x.recurrence === '@daily') as Schedule;
+    const inc = created.find((x) => x.recurrence === '@hourly') as Schedule;
+    expect(full.label).toBe('nightly');
+    expect(inc.label).toBe('nightly');
+    expect(full.command).toMatch(/BACKUP DATABASE bank INTO 'nodelocal:\/\/1\/scheduled' WITH .*revision_history/);
+    expect(inc.status).toBe(ScheduleStatus.PAUSED);
+    // SHOW SCHEDULES sees the same schedules: one implementation below both.
+    const shown = await root.execute('SHOW SCHEDULES');
+    const ids = shown.rows.map((r) => r[0]);
+    expect(ids).toEqual(expect.arrayContaining([String(full.scheduleId), String(inc.scheduleId)]));
+
+    // SHOW SCHEDULES' order (creation time, then id), one per page.
+    const order = shown.rows.map((r) => r[0]).filter((id) => id === String(full.scheduleId) || id === String(inc.scheduleId));
+    const first = await root.listSchedules({ label: 'nightly', pageSize: 1 });
+    const second = await root.listSchedules({ label: 'nightly', pageSize: 1, pageToken: first.nextPageToken });
+    expect([...first.schedules, ...second.schedules].map((x) => String(x.scheduleId))).toEqual(order);
+    expect(second.nextPageToken).toBe('');
+    expect((await root.listSchedules({ status: ScheduleStatus.PAUSED })).schedules.map((x) => x.scheduleId)).toEqual([inc.scheduleId]);
+
+    expect((await root.pauseSchedule(full.scheduleId)).status).toBe(ScheduleStatus.PAUSED);
+    expect(col(await queryOne(root, `SHOW SCHEDULE ${full.scheduleId}`), 'schedule_status')).toBe('PAUSED');
+    const resumed = await root.resumeSchedule(full.scheduleId);
+    expect(resumed.status).toBe(ScheduleStatus.ACTIVE);
+    expect(resumed.nextRun).toBeInstanceOf(Date);
+
+    const altered = await root.alterBackupSchedule({ scheduleId: full.scheduleId, label: 'renamed', scheduleOptions: { on_execution_failure: 'pause' } });
+    expect(altered.map((x) => x.label).sort()).toEqual(['renamed', 'renamed']);
+    expect((await root.getSchedule(inc.scheduleId)).label).toBe('renamed');
+
+    // Schedules need the admin role, through the API as through SQL.
+    const maxroach = client([address], 'maxroach');
+    const refused = await maxroach
+      .createBackupSchedule({ databases: ['bank'], collection: ['nodelocal://1/x'], recurring: '@daily' })
+      .then(() => undefined, (e: unknown) => e as CairnError);
+    expect(refused?.code).toBe(ErrorCode.InsufficientPrivilege);
+    const bad = await root.createBackupSchedule({ collection: ['nodelocal://1/y'], recurring: 'not a cron' }).then(() => undefined, (e: unknown) => e as CairnError);
+    expect(bad?.code).toBe(ErrorCode.InvalidArgument);
+
+    const host = address;
+    const listed = await runCli(['schedule', 'list', '--host', host, '--label', 'renamed', '--format', 'csv']);
+    expect(listed.code).toBe(0);
+    expect(lines(listed.stdout).slice(1).map((l) => l.split(',')[0])).toEqual(order);
+    const paused = await runCli(['schedule', 'pause', String(full.scheduleId), '--host', host, '--format', 'csv']);
+    expect(paused.code).toBe(0);
+    expect(lines(paused.stdout)[1]).toMatch(new RegExp(`^${full.scheduleId},renamed,PAUSED,`));
+    const dropped = await runCli(['schedule', 'drop', String(inc.scheduleId), '--host', host]);
+    expect(dropped.code).toBe(0);
+    expect((await root.getSchedule(inc.scheduleId).then(() => undefined, (e: unknown) => e as CairnError))?.code).toBe(ErrorCode.NotFound);
+    await root.dropSchedule(full.scheduleId);
+    expect((await root.listSchedules()).schedules).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { registerWorkload } from './commands/workload.js';
 import { registerDemo } from './commands/demo.js';
 import { registerCertCommands } from './commands/cert.js';
 import { registerJobCommands } from './commands/job.js';
+import { registerScheduleCommands } from './commands/schedule.js';
 
 const program = new Command('cairn')
   .description('cairn: a distributed backup job cluster speaking CockroachDB BACKUP/RESTORE')
@@ -22,6 +23,7 @@ registerWorkload(program);
 registerDemo(program);
 registerCertCommands(program);
 registerJobCommands(program);
+registerScheduleCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(formatError(err) + '\n');

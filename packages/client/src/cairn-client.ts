@@ -5,6 +5,12 @@ import {
   ClusterServiceClient,
   DataServiceClient,
   JobServiceClient,
+  ScheduleServiceClient,
+  type AlterBackupScheduleRequest,
+  type CreateBackupScheduleRequest,
+  type ListSchedulesRequest,
+  type ListSchedulesResponse,
+  type Schedule,
   SqlServiceClient,
   JobStatus,
   type Job,
@@ -55,6 +61,7 @@ interface Stubs {
   cluster: ClusterServiceClient;
   data: DataServiceClient;
   jobs: JobServiceClient;
+  schedules: ScheduleServiceClient;
 }
 
 /** A job id as SHOW JOBS prints it (decimal text) or as the API carries it (bigint). */
@@ -106,6 +113,7 @@ export class CairnClient {
         cluster: new ClusterServiceClient(a, c, o),
         data: new DataServiceClient(a, c, o),
         jobs: new JobServiceClient(a, c, o),
+        schedules: new ScheduleServiceClient(a, c, o),
       };
     });
   }
@@ -195,6 +203,62 @@ export class CairnClient {
     return requireJob(res.job);
   }
 
+  /** One page of backup schedules, oldest first (SHOW SCHEDULES' order). */
+  async listSchedules(options: Partial<Omit<ListSchedulesRequest, 'user'>> = {}): Promise<ListSchedulesResponse> {
+    const req: ListSchedulesRequest = { label: '', status: 0, pageSize: 0, pageToken: '', ...options, user: this.user };
+    return this.call((s, md, opts, cb) => s.schedules.listSchedules(req, md, opts, cb), JOB_CALL);
+  }
+
+  async getSchedule(scheduleId: JobIdLike): Promise<Schedule> {
+    const res = await this.call<{ schedule?: Schedule }>((s, md, opts, cb) => s.schedules.getSchedule({ user: this.user, scheduleId: BigInt(scheduleId) }, md, opts, cb), JOB_CALL);
+    return requireSchedule(res.schedule);
+  }
+
+  /**
+   * CREATE SCHEDULE FOR BACKUP from fields; resolves with the created schedules (the full's
+   * first, then its incremental's). Not retried after a lost answer: it may have been created.
+   */
+  async createBackupSchedule(req: Partial<Omit<CreateBackupScheduleRequest, 'user'>> & { collection: string[] }): Promise<Schedule[]> {
+    const full: CreateBackupScheduleRequest = {
+      label: '', ifNotExists: false, databases: [], tables: [], options: {}, recurring: '', fullBackup: '', scheduleOptions: {}, ...req, user: this.user,
+    };
+    const res = await this.call<{ schedules: Schedule[] }>((s, md, opts, cb) => s.schedules.createBackupSchedule(full, md, opts, cb), {
+      ...JOB_CALL,
+      retry: neverReachedLeader,
+    });
+    return res.schedules;
+  }
+
+  /** ALTER BACKUP SCHEDULE from fields (empty fields are left as they are). */
+  async alterBackupSchedule(req: Partial<Omit<AlterBackupScheduleRequest, 'user'>> & { scheduleId: bigint }): Promise<Schedule[]> {
+    const full: AlterBackupScheduleRequest = { label: '', recurring: '', fullBackup: '', options: {}, scheduleOptions: {}, ...req, user: this.user };
+    const res = await this.call<{ schedules: Schedule[] }>((s, md, opts, cb) => s.schedules.alterBackupSchedule(full, md, opts, cb), {
+      ...JOB_CALL,
+      retry: neverReachedLeader,
+    });
+    return res.schedules;
+  }
+
+  /** PAUSE SCHEDULE (pausing a paused schedule changes nothing, so it is retried). */
+  async pauseSchedule(scheduleId: JobIdLike): Promise<Schedule> {
+    const res = await this.call<{ schedule?: Schedule }>((s, md, opts, cb) => s.schedules.pauseSchedule({ user: this.user, scheduleId: BigInt(scheduleId) }, md, opts, cb), JOB_CALL);
+    return requireSchedule(res.schedule);
+  }
+
+  /** RESUME SCHEDULE (resuming an active schedule changes nothing, so it is retried). */
+  async resumeSchedule(scheduleId: JobIdLike): Promise<Schedule> {
+    const res = await this.call<{ schedule?: Schedule }>((s, md, opts, cb) => s.schedules.resumeSchedule({ user: this.user, scheduleId: BigInt(scheduleId) }, md, opts, cb), JOB_CALL);
+    return requireSchedule(res.schedule);
+  }
+
+  /** DROP SCHEDULE; retried only while no leader took it (a second drop finds nothing). */
+  async dropSchedule(scheduleId: JobIdLike): Promise<void> {
+    await this.call((s, md, opts, cb) => s.schedules.dropSchedule({ user: this.user, scheduleId: BigInt(scheduleId) }, md, opts, cb), {
+      ...JOB_CALL,
+      retry: neverReachedLeader,
+    });
+  }
+
   /**
    * Follows a job until it ends: yields its state now, then each change; the last update is
    * terminal. No deadline applies, and a stream broken by a coordinator's death or a leader
@@ -236,6 +300,7 @@ export class CairnClient {
       s.cluster.close();
       s.data.close();
       s.jobs.close();
+      s.schedules.close();
     }
   }
 
@@ -317,4 +382,9 @@ function requireJob(job: Job | undefined): Job {
 function neverReachedLeader(e: CairnError): boolean {
   if (e.code === ErrorCode.NotLeader) return true;
   return e.code === ErrorCode.Unavailable && /No connection established|ECONNREFUSED/.test(e.message);
+}
+
+function requireSchedule(schedule: Schedule | undefined): Schedule {
+  if (!schedule) throw new CairnError(ErrorCode.Internal, 'the server answered without the schedule');
+  return schedule;
 }

@@ -7,4 +7,4 @@ export {
   type QueryResult,
 } from './cairn-client.js';
 export { errorInfoOf } from './error-details.js';
-export { JobStatus, JobType, type Job, type WatchJobResponse } from '@cairn/proto';
+export { JobStatus, JobType, ScheduleStatus, type Job, type Schedule, type WatchJobResponse } from '@cairn/proto';

@@ -112,11 +112,16 @@ export class JobStore {
     return filter.limit === undefined ? all : all.slice(Math.max(0, all.length - filter.limit));
   }
 
-  /** Every job with its state revision, oldest first. */
+  /**
+   * Every job with its state revision, oldest first. Decoding yields to the event loop every
+   * few thousand jobs: a new leader loads them all while it must keep renewing its lease.
+   */
   async listWithRevisions(): Promise<StoredJob[]> {
     const entries = await this.readAll();
     const out: StoredJob[] = [];
+    let decoded = 0;
     for (const [key, e] of entries) {
+      if (++decoded % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       if (!key.endsWith('.state')) continue;
       const id = key.slice(0, -'.state'.length);
       const spec = entries.get(specKey(id));
@@ -262,11 +267,14 @@ function matches(j: Job, f: JobFilter): boolean {
   );
 }
 
+/** Numeric order of decimal ids without BigInt: a shorter id is smaller. */
 function compareIds(a: JobId, b: JobId): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Entries decoded between yields to the event loop when loading every job. */
+const YIELD_EVERY = 2000;
 
 /** JetStream's "wrong last sequence": the key exists / moved on. */
 function isExistsError(err: unknown): boolean {

@@ -1,6 +1,6 @@
 import { credentials, makeGenericClientConstructor, Metadata, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { ClusterServiceService, DataServiceService, JobServiceService, SqlServiceService } from '@cairn/proto';
+import { ClusterServiceService, DataServiceService, JobServiceService, ScheduleServiceService, SqlServiceService } from '@cairn/proto';
 import type { LeaderInfo } from '@cairn/cluster';
 import { fromLeaderError } from './grpc-errors.js';
 import { currentRequest } from '../auth/request-context.js';
@@ -11,6 +11,7 @@ const SERVICES = {
   ClusterService: ClusterServiceService,
   DataService: DataServiceService,
   JobService: JobServiceService,
+  ScheduleService: ScheduleServiceService,
 };
 
 /** Who holds the leader lease now (the `LeaderLease`, once the coordinator has one). */

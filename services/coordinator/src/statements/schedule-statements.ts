@@ -29,7 +29,8 @@ function table<C extends string>(columns: readonly C[], rows: ReadonlyArray<{ re
   return rows.map((r) => columns.map((c) => r[c]));
 }
 
-async function runningJobs(s: Session): Promise<(scheduleId: string) => number> {
+/** How many unfinished BACKUP jobs each schedule has (SHOW SCHEDULES' jobsrunning). */
+export async function runningJobs(s: Session): Promise<(scheduleId: string) => number> {
   const counts = new Map<string, number>();
   for (const j of await s.leader.jobs.list({ types: ['BACKUP'] })) {
     if (j.spec.scheduleId !== null && !isTerminalStatus(j.status)) counts.set(j.spec.scheduleId, (counts.get(j.spec.scheduleId) ?? 0) + 1);
