@@ -92,7 +92,7 @@ export async function connectNats(url: string, name: string, timeoutMs = 5000, a
     const reason = err instanceof Error ? err.message : String(err);
     const code = (err as { code?: unknown }).code;
     if (code === 'AUTHORIZATION_VIOLATION' || /authorization/i.test(reason)) {
-      throw new CairnError(ErrorCode.Unauthenticated, `NATS at ${url} refused the credentials (${reason}): check --nats-creds, --nats-user/--nats-password or --nats-nkey`, { cause: err });
+      throw new CairnError(ErrorCode.Unauthenticated, `NATS at ${url} refused the connection (${reason}): give the credentials of its cairn account with --nats-creds, --nats-user/--nats-password or --nats-nkey`, { cause: err });
     }
     throw new CairnError(ErrorCode.Unavailable, `cannot reach NATS at ${url}: ${reason}`, {
       cause: err,

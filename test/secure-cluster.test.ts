@@ -1,0 +1,354 @@
+/**
+ * Secure mode end to end (issue 10), on real processes: one nats-server configured with the
+ * deploy kit's NATS accounts (deploy/nats/cairn-accounts.conf), two coordinators and three
+ * nodes started with `--certs-dir` and NATS credentials, certificates made by `cairn cert`.
+ *
+ * - A plaintext client, a client certificate from another CA and a wrong password are each
+ *   refused with a clear error (UNAUTHENTICATED for the last two).
+ * - A user with a password and no grants connects but cannot BACKUP, neither through SQL nor
+ *   through a typed RPC (DataService Write/Scan/Fingerprint, PERMISSION_DENIED); after GRANT
+ *   SYSTEM BACKUP and GRANT SELECT it can, through the leader and through a standby.
+ * - A process without NATS credentials cannot join or read the state.
+ * - A node certificate replaced and reloaded with SIGHUP: the coordinators present the new
+ *   certificate to new connections and the cluster keeps serving old and new clients.
+ * - Audit lines for BACKUP, RESTORE, GRANT, user changes and failed logins, naming the user;
+ *   no password appears in any log.
+ * - BACKUP → RESTORE gives the original's fingerprints (the same rows on an insecure cluster
+ *   fingerprint the same: the fingerprint is a function of keys and values only).
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { connect as tlsConnect } from 'node:tls';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { connect as natsConnect } from 'nats';
+import { CairnClient } from '@cairn/client';
+import { DataServiceClient, type ScanResponse } from '@cairn/proto';
+import { ProcessCluster, repoRoot, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
+import { col, countRows, failure, query } from './support/backup.js';
+import { runCli } from './support/cli.js';
+import { at } from './support/cluster.js';
+import { leaderCoordinator, reportedAddress } from './support/coordinators.js';
+
+const LOCALITIES = ['region=us-east1,zone=us-east1-b', 'region=us-west1,zone=us-west1-a', 'region=eu-west1,zone=eu-west1-c'];
+const NATS_PASSWORD = 'nats-pw-7f3a9c';
+const ALICE_PASSWORD = 'alice-pw-K9q2xZ';
+const COLLECTION = 'nodelocal://1/secure';
+
+let nats: NatsServerHandle;
+let cluster: ProcessCluster;
+let certsDir: string;
+let caKey: string;
+let otherCertsDir: string;
+let ca: Buffer;
+const clients: CairnClient[] = [];
+
+function track(c: CairnClient): CairnClient {
+  clients.push(c);
+  return c;
+}
+
+async function certFiles(dir: string, user: string): Promise<{ cert: Buffer; key: Buffer }> {
+  return { cert: await readFile(join(dir, `client.${user}.crt`)), key: await readFile(join(dir, `client.${user}.key`)) };
+}
+
+/** root, logging in with its client certificate. */
+async function rootClient(addresses = cluster.grpcAddresses()): Promise<CairnClient> {
+  return track(new CairnClient({ addresses, retryForMs: 60_000, user: 'root', tls: { ca, ...(await certFiles(certsDir, 'root')) } }));
+}
+
+function passwordClient(user: string, password: string, addresses = cluster.grpcAddresses()): CairnClient {
+  return track(new CairnClient({ addresses, retryForMs: 30_000, user, tls: { ca }, password }));
+}
+
+async function cert(args: string[], dir = certsDir, key = caKey): Promise<void> {
+  const run = await runCli(['cert', ...args, '--certs-dir', dir, '--ca-key', key]);
+  expect(run.code, run.stderr).toBe(0);
+}
+
+/** Whole-table span of a user table: keys start with the uvarint table id (width byte, then big-endian). */
+function tableSpan(tableId: number): { startKey: Uint8Array; endKey: Uint8Array } {
+  if (tableId > 254) throw new Error(`table id ${tableId}: this helper encodes one-byte ids only`);
+  return { startKey: Uint8Array.of(1, tableId), endKey: Uint8Array.of(1, tableId + 1) };
+}
+
+/** DataService.Scan as `user` with a password (the client SDK has no Scan). */
+function scanAs(address: string, user: string, password: string, span: { startKey: Uint8Array; endKey: Uint8Array }): Promise<ScanResponse> {
+  const client = new DataServiceClient(address, credentials.createSsl(ca));
+  const md = new Metadata();
+  md.set('cairn-user', user);
+  md.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+  return new Promise<ScanResponse>((resolve, reject) =>
+    client.scan({ ...span, timestamp: 0n, limit: 100 }, md, { deadline: Date.now() + 30_000 }, (err: ServiceError | null, res: ScanResponse) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res);
+    }),
+  );
+}
+
+/** The serial number of the certificate a coordinator presents to a new TLS connection. */
+function presentedSerial(address: string): Promise<string> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host, port, ca, servername: 'localhost', ALPNProtocols: ['h2'] }, () => {
+      const serial = socket.getPeerCertificate().serialNumber;
+      socket.end();
+      resolve(serial);
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function logText(name: string): Promise<string> {
+  return readFile(join(cluster.dataDir, 'logs', `${name}.log`), 'utf8');
+}
+
+/** Every audit line the coordinators wrote. */
+async function auditLines(): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const c of cluster.coordinators) {
+    for (const line of (await logText(c.name)).split('\n')) {
+      if (!line.includes('"audit":true')) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // a line cut by the tail: not an audit record
+      }
+    }
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  // Certificates as an operator makes them: a CA, one node certificate for every process
+  // (reached at localhost / 127.0.0.1 here), root's client certificate; and a second CA.
+  const dir = await tempDir('cairn-secure');
+  certsDir = join(dir, 'certs');
+  caKey = join(dir, 'ca.key');
+  await cert(['create-ca']);
+  await cert(['create-node', 'localhost', '127.0.0.1']);
+  await cert(['create-client', 'root']);
+  ca = await readFile(join(certsDir, 'ca.crt'));
+  otherCertsDir = join(dir, 'other-certs');
+  await cert(['create-ca'], otherCertsDir, join(dir, 'other-ca.key'));
+  await cert(['create-client', 'root'], otherCertsDir, join(dir, 'other-ca.key'));
+
+  // The deploy kit's account file, its passwords given as the variables it expects.
+  const accounts = await readFile(join(repoRoot(), 'deploy/nats/cairn-accounts.conf'), 'utf8');
+  nats = await startNatsServer({
+    extraConfig: [`CAIRN_NATS_PASSWORD: ${JSON.stringify(NATS_PASSWORD)}`, 'NATS_SYS_PASSWORD: "sys-pw-unused"', accounts].join('\n'),
+    readyUser: { user: 'cairn', pass: NATS_PASSWORD },
+  });
+  // The NATS password as an operator should pass it: in the environment, not on a command line.
+  const secure = ['--certs-dir', certsDir, '--nats-user', 'cairn'];
+  cluster = await ProcessCluster.start({
+    nats: nats.url,
+    coordinators: 2,
+    env: { CAIRN_NATS_PASSWORD: NATS_PASSWORD },
+    coordinatorArgs: secure,
+    nodes: LOCALITIES.map((locality) => ({ locality, args: secure })),
+  });
+  for (const c of cluster.coordinators) expect(c.readyInfo['secure']).toBe(true);
+  const root = await rootClient();
+  await root.execute('CREATE DATABASE bank');
+  await root.execute('CREATE TABLE bank.accounts (id INT PRIMARY KEY, balance INT)');
+  await root.execute(`INSERT INTO bank.accounts VALUES ${Array.from({ length: 200 }, (_, i) => `(${i}, ${1000 + i})`).join(', ')}`);
+  await root.execute(`CREATE USER alice WITH PASSWORD '${ALICE_PASSWORD}'`);
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await cluster?.stop();
+  await nats?.stop();
+});
+
+describe('a secure cluster refuses', () => {
+  it('a plaintext client, with a clear error', async () => {
+    const plain = track(new CairnClient({ addresses: cluster.grpcAddresses().slice(0, 1), retryForMs: 500 }));
+    const err = await failure(plain, 'SHOW DATABASES');
+    expect(err.code).toBe('UNAVAILABLE');
+    expect(err.message).toMatch(/connected without TLS: a secure cluster needs its CA certificate, --certs-dir/);
+  });
+
+  it('a client certificate signed by another CA', async () => {
+    const foreign = track(new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 5_000, user: 'root', tls: { ca, ...(await certFiles(otherCertsDir, 'root')) } }));
+    const err = await failure(foreign, 'SHOW DATABASES');
+    expect(err.code).toBe('UNAUTHENTICATED');
+    expect(err.message).toMatch(/no client certificate signed by the cluster's CA and no password for user root/);
+  });
+
+  it('a wrong password, and a user that does not exist, with the same message', async () => {
+    const wrong = await failure(passwordClient('alice', 'not-the-password'), 'SHOW DATABASES');
+    expect(wrong.code).toBe('UNAUTHENTICATED');
+    expect(wrong.message).toBe('password authentication failed for user alice');
+    const nobody = await failure(passwordClient('mallory', 'whatever'), 'SHOW DATABASES');
+    expect(nobody.message).toBe('password authentication failed for user mallory');
+  });
+
+  it('through the CLI: a wrong CAIRN_PASSWORD fails with one line and exit code 1', async () => {
+    const run = await runCli(['sql', '--host', cluster.grpcAddresses()[0]!, '--certs-dir', certsDir, '--user', 'alice', '-e', 'SHOW DATABASES'], {
+      env: { CAIRN_PASSWORD: 'nope', NODE_NO_WARNINGS: '1' },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe('ERROR (UNAUTHENTICATED): password authentication failed for user alice');
+  });
+});
+
+describe('a user with a password and no grants', () => {
+  it('connects but cannot BACKUP through SQL, through the leader or a standby', async () => {
+    const leader = await leaderCoordinator(cluster);
+    const standby = cluster.coordinators.find((c) => c !== leader)!;
+    for (const proc of [leader, standby]) {
+      const alice = passwordClient('alice', ALICE_PASSWORD, [reportedAddress(proc, 'grpc')]);
+      expect((await query(alice, 'SHOW DATABASES')).map((r) => col(r, 'database_name'))).toContain('bank');
+      const err = await failure(alice, `BACKUP DATABASE bank INTO '${COLLECTION}'`);
+      expect(err.code, err.message).toBe('INSUFFICIENT_PRIVILEGE');
+      expect(err.message).toBe('user alice does not have BACKUP privilege on database bank');
+    }
+  });
+
+  it('is refused the typed data calls: Write, Scan and Fingerprint (PERMISSION_DENIED)', async () => {
+    const alice = passwordClient('alice', ALICE_PASSWORD);
+    const table = await alice.getTable('bank', 'accounts');
+    await expect(alice.write({ ops: [{ key: tableSpan(table.id).startKey, value: Uint8Array.of(1) }] })).rejects.toMatchObject({
+      code: 'INSUFFICIENT_PRIVILEGE',
+      message: 'only users with the admin role are allowed to write raw key-value pairs (DataService.Write)',
+    });
+    await expect(alice.fingerprint({ database: 'bank', table: 'accounts' })).rejects.toMatchObject({ code: 'INSUFFICIENT_PRIVILEGE' });
+    const scan = scanAs(cluster.grpcAddresses()[0]!, 'alice', ALICE_PASSWORD, tableSpan(table.id));
+    await expect(scan).rejects.toMatchObject({ code: 7 /* PERMISSION_DENIED */, details: 'user alice does not have SELECT privilege on relation accounts' });
+    // A span outside one table is an admin's business, whatever alice holds.
+    await expect(scanAs(cluster.grpcAddresses()[0]!, 'alice', ALICE_PASSWORD, { startKey: Uint8Array.of(0), endKey: Uint8Array.of(0xff) })).rejects.toMatchObject({ code: 7 });
+  });
+
+  it('can after GRANT SYSTEM BACKUP and GRANT SELECT: BACKUP through SQL, Scan and Fingerprint through the typed calls', async () => {
+    const root = await rootClient();
+    const alice = passwordClient('alice', ALICE_PASSWORD);
+    expect((await failure(alice, "BACKUP INTO 'nodelocal://1/cluster'")).code).toBe('INSUFFICIENT_PRIVILEGE');
+    await root.execute('GRANT SYSTEM BACKUP TO alice');
+    // The system privilege is what a full cluster backup needs (seed 001's table).
+    await alice.execute("BACKUP INTO 'nodelocal://1/cluster'");
+    await root.execute('GRANT SELECT ON TABLE bank.accounts TO alice');
+    const table = await alice.getTable('bank', 'accounts');
+    const scanned = await scanAs(cluster.grpcAddresses()[1]!, 'alice', ALICE_PASSWORD, tableSpan(table.id));
+    expect(scanned.kvs).toHaveLength(100);
+    const fp = await alice.fingerprint({ database: 'bank', table: 'accounts' });
+    expect(fp.tables).toHaveLength(1);
+    // Her own job, as SHOW JOBS shows a non-admin.
+    const jobs = await query(alice, "SHOW JOBS SELECT * FROM [SHOW JOBS] WHERE job_type = 'BACKUP'");
+    expect(jobs.map((j) => col(j, 'user_name'))).toEqual(['alice']);
+  });
+});
+
+describe('NATS', () => {
+  it('a node without NATS credentials cannot join, and a bare connection cannot read the state', async () => {
+    const run = await runCli(
+      ['start', 'node', '--nats', nats.url, '--locality', 'region=x', '--store', join(await tempDir('cairn-intruder'), 'store'), '--certs-dir', certsDir],
+      { timeoutMs: 30_000 },
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^ERROR \(UNAUTHENTICATED\): NATS at .* refused the connection \('Authorization Violation'\)/m);
+    await expect(natsConnect({ servers: nats.url, reconnect: false, timeout: 3_000 })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    // Wrong password: the same.
+    await expect(natsConnect({ servers: nats.url, reconnect: false, timeout: 3_000, user: 'cairn', pass: 'guess' })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+  });
+
+  it("cairn's account may not publish outside cairn's subjects", async () => {
+    const nc = await natsConnect({ servers: nats.url, user: 'cairn', pass: NATS_PASSWORD, timeout: 3_000 });
+    try {
+      const status = (async () => {
+        for await (const s of nc.status()) if (s.type === 'error') return String(s.data);
+        return '';
+      })();
+      nc.publish('elsewhere.secret', new Uint8Array(1));
+      await nc.flush();
+      expect(await Promise.race([status, new Promise((r) => setTimeout(() => r('no error'), 3_000))])).toMatch(/PERMISSIONS_VIOLATION/);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
+describe('certificate rotation', () => {
+  it('a node certificate replaced and reloaded with SIGHUP: new connections get it, the cluster keeps serving', async () => {
+    const root = await rootClient();
+    const before = await Promise.all(cluster.coordinators.map((c) => presentedSerial(reportedAddress(c, 'grpc'))));
+    await cert(['create-node', 'localhost', '127.0.0.1', '--overwrite']);
+    for (const proc of [...cluster.coordinators, ...cluster.nodes]) process.kill(proc.pid, 'SIGHUP');
+    for (const c of cluster.coordinators) await c.waitForLog('reloaded node certificates', 10_000);
+    for (const n of cluster.nodes) await n.waitForLog('node certificates checked', 10_000);
+    const after = await Promise.all(cluster.coordinators.map((c) => presentedSerial(reportedAddress(c, 'grpc'))));
+    for (let i = 0; i < after.length; i++) expect(after[i]).not.toBe(before[i]);
+    // Every process is still up and serving: an old client, a new one, and a standby's forward.
+    for (const p of [...cluster.coordinators, ...cluster.nodes]) expect(p.running).toBe(true);
+    expect(await countRows(root, 'bank.accounts')).toBe(200);
+    const fresh = await rootClient([reportedAddress(at(cluster.coordinators, 1, 'coordinator'), 'grpc')]);
+    expect((await fresh.listNodes()).nodes.filter((n) => n.isLive)).toHaveLength(3);
+  });
+
+  it('a bad replacement is refused on SIGHUP and the old certificate stays', async () => {
+    const coordinator = at(cluster.coordinators, 0, 'coordinator');
+    const serial = await presentedSerial(reportedAddress(coordinator, 'grpc'));
+    // A node certificate from another CA: does not verify against ca.crt.
+    const other = await tempDir('cairn-other-node');
+    await cert(['create-ca'], other, join(other, 'ca.key'));
+    await cert(['create-node', 'localhost'], other, join(other, 'ca.key'));
+    const { copyFile } = await import('node:fs/promises');
+    const saved = { cert: await readFile(join(certsDir, 'node.crt')), key: await readFile(join(certsDir, 'node.key')) };
+    await copyFile(join(other, 'node.crt'), join(certsDir, 'node.crt'));
+    await copyFile(join(other, 'node.key'), join(certsDir, 'node.key'));
+    try {
+      process.kill(coordinator.pid, 'SIGHUP');
+      await coordinator.waitForLog('certificate reload failed; keeping the old certificates', 10_000);
+      expect(await presentedSerial(reportedAddress(coordinator, 'grpc'))).toBe(serial);
+    } finally {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(join(certsDir, 'node.crt'), saved.cert);
+      await writeFile(join(certsDir, 'node.key'), saved.key, { mode: 0o600 });
+    }
+  });
+});
+
+describe('BACKUP → RESTORE on a secure cluster', () => {
+  it('restores the same fingerprints', async () => {
+    const root = await rootClient();
+    const original = await query(root, 'SHOW FINGERPRINTS FROM TABLE bank.accounts');
+    await root.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`);
+    await root.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`);
+    const restored = await query(root, 'SHOW FINGERPRINTS FROM TABLE bank2.accounts');
+    expect(restored).toEqual(original);
+  });
+});
+
+describe('the audit log', () => {
+  it('records BACKUP, RESTORE, GRANT, user changes and failed logins, naming the user, and no log holds a secret', async () => {
+    const root = await rootClient();
+    await root.execute(`ALTER USER alice WITH PASSWORD '${ALICE_PASSWORD}-2'`);
+    await root.execute('REVOKE SYSTEM BACKUP FROM alice');
+    const lines = await waitFor(
+      async () => {
+        const all = await auditLines();
+        return all.some((l) => l['event'] === 'REVOKE') ? all : undefined;
+      },
+      { what: 'the REVOKE audit line', timeoutMs: 10_000 },
+    );
+    const find = (event: string, pred: (l: Record<string, unknown>) => boolean = () => true) => lines.filter((l) => l['event'] === event && pred(l));
+    expect(find('USER', (l) => l['user'] === 'root' && String(l['statement']).startsWith('CREATE USER alice WITH PASSWORD'))).toHaveLength(1);
+    expect(find('USER', (l) => String(l['statement']) === "ALTER USER alice WITH PASSWORD 'redacted'")).toHaveLength(1);
+    expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'error' && l['error'] === 'INSUFFICIENT_PRIVILEGE').length).toBeGreaterThanOrEqual(3);
+    expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'ok')).toHaveLength(1);
+    expect(find('RESTORE', (l) => l['user'] === 'root' && l['outcome'] === 'ok')).toHaveLength(1);
+    expect(find('GRANT', (l) => l['statement'] === 'GRANT SYSTEM BACKUP TO alice')).toHaveLength(1);
+    expect(find('REVOKE', (l) => l['statement'] === 'REVOKE SYSTEM BACKUP FROM alice')).toHaveLength(1);
+    expect(find('LOGIN_FAILED', (l) => l['user'] === 'alice' && String(l['reason']) === 'password authentication failed for user alice').length).toBeGreaterThanOrEqual(1);
+    expect(find('PERMISSION_DENIED', (l) => l['user'] === 'alice' && l['rpc'] === '/cairn.v1.DataService/Write')).toHaveLength(1);
+    // No password, NATS's included, in any process's log.
+    const logs = join(cluster.dataDir, 'logs');
+    for (const f of await readdir(logs)) {
+      const text = await readFile(join(logs, f), 'utf8');
+      expect(text, f).not.toContain(ALICE_PASSWORD);
+      expect(text, f).not.toContain(NATS_PASSWORD);
+    }
+  });
+});
