@@ -215,7 +215,7 @@ describe('start-up mistakes', () => {
     const store = await tempDir('cairn-unreachable');
     const run = await runCli(
       ['start', 'node', '--nats', 'nats://127.0.0.1:1', '--locality', 'region=us-east1', '--store', store,
-        '--http-addr', `127.0.0.1:${await freePort()}`],
+        '--http-addr', `127.0.0.1:${await freePort()}`, '--insecure'],
       { timeoutMs: 30_000 },
     );
     expect(run.signal, 'the node hung instead of exiting').toBeNull();
@@ -229,7 +229,7 @@ describe('start-up mistakes', () => {
   it('a coordinator whose NATS is unreachable exits the same way', async () => {
     const run = await runCli(
       ['start', 'coordinator', '--nats', 'nats://127.0.0.1:1', '--listen-addr', `127.0.0.1:${await freePort()}`,
-        '--http-addr', `127.0.0.1:${await freePort()}`, '--id', 'lonely'],
+        '--http-addr', `127.0.0.1:${await freePort()}`, '--id', 'lonely', '--insecure'],
       { timeoutMs: 30_000 },
     );
     expect(run.signal, 'the coordinator hung instead of exiting').toBeNull();
@@ -255,7 +255,7 @@ describe('start-up mistakes', () => {
     otherServers.push(fresh);
     const run = await runCli(
       ['start', 'node', '--nats', fresh.url, '--locality', 'region=eu-west1,zone=eu-west1-c', '--store', store,
-        '--http-addr', `127.0.0.1:${await freePort()}`],
+        '--http-addr', `127.0.0.1:${await freePort()}`, '--insecure'],
       { timeoutMs: 30_000 },
     );
     expect(run.signal, 'the node hung instead of exiting').toBeNull();

@@ -70,6 +70,7 @@ describe('process configuration', () => {
         CAIRN_ADVERTISE_ADDR: 'localhost',
         CAIRN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
         CAIRN_ID: 'from-env',
+        CAIRN_INSECURE: 'true',
         CAIRN_LOCALITY: 'region=eu-west1,zone=eu-west1-c',
         CAIRN_DRAIN_TIMEOUT: '5s',
       },
@@ -121,6 +122,7 @@ describe('process configuration', () => {
         CAIRN_NATS: nats.url,
         CAIRN_LOCALITY: 'region=eu-west1,zone=eu-west1-c',
         CAIRN_STORE: store,
+        CAIRN_INSECURE: 'true',
         CAIRN_HTTP_ADDR: `127.0.0.1:${httpPort}`,
         CAIRN_ADVERTISE_ADDR: 'localhost',
         CAIRN_DRAIN_TIMEOUT: '2s',
@@ -148,8 +150,8 @@ describe('process configuration', () => {
 
   it('refuses bad values before starting anything, with one ERROR line naming the flag', async () => {
     const store = await tempDir('cairn-bad-flags');
-    const node = ['start', 'node', '--nats', nats.url, '--locality', 'region=us-east1', '--store', store];
-    const coordinator = ['start', 'coordinator', '--nats', nats.url, '--http-addr', '127.0.0.1:0'];
+    const node = ['start', 'node', '--insecure', '--nats', nats.url, '--locality', 'region=us-east1', '--store', store];
+    const coordinator = ['start', 'coordinator', '--insecure', '--nats', nats.url, '--http-addr', '127.0.0.1:0'];
     const cases: Array<{ args: string[]; env?: Record<string, string>; error: RegExp }> = [
       { args: [...coordinator, '--listen-addr', 'nope'], error: /^ERROR \(INVALID_ARGUMENT\): invalid --listen-addr "nope": expected host:port/ },
       { args: [...coordinator, '--nats-replicas=-1'], error: /^ERROR \(INVALID_ARGUMENT\): invalid --nats-replicas "-1": expected an integer from 1 to 5/ },
@@ -158,8 +160,12 @@ describe('process configuration', () => {
       { args: node, env: { CAIRN_HTTP_ADDR: 'localhost' }, error: /^ERROR \(INVALID_ARGUMENT\): invalid --http-addr "localhost": expected host:port/ },
       { args: [...node, '--advertise-addr', 'node-1:9000'], error: /^ERROR \(INVALID_ARGUMENT\): invalid --advertise-addr "node-1:9000": expected a host name or IP address/ },
       { args: [...node, '--drain-timeout', 'soon'], error: /^ERROR \(INVALID_ARGUMENT\): invalid --drain-timeout "soon": expected a duration/ },
-      { args: ['start', 'node', '--nats', 'nats://no host', '--locality', 'region=x', '--store', store], error: /^ERROR \(INVALID_ARGUMENT\): invalid --nats "nats:\/\/no host"/ },
-      { args: [...node.slice(0, 4), '--locality', 'us-east1', '--store', store], error: /^ERROR \(INVALID_ARGUMENT\): invalid locality tier "us-east1"/ },
+      { args: ['start', 'node', '--insecure', '--nats', 'nats://no host', '--locality', 'region=x', '--store', store], error: /^ERROR \(INVALID_ARGUMENT\): invalid --nats "nats:\/\/no host"/ },
+      { args: [...node.slice(0, 5), '--locality', 'us-east1', '--store', store], error: /^ERROR \(INVALID_ARGUMENT\): invalid locality tier "us-east1"/ },
+      // As cockroach start: neither certificates nor an explicit --insecure is refused.
+      { args: node.filter((a) => a !== '--insecure'), error: /^ERROR \(INVALID_ARGUMENT\): cairn start node needs --certs-dir <dir> .* or --insecure/ },
+      { args: coordinator, env: { CAIRN_CERTS_DIR: '/nonexistent' }, error: /^ERROR \(INVALID_ARGUMENT\): give either --certs-dir or --insecure to cairn start coordinator, not both/ },
+      { args: coordinator.filter((a) => a !== '--insecure'), env: { CAIRN_INSECURE: 'false' }, error: /^ERROR \(INVALID_ARGUMENT\): invalid CAIRN_INSECURE "false": expected true/ },
     ];
     for (const c of cases) {
       const run = await runCli(c.args, { timeoutMs: 20_000, ...(c.env ? { env: c.env } : {}) });
@@ -239,7 +245,7 @@ describe('health', () => {
     const proc = await ManagedProcess.start({
       name: 'lonely-coordinator',
       command: process.execPath,
-      args: [cliPath(), 'start', 'coordinator', '--nats', lonelyNats.url, '--listen-addr', grpc, '--http-addr', http, '--id', 'lonely'],
+      args: [cliPath(), 'start', 'coordinator', '--insecure', '--nats', lonelyNats.url, '--listen-addr', grpc, '--http-addr', http, '--id', 'lonely'],
       logFile: join(dataDir, 'lonely-coordinator.log'),
     });
     extra.push(proc);

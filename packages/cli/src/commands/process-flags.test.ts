@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { advertiseFlag, durationFlag, listenAddrFlag, localityFlag, natsUrlsFlag, replicasFlag } from './process-flags.js';
+import { advertiseFlag, durationFlag, listenAddrFlag, localityFlag, natsAuthFlags, natsUrlsFlag, replicasFlag, securityModeFlag } from './process-flags.js';
 
 /** The CairnError `fn` throws (failing the test when it throws nothing or something else). */
 function refusal(fn: () => unknown): CairnError {
@@ -50,5 +50,20 @@ describe('cairn start flag values', () => {
     expect(localityFlag('region=us-east1,zone=us-east1-b')).toBe('region=us-east1,zone=us-east1-b');
     expect(refusal(() => localityFlag('')).message).toMatch(/^invalid --locality ""/);
     expect(refusal(() => localityFlag('us-east1')).message).toMatch(/invalid locality tier "us-east1"/);
+  });
+});
+
+describe('security flags', () => {
+  it('needs exactly one of --certs-dir and --insecure', () => {
+    expect(securityModeFlag('node', { certsDir: '/c' })).toBe('/c');
+    expect(securityModeFlag('node', { insecure: true })).toBeUndefined();
+    expect(() => securityModeFlag('node', {})).toThrow(/cairn start node needs --certs-dir <dir> .* or --insecure/);
+    expect(() => securityModeFlag('coordinator', { certsDir: '/c', insecure: true })).toThrow(/not both/);
+  });
+
+  it('makes the certs dir the NATS TLS identity only for tls:// URLs without explicit TLS flags', () => {
+    expect(natsAuthFlags({ certsDir: '/c', natsUser: 'cairn', natsPassword: 'pw' }, 'nats://n:4222')).toEqual({ user: 'cairn', password: 'pw' });
+    expect(natsAuthFlags({ certsDir: '/c' }, 'tls://n1:4222,tls://n2:4222')).toEqual({ tlsCaFile: '/c/ca.crt', tlsCertFile: '/c/node.crt', tlsKeyFile: '/c/node.key' });
+    expect(natsAuthFlags({ certsDir: '/c', natsTlsCa: '/n/ca.pem' }, 'tls://n1:4222')).toEqual({ tlsCaFile: '/n/ca.pem' });
   });
 });

@@ -90,6 +90,12 @@ export interface SecurityFlagValues {
  * never come up open to anyone by omission. Returns the certs dir (undefined: insecure).
  */
 export function securityModeFlag(role: string, o: SecurityFlagValues): string | undefined {
+  // commander turns any value of a boolean flag's variable into true: CAIRN_INSECURE=false
+  // must not mean insecure.
+  const env = process.env['CAIRN_INSECURE'];
+  if (env !== undefined && env !== 'true' && env !== '1') {
+    throw new CairnError(ErrorCode.InvalidArgument, `invalid CAIRN_INSECURE "${env}": expected true (or unset it)`);
+  }
   if (o.certsDir && o.insecure) {
     throw new CairnError(ErrorCode.InvalidArgument, `give either --certs-dir or --insecure to cairn start ${role}, not both`);
   }
