@@ -12,7 +12,10 @@
  * The baseline, in the same run, is SHOW JOBS (every visible job as rows), which is what a
  * client had to call before ListJobs existed. The target is p99 ≤ 50 ms for a page.
  */
-import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectNats } from '@cairn/cluster';
 import { CairnClient, JobType } from '@cairn/client';
@@ -93,6 +96,7 @@ async function timed(phase: string, calls: () => AsyncGenerator<number>): Promis
   return r;
 }
 
+const dataDir = await mkdtemp(join(tmpdir(), 'cairn-bench-jobs-'));
 const nats = await startNatsServer();
 let cluster: ProcessCluster | undefined;
 const clients: CairnClient[] = [];
@@ -113,7 +117,7 @@ try {
   log(`stored in ${seedSeconds.toFixed(1)} s; starting a coordinator and a node ...`);
 
   const startMs = performance.now();
-  cluster = await ProcessCluster.start({ nats: nats.url, nodes: [{ locality: 'region=us-east1' }] });
+  cluster = await ProcessCluster.start({ nats: nats.url, dataDir, nodes: [{ locality: 'region=us-east1' }] });
   const address = cluster.grpcAddresses()[0]!;
   const root = new CairnClient({ addresses: [address], retryForMs: 120_000 });
   clients.push(root);
@@ -178,6 +182,11 @@ try {
   });
 
   const p99 = Math.max(...phases.map((p) => p.p99Ms));
+  // A stall of seconds is the leader losing its lease (its event loop starved past the 2 s
+  // renewal window on a loaded machine) and reloading every job: count it, do not hide it.
+  const coordinatorLog = readFileSync(join(dataDir, 'logs', `${cluster.coordinators[0]!.name}.log`), 'utf8');
+  const leadershipLosses = coordinatorLog.split('\n').filter((l) => l.includes('"lost leadership"')).length;
+  log(`leadership lost ${leadershipLosses} time(s) during the run`);
   process.stdout.write(
     [
       '',
@@ -185,17 +194,19 @@ try {
       ...phases.map((p) => `  ${p.phase.padEnd(36)} p50 ${p.p50Ms.toFixed(1).padStart(6)} ms  p99 ${p.p99Ms.toFixed(1).padStart(6)} ms  max ${p.maxMs.toFixed(1).padStart(6)} ms  (${p.calls} calls)`),
       `  ${baseline.phase.padEnd(36)} p50 ${baseline.p50Ms.toFixed(1).padStart(6)} ms  (${baseline.rows / Math.max(1, baseline.calls)} rows)`,
       // Tail latency on a shared machine follows its load: report it beside the figures.
+      `leader lost its lease ${leadershipLosses} time(s) during the run (each costs a re-election and a reload of every job)`,
       `machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
       `worst p99 of a page: ${p99.toFixed(1)} ms (target <= ${TARGET_P99_MS} ms): ${p99 <= TARGET_P99_MS ? 'PASS' : 'FAIL'}; a page is ${(baseline.p50Ms / Math.max(0.001, phases[0]!.p50Ms)).toFixed(0)}x faster than SHOW JOBS`,
       '',
     ].join('\n'),
   );
   process.stdout.write(
-    JSON.stringify({ bench: 'jobs', jobs: N, cores: cpus().length, loadAverage: loadavg(), pageSize: PAGE, seedSeconds, loadSeconds, phases, baseline, worstP99Ms: p99, targetP99Ms: TARGET_P99_MS, pass: p99 <= TARGET_P99_MS }) + '\n',
+    JSON.stringify({ bench: 'jobs', jobs: N, cores: cpus().length, loadAverage: loadavg(), leadershipLosses, pageSize: PAGE, seedSeconds, loadSeconds, phases, baseline, worstP99Ms: p99, targetP99Ms: TARGET_P99_MS, pass: p99 <= TARGET_P99_MS }) + '\n',
   );
   if (p99 > TARGET_P99_MS) process.exitCode = 1;
 } finally {
   for (const c of clients) c.close();
   await cluster?.stop();
   await nats.stop();
+  await rm(dataDir, { recursive: true, force: true });
 }

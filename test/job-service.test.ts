@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { CairnClient, errorInfoOf, JobStatus, JobType, ScheduleStatus, type Job, type Schedule, type WatchJobResponse } from '@cairn/client';
+import { BackupType, CairnClient, errorInfoOf, JobStatus, JobType, ScheduleStatus, type Job, type Schedule, type WatchJobResponse } from '@cairn/client';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { EMPTY_PROGRESS, JobStore, type Job as StoredJob } from '@cairn/jobs';
 import { JobServiceClient, SqlServiceClient } from '@cairn/proto';
@@ -380,5 +380,50 @@ describe('ScheduleService (after the failover above: the former standby leads)',
     expect((await root.getSchedule(inc.scheduleId).then(() => undefined, (e: unknown) => e as CairnError))?.code).toBe(ErrorCode.NotFound);
     await root.dropSchedule(full.scheduleId);
     expect((await root.listSchedules()).schedules).toEqual([]);
+  });
+});
+
+describe('BackupService', () => {
+  it('starts a backup and an incremental, lists and shows them, restores them, as the statements do', async () => {
+    const address = reportedAddress(standby, 'grpc');
+    const root = client([address]);
+    const coll = ['nodelocal://1/api'];
+    const full = await root.startBackup({ databases: ['bank'], collection: coll, asOf: new Date(Date.now() - 1000), options: { revision_history: 'true' } });
+    expect(full.jobType).toBe(JobType.BACKUP);
+    expect(full.description).toMatch(/^BACKUP DATABASE bank INTO 'nodelocal:\/\/1\/api' AS OF SYSTEM TIME .* WITH .*revision_history/);
+    const last = async (id: bigint) => {
+      let end: Job | undefined;
+      for await (const u of root.watchJob(id)) end = u.job;
+      return end!;
+    };
+    expect((await last(full.jobId)).status).toBe(JobStatus.SUCCEEDED);
+    const inc = await root.startBackup({ databases: ['bank'], collection: coll, incremental: true, options: { revision_history: 'true' } });
+    expect((await last(inc.jobId)).status).toBe(JobStatus.SUCCEEDED);
+
+    const backups = await root.listBackups(coll);
+    expect(backups).toHaveLength(1);
+    expect(backups[0]!.layers).toBe(2);
+    expect(Math.abs(backups[0]!.endTime!.getTime() - Date.now())).toBeLessThan(120_000);
+    const shown = await root.execute(`SHOW BACKUPS IN 'nodelocal://1/api'`);
+    expect(shown.rows.map((r) => r[0])).toEqual([backups[0]!.subdir]);
+
+    const objects = await root.showBackup({ collection: coll, subdir: backups[0]!.subdir, checkFiles: true });
+    const accounts = objects.filter((o) => o.objectName === 'accounts');
+    expect(accounts.map((o) => o.backupType)).toEqual([BackupType.FULL, BackupType.INCREMENTAL]);
+    expect(accounts[0]!.rows).toBe(20_000n);
+    expect(accounts[0]!.sizeBytes).toBeGreaterThan(20_000n * 200n);
+    expect(accounts[1]!.startTime!.getTime()).toBe(accounts[0]!.endTime!.getTime());
+
+    const restore = await root.startRestore({ databases: ['bank'], collection: coll, options: { new_db_name: 'bank_api' } });
+    expect(restore.jobType).toBe(JobType.RESTORE);
+    expect((await last(restore.jobId)).status).toBe(JobStatus.SUCCEEDED);
+    expect(col(await queryOne(root, 'SELECT count(*) FROM bank_api.accounts'), 'count')).toBe('20000');
+
+    // BACKUP needs its grant; an unknown option is the statement's error.
+    const maxroach = client([address], 'maxroach');
+    const denied = await maxroach.startBackup({ databases: ['bank'], collection: ['nodelocal://1/denied'] }).then(() => undefined, (e: unknown) => e as CairnError);
+    expect(denied?.code).toBe(ErrorCode.InsufficientPrivilege);
+    const bad = await root.startBackup({ collection: coll, options: { no_such_option: 'x' } }).then(() => undefined, (e: unknown) => e as CairnError);
+    expect(bad?.code).toBe(ErrorCode.Syntax);
   });
 });

@@ -5,6 +5,12 @@ import {
   ClusterServiceClient,
   DataServiceClient,
   JobServiceClient,
+  BackupServiceClient,
+  type BackupObject,
+  type BackupSummary,
+  type ShowBackupRequest,
+  type StartBackupRequest,
+  type StartRestoreRequest,
   ScheduleServiceClient,
   type AlterBackupScheduleRequest,
   type CreateBackupScheduleRequest,
@@ -62,6 +68,7 @@ interface Stubs {
   data: DataServiceClient;
   jobs: JobServiceClient;
   schedules: ScheduleServiceClient;
+  backups: BackupServiceClient;
 }
 
 /** A job id as SHOW JOBS prints it (decimal text) or as the API carries it (bigint). */
@@ -114,6 +121,7 @@ export class CairnClient {
         data: new DataServiceClient(a, c, o),
         jobs: new JobServiceClient(a, c, o),
         schedules: new ScheduleServiceClient(a, c, o),
+        backups: new BackupServiceClient(a, c, o),
       };
     });
   }
@@ -201,6 +209,36 @@ export class CairnClient {
   async cancelJob(jobId: JobIdLike): Promise<Job> {
     const res = await this.call<{ job?: Job }>((s, md, opts, cb) => s.jobs.cancelJob({ user: this.user, jobId: BigInt(jobId) }, md, opts, cb), JOB_CALL);
     return requireJob(res.job);
+  }
+
+  /**
+   * BACKUP ... INTO (detached): resolves with the started job, to follow with `watchJob`. Not
+   * retried after a lost answer: the job may exist (find it with `listJobs`).
+   */
+  async startBackup(req: Partial<Omit<StartBackupRequest, 'user'>> & { collection: string[] }): Promise<Job> {
+    const full: StartBackupRequest = { databases: [], tables: [], incremental: false, asOf: undefined, options: {}, ...req, user: this.user };
+    const res = await this.call<{ job?: Job }>((s, md, opts, cb) => s.backups.startBackup(full, md, opts, cb), { ...JOB_CALL, retry: neverReachedLeader });
+    return requireJob(res.job);
+  }
+
+  /** RESTORE ... FROM (detached): resolves with the started job. Not retried after a lost answer. */
+  async startRestore(req: Partial<Omit<StartRestoreRequest, 'user'>> & { collection: string[] }): Promise<Job> {
+    const full: StartRestoreRequest = { databases: [], tables: [], subdir: '', asOf: undefined, options: {}, ...req, user: this.user };
+    const res = await this.call<{ job?: Job }>((s, md, opts, cb) => s.backups.startRestore(full, md, opts, cb), { ...JOB_CALL, retry: neverReachedLeader });
+    return requireJob(res.job);
+  }
+
+  /** SHOW BACKUPS IN, with each chain's end time. */
+  async listBackups(collection: string[], options: Record<string, string> = {}): Promise<BackupSummary[]> {
+    const res = await this.call<{ backups: BackupSummary[] }>((s, md, opts, cb) => s.backups.listBackups({ user: this.user, collection, options }, md, opts, cb));
+    return res.backups;
+  }
+
+  /** SHOW BACKUP FROM subdir (default LATEST) IN collection [WITH check_files]. */
+  async showBackup(req: Partial<Omit<ShowBackupRequest, 'user'>> & { collection: string[] }): Promise<BackupObject[]> {
+    const full: ShowBackupRequest = { subdir: '', checkFiles: false, options: {}, ...req, user: this.user };
+    const res = await this.call<{ objects: BackupObject[] }>((s, md, opts, cb) => s.backups.showBackup(full, md, opts, cb));
+    return res.objects;
   }
 
   /** One page of backup schedules, oldest first (SHOW SCHEDULES' order). */
@@ -301,6 +339,7 @@ export class CairnClient {
       s.data.close();
       s.jobs.close();
       s.schedules.close();
+      s.backups.close();
     }
   }
 

@@ -7,4 +7,14 @@ export {
   type QueryResult,
 } from './cairn-client.js';
 export { errorInfoOf } from './error-details.js';
-export { JobStatus, JobType, ScheduleStatus, type Job, type Schedule, type WatchJobResponse } from '@cairn/proto';
+export {
+  BackupType,
+  JobStatus,
+  JobType,
+  ScheduleStatus,
+  type BackupObject,
+  type BackupSummary,
+  type Job,
+  type Schedule,
+  type WatchJobResponse,
+} from '@cairn/proto';

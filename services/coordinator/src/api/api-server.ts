@@ -37,6 +37,7 @@ import { AuditLog } from '../auth/audit-log.js';
 import { createLogger } from '@cairn/metrics';
 import { jobService } from './job-service.js';
 import { scheduleService } from './schedule-service.js';
+import { backupService } from './backup-service.js';
 
 /** What the API needs from the coordinator: the leader when this process is one. */
 export interface ApiContext {
@@ -141,6 +142,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
     [DataServiceService, data as UntypedServiceImplementation],
     jobService(ctx),
     scheduleService(ctx),
+    backupService(ctx),
   ];
 }
 
@@ -157,7 +159,7 @@ export interface ApiServer {
 }
 
 /** Names health clients may ask about: '' (the server) and each service the API serves. */
-const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService', 'cairn.v1.JobService', 'cairn.v1.ScheduleService'];
+const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService', 'cairn.v1.JobService', 'cairn.v1.ScheduleService', 'cairn.v1.BackupService'];
 
 export async function startApiServer(
   ctx: ApiContext,
@@ -206,6 +208,6 @@ export async function startApiServer(
 function addReflection(server: Server): void {
   const protoRoot = fileURLToPath(new URL('../../../../proto', import.meta.url));
   if (!existsSync(`${protoRoot}/cairn/v1/api.proto`)) return;
-  const definition = loadSync(['cairn/v1/api.proto', 'cairn/v1/job_service.proto', 'cairn/v1/schedule_service.proto'], { includeDirs: [protoRoot], longs: String, keepCase: true });
+  const definition = loadSync(['cairn/v1/api.proto', 'cairn/v1/job_service.proto', 'cairn/v1/schedule_service.proto', 'cairn/v1/backup_service.proto'], { includeDirs: [protoRoot], longs: String, keepCase: true });
   new ReflectionService(definition).addToServer(server);
 }

@@ -1,6 +1,6 @@
 import { credentials, makeGenericClientConstructor, Metadata, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { ClusterServiceService, DataServiceService, JobServiceService, ScheduleServiceService, SqlServiceService } from '@cairn/proto';
+import { BackupServiceService, ClusterServiceService, DataServiceService, JobServiceService, ScheduleServiceService, SqlServiceService } from '@cairn/proto';
 import type { LeaderInfo } from '@cairn/cluster';
 import { fromLeaderError } from './grpc-errors.js';
 import { currentRequest } from '../auth/request-context.js';
@@ -12,6 +12,7 @@ const SERVICES = {
   DataService: DataServiceService,
   JobService: JobServiceService,
   ScheduleService: ScheduleServiceService,
+  BackupService: BackupServiceService,
 };
 
 /** Who holds the leader lease now (the `LeaderLease`, once the coordinator has one). */
