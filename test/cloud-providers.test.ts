@@ -13,6 +13,10 @@
  * and each time SHOW BACKUP lists the tables and RESTORE ... WITH new_db_name gives the same
  * fingerprints as the source. Bad credentials fail the backup with an error naming the
  * provider, and no secret shows in the error or in SHOW JOBS.
+ *
+ * CHECK EXTERNAL CONNECTION and SHOW BACKUP CONNECTION probe from each node: the third node's
+ * own AWS credentials (AUTH=implicit takes them from its environment) are wrong, and only its
+ * row says so.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -110,7 +114,11 @@ beforeAll(async () => {
   cluster = await ProcessCluster.start({
     nats: nats.url,
     coordinators: 1,
-    nodes: REGIONS.map((r) => ({ locality: r.locality })),
+    // AUTH=implicit S3 credentials per node: the third node's key ID is one s3rver does not know.
+    nodes: REGIONS.map((r, i) => ({
+      locality: r.locality,
+      env: { AWS_ACCESS_KEY_ID: i === 2 ? 'AKIANOTKNOWN' : s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
+    })),
     // What a deployment gives its processes: the SDKs' standard settings.
     env: { AWS_ENDPOINT_URL_STS: sts.endpoint, GOOGLE_APPLICATION_CREDENTIALS: adc },
   });
@@ -192,5 +200,30 @@ describe('storage providers on a 3-node cluster', () => {
     expect(gsErr.message).not.toContain(creds.slice(0, 40));
     const jobs = JSON.stringify(await query(client, 'SHOW JOBS'));
     for (const secret of [wrongKey, azurite.accountKey, creds.slice(0, 40), BASE_SECRET]) expect(jobs).not.toContain(secret);
+  });
+
+  it('CHECK EXTERNAL CONNECTION probes from every node and names the one whose credentials are wrong', async () => {
+    const uri = `s3://backups/check?AUTH=implicit&AWS_ENDPOINT=${encodeURIComponent(s3.endpoint)}&AWS_REGION=${s3.region}`;
+    const rows = await query(client, `CHECK EXTERNAL CONNECTION '${uri}'`);
+    const ids = cluster.nodes.map(nodeIdOf);
+    expect(rows.map((r) => r['node'])).toEqual(ids.map(String));
+    expect(rows.map((r) => r['locality'])).toEqual(REGIONS.map((r) => r.locality));
+    for (const r of rows.slice(0, 2)) {
+      expect(r).toMatchObject({ ok: 'true', error: null, transferred: String(1024 * 1024), can_delete: 'true' });
+      expect(r['read_speed']).toMatch(/MiB\/s$/);
+      expect(r['write_speed']).toMatch(/MiB\/s$/);
+    }
+    expect(rows[2]).toMatchObject({ ok: 'false', transferred: '0', read_speed: null, write_speed: null });
+    expect(rows[2]?.['error']).toMatch(/access denied to s3:\/\/backups\/check/);
+    // The probe files were deleted again.
+    expect(await listKeys(s3, 'backups', 'check/')).toEqual([]);
+  });
+
+  it('SHOW BACKUP CONNECTION with TRANSFER and EXECUTION LOCALITY probes only the matching nodes', async () => {
+    const rows = await query(client, `SHOW BACKUP CONNECTION '${gsUri('check')}' WITH TRANSFER = '256KiB', EXECUTION LOCALITY = '${REGIONS[1].tier}'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ node: String(nodeIdOf(cluster.nodes[1]!)), ok: 'true', transferred: String(256 * 1024), can_delete: 'true' });
+    const none = await failure(client, `CHECK EXTERNAL CONNECTION '${gsUri('check')}' WITH EXECUTION LOCALITY = 'region=mars'`);
+    expect(none.message).toMatch(/no instances found matching locality filter region=mars/);
   });
 });

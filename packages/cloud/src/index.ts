@@ -29,6 +29,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 export { isTransientS3Error } from './s3-errors.js';
 export { S3Storage, type S3StorageOptions } from './s3-storage.js';
 export { joinPath } from './storage-path.js';
+export { PROBE_DIRECTORY, probeStorage, probeStorageUri, type StorageProbeResult } from './storage-probe.js';
 export {
   appendUriPath,
   AzureParam,

@@ -115,6 +115,13 @@ export function toStorageError(err: unknown, ctx: S3ErrorContext): CairnError {
       { cause },
     );
   }
+  if (name === 'CredentialsProviderError') {
+    return new CairnError(
+      ErrorCode.FailedPrecondition,
+      `no AWS credentials for ${ctx.uri}: AUTH=implicit looks in the environment, the shared config files and instance metadata (${e.message ?? ''})`,
+      { cause },
+    );
+  }
   if (name === 'PreconditionFailed') {
     return new CairnError(ErrorCode.FailedPrecondition, `${what} changed while it was being read`, { cause });
   }

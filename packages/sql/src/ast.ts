@@ -560,6 +560,19 @@ export interface AlterBackupKmsStatement extends Node {
   oldKms: string[];
 }
 
+/**
+ * `CHECK EXTERNAL CONNECTION 'uri'` and `SHOW BACKUP CONNECTION 'uri'`, `[WITH TRANSFER =
+ * '<size>', EXECUTION LOCALITY = 'k=v,...']`: each (matching) node writes, reads back and
+ * deletes a probe file.
+ */
+export interface CheckExternalConnectionStatement extends Node {
+  kind: 'checkExternalConnection';
+  form: 'check' | 'showBackup';
+  uri: string;
+  transfer?: string;
+  executionLocality?: string;
+}
+
 export interface CreateExternalConnectionStatement extends Node {
   kind: 'createExternalConnection';
   name: string;
@@ -700,6 +713,7 @@ export type Statement =
   | ShowBackupsStatement
   | ShowBackupStatement
   | AlterBackupKmsStatement
+  | CheckExternalConnectionStatement
   | CreateExternalConnectionStatement
   | DropExternalConnectionStatement
   | ShowExternalConnectionsStatement

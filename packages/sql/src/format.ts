@@ -189,6 +189,15 @@ class Formatter {
           this.location(s.source),
           withOptions(this.showBackupOptions(s.options)),
         ]);
+      case 'checkExternalConnection':
+        return join([
+          s.form === 'check' ? 'CHECK EXTERNAL CONNECTION' : 'SHOW BACKUP CONNECTION',
+          this.uri(s.uri),
+          withOptions([
+            ...(s.transfer === undefined ? [] : [`TRANSFER = ${quoteString(s.transfer)}`]),
+            ...(s.executionLocality === undefined ? [] : [`EXECUTION LOCALITY = ${quoteString(s.executionLocality)}`]),
+          ]),
+        ]);
       case 'alterBackupKms':
         return `ALTER BACKUP ${this.location(s.location)} ADD NEW_KMS = ${this.uris(s.newKms)} WITH OLD_KMS = ${this.uris(s.oldKms)}`;
       case 'createExternalConnection':

@@ -746,3 +746,16 @@ describe('ALTER BACKUP ... ADD NEW_KMS', () => {
     expect(parseError("ALTER BACKUP LATEST IN 'nodelocal://1/c' ADD NEW_KMS = 'aws-kms:///a?REGION=r'").message).toMatch(/WITH OLD_KMS/);
   });
 });
+
+describe('CHECK EXTERNAL CONNECTION / SHOW BACKUP CONNECTION', () => {
+  it('parses both forms with TRANSFER and EXECUTION LOCALITY and formats them back redacted', () => {
+    const c = one("CHECK EXTERNAL CONNECTION 's3://b/p?AWS_ACCESS_KEY_ID=id&AWS_SECRET_ACCESS_KEY=sk' WITH TRANSFER = '1MiB', EXECUTION LOCALITY = 'region=us-east1'", 'checkExternalConnection');
+    expect(c).toMatchObject({ form: 'check', transfer: '1MiB', executionLocality: 'region=us-east1' });
+    expect(formatStatement(c, { redact: true })).toBe(
+      "CHECK EXTERNAL CONNECTION 's3://b/p?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted' WITH TRANSFER = '1MiB', EXECUTION LOCALITY = 'region=us-east1'",
+    );
+    expect(one("SHOW BACKUP CONNECTION 'gs://b/p?AUTH=implicit'", 'checkExternalConnection')).toMatchObject({ form: 'showBackup', uri: 'gs://b/p?AUTH=implicit' });
+    expect(one("SHOW BACKUP FROM LATEST IN 'nodelocal://1/c'", 'showBackup')).toBeDefined();
+    expect(parseError("CHECK EXTERNAL CONNECTION 'nodelocal://1/x' WITH CONCURRENTLY = 2").message).toMatch(/concurrently/i);
+  });
+});

@@ -182,6 +182,11 @@ class Parser {
         case 'RESUME':
         case 'CANCEL':
           return this.control();
+        case 'CHECK':
+          this.next();
+          this.expectKw('EXTERNAL');
+          this.expectKw('CONNECTION');
+          return this.connectionCheck(t.pos, 'check');
         case 'ALTER':
           if (this.isKw('USER', 1)) return this.alterUser();
           return this.isKw('SCHEDULE', 2) ? this.alterBackupSchedule() : this.alterBackupKms();
@@ -244,6 +249,18 @@ class Parser {
     this.expectKw('PASSWORD', 'PASSWORD (the only user option cairn takes)');
     const password = this.acceptKw('NULL') ? null : this.string('a password string or NULL');
     return { kind: 'alterUser', pos, name, ifExists, password };
+  }
+
+  /** The rest of `CHECK EXTERNAL CONNECTION` / `SHOW BACKUP CONNECTION`: `'uri' [WITH TRANSFER = .., EXECUTION LOCALITY = ..]`. */
+  private connectionCheck(pos: number, form: 'check' | 'showBackup'): Statement {
+    const stmtName = form === 'check' ? 'CHECK EXTERNAL CONNECTION' : 'SHOW BACKUP CONNECTION';
+    const stmt: Statement = { kind: 'checkExternalConnection', pos, form, uri: this.string('URI') };
+    this.optionList(stmtName, (name, tok) => {
+      if (name === 'transfer') stmt.transfer = this.stringValue();
+      else if (name === 'execution locality') stmt.executionLocality = this.stringValue();
+      else this.unknownOption(tok, name, stmtName);
+    });
+    return stmt;
   }
 
   /** `ALTER BACKUP <location> ADD NEW_KMS = <uris> WITH OLD_KMS = <uris>`. */
@@ -684,7 +701,7 @@ class Parser {
         return { kind: 'showBackups', pos, collection: this.uriList() };
       case 'BACKUP':
         this.next();
-        return this.showBackup(pos);
+        return this.acceptKw('CONNECTION') ? this.connectionCheck(pos, 'showBackup') : this.showBackup(pos);
       case 'EXTERNAL':
         this.next();
         if (this.acceptKw('CONNECTIONS')) return { kind: 'showExternalConnections', pos };

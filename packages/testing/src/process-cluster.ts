@@ -11,6 +11,8 @@ export interface NodeSpec {
   locality: string;
   /** Further `cairn start node` flags (e.g. `--drain-timeout 5s`). */
   args?: string[];
+  /** Environment of this node only, over the cluster's `env` (e.g. its own cloud credentials). */
+  env?: Record<string, string>;
 }
 
 export interface ProcessClusterOptions {
@@ -107,7 +109,7 @@ export class ProcessCluster {
     await mkdir(store, { recursive: true });
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', metrics, ...(spec.args ?? [])];
-    const proc = await this.spawn(name, withSecurityMode(args));
+    const proc = await this.spawn(name, withSecurityMode(args), spec.env);
     this.metricsAddresses.set(name, metrics);
     this.nodes[slot] = proc;
     return proc;
@@ -128,12 +130,12 @@ export class ProcessCluster {
     await Promise.allSettled(this.all().map((p) => p.stop()));
   }
 
-  private spawn(name: string, args: string[]): Promise<ManagedProcess> {
+  private spawn(name: string, args: string[], env: Record<string, string> = {}): Promise<ManagedProcess> {
     return ManagedProcess.start({
       name,
       command: process.execPath,
       args: [this.cli, ...args],
-      env: { ...this.options.env },
+      env: { ...this.options.env, ...env },
       logFile: join(this.dataDir, 'logs', `${name}.log`),
       readyTimeoutMs: this.options.readyTimeoutMs ?? 30_000,
       stopTimeoutMs: this.options.stopTimeoutMs ?? 5_000,

@@ -22,7 +22,7 @@ import {
   type WorkContext,
 } from '@cairn/cluster';
 import { MvccStore } from '@cairn/mvcc';
-import { LocalDirStorage, type StorageContext } from '@cairn/cloud';
+import { LocalDirStorage, probeStorageUri, type StorageContext } from '@cairn/cloud';
 import { join } from 'node:path';
 import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import {
@@ -32,6 +32,8 @@ import {
   NodeFingerprintResponse,
   NodeGcThresholdRequest,
   NodeGcThresholdResponse,
+  NodeStorageProbeRequest,
+  NodeStorageProbeResponse,
   NodeScanRequest,
   NodeScanResponse,
   NodeStatsRequest,
@@ -189,6 +191,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         return e.string();
       },
     };
+    // CHECK EXTERNAL CONNECTION: the probe runs here, with this node's credentials and network.
+    const probeSub = serveNodeMethod(nc, nodeId, 'probeStorage', NodeStorageProbeRequest, NodeStorageProbeResponse, async (r) => {
+      const p = await probeStorageUri(r.uri, storage, Number(r.transferBytes), `node${String(nodeId)}`);
+      return { ...p, transferredBytes: BigInt(p.transferredBytes) };
+    });
+    cleanup.unshift(() => probeSub.unsubscribe());
     const bytesWritten = new Counter({
       name: 'cairn_backup_bytes_written_total',
       help: 'Bytes of backup data files this node wrote, by destination locality',

@@ -22,6 +22,7 @@ import {
   showBackups,
   showExternalConnections,
 } from './backup-statements.js';
+import { checkExternalConnection } from './connection-check.js';
 import { tagOnly, type StatementResult } from './result.js';
 import { showProtectedTimestamps } from './protected-ts-statements.js';
 import type { Session } from './session.js';
@@ -142,6 +143,8 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return showBackup(s, stmt);
     case 'alterBackupKms':
       return alterBackupKms(s, stmt);
+    case 'checkExternalConnection':
+      return checkExternalConnection(s, stmt);
     case 'createExternalConnection':
       return createExternalConnection(s, stmt);
     case 'dropExternalConnection':
