@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { bankTotal, initBank, runBank } from '../workload/bank.js';
-import { clientFor, DEFAULT_HOST } from './client-options.js';
+import { clientFor, DEFAULT_HOST, DEFAULT_USER } from './client-options.js';
+import { addClientSecurityOptions, certsDirGiven, resolveClientSecurity } from './client-security.js';
 
 function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
@@ -11,17 +12,17 @@ function parseDuration(text: string): number {
 
 export function registerWorkload(program: Command): void {
   const workload = program.command('workload').description('generate data and load (like cockroach workload)');
-  workload
-    .command('init')
+  // Secure clusters: root's client certificate in --certs-dir (or a password), as cairn sql.
+  addClientSecurityOptions(workload.command('init'))
     .argument('<name>', 'workload: bank')
     .description('create the workload schema and load its initial data')
     .option('--host <addr>', 'coordinator gRPC address', DEFAULT_HOST)
     .option('--rows <n>', 'accounts', '1000')
     .option('--payload-bytes <n>', 'payload bytes per account', '100')
     .option('--concurrency <n>', 'INSERT batches in flight', '4')
-    .action(async (name: string, o: { host: string; rows: string; payloadBytes: string; concurrency: string }) => {
+    .action(async (name: string, o: { host: string; rows: string; payloadBytes: string; concurrency: string; certsDir: string; insecure?: boolean }, cmd: Command) => {
       if (name !== 'bank') throw new Error(`unknown workload "${name}": available: bank`);
-      const client = clientFor(o.host);
+      const client = clientFor(o.host, undefined, DEFAULT_USER, await resolveClientSecurity(o, DEFAULT_USER, certsDirGiven(cmd)));
       try {
         const rows = Number(o.rows);
         let lastPrint = 0;
@@ -44,16 +45,15 @@ export function registerWorkload(program: Command): void {
         client.close();
       }
     });
-  workload
-    .command('run')
+  addClientSecurityOptions(workload.command('run'))
     .argument('<name>', 'workload: bank')
     .description('run the workload against loaded data')
     .option('--host <addr>', 'coordinator gRPC address', DEFAULT_HOST)
     .option('--duration <d>', 'how long to run', '30s')
     .option('--concurrency <n>', 'concurrent workers', '4')
-    .action(async (name: string, o: { host: string; duration: string; concurrency: string }) => {
+    .action(async (name: string, o: { host: string; duration: string; concurrency: string; certsDir: string; insecure?: boolean }, cmd: Command) => {
       if (name !== 'bank') throw new Error(`unknown workload "${name}": available: bank`);
-      const client = clientFor(o.host, 60_000);
+      const client = clientFor(o.host, 60_000, DEFAULT_USER, await resolveClientSecurity(o, DEFAULT_USER, certsDirGiven(cmd)));
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       try {
