@@ -4,6 +4,7 @@
  * default part in a local dir, `region=west` in an s3rver bucket and `region=east` in node
  * 4's extern dir reached over NATS, so every storage's prefix delete is exercised.
  */
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -290,6 +291,28 @@ describe('BACKUP EXPIRY job', () => {
     expect(failures).toBe(2);
     expect(decodeExpiryCheckpoint(done.progress.checkpoint ?? new Uint8Array())).toMatchObject({ done: [a, c], deleted: 2 });
     expect((await listings(f)).default).toEqual(without(before.default, [a, c], latestNames));
+  });
+
+  it('goes on past a chain the storage refuses to delete (a write-once file, as under Object Lock), then fails naming it', async (t) => {
+    const f = await fixture();
+    const { a, b, c, d } = await fourChains(f);
+    // The immutable attribute makes the file undeletable even by root: the local analogue of
+    // an S3 object under Object Lock retention (no S3 server here implements Object Lock).
+    const locked = join((f.views.default as LocalDirStorage).root, a.slice(1), BACKUP_MANIFEST);
+    if (spawnSync('chattr', ['+i', locked]).status !== 0) t.skip('chattr +i is not permitted here');
+    cleanups.push(async () => void spawnSync('chattr', ['-i', locked]));
+    const r = await registry(`jobs_${randomUUID().slice(0, 8)}`);
+    const done = await r.waitForTerminal((await started(r, schedule(f.uris, '7d'))).id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(new RegExp(`^backup expiry could not delete 1 of 2 expired backups in file://[^ ]+: ${a} \\(permission denied to delete "${a.slice(1)}/BACKUP_MANIFEST"`));
+    expect(done.error).toContain('on a bucket with Object Lock, files cannot be deleted before their retention date');
+    expect(done.error).not.toContain(SECRET);
+    const cp = decodeExpiryCheckpoint(done.progress.checkpoint ?? new Uint8Array());
+    expect(cp).toMatchObject({ done: [a, c], deleted: 1, notDeleted: [{ fullSubdir: a }] });
+    expect(done.progress.runningStatus).toMatch(/^deleted 1 of 2 expired backups \(\d+ files\); 2 kept; 1 could not be deleted$/);
+    // C went; A is whole and still restorable.
+    expect(await f.collection.fullSubdirs()).toEqual([a, b, d]);
+    expect((await f.collection.chain(a)).length).toBe(3);
   });
 
   it('starts only for a schedule with a retention, one at a time', async () => {

@@ -23,6 +23,12 @@ export interface ExpiryCheckpoint {
   kept: number;
   /** Files deleted so far. */
   files: number;
+  /**
+   * Chains the storage refused to delete (an object-locked or write-once bucket, a missing
+   * delete permission), with the storage's reason; the job goes on with the others and then
+   * fails naming them.
+   */
+  notDeleted?: Array<{ fullSubdir: string; error: string }>;
 }
 
 export function encodeExpiryCheckpoint(c: ExpiryCheckpoint): Uint8Array {
@@ -72,12 +78,32 @@ export class ExpiryResumer implements Resumer {
           this.log.warn({ jobId: this.job.id, fullSubdir: full }, 'backup chain gained a newer layer since it was chosen; keeping it');
           cp = { ...cp, done: [...cp.done, full], kept: cp.kept + 1 };
         } else {
-          const deleted = await collection.deleteChain(full, this.storage);
+          let deleted;
+          try {
+            deleted = await collection.deleteChain(full, this.storage);
+          } catch (err) {
+            // A refusal (not a failure worth retrying) is the storage's final word on this
+            // chain for now: note it and go on, so one locked chain does not keep the rest.
+            if (!(err instanceof CairnError) || err.retryable || err.code === ErrorCode.Canceled) throw err;
+            this.log.warn({ jobId: this.job.id, fullSubdir: full, err: err.message }, 'expired backup chain could not be deleted');
+            cp = { ...cp, done: [...cp.done, full], notDeleted: [...(cp.notDeleted ?? []), { fullSubdir: full, error: err.message }] };
+            await ctx.setProgress(Math.min(0.99, cp.done.length / cp.expire.length), status(cp), encodeExpiryCheckpoint(cp));
+            continue;
+          }
           await this.knobs.afterChainDeleted?.(full, ctx.signal);
           cp = { ...cp, done: [...cp.done, full], deleted: cp.deleted + 1, files: cp.files + deleted.files };
           this.log.info({ jobId: this.job.id, fullSubdir: full, layers: deleted.layers, files: deleted.files }, 'expired backup chain deleted');
         }
         await ctx.setProgress(Math.min(0.99, cp.done.length / cp.expire.length), status(cp), encodeExpiryCheckpoint(cp));
+      }
+      const refused = cp.notDeleted ?? [];
+      if (refused.length > 0) {
+        throw new CairnError(
+          ErrorCode.FailedPrecondition,
+          `backup expiry could not delete ${String(refused.length)} of ${String(cp.expire.length)} expired backups in ${collection.redacted}: ` +
+            `${refused.map((r) => `${r.fullSubdir} (${r.error})`).join('; ')}. They stay restorable and are tried again by the next expiry; ` +
+            'on a bucket with Object Lock, files cannot be deleted before their retention date (see docs/operations.md, "Object Lock and retention")',
+        );
       }
       await ctx.setProgress(1, status(cp), encodeExpiryCheckpoint(cp));
       this.log.info(
@@ -120,5 +146,6 @@ export class ExpiryResumer implements Resumer {
 
 /** `deleted 2 of 3 expired backups (41 files); 4 kept`: SHOW JOBS' running_status. */
 function status(cp: ExpiryCheckpoint): string {
-  return `deleted ${cp.deleted} of ${cp.expire.length} expired backups (${cp.files} files); ${cp.kept} kept`;
+  const refused = cp.notDeleted?.length ?? 0;
+  return `deleted ${cp.deleted} of ${cp.expire.length} expired backups (${cp.files} files); ${cp.kept} kept${refused > 0 ? `; ${refused} could not be deleted` : ''}`;
 }
