@@ -427,3 +427,41 @@ describe('BackupService', () => {
     expect(bad?.code).toBe(ErrorCode.Syntax);
   });
 });
+
+describe('cairn sql through a leader failover', () => {
+  it('a waited BACKUP follows its job with WatchJob through a leader SIGKILL and prints the statement result', async () => {
+    const third = await cluster.addCoordinator();
+    const current = await leaderCoordinator(cluster);
+    const host = [reportedAddress(current, 'grpc'), reportedAddress(third, 'grpc')].join(',');
+    const api = client([reportedAddress(third, 'grpc')]);
+    // The job is paused as soon as it shows up, so the leader dies while the statement waits;
+    // a small backup may end first, so up to three tries (each a different collection).
+    let attempt = 0;
+    let job: Job | undefined;
+    let run: ReturnType<typeof runCli> | undefined;
+    for (; attempt < 3 && !job; attempt++) {
+      const uri = `nodelocal://1/cli-failover-${attempt}`;
+      run = runCli(['sql', '--host', host, '--format', 'csv', '-e', `BACKUP DATABASE bank INTO '${uri}'`], { timeoutMs: 180_000 });
+      const created = await waitFor(
+        async () => (await api.listJobs({ jobTypes: [JobType.BACKUP], pageSize: 1 })).jobs.find((j) => j.description.includes(uri)),
+        { what: `the job of the backup into ${uri}`, timeoutMs: 30_000, intervalMs: 10 },
+      );
+      const paused = await api.pauseJob(created.jobId).then(() => true, () => false);
+      if (paused) job = created;
+      else await run;
+    }
+    expect(job, 'a backup paused while its statement waited').toBeDefined();
+    await waitForStatus(api, String(job!.jobId), JobStatus.PAUSED);
+    await sleep(500);
+    await current.kill('SIGKILL');
+    expect(await leaderCoordinator(cluster, 20_000)).toBe(third);
+    await waitFor(async () => api.resumeJob(job!.jobId).then(() => true, () => undefined), { what: 'RESUME on the new leader', timeoutMs: 20_000 });
+    const r = await run!;
+    expect(r.stderr).not.toMatch(/ERROR/);
+    expect(r.code).toBe(0);
+    const [header, row] = lines(r.stdout);
+    expect(header).toBe('job_id,status,fraction_completed,rows,index_entries,bytes');
+    expect(row).toMatch(new RegExp(`^${job!.jobId},succeeded,1,\\d+,0,\\d+$`));
+    expect(Number(row!.split(',')[3])).toBeGreaterThanOrEqual(20_000);
+  });
+});

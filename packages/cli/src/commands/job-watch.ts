@@ -27,21 +27,37 @@ export function jobTypeText(type: JobType): string {
 
 const FIND_INTERVAL_MS = 300;
 
+const jobTypeOf = (type: 'BACKUP' | 'RESTORE') => (type === 'BACKUP' ? JobType.BACKUP : JobType.RESTORE);
+
+/** The newest job of `type` now (0 when none or unknown): jobs above it started later. */
+async function newestJobId(client: CairnClient, type: 'BACKUP' | 'RESTORE'): Promise<bigint> {
+  try {
+    return (await client.listJobs({ jobTypes: [jobTypeOf(type)], pageSize: 1 })).jobs[0]?.jobId ?? 0n;
+  } catch {
+    return 0n;
+  }
+}
+
 /**
- * The job a waiting BACKUP/RESTORE started: the newest job of its type created since the
- * statement was sent (ListJobs, page size 1), or undefined once `done` settles first.
+ * The job a waiting BACKUP/RESTORE started: the newest job of its type, newer than the newest
+ * before the statement was sent and created since then (ListJobs, page size 1), or undefined
+ * once `done` settles first.
  */
-async function findStartedJob(client: CairnClient, type: 'BACKUP' | 'RESTORE', sinceMs: number, done: Promise<unknown>): Promise<Job | undefined> {
+async function findStartedJob(
+  client: CairnClient,
+  type: 'BACKUP' | 'RESTORE',
+  after: { jobId: bigint; sinceMs: number },
+  done: Promise<unknown>,
+): Promise<Job | undefined> {
   let settled = false;
   void done.then(
     () => (settled = true),
     () => (settled = true),
   );
-  const jobType = type === 'BACKUP' ? JobType.BACKUP : JobType.RESTORE;
   while (!settled) {
     try {
-      const [newest] = (await client.listJobs({ jobTypes: [jobType], pageSize: 1 })).jobs;
-      if (newest?.created && newest.created.getTime() >= sinceMs) return newest;
+      const [newest] = (await client.listJobs({ jobTypes: [jobTypeOf(type)], pageSize: 1 })).jobs;
+      if (newest?.created && newest.jobId > after.jobId && newest.created.getTime() >= after.sinceMs) return newest;
     } catch {
       // Finding the job is best effort while the statement runs; its own answer decides.
     }
@@ -65,6 +81,7 @@ export async function runWaitedJob(
 ): Promise<QueryResult> {
   // Job creation times come from the leader's clock: allow for a little skew.
   const sinceMs = Date.now() - 2000;
+  const before = await newestJobId(watcher, type);
   const pending = client.execute(sql, { startsJob: true });
   const answer = pending.then(
     (r) => ({ ok: true as const, r }),
@@ -74,7 +91,7 @@ export async function runWaitedJob(
   // Set once the bar has something to show; a statement refused before its job shows only its error.
   let finished = true;
   try {
-    const job = await findStartedJob(watcher, type, sinceMs, pending);
+    const job = await findStartedJob(watcher, type, { jobId: before, sinceMs }, pending);
     if (!job) {
       // Refused before its job started (or done at once): only the statement's answer counts.
       const a = await answer;
