@@ -29,7 +29,6 @@ let cluster: ProcessCluster;
 let client: CairnClient;
 let dir: string;
 let source: Array<[string, string]>;
-let keyA: string;
 let keyB: string;
 let keyC: string;
 
@@ -55,7 +54,8 @@ async function dataFiles(root: string): Promise<string[]> {
 
 beforeAll(async () => {
   [nats, kms, dir] = await Promise.all([startNatsServer(), startKmsStandIn(), tempDir('cairn-kms-e2e')]);
-  keyA = kms.createKey('backups-a');
+  // Known by its alias only: a KMS URI may name a key by alias, id or ARN.
+  kms.createKey('backups-a');
   keyB = kms.createKey();
   keyC = kms.createKey();
   cluster = await ProcessCluster.start({

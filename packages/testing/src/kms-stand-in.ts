@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -84,7 +84,7 @@ export async function startKmsStandIn(options: { region?: string } = {}): Promis
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  async function handle(req: IncomingMessage): Promise<unknown> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const caller = /Credential=([^/]+)\//.exec(req.headers.authorization ?? '')?.[1];
@@ -109,7 +109,7 @@ export async function startKmsStandIn(options: { region?: string } = {}): Promis
   }
 
   const server: Server = createServer((req, res) => {
-    handle(req, res)
+    handle(req)
       .then((out) => {
         const text = JSON.stringify(out);
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() }).end(text);
