@@ -57,6 +57,8 @@ const COMPOSE_DIR = join(DEPLOY, 'compose');
 const COMPOSE_FILE = join(COMPOSE_DIR, 'docker-compose.yml');
 const K8S_DIR = join(DEPLOY, 'kubernetes');
 const SYSTEMD_DIR = join(DEPLOY, 'systemd');
+/** cairn's NATS accounts, which every NATS config of the kit includes from beside itself. */
+const NATS_ACCOUNTS = join(DEPLOY, 'nats', 'cairn-accounts.conf');
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -120,7 +122,13 @@ function unknownToCli(inv: CairnInvocation): string[] {
 function natsConfigTest(conf: string, env: Record<string, string>): { ok: boolean; output: string } {
   const cwd = mkdtempSync(join(tmpdir(), 'cairn-natsconf-'));
   try {
-    const out = execFileSync(natsServer(), ['-t', '-c', conf], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', stdio: 'pipe' });
+    // As installed: the accounts file beside the config (compose mounts it there, systemd
+    // installs it there), its passwords in the environment.
+    const copy = join(cwd, basename(conf));
+    copyFileSync(conf, copy);
+    if (basename(conf) !== 'cairn-accounts.conf') copyFileSync(NATS_ACCOUNTS, join(cwd, 'cairn-accounts.conf'));
+    const passwords = { CAIRN_NATS_PASSWORD: 'test-password', NATS_SYS_PASSWORD: 'test-sys-password' };
+    const out = execFileSync(natsServer(), ['-t', '-c', copy], { cwd, env: { PATH: process.env.PATH ?? '', ...passwords, ...env }, encoding: 'utf8', stdio: 'pipe' });
     return { ok: true, output: out };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
@@ -210,6 +218,16 @@ describe('every file under deploy/ parses', () => {
       expect([...unit.keys()]).toEqual(['Unit', 'Service', 'Install']);
     } else if (name.endsWith('.env')) {
       expect(parseEnvFile(text).size).toBeGreaterThan(0);
+    } else if (name === 'cairn-accounts.conf') {
+      // A server config of its own that includes it, as the kit's configs do.
+      const dir = mkdtempSync(join(tmpdir(), 'cairn-accounts-'));
+      try {
+        writeFileSync(join(dir, 'nats-server.conf'), 'listen: 127.0.0.1:4222\njetstream { store_dir: /tmp/cairn-accounts-js }\ninclude ./cairn-accounts.conf\n');
+        const r = natsConfigTest(join(dir, 'nats-server.conf'), {});
+        expect(r.ok, r.output).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     } else if (name === 'nats-server.conf') {
       // The server name comes from the environment in both NATS configs.
       const r = natsConfigTest(file, { NATS_SERVER_NAME: 'nats-1' });
@@ -325,7 +343,8 @@ describe('compose', () => {
   function cairnServices(): Array<[string, Obj]> {
     return Object.entries(services)
       .map(([name, s]) => [name, obj(s, name)] as [string, Obj])
-      .filter(([, s]) => typeof s.image === 'string' && s.image.startsWith('cairn'));
+      // One-shot jobs on the image (certs-init) are not cairn processes.
+      .filter(([, s]) => typeof s.image === 'string' && s.image.startsWith('cairn') && s.restart !== 'no');
   }
 
   function invocation(name: string, s: Obj): CairnInvocation {
@@ -883,14 +902,24 @@ describe("the kit's command lines start a real cluster", () => {
 
   it('becomes ready, is discovered with the files\' localities, and drains on SIGTERM', async () => {
     nats = await startNatsCluster(3);
+    // The kit runs secure: one node certificate for this machine stands in for each host's.
+    const certs = join(await tempDir('cairn-kit-certs'), 'certs');
+    const caKey = join(dirname(certs), 'ca.key');
+    for (const args of [['create-ca'], ['create-node', 'localhost', '127.0.0.1'], ['create-client', 'root']]) {
+      const run = await runCli(['cert', ...args, '--certs-dir', certs, '--ca-key', caKey]);
+      expect(run.code, run.stderr).toBe(0);
+    }
 
     const service = obj(composeServices()['coordinator-1'], 'coordinator-1');
     const coordinatorArgs = cairnArgs(arr(service.command, 'command').map(String))!;
-    const coordinatorEnv = new Map([...imageEnv(), ...Object.entries(obj(service.environment, 'environment')).map(([k, v]) => [k, String(v)] as [string, string])]);
+    // Compose's `${VAR:-default}` interpolation, with VAR unset: the default.
+    const interpolate = (v: string): string => v.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}/g, (_all, d: string) => d);
+    const coordinatorEnv = new Map([...imageEnv(), ...Object.entries(obj(service.environment, 'environment')).map(([k, v]) => [k, interpolate(String(v))] as [string, string])]);
     const cGrpc = `127.0.0.1:${String(await freePort())}`;
     const cHttp = `127.0.0.1:${String(await freePort())}`;
     const coordinatorStore = await tempDir('cairn-kit-coordinator');
     const c = localize('coordinator', coordinatorArgs, coordinatorEnv, {
+      'certs-dir': certs,
       nats: nats.url, 'listen-addr': cGrpc, 'advertise-addr': cGrpc, 'http-addr': cHttp, 'advertise-http-addr': cHttp, store: coordinatorStore,
     });
 
@@ -899,6 +928,7 @@ describe("the kit's command lines start a real cluster", () => {
     const nodeEnv = parseEnvFile(readFileSync(join(SYSTEMD_DIR, 'node.env'), 'utf8'));
     const nHttp = `127.0.0.1:${String(await freePort())}`;
     const n = localize('node', nodeArgs, nodeEnv, {
+      'certs-dir': certs,
       nats: nats.url, 'http-addr': nHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': nHttp, store: await tempDir('cairn-kit-node'),
     });
 
@@ -910,13 +940,18 @@ describe("the kit's command lines start a real cluster", () => {
     const fields: Record<string, string> = { 'metadata.name': 'cairn-node-0', 'metadata.namespace': 'cairn', 'status.podIP': '127.0.0.1', 'spec.nodeName': 'worker-1' };
     const k8sEnv = new Map<string, string>();
     for (const e of arr(k8sContainer.env, 'env').map((x) => obj(x, 'env'))) {
+      // A Secret's value (the NATS password) is whatever the operator stored: any will do here.
+      if (isObj(e.valueFrom) && isObj(e.valueFrom.secretKeyRef)) {
+        k8sEnv.set(str(e.name, 'name'), 'secret-from-kubernetes');
+        continue;
+      }
       const ref = isObj(e.valueFrom) ? str(obj(e.valueFrom.fieldRef, 'fieldRef').fieldPath, 'fieldPath') : undefined;
       const value = ref !== undefined ? fields[ref]! : str(e.value, 'value').replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, v: string) => k8sEnv.get(v) ?? all);
       k8sEnv.set(str(e.name, 'name'), value);
     }
     expect(k8sEnv.get('CAIRN_ADVERTISE_ADDR')).toBe('cairn-node-0.cairn-node.cairn.svc');
     const k8sHttp = `127.0.0.1:${String(await freePort())}`;
-    const k = localize('node', [], k8sEnv, { nats: nats.url, 'http-addr': k8sHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': k8sHttp, store: await tempDir('cairn-kit-k8s-node') });
+    const k = localize('node', [], k8sEnv, { 'certs-dir': certs, nats: nats.url, 'http-addr': k8sHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': k8sHttp, store: await tempDir('cairn-kit-k8s-node') });
     const localityDir = await tempDir('cairn-kit-locality');
     writeFileSync(join(localityDir, 'locality'), 'region=us-west1,zone=us-west1-a\n');
     const shell = arr(k8sContainer.command, 'command').map(String);

@@ -1,5 +1,5 @@
 import { experimental, type ChannelCredentials, type ServerCredentials } from '@grpc/grpc-js';
-import { loadNodeCertificates, type NodeCertificates } from '@cairn/cluster';
+import { NODE_USER, loadNodeCertificates, type NodeCertificates } from '@cairn/cluster';
 
 type CaListener = (update: { caCertificate: Buffer } | null) => void;
 type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
@@ -57,8 +57,15 @@ export class ReloadableCertificates {
     return experimental.createCertificateProviderServerCredentials(this.provider, this.provider, false);
   }
 
-  /** Client credentials presenting node.crt (CN=node): what a standby forwards calls with. */
+  /**
+   * Client credentials presenting node.crt (CN=node): what a standby forwards calls with. The
+   * leader is accepted when its certificate chains to ca.crt and is a node certificate (CN
+   * `node`), whatever address it was dialled at: a coordinator advertised by a pod IP (a
+   * Kubernetes Deployment) cannot have that IP in a certificate made before the pod existed.
+   */
   channelCredentials(): ChannelCredentials {
-    return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider);
+    return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
+      checkServerIdentity: (_host, cert) => (cert.subject?.CN === NODE_USER ? undefined : new Error(`the leader's certificate is for ${String(cert.subject?.CN)}, not a node`)),
+    });
   }
 }
