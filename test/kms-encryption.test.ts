@@ -8,13 +8,28 @@
  * - a KMS key that did not encrypt it, or none, gives a clear error;
  * - no row value is readable in any stored file; the data files need a key to be opened at
  *   all, while those of an unencrypted backup of the same rows decode to them;
- * - KMS credentials never show in SHOW JOBS.
+ * - KMS credentials never show in SHOW JOBS;
+ * - a passphrase backup whose data files are in the format before per-file keys (rewritten
+ *   by the format-1 writer, its manifest updated to match) still restores.
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataFileReader, bytesSource } from '@cairn/backup-format';
+import {
+  BACKUP_MANIFEST,
+  BACKUP_MANIFEST_CHECKSUM,
+  DataFileReader,
+  DataFileWriter,
+  ENCRYPTION_INFO,
+  bytesSource,
+  decodeEncryptionInfo,
+  decodeManifest,
+  encodeManifest,
+  unlockEncryptionInfo,
+  writeChecksummedFile,
+  type MvccRevision,
+} from '@cairn/backup-format';
 import { CairnClient } from '@cairn/client';
 import { ProcessCluster, startKmsStandIn, startNatsServer, tempDir, type KmsStandIn, type NatsServerHandle } from '@cairn/testing';
 import { col, databaseFingerprints, failure, query, queryOne, sqlUriList } from './support/backup.js';
@@ -149,5 +164,48 @@ describe('KMS-encrypted backups on a 3-node cluster', () => {
     const jobs = JSON.stringify(await query(client, 'SHOW JOBS'));
     expect(jobs).toContain('aws-kms:///');
     expect(jobs).not.toContain(kms.secretAccessKey);
+  });
+
+  it('an encrypted backup whose data files are in the old format (one key per chain) still restores', async () => {
+    const before = await databaseFingerprints(client, 'vault');
+    await client.execute(`BACKUP DATABASE vault INTO ${dest('old')} WITH encryption_passphrase = 'old-format-pw'`);
+    const root = join(dir, 'old');
+    const info = (await readdir(root, { recursive: true, withFileTypes: true })).find((e) => e.isFile() && e.name === ENCRYPTION_INFO);
+    if (info === undefined) throw new Error('no ENCRYPTION-INFO written');
+    const layerDir = info.parentPath;
+    const key = await unlockEncryptionInfo(decodeEncryptionInfo(await readFile(join(layerDir, ENCRYPTION_INFO))), 'old-format-pw');
+    // Rewrite every data file as the old writer did, and the manifest's sizes and checksums with it.
+    const rewritten = new Map<string, { bytes: number; checksum: string }>();
+    for (const file of await dataFiles(layerDir)) {
+      const reader = new DataFileReader(file, bytesSource(await readFile(file)), { encryptionKey: key });
+      expect((await reader.open()).formatVersion).toBe(2);
+      const revisions: MvccRevision[] = [];
+      for await (const r of reader.iterate()) revisions.push(r);
+      const chunks: Uint8Array[] = [];
+      const w = new DataFileWriter({ sink: (c) => void chunks.push(c), encryptionKey: key, formatVersion: 1 });
+      for (const r of revisions) await w.add(r);
+      const summary = await w.finish();
+      await writeFile(file, Buffer.concat(chunks));
+      rewritten.set(relative(layerDir, file), { bytes: summary.bytes, checksum: summary.checksum });
+    }
+    expect(rewritten.size).toBeGreaterThan(0);
+    const manifestPath = join(layerDir, BACKUP_MANIFEST);
+    const manifest = decodeManifest(await readFile(manifestPath), { encryptionKey: key });
+    for (const f of manifest.files) {
+      const now = rewritten.get(f.path);
+      if (now === undefined) throw new Error(`manifest names ${f.path}, not among ${[...rewritten.keys()].join(', ')}`);
+      f.bytes = BigInt(now.bytes);
+      f.checksum = now.checksum;
+    }
+    const { body, checksumBody } = writeChecksummedFile(encodeManifest(manifest, { encryptionKey: key }));
+    await writeFile(manifestPath, body);
+    await writeFile(join(dirname(manifestPath), BACKUP_MANIFEST_CHECKSUM), checksumBody);
+    for (const file of await dataFiles(layerDir)) {
+      expect((await new DataFileReader(file, bytesSource(await readFile(file)), { encryptionKey: key }).open()).formatVersion).toBe(1);
+    }
+
+    const r = await queryOne(client, `RESTORE DATABASE vault FROM LATEST IN ${dest('old')} WITH encryption_passphrase = 'old-format-pw', new_db_name = 'vault_old'`);
+    expect(col(r, 'status')).toBe('succeeded');
+    expect(await databaseFingerprints(client, 'vault_old')).toEqual(before);
   });
 });

@@ -112,6 +112,18 @@ describe('data file encryption format', () => {
     expect(err.message).toMatch(/authentication failed/);
   });
 
+  it('the writer still makes format-1 files on request (for old-backup tests), byte-compatible with the fixture', async () => {
+    const chunks: Uint8Array[] = [];
+    const w = new DataFileWriter({ sink: (c) => void chunks.push(c), encryptionKey: FIXTURE_KEY, blockSize: 256, formatVersion: 1 });
+    for (const r of revisions(50)) await w.add(r);
+    await w.finish();
+    const bytes = new Uint8Array(Buffer.concat(chunks));
+    expect((await new DataFileReader('old.sst', bytesSource(bytes), { encryptionKey: FIXTURE_KEY }).open()).formatVersion).toBe(1);
+    expect(bytes.length).toBe((await fixture()).length);
+    expect(Buffer.from(bytes.subarray(0, HEADER_BYTES)).equals(Buffer.from((await fixture()).subarray(0, HEADER_BYTES)))).toBe(true);
+    expect(await readAll(bytes, FIXTURE_KEY)).toEqual(revisions(50));
+  });
+
   it('refuses a format-2 file with the wrong key before reading any block', async () => {
     const a = await write(revisions(10), new Uint8Array(32).fill(6));
     const err = await failure(new DataFileReader('a.sst', bytesSource(a), { encryptionKey: new Uint8Array(32).fill(7) }).open());

@@ -43,6 +43,12 @@ export interface DataFileWriterOptions {
    * random nonce, under a key derived for this file alone (format version 2).
    */
   encryptionKey?: Uint8Array;
+  /**
+   * 2 (the default) seals an encrypted file with its own derived key. 1 seals it with
+   * `encryptionKey` itself, as cairn did before per-file keys: only for tests that make the
+   * backups older versions wrote, to check they still restore.
+   */
+  formatVersion?: 1 | 2;
 }
 
 /** What a finished data file holds, for the manifest's file entry. */
@@ -112,7 +118,7 @@ export class DataFileWriter {
     this.codec =
       key === undefined
         ? { compression, level, key }
-        : encryptedCodec(compression, level, key, new Uint8Array(randomBytes(FILE_SALT_BYTES)));
+        : encryptedCodec(compression, level, key, options.formatVersion === 1 ? undefined : new Uint8Array(randomBytes(FILE_SALT_BYTES)));
     // Headroom so that a block rarely has to grow past its target before it is closed.
     this.block = new BlockBuilder(this.blockSize + this.blockSize / 4 + 1024);
   }
@@ -239,7 +245,8 @@ export class DataFileWriter {
 
   private params(): { version: number; compression: DataFileCompression; encrypted: boolean } {
     const encrypted = this.codec.key !== undefined;
-    return { version: encrypted ? DATA_FILE_VERSION_FILE_KEYS : DATA_FILE_VERSION, compression: this.codec.compression, encrypted };
+    const perFileKey = this.codec.salt !== undefined;
+    return { version: perFileKey ? DATA_FILE_VERSION_FILE_KEYS : DATA_FILE_VERSION, compression: this.codec.compression, encrypted };
   }
 
   /** Appends a chunk to the file: counted and hashed now, handed to the sink after the chunks before it. */
