@@ -233,7 +233,7 @@ describe('s3:// auth against s3rver and the STS stand-in', () => {
     );
   });
 
-  it('S3_STORAGE_CLASS and AWS_SERVER_ENC_MODE / AWS_SERVER_KMS_ID go with every write', async () => {
+  it('S3_STORAGE_CLASS, AWS_SERVER_ENC_MODE / AWS_SERVER_KMS_ID and a checksum go with every write', async () => {
     // s3rver keeps the storage class but ignores encryption headers: a recording proxy in
     // front of it shows what the client sent.
     const seen: Array<Record<string, string | string[] | undefined>> = [];
@@ -269,6 +269,8 @@ describe('s3:// auth against s3rver and the STS stand-in', () => {
     proxy.close();
     expect(seen.length).toBeGreaterThanOrEqual(2);
     for (const h of seen) {
+      // An integrity checksum on every upload: what Object Lock buckets require.
+      expect(h['x-amz-checksum-crc32'] ?? h['x-amz-checksum-algorithm']).toBeDefined();
       expect(h['x-amz-server-side-encryption']).toBe('aws:kms');
       expect(h['x-amz-server-side-encryption-aws-kms-key-id']).toBe('arn:aws:kms:us-east-1:1:key/abc');
     }

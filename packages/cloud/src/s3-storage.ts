@@ -159,14 +159,20 @@ export class S3Storage implements ExternalStorage {
     return this.location.storageClass as StorageClass | undefined;
   }
 
-  /** Per-object write parameters: storage class and server-side encryption. */
+  /**
+   * Per-object write parameters: storage class, server-side encryption, and an integrity
+   * checksum on every request. Buckets with Object Lock refuse uploads without one (Content-MD5
+   * or x-amz-checksum-*); the SDK adds it by itself only against AWS's own endpoints.
+   */
   private get putParams(): {
     StorageClass?: StorageClass;
     ServerSideEncryption?: 'AES256' | 'aws:kms';
     SSEKMSKeyId?: string;
+    ChecksumAlgorithm: 'CRC32';
   } {
     const l = this.location;
     return {
+      ChecksumAlgorithm: 'CRC32',
       ...(l.storageClass === undefined ? {} : { StorageClass: this.storageClass }),
       ...(l.serverEncMode === undefined ? {} : { ServerSideEncryption: l.serverEncMode }),
       ...(l.serverKmsId === undefined ? {} : { SSEKMSKeyId: l.serverKmsId }),
