@@ -6,8 +6,14 @@
  * - Ctrl-C (SIGINT) during start-up, while a child is still starting, leaves no process.
  * - SIGKILL of start-local itself leaves no child behind within a few seconds (children watch
  *   a pipe from it; nats-server runs under a guard that does).
+ * - Without --secure it says it runs insecure; --secure makes certificates and a NATS password
+ *   under the data dir: root's client certificate connects, plaintext and password-less NATS
+ *   connections are refused.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect as natsConnect } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
 import { ManagedProcess, cliPath, tempDir, waitFor } from '@cairn/testing';
@@ -57,6 +63,38 @@ async function allGone(pids: number[], timeoutMs: number): Promise<number> {
 }
 
 describe('start-local', () => {
+  it('--secure: certificates and a NATS password under --data; root connects with its certificate, plaintext and bare NATS are refused', async () => {
+    const dataDir = await tempDir('cairn-start-local-secure');
+    const sl = await startLocal(dataDir, ['--nodes', '1', '--secure']);
+    expect(sl.logs()).toContain(`secure mode      certificates in ${join(dataDir, 'certs')}`);
+    expect(sl.logs()).toContain(`--certs-dir ${join(dataDir, 'certs')} --host`);
+    const grpc = String(sl.readyInfo['grpc']);
+    const certs = join(dataDir, 'certs');
+    const root = new CairnClient({
+      addresses: [grpc],
+      retryForMs: 30_000,
+      tls: { ca: await readFile(join(certs, 'ca.crt')), cert: await readFile(join(certs, 'client.root.crt')), key: await readFile(join(certs, 'client.root.key')) },
+    });
+    clients.push(root);
+    expect((await showNodes(root)).map((n) => n['is_live'])).toEqual(['true']);
+    const plain = new CairnClient({ addresses: [grpc], retryForMs: 300 });
+    clients.push(plain);
+    await expect(plain.listNodes()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const natsUrl = /nats-server {6}(nats:\/\/\S+)/.exec(sl.logs())![1]!;
+    await expect(natsConnect({ servers: natsUrl, reconnect: false, timeout: 3_000 })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+    const password = (await readFile(join(dataDir, 'nats-config', 'cairn-nats.password'), 'utf8')).trim();
+    expect(sl.logs()).not.toContain(password);
+    await sl.stop(30_000);
+  });
+
+  it('without --secure says it runs insecure', async () => {
+    const dataDir = await tempDir('cairn-start-local-insecure');
+    const sl = await startLocal(dataDir, ['--nodes', '0']);
+    expect(sl.logs()).toContain('insecure mode    no TLS, no authentication');
+    expect(sl.logs()).toContain('cairn sql --insecure --host');
+    await sl.stop(30_000);
+  });
+
   it('--nats-servers 3: a 3-server JetStream cluster, SHOW NODES, Ctrl-C stops all, a re-run keeps the data', async () => {
     const dataDir = await tempDir('cairn-start-local-3');
     const sl = await startLocal(dataDir, ['--nodes', '3', '--nats-servers', '3']);

@@ -95,6 +95,12 @@ export interface LocalNatsOptions {
   logDir: string;
   onSpawn: (child: ChildProcess) => void;
   signal?: AbortSignal;
+  /**
+   * Secure start-local: the servers require the password of user `cairn` (account CAIRN,
+   * JetStream on); no connection without it. JetStream state lives per account, so a data
+   * dir first run insecure starts secure with empty NATS state.
+   */
+  cairnPassword?: string;
 }
 
 export interface LocalNats {
@@ -142,6 +148,11 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
       `http: "127.0.0.1:${l.httpPort}"`,
       `jetstream { store_dir: ${JSON.stringify(l.storeDir)} }`,
     ];
+    if (o.cairnPassword !== undefined) {
+      // The deploy kit's account (deploy/nats/cairn-accounts.conf) without its permission
+      // lists: on one machine the point is that nothing connects without the password.
+      lines.push(`accounts { CAIRN { jetstream: enabled, users: [ { user: "cairn", password: ${JSON.stringify(o.cairnPassword)} } ] } }`);
+    }
     if (o.servers > 1) {
       const routes = layouts.map((r) => `"nats-route://127.0.0.1:${r.routePort}"`).join(', ');
       lines.push(`cluster { name: "cairn-local", listen: "127.0.0.1:${l.routePort}", routes: [${routes}] }`);
@@ -175,7 +186,8 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
   const url = servers.map((s) => s.url).join(',');
   await waitUntil(
     async () => {
-      const nc = await connect({ servers: servers.map((s) => s.url), timeout: 1000 }).catch(() => undefined);
+      const auth = o.cairnPassword !== undefined ? { user: 'cairn', pass: o.cairnPassword } : {};
+      const nc = await connect({ servers: servers.map((s) => s.url), timeout: 1000, ...auth }).catch(() => undefined);
       if (!nc) return false;
       try {
         await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo();

@@ -1,12 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { spawnCairn, startLocalNats, stopProcess, type LocalProcess } from './local-processes.js';
 import { listenAddrFlag, natsUrlsFlag } from './process-flags.js';
 import { createCa, createClientCert, createNodeCert, CA_CERT } from '../certs/certificate-authority.js';
-import { stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 
 /** Localities of start-local's nodes: one region each, cycling, with a zone. */
 export const LOCAL_REGIONS = ['us-east1', 'us-west1', 'eu-west1'] as const;
@@ -48,6 +49,17 @@ export interface LocalClusterOptions {
   secure?: boolean;
 }
 
+/** The NATS password of a secure local cluster: made on its first secure run, kept (0600) after. */
+async function localNatsPassword(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'nats-config', 'cairn-nats.password');
+  const existing = await readFile(file, 'utf8').catch(() => undefined);
+  if (existing !== undefined && existing.trim() !== '') return existing.trim();
+  await mkdir(dirname(file), { recursive: true });
+  const password = randomBytes(18).toString('base64url');
+  await writeFile(file, password + '\n', { mode: 0o600 });
+  return password;
+}
+
 /**
  * The certificates of a secure local cluster, created once: a CA, a node certificate for
  * localhost and 127.0.0.1, and root's client certificate. Returns the certs dir.
@@ -83,12 +95,22 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
   try {
     // start-local is for development: insecure unless asked, and it says so when it starts.
     const certsDir = o.secure ? await ensureLocalCertificates(dataDir) : undefined;
-    const security = certsDir ? ['--certs-dir', certsDir] : ['--insecure'];
-    say(certsDir ? `secure mode      certificates in ${certsDir}` : 'insecure mode    no TLS, no authentication: anyone who reaches these ports is root (--secure runs with certificates)');
+    const natsPassword = o.secure && !o.natsUrl ? await localNatsPassword(dataDir) : undefined;
+    // The children inherit it: a password on their command lines would be visible to every user.
+    if (natsPassword !== undefined) process.env['CAIRN_NATS_PASSWORD'] = natsPassword;
+    const security = [...(certsDir ? ['--certs-dir', certsDir] : ['--insecure']), ...(natsPassword !== undefined ? ['--nats-user', 'cairn'] : [])];
+    say(certsDir ? `secure mode      certificates in ${certsDir}${natsPassword !== undefined ? `, NATS user cairn (password in ${join(dataDir, 'nats-config', 'cairn-nats.password')})` : ''}` : 'insecure mode    no TLS, no authentication: anyone who reaches these ports is root (--secure runs with certificates)');
     let natsUrl = o.natsUrl;
     const natsServers = natsUrl ? undefined : (o.natsServers ?? 1);
     if (!natsUrl) {
-      const nats = await startLocalNats({ servers: natsServers ?? 1, dataDir, logDir: logs, onSpawn: track, ...(o.signal ? { signal: o.signal } : {}) });
+      const nats = await startLocalNats({
+        servers: natsServers ?? 1,
+        dataDir,
+        logDir: logs,
+        onSpawn: track,
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(natsPassword !== undefined ? { cairnPassword: natsPassword } : {}),
+      });
       natsUrl = nats.url;
       for (const s of nats.servers) say(`nats-server      ${s.url} (${s.name}, JetStream store ${s.storeDir})`);
     }
