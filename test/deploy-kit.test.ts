@@ -901,7 +901,14 @@ describe("the kit's command lines start a real cluster", () => {
   }
 
   it('becomes ready, is discovered with the files\' localities, and drains on SIGTERM', async () => {
-    nats = await startNatsCluster(3);
+    // NATS as the kit configures it: cairn's account from deploy/nats/cairn-accounts.conf, with
+    // the password the compose file defaults to (the systemd and Kubernetes files' stand-ins are
+    // rewritten to it below, as an operator sets one password everywhere).
+    const natsPassword = 'cairn-nats-secret';
+    nats = await startNatsCluster(3, {
+      extraConfig: [`CAIRN_NATS_PASSWORD: ${JSON.stringify(natsPassword)}`, 'NATS_SYS_PASSWORD: "unused"', readFileSync(NATS_ACCOUNTS, 'utf8')].join('\n'),
+      readyUser: { user: 'cairn', pass: natsPassword },
+    });
     // The kit runs secure: one node certificate for this machine stands in for each host's.
     const certs = join(await tempDir('cairn-kit-certs'), 'certs');
     const caKey = join(dirname(certs), 'ca.key');
@@ -918,6 +925,7 @@ describe("the kit's command lines start a real cluster", () => {
     const cGrpc = `127.0.0.1:${String(await freePort())}`;
     const cHttp = `127.0.0.1:${String(await freePort())}`;
     const coordinatorStore = await tempDir('cairn-kit-coordinator');
+    expect(coordinatorEnv.get('CAIRN_NATS_PASSWORD')).toBe(natsPassword);
     const c = localize('coordinator', coordinatorArgs, coordinatorEnv, {
       'certs-dir': certs,
       nats: nats.url, 'listen-addr': cGrpc, 'advertise-addr': cGrpc, 'http-addr': cHttp, 'advertise-http-addr': cHttp, store: coordinatorStore,
@@ -929,6 +937,7 @@ describe("the kit's command lines start a real cluster", () => {
     const nHttp = `127.0.0.1:${String(await freePort())}`;
     const n = localize('node', nodeArgs, nodeEnv, {
       'certs-dir': certs,
+      'nats-password': natsPassword,
       nats: nats.url, 'http-addr': nHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': nHttp, store: await tempDir('cairn-kit-node'),
     });
 
@@ -951,7 +960,7 @@ describe("the kit's command lines start a real cluster", () => {
     }
     expect(k8sEnv.get('CAIRN_ADVERTISE_ADDR')).toBe('cairn-node-0.cairn-node.cairn.svc');
     const k8sHttp = `127.0.0.1:${String(await freePort())}`;
-    const k = localize('node', [], k8sEnv, { 'certs-dir': certs, nats: nats.url, 'http-addr': k8sHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': k8sHttp, store: await tempDir('cairn-kit-k8s-node') });
+    const k = localize('node', [], k8sEnv, { 'certs-dir': certs, 'nats-password': natsPassword, nats: nats.url, 'http-addr': k8sHttp, 'advertise-addr': '127.0.0.1', 'advertise-http-addr': k8sHttp, store: await tempDir('cairn-kit-k8s-node') });
     const localityDir = await tempDir('cairn-kit-locality');
     writeFileSync(join(localityDir, 'locality'), 'region=us-west1,zone=us-west1-a\n');
     const shell = arr(k8sContainer.command, 'command').map(String);

@@ -247,7 +247,13 @@ function bindConflict(err: unknown): boolean {
   return err instanceof ProcessStartError && /address already in use/i.test(err.outputTail);
 }
 
-async function startClusterOnce(dir: string, n: number, clusterName: string, waitForJetStream: boolean): Promise<NatsServer[]> {
+async function startClusterOnce(
+  dir: string,
+  n: number,
+  clusterName: string,
+  waitForJetStream: boolean,
+  extra: Pick<NatsClusterOptions, 'extraConfig' | 'readyUser'> = {},
+): Promise<NatsServer[]> {
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -264,6 +270,8 @@ async function startClusterOnce(dir: string, n: number, clusterName: string, wai
         portsDir: join(serverDir, 'ports'),
         storeDir: join(serverDir, 'jetstream'),
         logFile: join(serverDir, 'nats-server.log'),
+        ...(extra.extraConfig !== undefined ? { extraConfig: extra.extraConfig } : {}),
+        ...(extra.readyUser !== undefined ? { readyUser: extra.readyUser } : {}),
         cluster: {
           name: clusterName,
           port: routePorts[i] ?? 0,
@@ -290,13 +298,13 @@ async function startClusterOnce(dir: string, n: number, clusterName: string, wai
 }
 
 /** Creates and deletes a stream replicated on every server, proving JetStream can place R-n. */
-async function probeReplicatedStream(urls: string[], replicas: number): Promise<void> {
+async function probeReplicatedStream(urls: string[], replicas: number, auth?: { user: string; pass: string }): Promise<void> {
   const name = `harness_probe_${randomUUID().slice(0, 8)}`;
   await waitFor(
     async () => {
       let nc: NatsConnection | undefined;
       try {
-        nc = await connect({ servers: urls, timeout: 2_000 });
+        nc = await connect({ servers: urls, timeout: 2_000, ...auth });
         const jsm = await nc.jetstreamManager({ timeout: 5_000 });
         await jsm.streams.add({ name, subjects: [`${name}.>`], num_replicas: replicas });
         await jsm.streams.delete(name);
@@ -316,6 +324,10 @@ export interface NatsClusterOptions {
    * deployment's processes all start at once, while JetStream still elects its leaders.
    */
   waitForJetStream?: boolean;
+  /** Appended to every server's configuration (NatsServerOptions.extraConfig). */
+  extraConfig?: string;
+  /** Credentials the readiness checks connect with, when the servers require some. */
+  readyUser?: { user: string; pass: string };
 }
 
 /**
@@ -329,7 +341,7 @@ export async function startNatsCluster(n = 3, options: NatsClusterOptions = {}):
   for (let attempt = 1; servers === undefined; attempt++) {
     const attemptDir = join(dir, `attempt-${attempt}`);
     try {
-      servers = await startClusterOnce(attemptDir, n, clusterName, options.waitForJetStream ?? true);
+      servers = await startClusterOnce(attemptDir, n, clusterName, options.waitForJetStream ?? true, options);
     } catch (err) {
       // A port picked by freePort() can be taken before the server binds it; pick again.
       if (attempt >= 3 || !bindConflict(err)) throw err;
@@ -341,7 +353,7 @@ export async function startNatsCluster(n = 3, options: NatsClusterOptions = {}):
     await Promise.allSettled(all.map((s) => s.stop()));
   };
   try {
-    if (options.waitForJetStream ?? true) await probeReplicatedStream(urls, n);
+    if (options.waitForJetStream ?? true) await probeReplicatedStream(urls, n, options.readyUser);
   } catch (err) {
     await stop();
     throw err;
