@@ -25,15 +25,7 @@ import {
   type NodeDirectory,
 } from '@cairn/cluster';
 import type { StorageContext } from '@cairn/cloud';
-import {
-  Catalog,
-  decodeDescriptor,
-  descriptorKey,
-  descriptorSpan,
-  encodeDescriptor,
-  namespaceKey,
-  encodeNamespaceValue,
-} from '@cairn/catalog';
+import { Catalog, decodeDescriptor, descriptorSpan } from '@cairn/catalog';
 import { FIRST_USER_ID } from '@cairn/keys';
 import type { Logger } from '@cairn/metrics';
 import { JobRegistry, JobStore } from '@cairn/jobs';
@@ -42,6 +34,7 @@ import { durationMs, type ClusterSettings } from './cluster-settings.js';
 import { RangeDirectory } from './range-directory.js';
 import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';
+import { DescriptorWriter } from './catalog/descriptor-writer.js';
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 const SPLIT_CHECK_EVERY = 10;
@@ -73,6 +66,8 @@ export class Leader {
   private maintaining = false;
   private nextDescriptorId = FIRST_USER_ID;
   readonly reader: ReplicaReader;
+  /** The one path for schema changes (lock, write descriptors, apply to the catalog). */
+  readonly descriptors: DescriptorWriter;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -85,6 +80,13 @@ export class Leader {
     readonly log: Logger,
   ) {
     this.reader = new ReplicaReader(nc, ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
+    this.descriptors = new DescriptorWriter({
+      writeLock: this.writeLock,
+      write: (ops) => this.write(ops),
+      catalog: () => this.catalog,
+      allocateDescriptorId: () => this.allocateDescriptorId(),
+      splitAt: (keys) => this.splitAt(keys),
+    });
   }
 
   static async start(
@@ -129,7 +131,7 @@ export class Leader {
     leader.timer = setInterval(() => void leader.maintain(), MAINTENANCE_INTERVAL_MS);
     await leader.maintain();
     jobs.registerResumer('BACKUP', (job) => new BackupResumer(job, workQueue, leader.storageContext(), protectedTs));
-    jobs.registerResumer('RESTORE', (job) => new RestoreResumer(job, leader, workQueue));
+    jobs.registerResumer('RESTORE', (job) => new RestoreResumer(job, { descriptors: leader.descriptors, log }, workQueue));
     jobs.registerResumer(BACKUP_EXPIRY_JOB_TYPE, (job) => new ExpiryResumer(job, leader.storageContext(), log.child({ component: 'backup-expiry' })));
     await ensureIngestStream(state.jsm, state.options.replicas);
     leader.stagedIngest = new StagedIngest(nc, state.jsm, log);
@@ -222,16 +224,6 @@ export class Leader {
 
   allocateDescriptorId(): number {
     return this.nextDescriptorId++;
-  }
-
-  /** Ops that store a descriptor (and its name, unless dropped) in the keyspace. */
-  descriptorOps(d: Descriptor, opts: { removeName?: { parentId: number; name: string } } = {}): KeyValueOp[] {
-    const v = d.kind!.value;
-    const parentId = d.kind!.$case === 'table' ? d.kind!.value.parentId : 0;
-    const ops: KeyValueOp[] = [{ key: descriptorKey(v.id), value: encodeDescriptor(d) }];
-    if (opts.removeName) ops.push({ key: namespaceKey(opts.removeName.parentId, opts.removeName.name) });
-    else ops.push({ key: namespaceKey(parentId, v.name), value: encodeNamespaceValue(v.id) });
-    return ops;
   }
 
   /** Splits ranges at the given keys (table boundaries) and publishes the change. */

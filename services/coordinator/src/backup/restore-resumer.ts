@@ -4,7 +4,8 @@ import { workError, type WorkQueue } from '@cairn/cluster';
 import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
 import { DescriptorState, RestoreWorkItem, RestoreWorkResult, type Descriptor } from '@cairn/proto';
-import type { Leader } from '../leader.js';
+import type { Logger } from '@cairn/metrics';
+import type { DescriptorWriter } from '../catalog/descriptor-writer.js';
 import { unhex } from './backup-details.js';
 import type { RestoreDetails } from './restore-details.js';
 import { spanStatus } from './backup-resumer.js';
@@ -16,7 +17,8 @@ import { spanStatus } from './backup-resumer.js';
 export class RestoreResumer implements Resumer {
   constructor(
     private readonly job: Job,
-    private readonly leader: Leader,
+    /** What a restore needs of the leader: schema changes and a logger, not the leader. */
+    private readonly leader: { readonly descriptors: DescriptorWriter; readonly log: Logger },
     private readonly queue: WorkQueue,
   ) {}
 
@@ -72,42 +74,37 @@ export class RestoreResumer implements Resumer {
     const descriptors = d.descriptors.map((b) => decodeDescriptor(new Uint8Array(Buffer.from(b, 'base64'))));
     // Only what this job created (still OFFLINE) is dropped.
     const ours = descriptors.filter((x) => {
-      const cur = this.leader.catalog.descriptor(x.kind!.value.id);
+      const cur = this.leader.descriptors.catalog.descriptor(x.kind!.value.id);
       return cur !== undefined && cur.kind!.value.state === DescriptorState.OFFLINE;
     });
     await this.setState(ours, DescriptorState.DROPPED);
   }
 
   private async createOffline(descriptors: Descriptor[], d: RestoreDetails): Promise<void> {
-    const missing = descriptors.filter((x) => this.leader.catalog.descriptor(x.kind!.value.id) === undefined);
-    if (missing.length === 0) return;
-    await this.leader.writeLock.run(async () => {
+    await this.leader.descriptors.change(async (c) => {
+      const missing = descriptors.filter((x) => c.catalog.descriptor(x.kind!.value.id) === undefined);
+      if (missing.length === 0) return;
       for (const n of d.names) {
-        const taken = n.parentId === 0 ? this.leader.catalog.database(n.name) : undefined;
+        const taken = n.parentId === 0 ? c.catalog.database(n.name) : undefined;
         if (taken && taken.id !== n.id) throw new CairnError(ErrorCode.DuplicateObject, `database "${n.name}" already exists`);
       }
-      const splits = d.newTableIds.flatMap((id) => [tablePrefix(id), prefixEnd(tablePrefix(id))]);
-      await this.leader.splitAt(splits);
-      await this.leader.write(missing.flatMap((x) => this.leader.descriptorOps(x)));
-      for (const x of missing) this.leader.catalog.apply(x);
+      await c.splitAt(d.newTableIds.flatMap((id) => [tablePrefix(id), prefixEnd(tablePrefix(id))]));
+      for (const x of missing) c.put(x);
     });
   }
 
   private async setState(descriptors: Descriptor[], state: DescriptorState): Promise<void> {
     if (descriptors.length === 0) return;
-    await this.leader.writeLock.run(async () => {
-      const updated: Descriptor[] = descriptors.map((x) =>
-        x.kind!.$case === 'database'
-          ? { kind: { $case: 'database', value: { ...x.kind!.value, state } } }
-          : { kind: { $case: 'table', value: { ...x.kind!.value, state } } },
-      );
-      const ops = updated.flatMap((x) => {
-        const v = x.kind!.value;
-        const parentId = x.kind!.$case === 'table' ? x.kind!.value.parentId : 0;
-        return this.leader.descriptorOps(x, state === DescriptorState.DROPPED ? { removeName: { parentId, name: v.name } } : {});
-      });
-      await this.leader.write(ops);
-      for (const x of updated) this.leader.catalog.apply(x);
+    await this.leader.descriptors.change(async (c) => {
+      for (const x of descriptors) {
+        const updated: Descriptor =
+          x.kind!.$case === 'database'
+            ? { kind: { $case: 'database', value: { ...x.kind!.value, state } } }
+            : { kind: { $case: 'table', value: { ...x.kind!.value, state } } };
+        // A dropped object frees its name; OFFLINE and PUBLIC objects hold theirs.
+        if (state === DescriptorState.DROPPED) c.putWithoutName(updated);
+        else c.put(updated);
+      }
     });
   }
 }

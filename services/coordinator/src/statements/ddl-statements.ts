@@ -1,7 +1,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { columnTypeFromName, type TableDefinition } from '@cairn/catalog';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
-import { ColumnType, DescriptorState, ObjectKind, type Descriptor, type TableDescriptor } from '@cairn/proto';
+import { ColumnType, DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
 import type {
   CreateDatabaseStatement,
   CreateSequenceStatement,
@@ -11,26 +11,22 @@ import type {
   DropObjectStatement,
   TableName,
 } from '@cairn/sql';
+import type { DescriptorChange } from '../catalog/descriptor-writer.js';
 import { tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 
 export async function createDatabase(s: Session, stmt: CreateDatabaseStatement): Promise<StatementResult> {
-  const { leader } = s;
-  return leader.writeLock.run(async () => {
-    if (stmt.ifNotExists && leader.catalog.database(stmt.name)) return tagOnly('CREATE DATABASE');
-    const db = leader.catalog.buildDatabaseDescriptor(stmt.name, leader.allocateDescriptorId());
-    const d: Descriptor = { kind: { $case: 'database', value: db } };
-    await leader.write(leader.descriptorOps(d));
-    leader.catalog.apply(d);
+  return s.leader.descriptors.change(async (c) => {
+    if (stmt.ifNotExists && c.catalog.database(stmt.name)) return tagOnly('CREATE DATABASE');
+    c.put({ kind: { $case: 'database', value: c.catalog.buildDatabaseDescriptor(stmt.name, c.allocateId()) } });
     return tagOnly('CREATE DATABASE');
   });
 }
 
 export async function createTable(s: Session, stmt: CreateTableStatement): Promise<StatementResult> {
-  const { leader } = s;
-  return leader.writeLock.run(async () => {
-    const db = leader.catalog.resolveDatabase(databaseOf(s, stmt.table));
-    if (stmt.ifNotExists && leader.catalog.table(db.name, stmt.table.name)) return tagOnly('CREATE TABLE');
+  return s.leader.descriptors.change(async (c) => {
+    const db = c.catalog.resolveDatabase(databaseOf(s, stmt.table));
+    if (stmt.ifNotExists && c.catalog.table(db.name, stmt.table.name)) return tagOnly('CREATE TABLE');
     const def: TableDefinition = {
       name: stmt.table.name,
       columns: stmt.columns.map((c) => ({
@@ -49,20 +45,19 @@ export async function createTable(s: Session, stmt: CreateTableStatement): Promi
         references: { table: catalogName(fk.table), ...(fk.refColumns.length > 0 ? { columns: fk.refColumns } : {}) },
       })),
     };
-    const table = leader.catalog.buildTableDescriptor(def, { id: leader.allocateDescriptorId(), parentId: db.id });
-    await publishTable(s, table);
+    const table = c.catalog.buildTableDescriptor(def, { id: c.allocateId(), parentId: db.id });
+    await publishTable(c, table);
     return tagOnly('CREATE TABLE');
   });
 }
 
 export async function createView(s: Session, stmt: CreateViewStatement): Promise<StatementResult> {
-  const { leader } = s;
-  return leader.writeLock.run(async () => {
-    const db = leader.catalog.resolveDatabase(databaseOf(s, stmt.view));
-    if (stmt.ifNotExists && leader.catalog.table(db.name, stmt.view.name)) return tagOnly('CREATE VIEW');
-    leader.catalog.checkNameAvailable(db.id, stmt.view.name);
+  return s.leader.descriptors.change(async (c) => {
+    const db = c.catalog.resolveDatabase(databaseOf(s, stmt.view));
+    if (stmt.ifNotExists && c.catalog.table(db.name, stmt.view.name)) return tagOnly('CREATE VIEW');
+    c.catalog.checkNameAvailable(db.id, stmt.view.name);
     const table: TableDescriptor = {
-      id: leader.allocateDescriptorId(),
+      id: c.allocateId(),
       name: stmt.view.name,
       parentId: db.id,
       kind: ObjectKind.VIEW,
@@ -74,19 +69,18 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
       dependsOn: [],
       nextColumnId: 1,
     };
-    await publishTable(s, table);
+    await publishTable(c, table);
     return tagOnly('CREATE VIEW');
   });
 }
 
 export async function createSequence(s: Session, stmt: CreateSequenceStatement): Promise<StatementResult> {
-  const { leader } = s;
-  return leader.writeLock.run(async () => {
-    const db = leader.catalog.resolveDatabase(databaseOf(s, stmt.sequence));
-    if (stmt.ifNotExists && leader.catalog.table(db.name, stmt.sequence.name)) return tagOnly('CREATE SEQUENCE');
-    leader.catalog.checkNameAvailable(db.id, stmt.sequence.name);
+  return s.leader.descriptors.change(async (c) => {
+    const db = c.catalog.resolveDatabase(databaseOf(s, stmt.sequence));
+    if (stmt.ifNotExists && c.catalog.table(db.name, stmt.sequence.name)) return tagOnly('CREATE SEQUENCE');
+    c.catalog.checkNameAvailable(db.id, stmt.sequence.name);
     const table: TableDescriptor = {
-      id: leader.allocateDescriptorId(),
+      id: c.allocateId(),
       name: stmt.sequence.name,
       parentId: db.id,
       kind: ObjectKind.SEQUENCE,
@@ -98,28 +92,25 @@ export async function createSequence(s: Session, stmt: CreateSequenceStatement):
       dependsOn: [],
       nextColumnId: 2,
     };
-    await publishTable(s, table);
+    await publishTable(c, table);
     return tagOnly('CREATE SEQUENCE');
   });
 }
 
-/** Splits ranges at the table's boundaries (as CockroachDB does), then stores its descriptor. */
-async function publishTable(s: Session, table: TableDescriptor): Promise<void> {
+/** Splits ranges at the table's boundaries (as CockroachDB does), then stages its descriptor. */
+async function publishTable(c: DescriptorChange, table: TableDescriptor): Promise<void> {
   const prefix = tablePrefix(table.id);
-  await s.leader.splitAt([prefix, prefixEnd(prefix)]);
-  const d: Descriptor = { kind: { $case: 'table', value: table } };
-  await s.leader.write(s.leader.descriptorOps(d));
-  s.leader.catalog.apply(d);
+  await c.splitAt([prefix, prefixEnd(prefix)]);
+  c.put({ kind: { $case: 'table', value: table } });
 }
 
 export async function dropObject(s: Session, stmt: DropObjectStatement): Promise<StatementResult> {
-  const { leader } = s;
   const tag = stmt.kind === 'dropTable' ? 'DROP TABLE' : stmt.kind === 'dropView' ? 'DROP VIEW' : 'DROP SEQUENCE';
-  return leader.writeLock.run(async () => {
+  return s.leader.descriptors.change(async (c) => {
     const dbName = databaseOf(s, stmt.name);
-    if (stmt.ifExists && !leader.catalog.table(dbName, stmt.name.name)) return tagOnly(tag);
-    const table = leader.catalog.resolveTable(catalogName(stmt.name), s.database);
-    const referencing = leader.catalog
+    if (stmt.ifExists && !c.catalog.table(dbName, stmt.name.name)) return tagOnly(tag);
+    const table = c.catalog.resolveTable(catalogName(stmt.name), s.database);
+    const referencing = c.catalog
       .tablesIn(table.parentId)
       .filter((t) => t.id !== table.id && t.foreignKeys.some((fk) => fk.referencedTableId === table.id));
     if (referencing.length > 0 && !stmt.cascade) {
@@ -128,27 +119,25 @@ export async function dropObject(s: Session, stmt: DropObjectStatement): Promise
         `"${table.name}" is referenced by foreign key from table "${referencing[0]!.name}"`,
       );
     }
-    await dropTables(s, [table]);
+    dropTables(c, [table]);
     return tagOnly(tag);
   });
 }
 
 export async function dropDatabase(s: Session, stmt: DropDatabaseStatement): Promise<StatementResult> {
-  const { leader } = s;
-  return leader.writeLock.run(async () => {
-    const db = leader.catalog.database(stmt.name);
+  return s.leader.descriptors.change(async (c) => {
+    const db = c.catalog.database(stmt.name);
     if (!db) {
       if (stmt.ifExists) return tagOnly('DROP DATABASE');
       throw new CairnError(ErrorCode.UndefinedObject, `database "${stmt.name}" does not exist`);
     }
-    const tables = leader.catalog.tablesIn(db.id);
+    const tables = c.catalog.tablesIn(db.id);
     if (tables.length > 0 && !stmt.cascade) {
       throw new CairnError(ErrorCode.FailedPrecondition, `database "${stmt.name}" is not empty and CASCADE was not specified`);
     }
-    await dropTables(s, tables);
-    const d: Descriptor = { kind: { $case: 'database', value: { ...db, state: DescriptorState.DROPPED } } };
-    await leader.write(leader.descriptorOps(d, { removeName: { parentId: 0, name: db.name } }));
-    leader.catalog.apply(d);
+    // The tables and the database go in one batch: no reader sees the tables gone and the database not.
+    dropTables(c, tables);
+    c.putWithoutName({ kind: { $case: 'database', value: { ...db, state: DescriptorState.DROPPED } } });
     return tagOnly('DROP DATABASE');
   });
 }
@@ -157,17 +146,8 @@ export async function dropDatabase(s: Session, stmt: DropDatabaseStatement): Pro
  * Marks tables DROPPED and frees their names. Their rows stay in the keyspace as history
  * (a backup AS OF a time before the drop still sees them) until GC removes them.
  */
-async function dropTables(s: Session, tables: TableDescriptor[]): Promise<void> {
-  const ops = [];
-  const dropped: Descriptor[] = [];
-  for (const t of tables) {
-    const d: Descriptor = { kind: { $case: 'table', value: { ...t, state: DescriptorState.DROPPED } } };
-    ops.push(...s.leader.descriptorOps(d, { removeName: { parentId: t.parentId, name: t.name } }));
-    dropped.push(d);
-  }
-  if (ops.length === 0) return;
-  await s.leader.write(ops);
-  for (const d of dropped) s.leader.catalog.apply(d);
+function dropTables(c: DescriptorChange, tables: TableDescriptor[]): void {
+  for (const t of tables) c.putWithoutName({ kind: { $case: 'table', value: { ...t, state: DescriptorState.DROPPED } } });
 }
 
 export function databaseOf(s: Session, name: TableName): string {
