@@ -10,6 +10,15 @@ import { registerCertCommands } from './commands/cert.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerScheduleCommands } from './commands/schedule.js';
 
+// grpc-js gives TLS the host of --host as the server name, an IP address for 127.0.0.1:26257,
+// which Node deprecates (DEP0123) on every connection; the certificate is still checked against
+// that IP. Only that warning is hidden: every other one prints as usual.
+const printWarning = process.listeners('warning')[0];
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code !== 'DEP0123') printWarning?.(w);
+});
+
 const program = new Command('cairn')
   .description('cairn: a distributed backup job cluster speaking CockroachDB BACKUP/RESTORE')
   .version('0.1.0')
