@@ -6,8 +6,8 @@
  * - A plaintext client, a client certificate from another CA and a wrong password are each
  *   refused with a clear error (UNAUTHENTICATED for the last two).
  * - A user with a password and no grants connects but cannot BACKUP, neither through SQL nor
- *   through a typed RPC (DataService Write/Scan/Fingerprint, PERMISSION_DENIED); after GRANT
- *   SYSTEM BACKUP and GRANT SELECT it can, through the leader and through a standby.
+ *   through a typed RPC (BackupService.StartBackup; DataService Write/Scan/Fingerprint,
+ *   PERMISSION_DENIED); after GRANT SYSTEM BACKUP and GRANT SELECT it can.
  * - A process without NATS credentials cannot join or read the state.
  * - A node certificate replaced and reloaded with SIGHUP: the coordinators present the new
  *   certificate to new connections and the cluster keeps serving old and new clients.
@@ -205,6 +205,8 @@ describe('a user with a password and no grants', () => {
       const err = await failure(alice, `BACKUP DATABASE bank INTO '${COLLECTION}'`);
       expect(err.code, err.message).toBe('INSUFFICIENT_PRIVILEGE');
       expect(err.message).toBe('user alice does not have BACKUP privilege on database bank');
+      // The typed BackupService: the same statement underneath, the same refusal.
+      await expect(alice.startBackup({ collection: ['nodelocal://1/typed'] })).rejects.toMatchObject({ code: 'INSUFFICIENT_PRIVILEGE' });
     }
   });
 
@@ -229,6 +231,8 @@ describe('a user with a password and no grants', () => {
     await root.execute('GRANT SYSTEM BACKUP TO alice');
     // The system privilege is what a full cluster backup needs (seed 001's table).
     await alice.execute("BACKUP INTO 'nodelocal://1/cluster'");
+    const typed = await alice.startBackup({ collection: ['nodelocal://1/typed'] });
+    expect(typed.userName).toBe('alice');
     await root.execute('GRANT SELECT ON TABLE bank.accounts TO alice');
     const table = await alice.getTable('bank', 'accounts');
     const scanned = await scanAs(cluster.grpcAddresses()[1]!, 'alice', ALICE_PASSWORD, tableSpan(table.id));
@@ -237,7 +241,7 @@ describe('a user with a password and no grants', () => {
     expect(fp.tables).toHaveLength(1);
     // Her own job, as SHOW JOBS shows a non-admin.
     const jobs = await query(alice, "SHOW JOBS SELECT * FROM [SHOW JOBS] WHERE job_type = 'BACKUP'");
-    expect(jobs.map((j) => col(j, 'user_name'))).toEqual(['alice']);
+    expect(jobs.map((j) => col(j, 'user_name'))).toEqual(['alice', 'alice']);
   });
 });
 
@@ -337,7 +341,7 @@ describe('the audit log', () => {
     expect(find('USER', (l) => l['user'] === 'root' && String(l['statement']).startsWith('CREATE USER alice WITH PASSWORD'))).toHaveLength(1);
     expect(find('USER', (l) => String(l['statement']) === "ALTER USER alice WITH PASSWORD 'redacted'")).toHaveLength(1);
     expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'error' && l['error'] === 'INSUFFICIENT_PRIVILEGE').length).toBeGreaterThanOrEqual(3);
-    expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'ok')).toHaveLength(1);
+    expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'ok')).toHaveLength(2);
     expect(find('RESTORE', (l) => l['user'] === 'root' && l['outcome'] === 'ok')).toHaveLength(1);
     expect(find('GRANT', (l) => l['statement'] === 'GRANT SYSTEM BACKUP TO alice')).toHaveLength(1);
     expect(find('REVOKE', (l) => l['statement'] === 'REVOKE SYSTEM BACKUP FROM alice')).toHaveLength(1);

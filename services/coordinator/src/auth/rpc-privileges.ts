@@ -62,6 +62,21 @@ export const RPC_REQUIREMENTS: Readonly<Record<string, RpcRequirement>> = {
   '/cairn.v1.JobService/PauseJob': anyone,
   '/cairn.v1.JobService/ResumeJob': anyone,
   '/cairn.v1.JobService/CancelJob': anyone,
+  // BackupService and ScheduleService run the statement each call stands for through
+  // executeSql (backup-service.ts, schedule-service.ts) as the authenticated user: the
+  // statement's own checks decide (BACKUP needs BACKUP privileges, schedules the admin role)
+  // and write the audit line, exactly as through SqlService.
+  '/cairn.v1.BackupService/StartBackup': anyone,
+  '/cairn.v1.BackupService/StartRestore': anyone,
+  '/cairn.v1.BackupService/ListBackups': anyone,
+  '/cairn.v1.BackupService/ShowBackup': anyone,
+  '/cairn.v1.ScheduleService/ListSchedules': anyone,
+  '/cairn.v1.ScheduleService/GetSchedule': anyone,
+  '/cairn.v1.ScheduleService/CreateBackupSchedule': anyone,
+  '/cairn.v1.ScheduleService/AlterBackupSchedule': anyone,
+  '/cairn.v1.ScheduleService/PauseSchedule': anyone,
+  '/cairn.v1.ScheduleService/ResumeSchedule': anyone,
+  '/cairn.v1.ScheduleService/DropSchedule': anyone,
   // Describes the API's schema, nothing of the cluster's data.
   '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo': anyone,
   '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo': anyone,
