@@ -4,12 +4,16 @@ import { isTerminalJob, JobStatus, JobType, type CairnClient, type Job, type Lis
 import { formatResult, outputFormats, type OutputFormat } from '../output/index.js';
 import { JobProgress } from '../output/index.js';
 import { clientFor, DEFAULT_HOST, DEFAULT_USER } from './client-options.js';
+import { DEFAULT_CERTS_DIR } from './cert.js';
+import { addClientSecurityOptions, resolveClientSecurity } from './client-security.js';
 import { jobTypeText, statusText } from './job-watch.js';
 
 interface CommonOptions {
   host: string;
   user: string;
   format: OutputFormat;
+  certsDir: string;
+  insecure?: boolean;
 }
 
 /** SHOW JOBS' columns, then the typed progress JobService adds. */
@@ -74,7 +78,8 @@ const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',')];
 
 async function withClient<T>(o: CommonOptions, fn: (c: CairnClient) => Promise<T>): Promise<T> {
   if (!outputFormats.includes(o.format)) throw new CairnError(ErrorCode.InvalidArgument, `unknown --format "${o.format}"`);
-  const client = clientFor(o.host, undefined, o.user);
+  // Secure clusters: TLS with client.<user>.crt or a password, as cairn sql connects.
+  const client = clientFor(o.host, undefined, o.user, await resolveClientSecurity(o, o.user, o.certsDir !== DEFAULT_CERTS_DIR));
   try {
     return await fn(client);
   } finally {
@@ -107,7 +112,7 @@ export async function followJob(client: CairnClient, jobId: string): Promise<Job
 export function registerJobCommands(program: Command): void {
   const job = program.command('job').description('list, show, follow and control jobs (JobService)');
   const common = (c: Command) =>
-    c
+    addClientSecurityOptions(c)
       .option('--host <addr>', 'coordinator gRPC address(es), comma-separated', DEFAULT_HOST)
       .option('-u, --user <name>', 'SQL user the call runs as (a non-admin sees only its own jobs)', DEFAULT_USER)
       .option('--format <fmt>', `output format (${outputFormats.join('|')})`, 'table');

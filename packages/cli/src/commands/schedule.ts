@@ -3,11 +3,15 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { ScheduleStatus, type CairnClient, type Schedule } from '@cairn/client';
 import { formatResult, outputFormats, type OutputFormat } from '../output/index.js';
 import { clientFor, DEFAULT_HOST, DEFAULT_USER } from './client-options.js';
+import { DEFAULT_CERTS_DIR } from './cert.js';
+import { addClientSecurityOptions, resolveClientSecurity } from './client-security.js';
 
 interface CommonOptions {
   host: string;
   user: string;
   format: OutputFormat;
+  certsDir: string;
+  insecure?: boolean;
 }
 
 /** SHOW SCHEDULES' columns. */
@@ -35,7 +39,8 @@ function print(schedules: Schedule[], format: OutputFormat): void {
 
 async function withClient(o: CommonOptions, fn: (c: CairnClient) => Promise<void>): Promise<void> {
   if (!outputFormats.includes(o.format)) throw new CairnError(ErrorCode.InvalidArgument, `unknown --format "${o.format}"`);
-  const client = clientFor(o.host, undefined, o.user);
+  // Secure clusters: TLS with client.<user>.crt or a password, as cairn sql connects.
+  const client = clientFor(o.host, undefined, o.user, await resolveClientSecurity(o, o.user, o.certsDir !== DEFAULT_CERTS_DIR));
   try {
     await fn(client);
   } finally {
@@ -47,7 +52,7 @@ async function withClient(o: CommonOptions, fn: (c: CairnClient) => Promise<void
 export function registerScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description('list and control backup schedules (ScheduleService)');
   const common = (c: Command) =>
-    c
+    addClientSecurityOptions(c)
       .option('--host <addr>', 'coordinator gRPC address(es), comma-separated', DEFAULT_HOST)
       .option('-u, --user <name>', 'SQL user the call runs as (schedules need the admin role)', DEFAULT_USER)
       .option('--format <fmt>', `output format (${outputFormats.join('|')})`, 'table');
