@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { openKms } from '@cairn/cloud';
-import { startKmsStandIn, type KmsStandIn } from '@cairn/testing';
+import { startKmsStandIn, startStsStandIn, type KmsStandIn } from '@cairn/testing';
 import {
   addBackupKms,
   createBackupEncryption,
@@ -86,6 +86,38 @@ describe('KMS encryption (AWS KMS stand-in)', () => {
     expect((await failure(createBackupEncryption({ encryptionPassphrase: 'pw', kms: [kms.uri(k1)] }))).message).toBe(
       'cannot specify both encryption_passphrase and kms',
     );
+  });
+
+  it('aws-kms:// with AUTH=implicit (environment keys) and with ASSUME_ROLE through STS', async () => {
+    const saved = { ...process.env };
+    const sts = await startStsStandIn({
+      baseKeys: [{ accessKeyId: 'AKIABASE', secretAccessKey: 'base-secret' }],
+      roles: { 'arn:aws:iam::1:role/kms-user': { accessKeyId: kms.accessKeyId, secretAccessKey: kms.secretAccessKey } },
+    });
+    try {
+      process.env['AWS_ACCESS_KEY_ID'] = kms.accessKeyId;
+      process.env['AWS_SECRET_ACCESS_KEY'] = kms.secretAccessKey;
+      const implicit = `aws-kms:///${k1}?AUTH=implicit&REGION=${kms.region}&AWS_ENDPOINT=${encodeURIComponent(kms.endpoint)}`;
+      const made = await createBackupEncryption({ kms: [implicit] });
+      expect(await openBackupEncryption({ kms: [kms.uri(k1)] }, made!.info)).toEqual(made!.key);
+
+      process.env['AWS_ENDPOINT_URL_STS'] = sts.endpoint;
+      const q = new URLSearchParams({
+        AWS_ACCESS_KEY_ID: 'AKIABASE',
+        AWS_SECRET_ACCESS_KEY: 'base-secret',
+        ASSUME_ROLE: 'arn:aws:iam::1:role/kms-user',
+        REGION: kms.region,
+        AWS_ENDPOINT: kms.endpoint,
+      });
+      expect(await openBackupEncryption({ kms: [`aws-kms:///${k1}?${q.toString()}`] }, made!.info)).toEqual(made!.key);
+      expect(sts.calls.map((c) => c.roleArn)).toEqual(['arn:aws:iam::1:role/kms-user']);
+    } finally {
+      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_STS']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+      await sts.stop();
+    }
   });
 
   it('refuses gcp-kms:// and azure-kms:// clearly, and an aws-kms URI without REGION', () => {
