@@ -70,7 +70,6 @@ export class AzureBlobStorage implements ExternalStorage {
         retryDelayInMs: retry.initialBackoffMs,
         maxRetryDelayInMs: retry.maxBackoffMs,
       },
-      // The SDK logs request URLs and headers at its own level; keep it out of cairn's logs.
       userAgentOptions: { userAgentPrefix: 'cairn' },
     });
     const endpoint = location.endpoint ?? `https://${location.accountName}.blob.${location.environmentSuffix}`;
