@@ -6,7 +6,8 @@ import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddr
 import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
 import { ClusterSettings } from './cluster-settings.js';
-import { Leader } from './leader.js';
+import type { Leader } from './leader.js';
+import { startLeader } from './start-leader.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { CoordinatorReadiness } from './coordinator-readiness.js';
 import { PROMETHEUS_SD_PATH, prometheusSdRoute } from './service-discovery.js';
@@ -162,7 +163,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     starting = (async () => {
       log.info('elected leader');
       try {
-        const started = await Leader.start(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics);
+        const started = await startLeader(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics);
         leader = started;
         // An append whose outcome is unknown (the NATS server died mid-publish) leaves this
         // leader's view of the log unreliable: start over, from the log's real end, with a

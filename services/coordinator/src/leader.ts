@@ -1,37 +1,26 @@
 import type { NatsConnection } from 'nats';
-import { BackupResumer } from './backup/backup-resumer.js';
-import { RestoreResumer } from './backup/restore-resumer.js';
-import { BACKUP_EXPIRY_JOB_TYPE } from './backup/expiry-planner.js';
-import { ExpiryResumer } from './backup/expiry-resumer.js';
-import { StagedIngest } from './backup/staged-ingest.js';
-import type { CoordinatorMetrics } from './coordinator-metrics.js';
-import { ScheduleStore, scheduleIdGenerator } from '@cairn/schedules';
-import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
-import { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
-import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
-import { afterScheduledRun } from './schedules/after-scheduled-run.js';
-
-/** Subject the leader serves for restored key/values (see services/node restore-processor). */
+import type { StagedIngest } from './backup/staged-ingest.js';
+import { scheduleIdGenerator } from '@cairn/schedules';
+import type { SchedulerDaemon } from './schedules/scheduler-daemon.js';
+import type { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { ClusterState } from '@cairn/cluster';
 import {
-  LogWriter,
-  NodeRegistry,
-  ProtectedTimestampStore,
   RemoteNodelocalStorage,
-  WorkQueue,
-  ensureIngestStream,
   isLive,
+  type LogWriter,
   type NodeDirectory,
+  type ProtectedTimestampStore,
+  type WorkQueue,
 } from '@cairn/cluster';
 import type { StorageContext } from '@cairn/cloud';
 import { Catalog, decodeDescriptor, descriptorSpan } from '@cairn/catalog';
 import { FIRST_USER_ID } from '@cairn/keys';
 import type { Logger } from '@cairn/metrics';
-import { JobRegistry, JobStore } from '@cairn/jobs';
+import type { JobRegistry } from '@cairn/jobs';
 import type { Descriptor, KeyValueOp, NodeRecord, RangeDescriptor } from '@cairn/proto';
-import { durationMs, type ClusterSettings } from './cluster-settings.js';
-import { RangeDirectory } from './range-directory.js';
+import type { ClusterSettings } from './cluster-settings.js';
+import type { RangeDirectory } from './range-directory.js';
 import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';
 import { DescriptorWriter } from './catalog/descriptor-writer.js';
@@ -44,20 +33,47 @@ const SPLIT_CHECK_EVERY = 10;
  */
 const IDLE_LOG_TICK_MS = 10_000;
 
+/** What a Leader is made of; `startLeader` (start-leader.ts) builds every part. */
+export interface LeaderParts {
+  readonly nc: NatsConnection;
+  readonly state: ClusterState;
+  readonly settings: ClusterSettings;
+  readonly writer: LogWriter;
+  readonly ranges: RangeDirectory;
+  readonly jobs: JobRegistry;
+  readonly workQueue: WorkQueue;
+  readonly protectedTs: ProtectedTimestampStore;
+  readonly nodes: NodeDirectory;
+  readonly stagedIngest: StagedIngest;
+  readonly ptsReconciler: ProtectedTimestampReconciler;
+  /** The scheduler needs the leader it serves (readiness, starting runs): built from it. */
+  readonly scheduler: (leader: Leader) => SchedulerDaemon;
+  readonly log: Logger;
+}
+
 /**
  * Everything the coordinator leader owns while it holds the lease: the single log writer,
  * the range directory, the catalog and the read router. A new Leader is built at each
- * election from what is durable (log tail, ranges bucket, descriptors in the keyspace).
+ * election from what is durable (log tail, ranges bucket, descriptors in the keyspace), by
+ * `startLeader`; every field is set by the constructor.
  */
 export class Leader {
   readonly writeLock = new WriteLock();
   catalog = new Catalog();
-  private nodes!: NodeDirectory;
-  private stagedIngest: StagedIngest | undefined;
-  schedules!: SchedulerDaemon;
+  readonly nc: NatsConnection;
+  readonly state: ClusterState;
+  readonly settings: ClusterSettings;
+  readonly writer: LogWriter;
+  readonly ranges: RangeDirectory;
+  readonly jobs: JobRegistry;
+  readonly workQueue: WorkQueue;
+  readonly log: Logger;
+  private readonly nodes: NodeDirectory;
+  private readonly stagedIngest: StagedIngest;
+  readonly schedules: SchedulerDaemon;
   /** Protected timestamp records: backup jobs' and backup schedules' (the leader writes them). */
-  protectedTs!: ProtectedTimestampStore;
-  private ptsReconciler: ProtectedTimestampReconciler | undefined;
+  readonly protectedTs: ProtectedTimestampStore;
+  private readonly ptsReconciler: ProtectedTimestampReconciler;
   /** Ids for new schedules (CockroachDB-style unique INT8s). */
   readonly scheduleIds = scheduleIdGenerator();
   private timer: NodeJS.Timeout | undefined;
@@ -69,17 +85,20 @@ export class Leader {
   /** The one path for schema changes (lock, write descriptors, apply to the catalog). */
   readonly descriptors: DescriptorWriter;
 
-  private constructor(
-    readonly nc: NatsConnection,
-    readonly state: ClusterState,
-    readonly settings: ClusterSettings,
-    readonly writer: LogWriter,
-    readonly ranges: RangeDirectory,
-    readonly jobs: JobRegistry,
-    readonly workQueue: WorkQueue,
-    readonly log: Logger,
-  ) {
-    this.reader = new ReplicaReader(nc, ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
+  constructor(parts: LeaderParts) {
+    this.nc = parts.nc;
+    this.state = parts.state;
+    this.settings = parts.settings;
+    this.writer = parts.writer;
+    this.ranges = parts.ranges;
+    this.jobs = parts.jobs;
+    this.workQueue = parts.workQueue;
+    this.log = parts.log;
+    this.nodes = parts.nodes;
+    this.stagedIngest = parts.stagedIngest;
+    this.protectedTs = parts.protectedTs;
+    this.ptsReconciler = parts.ptsReconciler;
+    this.reader = new ReplicaReader(parts.nc, parts.ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
     this.descriptors = new DescriptorWriter({
       writeLock: this.writeLock,
       write: (ops) => this.write(ops),
@@ -87,73 +106,28 @@ export class Leader {
       allocateDescriptorId: () => this.allocateDescriptorId(),
       splitAt: (keys) => this.splitAt(keys),
     });
+    this.schedules = parts.scheduler(this);
   }
 
-  static async start(
-    nc: NatsConnection,
-    state: ClusterState,
-    settings: ClusterSettings,
-    coordinatorId: string,
-    log: Logger,
-    metrics?: CoordinatorMetrics,
-  ): Promise<Leader> {
-    const writer = await LogWriter.open(state.js, state.jsm, nc.info?.max_payload);
-    const ranges = await RangeDirectory.load(state.ranges);
-    const store = await JobStore.open(nc, { replicas: state.options.replicas });
-    const jobs = new JobRegistry({
-      store,
-      coordinatorId,
-      logger: log.child({ component: 'jobs' }),
-      ...(metrics ? { onEvent: metrics.onJobEvent } : {}),
-    });
-    const protectedTs = await ProtectedTimestampStore.open(state);
-    metrics?.attach(jobs, protectedTs);
-    const scheduleStore = await ScheduleStore.open(nc, { replicas: state.options.replicas, mirror: true });
-    const workQueue = await WorkQueue.open(state);
-    const leader = new Leader(nc, state, settings, writer, ranges, jobs, workQueue, log);
-    leader.protectedTs = protectedTs;
-    leader.schedules = new SchedulerDaemon({
-      store: scheduleStore,
-      jobs,
-      startJob: scheduledBackupStarter(leader),
-      pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
-      isReady: () => leader.ready,
-      log: log.child({ component: 'scheduler' }),
-      afterRun: afterScheduledRun(leader),
-      ...(metrics ? { metrics } : {}),
-    });
-    leader.nodes = await new NodeRegistry(state.nodes).watch(nc);
-    if (ranges.isBootstrapped) {
+  /**
+   * Starts leading the data plane: re-announces the range directory, then maintains it (and
+   * loads the catalog) every second. Jobs, the scheduler and ingest are started by `startLeader`.
+   */
+  async begin(): Promise<void> {
+    if (this.ranges.isBootstrapped) {
       // Re-announce the directory: the previous leader may have died between publishing a
       // range change and saving it, and replicas must agree with what we now believe.
-      await leader.publishRanges([...ranges.all()]);
+      await this.publishRanges([...this.ranges.all()]);
     }
-    leader.timer = setInterval(() => void leader.maintain(), MAINTENANCE_INTERVAL_MS);
-    await leader.maintain();
-    jobs.registerResumer('BACKUP', (job) => new BackupResumer(job, workQueue, leader.storageContext(), protectedTs));
-    jobs.registerResumer('RESTORE', (job) => new RestoreResumer(job, { descriptors: leader.descriptors, log }, workQueue));
-    jobs.registerResumer(BACKUP_EXPIRY_JOB_TYPE, (job) => new ExpiryResumer(job, leader.storageContext(), log.child({ component: 'backup-expiry' })));
-    await ensureIngestStream(state.jsm, state.options.replicas);
-    leader.stagedIngest = new StagedIngest(nc, state.jsm, log);
-    leader.stagedIngest.serve((ref) => writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: ref } })));
-    // Adopts every unfinished job, including those of a coordinator that died.
-    await jobs.start();
-    leader.schedules.start();
-    // After adoption: records of jobs that ended (or schedules dropped) without releasing them go.
-    leader.ptsReconciler = new ProtectedTimestampReconciler(
-      protectedTs,
-      { getJob: (id) => jobs.get(id), scheduleExists: async (id) => (await scheduleStore.get(id)) !== undefined },
-      log,
-    );
-    leader.ptsReconciler.start();
-    return leader;
+    this.timer = setInterval(() => void this.maintain(), MAINTENANCE_INTERVAL_MS);
+    await this.maintain();
   }
 
   /** Stops acting as leader: running jobs are left as they are, for the next leader to adopt. */
   async stop(): Promise<void> {
-    this.stagedIngest?.stop();
+    this.stagedIngest.stop();
     this.schedules.stop();
-    await this.ptsReconciler?.stop();
+    await this.ptsReconciler.stop();
     if (this.timer) clearInterval(this.timer);
     this.nodes.stop();
     await this.jobs.stop();

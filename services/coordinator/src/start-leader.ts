@@ -1,0 +1,87 @@
+import type { NatsConnection } from 'nats';
+import { LogWriter, NodeRegistry, ProtectedTimestampStore, WorkQueue, ensureIngestStream, type ClusterState } from '@cairn/cluster';
+import { JobRegistry, JobStore } from '@cairn/jobs';
+import type { Logger } from '@cairn/metrics';
+import { ScheduleStore } from '@cairn/schedules';
+import { StagedIngest } from './backup/staged-ingest.js';
+import { durationMs, type ClusterSettings } from './cluster-settings.js';
+import type { CoordinatorMetrics } from './coordinator-metrics.js';
+import { JOB_TYPES } from './jobs/job-types.js';
+import { Leader } from './leader.js';
+import { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
+import { RangeDirectory } from './range-directory.js';
+import { afterScheduledRun } from './schedules/after-scheduled-run.js';
+import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
+import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
+
+/**
+ * The one construction function of a leader: opens what is durable, builds every part,
+ * registers each job type's resumer, and starts them in order (data plane, ingest, job
+ * adoption, scheduler, protected timestamp reconciliation). Parts receive the capabilities
+ * they use; only the statements and services reach the whole Leader. Kept apart from
+ * leader.ts so that the Leader's module imports none of the parts that use it.
+ */
+export async function startLeader(
+  nc: NatsConnection,
+  state: ClusterState,
+  settings: ClusterSettings,
+  coordinatorId: string,
+  log: Logger,
+  metrics?: CoordinatorMetrics,
+): Promise<Leader> {
+  const writer = await LogWriter.open(state.js, state.jsm, nc.info?.max_payload);
+  const ranges = await RangeDirectory.load(state.ranges);
+  const jobs = new JobRegistry({
+    store: await JobStore.open(nc, { replicas: state.options.replicas }),
+    coordinatorId,
+    logger: log.child({ component: 'jobs' }),
+    ...(metrics ? { onEvent: metrics.onJobEvent } : {}),
+  });
+  const protectedTs = await ProtectedTimestampStore.open(state);
+  metrics?.attach(jobs, protectedTs);
+  const scheduleStore = await ScheduleStore.open(nc, { replicas: state.options.replicas, mirror: true });
+  const workQueue = await WorkQueue.open(state);
+  const nodes = await new NodeRegistry(state.nodes).watch(nc);
+  await ensureIngestStream(state.jsm, state.options.replicas);
+  const stagedIngest = new StagedIngest(nc, state.jsm, log);
+  // Records of jobs that ended (or schedules dropped) without releasing them go; started after adoption.
+  const ptsReconciler = new ProtectedTimestampReconciler(
+    protectedTs,
+    { getJob: (id) => jobs.get(id), scheduleExists: async (id) => (await scheduleStore.get(id)) !== undefined },
+    log,
+  );
+  const leader = new Leader({
+    nc,
+    state,
+    settings,
+    writer,
+    ranges,
+    jobs,
+    workQueue,
+    protectedTs,
+    nodes,
+    stagedIngest,
+    ptsReconciler,
+    log,
+    scheduler: (l) =>
+      new SchedulerDaemon({
+        store: scheduleStore,
+        jobs,
+        startJob: scheduledBackupStarter(l),
+        pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
+        isReady: () => l.ready,
+        log: log.child({ component: 'scheduler' }),
+        afterRun: afterScheduledRun(l),
+        ...(metrics ? { metrics } : {}),
+      }),
+  });
+  await leader.begin();
+  const deps = { workQueue, storage: () => leader.storageContext(), protectedTs, descriptors: leader.descriptors, log };
+  for (const t of JOB_TYPES) jobs.registerResumer(t.type, (job) => t.resumer(job, deps));
+  stagedIngest.serve((ref) => writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: ref } })));
+  // Adopts every unfinished job, including those of a coordinator that died.
+  await jobs.start();
+  leader.schedules.start();
+  ptsReconciler.start();
+  return leader;
+}
