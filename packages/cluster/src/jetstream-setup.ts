@@ -300,4 +300,4 @@ export function jetStream(nc: NatsConnection): JetStreamClient {
  * ordered consumer after two missed heartbeats, so one left on a dead server is replaced
  * within about this long, instead of after the default 30 s.
  */
-export const CONSUME_EXPIRES_MS = 4000;
+export const CONSUME_EXPIRES_MS = 2000;

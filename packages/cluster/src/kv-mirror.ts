@@ -1,5 +1,6 @@
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { onReconnect } from './stream-follower.js';
 
 export interface KvMirrorOptions {
   /** Called with a value that `decode` refused (the entry is left out). */
@@ -30,11 +31,7 @@ export class KvMirror<T> {
     private readonly o: KvMirrorOptions,
     nc: NatsConnection,
   ) {
-    const statuses = nc.status();
-    void (async () => {
-      for await (const s of statuses) if (s.type === 'reconnect') this.restart();
-    })().catch(() => undefined);
-    this.stopStatus = () => (statuses as unknown as { stop?: () => void }).stop?.();
+    this.stopStatus = onReconnect(nc, () => this.restart());
   }
 
   /** Opens the mirror; resolves once every stored key is loaded. */

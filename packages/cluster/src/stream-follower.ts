@@ -42,7 +42,7 @@ export async function* followStream(nc: NatsConnection, js: JetStreamClient, str
       void messages?.close().catch(() => undefined);
     };
     signal?.addEventListener('abort', restart, { once: true });
-    const stopWatching = watchForRestart(nc, restart);
+    const stopWatching = onReconnect(nc, restart);
     let lastActivity = Date.now();
     const stallCheck = setInterval(() => {
       if (Date.now() - lastActivity > STALL_MS) restart();
@@ -104,14 +104,17 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Calls `onReconnect` each time the connection reconnects (to the same or another server). */
-function watchForRestart(nc: NatsConnection, onReconnect: () => void): () => void {
+/**
+ * Calls `fn` each time the connection reconnects (to the same or another server): consumers
+ * and watches that lived on the old server are then worth starting afresh. Returns the stop.
+ */
+export function onReconnect(nc: NatsConnection, fn: () => void): () => void {
   let stopped = false;
   const statuses = nc.status();
   void (async () => {
     for await (const s of statuses) {
       if (stopped) break;
-      if (s.type === 'reconnect') onReconnect();
+      if (s.type === 'reconnect') fn();
     }
   })().catch(() => undefined);
   return () => {
