@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { workError, type ProtectedTimestampStore, type WorkQueue } from '@cairn/cluster';
+import type { ProtectedTimestampStore, WorkQueue } from '@cairn/cluster';
 import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
 import {
   BackupCheckpoint,
@@ -19,6 +19,7 @@ import {
   writeChecksummedFile,
 } from '@cairn/backup-format';
 import { BackupCollection } from './backup-collection.js';
+import { runSpanItems } from './span-items.js';
 import { unhex, type BackupDetails } from './backup-details.js';
 import { protectBackupJob, releaseBackupJob } from './backup-protection.js';
 
@@ -55,10 +56,10 @@ export class BackupResumer implements Resumer {
       const layerUris = collection.layerUris(d.layerPath);
       // Routed: each span is exported by a node holding it (no export over NATS, no second
       // copy of the data between nodes) unless no live holder is eligible.
-      await this.queue.openJob(jobId, { kind: 'backup', localityFilter: d.executionLocality, routed: true });
-      for (const [i, span] of d.spans.entries()) {
-        if (done.has(String(i))) continue;
-        const item = BackupWorkItem.encode({
+      const items = d.spans.map((span, i) => ({
+        id: String(i),
+        holders: span.replicas,
+        payload: BackupWorkItem.encode({
           span: { start: unhex(span.start), end: unhex(span.end) },
           startTime: BigInt(span.startTime),
           endTime: BigInt(d.endTime),
@@ -68,20 +69,16 @@ export class BackupResumer implements Resumer {
           minAppliedSeq: BigInt(d.minAppliedSeq),
           replicas: span.replicas,
           encryptionKey: key ?? new Uint8Array(0),
-        }).finish();
-        await this.queue.publish(jobId, String(i), item, span.replicas);
-      }
+        }).finish(),
+      }));
+      const results = runSpanItems(this.queue, jobId, { kind: 'backup', localityFilter: d.executionLocality, routed: true }, items, done, ctx.signal);
       let lastCheckpoint = Date.now();
       let previousCheckpoint: string | undefined;
       const total = d.spans.length;
       if (done.size < total) {
         await ctx.setProgress(done.size / total, 'exporting spans');
-        for await (const r of this.queue.results(jobId, ctx.signal)) {
-          if (done.has(r.itemId)) continue; // a retried span's second result: already accounted
-          const err = workError(r);
-          if (err) throw err;
-          if (r.outcome?.$case !== 'payload') continue;
-          done.set(r.itemId, BackupWorkResult.decode(r.outcome.value).files);
+        for await (const r of results) {
+          done.set(r.itemId, BackupWorkResult.decode(r.payload).files);
           const finished = done.size >= total;
           if (finished || Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
             const cp = this.checkpoint(d, done);

@@ -1,11 +1,12 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { decodeDescriptor } from '@cairn/catalog';
-import { workError, type WorkQueue } from '@cairn/cluster';
+import type { WorkQueue } from '@cairn/cluster';
 import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
 import { DescriptorState, RestoreWorkItem, RestoreWorkResult, type Descriptor } from '@cairn/proto';
 import type { Logger } from '@cairn/metrics';
 import type { DescriptorWriter } from '../catalog/descriptor-writer.js';
+import { runSpanItems } from './span-items.js';
 import { unhex } from './backup-details.js';
 import type { RestoreDetails } from './restore-details.js';
 import { spanStatus } from './backup-resumer.js';
@@ -33,25 +34,20 @@ export class RestoreResumer implements Resumer {
     let rows = BigInt(saved.rows);
     let bytes = BigInt(saved.bytes);
     if (done.size < d.items.length) {
-      await this.queue.openJob(jobId, { kind: 'restore' });
-      for (const [i, it] of d.items.entries()) {
-        if (done.has(String(i))) continue;
-        const payload = RestoreWorkItem.encode({
+      const items = d.items.map((it, i) => ({
+        id: String(i),
+        payload: RestoreWorkItem.encode({
           span: { start: unhex(it.start), end: unhex(it.end) },
           files: it.files.map((f) => ({ layerUri: d.layers[f.layer]![f.locality] ?? d.layers[f.layer]!['default']!, path: f.path, layer: f.layer })),
           endTime: BigInt(d.endTime),
           rewrites: d.rewrites,
           encryptionKey: d.encryptionKey ? unhex(d.encryptionKey) : new Uint8Array(0),
-        }).finish();
-        await this.queue.publish(jobId, String(i), payload);
-      }
+        }).finish(),
+      }));
+      const results = runSpanItems(this.queue, jobId, { kind: 'restore' }, items, done, ctx.signal);
       await ctx.setProgress(done.size / Math.max(1, d.items.length), 'restoring spans');
-      for await (const r of this.queue.results(jobId, ctx.signal)) {
-        if (done.has(r.itemId)) continue;
-        const err = workError(r);
-        if (err) throw err;
-        if (r.outcome?.$case !== 'payload') continue;
-        const res = RestoreWorkResult.decode(r.outcome.value);
+      for await (const r of results) {
+        const res = RestoreWorkResult.decode(r.payload);
         rows += res.rows;
         bytes += res.bytes;
         done.add(r.itemId);

@@ -1,0 +1,50 @@
+import { workError, type WorkQueue } from '@cairn/cluster';
+
+/** One span's work item: its id in the job (stable across retries and failovers) and payload. */
+export interface SpanItem {
+  readonly id: string;
+  readonly payload: Uint8Array;
+  /** Routed jobs: the nodes holding the span, which should do the work. */
+  readonly holders?: readonly number[];
+}
+
+/** A finished item's result payload, yielded once per item. */
+export interface SpanItemResult {
+  readonly itemId: string;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * "Publish span items, collect results once per item", the distribution step BACKUP and
+ * RESTORE share. Opens the job's queue, publishes every item not in `done` (item ids are
+ * JetStream message ids, so republishing after a failover adds nothing), then yields each
+ * remaining item's first result: a redelivered item's second result, or one counted by an
+ * earlier run, is skipped. A failed item throws its error. Ends once every item has a
+ * result, or when `signal` aborts (the caller checks which).
+ */
+export async function* runSpanItems(
+  queue: WorkQueue,
+  jobId: string,
+  options: Parameters<WorkQueue['openJob']>[1],
+  items: readonly SpanItem[],
+  done: { has(itemId: string): boolean },
+  signal: AbortSignal,
+): AsyncGenerator<SpanItemResult> {
+  await queue.openJob(jobId, options);
+  const pending = new Set<string>();
+  for (const item of items) {
+    if (done.has(item.id)) continue;
+    pending.add(item.id);
+    await queue.publish(jobId, item.id, item.payload, item.holders ?? []);
+  }
+  if (pending.size === 0) return;
+  for await (const r of queue.results(jobId, signal)) {
+    if (!pending.has(r.itemId)) continue;
+    const err = workError(r);
+    if (err) throw err;
+    if (r.outcome?.$case !== 'payload') continue;
+    pending.delete(r.itemId);
+    yield { itemId: r.itemId, payload: r.outcome.value };
+    if (pending.size === 0) return;
+  }
+}
