@@ -168,7 +168,7 @@ describe('a secure cluster refuses', () => {
     const plain = track(new CairnClient({ addresses: cluster.grpcAddresses().slice(0, 1), retryForMs: 500 }));
     const err = await failure(plain, 'SHOW DATABASES');
     expect(err.code).toBe('UNAVAILABLE');
-    expect(err.message).toMatch(/connected without TLS: a secure cluster needs its CA certificate, --certs-dir/);
+    expect(err.message).toMatch(/connected without TLS: if the cluster runs secure, give its CA certificate with --certs-dir/);
   });
 
   it('a client certificate signed by another CA', async () => {
@@ -329,6 +329,7 @@ describe('the audit log', () => {
   it('records BACKUP, RESTORE, GRANT, user changes and failed logins, naming the user, and no log holds a secret', async () => {
     const root = await rootClient();
     await root.execute(`ALTER USER alice WITH PASSWORD '${ALICE_PASSWORD}-2'`);
+    await root.execute("CREATE SCHEDULE audited FOR BACKUP INTO 'nodelocal://1/scheduled' RECURRING '@daily' WITH SCHEDULE OPTIONS first_run = 'now'");
     await root.execute('REVOKE SYSTEM BACKUP FROM alice');
     const lines = await waitFor(
       async () => {
@@ -344,6 +345,7 @@ describe('the audit log', () => {
     expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'ok')).toHaveLength(2);
     expect(find('RESTORE', (l) => l['user'] === 'root' && l['outcome'] === 'ok')).toHaveLength(1);
     expect(find('GRANT', (l) => l['statement'] === 'GRANT SYSTEM BACKUP TO alice')).toHaveLength(1);
+    expect(find('SCHEDULE', (l) => l['user'] === 'root' && String(l['statement']).startsWith("CREATE SCHEDULE 'audited' FOR BACKUP"))).toHaveLength(1);
     expect(find('REVOKE', (l) => l['statement'] === 'REVOKE SYSTEM BACKUP FROM alice')).toHaveLength(1);
     expect(find('LOGIN_FAILED', (l) => l['user'] === 'alice' && String(l['reason']) === 'password authentication failed for user alice').length).toBeGreaterThanOrEqual(1);
     expect(find('PERMISSION_DENIED', (l) => l['user'] === 'alice' && l['rpc'] === '/cairn.v1.DataService/Write')).toHaveLength(1);

@@ -67,7 +67,8 @@ describe('start-local', () => {
     const dataDir = await tempDir('cairn-start-local-secure');
     const sl = await startLocal(dataDir, ['--nodes', '1', '--secure']);
     expect(sl.logs()).toContain(`secure mode      certificates in ${join(dataDir, 'certs')}`);
-    expect(sl.logs()).toContain(`--certs-dir ${join(dataDir, 'certs')} --host`);
+    // The connect hint is printed right after the ready line.
+    await sl.waitForLog(`--certs-dir ${join(dataDir, 'certs')} --host`, 10_000);
     const grpc = String(sl.readyInfo['grpc']);
     const certs = join(dataDir, 'certs');
     const root = new CairnClient({
@@ -91,7 +92,7 @@ describe('start-local', () => {
     const dataDir = await tempDir('cairn-start-local-insecure');
     const sl = await startLocal(dataDir, ['--nodes', '0']);
     expect(sl.logs()).toContain('insecure mode    no TLS, no authentication');
-    expect(sl.logs()).toContain('cairn sql --insecure --host');
+    await sl.waitForLog('cairn sql --insecure --host', 10_000);
     await sl.stop(30_000);
   });
 

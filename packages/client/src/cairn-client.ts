@@ -399,11 +399,14 @@ function fromServiceError(err: ServiceError, address: string, tls = false): Cair
     });
   }
   if (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED) {
-    // Plaintext against a TLS server (or the reverse) looks like a dropped connection: say
-    // which mode this client used, the likeliest cause when a coordinator is up.
-    const hint = tls
-      ? ' (connected with TLS: is the cluster secure, and was its certificate signed by this ca.crt?)'
-      : ' (connected without TLS: a secure cluster needs its CA certificate, --certs-dir)';
+    // Plaintext against a TLS server (or the reverse) looks like a connection that cannot be
+    // established: say which mode this client used. A deadline is not that.
+    const hint =
+      err.code !== status.UNAVAILABLE
+        ? ''
+        : tls
+          ? ' (connected with TLS: is the cluster secure, and was its certificate signed by this ca.crt?)'
+          : ' (connected without TLS: if the cluster runs secure, give its CA certificate with --certs-dir)';
     return new CairnError(ErrorCode.Unavailable, `cannot reach cairn at ${address}: ${err.details || err.message}${hint}`, {
       retryable: err.code === status.UNAVAILABLE,
       cause: err,
