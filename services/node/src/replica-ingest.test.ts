@@ -119,7 +119,7 @@ describe('restored rows staged beside the log', () => {
       const messages = await stage(subject, [rows.slice(0, 2), rows.slice(2)]);
       const entry = writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: { subject, messages, startKey: key('b1'), endKey: key('x9\0'), rows: 3n } } }));
       await entry.stored;
-      await waitFor(() => a.applied.seq >= entry.seq && b.applied.seq >= entry.seq, { what: 'both replicas apply the ingest entry', timeoutMs: 10_000 });
+      await waitFor(async () => a.applied.seq >= entry.seq && b.applied.seq >= entry.seq, { what: 'both replicas apply the ingest entry', timeoutMs: 10_000 });
       const at = entry.timestamp;
       expect(text(a.store.get(key('b1'), at))).toBe('restored-b1');
       expect(text(a.store.get(key('x9'), at))).toBe('restored-x9');
@@ -132,7 +132,7 @@ describe('restored rows staged beside the log', () => {
       await purgeStaged(state.jsm, subject);
       const late = await replica(23, from);
       try {
-        await waitFor(() => late.applied.seq >= entry.seq, { what: 'the late replica catches up', timeoutMs: 20_000 });
+        await waitFor(async () => late.applied.seq >= entry.seq, { what: 'the late replica catches up', timeoutMs: 20_000 });
         expect(text(late.store.get(key('b1'), at))).toBe('restored-b1');
         expect(text(late.store.get(key('c2'), at))).toBe('restored-c2');
         expect(late.store.get(key('x9'), at)).toBeUndefined();
