@@ -163,6 +163,23 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+describe('cairn cert', () => {
+  it("lists CockroachDB's file names with their use, and refuses to overwrite without --overwrite", async () => {
+    const run = await runCli(['cert', 'list', '--certs-dir', certsDir]);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = run.stdout.split('\n').filter((l) => /^\s+(CA|Node|Client)\s+\|/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.map((r) => [r[0], r[1], r[2]])).toEqual([
+      ['CA', 'ca.crt', ''],
+      ['Client', 'client.root.crt', 'client.root.key'],
+      ['Node', 'node.crt', 'node.key'],
+    ]);
+    expect(rows[2]![4]).toBe('addresses: localhost, 127.0.0.1');
+    const again = await runCli(['cert', 'create-client', 'root', '--certs-dir', certsDir, '--ca-key', caKey]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(`ERROR (DUPLICATE_OBJECT): ${join(certsDir, 'client.root.crt')} already exists: pass --overwrite to replace it`);
+  });
+});
+
 describe('a secure cluster refuses', () => {
   it('a plaintext client, with a clear error', async () => {
     const plain = track(new CairnClient({ addresses: cluster.grpcAddresses().slice(0, 1), retryForMs: 500 }));
