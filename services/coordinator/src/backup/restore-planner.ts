@@ -1,6 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor, encodeDescriptor, rewriteDescriptor } from '@cairn/catalog';
-import { formatTimestamp, intersectSpans, tableSpan } from '@cairn/keys';
+import { compareKeys, formatTimestamp, intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, MvccFilter, ObjectKind, type Descriptor, type TableDescriptor } from '@cairn/proto';
 import type { RestoreStatement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
@@ -111,21 +111,22 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
   if (o.schemaOnly !== true) {
     for (const t of tables) {
       if (t.kind !== ObjectKind.TABLE) continue;
-      const span = tableSpan(t.id);
-      const files: RestoreDetails['items'][number]['files'] = [];
-      layers.forEach((l, layer) => {
-        for (const f of l.manifest.files) {
-          if (!f.span || !intersectSpans(span, { start: f.span.start, end: f.span.end })) continue;
-          if (l.uris[f.locality] === undefined) {
-            throw new CairnError(
-              ErrorCode.FailedPrecondition,
-              `backup ${l.shownAs} has files in locality ${f.locality}, but no URI with COCKROACH_LOCALITY=${f.locality} was given: pass every locality URI of the backup`,
-            );
+      for (const span of restoreSpans(tableSpan(t.id), layers)) {
+        const files: RestoreDetails['items'][number]['files'] = [];
+        layers.forEach((l, layer) => {
+          for (const f of l.manifest.files) {
+            if (!f.span || !intersectSpans(span, { start: f.span.start, end: f.span.end })) continue;
+            if (l.uris[f.locality] === undefined) {
+              throw new CairnError(
+                ErrorCode.FailedPrecondition,
+                `backup ${l.shownAs} has files in locality ${f.locality}, but no URI with COCKROACH_LOCALITY=${f.locality} was given: pass every locality URI of the backup`,
+              );
+            }
+            files.push({ layer, path: f.path, locality: f.locality });
           }
-          files.push({ layer, path: f.path, locality: f.locality });
-        }
-      });
-      if (files.length > 0) items.push({ start: hex(span.start), end: hex(span.end), files });
+        });
+        if (files.length > 0) items.push({ start: hex(span.start), end: hex(span.end), files });
+      }
     }
   }
   return {
@@ -202,4 +203,25 @@ export function descriptorsAt(layers: Layer[], endTime: bigint): Descriptor[] {
     else byId.delete(r.id);
   }
   return [...byId.values()];
+}
+
+/**
+ * A table's span cut where the oldest layer's data files start, so a large table is restored
+ * as many items that nodes share (each merges only the files that overlap its piece) instead of
+ * one item on one node. Keys never straddle a cut: a data file never splits a key's revisions.
+ */
+function restoreSpans(table: Span, layers: readonly { manifest: { files: ReadonlyArray<{ span?: { start: Uint8Array; end: Uint8Array } | undefined }> } }[]): Span[] {
+  const cuts = (layers[0]?.manifest.files ?? [])
+    .map((f) => f.span?.start)
+    .filter((k): k is Uint8Array => k !== undefined && compareKeys(k, table.start) > 0 && (table.end.length === 0 || compareKeys(k, table.end) < 0))
+    .sort(compareKeys);
+  const spans: Span[] = [];
+  let start = table.start;
+  for (const cut of cuts) {
+    if (compareKeys(cut, start) <= 0) continue;
+    spans.push({ start, end: cut });
+    start = cut;
+  }
+  spans.push({ start, end: table.end });
+  return spans;
 }
