@@ -346,6 +346,12 @@ describe('the audit log', () => {
   it('records BACKUP, RESTORE, GRANT, user changes and failed logins, naming the user, and no log holds a secret', async () => {
     const root = await rootClient();
     await root.execute(`ALTER USER alice WITH PASSWORD '${ALICE_PASSWORD}-2'`);
+    // A user may change its own password (not another's), and then logs in with the new one.
+    const alice = passwordClient('alice', `${ALICE_PASSWORD}-2`);
+    expect((await failure(alice, "ALTER USER root WITH PASSWORD 'x'")).code).toBe('INSUFFICIENT_PRIVILEGE');
+    await alice.execute(`ALTER USER alice WITH PASSWORD '${ALICE_PASSWORD}-3'`);
+    expect((await failure(passwordClient('alice', `${ALICE_PASSWORD}-2`), 'SHOW DATABASES')).code).toBe('UNAUTHENTICATED');
+    await passwordClient('alice', `${ALICE_PASSWORD}-3`).execute('SHOW DATABASES');
     await root.execute("CREATE SCHEDULE audited FOR BACKUP INTO 'nodelocal://1/scheduled' RECURRING '@daily' WITH SCHEDULE OPTIONS first_run = 'now'");
     await root.execute('REVOKE SYSTEM BACKUP FROM alice');
     const lines = await waitFor(
@@ -357,7 +363,8 @@ describe('the audit log', () => {
     );
     const find = (event: string, pred: (l: Record<string, unknown>) => boolean = () => true) => lines.filter((l) => l['event'] === event && pred(l));
     expect(find('USER', (l) => l['user'] === 'root' && String(l['statement']).startsWith('CREATE USER alice WITH PASSWORD'))).toHaveLength(1);
-    expect(find('USER', (l) => String(l['statement']) === "ALTER USER alice WITH PASSWORD 'redacted'")).toHaveLength(1);
+    expect(find('USER', (l) => String(l['statement']) === "ALTER USER alice WITH PASSWORD 'redacted'")).toHaveLength(2);
+    expect(find('USER', (l) => l['user'] === 'alice' && l['outcome'] === 'ok')).toHaveLength(1);
     expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'error' && l['error'] === 'INSUFFICIENT_PRIVILEGE').length).toBeGreaterThanOrEqual(3);
     expect(find('BACKUP', (l) => l['user'] === 'alice' && l['outcome'] === 'ok')).toHaveLength(2);
     expect(find('RESTORE', (l) => l['user'] === 'root' && l['outcome'] === 'ok')).toHaveLength(1);

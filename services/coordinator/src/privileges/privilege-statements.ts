@@ -90,6 +90,8 @@ export async function authorizeStatement(s: Session, stmt: Statement): Promise<v
   s.leader.assertReady();
   const state = await storeOf(s.leader).read();
   checkSessionUser(state, s.user);
+  // As in CockroachDB, every user may change its own password; other users' need admin.
+  if (stmt.kind === 'alterUser' && normalizeUsername(stmt.name) === s.user) return;
   authorize(state, s.user, requirementFor(stmt, s.database), objectDirectory(s.leader.catalog));
 }
 
