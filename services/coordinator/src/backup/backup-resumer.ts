@@ -1,6 +1,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { ProtectedTimestampStore, WorkQueue } from '@cairn/cluster';
-import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
+import type { Job, JobContext, Resumer } from '@cairn/jobs';
+import { decodeBackupDetails } from '../jobs/job-details.js';
 import {
   BackupCheckpoint,
   BackupWorkItem,
@@ -40,7 +41,7 @@ export class BackupResumer implements Resumer {
   ) {}
 
   async resume(ctx: JobContext): Promise<void> {
-    const d = decodeJsonPayload<BackupDetails>(this.job.spec);
+    const d = decodeBackupDetails(this.job.spec);
     const jobId = this.job.id;
     await protectBackupJob(this.protectedTs, jobId, d);
     const done = new Map<string, BackupFile[]>();
@@ -106,7 +107,7 @@ export class BackupResumer implements Resumer {
   }
 
   async onFailOrCancel(): Promise<void> {
-    await releaseBackupJob(this.protectedTs, decodeJsonPayload<BackupDetails>(this.job.spec));
+    await releaseBackupJob(this.protectedTs, decodeBackupDetails(this.job.spec));
     // Files already written stay (as in CockroachDB) but no manifest or LATEST names them.
     await this.queue.closeJob(this.job.id);
   }

@@ -1,5 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { encodeJsonPayload, isTerminalStatus, type Job, type JobRegistry } from '@cairn/jobs';
+import { isTerminalStatus, type Job, type JobRegistry } from '@cairn/jobs';
+import { encodeExpiryDetails } from '../jobs/job-details.js';
 import { parseRetention, parseStoredBackup, type BackupSchedule } from '@cairn/schedules';
 import { quoteString, redactUri } from '@cairn/sql';
 import type { ChainSummary } from './backup-collection.js';
@@ -7,14 +8,8 @@ import type { ChainSummary } from './backup-collection.js';
 /** The job type of a schedule's backup expiry (SHOW JOBS' job_type). */
 export const BACKUP_EXPIRY_JOB_TYPE = 'BACKUP EXPIRY';
 
-/** What a BACKUP EXPIRY job does, fixed when it is created (the job's spec payload). */
-export interface ExpiryDetails {
-  /** The collection's URIs as the schedule's BACKUP names them, credentials included (never shown). */
-  collection: string[];
-  /** The retention as the schedule shows it (`'720h'`). */
-  retention: string;
-  retentionMs: number;
-}
+import type { ExpiryDetails } from './expiry-details.js';
+export type { ExpiryDetails } from './expiry-details.js';
 
 /** What to expire, decided once per job and kept in its checkpoint. */
 export interface ExpiryPlan {
@@ -101,6 +96,6 @@ export async function startExpiryJob(
     statement: '',
     userName: schedule.owner,
     scheduleId: schedule.id,
-    payload: encodeJsonPayload(details),
+    payload: encodeExpiryDetails(details),
   });
 }

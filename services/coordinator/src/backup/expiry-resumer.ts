@@ -1,6 +1,7 @@
 import type { StorageContext } from '@cairn/cloud';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { decodeJsonPayload, type Job, type JobContext, type JobLogger, type Resumer } from '@cairn/jobs';
+import type { Job, JobContext, JobLogger, Resumer } from '@cairn/jobs';
+import { decodeExpiryDetails } from '../jobs/job-details.js';
 import { BackupCollection } from './backup-collection.js';
 import { chooseExpiredChains, type ExpiryDetails } from './expiry-planner.js';
 
@@ -63,7 +64,7 @@ export class ExpiryResumer implements Resumer {
   ) {}
 
   async resume(ctx: JobContext): Promise<void> {
-    const d = decodeJsonPayload<ExpiryDetails>(this.job.spec);
+    const d = decodeExpiryDetails(this.job.spec);
     const collection = await BackupCollection.open(d.collection, this.storage);
     try {
       let cp = ctx.checkpoint ? decodeExpiryCheckpoint(ctx.checkpoint) : await this.decide(collection, d);

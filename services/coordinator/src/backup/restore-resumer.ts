@@ -1,7 +1,8 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { decodeDescriptor } from '@cairn/catalog';
 import type { WorkQueue } from '@cairn/cluster';
-import { decodeJsonPayload, type Job, type JobContext, type Resumer } from '@cairn/jobs';
+import type { Job, JobContext, Resumer } from '@cairn/jobs';
+import { decodeRestoreDetails } from '../jobs/job-details.js';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
 import { DescriptorState, RestoreWorkItem, RestoreWorkResult, type Descriptor } from '@cairn/proto';
 import type { Logger } from '@cairn/metrics';
@@ -24,7 +25,7 @@ export class RestoreResumer implements Resumer {
   ) {}
 
   async resume(ctx: JobContext): Promise<void> {
-    const d = decodeJsonPayload<RestoreDetails>(this.job.spec);
+    const d = decodeRestoreDetails(this.job.spec);
     const jobId = this.job.id;
     const descriptors = d.descriptors.map((b) => decodeDescriptor(new Uint8Array(Buffer.from(b, 'base64'))));
     await this.createOffline(descriptors, d);
@@ -66,7 +67,7 @@ export class RestoreResumer implements Resumer {
 
   async onFailOrCancel(): Promise<void> {
     await this.queue.closeJob(this.job.id);
-    const d = decodeJsonPayload<RestoreDetails>(this.job.spec);
+    const d = decodeRestoreDetails(this.job.spec);
     const descriptors = d.descriptors.map((b) => decodeDescriptor(new Uint8Array(Buffer.from(b, 'base64'))));
     // Only what this job created (still OFFLINE) is dropped.
     const ours = descriptors.filter((x) => {

@@ -1,6 +1,6 @@
-import { decodeJsonPayload, type Job } from '@cairn/jobs';
+import type { Job } from '@cairn/jobs';
+import { decodeBackupDetails } from '../jobs/job-details.js';
 import type { BackupSchedule } from '@cairn/schedules';
-import type { BackupDetails } from '../backup/backup-details.js';
 import { backupProtectedSpans } from '../backup/backup-protection.js';
 import { startExpiryJob } from '../backup/expiry-planner.js';
 import type { Leader } from '../leader.js';
@@ -31,7 +31,7 @@ async function chainProtectedTimestamp(leader: Leader, schedule: BackupSchedule,
   const store = leader.schedules.store;
   const holder = await store.get(holderId);
   if (!holder) return;
-  const details = decodeJsonPayload<BackupDetails>(job.spec);
+  const details = decodeBackupDetails(job.spec);
   const pts = leader.protectedTs;
   const timestamp = BigInt(details.endTime);
   const spans = backupProtectedSpans(details);

@@ -1,4 +1,4 @@
-import { encodeJsonPayload } from '@cairn/jobs';
+import { encodeBackupDetails } from '../jobs/job-details.js';
 import { formatStatement } from '@cairn/sql';
 import { planBackup } from '../backup/backup-planner.js';
 import { protectBackupJob } from '../backup/backup-protection.js';
@@ -21,7 +21,7 @@ export function scheduledBackupStarter(leader: Leader): ScheduledJobStarter {
       statement: text,
       userName: schedule.owner,
       scheduleId: schedule.id,
-      payload: encodeJsonPayload(details),
+      payload: encodeBackupDetails(details),
     });
     // As a BACKUP statement does: a job paused before its first run still holds its record.
     await protectBackupJob(leader.protectedTs, job.id, details);

@@ -1,7 +1,8 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor } from '@cairn/catalog';
 import { openStorage, parseStorageUri, redactStorageUri } from '@cairn/cloud';
-import { encodeJsonPayload, type Job } from '@cairn/jobs';
+import type { Job } from '@cairn/jobs';
+import { encodeBackupDetails, encodeRestoreDetails } from '../jobs/job-details.js';
 import { formatJobTimestamp } from '@cairn/jobs';
 import { BackupCheckpoint, DescriptorState, ObjectKind, type BackupFile } from '@cairn/proto';
 import {
@@ -39,12 +40,13 @@ async function runJob(
   s: Session,
   type: 'BACKUP' | 'RESTORE',
   stmt: BackupStatement | RestoreStatement,
-  details: unknown,
+  /** The job's details, encoded (jobs/job-details.ts). */
+  payload: Uint8Array,
   totals: (job: Job) => { rows: string; bytes: string },
   onCreated?: (job: Job) => Promise<void>,
 ): Promise<StatementResult> {
   const text = formatStatement(stmt, { redact: true });
-  const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: s.user, payload: encodeJsonPayload(details) });
+  const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: s.user, payload });
   await onCreated?.(job);
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
   const done = finished(await s.leader.jobs.waitForTerminal(job.id));
@@ -64,7 +66,7 @@ export async function backup(s: Session, stmt: BackupStatement): Promise<Stateme
     s,
     'BACKUP',
     stmt,
-    details,
+    encodeBackupDetails(details),
     (job) => {
       const files = job.progress.checkpoint ? BackupCheckpoint.decode(job.progress.checkpoint).files : [];
       return {
@@ -80,7 +82,7 @@ export async function backup(s: Session, stmt: BackupStatement): Promise<Stateme
 export async function restore(s: Session, stmt: RestoreStatement): Promise<StatementResult> {
   s.leader.assertReady();
   const details = await planRestore(s.leader, stmt, s.database);
-  return runJob(s, 'RESTORE', stmt, details, (job) => {
+  return runJob(s, 'RESTORE', stmt, encodeRestoreDetails(details), (job) => {
     const cp = job.progress.checkpoint ? decodeRestoreCheckpoint(job.progress.checkpoint) : undefined;
     return { rows: cp?.rows ?? '0', bytes: cp?.bytes ?? '0' };
   });
