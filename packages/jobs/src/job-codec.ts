@@ -86,9 +86,10 @@ export function decodeState(id: string, bytes: Uint8Array): JobState {
       runningStatus: p?.runningStatus ?? null,
       checkpoint: p?.checkpoint === undefined ? null : plainBytes(p.checkpoint),
       highWater: p?.highWater ?? null,
-      spans: p?.spans ?? null,
+      // Optional fields stay absent when not stored, so a job reads back as it was written.
+      ...(p?.spans ? { spans: p.spans } : {}),
     },
-    pauseReason: r.pauseReason ?? null,
+    ...(r.pauseReason !== undefined ? { pauseReason: r.pauseReason } : {}),
   };
 }
 
