@@ -343,16 +343,6 @@ export class CairnClient {
     }
   }
 
-  /** The metadata a streaming call carries (unary calls get theirs in `call`). */
-  private callMetadata(): Metadata {
-    return new Metadata();
-  }
-
-  /**
-   * One unary call, retried on the next coordinator while the error is retryable (or passes
-   * `retry`) and `retryForMs` has not passed. Job calls answer at once, so their deadline is
-   * short (30 s, unless the client was given one); statements may wait on a job, so theirs is long.
-   */
   /** Who the calls are from: the user, and the password when logging in with one. */
   private metadata(): Metadata {
     const md = new Metadata();
@@ -363,6 +353,16 @@ export class CairnClient {
     return md;
   }
 
+  /** The metadata a streaming call carries (unary calls get theirs in `call`). */
+  private callMetadata(): Metadata {
+    return this.metadata();
+  }
+
+  /**
+   * One unary call, retried on the next coordinator while the error is retryable (or passes
+   * `retry`) and `retryForMs` has not passed. Job calls answer at once, so their deadline is
+   * short (30 s, unless the client was given one); statements may wait on a job, so theirs is long.
+   */
   private async call<R>(
     invoke: (s: Stubs, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: R) => void) => unknown,
     options: { retry?: (e: CairnError) => boolean; deadlineMs?: number } = {},
