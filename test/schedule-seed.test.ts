@@ -1,5 +1,5 @@
 /**
- * Every statement of seed 000 ("Manage a Backup Schedule"), read from the seed file and run in
+ * Every statement of seed 000 ("Manage a Backup Schedule"), read from test/fixtures/seed-statements.json (checked against the seed file when it is there) and run in
  * its order on a real cluster (one coordinator, one node, s3rver). Only what the page leaves
  * to the reader is substituted: the bucket URI and its credentials, the schedule ids, and the
  * backup subdirectory and time of the final RESTORE. The page's label-based statements name
@@ -8,7 +8,7 @@
  * empty cluster, which must then hold the scheduled backup's data. Seed 004's full-backup-only
  * schedule (`core_schedule_label`) runs the same way.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,8 +28,34 @@ let empty: ProcessCluster;
 let client: CairnClient;
 let emptyClient: CairnClient;
 
-/** The page's statements, in order: `> ` lines continued up to a `;`. */
+/**
+ * The statements this file runs, kept in the repo (test/fixtures/seed-statements.json) so a
+ * clone without the seed pages beside it runs them too. Where the pages are there, the
+ * fixture must equal a fresh extraction from them.
+ */
+interface SeedFixture {
+  seed000Statements: string[];
+  seed004CoreSchedule: string;
+}
+const FIXTURE = JSON.parse(readFileSync(fileURLToPath(new URL('./fixtures/seed-statements.json', import.meta.url)), 'utf8')) as SeedFixture;
+const seedsPresent = existsSync(SEEDS_DIR);
+
 function seedStatements(): string[] {
+  if (seedsPresent) expect(extractSeed000(), 'test/fixtures/seed-statements.json vs seed 000').toEqual(FIXTURE.seed000Statements);
+  return FIXTURE.seed000Statements;
+}
+
+function seed004CoreSchedule(): string {
+  if (seedsPresent) {
+    const files = readdirSync(SEEDS_DIR).filter((f) => f.startsWith('004_'));
+    const m = /> (CREATE SCHEDULE core_schedule_label[^;]*;)/.exec(readFileSync(join(SEEDS_DIR, files[0]!), 'utf8'));
+    expect(m?.[1], 'test/fixtures/seed-statements.json vs seed 004').toBe(FIXTURE.seed004CoreSchedule);
+  }
+  return FIXTURE.seed004CoreSchedule;
+}
+
+/** The page's statements, in order: `> ` lines continued up to a `;`. */
+function extractSeed000(): string[] {
   const files = readdirSync(SEEDS_DIR).filter((f) => f.startsWith('000_'));
   if (files.length !== 1) throw new Error(`expected one seed 000_* in ${SEEDS_DIR}, found ${files.length}`);
   const lines = readFileSync(join(SEEDS_DIR, files[0]!), 'utf8').split('\n');
@@ -174,14 +200,11 @@ describe('seed 000: Manage a Backup Schedule', () => {
   }, 240_000);
 
   it("runs seed 004's full-backup-only schedule: one schedule, a full cluster backup at once", async () => {
-    const files = readdirSync(SEEDS_DIR).filter((f) => f.startsWith('004_'));
-    const text = readFileSync(join(SEEDS_DIR, files[0]!), 'utf8');
-    const m = /> (CREATE SCHEDULE core_schedule_label[^;]*;)/.exec(text);
-    if (!m) throw new Error('seed 004 has no CREATE SCHEDULE core_schedule_label');
+    const statement = seed004CoreSchedule();
     const seedUri = 's3://test/schedule-test-core?AWS_ACCESS_KEY_ID=x&AWS_SECRET_ACCESS_KEY=x';
-    expect(m[1]).toContain(seedUri);
+    expect(statement).toContain(seedUri);
     const uri = s3.uri('test', 'schedule-test-core');
-    const created = await query(client, m[1]!.replace(seedUri, uri));
+    const created = await query(client, statement.replace(seedUri, uri));
     // FULL BACKUP ALWAYS: a full-only schedule, no incremental partner.
     expect(created.map((r) => [r['label'], r['status'], r['schedule']])).toEqual([['core_schedule_label', 'ACTIVE', '@daily']]);
     expect(col(created[0]!, 'backup_stmt')).toMatch(/^BACKUP INTO 's3:\/\/test\/schedule-test-core\?.*AWS_SECRET_ACCESS_KEY=redacted.*' WITH detached$/);

@@ -49,6 +49,7 @@ describe('CairnError', () => {
       CANCELED: 1,
       JOB_FAILED: 9,
       INSUFFICIENT_PRIVILEGE: 7,
+      UNAUTHENTICATED: 16,
       INTERNAL: 13,
     };
     for (const code of Object.values(ErrorCode)) expect(grpcStatusFor(code), code).toBe(expected[code]);
