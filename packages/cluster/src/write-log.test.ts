@@ -148,6 +148,23 @@ describe('LogWriter', () => {
   });
 });
 
+describe('LogWriter.close', () => {
+  it('fails pending and later appends with NOT_LEADER and sends nothing more, so a successor writes after the tail it read', async () => {
+    const old = await LogWriter.open(state.js, state.jsm);
+    await old.append(entry('old-1')).stored;
+    old.close();
+    const late = old.append(entry('old-late'));
+    await expect(late.stored).rejects.toMatchObject({ code: ErrorCode.NotLeader, retryable: true });
+    const tail = await readLogTail(state.jsm);
+    const successor = await LogWriter.open(state.js, state.jsm);
+    const next = successor.append(entry('new-1'));
+    await next.stored;
+    expect(next.seq).toBe(tail.seq + 1);
+    expect(markerOf(await readStored(next.seq))).toBe('new-1');
+    expect(successor.broken).toBeUndefined();
+  });
+});
+
 describe('tailLog', () => {
   it('delivers exactly the entries from the given sequence on, in order, including new ones', async () => {
     const w = await LogWriter.open(state.js, state.jsm);

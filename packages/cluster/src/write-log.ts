@@ -150,6 +150,16 @@ export class LogWriter {
     return this.failed;
   }
 
+  /**
+   * Stops writing for good (the leader stepped down): pending appends fail with NOT_LEADER
+   * and nothing more is sent, not even a re-send of an entry whose first attempt went
+   * unanswered. That entry may still land, but only right behind the entries before it,
+   * before any successor has read the log's end: a successor waits out the lease TTL.
+   */
+  close(): void {
+    this.breakWith(new CairnError(ErrorCode.NotLeader, 'this coordinator is no longer the leader'));
+  }
+
   private publish(entry: PendingEntry): Promise<PubAck> {
     return this.js.publish(LOG_SUBJECT, entry.data, {
       expect: { lastSequence: entry.seq - 1 },
@@ -218,6 +228,8 @@ export class LogWriter {
       }
       const ack = await retryNats(
         async () => {
+          // Closed or broken meanwhile: stop at once (not retryable, so retryNats gives up).
+          if (this.failed) throw new CairnError(ErrorCode.NotLeader, 'write log closed');
           try {
             return (await this.publish(entry)).seq;
           } catch (err) {

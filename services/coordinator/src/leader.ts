@@ -125,6 +125,10 @@ export class Leader {
 
   /** Stops acting as leader: running jobs are left as they are, for the next leader to adopt. */
   async stop(): Promise<void> {
+    // First, and synchronously: nothing of this leader's may reach the log any more. A
+    // successor (possibly this very process) reads the log's end as soon as it is elected;
+    // an entry this writer re-sent after that would land behind its back.
+    this.writer.close();
     this.stagedIngest.stop();
     this.schedules.stop();
     await this.ptsReconciler.stop();
