@@ -16,8 +16,9 @@ export class RangeDirectory {
 
   static async load(kv: KV): Promise<RangeDirectory> {
     const d = new RangeDirectory(kv);
-    for (const value of (await readAllKeys(kv)).values()) d.ranges.push(RangeDescriptor.decode(value));
-    d.sort();
+    const stored: RangeDescriptor[] = [];
+    for (const value of (await readAllKeys(kv)).values()) stored.push(RangeDescriptor.decode(value));
+    d.ranges = tileRanges(stored);
     d.nextRangeId = d.ranges.reduce((m, r) => Math.max(m, r.rangeId), 0) + 1;
     return d;
   }
@@ -131,4 +132,31 @@ export class RangeDirectory {
 
 function region(tiers: readonly LocalityTier[]): string {
   return tiers.map((t) => `${t.key}=${t.value}`).join(',').split(',')[0] ?? '';
+}
+
+/**
+ * The stored ranges made into a tiling of the keyspace again. A split writes two keys (the
+ * shrunk left range and the new right one) without a transaction; a leader that dies
+ * between the two writes leaves the left range at its old end, overlapping the right one,
+ * and every read of the overlap would count it twice. Only splits change ranges, so an
+ * overlap always means "this range was split at the next range's start": the left range is
+ * cut there, as the split intended. (The leader re-publishes the whole directory on
+ * election, so replicas and the store follow.)
+ */
+export function tileRanges(stored: readonly RangeDescriptor[]): RangeDescriptor[] {
+  const sorted = [...stored].sort((a, b) => compareKeys(a.startKey, b.startKey) || a.rangeId - b.rangeId);
+  const out: RangeDescriptor[] = [];
+  for (const r of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && compareKeys(prev.startKey, r.startKey) === 0) {
+      // Two ranges starting at one key: keep the one split most recently (higher generation).
+      if (r.generation > prev.generation || (r.generation === prev.generation && r.rangeId > prev.rangeId)) out[out.length - 1] = r;
+      continue;
+    }
+    if (prev && (prev.endKey.length === 0 || compareKeys(prev.endKey, r.startKey) > 0)) {
+      out[out.length - 1] = { ...prev, endKey: r.startKey, generation: Math.max(prev.generation, r.generation) };
+    }
+    out.push(r);
+  }
+  return out;
 }
