@@ -140,7 +140,7 @@ function natsConfigTest(conf: string, env: Record<string, string>): { ok: boolea
 
 /**
  * nats-server 2.10 or later: 2.9 lets more than one writer win a KV `update` with the same
- * expected revision on an R3 bucket (../shared/design/TOOLCHAIN.md), which cairn's state relies on.
+ * expected revision on an R3 bucket (fixed upstream after 2.9.x), and the lease and schedules rely on a single winner.
  */
 function natsAtLeast210(tag: string): boolean {
   const m = /^(\d+)\.(\d+)/.exec(tag);
