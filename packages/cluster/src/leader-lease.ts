@@ -64,11 +64,15 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     // An acquisition or renewal still in flight may yet succeed: release what it leaves.
     await this.inflight;
     if (this.isLeader) {
-      try {
-        await this.kv.delete(LEASE_KEY, { previousSeq: this.revision });
-      } catch {
-        // Already expired or taken: nothing to release.
-      }
+      // Worth a few tries (renewal-sized timeouts are short, and a loaded machine may miss
+      // one): a release that fails leaves standbys waiting out the TTL.
+      await retryNats(() => this.kv.delete(LEASE_KEY, { previousSeq: this.revision }), {
+        what: 'cannot release the leader lease',
+        budgetMs: Math.max(1000, this.ttlMs / 2),
+        initialDelayMs: 50,
+      }).catch(() => {
+        // Already expired or taken (wrong last sequence), or NATS is away: nothing to release.
+      });
       this.revision = 0;
     }
   }

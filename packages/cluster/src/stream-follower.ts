@@ -15,8 +15,12 @@ export interface FollowOptions {
   maxMessages?: number;
 }
 
-/** A consumer that neither delivered nor answered a pull for this long is presumed lost. */
-const STALL_MS = 2.5 * CONSUME_EXPIRES_MS;
+/**
+ * A consumer that neither delivered nor answered a pull for this long is presumed lost. Not
+ * shorter: on a starved machine a live consumer's answers come late, and restarting it over
+ * and over would stall the reader for real. A lost server is noticed sooner, by reconnect.
+ */
+const STALL_MS = Math.max(10_000, 2.5 * CONSUME_EXPIRES_MS);
 
 /**
  * Every message of `stream` from `fromSeq` on, in order, each once, until `signal` aborts,
