@@ -157,7 +157,8 @@ export class LogWriter {
    * before any successor has read the log's end: a successor waits out the lease TTL.
    */
   close(): void {
-    this.breakWith(new CairnError(ErrorCode.NotLeader, 'this coordinator is no longer the leader'));
+    // Not a breakage: `whenBroken` stays unsettled, so its owner does not react to its own stop.
+    this.breakWith(new CairnError(ErrorCode.NotLeader, 'this coordinator is no longer the leader'), false);
   }
 
   private publish(entry: PendingEntry): Promise<PubAck> {
@@ -250,14 +251,14 @@ export class LogWriter {
     }
   }
 
-  private breakWith(err: unknown): void {
+  private breakWith(err: unknown, signal = true): void {
     if (!this.failed) {
       // Retryable for the statements that wrote: they succeed once a leader has a new writer.
       this.failed = new CairnError(ErrorCode.NotLeader, `write log append failed: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
         retryable: true,
       });
-      this.signalBroken(this.failed);
+      if (signal) this.signalBroken(this.failed);
     }
     for (const e of this.pending.splice(0)) e.reject(this.failed);
   }
