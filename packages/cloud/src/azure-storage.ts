@@ -10,6 +10,7 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import {
   applyDelimiter,
   checkDeletePrefix,
+  deleteEach,
   checkRange,
   collectBytes,
   compareBytewise,
@@ -238,20 +239,7 @@ export class AzureBlobStorage implements ExternalStorage {
 
   async deletePrefix(prefix: string): Promise<number> {
     const pfx = checkDeletePrefix(prefix, this.uri);
-    let deleted = 0;
-    let batch: string[] = [];
-    const flush = async (): Promise<void> => {
-      const paths = batch;
-      batch = [];
-      await Promise.all(paths.map((p) => this.delete(p)));
-      deleted += paths.length;
-    };
-    for await (const rel of this.listKeys(pfx, undefined)) {
-      batch.push(rel);
-      if (batch.length >= DELETE_CONCURRENCY) await flush();
-    }
-    await flush();
-    return deleted;
+    return deleteEach(this.listKeys(pfx, undefined), (p) => this.delete(p), DELETE_CONCURRENCY);
   }
 
   async close(): Promise<void> {

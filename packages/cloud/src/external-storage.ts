@@ -136,3 +136,24 @@ export async function* applyDelimiter(
     last = out;
   }
 }
+
+/**
+ * Deletes every key `keys` yields with `remove`, `concurrency` at a time, and counts them:
+ * for stores whose API deletes one object per request (Azure, GCS).
+ */
+export async function deleteEach(keys: AsyncIterable<string>, remove: (key: string) => Promise<void>, concurrency: number): Promise<number> {
+  let deleted = 0;
+  let batch: string[] = [];
+  const flush = async (): Promise<void> => {
+    const paths = batch;
+    batch = [];
+    await Promise.all(paths.map(remove));
+    deleted += paths.length;
+  };
+  for await (const key of keys) {
+    batch.push(key);
+    if (batch.length >= concurrency) await flush();
+  }
+  await flush();
+  return deleted;
+}
