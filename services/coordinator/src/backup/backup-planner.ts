@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { decodeDescriptorKey, descriptorSpan, encodeDescriptor, type Catalog } from '@cairn/catalog';
-import { callNode, localityMatches, parseLocality } from '@cairn/cluster';
+import { callNode } from '@cairn/cluster';
 import { fullBackupSubdir, incrementalSubdir } from '@cairn/backup-format';
 import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, type BackupManifest, type TableDescriptor } from '@cairn/proto';
@@ -11,6 +11,7 @@ import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 import { planBackupProtection } from './backup-protection.js';
+import { executionLocalityFilter } from './execution-locality.js';
 
 export interface ResolvedTargets {
   tables: TableDescriptor[];
@@ -57,10 +58,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
   const targets = resolveTargets(catalog, stmt.targets, currentDb);
   const tables = targets.tables.filter((t) => t.kind === ObjectKind.TABLE);
 
-  const executionLocality = stmt.options.executionLocality ? parseLocality(stmt.options.executionLocality) : [];
-  if (executionLocality.length > 0 && !leader.liveNodes().some((n) => localityMatches(n.locality, executionLocality))) {
-    throw new CairnError(ErrorCode.FailedPrecondition, `no instances found matching locality filter ${stmt.options.executionLocality}`);
-  }
+  const executionLocality = executionLocalityFilter(stmt.options.executionLocality, leader.liveNodes());
 
   const collection = await BackupCollection.open(stmt.destination.uris, leader.storageContext());
   try {

@@ -1,3 +1,5 @@
+import type { LocalityTier } from '@cairn/proto';
+
 /** What a RESTORE job does, fixed at planning time (the job's spec payload). */
 export interface RestoreDetails {
   /** Each used layer's directory URI per locality ("default", "k=v"), oldest layer first. */
@@ -13,4 +15,6 @@ export interface RestoreDetails {
   newTableIds: number[];
   /** Hex data key when the backup is encrypted. */
   encryptionKey?: string;
+  /** EXECUTION LOCALITY: only nodes with every one of these tiers restore spans. */
+  executionLocality?: LocalityTier[];
 }

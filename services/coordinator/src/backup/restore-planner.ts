@@ -11,6 +11,7 @@ import { DataFileReader } from '@cairn/backup-format';
 import { hex } from './backup-details.js';
 import { resolveTargets } from './backup-planner.js';
 import type { RestoreDetails } from './restore-details.js';
+import { executionLocalityFilter } from './execution-locality.js';
 
 /** The layers a restore to `endTime` reads, checking the time is one the backups can give. */
 export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
@@ -43,6 +44,7 @@ export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
  */
 export async function planRestore(leader: Leader, stmt: RestoreStatement, currentDb: string): Promise<RestoreDetails> {
   const o = stmt.options;
+  const executionLocality = executionLocalityFilter(o.executionLocality, leader.liveNodes());
   const { layers: chain, key } = await restoreChain(stmt, leader.storageContext());
   const point = leader.readPoint();
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : chain[chain.length - 1]!.manifest.endTime;
@@ -57,6 +59,9 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
   const parentFor = new Map<number, number>(); // old db id -> new db id
 
   if (stmt.targets.kind === 'cluster') {
+    if (!layers[0]!.manifest.isFullCluster) {
+      throw new CairnError(ErrorCode.InvalidArgument, 'full cluster RESTORE can only be used on full cluster BACKUP files');
+    }
     const existing = cluster.databases();
     if (existing.length > 0) {
       throw new CairnError(
@@ -138,6 +143,7 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
     items,
     newTableIds: restored.map((t) => t.id),
     ...(key ? { encryptionKey: Buffer.from(key).toString('hex') } : {}),
+    ...(executionLocality.length > 0 ? { executionLocality } : {}),
   };
 }
 

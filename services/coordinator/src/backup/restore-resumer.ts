@@ -45,7 +45,7 @@ export class RestoreResumer implements Resumer {
           encryptionKey: d.encryptionKey ? unhex(d.encryptionKey) : new Uint8Array(0),
         }).finish(),
       }));
-      const results = runSpanItems(this.queue, jobId, { kind: 'restore' }, items, done, ctx.signal);
+      const results = runSpanItems(this.queue, jobId, { kind: 'restore', localityFilter: d.executionLocality ?? [] }, items, done, ctx.signal);
       await ctx.setProgress(done.size / Math.max(1, d.items.length), 'restoring spans');
       for await (const r of results) {
         const res = RestoreWorkResult.decode(r.payload);

@@ -122,6 +122,7 @@ export function encodeRestoreDetails(d: RestoreDetails): Uint8Array {
     items: d.items.map((it) => ({ start: unhex(it.start), end: unhex(it.end), files: it.files })),
     newTableIds: d.newTableIds,
     encryptionKey: d.encryptionKey ? unhex(d.encryptionKey) : new Uint8Array(0),
+    executionLocality: d.executionLocality ?? [],
   };
   return JobDetails.encode({ version: JOB_DETAILS_VERSION, details: { $case: 'restore', value: restore } }).finish();
 }
@@ -140,6 +141,7 @@ export function decodeRestoreDetails(spec: Pick<JobSpec, 'payload'>): RestoreDet
     items: r.items.map((it) => ({ start: hex(it.start), end: hex(it.end), files: it.files })),
     newTableIds: r.newTableIds,
     ...(r.encryptionKey.length === 0 ? {} : { encryptionKey: hex(r.encryptionKey) }),
+    ...(r.executionLocality.length === 0 ? {} : { executionLocality: r.executionLocality }),
   };
 }
 
