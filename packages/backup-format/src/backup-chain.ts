@@ -23,9 +23,9 @@ export interface BackupLayerRef {
  * the directory names, so they are exact to the hundredth of a second; check the manifests'
  * exact times with `orderChain` once they are read.
  */
-export function resolveChain(listing: readonly string[], fullSubdir: string): BackupLayerRef[] {
+export function resolveChain(listing: readonly string[], fullSubdir: string, incrementalsAt: 'collection' | 'explicit' = 'collection'): BackupLayerRef[] {
   const full = normalizeFullSubdir(fullSubdir);
-  const prefix = `${INCREMENTALS_DIRECTORY}/${full}/`;
+  const prefix = incrementalsPrefix(full, incrementalsAt);
   const suffix = `/${BACKUP_MANIFEST}`;
   const found = new Map<string, BackupLayerRef>();
   for (const entry of listing) {
@@ -103,4 +103,14 @@ function cmp(a: bigint, b: bigint): number {
 
 function iso(t: Timestamp): string {
   return new Date(Number(t / 1_000_000n)).toISOString();
+}
+
+/**
+ * Where a full backup's incrementals live: `incrementals/<full>/` in the collection, or
+ * `<full>/` at a location given with `incremental_location` (CockroachDB appends the full's
+ * subdir to the explicit location, without `incrementals/`).
+ */
+export function incrementalsPrefix(fullSubdir: string, at: 'collection' | 'explicit'): string {
+  const full = normalizeFullSubdir(fullSubdir);
+  return at === 'collection' ? `${INCREMENTALS_DIRECTORY}/${full}/` : `${full}/`;
 }

@@ -29,7 +29,7 @@ async function withKms<T>(uris: readonly string[], fn: (keys: KmsKey[]) => Promi
 
 function check(opts: EncryptionOptions): void {
   if (opts.encryptionPassphrase !== undefined && opts.kms !== undefined) {
-    throw new CairnError(ErrorCode.InvalidArgument, 'cannot specify both encryption_passphrase and kms');
+    throw new CairnError(ErrorCode.InvalidArgument, 'cannot have both encryption_passphrase and kms option set');
   }
 }
 

@@ -83,5 +83,5 @@ export {
   sanitizeLocality,
 } from './collection-layout.js';
 export type { TimeInput } from './collection-layout.js';
-export { orderChain, resolveChain } from './backup-chain.js';
+export { incrementalsPrefix, orderChain, resolveChain } from './backup-chain.js';
 export type { BackupLayerRef } from './backup-chain.js';

@@ -84,7 +84,7 @@ describe('KMS encryption (AWS KMS stand-in)', () => {
     const pwMade = await createBackupEncryption({ encryptionPassphrase: 'pw' });
     expect((await failure(openBackupEncryption({ kms: [kms.uri(k1)] }, pwMade!.info))).message).toMatch(/encrypted with a passphrase/);
     expect((await failure(createBackupEncryption({ encryptionPassphrase: 'pw', kms: [kms.uri(k1)] }))).message).toBe(
-      'cannot specify both encryption_passphrase and kms',
+      'cannot have both encryption_passphrase and kms option set',
     );
   });
 

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { AlterScheduleCommand, BackupOptions, BackupStatement, FullBackup, Recurrence, ScheduleOptions } from '@cairn/sql';
+import { checkBackupStatement, type AlterScheduleCommand, type BackupOptions, type BackupStatement, type FullBackup, type Recurrence, type ScheduleOptions } from '@cairn/sql';
 import { formatStoredBackup, parseStoredBackup, withBackupType } from './backup-statement.js';
 import { cronFrequencyMs, validateCron } from './cron.js';
 import { normalizeRetention } from './retention.js';
@@ -317,6 +317,9 @@ export function applyAlter(
     w.schedule = { ...w.schedule, nextRunMs: nowMs };
   }
 
+  // The altered statements pass BACKUP's checks, as the statements CREATE SCHEDULE stores do:
+  // SET WITH kms on a schedule with a passphrase must not store both.
+  both((w) => checkBackupStatement(w.stmt));
   both((w) => (w.schedule = { ...w.schedule, args: { ...w.schedule.args, backupStatement: formatStoredBackup(w.stmt) } }));
   const incOut = inc?.schedule ?? null;
   const createdOut = created.length > 0 && incOut !== null ? [incOut] : [];

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { redactUri, type CreateScheduleStatement } from '@cairn/sql';
+import { checkBackupStatement, redactUri, type CreateScheduleStatement } from '@cairn/sql';
 import { formatStoredBackup, scheduledBackupStatements } from './backup-statement.js';
 import { cronFrequencyMs, nextCronTime, validateCron, validateTimezone } from './cron.js';
 import { parseFirstRun } from './first-run.js';
@@ -120,6 +120,7 @@ export function planCreateSchedule(
     }
   }
 
+  checkBackupStatement(stmt.backup);
   const { full: fullStmt, incremental: incStmt } = scheduledBackupStatements(stmt.backup);
   const label = stmt.label ?? `BACKUP ${Math.floor(nowMs / 1000)}`;
   const so = stmt.scheduleOptions;

@@ -1,5 +1,6 @@
 import type { KV, NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
+import { FEATURE_FLAGS } from './feature-flags.js';
 import { DEFAULT_GC_INTERVAL, DEFAULT_GC_TTL_SECONDS, GC_INTERVAL_SETTING, GC_TTL_SETTING, KvMirror, parseDurationMs } from '@cairn/cluster';
 
 type SettingType = 'int' | 'bytes' | 'duration' | 'bool' | 'string';
@@ -22,6 +23,9 @@ export const SETTINGS: Record<string, SettingDef> = {
   },
   [GC_INTERVAL_SETTING]: { type: 'duration', default: DEFAULT_GC_INTERVAL, description: 'how often each node garbage-collects the MVCC revisions of its replicas' },
   'jobs.scheduler.poll_interval': { type: 'duration', default: '1s', description: 'how often the scheduler looks for due schedules' },
+  [FEATURE_FLAGS.BACKUP]: { type: 'bool', default: 'true', description: 'set to true to enable backups, false to disable; default is true' },
+  [FEATURE_FLAGS.RESTORE]: { type: 'bool', default: 'true', description: 'set to true to enable restore, false to disable; default is true' },
+  [FEATURE_FLAGS.SCHEDULES]: { type: 'bool', default: 'true', description: 'set to true to enable CREATE, ALTER, PAUSE, RESUME and DROP of schedules, false to disable; default is true' },
 };
 
 /** Cluster settings in their KV bucket, cached and kept fresh by a watch. */

@@ -16,6 +16,8 @@ import {
   latestFileName,
   newestLatestFile,
   fullBackupSubdir,
+  incrementalSubdir,
+  incrementalsPrefix,
   normalizeFullSubdir,
   parseFullBackupSubdir,
   parseLatestFileName,
@@ -71,6 +73,11 @@ export interface Layer {
   /** Path inside the collection, without a leading slash. */
   path: string;
   manifest: BackupManifest;
+}
+
+/** A layer with the collection it was read from (an `incremental_location`'s, for incrementals there). */
+export interface HomedLayer extends Layer {
+  home: BackupCollection;
 }
 
 /**
@@ -142,20 +149,36 @@ export class BackupCollection {
     return (await this.latestFull()) !== undefined || (await this.fullSubdirs()).length > 0;
   }
 
-  /** The chain of a full backup: the full, then its incrementals in order, manifests verified. */
-  async chain(fullSubdir: string, key?: Uint8Array): Promise<Layer[]> {
+  /**
+   * The chain of a full backup: the full, then its incrementals in order, manifests verified.
+   * The incrementals are those in this collection's `incrementals/<full>/`, or with
+   * `incremental_location` only those in `<full>/` of that location (`incrementals`).
+   */
+  async chain(fullSubdir: string, key?: Uint8Array, incrementals?: BackupCollection): Promise<HomedLayer[]> {
     const full = normalizeFullSubdir(fullSubdir);
     if (!(await this.storage.exists(joinPath(full, BACKUP_MANIFEST)))) {
       throw new CairnError(ErrorCode.NotFound, `backup ${fullSubdir} not found in ${this.redacted}`);
     }
+    const at = incrementals === undefined ? 'collection' : 'explicit';
+    const incHome = incrementals ?? this;
     const listing: string[] = [];
-    for await (const p of this.storage.list(`${INCREMENTALS_DIRECTORY}/${full}/`)) listing.push(p);
-    const layers = [];
-    for (const ref of resolveChain(listing, full)) {
+    for await (const p of incHome.storage.list(incrementalsPrefix(full, at))) listing.push(p);
+    const layers: HomedLayer[] = [];
+    for (const ref of resolveChain(listing, full, at)) {
       const path = ref.subdir.replace(/^\/+/, '');
-      layers.push({ path, manifest: await this.readManifest(path, key) });
+      const home = ref.startTime === 0n ? this : incHome;
+      layers.push({ path, manifest: await home.readManifest(path, key), home });
     }
     return layers;
+  }
+
+  /**
+   * Where a new incremental on `fullSubdir` goes: `incrementals/<full>/<end>-<start>` here,
+   * or `<full>/<end>-<start>` at an `incremental_location`.
+   */
+  static incrementalLayerPath(fullSubdir: string, startTime: bigint, endTime: bigint, at: 'collection' | 'explicit'): string {
+    const name = incrementalSubdir(fullSubdir, startTime, endTime).replace(/^\/+/, '').slice(incrementalsPrefix(fullSubdir, 'collection').length);
+    return `${incrementalsPrefix(fullSubdir, at)}${name}`;
   }
 
   async readManifest(layerPath: string, key?: Uint8Array): Promise<BackupManifest> {

@@ -2,16 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { decodeDescriptorKey, descriptorSpan, encodeDescriptor, type Catalog } from '@cairn/catalog';
 import { callNode } from '@cairn/cluster';
-import { fullBackupSubdir, incrementalSubdir } from '@cairn/backup-format';
+import { fullBackupSubdir } from '@cairn/backup-format';
 import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, type BackupManifest, type TableDescriptor } from '@cairn/proto';
-import type { BackupStatement, Targets } from '@cairn/sql';
+import { checkBackupStatement, type BackupStatement, type Targets } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 import { planBackupProtection } from './backup-protection.js';
 import { executionLocalityFilter } from './execution-locality.js';
+import { requireFeature } from '../feature-flags.js';
 
 export interface ResolvedTargets {
   tables: TableDescriptor[];
@@ -52,6 +53,9 @@ export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: st
  * appended to the chain of LATEST or of a named full), and the spans nodes will export.
  */
 export async function planBackup(leader: Leader, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
+  // Here rather than in the statement, so a scheduled run is refused as well.
+  requireFeature(leader.settings, 'BACKUP');
+  checkBackupStatement(stmt);
   const point = leader.readPoint();
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   const catalog = await leader.catalogAt(endTime, point.seq);
@@ -61,6 +65,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
   const executionLocality = executionLocalityFilter(stmt.options.executionLocality, leader.liveNodes());
 
   const collection = await BackupCollection.open(stmt.destination.uris, leader.storageContext());
+  // `incremental_location`: the chain's incrementals are looked for, and this one written, there.
+  const incrementals = stmt.options.incrementalLocation ? await BackupCollection.open(stmt.options.incrementalLocation, leader.storageContext()) : undefined;
   try {
     // The pre-collection `BACKUP TO 'loc'`: a full backup when `loc` has none yet, else an
     // incremental appended to it (CockroachDB 20.2's behaviour), in the collection layout.
@@ -88,9 +94,12 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
     } else if (sub) {
       fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
       key = await collection.encryptionKey(fullSubdir, stmt.options, false);
-      const chain = await collection.chain(fullSubdir, key);
-      previous = { layers: chain, dependencies: chain.map((l) => l.path) };
+      const chain = await collection.chain(fullSubdir, key, incrementals);
+      previous = { layers: chain, dependencies: chain.map((l) => `${l.home.redacted}/${l.path}`) };
       layerPath = '';
+    } else if (incrementals) {
+      // CockroachDB writes only incrementals to an incremental_location, never a full.
+      throw new CairnError(ErrorCode.InvalidArgument, `A full backup cannot be written to "${incrementals.redacted}", a user defined incremental backup location`);
     } else {
       fullSubdir = fullBackupSubdir(endTime);
       layerPath = fullSubdir.replace(/^\/+/, '');
@@ -110,7 +119,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
           `AS OF SYSTEM TIME ${endTime} must be after the end of the previous backup (${startTime})`,
         );
       }
-      if (layerPath === '') layerPath = incrementalSubdir(fullSubdir, startTime, endTime).replace(/^\/+/, '');
+      if (layerPath === '') layerPath = BackupCollection.incrementalLayerPath(fullSubdir, startTime, endTime, incrementals ? 'explicit' : 'collection');
       previousSpans = prev.spans.map((s) => ({ start: s.start, end: s.end }));
     }
     const dependencies = previous?.dependencies ?? [];
@@ -141,7 +150,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
     const descriptorRevisions = stmt.options.revisionHistory === true ? await descriptorChanges(leader, startTime, endTime, point.seq, descriptorIds) : undefined;
     return {
       ...(descriptorRevisions ? { descriptorRevisions } : {}),
-      collection: stmt.destination.uris,
+      // The layer's home: the collection, or the incremental_location the layer goes to.
+      collection: previous !== undefined && stmt.options.incrementalLocation ? stmt.options.incrementalLocation : stmt.destination.uris,
       fullSubdir,
       layerPath,
       incremental: previous !== undefined,
@@ -163,6 +173,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
     };
   } finally {
     await collection.close();
+    await incrementals?.close();
   }
 }
 

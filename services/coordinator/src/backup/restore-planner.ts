@@ -2,7 +2,7 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor, encodeDescriptor, rewriteDescriptor } from '@cairn/catalog';
 import { compareKeys, formatTimestamp, intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, MvccFilter, ObjectKind, type Descriptor, type TableDescriptor } from '@cairn/proto';
-import type { RestoreStatement } from '@cairn/sql';
+import { checkRestoreStatement, type RestoreStatement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations, type Layer, type LocatedChain, type LocatedLayer } from './backup-collection.js';
@@ -12,6 +12,7 @@ import { hex } from './backup-details.js';
 import { resolveTargets } from './backup-planner.js';
 import type { RestoreDetails } from './restore-details.js';
 import { executionLocalityFilter } from './execution-locality.js';
+import { requireFeature } from '../feature-flags.js';
 
 /** The layers a restore to `endTime` reads, checking the time is one the backups can give. */
 export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
@@ -43,6 +44,8 @@ export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
  * layer that overlap it.
  */
 export async function planRestore(leader: Leader, stmt: RestoreStatement, currentDb: string): Promise<RestoreDetails> {
+  requireFeature(leader.settings, 'RESTORE');
+  checkRestoreStatement(stmt);
   const o = stmt.options;
   const executionLocality = executionLocalityFilter(o.executionLocality, leader.liveNodes());
   const { layers: chain, key } = await restoreChain(stmt, leader.storageContext());
@@ -157,13 +160,16 @@ async function restoreChain(stmt: RestoreStatement, ctx: StorageContext): Promis
   const sub = stmt.source.subdir;
   if (!sub) return chainAcrossLocations([stmt.source.uris, ...(stmt.incrementalSources ?? []).map((l) => l.uris)], ctx, enc);
   const collection = await BackupCollection.open(stmt.source.uris, ctx);
+  // With incremental_location, the full's incrementals are those there (and only those).
+  const incrementals = enc.incrementalLocation ? await BackupCollection.open(enc.incrementalLocation, ctx) : undefined;
   try {
     const full = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
     const key = await collection.encryptionKey(full, enc, false);
-    const layers = (await collection.chain(full, key)).map((l) => ({ ...l, uris: collection.layerUris(l.path), shownAs: `${collection.redacted}/${l.path}` }));
+    const layers = (await collection.chain(full, key, incrementals)).map(({ home, ...l }) => ({ ...l, uris: home.layerUris(l.path), shownAs: `${home.redacted}/${l.path}` }));
     return { layers, ...(key ? { key } : {}) };
   } finally {
     await collection.close();
+    await incrementals?.close();
   }
 }
 

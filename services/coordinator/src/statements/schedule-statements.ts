@@ -22,6 +22,7 @@ import type {
   ShowSchedulesStatement,
 } from '@cairn/sql';
 import { BackupCollection } from '../backup/backup-collection.js';
+import { requireFeature } from '../feature-flags.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 
@@ -39,6 +40,7 @@ export async function runningJobs(s: Session): Promise<(scheduleId: string) => n
 }
 
 export async function createSchedule(s: Session, stmt: CreateScheduleStatement): Promise<StatementResult> {
+  requireFeature(s.leader.settings, 'SCHEDULES');
   return s.leader.schedules.lock.run(() => createScheduleLocked(s, stmt));
 }
 
@@ -75,6 +77,7 @@ export async function showScheduleStatement(s: Session, stmt: ShowScheduleStatem
 
 /** PAUSE / RESUME / DROP SCHEDULE(S). DROP does not cancel running jobs, as in CockroachDB. */
 export async function controlSchedules(s: Session, stmt: ControlSchedulesStatement): Promise<StatementResult> {
+  requireFeature(s.leader.settings, 'SCHEDULES');
   return s.leader.schedules.lock.run(async () => {
     const store = s.leader.schedules.store;
     const res = applyControlSchedules(stmt, await store.list(), Date.now());
@@ -88,6 +91,7 @@ export async function controlSchedules(s: Session, stmt: ControlSchedulesStateme
 }
 
 export async function alterBackupSchedule(s: Session, stmt: AlterBackupScheduleStatement): Promise<StatementResult> {
+  requireFeature(s.leader.settings, 'SCHEDULES');
   return s.leader.schedules.lock.run(() => alterBackupScheduleLocked(s, stmt));
 }
 
