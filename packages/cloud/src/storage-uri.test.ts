@@ -88,7 +88,7 @@ describe('parseStorageUri', () => {
 
   it('refuses a missing bucket, unknown or repeated parameters and bad endpoints', () => {
     expect(parseError('s3:///p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=s').message).toBe(
-      's3 uri missing bucket name: s3:///p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=redacted',
+      's3 uri missing bucket name: s3:///p?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted',
     );
     expect(parseError('s3://b/p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=s&AWS_REGON=x&FOO=1').message).toBe(
       'unknown S3 query parameters: AWS_REGON, FOO',
@@ -97,7 +97,7 @@ describe('parseStorageUri', () => {
       'unknown S3 query parameters: COCKROACH_LOCALITY',
     );
     expect(parseError('s3://b/p?AWS_ACCESS_KEY_ID=k&AWS_ACCESS_KEY_ID=k2&AWS_SECRET_ACCESS_KEY=s').message).toBe(
-      'duplicate query parameter AWS_ACCESS_KEY_ID in s3://b/p?AWS_ACCESS_KEY_ID=k&AWS_ACCESS_KEY_ID=k2&AWS_SECRET_ACCESS_KEY=redacted',
+      'duplicate query parameter AWS_ACCESS_KEY_ID in s3://b/p?AWS_ACCESS_KEY_ID=redacted&AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted',
     );
     expect(parseError('s3://b/p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=s&AWS_ENDPOINT=localhost:9000').message).toBe(
       'AWS_ENDPOINT must be an http:// or https:// URL, got "localhost:9000"',
@@ -144,7 +144,7 @@ describe('redactStorageUri', () => {
       redactStorageUri(
         's3://b/p?AWS_ACCESS_KEY_ID=AKIA&AWS_SECRET_ACCESS_KEY=s%2Bx&AWS_SESSION_TOKEN=t&AWS_ENDPOINT=http%3A%2F%2Fh&AWS_REGION=r',
       ),
-    ).toBe('s3://b/p?AWS_ACCESS_KEY_ID=AKIA&AWS_SECRET_ACCESS_KEY=redacted&AWS_SESSION_TOKEN=redacted&AWS_ENDPOINT=http%3A%2F%2Fh&AWS_REGION=r');
+    ).toBe('s3://b/p?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_SESSION_TOKEN=redacted&AWS_ENDPOINT=http%3A%2F%2Fh&AWS_REGION=r');
     expect(redactStorageUri('azure://c/p?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY=k')).toBe(
       'azure://c/p?AZURE_ACCOUNT_NAME=n&AZURE_ACCOUNT_KEY=redacted',
     );

@@ -1,4 +1,4 @@
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { CairnError, ErrorCode, redactUri } from '@cairn/errors';
 import { joinPath } from './storage-path.js';
 
 /** Query parameters of `s3://` URIs, named as CockroachDB names them. */
@@ -145,16 +145,6 @@ export interface UriParts {
 const URI_SHAPE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?$/;
 
 const S3_PARAMS = new Set<string>(Object.values(S3Param));
-
-/** Query parameters whose values are secrets, across all schemes CockroachDB knows. */
-const SECRET_PARAMS = new Set([
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AZURE_ACCOUNT_KEY',
-  'AZURE_CLIENT_SECRET',
-  'CREDENTIALS',
-  'BEARER_TOKEN',
-]);
 
 function invalid(message: string): CairnError {
   return new CairnError(ErrorCode.InvalidArgument, message);
@@ -397,33 +387,11 @@ function parseExternal(parts: UriParts, params: Map<string, string>, uri: string
 }
 
 /**
- * Replaces secret query parameters (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, ...) and a
- * password in the host part with `redacted`, keeping everything else byte for byte. Never
- * throws: it runs on whatever a user typed, to build error messages and job descriptions.
+ * A storage URI with its credentials replaced by `redacted`: the cluster's one redactor
+ * (`redactUri` of `@cairn/errors`), under the name this package's callers know.
  */
 export function redactStorageUri(uri: string): string {
-  const q = uri.indexOf('?');
-  // Everything after '?' counts as query, even past a '#': an unescaped '#' inside a secret
-  // must not leave the secret's tail visible.
-  const base = q < 0 ? uri : uri.slice(0, q);
-  const query = q < 0 ? undefined : uri.slice(q + 1);
-  const redactedBase = base.replace(
-    /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/@]*?):([^/@]*)@/,
-    (_m, scheme: string, user: string) => `${scheme}${user}:redacted@`,
-  );
-  if (query === undefined) return redactedBase;
-  const pairs = query.split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    const rawKey = eq < 0 ? pair : pair.slice(0, eq);
-    let key = rawKey;
-    try {
-      key = decodeURIComponent(rawKey.replaceAll('+', ' '));
-    } catch {
-      // A malformed key cannot be a known secret name; keep it as typed.
-    }
-    return SECRET_PARAMS.has(key.toUpperCase()) ? `${rawKey}=redacted` : pair;
-  });
-  return `${redactedBase}?${pairs.join('&')}`;
+  return redactUri(uri);
 }
 
 /**

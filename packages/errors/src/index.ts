@@ -4,6 +4,10 @@
  * bad input, corrupted file) or retryable (a node died, storage timed out).
  */
 
+import { redactText } from './redact.js';
+
+export { REDACTED, SECRET_URI_PARAMS, isSecretParam, redactDeep, redactText, redactUri } from './redact.js';
+
 /** Stable error codes. The gRPC edge maps each to a status code (see `grpcStatusFor`). */
 export const ErrorCode = {
   Syntax: 'SYNTAX_ERROR',
@@ -50,7 +54,8 @@ export class CairnError extends Error {
   readonly position: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: CairnErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Redacted here, once, so no path that builds or forwards an error can show a secret.
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;

@@ -1,3 +1,4 @@
+import { redactText } from '@cairn/errors';
 import type { Job } from './job.js';
 
 /** The columns of CockroachDB's `SHOW JOBS`, in order. */
@@ -32,20 +33,26 @@ export function showJobsRow(job: Job): ShowJobsRow {
   return {
     job_id: job.id,
     job_type: job.spec.type,
-    description: job.spec.description,
-    statement: job.spec.statement,
+    // Redacted when written too; redacted again here so a job written by an older build or a
+    // message quoting a URI cannot show a secret (the one redactor, @cairn/errors).
+    description: redactText(job.spec.description),
+    statement: redactText(job.spec.statement),
     user_name: job.spec.userName,
     status: job.status,
     // A paused job's reason (PauseJob's) says more than what it was doing when paused.
-    running_status: job.status === 'paused' && job.pauseReason ? job.pauseReason : job.progress.runningStatus,
+    running_status: nullableRedacted(job.status === 'paused' && job.pauseReason ? job.pauseReason : job.progress.runningStatus),
     created: formatJobTimestamp(job.spec.createdAtMs),
     started: job.startedAtMs === null ? null : formatJobTimestamp(job.startedAtMs),
     finished: job.finishedAtMs === null ? null : formatJobTimestamp(job.finishedAtMs),
     modified: formatJobTimestamp(job.modifiedAtMs),
     fraction_completed: formatFraction(job.progress.fractionCompleted),
-    error: job.error ?? '',
+    error: redactText(job.error ?? ''),
     coordinator_id: job.coordinatorId,
   };
+}
+
+function nullableRedacted(text: string | null): string | null {
+  return text === null ? null : redactText(text);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { CairnError, ErrorCode, redactText } from '@cairn/errors';
 import { formatJobTimestamp } from '@cairn/jobs';
 import type { ShowSchedulesStatement } from '@cairn/sql';
 import { redactedBackupStatement } from './backup-statement.js';
@@ -43,7 +43,7 @@ export function createScheduleRow(schedule: BackupSchedule): CreateScheduleRow {
   return {
     schedule_id: schedule.id,
     label: schedule.label,
-    status: paused ? (schedule.statusText === '' ? 'PAUSED' : `PAUSED: ${schedule.statusText}`) : 'ACTIVE',
+    status: paused ? (schedule.statusText === '' ? 'PAUSED' : `PAUSED: ${redactText(schedule.statusText)}`) : 'ACTIVE',
     first_run: paused || schedule.nextRunMs === null ? null : formatJobTimestamp(schedule.nextRunMs),
     schedule: recurrenceText(schedule),
     backup_stmt: redactedBackupStatement(schedule),
@@ -77,7 +77,8 @@ export function showSchedulesRow(schedule: BackupSchedule, jobsRunning: number):
     label: schedule.label,
     schedule_status: schedule.state,
     next_run: schedule.nextRunMs === null ? null : formatJobTimestamp(schedule.nextRunMs),
-    state: schedule.statusText === '' ? null : schedule.statusText,
+    // A status may quote a failed job's error: the one redactor sees it first.
+    state: schedule.statusText === '' ? null : redactText(schedule.statusText),
     recurrence: recurrenceText(schedule),
     jobsrunning: String(jobsRunning),
     owner: schedule.owner,

@@ -199,9 +199,14 @@ export async function showExternalConnections(s: Session): Promise<StatementResu
   for await (const k of keys) names.push(k);
   for (const k of names.sort()) {
     const e = await s.leader.state.meta.get(k);
-    if (e && e.operation === 'PUT') rows.push([k.slice('external-connection.'.length), redactStorageUri(e.string())]);
+    if (e && e.operation === 'PUT') rows.push(externalConnectionRow(k.slice('external-connection.'.length), e.string()));
   }
   return rowsResult(['connection_name', 'connection_uri'], rows);
+}
+
+/** One SHOW EXTERNAL CONNECTIONS row: the name and the URI, credentials redacted. */
+export function externalConnectionRow(name: string, uri: string): [string, string] {
+  return [name, redactStorageUri(uri)];
 }
 
 /** SHOW BACKUP ... WITH check_files: every file of the layer exists in its locality's storage. */
