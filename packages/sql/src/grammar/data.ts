@@ -1,0 +1,316 @@
+/**
+ * The data plane: databases, tables, views and sequences (CREATE / DROP), USE and SET, and
+ * INSERT / UPSERT / DELETE / UPDATE / SELECT.
+ */
+import type { Assignment, ColumnDef, ColumnReference, ColumnType, ColumnTypeName, ForeignKeyDef, Literal, NextvalDefault, OrderItem, SelectItem, Statement } from '../ast.js';
+import { literal, optAsOf, optWhere, valueExpr } from './expressions.js';
+import type { Parser } from './parser-base.js';
+
+const AGGREGATES = ['count', 'sum', 'min', 'max', 'avg'] as const;
+
+/** After `CREATE DATABASE`. */
+export function createDatabase(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  return { kind: 'createDatabase', pos, name: p.ident('database name'), ifNotExists };
+}
+
+/** After `CREATE VIEW`. */
+export function createView(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  const view = p.tableName();
+  p.expectKw('AS');
+  return { kind: 'createView', pos, view, ifNotExists, query: rawQuery(p) };
+}
+
+/** After `CREATE SEQUENCE`. */
+export function createSequence(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  return { kind: 'createSequence', pos, sequence: p.tableName(), ifNotExists };
+}
+
+/** After `DROP DATABASE`. */
+export function dropDatabase(p: Parser, pos: number): Statement {
+  const ifExists = p.ifExists();
+  const name = p.ident('database name');
+  return { kind: 'dropDatabase', pos, name, ifExists, cascade: p.cascade() };
+}
+
+/** After `DROP TABLE | VIEW | SEQUENCE`. */
+export function dropRelation(p: Parser, pos: number, kind: 'dropTable' | 'dropView' | 'dropSequence'): Statement {
+  const ifExists = p.ifExists();
+  const name = p.tableName();
+  return { kind, pos, name, ifExists, cascade: p.cascade() };
+}
+
+/** `USE db`. */
+export function useDatabase(p: Parser): Statement {
+  const pos = p.expectKw('USE').pos;
+  return { kind: 'useDatabase', pos, name: p.ident('database name') };
+}
+
+/** `SET CLUSTER SETTING name = value | DEFAULT`, `SET DATABASE = db`. */
+export function set(p: Parser): Statement {
+  const pos = p.expectKw('SET').pos;
+  if (p.acceptKw('CLUSTER')) {
+    p.expectKw('SETTING');
+    const name = p.settingName();
+    if (!p.acceptOp('=')) p.expectKw('TO', '"=" or TO');
+    if (p.acceptKw('DEFAULT')) return { kind: 'setClusterSetting', pos, name };
+    return { kind: 'setClusterSetting', pos, name, value: literal(p) };
+  }
+  if (p.acceptKw('DATABASE')) {
+    if (!p.acceptOp('=')) p.expectKw('TO', '"=" or TO');
+    return { kind: 'useDatabase', pos, name: p.ident('database name') };
+  }
+  p.expected('CLUSTER SETTING or DATABASE');
+}
+
+/** After `CREATE TABLE`. */
+export function createTable(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  const table = p.tableName();
+  p.expectOp('(');
+  const columns: ColumnDef[] = [];
+  const foreignKeys: ForeignKeyDef[] = [];
+  let primaryKey: string[] | undefined;
+  do {
+    const t = p.peek();
+    let constraintName: string | undefined;
+    if (p.acceptKw('CONSTRAINT')) constraintName = p.ident('constraint name');
+    if (p.isKw('PRIMARY')) {
+      p.next();
+      p.expectKw('KEY');
+      if (primaryKey !== undefined || columns.some((c) => c.primaryKey)) p.fail(t, 'multiple primary keys');
+      primaryKey = p.identList();
+    } else if (p.isKw('FOREIGN')) {
+      const fkPos = p.next().pos;
+      p.expectKw('KEY');
+      const cols = p.identList();
+      p.expectKw('REFERENCES');
+      const refTable = p.tableName();
+      const refColumns = p.isOp('(') ? p.identList() : [];
+      const fk: ForeignKeyDef = { pos: constraintName === undefined ? fkPos : t.pos, columns: cols, table: refTable, refColumns };
+      if (constraintName !== undefined) fk.name = constraintName;
+      foreignKeys.push(fk);
+    } else if (constraintName !== undefined) {
+      p.expected('PRIMARY KEY or FOREIGN KEY');
+    } else {
+      const col = columnDef(p);
+      if (col.primaryKey && (primaryKey !== undefined || columns.some((c) => c.primaryKey))) {
+        p.fail(t, 'multiple primary keys');
+      }
+      columns.push(col);
+    }
+  } while (p.acceptOp(','));
+  p.expectOp(')');
+  if (columns.length === 0) p.fail(p.peek(), 'a table needs at least one column');
+  const stmt: Statement = { kind: 'createTable', pos, table, ifNotExists, columns, foreignKeys };
+  if (primaryKey !== undefined) stmt.primaryKey = primaryKey;
+  return stmt;
+}
+
+function columnDef(p: Parser): ColumnDef {
+  const pos = p.peek().pos;
+  const name = p.ident('column name');
+  const type = columnType(p);
+  const col: ColumnDef = { pos, name, type, notNull: false, primaryKey: false };
+  for (;;) {
+    if (p.acceptKw('NOT')) {
+      p.expectKw('NULL');
+      col.notNull = true;
+    } else if (p.acceptKw('NULL')) {
+      col.notNull = false;
+    } else if (p.acceptKw('PRIMARY')) {
+      p.expectKw('KEY');
+      col.primaryKey = true;
+    } else if (p.isKw('REFERENCES')) {
+      const refPos = p.next().pos;
+      const ref: ColumnReference = { pos: refPos, table: p.tableName() };
+      if (p.acceptOp('(')) {
+        ref.column = p.ident('column name');
+        p.expectOp(')');
+      }
+      col.references = ref;
+    } else if (p.acceptKw('DEFAULT')) {
+      col.default = columnDefault(p);
+    } else {
+      return col;
+    }
+  }
+}
+
+function columnDefault(p: Parser): Literal | NextvalDefault {
+  if (p.isKw('NEXTVAL') && p.isOp('(', 1)) {
+    const pos = p.next().pos;
+    p.next();
+    const sequence = p.string('sequence name');
+    p.expectOp(')');
+    return { kind: 'nextval', pos, sequence };
+  }
+  return literal(p);
+}
+
+function columnType(p: Parser): ColumnType {
+  const t = p.peek();
+  if (t.kind !== 'word') p.expected('column type');
+  p.next();
+  const pos = t.pos;
+  const simple = (name: ColumnTypeName): ColumnType => ({ pos, name });
+  switch (t.upper) {
+    case 'INT':
+    case 'INT2':
+    case 'INT4':
+    case 'INT8':
+    case 'INTEGER':
+    case 'BIGINT':
+    case 'SMALLINT':
+      return simple('INT');
+    case 'FLOAT':
+    case 'FLOAT4':
+    case 'FLOAT8':
+    case 'REAL':
+      return simple('FLOAT');
+    case 'DOUBLE':
+      p.expectKw('PRECISION');
+      return simple('FLOAT');
+    case 'STRING':
+    case 'TEXT':
+    case 'VARCHAR':
+    case 'CHAR':
+    case 'CHARACTER': {
+      if (t.upper === 'CHARACTER') p.acceptKw('VARYING');
+      const type = simple('STRING');
+      if (p.acceptOp('(')) {
+        type.length = p.smallInt('length');
+        p.expectOp(')');
+      }
+      return type;
+    }
+    case 'BOOL':
+    case 'BOOLEAN':
+      return simple('BOOL');
+    case 'BYTES':
+    case 'BYTEA':
+      return simple('BYTES');
+    case 'TIMESTAMPTZ':
+      return simple('TIMESTAMPTZ');
+    case 'TIMESTAMP':
+      if (p.isKw('WITH') || p.isKw('WITHOUT')) {
+        const withTz = p.next().upper === 'WITH';
+        p.expectKw('TIME');
+        p.expectKw('ZONE');
+        return simple(withTz ? 'TIMESTAMPTZ' : 'TIMESTAMP');
+      }
+      return simple('TIMESTAMP');
+    case 'DECIMAL':
+    case 'NUMERIC':
+    case 'DEC': {
+      const type = simple('DECIMAL');
+      if (p.acceptOp('(')) {
+        type.precision = p.smallInt('precision');
+        if (p.acceptOp(',')) type.scale = p.smallInt('scale');
+        p.expectOp(')');
+      }
+      return type;
+    }
+  }
+  p.fail(t, 'expected a column type (INT, FLOAT, STRING, BOOL, BYTES, TIMESTAMP, TIMESTAMPTZ, DECIMAL)');
+}
+
+/** The raw text of a view's query: from SELECT to the end of the statement. */
+function rawQuery(p: Parser): string {
+  const first = p.peek();
+  if (!p.isKw('SELECT')) p.expected('SELECT');
+  let depth = 0;
+  let last = first;
+  while (p.peek().kind !== 'eof' && !(depth === 0 && p.isOp(';'))) {
+    const t = p.next();
+    if (t.kind === 'op' && (t.value === '(' || t.value === '[')) depth++;
+    if (t.kind === 'op' && (t.value === ')' || t.value === ']')) depth--;
+    last = t;
+  }
+  return p.src.text.slice(first.pos - 1, last.end);
+}
+
+/** `INSERT | UPSERT INTO t [(cols)] VALUES (...), ...`. */
+export function insert(p: Parser): Statement {
+  const t = p.next();
+  const upsert = t.upper === 'UPSERT';
+  p.expectKw('INTO');
+  const table = p.tableName();
+  let columns: string[] | undefined;
+  if (p.isOp('(')) columns = p.identList();
+  p.expectKw('VALUES');
+  const rows = p.commaList(() => {
+    const open = p.expectOp('(');
+    const row = p.commaList(() => literal(p));
+    p.expectOp(')');
+    if (columns !== undefined && row.length !== columns.length) {
+      p.fail(open, `VALUES lists must have ${columns.length} values to match the column list`);
+    }
+    return row;
+  });
+  const stmt: Statement = { kind: 'insert', pos: t.pos, upsert, table, rows };
+  if (columns !== undefined) stmt.columns = columns;
+  return stmt;
+}
+
+/** `DELETE FROM t [WHERE ...]`. */
+export function deleteRows(p: Parser): Statement {
+  const pos = p.expectKw('DELETE').pos;
+  p.expectKw('FROM');
+  const table = p.tableName();
+  return { kind: 'delete', pos, table, where: optWhere(p) };
+}
+
+/** `UPDATE t SET col = expr, ... [WHERE ...]`. */
+export function update(p: Parser): Statement {
+  const pos = p.expectKw('UPDATE').pos;
+  const table = p.tableName();
+  p.expectKw('SET');
+  const assignments = p.commaList((): Assignment => {
+    const aPos = p.peek().pos;
+    const column = p.ident('column name');
+    p.expectOp('=');
+    return { pos: aPos, column, value: valueExpr(p) };
+  });
+  return { kind: 'update', pos, table, assignments, where: optWhere(p) };
+}
+
+/** `SELECT items FROM t [AS OF SYSTEM TIME ...] [WHERE ...] [ORDER BY ...] [LIMIT n]`. */
+export function select(p: Parser): Statement {
+  const pos = p.expectKw('SELECT').pos;
+  const items = p.commaList((): SelectItem => {
+    const t = p.peek();
+    if (p.acceptOp('*')) return { kind: 'star', pos: t.pos };
+    const fn = AGGREGATES.find((a) => t.kind === 'word' && t.value === a);
+    if (fn !== undefined && p.isOp('(', 1)) {
+      p.next();
+      p.next();
+      const item: SelectItem = { kind: 'aggregate', pos: t.pos, fn };
+      if (!p.acceptOp('*')) item.arg = p.ident('column name');
+      p.expectOp(')');
+      return item;
+    }
+    return { kind: 'column', pos: t.pos, name: p.ident('column name or *') };
+  });
+  p.expectKw('FROM');
+  const from = p.tableName();
+  const stmt: Statement = { kind: 'select', pos, items, from, where: [], orderBy: [] };
+  const asOf = optAsOf(p);
+  if (asOf !== undefined) stmt.asOf = asOf;
+  stmt.where = optWhere(p);
+  if (p.acceptKw('ORDER')) {
+    p.expectKw('BY');
+    stmt.orderBy = p.commaList((): OrderItem => {
+      const oPos = p.peek().pos;
+      const column = p.ident('column name');
+      let desc = false;
+      if (p.acceptKw('DESC')) desc = true;
+      else p.acceptKw('ASC');
+      return { pos: oPos, column, desc };
+    });
+  }
+  if (p.acceptKw('LIMIT')) stmt.limit = p.smallInt('LIMIT count');
+  return stmt;
+}
