@@ -13,3 +13,4 @@ export type { SplitStatements } from './statement-splitter.js';
 export { scan } from './lexer.js';
 export type { Lexeme, LexProblem, Token, TokenKind } from './lexer.js';
 export { STATEMENT_OPTIONS } from './grammar/options.js';
+export { checkBackupStatement, checkRestoreStatement, checkShowBackupStatement } from './backup-checks.js';
