@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Registry, Gauge } from 'prom-client';
 import { ClusterState, CoordinatorRegistry, LeaderLease, connectNats, getOrCreate, parseLocality, type NatsAuth } from '@cairn/cluster';
+import { consoleRoutes } from '@cairn/console';
 import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
@@ -133,9 +134,12 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const jobMetrics = new CoordinatorMetrics(registry);
   const m = parseListenAddress(opts.httpAddr ?? '127.0.0.1:8080');
   const coordinators = await CoordinatorRegistry.open(state);
+  // The console's page at `/` and its files under `/console/`, beside /metrics.
+  const consolePages = consoleRoutes();
   const metrics = await startMetricsServer(m.host, m.port, registry, {
     ready: () => readiness.check(),
-    routes: { [PROMETHEUS_SD_PATH]: prometheusSdRoute({ coordinators, nodes: state.nodes }) },
+    routes: { [PROMETHEUS_SD_PATH]: prometheusSdRoute({ coordinators, nodes: state.nodes }), ...consolePages.routes },
+    prefixRoutes: { ...consolePages.prefixRoutes },
   });
   // What Prometheus and service discovery dial: by default the host others reach the gRPC API at.
   const metricsAddress = advertisedAddress(

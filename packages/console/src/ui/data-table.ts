@@ -1,0 +1,28 @@
+import { h, type Child } from './element.js';
+
+/** One column: its header and how a row shows in it. */
+export interface Column<R> {
+  header: string;
+  cell: (row: R) => Child;
+  /** `num` right-aligns (counts), `actions` keeps the cell narrow. */
+  kind?: 'num' | 'actions';
+}
+
+export interface TableOptions<R> {
+  /** What the table lists, for screen readers (a visually hidden caption). */
+  caption: string;
+  /** What to say when there are no rows. */
+  empty: string;
+  /** A stable key per row, set as `data-key` so tests and live updates can find rows. */
+  key?: (row: R) => string;
+}
+
+/** A console table: header row, one row per item, or a single "nothing here" row. */
+export function dataTable<R>(columns: Column<R>[], rows: readonly R[], o: TableOptions<R>): HTMLTableElement {
+  const head = h('tr', {}, ...columns.map((c) => h('th', { scope: 'col', class: c.kind ?? '' }, c.header)));
+  const body =
+    rows.length === 0
+      ? [h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, o.empty))]
+      : rows.map((r) => h('tr', { 'data-key': o.key?.(r) }, ...columns.map((c) => h('td', { class: c.kind ?? '' }, c.cell(r)))));
+  return h('table', { class: 'data-table' }, h('caption', { class: 'sr-only' }, o.caption), h('thead', {}, head), h('tbody', {}, ...body));
+}
