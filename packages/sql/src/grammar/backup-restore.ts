@@ -87,7 +87,8 @@ export function showBackup(p: Parser, pos: number): Statement {
     }
   }
   let source: Location;
-  if (p.acceptKw('FROM')) {
+  if (p.acceptKw('FROM') || p.isKw('LATEST') || (p.peek().kind === 'string' && p.isKw('IN', 1))) {
+    // CockroachDB also takes `SHOW BACKUP LATEST IN ...` and `SHOW BACKUP 'subdir' IN ...`.
     source = p.location();
     if (source.subdir === undefined) p.expected('IN');
   } else if (p.peek().kind === 'string' || p.isOp('(')) {

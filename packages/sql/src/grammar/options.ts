@@ -27,8 +27,8 @@ export const BACKUP_OPTIONS: OptionTable<BackupOptions> = {
 
 /** `RESTORE ... WITH`. */
 export const RESTORE_OPTIONS: OptionTable<RestoreOptions> = {
-  new_db_name: (p, o) => (o.newDbName = p.stringValue()),
-  into_db: (p, o) => (o.intoDb = p.stringValue()),
+  new_db_name: (p, o) => (o.newDbName = p.nameValue('a database name')),
+  into_db: (p, o) => (o.intoDb = p.nameValue('a database name')),
   skip_missing_foreign_keys: (p, o) => (o.skipMissingForeignKeys = p.flagValue()),
   skip_missing_sequences: (p, o) => (o.skipMissingSequences = p.flagValue()),
   skip_missing_views: (p, o) => (o.skipMissingViews = p.flagValue()),
@@ -48,13 +48,42 @@ export const SHOW_BACKUP_OPTIONS: OptionTable<ShowBackupOptions> = {
   incremental_location: (p, o) => (o.incrementalLocation = p.uriListValue()),
 };
 
+/** The spellings of Go's strconv.ParseBool, with which CockroachDB reads this schedule option's value. */
+const GO_BOOLS: Readonly<Record<string, boolean>> = {
+  '1': true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  '0': false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
+};
+
+/** `opt`, `opt = TRUE|FALSE` or `opt = '<a ParseBool spelling>'` (`= '1'`, as CockroachDB's docs write it). */
+function goBoolValue(p: Parser): boolean {
+  const t = p.peek(1);
+  if (p.isOp('=') && t.kind === 'string') {
+    const value = GO_BOOLS[t.value];
+    if (value === undefined) p.fail(t, "expected a boolean: 'true', 'false', '1', '0', 't' or 'f'");
+    p.next();
+    p.next();
+    return value;
+  }
+  return p.flagValue();
+}
+
 /** `CREATE SCHEDULE ... WITH SCHEDULE OPTIONS` and `ALTER BACKUP SCHEDULE ... SET SCHEDULE OPTION`. */
 export const SCHEDULE_OPTIONS: OptionTable<ScheduleOptions> = {
   first_run: (p, o) => (o.firstRun = p.stringValue()),
   on_execution_failure: (p, o) => (o.onExecutionFailure = p.enumValue(['retry', 'reschedule', 'pause'] as const)),
   on_previous_running: (p, o) => (o.onPreviousRunning = p.enumValue(['start', 'skip', 'wait'] as const)),
   ignore_existing_backups: (p, o) => (o.ignoreExistingBackups = p.flagValue()),
-  updates_cluster_last_backup_time_metric: (p, o) => (o.updatesClusterLastBackupTimeMetric = p.flagValue()),
+  updates_cluster_last_backup_time_metric: (p, o) => (o.updatesClusterLastBackupTimeMetric = goBoolValue(p)),
   retention: (p, o) => (o.retention = p.stringValue()),
 };
 
