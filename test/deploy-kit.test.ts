@@ -907,7 +907,7 @@ describe("the kit's command lines start a real cluster", () => {
     const natsPassword = 'cairn-nats-secret';
     nats = await startNatsCluster(3, {
       extraConfig: [`CAIRN_NATS_PASSWORD: ${JSON.stringify(natsPassword)}`, 'NATS_SYS_PASSWORD: "unused"', readFileSync(NATS_ACCOUNTS, 'utf8')].join('\n'),
-      readyUser: { user: 'cairn', pass: natsPassword },
+      readyAuth: { user: 'cairn', pass: natsPassword },
     });
     // The kit runs secure: one node certificate for this machine stands in for each host's.
     const certs = join(await tempDir('cairn-kit-certs'), 'certs');

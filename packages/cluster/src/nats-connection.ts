@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
+import { probeNatsTls, serverCertificateRejected } from './nats-tls-probe.js';
 
 /**
  * How a process proves itself to NATS and checks the server (`--nats-creds`, `--nats-user` /
@@ -94,9 +95,36 @@ export async function connectNats(url: string, name: string, timeoutMs = 5000, a
     if (code === 'AUTHORIZATION_VIOLATION' || /authorization/i.test(reason)) {
       throw new CairnError(ErrorCode.Unauthenticated, `NATS at ${url} refused the connection (${reason}): give the credentials of its cairn account with --nats-creds, --nats-user/--nats-password or --nats-nkey`, { cause: err });
     }
+    const tlsFailure = await explainTlsFailure(url, servers, auth, err);
+    if (tlsFailure) throw tlsFailure;
     throw new CairnError(ErrorCode.Unavailable, `cannot reach NATS at ${url}: ${reason}`, {
       cause: err,
       retryable: true,
     });
   }
+}
+
+/**
+ * A failed connection's TLS cause, as one clear line: the server does not offer TLS; its
+ * certificate does not verify against --nats-tls-ca; or it refused the client certificate
+ * (which the NATS client only reports as a timeout: probeNatsTls finds the alert).
+ */
+async function explainTlsFailure(url: string, servers: string[], auth: NatsAuth, err: unknown): Promise<CairnError | undefined> {
+  const cause = { cause: err };
+  if ((err as { code?: unknown }).code === 'SERVER_OPT_NA' && String((err as Error).message) === 'tls') {
+    return new CairnError(ErrorCode.FailedPrecondition, `NATS at ${url} does not offer TLS, which --nats-tls-* (or a tls:// URL with --certs-dir) asks for`, cause);
+  }
+  const untrusted = (reason: string): CairnError =>
+    new CairnError(ErrorCode.Unauthenticated, `the TLS certificate of NATS at ${url} does not verify (${reason}): give the CA that signed it with --nats-tls-ca`, cause);
+  if (serverCertificateRejected((err as { code?: unknown }).code)) return untrusted((err as Error).message);
+  if (!auth.tlsCaFile && !auth.tlsCertFile) return undefined;
+  for (const server of servers) {
+    const r = await probeNatsTls(server, auth);
+    if (r.outcome === 'server-not-trusted') return untrusted(r.reason);
+    if (r.outcome === 'client-refused') {
+      const what = auth.tlsCertFile ? `the client certificate ${auth.tlsCertFile}` : 'a connection without a client certificate';
+      return new CairnError(ErrorCode.Unauthenticated, `NATS at ${url} refused ${what} (${r.reason}): give one signed by a CA the server trusts with --nats-tls-cert/--nats-tls-key`, cause);
+    }
+  }
+  return undefined;
 }

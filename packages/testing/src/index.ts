@@ -12,8 +12,12 @@ export {
   type NatsClusterHandle,
   type NatsClusterOptions,
   type NatsServerHandle,
+  type NatsReadyAuth,
   type NatsServerOptions,
 } from './nats-server.js';
+export { createNatsOperator, type NatsOperator, type NatsOperatorAccount, type NatsUserPermissions } from './nats-operator.js';
+export { publishOutcome } from './nats-permissions.js';
+export { cairnRejection } from './rejection.js';
 export { freePort } from './ports.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { startS3Server, type S3ServerHandle, type S3ServerOptions } from './s3-server.js';

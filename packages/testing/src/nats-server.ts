@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import { tempDir } from './cleanup.js';
 import { ProcessStartError } from './harness-errors.js';
 import { ManagedProcess } from './managed-process.js';
@@ -29,12 +29,15 @@ export interface NatsServerOptions {
   /**
    * Server configuration appended to the generated one: `accounts { ... }` or
    * `authorization { ... }` blocks, `tls { ... }`, an `include` of a file. A server with
-   * accounts needs `readyUser` to be checked.
+   * accounts or TLS needs `readyAuth` to be checked.
    */
   extraConfig?: string;
-  /** Credentials the readiness check connects with, when the server requires some. */
-  readyUser?: { user: string; pass: string };
+  /** How the readiness check connects, when the server requires credentials or TLS. */
+  readyAuth?: NatsReadyAuth;
 }
+
+/** Credentials and TLS a readiness check connects with: user/password, an nkey or creds authenticator, TLS files. */
+export type NatsReadyAuth = Pick<ConnectionOptions, 'user' | 'pass' | 'authenticator' | 'tls'>;
 
 /** A running nats-server process. */
 export interface NatsServerHandle {
@@ -80,7 +83,7 @@ interface ServerLayout {
   logFile: string;
   cluster?: { name: string; port: number; routes: number[] };
   extraConfig?: string;
-  readyUser?: { user: string; pass: string };
+  readyAuth?: NatsReadyAuth;
 }
 
 function renderConfig(layout: ServerLayout, port: number): string {
@@ -133,7 +136,7 @@ async function readMonitoringUrl(portsDir: string, pid: number): Promise<string 
 }
 
 /** Polls until JetStream on `url` answers an account-info request. */
-async function waitForJetStream(url: string, signal: AbortSignal, timeoutMs: number, auth?: { user: string; pass: string }): Promise<void> {
+async function waitForJetStream(url: string, signal: AbortSignal, timeoutMs: number, auth?: NatsReadyAuth): Promise<void> {
   await waitFor(
     async () => {
       let nc: NatsConnection | undefined;
@@ -177,7 +180,7 @@ class NatsServer implements NatsServerHandle {
           intervalMs: 25,
           signal,
         });
-        if (layout.storeDir !== undefined && waitForJs) await waitForJetStream(url, signal, readyTimeoutMs, layout.readyUser);
+        if (layout.storeDir !== undefined && waitForJs) await waitForJetStream(url, signal, readyTimeoutMs, layout.readyAuth);
         return { url, monitoring: (await readMonitoringUrl(layout.portsDir, p.pid)) ?? '' };
       },
     });
@@ -238,7 +241,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     storeDir: jetstream ? (options.storeDir ?? join(dir, 'jetstream')) : undefined,
     logFile: join(dir, 'nats-server.log'),
     ...(options.extraConfig !== undefined ? { extraConfig: options.extraConfig } : {}),
-    ...(options.readyUser !== undefined ? { readyUser: options.readyUser } : {}),
+    ...(options.readyAuth !== undefined ? { readyAuth: options.readyAuth } : {}),
   };
   return NatsServer.start(layout, options.port ?? -1, 30_000);
 }
@@ -252,7 +255,7 @@ async function startClusterOnce(
   n: number,
   clusterName: string,
   waitForJetStream: boolean,
-  extra: Pick<NatsClusterOptions, 'extraConfig' | 'readyUser'> = {},
+  extra: Pick<NatsClusterOptions, 'extraConfig' | 'readyAuth'> = {},
 ): Promise<NatsServer[]> {
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
@@ -271,7 +274,7 @@ async function startClusterOnce(
         storeDir: join(serverDir, 'jetstream'),
         logFile: join(serverDir, 'nats-server.log'),
         ...(extra.extraConfig !== undefined ? { extraConfig: extra.extraConfig } : {}),
-        ...(extra.readyUser !== undefined ? { readyUser: extra.readyUser } : {}),
+        ...(extra.readyAuth !== undefined ? { readyAuth: extra.readyAuth } : {}),
         cluster: {
           name: clusterName,
           port: routePorts[i] ?? 0,
@@ -298,7 +301,7 @@ async function startClusterOnce(
 }
 
 /** Creates and deletes a stream replicated on every server, proving JetStream can place R-n. */
-async function probeReplicatedStream(urls: string[], replicas: number, auth?: { user: string; pass: string }): Promise<void> {
+async function probeReplicatedStream(urls: string[], replicas: number, auth?: NatsReadyAuth): Promise<void> {
   const name = `harness_probe_${randomUUID().slice(0, 8)}`;
   await waitFor(
     async () => {
@@ -326,8 +329,8 @@ export interface NatsClusterOptions {
   waitForJetStream?: boolean;
   /** Appended to every server's configuration (NatsServerOptions.extraConfig). */
   extraConfig?: string;
-  /** Credentials the readiness checks connect with, when the servers require some. */
-  readyUser?: { user: string; pass: string };
+  /** How the readiness checks connect, when the servers require credentials or TLS. */
+  readyAuth?: NatsReadyAuth;
 }
 
 /**
@@ -353,7 +356,7 @@ export async function startNatsCluster(n = 3, options: NatsClusterOptions = {}):
     await Promise.allSettled(all.map((s) => s.stop()));
   };
   try {
-    if (options.waitForJetStream ?? true) await probeReplicatedStream(urls, n, options.readyUser);
+    if (options.waitForJetStream ?? true) await probeReplicatedStream(urls, n, options.readyAuth);
   } catch (err) {
     await stop();
     throw err;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Metadata } from '@grpc/grpc-js';
-import { CairnError } from '@cairn/errors';
+import { cairnRejection } from '@cairn/testing';
 import { hashPassword, verifyPassword } from '../privileges/password-hash.js';
 import { EMPTY_PRIVILEGE_STATE, createUser, setPasswordHash, type PrivilegeState } from '../privileges/privilege-model.js';
 import { Authenticator } from './authenticator.js';
@@ -14,15 +14,7 @@ function md(entries: Record<string, string>): Metadata {
 
 const basic = (user: string, pw: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` });
 
-async function refusal(p: Promise<unknown>): Promise<CairnError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CairnError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = cairnRejection;
 
 describe('password hashes', () => {
   it('are salted scrypt strings that verify only the right password', async () => {
