@@ -47,5 +47,5 @@ export { Catalog, formatTableName } from './catalog.js';
 export type { TableName } from './catalog.js';
 export { ROWID_COLUMN, buildTableDescriptor, isImplicitRowId } from './table-builder.js';
 export type { ColumnDefinition, ForeignKeyDefinition, TableDefinition } from './table-builder.js';
-export { KeyRewriter, rewriteDescriptor, rewriteKeyTableId } from './rewrite.js';
+export { KeyRewriter, missingViewDependency, rewriteDescriptor, rewriteKeyTableId } from './rewrite.js';
 export type { RewriteDescriptorOptions } from './rewrite.js';

@@ -95,4 +95,18 @@ describe('rewriteDescriptor', () => {
     expect(() => rewriteDescriptor(table(104, [], [999]), idMap, 77)).toThrow(CairnError);
     expect(() => rewriteDescriptor(table(106), idMap, 77)).toThrow(/no new id for table "t106"/);
   });
+
+  it("renumbers DEFAULT nextval's sequence, or refuses a missing one unless skip_missing_sequences drops the default", () => {
+    const withDefault = (seq: number): TableDescriptor => {
+      const t = table(104);
+      t.columns = [t.columns[0]!, { ...t.columns[1]!, defaultSequenceId: seq }];
+      return t;
+    };
+    expect(rewriteDescriptor(withDefault(105), idMap, 77).columns[1]?.defaultSequenceId).toBe(idMap.get(105));
+    expect(() => rewriteDescriptor(withDefault(999), idMap, 77)).toThrow(
+      'cannot restore table "t104" without referenced sequence 999 (or "skip_missing_sequences" option)',
+    );
+    const skipped = rewriteDescriptor(withDefault(999), idMap, 77, { skipMissingSequences: true });
+    expect(skipped.columns[1]).toEqual({ id: 2, name: 'ref', type: ColumnType.INT, nullable: true });
+  });
 });

@@ -69,17 +69,25 @@ export class KeyRewriter {
   }
 }
 
+/** CockroachDB's refusal of a view whose table (or view) is not restored with it. */
+export function missingViewDependency(view: string, dependency: number): CairnError {
+  return new CairnError(ErrorCode.FailedPrecondition, `cannot restore "${view}" without restoring referenced table ${dependency} (or "skip_missing_views" option)`);
+}
+
 /** How `rewriteDescriptor` treats references to tables that are not being restored. */
 export interface RewriteDescriptorOptions {
   /** Drop foreign keys whose referenced table is not in the map (`skip_missing_foreign_keys`). */
   skipMissingForeignKeys?: boolean;
+  /** Drop `DEFAULT nextval(...)` of sequences not in the map (`skip_missing_sequences`). */
+  skipMissingSequences?: boolean;
 }
 
 /**
  * A copy of `table` with its id, parent id, foreign key targets and view dependencies
  * renumbered by `idMap` (old id → new id). A foreign key to a table missing from the map is
- * dropped with `skipMissingForeignKeys`, else it fails the restore (FailedPrecondition), as
- * does a missing view dependency.
+ * dropped with `skipMissingForeignKeys`, a missing sequence's DEFAULT with
+ * `skipMissingSequences`; otherwise each fails the restore (FailedPrecondition), as does a
+ * missing view dependency (views are left out earlier with skip_missing_views).
  */
 export function rewriteDescriptor(
   table: TableDescriptor,
@@ -101,21 +109,28 @@ export function rewriteDescriptor(
       if (opts.skipMissingForeignKeys === true) continue;
       throw new CairnError(
         ErrorCode.FailedPrecondition,
-        `cannot restore table "${table.name}" without referenced table ${fk.referencedTableId} ` +
-          `(or use the skip_missing_foreign_keys option)`,
+        `cannot restore table "${table.name}" without referenced table ${fk.referencedTableId} (or "skip_missing_foreign_keys" option)`,
       );
     }
     out.foreignKeys.push({ ...fk, columns: [...fk.columns], referencedColumns: [...fk.referencedColumns], referencedTableId: target });
   }
   out.dependsOn = table.dependsOn.map((dep) => {
     const target = idMap.get(dep);
-    if (target === undefined) {
-      throw new CairnError(
-        ErrorCode.FailedPrecondition,
-        `cannot restore view "${table.name}" without the table ${dep} it depends on (or use the skip_missing_views option)`,
-      );
-    }
+    if (target === undefined) throw missingViewDependency(table.name, dep);
     return target;
+  });
+  out.columns = table.columns.map((c) => {
+    if (c.defaultSequenceId === undefined) return { ...c };
+    const target = idMap.get(c.defaultSequenceId);
+    if (target !== undefined) return { ...c, defaultSequenceId: target };
+    if (opts.skipMissingSequences === true) {
+      const { defaultSequenceId: _dropped, ...rest } = c;
+      return rest;
+    }
+    throw new CairnError(
+      ErrorCode.FailedPrecondition,
+      `cannot restore table "${table.name}" without referenced sequence ${c.defaultSequenceId} (or "skip_missing_sequences" option)`,
+    );
   });
   return out;
 }

@@ -22,6 +22,8 @@ export interface ColumnDefinition {
   primaryKey?: boolean;
   /** Column-level `REFERENCES t [(col)]`; without a column, the referenced primary key. */
   references?: { table: TableName; column?: string };
+  /** `DEFAULT nextval('seq')`: the sequence, which must exist; the table then depends on it. */
+  defaultSequence?: TableName;
 }
 
 /** A table-level `[CONSTRAINT name] FOREIGN KEY (cols) REFERENCES t [(cols)]`. */
@@ -78,6 +80,7 @@ export function buildTableDescriptor(
       throw invalid(`column "${c.name}" has an unsupported type`);
     }
     const col: ColumnDescriptor = { id: columns.length + 1, name: c.name, type: c.type, nullable: c.nullable };
+    if (c.defaultSequence !== undefined) col.defaultSequenceId = sequenceOf(catalog, c.defaultSequence, db.name).id;
     columns.push(col);
     byName.set(c.name, col);
   }
@@ -209,4 +212,11 @@ export function isImplicitRowId(table: TableDescriptor, column: ColumnDescriptor
     table.columns[table.columns.length - 1] === column &&
     /^rowid(_\d+)?$/.test(column.name)
   );
+}
+
+/** The sequence `DEFAULT nextval('name')` names: a PUBLIC sequence, else CockroachDB's errors. */
+function sequenceOf(catalog: Catalog, name: TableName, currentDb: string): TableDescriptor {
+  const t = catalog.resolveTable(name, currentDb);
+  if (t.kind !== ObjectKind.SEQUENCE) throw new CairnError(ErrorCode.DatatypeMismatch, `"${t.name}" is not a sequence`);
+  return t;
 }

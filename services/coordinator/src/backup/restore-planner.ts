@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { Catalog, decodeDescriptor, encodeDescriptor, rewriteDescriptor } from '@cairn/catalog';
+import { Catalog, decodeDescriptor, encodeDescriptor, missingViewDependency, rewriteDescriptor } from '@cairn/catalog';
 import { compareKeys, formatTimestamp, intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, MvccFilter, ObjectKind, type Descriptor, type TableDescriptor } from '@cairn/proto';
 import { checkRestoreStatement, type RestoreStatement } from '@cairn/sql';
@@ -11,6 +11,7 @@ import { DataFileReader } from '@cairn/backup-format';
 import { hex } from './backup-details.js';
 import { resolveTargets } from './backup-planner.js';
 import type { RestoreDetails } from './restore-details.js';
+import { restoredClusterMetadata } from './cluster-metadata.js';
 import { executionLocalityFilter } from './execution-locality.js';
 import { requireFeature } from '../feature-flags.js';
 
@@ -43,7 +44,13 @@ export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
  * ids and names (checking for conflicts), and lists for each table span the files of every
  * layer that overlap it.
  */
-export async function planRestore(leader: Leader, stmt: RestoreStatement, currentDb: string): Promise<RestoreDetails> {
+export async function planRestore(
+  leader: Leader,
+  stmt: RestoreStatement,
+  currentDb: string,
+  /** A cluster restore in place: the cluster's databases will be erased, so they are no conflict. */
+  o2: { readonly eraseExisting?: boolean } = {},
+): Promise<RestoreDetails> {
   requireFeature(leader.settings, 'RESTORE');
   checkRestoreStatement(stmt);
   const o = stmt.options;
@@ -66,7 +73,7 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
       throw new CairnError(ErrorCode.InvalidArgument, 'full cluster RESTORE can only be used on full cluster BACKUP files');
     }
     const existing = cluster.databases();
-    if (existing.length > 0) {
+    if (existing.length > 0 && o2.eraseExisting !== true) {
       throw new CairnError(
         ErrorCode.FailedPrecondition,
         `full cluster restore can only be run on a cluster with no tables or databases but found ${existing.length} descriptors: ${existing.map((d) => d.name).join(', ')}`,
@@ -81,7 +88,9 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
     for (const oldId of dbIds) {
       const db = backupCatalog.databaseById(oldId)!;
       const name = o.newDbName ?? db.name;
-      if (cluster.database(name)) throw new CairnError(ErrorCode.DuplicateObject, `database "${name}" already exists`);
+      if (cluster.database(name) && !(stmt.targets.kind === 'cluster' && o2.eraseExisting === true)) {
+        throw new CairnError(ErrorCode.DuplicateObject, `database "${name}" already exists`);
+      }
       const newId = leader.allocateDescriptorId();
       idMap.set(oldId, newId);
       parentFor.set(oldId, newId);
@@ -97,7 +106,7 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
       parentFor.set(t.parentId, db.id);
     }
   }
-  const tables = targets.tables;
+  const tables = restorableViews(targets.tables, o.skipMissingViews === true);
   for (const t of tables) idMap.set(t.id, leader.allocateDescriptorId());
   const restored: TableDescriptor[] = [];
   for (const t of tables) {
@@ -105,7 +114,10 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
     if (!idMap.has(t.parentId) && cluster.tablesIn(parentId).some((x) => x.name === t.name)) {
       throw new CairnError(ErrorCode.DuplicateObject, `relation "${t.name}" already exists`);
     }
-    const nt = { ...rewriteDescriptor(t, idMap, parentId, { skipMissingForeignKeys: o.skipMissingForeignKeys === true }), state: DescriptorState.OFFLINE };
+    const nt = { ...rewriteDescriptor(t, idMap, parentId, {
+        skipMissingForeignKeys: o.skipMissingForeignKeys === true,
+        skipMissingSequences: o.skipMissingSequences === true,
+      }), state: DescriptorState.OFFLINE };
     restored.push(nt);
     descriptors.push({ kind: { $case: 'table', value: nt } });
     names.push({ parentId, name: nt.name, id: nt.id });
@@ -143,11 +155,30 @@ export async function planRestore(leader: Leader, stmt: RestoreStatement, curren
     descriptors: descriptors.map((d) => Buffer.from(encodeDescriptor(d)).toString('base64')),
     names,
     rewrites: [...idMap].map(([oldId, newId]) => ({ oldId, newId })),
+    // A cluster restore brings back the newest used layer's users, grants, schedules, settings
+    // and external connections.
+    ...(stmt.targets.kind === 'cluster' ? restoredClusterMetadata(layers[layers.length - 1]!.manifest) : {}),
     items,
     newTableIds: restored.map((t) => t.id),
     ...(key ? { encryptionKey: Buffer.from(key).toString('hex') } : {}),
     ...(executionLocality.length > 0 ? { executionLocality } : {}),
   };
+}
+
+/**
+ * The objects to restore, less the views whose tables (or views) are not restored with them:
+ * with skip_missing_views those are left out, as are views on views left out; without it the
+ * first one fails the RESTORE with CockroachDB's error.
+ */
+export function restorableViews(tables: readonly TableDescriptor[], skipMissingViews: boolean): TableDescriptor[] {
+  let kept = [...tables];
+  for (;;) {
+    const ids = new Set(kept.map((t) => t.id));
+    const broken = kept.find((t) => t.kind === ObjectKind.VIEW && t.dependsOn.some((d) => !ids.has(d)));
+    if (broken === undefined) return kept;
+    if (!skipMissingViews) throw missingViewDependency(broken.name, broken.dependsOn.find((d) => !ids.has(d))!);
+    kept = kept.filter((t) => t !== broken);
+  }
 }
 
 /**

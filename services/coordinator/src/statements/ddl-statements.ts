@@ -2,14 +2,15 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { columnTypeFromName, type TableDefinition } from '@cairn/catalog';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
 import { ColumnType, DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
-import type {
-  CreateDatabaseStatement,
-  CreateSequenceStatement,
-  CreateTableStatement,
-  CreateViewStatement,
-  DropDatabaseStatement,
-  DropObjectStatement,
-  TableName,
+import {
+  parseOne,
+  type CreateDatabaseStatement,
+  type CreateSequenceStatement,
+  type CreateTableStatement,
+  type CreateViewStatement,
+  type DropDatabaseStatement,
+  type DropObjectStatement,
+  type TableName,
 } from '@cairn/sql';
 import type { DescriptorChange } from '../catalog/descriptor-writer.js';
 import { tagOnly, type StatementResult } from './result.js';
@@ -37,6 +38,7 @@ export async function createTable(s: Session, stmt: CreateTableStatement): Promi
         ...(c.references
           ? { references: { table: catalogName(c.references.table), ...(c.references.column ? { column: c.references.column } : {}) } }
           : {}),
+        ...defaultOf(c),
       })),
       ...(stmt.primaryKey ? { primaryKey: stmt.primaryKey } : {}),
       foreignKeys: stmt.foreignKeys.map((fk) => ({
@@ -56,6 +58,7 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
     const db = c.catalog.resolveDatabase(databaseOf(s, stmt.view));
     if (stmt.ifNotExists && c.catalog.table(db.name, stmt.view.name)) return tagOnly('CREATE VIEW');
     c.catalog.checkNameAvailable(db.id, stmt.view.name);
+    const dependsOn = viewDependencies(c.catalog, stmt.query, db.name);
     const table: TableDescriptor = {
       id: c.allocateId(),
       name: stmt.view.name,
@@ -66,7 +69,7 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
       foreignKeys: [],
       state: DescriptorState.PUBLIC,
       viewQuery: stmt.query,
-      dependsOn: [],
+      dependsOn,
       nextColumnId: 1,
     };
     await publishTable(c, table);
@@ -168,4 +171,33 @@ function columnType(name: string): ColumnType {
   const t = columnTypeFromName(name === 'TIMESTAMPTZ' ? 'TIMESTAMP' : name);
   if (t === undefined) throw new CairnError(ErrorCode.FeatureNotSupported, `unsupported column type ${name}`);
   return t;
+}
+
+/**
+ * A column's `DEFAULT`: `nextval('seq')` makes the table depend on the sequence (recorded, so
+ * RESTORE can refuse to leave it behind). Other defaults are refused rather than stored and
+ * never applied.
+ */
+function defaultOf(c: CreateTableStatement['columns'][number]): { defaultSequence?: { db?: string; table: string } } {
+  if (c.default === undefined) return {};
+  if (c.default.kind !== 'nextval') {
+    throw new CairnError(ErrorCode.FeatureNotSupported, `DEFAULT ${c.default.kind === 'null' ? 'NULL' : String(c.default.value)} for column "${c.name}": cairn takes only DEFAULT nextval('<sequence>')`, {
+      position: c.default.pos,
+    });
+  }
+  const parts = c.default.sequence.split('.');
+  const table = parts[parts.length - 1] ?? '';
+  return { defaultSequence: parts.length > 1 ? { db: parts[parts.length - 2], table } : { table } };
+}
+
+/**
+ * The tables (and views) a view's query reads, which the view depends on: each must exist now
+ * (CockroachDB's error otherwise), and a RESTORE of the view needs them restored with it.
+ */
+function viewDependencies(catalog: DescriptorChange['catalog'], query: string, currentDb: string): number[] {
+  const stmt = parseOne(query);
+  if (stmt.kind !== 'select') {
+    throw new CairnError(ErrorCode.FeatureNotSupported, `a view's query must be a SELECT from a table (got ${stmt.kind})`, { position: stmt.pos });
+  }
+  return [catalog.resolveTable(catalogName(stmt.from), currentDb).id];
 }

@@ -1,6 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { formatLocality, isLive } from '@cairn/cluster';
-import { columnTypeName, isImplicitRowId, primaryIndexSpan } from '@cairn/catalog';
+import { primaryIndexSpan } from '@cairn/catalog';
 import { intersectSpans, prettyKey, tableSpan } from '@cairn/keys';
 import { ObjectKind, type NodeRecord, type TableDescriptor } from '@cairn/proto';
 import type {
@@ -11,6 +11,7 @@ import type {
   ShowTablesStatement,
 } from '@cairn/sql';
 import { resolveAsOf } from './as-of.js';
+import { createStatementOf } from './create-statement.js';
 import { catalogName } from './ddl-statements.js';
 import { rowsResult, type StatementResult } from './result.js';
 import type { Session } from './session.js';
@@ -109,22 +110,7 @@ export async function tableFingerprint(s: Session, table: TableDescriptor, ts: b
 export function showCreateTable(s: Session, stmt: ShowCreateTableStatement): StatementResult {
   s.leader.assertReady();
   const t = s.leader.catalog.resolveTable(catalogName(stmt.table), s.database);
-  const lines = t.columns
-    .filter((c) => !isImplicitRowId(t, c))
-    .map((c) => `\t${c.name} ${columnTypeName(c.type)}${c.nullable ? '' : ' NOT NULL'}`);
-  if (t.primaryKey.length > 0 && !t.columns.some((c) => isImplicitRowId(t, c))) {
-    lines.push(`\tCONSTRAINT ${t.name}_pkey PRIMARY KEY (${t.primaryKey.join(', ')})`);
-  }
-  for (const fk of t.foreignKeys) {
-    const ref = s.leader.catalog.tableById(fk.referencedTableId);
-    lines.push(`\tCONSTRAINT ${fk.name} FOREIGN KEY (${fk.columns.join(', ')}) REFERENCES ${ref?.name ?? fk.referencedTableId}(${fk.referencedColumns.join(', ')})`);
-  }
-  const body =
-    t.kind === ObjectKind.VIEW
-      ? `CREATE VIEW ${t.name} AS ${t.viewQuery}`
-      : t.kind === ObjectKind.SEQUENCE
-        ? `CREATE SEQUENCE ${t.name}`
-        : `CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`;
+  const body = createStatementOf(t, s.leader.catalog);
   return rowsResult(['table_name', 'create_statement'], [[t.name, body]]);
 }
 

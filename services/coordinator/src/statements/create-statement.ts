@@ -1,0 +1,26 @@
+import { columnTypeName, isImplicitRowId, type Catalog } from '@cairn/catalog';
+import { ObjectKind, type TableDescriptor } from '@cairn/proto';
+
+/**
+ * A table's, view's or sequence's CREATE statement as SHOW CREATE TABLE prints it, from any
+ * catalog: the cluster's, or a backup's (SHOW BACKUP SCHEMAS), so the two cannot differ.
+ */
+export function createStatementOf(t: TableDescriptor, catalog: Pick<Catalog, 'tableById'>): string {
+  if (t.kind === ObjectKind.VIEW) return `CREATE VIEW ${t.name} AS ${t.viewQuery}`;
+  if (t.kind === ObjectKind.SEQUENCE) return `CREATE SEQUENCE ${t.name}`;
+  const lines = t.columns
+    .filter((c) => !isImplicitRowId(t, c))
+    .map((c) => {
+      const seq = c.defaultSequenceId === undefined ? undefined : catalog.tableById(c.defaultSequenceId);
+      const dflt = c.defaultSequenceId === undefined ? '' : ` DEFAULT nextval('${seq?.name ?? c.defaultSequenceId}')`;
+      return `\t${c.name} ${columnTypeName(c.type)}${c.nullable ? '' : ' NOT NULL'}${dflt}`;
+    });
+  if (t.primaryKey.length > 0 && !t.columns.some((c) => isImplicitRowId(t, c))) {
+    lines.push(`\tCONSTRAINT ${t.name}_pkey PRIMARY KEY (${t.primaryKey.join(', ')})`);
+  }
+  for (const fk of t.foreignKeys) {
+    const ref = catalog.tableById(fk.referencedTableId);
+    lines.push(`\tCONSTRAINT ${fk.name} FOREIGN KEY (${fk.columns.join(', ')}) REFERENCES ${ref?.name ?? fk.referencedTableId}(${fk.referencedColumns.join(', ')})`);
+  }
+  return `CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`;
+}
