@@ -97,6 +97,8 @@ export class CairnClient {
   private readonly stubs: Stubs[];
   private current = 0;
   database = '';
+  /** The session's time zone (SET TIME ZONE), kept between calls like `database`; empty: UTC. */
+  timeZone = '';
   /** The SQL user this client's statements run as. */
   readonly user: string;
 
@@ -135,10 +137,11 @@ export class CairnClient {
    */
   async execute(sql: string, options: { startsJob?: boolean } = {}): Promise<QueryResult> {
     const res = await this.call<ExecuteResponse>(
-      (s, md, opts, cb) => s.sql.execute({ sql, database: this.database, user: this.user }, md, opts, cb),
+      (s, md, opts, cb) => s.sql.execute({ sql, database: this.database, user: this.user, timeZone: this.timeZone }, md, opts, cb),
       options.startsJob ? { retry: neverReachedLeader } : {},
     );
     this.database = res.database;
+    this.timeZone = res.timeZone;
     return {
       columns: res.columns,
       rows: res.rows.map((r) => r.values.map((v) => (v.text === undefined ? null : v.text))),

@@ -48,3 +48,4 @@ export {
   type ResumerFactory,
 } from './job-registry.js';
 export { showJobsRow, formatJobTimestamp, SHOW_JOBS_COLUMNS, type ShowJobsColumn, type ShowJobsRow } from './show-jobs.js';
+export { UTC, formatTimestampIn, offsetMinutesAt, parseShownTimestamp, resolveTimeZone, type TimeZone } from './time-zone.js';

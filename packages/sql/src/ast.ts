@@ -403,6 +403,34 @@ export interface SelectStatement extends Node {
   orderBy: OrderItem[];
   limit?: number;
 }
+/**
+ * A query over a SHOW statement's rows, as CockroachDB composes them:
+ * `SELECT items FROM [SHOW ...] [WHERE ...] [ORDER BY ...] [LIMIT n]`, or the same with the
+ * SHOW named by a WITH clause, `WITH x AS (SHOW ...) SELECT items FROM x ...`.
+ */
+export interface SelectFromShowStatement extends Node {
+  kind: 'selectFromShow';
+  /** The name `WITH name AS (SHOW ...)` gave the rows; absent for `FROM [SHOW ...]`. */
+  withName?: string;
+  show: ShowStatement;
+  items: SelectItem[];
+  where: Predicate[];
+  orderBy: OrderItem[];
+  limit?: number;
+}
+
+/** `SET TIME ZONE zone`, `SET timezone = zone`: the session's time zone for timestamps shown. */
+export interface SetTimeZoneStatement extends Node {
+  kind: 'setTimeZone';
+  /** As written: `'America/New_York'`, `'+05:30'`, `-5`, `UTC`; absent for DEFAULT or LOCAL (UTC). */
+  zone?: string;
+}
+
+/** `SHOW TIME ZONE` / `SHOW timezone`. */
+export interface ShowTimeZoneStatement extends Node {
+  kind: 'showTimeZone';
+}
+
 export interface ShowDatabasesStatement extends Node {
   kind: 'showDatabases';
 }
@@ -724,6 +752,15 @@ export type Statement =
   | ShowSchedulesStatement
   | ShowScheduleStatement
   | ControlSchedulesStatement
-  | AlterBackupScheduleStatement;
+  | AlterBackupScheduleStatement
+  | SelectFromShowStatement
+  | SetTimeZoneStatement
+  | ShowTimeZoneStatement;
 
 export type StatementKind = Statement['kind'];
+
+/**
+ * The statements whose rows a query can select from (`SELECT ... FROM [SHOW ...]`): every
+ * SHOW, and `SHOW BACKUP CONNECTION` (a `checkExternalConnection` in its SHOW form).
+ */
+export type ShowStatement = Extract<Statement, { kind: `show${string}` }> | CheckExternalConnectionStatement;

@@ -11,6 +11,7 @@ import type {
   JobsForSchedules,
   Literal,
   Location,
+  OrderItem,
   Predicate,
   PrivilegeTarget,
   Recurrence,
@@ -112,9 +113,26 @@ class Formatter {
           tableName(s.from),
           asOf(s.asOf),
           where(s.where),
-          s.orderBy.length === 0 ? '' : `ORDER BY ${s.orderBy.map((o) => `${quoteIdent(o.column)}${o.desc ? ' DESC' : ''}`).join(', ')}`,
+          orderBy(s.orderBy),
           s.limit === undefined ? '' : `LIMIT ${s.limit}`,
         ]);
+      case 'selectFromShow': {
+        const show = this.statement(s.show);
+        return join([
+          s.withName === undefined ? '' : `WITH ${quoteIdent(s.withName)} AS (${show})`,
+          'SELECT',
+          s.items.map(selectItem).join(', '),
+          'FROM',
+          s.withName === undefined ? `[${show}]` : quoteIdent(s.withName),
+          where(s.where),
+          orderBy(s.orderBy),
+          s.limit === undefined ? '' : `LIMIT ${s.limit}`,
+        ]);
+      }
+      case 'setTimeZone':
+        return `SET TIME ZONE ${s.zone === undefined ? 'DEFAULT' : quoteString(s.zone)}`;
+      case 'showTimeZone':
+        return 'SHOW TIME ZONE';
       case 'showDatabases':
         return 'SHOW DATABASES';
       case 'showTables':
@@ -449,6 +467,10 @@ function asOf(a: AsOf | undefined): string {
 function predicate(p: Predicate): string {
   if (p.kind === 'in') return `${quoteIdent(p.column)} IN (${p.values.map(literal).join(', ')})`;
   return `${quoteIdent(p.column)} ${p.op} ${literal(p.value)}`;
+}
+
+function orderBy(items: OrderItem[]): string {
+  return items.length === 0 ? '' : `ORDER BY ${items.map((o) => `${quoteIdent(o.column)}${o.desc ? ' DESC' : ''}`).join(', ')}`;
 }
 
 function where(ps: Predicate[]): string {

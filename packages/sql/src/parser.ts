@@ -8,7 +8,8 @@
  * - `schedules-jobs.ts`: CREATE SCHEDULE, ALTER BACKUP SCHEDULE, PAUSE / RESUME / CANCEL /
  *   DROP jobs and schedules, SHOW JOBS / JOB;
  * - `access.ts`: users, GRANT / REVOKE, SHOW GRANTS;
- * - `show.ts`: every other SHOW;
+ * - `show.ts`: every other SHOW; `show-queries.ts`: SELECT (from a table or from
+ *   `[SHOW ...]`) and `WITH x AS (SHOW ...) SELECT ...`;
  * - `options.ts`: the `WITH` option tables; `expressions.ts`: literals, WHERE, AS OF.
  */
 import type { Statement } from './ast.js';
@@ -22,10 +23,11 @@ import {
   dropExternalConnection,
   restore,
 } from './grammar/backup-restore.js';
-import { createDatabase, createSequence, createTable, createView, deleteRows, dropDatabase, dropRelation, insert, select, set, update, useDatabase } from './grammar/data.js';
+import { createDatabase, createSequence, createTable, createView, deleteRows, dropDatabase, dropRelation, insert, set, update, useDatabase } from './grammar/data.js';
 import { Parser } from './grammar/parser-base.js';
 import { alterBackupSchedule, control, createSchedule, dropSchedules } from './grammar/schedules-jobs.js';
 import { show } from './grammar/show.js';
+import { select, withShow } from './grammar/show-queries.js';
 
 /**
  * Parses a string of semicolon-separated statements. Empty statements (an empty input, a
@@ -71,6 +73,7 @@ const BY_FIRST_WORD: Readonly<Record<string, (p: Parser) => Statement>> = {
   DELETE: deleteRows,
   UPDATE: update,
   SELECT: select,
+  WITH: withShow,
   SHOW: show,
   BACKUP: backup,
   RESTORE: restore,

@@ -48,9 +48,22 @@ export function useDatabase(p: Parser): Statement {
   return { kind: 'useDatabase', pos, name: p.ident('database name') };
 }
 
-/** `SET CLUSTER SETTING name = value | DEFAULT`, `SET DATABASE = db`. */
+/**
+ * `SET CLUSTER SETTING name = value | DEFAULT`, `SET DATABASE = db`, and the session's time
+ * zone: `SET TIME ZONE zone` or `SET timezone = | TO zone`.
+ */
 export function set(p: Parser): Statement {
   const pos = p.expectKw('SET').pos;
+  if (p.isKw('TIME') && p.isKw('ZONE', 1)) {
+    p.next();
+    p.next();
+    return setTimeZone(p, pos);
+  }
+  if (p.peek().value === 'timezone' && (p.peek().kind === 'word' || p.peek().kind === 'ident')) {
+    p.next();
+    if (!p.acceptOp('=')) p.expectKw('TO', '"=" or TO');
+    return setTimeZone(p, pos);
+  }
   if (p.acceptKw('CLUSTER')) {
     p.expectKw('SETTING');
     const name = p.settingName();
@@ -62,7 +75,20 @@ export function set(p: Parser): Statement {
     if (!p.acceptOp('=')) p.expectKw('TO', '"=" or TO');
     return { kind: 'useDatabase', pos, name: p.ident('database name') };
   }
-  p.expected('CLUSTER SETTING or DATABASE');
+  p.expected('CLUSTER SETTING, DATABASE or TIME ZONE');
+}
+
+/** A time zone: `'name'`, `name`, a signed hour offset, `DEFAULT` or `LOCAL` (both UTC). */
+function setTimeZone(p: Parser, pos: number): Statement {
+  const t = p.peek();
+  if (p.acceptKw('DEFAULT') || p.acceptKw('LOCAL')) return { kind: 'setTimeZone', pos };
+  if (t.kind === 'string') return { kind: 'setTimeZone', pos, zone: p.string('a time zone') };
+  if (t.kind === 'op' && (t.value === '-' || t.value === '+') && p.peek(1).kind === 'number') {
+    p.next();
+    return { kind: 'setTimeZone', pos, zone: `${t.value}${p.next().value}` };
+  }
+  if (t.kind === 'number') return { kind: 'setTimeZone', pos, zone: p.next().value };
+  return { kind: 'setTimeZone', pos, zone: p.ident('a time zone') };
 }
 
 /** After `CREATE TABLE`. */
@@ -277,10 +303,44 @@ export function update(p: Parser): Statement {
   return { kind: 'update', pos, table, assignments, where: optWhere(p) };
 }
 
-/** `SELECT items FROM t [AS OF SYSTEM TIME ...] [WHERE ...] [ORDER BY ...] [LIMIT n]`. */
-export function select(p: Parser): Statement {
-  const pos = p.expectKw('SELECT').pos;
-  const items = p.commaList((): SelectItem => {
+/**
+ * The rest of `SELECT items FROM t [AS OF SYSTEM TIME ...] [WHERE ...] [ORDER BY ...] [LIMIT n]`
+ * after FROM (`grammar/show-queries.ts` reads up to there, as the source may be a SHOW).
+ */
+export function selectFromTable(p: Parser, pos: number, items: SelectItem[]): Statement {
+  const from = p.tableName();
+  const stmt: Statement = { kind: 'select', pos, items, from, where: [], orderBy: [] };
+  const asOf = optAsOf(p);
+  if (asOf !== undefined) stmt.asOf = asOf;
+  stmt.where = optWhere(p);
+  stmt.orderBy = orderBy(p);
+  const limit = optLimit(p);
+  if (limit !== undefined) stmt.limit = limit;
+  return stmt;
+}
+
+/** An optional `ORDER BY col [ASC | DESC], ...`. */
+export function orderBy(p: Parser): OrderItem[] {
+  if (!p.acceptKw('ORDER')) return [];
+  p.expectKw('BY');
+  return p.commaList((): OrderItem => {
+    const oPos = p.peek().pos;
+    const column = p.ident('column name');
+    let desc = false;
+    if (p.acceptKw('DESC')) desc = true;
+    else p.acceptKw('ASC');
+    return { pos: oPos, column, desc };
+  });
+}
+
+/** An optional `LIMIT n`. */
+export function optLimit(p: Parser): number | undefined {
+  return p.acceptKw('LIMIT') ? p.smallInt('LIMIT count') : undefined;
+}
+
+/** `item, ...` of a SELECT: `*`, a column, or `count | sum | min | max | avg (col | *)`. */
+export function selectItems(p: Parser): SelectItem[] {
+  return p.commaList((): SelectItem => {
     const t = p.peek();
     if (p.acceptOp('*')) return { kind: 'star', pos: t.pos };
     const fn = AGGREGATES.find((a) => t.kind === 'word' && t.value === a);
@@ -294,23 +354,4 @@ export function select(p: Parser): Statement {
     }
     return { kind: 'column', pos: t.pos, name: p.ident('column name or *') };
   });
-  p.expectKw('FROM');
-  const from = p.tableName();
-  const stmt: Statement = { kind: 'select', pos, items, from, where: [], orderBy: [] };
-  const asOf = optAsOf(p);
-  if (asOf !== undefined) stmt.asOf = asOf;
-  stmt.where = optWhere(p);
-  if (p.acceptKw('ORDER')) {
-    p.expectKw('BY');
-    stmt.orderBy = p.commaList((): OrderItem => {
-      const oPos = p.peek().pos;
-      const column = p.ident('column name');
-      let desc = false;
-      if (p.acceptKw('DESC')) desc = true;
-      else p.acceptKw('ASC');
-      return { pos: oPos, column, desc };
-    });
-  }
-  if (p.acceptKw('LIMIT')) stmt.limit = p.smallInt('LIMIT count');
-  return stmt;
 }

@@ -270,6 +270,17 @@ export class Parser {
     return this.string('string literal');
   }
 
+  /**
+   * `= 'name'` or `= name`: a database name as a string or an identifier, as CockroachDB's
+   * `new_db_name` and `into_db` take it.
+   */
+  nameValue(what: string): string {
+    this.expectOp('=');
+    const t = this.peek();
+    if (t.kind === 'string') return this.string(what);
+    return this.ident(what);
+  }
+
   uriListValue(): string[] {
     this.expectOp('=');
     return this.uriList().uris;

@@ -15,6 +15,13 @@ export function show(p: Parser): Statement {
     case 'DATABASES':
       p.next();
       return { kind: 'showDatabases', pos };
+    case 'TIME':
+      p.next();
+      p.expectKw('ZONE');
+      return { kind: 'showTimeZone', pos };
+    case 'TIMEZONE':
+      p.next();
+      return { kind: 'showTimeZone', pos };
     case 'TABLES': {
       p.next();
       if (p.acceptKw('FROM')) return { kind: 'showTables', pos, database: p.ident('database name') };

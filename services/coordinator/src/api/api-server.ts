@@ -72,9 +72,9 @@ function unary<Q, R>(ctx: ApiContext, service: string, method: string, onLeader:
 export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImplementation]> {
   const sql = {
     execute: unary<ExecuteRequest, ExecuteResponse>(ctx, 'SqlService', 'execute', async (leader, req) => {
-      const results = await executeSql(leader, req.sql, req.database, req.user);
+      const results = await executeSql(leader, req.sql, req.database, req.user, req.timeZone);
       const last = results[results.length - 1];
-      if (!last) return { columns: [], rows: [], tag: '', database: req.database, jobIds: [] };
+      if (!last) return { columns: [], rows: [], tag: '', database: req.database, jobIds: [], timeZone: req.timeZone };
       return toResponse(last, last.database ?? req.database);
     }),
   };

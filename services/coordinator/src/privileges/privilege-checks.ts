@@ -82,6 +82,11 @@ function patternRef(p: TablePattern, sessionDb: string): TableRef {
 export function requirementFor(stmt: Statement, sessionDb: string): Requirement {
   const admin: Requirement = { kind: 'admin', action: `run ${statementName(stmt)}` };
   switch (stmt.kind) {
+    case 'selectFromShow':
+      // A query over a SHOW needs what the SHOW alone needs.
+      return requirementFor(stmt.show, sessionDb);
+    case 'setTimeZone':
+    case 'showTimeZone':
     case 'useDatabase':
     case 'showDatabases':
     case 'showTables':

@@ -23,7 +23,10 @@ import {
   showExternalConnections,
 } from './backup-statements.js';
 import { checkExternalConnection } from './connection-check.js';
-import { tagOnly, type StatementResult } from './result.js';
+import { inSessionTimeZone } from './session-time-zone.js';
+import { selectFromShow } from './show-query.js';
+import { resolveTimeZone, UTC } from '@cairn/jobs';
+import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import { showProtectedTimestamps } from './protected-ts-statements.js';
 import type { Session } from './session.js';
 import {
@@ -57,8 +60,8 @@ import {
 /** Statements a starting leader can run: they touch neither the catalog nor the keyspace. */
 const WITHOUT_CATALOG: ReadonlySet<Statement['kind']> = new Set(['showNodes', 'setClusterSetting', 'showClusterSetting', 'showClusterSettings']);
 
-export async function executeSql(leader: Leader, sql: string, database: string, user = ''): Promise<StatementResult[]> {
-  const session: Session = { leader, database, user: sessionUser(user) };
+export async function executeSql(leader: Leader, sql: string, database: string, user = '', timeZone = ''): Promise<StatementResult[]> {
+  const session: Session = { leader, database, user: sessionUser(user), timeZone: resolveTimeZone(timeZone) };
   const results: StatementResult[] = [];
   for (const stmt of parse(sql)) {
     // Until the ranges are bootstrapped and the catalog loaded, a statement would read an
@@ -70,12 +73,18 @@ export async function executeSql(leader: Leader, sql: string, database: string, 
       return executeStatement(session, stmt);
     });
     if (r.database !== undefined) session.database = r.database;
-    results.push({ ...r, database: session.database });
+    if (r.timeZone !== undefined) session.timeZone = r.timeZone;
+    results.push({ ...r, database: session.database, timeZone: session.timeZone });
   }
   return results;
 }
 
+/** Runs one statement; TIMESTAMPTZ cells of its result are shown in the session's time zone. */
 async function executeStatement(s: Session, stmt: Statement): Promise<StatementResult> {
+  return inSessionTimeZone(stmt, await executeKind(s, stmt), s.timeZone ?? UTC);
+}
+
+async function executeKind(s: Session, stmt: Statement): Promise<StatementResult> {
   switch (stmt.kind) {
     case 'createDatabase':
       return createDatabase(s, stmt);
@@ -179,6 +188,15 @@ async function executeStatement(s: Session, stmt: Statement): Promise<StatementR
       return grantOrRevokeRole(s, stmt);
     case 'showGrants':
       return showGrants(s, stmt);
+    case 'selectFromShow':
+      // The SHOW is authorized as if run alone (requirementFor looks through the query).
+      return selectFromShow(stmt, (show) => executeStatement(s, show));
+    case 'setTimeZone': {
+      const timeZone = resolveTimeZone(stmt.zone);
+      return { ...tagOnly('SET'), timeZone };
+    }
+    case 'showTimeZone':
+      return rowsResult(['timezone'], [[s.timeZone ?? UTC]]);
     default: {
       // Every statement the parser produces has an executor; the compiler checks it here.
       const unhandled: never = stmt;

@@ -6,6 +6,8 @@ export interface StatementResult {
   rows: (string | null)[][];
   tag: string;
   database?: string;
+  /** The session's time zone after the statement (SET TIME ZONE changes it). */
+  timeZone?: string;
   jobIds?: string[];
 }
 
@@ -23,6 +25,7 @@ export function toResponse(r: StatementResult, database: string): ExecuteRespons
     rows: r.rows.map((row) => ({ values: row.map((v) => (v === null ? {} : { text: v })) })),
     tag: r.tag,
     database: r.database ?? database,
+    timeZone: r.timeZone ?? '',
     jobIds: r.jobIds ?? [],
   };
 }

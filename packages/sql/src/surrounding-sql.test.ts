@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { formatStatement, parseOne } from './index.js';
+import type { Statement } from './index.js';
+
+function one<K extends Statement['kind']>(sql: string, kind: K): Extract<Statement, { kind: K }> {
+  const stmt = parseOne(sql);
+  expect(stmt.kind).toBe(kind);
+  // Every statement here prints back to text that parses to the same thing.
+  expect(JSON.stringify(parseOne(formatStatement(stmt)), noPos)).toBe(JSON.stringify(stmt, noPos));
+  return stmt as Extract<Statement, { kind: K }>;
+}
+
+function noPos(k: string, v: unknown): unknown {
+  return k === 'pos' ? undefined : v;
+}
+
+describe('SELECT over SHOW results', () => {
+  it('reads SELECT ... FROM [SHOW ...] with WHERE, ORDER BY and LIMIT', () => {
+    const s = one(
+      "SELECT job_id, status FROM [SHOW JOBS] WHERE job_type = 'BACKUP' AND created > '2024-01-01' ORDER BY created DESC, job_id LIMIT 5",
+      'selectFromShow',
+    );
+    expect(s.show.kind).toBe('showJobs');
+    expect(s.withName).toBeUndefined();
+    expect(s.items.map((i) => (i.kind === 'column' ? i.name : i.kind))).toEqual(['job_id', 'status']);
+    expect(s.where).toHaveLength(2);
+    expect(s.orderBy.map((o) => [o.column, o.desc])).toEqual([['created', true], ['job_id', false]]);
+    expect(s.limit).toBe(5);
+  });
+
+  it('takes every SHOW inside the brackets, SHOW BACKUP with its options included', () => {
+    const s = one("SELECT count(*) FROM [SHOW BACKUP FROM LATEST IN 'nodelocal://1/b' WITH check_files] WHERE object_type = 'table'", 'selectFromShow');
+    expect(s.show).toMatchObject({ kind: 'showBackup', options: { checkFiles: true } });
+    expect(s.items[0]).toMatchObject({ kind: 'aggregate', fn: 'count' });
+    for (const show of ['SHOW DATABASES', 'SHOW SCHEDULES FOR BACKUP', 'SHOW GRANTS ON DATABASE d', "SHOW BACKUPS IN 's3://b'", 'SHOW TIME ZONE', 'SHOW CLUSTER SETTINGS', "SHOW BACKUP CONNECTION 's3://b'"]) {
+      expect(one(`SELECT * FROM [${show}]`, 'selectFromShow').show.kind).toMatch(/^show|checkExternalConnection/);
+    }
+  });
+
+  it('reads WITH x AS (SHOW ...) SELECT ... FROM x', () => {
+    const s = one("WITH x AS (SHOW SCHEDULES FOR BACKUP) SELECT id, label FROM x WHERE schedule_status = 'ACTIVE' ORDER BY label", 'selectFromShow');
+    expect(s.withName).toBe('x');
+    expect(s.show).toMatchObject({ kind: 'showSchedules', backupOnly: true });
+  });
+
+  it('refuses a FROM that is not the WITH name, and a non-SHOW in brackets', () => {
+    expect(() => parseOne('WITH x AS (SHOW JOBS) SELECT * FROM y')).toThrow(/at or near "y": syntax error: expected x/);
+    expect(() => parseOne('SELECT * FROM [SELECT * FROM t]')).toThrow(/expected SHOW/);
+    expect(() => parseOne("SELECT * FROM [CHECK EXTERNAL CONNECTION 's3://b']")).toThrow(/expected SHOW/);
+  });
+
+  it('still reads SELECT from a table', () => {
+    expect(one('SELECT a FROM d.t WHERE a > 1 ORDER BY a LIMIT 2', 'select').from).toMatchObject({ database: 'd', name: 't' });
+  });
+});
+
+describe('SET TIME ZONE', () => {
+  it('takes names, strings, offsets and DEFAULT', () => {
+    expect(one("SET TIME ZONE 'America/New_York'", 'setTimeZone').zone).toBe('America/New_York');
+    expect(one('SET TIME ZONE UTC', 'setTimeZone').zone).toBe('utc');
+    expect(one('SET TIME ZONE -5', 'setTimeZone').zone).toBe('-5');
+    expect(one("SET timezone = 'Asia/Tokyo'", 'setTimeZone').zone).toBe('Asia/Tokyo');
+    expect(one("SET timezone TO '+05:30'", 'setTimeZone').zone).toBe('+05:30');
+    expect(one('SET TIME ZONE DEFAULT', 'setTimeZone').zone).toBeUndefined();
+    expect(one('SET TIME ZONE LOCAL', 'setTimeZone').zone).toBeUndefined();
+    one('SHOW TIME ZONE', 'showTimeZone');
+    one('SHOW timezone', 'showTimeZone');
+  });
+});
+
+describe('identifiers where CockroachDB takes them', () => {
+  it('new_db_name and into_db take an identifier or a string', () => {
+    expect(one("RESTORE DATABASE d FROM LATEST IN 's3://b' WITH new_db_name = ddup", 'restore').options.newDbName).toBe('ddup');
+    expect(one("RESTORE TABLE d.t FROM LATEST IN 's3://b' WITH into_db = root", 'restore').options.intoDb).toBe('root');
+    expect(one("RESTORE TABLE d.t FROM LATEST IN 's3://b' WITH into_db = \"My DB\"", 'restore').options.intoDb).toBe('My DB');
+    expect(one("RESTORE DATABASE d FROM LATEST IN 's3://b' WITH new_db_name = 'ddup'", 'restore').options.newDbName).toBe('ddup');
+    expect(() => parseOne("RESTORE DATABASE d FROM LATEST IN 's3://b' WITH new_db_name = 5")).toThrow(/expected a database name/);
+  });
+
+  it('SHOW BACKUP takes LATEST IN and a subdirectory IN without FROM', () => {
+    expect(one("SHOW BACKUP LATEST IN 's3://b'", 'showBackup').source).toMatchObject({ subdir: { kind: 'latest' }, uris: ['s3://b'] });
+    expect(one("SHOW BACKUP SCHEMAS '2024/01/01-000000.00' IN 's3://b'", 'showBackup')).toMatchObject({ details: 'schemas', source: { subdir: { path: '2024/01/01-000000.00' } } });
+    expect(one("SHOW BACKUP 's3://b/old'", 'showBackup').source.subdir).toBeUndefined();
+  });
+});
