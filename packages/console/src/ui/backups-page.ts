@@ -1,6 +1,6 @@
 import type { Backup, BackupsConfig, IncompleteBackup, Restore } from './api-client.js';
 import { DatePicker, isoDay } from './calendar.js';
-import { dataTable, type Column } from './data-table.js';
+import { dataTable, whenCell, type Column } from './data-table.js';
 import { h, replaceChildren } from './element.js';
 import { enumLabel, formatDateTime, formatDays, formatDuration, formatExpiresIn, formatMinutes } from './format.js';
 import { loadError, pageHeader, poll, redraw, type Page, type PageContext } from './page.js';
@@ -70,7 +70,7 @@ export function mountBackupsPage(root: HTMLElement, ctx: PageContext, view: Back
       type: 'button',
       class: 'button',
       onclick: () => {
-        if (config) void openSettingsModule(ctx, config, showConfig);
+        if (config) openSettingsModule(ctx, config, showConfig);
       },
     },
     h('span', { 'aria-hidden': 'true' }, '⚙'),
@@ -240,7 +240,7 @@ function restoresTab(panel: HTMLElement, ctx: PageContext): () => void {
   const columns: Column<Restore>[] = [
     { header: 'Source › Destination', cell: (r) => h('span', {}, h('code', {}, r.source), ' › ', h('code', {}, r.destination)) },
     { header: 'Restore type', cell: (r) => h('span', { class: 'tag' }, enumLabel(r.type)) },
-    { header: 'Backup taken on', cell: (r) => formatDateTime(r.backup_taken_at) },
+    { header: 'Backup taken on', cell: (r) => whenCell(r.backup_taken_at) },
     {
       header: 'Status',
       cell: (r) =>
@@ -252,8 +252,8 @@ function restoresTab(panel: HTMLElement, ctx: PageContext): () => void {
           r.error_message === null || r.error_message === '' ? null : h('span', { class: 'cell-sub wrap' }, r.error_message),
         ),
     },
-    { header: 'Restore start', cell: (r) => formatDateTime(r.created_at) },
-    { header: 'Restore end', cell: (r) => formatDateTime(r.completed_at) },
+    { header: 'Restore start', cell: (r) => whenCell(r.created_at) },
+    { header: 'Restore end', cell: (r) => whenCell(r.completed_at) },
     { header: 'Job ID', cell: (r) => h('code', {}, r.id) },
   ];
   return poll(REFRESH_MS, async () => {

@@ -1,4 +1,4 @@
-import { h, replaceChildren, uniqueId } from './element.js';
+import { h, icon, replaceChildren, uniqueId } from './element.js';
 import { formatDate } from './format.js';
 
 const WEEKDAYS = ['Su', 'Mo', 'Tu', 'We', 'Th', 'Fr', 'Sa'];
@@ -83,7 +83,7 @@ export class DatePicker {
 
   private renderButton(): void {
     const text = this.selected === undefined ? 'All dates' : formatDate(this.selected);
-    replaceChildren(this.button, h('span', { class: 'date-icon', 'aria-hidden': 'true' }, '📅'), h('span', {}, text), h('span', { class: 'caret', 'aria-hidden': 'true' }, '▾'));
+    replaceChildren(this.button, icon('M4 6h16v14H4zM4 10h16M8 3v4M16 3v4', 'date-icon'), h('span', {}, text), h('span', { class: 'caret', 'aria-hidden': 'true' }, '▾'));
     this.button.setAttribute('aria-label', `Backups taken on: ${text}. Choose a date`);
   }
 

@@ -1,7 +1,6 @@
 import { ApiError, type ClusterNode, type Job, type Schedule } from './api-client.js';
-import { dataTable } from './data-table.js';
+import { dataTable, whenCell } from './data-table.js';
 import { h, replaceChildren } from './element.js';
-import { formatDateTime } from './format.js';
 import { loadError, pageHeader, poll, redraw, type Page, type PageContext } from './page.js';
 import { progressBar, statusBadge } from './status-badge.js';
 
@@ -26,7 +25,7 @@ export function mountJobsPage(root: HTMLElement, ctx: PageContext): Page {
             { header: 'Description', cell: (j) => h('span', { class: 'wrap', style: 'display:block' }, j.description, j.running_status === '' ? null : h('span', { class: 'cell-sub' }, j.running_status)) },
             { header: 'Status', cell: (j) => statusBadge(j.status) },
             { header: 'Progress', cell: (j) => progressBar(j.fraction_completed, `Job ${j.id} progress`) },
-            { header: 'Started', cell: (j) => formatDateTime(j.started_at ?? j.created_at) },
+            { header: 'Started', cell: (j) => whenCell(j.started_at ?? j.created_at) },
           ],
           live,
           { caption: 'Running jobs', empty: 'No job is running.', key: (j) => j.id },
@@ -41,8 +40,8 @@ export function mountJobsPage(root: HTMLElement, ctx: PageContext): Page {
             { header: 'Type', cell: (j) => jobCells(j)[1] },
             { header: 'Description', cell: (j) => h('span', { class: 'wrap', style: 'display:block' }, j.description, j.error_message ? h('span', { class: 'cell-sub' }, j.error_message) : null) },
             { header: 'Status', cell: (j) => statusBadge(j.status) },
-            { header: 'Started', cell: (j) => formatDateTime(j.started_at ?? j.created_at) },
-            { header: 'Finished', cell: (j) => formatDateTime(j.finished_at) },
+            { header: 'Started', cell: (j) => whenCell(j.started_at ?? j.created_at) },
+            { header: 'Finished', cell: (j) => whenCell(j.finished_at) },
           ],
           done,
           { caption: 'Recent jobs', empty: 'No finished jobs.', key: (j) => j.id },
@@ -92,8 +91,8 @@ export function mountNodesPage(root: HTMLElement, ctx: PageContext): Page {
                   { header: 'Locality', cell: (n) => h('code', {}, n.locality) },
                   { header: 'Status', cell: (n) => statusBadge(n.status) },
                   { header: 'Ranges', kind: 'num', cell: (n) => n.ranges },
-                  { header: 'Started', cell: (n) => formatDateTime(n.started_at) },
-                  { header: 'Last heartbeat', cell: (n) => formatDateTime(n.last_heartbeat_at) },
+                  { header: 'Started', cell: (n) => whenCell(n.started_at) },
+                  { header: 'Last heartbeat', cell: (n) => whenCell(n.last_heartbeat_at) },
                 ],
                 list,
                 { caption: `Nodes in ${tier}`, empty: 'No nodes.', key: (n) => String(n.id) },
@@ -133,7 +132,7 @@ export function mountSchedulesPage(root: HTMLElement, ctx: PageContext): Page {
             { header: 'Label', cell: (s) => h('span', {}, s.label, h('span', { class: 'cell-sub mono' }, s.id)) },
             { header: 'Status', cell: (s) => h('div', {}, statusBadge(s.status), s.state === '' ? null : h('span', { class: 'cell-sub wrap' }, s.state)) },
             { header: 'Recurrence', cell: (s) => h('code', {}, s.recurrence) },
-            { header: 'Next run', cell: (s) => formatDateTime(s.next_run_at) },
+            { header: 'Next run', cell: (s) => whenCell(s.next_run_at) },
             { header: 'Jobs running', kind: 'num', cell: (s) => s.jobs_running },
             {
               header: 'Actions',

@@ -1,4 +1,5 @@
 import { h, type Child } from './element.js';
+import { formatDate, formatTime } from './format.js';
 
 /** One column: its header and how a row shows in it. */
 export interface Column<R> {
@@ -25,4 +26,11 @@ export function dataTable<R>(columns: Column<R>[], rows: readonly R[], o: TableO
       ? [h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, o.empty))]
       : rows.map((r) => h('tr', { 'data-key': o.key?.(r) }, ...columns.map((c) => h('td', { class: c.kind ?? '' }, c.cell(r)))));
   return h('table', { class: 'data-table' }, h('caption', { class: 'sr-only' }, o.caption), h('thead', {}, head), h('tbody', {}, ...body));
+}
+
+/** A time as a table shows it: the date, the time under it (narrow columns, nothing cut off). */
+export function whenCell(iso: string | null | undefined): HTMLElement {
+  if (iso === null || iso === undefined || iso === '') return h('span', { class: 'muted' }, '—');
+  const d = new Date(iso);
+  return h('span', { class: 'when', title: iso }, formatDate(d), h('span', { class: 'cell-sub' }, formatTime(d)));
 }

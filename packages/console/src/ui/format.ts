@@ -83,3 +83,8 @@ export function enumLabel(value: string): string {
   const words = value.toLowerCase().replace(/[_-]+/g, ' ');
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
+
+/** The time part alone, `07:30:12 UTC`. */
+export function formatTime(d: Date): string {
+  return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} UTC`;
+}

@@ -95,7 +95,7 @@ async function start(): Promise<void> {
     // Moving to another section puts focus on the content, as a page load would; switching
     // tabs within a page keeps it where the user is (on the tab list).
     if (r.nav !== lastNav && lastNav !== '') root.focus();
-    else document.getElementById(`tab-${location.hash.split('/')[2] ?? 'backups'}`)?.focus();
+    else if (r.nav === lastNav) document.getElementById(`tab-${location.hash.split('/')[2] ?? 'backups'}`)?.focus();
     lastNav = r.nav;
   };
   window.addEventListener('hashchange', show);

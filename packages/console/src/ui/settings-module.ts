@@ -10,15 +10,27 @@ export interface AllowedValues {
   retentionDays: number[];
 }
 
+/** The part of the OpenAPI document the module reads. */
+interface OpenApiDocument {
+  components: { schemas: { BackupsConfig: { properties: Record<string, { enum?: number[] }> } } };
+}
+
 let allowed: Promise<AllowedValues> | undefined;
 
 /** The enums of BackupsConfig in `/api/v1/openapi.json` (fetched once per page load). */
 export function allowedValues(): Promise<AllowedValues> {
   allowed ??= fetch('/api/v1/openapi.json')
-    .then((r) => r.json() as Promise<{ components: { schemas: { BackupsConfig: { properties: Record<string, { enum?: number[] }> } } } }>)
+    .then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.json() as Promise<OpenApiDocument>;
+    })
     .then((doc) => {
       const props = doc.components.schemas.BackupsConfig.properties;
       return { frequencyMinutes: props['frequency_minutes']?.enum ?? [], retentionDays: props['retention_days']?.enum ?? [] };
+    })
+    .catch((err: unknown) => {
+      allowed = undefined; // ask again next time
+      throw err;
     });
   return allowed;
 }
@@ -32,17 +44,24 @@ function choices(values: number[], current: number, label: (n: number) => string
  * The Backup Settings module: Enable backups, Schedule backups every, Retain backups for.
  * Only what changed is sent; `onSaved` gets the configuration the API answered with.
  */
-export async function openSettingsModule(ctx: PageContext, current: BackupsConfig, onSaved: (c: BackupsConfig) => void): Promise<void> {
-  const values = await allowedValues();
+export function openSettingsModule(ctx: PageContext, current: BackupsConfig, onSaved: (c: BackupsConfig) => void): void {
   const modal = openModal('Backup Settings');
   const enabled = h('input', { type: 'checkbox', role: 'switch', name: 'enabled', checked: current.enabled });
-  const frequency = h('select', { name: 'frequency_minutes' }, ...choices(values.frequencyMinutes, current.frequency_minutes, (m) => `${formatMinutes(m)}`));
-  const retention = h('select', { name: 'retention_days', disabled: !current.retention_modifiable }, ...choices(values.retentionDays, current.retention_days, formatDays));
+  const frequency = h('select', { name: 'frequency_minutes' }, ...choices([], current.frequency_minutes, formatMinutes));
+  const retention = h('select', { name: 'retention_days', disabled: !current.retention_modifiable }, ...choices([], current.retention_days, formatDays));
   const error = errorLine();
-  const save = h('button', { type: 'submit', class: 'button primary' }, 'Save');
+  const save = h('button', { type: 'submit', class: 'button primary', form: 'backup-settings-form' }, 'Save');
+  // The choices come from the API's document; until they do, only the current values show.
+  allowedValues().then(
+    (values) => {
+      frequency.replaceChildren(...choices(values.frequencyMinutes, current.frequency_minutes, formatMinutes));
+      retention.replaceChildren(...choices(values.retentionDays, current.retention_days, formatDays));
+    },
+    (err: unknown) => showError(error, `Could not read the allowed values from /api/v1/openapi.json: ${String(err)}`),
+  );
   const form = h(
     'form',
-    { class: 'modal-body' },
+    { class: 'modal-body', id: 'backup-settings-form' },
     h('div', { class: 'callout info' }, 'Changing the frequency or retention of enabled backups takes a full backup at once. A new retention applies only to backups taken from now on; existing backups keep the expiry they were taken with.'),
     h('label', { class: 'switch' }, enabled, h('span', {}, 'Enable backups')),
     field('Schedule backups every', frequency, 'cairn takes full and incremental backups as needed to meet this frequency.'),
@@ -78,6 +97,5 @@ export async function openSettingsModule(ctx: PageContext, current: BackupsConfi
   });
   modal.body.replaceWith(form);
   modal.footer.append(h('button', { type: 'button', class: 'button', onclick: () => modal.close() }, 'Cancel'), save);
-  save.setAttribute('form', (form.id = 'backup-settings-form'));
   enabled.focus();
 }
