@@ -16,6 +16,11 @@ import { AuditLog } from './auth/audit-log.js';
 import type { ApiSecurity } from './auth/guarded-server.js';
 import { ReloadableCertificates } from './auth/tls-certificates.js';
 import { PrivilegeStore } from './privileges/privilege-store.js';
+import { ApiKeyStore } from './auth/api-keys.js';
+import { HttpAuthenticator } from './auth/http-auth.js';
+import { ManagedBackupStore, MANAGED_BACKUPS_BUCKET } from './managed/managed-backup-store.js';
+import { ManagedBackups } from './managed/managed-backups.js';
+import { MANAGED_API_PREFIX, managedApiRoute } from './managed/managed-api.js';
 
 export interface CoordinatorOptions {
   natsUrl: string;
@@ -44,6 +49,11 @@ export interface CoordinatorOptions {
    */
   certsDir?: string;
   leaseTtlMs?: number;
+  /**
+   * The collection managed backups go to (`--managed-backups-uri`). Absent: the backups-config
+   * API reads but refuses to enable managed backups.
+   */
+  managedBackupsUri?: string;
   logger?: Logger;
 }
 
@@ -136,10 +146,25 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const coordinators = await CoordinatorRegistry.open(state);
   // The console's page at `/` and its files under `/console/`, beside /metrics.
   const consolePages = consoleRoutes();
+  // Managed backups: their bucket, the API keys and the one HTTP authentication (auth/http-auth.ts).
+  const managed = new ManagedBackups(new ManagedBackupStore(await state.openKv(MANAGED_BACKUPS_BUCKET)), opts.managedBackupsUri);
+  const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta));
+  const managedApi = managedApiRoute({
+    clusterId,
+    clusterName: `cairn-${clusterId.slice(0, 8)}`,
+    auth: httpAuth,
+    managed,
+    leader: () => leader,
+    leaderHttpAddress: async () => {
+      const current = await lease.current();
+      return current && (await coordinators.list()).find((c) => c.coordinatorId === current.coordinatorId)?.httpAddress;
+    },
+    log: log.child({ component: 'managed-api' }),
+  });
   const metrics = await startMetricsServer(m.host, m.port, registry, {
     ready: () => readiness.check(),
     routes: { [PROMETHEUS_SD_PATH]: prometheusSdRoute({ coordinators, nodes: state.nodes }), ...consolePages.routes },
-    prefixRoutes: { ...consolePages.prefixRoutes },
+    prefixRoutes: { ...consolePages.prefixRoutes, [MANAGED_API_PREFIX]: managedApi },
   });
   // What Prometheus and service discovery dial: by default the host others reach the gRPC API at.
   const metricsAddress = advertisedAddress(
@@ -167,7 +192,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     starting = (async () => {
       log.info('elected leader');
       try {
-        const started = await startLeader(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics);
+        const started = await startLeader(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics, managed);
         leader = started;
         // An append whose outcome is unknown (the NATS server died mid-publish) leaves this
         // leader's view of the log unreliable: start over, from the log's real end, with a

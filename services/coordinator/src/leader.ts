@@ -24,6 +24,7 @@ import type { RangeDirectory } from './range-directory.js';
 import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';
 import { DescriptorWriter } from './catalog/descriptor-writer.js';
+import type { ClusterRestoreGate } from './managed/restore-gate.js';
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 const SPLIT_CHECK_EVERY = 10;
@@ -48,6 +49,8 @@ export interface LeaderParts {
   readonly ptsReconciler: ProtectedTimestampReconciler;
   /** The scheduler needs the leader it serves (readiness, starting runs): built from it. */
   readonly scheduler: (leader: Leader) => SchedulerDaemon;
+  /** Refuses writes while the cluster is restored in place. */
+  readonly restoreGate: ClusterRestoreGate;
   readonly log: Logger;
 }
 
@@ -84,6 +87,8 @@ export class Leader {
   readonly reader: ReplicaReader;
   /** The one path for schema changes (lock, write descriptors, apply to the catalog). */
   readonly descriptors: DescriptorWriter;
+  /** Writes (DML, DDL, RESTORE, raw writes) call `assertWritable` first: refused during an in-place restore. */
+  readonly restoreGate: ClusterRestoreGate;
 
   constructor(parts: LeaderParts) {
     this.nc = parts.nc;
@@ -98,6 +103,7 @@ export class Leader {
     this.stagedIngest = parts.stagedIngest;
     this.protectedTs = parts.protectedTs;
     this.ptsReconciler = parts.ptsReconciler;
+    this.restoreGate = parts.restoreGate;
     this.reader = new ReplicaReader(parts.nc, parts.ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
     this.descriptors = new DescriptorWriter({
       writeLock: this.writeLock,

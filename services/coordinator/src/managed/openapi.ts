@@ -35,6 +35,25 @@ const writeErrors = {
 const dateTime = { type: 'string', format: 'date-time' };
 const nullableDateTime = { type: 'string', format: 'date-time', nullable: true };
 
+/** Paths and schemas another module adds (the console's cluster views), merged in `openApiDocument`. */
+export interface OpenApiExtension {
+  readonly paths: Record<string, unknown>;
+  readonly schemas: Record<string, unknown>;
+}
+
+/** The document with `extensions` merged in: what `/api/v1/openapi.json` serves. */
+export function openApiDocument(extensions: readonly OpenApiExtension[] = []) {
+  if (extensions.length === 0) return OPENAPI_DOCUMENT;
+  return {
+    ...OPENAPI_DOCUMENT,
+    paths: Object.assign({}, OPENAPI_DOCUMENT.paths, ...extensions.map((e) => e.paths)) as Record<string, unknown>,
+    components: {
+      ...OPENAPI_DOCUMENT.components,
+      schemas: Object.assign({}, OPENAPI_DOCUMENT.components.schemas, ...extensions.map((e) => e.schemas)) as Record<string, unknown>,
+    },
+  };
+}
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.0.3',
   info: {

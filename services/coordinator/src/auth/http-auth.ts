@@ -1,0 +1,56 @@
+import type { IncomingMessage } from 'node:http';
+import { CairnError, ErrorCode } from '@cairn/errors';
+import type { ApiKeyRole } from '../managed/allowed-values.js';
+import type { ApiKeyStore } from './api-keys.js';
+
+/**
+ * Who made an HTTP request. Insecure clusters authenticate nobody (as their SQL and gRPC API
+ * do): every caller may do everything. Secure clusters require an API key.
+ */
+export type HttpCaller =
+  | { readonly kind: 'insecure' }
+  | { readonly kind: 'api-key'; readonly keyId: string; readonly name: string; readonly role: ApiKeyRole };
+
+/** Roles that may change settings and start restores (CockroachDB Cloud's). */
+const WRITER_ROLES: ReadonlySet<ApiKeyRole> = new Set(['CLUSTER_ADMIN', 'CLUSTER_OPERATOR_WRITER']);
+
+/**
+ * The one authentication of the coordinator's HTTP endpoints: what a handler calls first.
+ * In secure mode it accepts `Authorization: Bearer <API key>` (keys from `cairn api-key
+ * create`); any other endpoint that reveals or changes state should call it too.
+ */
+export class HttpAuthenticator {
+  constructor(
+    private readonly secure: boolean,
+    private readonly keys: ApiKeyStore,
+  ) {}
+
+  get isSecure(): boolean {
+    return this.secure;
+  }
+
+  /** The caller, or UNAUTHENTICATED (HTTP 401) without a valid key in secure mode. */
+  async authenticate(req: IncomingMessage): Promise<HttpCaller> {
+    if (!this.secure) return { kind: 'insecure' };
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new CairnError(ErrorCode.Unauthenticated, 'this cluster is secure: send an API key as "Authorization: Bearer <key>" (cairn api-key create)');
+    const record = await this.keys.verify(m[1]!);
+    if (!record) throw new CairnError(ErrorCode.Unauthenticated, 'invalid API key');
+    return { kind: 'api-key', keyId: record.id, name: record.name, role: record.role };
+  }
+}
+
+/** Throws INSUFFICIENT_PRIVILEGE (HTTP 403) unless the caller may change settings or restore. */
+export function requireWriter(caller: HttpCaller, action: string): void {
+  if (caller.kind === 'insecure' || WRITER_ROLES.has(caller.role)) return;
+  throw new CairnError(
+    ErrorCode.InsufficientPrivilege,
+    `API key "${caller.name}" has role ${caller.role}; ${action} needs CLUSTER_ADMIN or CLUSTER_OPERATOR_WRITER`,
+  );
+}
+
+/** How the audit log and job owners name an HTTP caller. */
+export function callerName(caller: HttpCaller): string {
+  return caller.kind === 'insecure' ? 'root' : `api-key:${caller.name}`;
+}
