@@ -1,10 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { Registry } from 'prom-client';
 
 export interface MetricsServer {
   /** host:port actually bound. */
   address: string;
+  /** Whether the port serves TLS (options.tls given). */
+  secure: boolean;
+  /** Takes options.tls's certificate again for new TLS connections (SIGHUP); open ones keep theirs. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
@@ -32,7 +38,20 @@ export interface MetricsServerOptions {
    * matching prefix wins, and exact `routes` win over prefixes.
    */
   prefixRoutes?: Record<string, HttpRoute>;
+  /**
+   * Secure mode: the port serves HTTPS with the certificate and key `tls()` returns (read again
+   * by `reloadTls`). Plaintext connections to the same port are still answered, but only for
+   * what anyone may read without credentials — `/health`, `/metrics` and `openPaths` — so
+   * probes and Prometheus need no CA; any other path over plaintext is redirected to https
+   * (GET, HEAD) or refused (403), so no credential is ever accepted in the clear.
+   */
+  tls?: { options: () => SecureContextOptions; openPaths?: string[] };
 }
+
+/** Paths served over plaintext even in secure mode: probes and Prometheus read them without credentials. */
+const ALWAYS_OPEN = ['/health', '/metrics'];
+/** The first byte of a TLS connection (a handshake record); an HTTP request starts with a method's letter. */
+const TLS_HANDSHAKE = 0x16;
 
 /**
  * Serves `/metrics` (Prometheus text format), `/health` (liveness) and `/health?ready=1`
@@ -74,23 +93,76 @@ export async function startMetricsServer(
     res.end('not found\n');
   };
 
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`${err instanceof Error ? err.message : String(err)}\n`);
     });
+  };
+  if (o.tls === undefined) {
+    const server: Server = createServer(handle);
+    await listen(server, host, port);
+    return { address: boundAddress(host, server), secure: false, reloadTls: () => undefined, close: () => closeAll(server, [server]) };
+  }
+
+  // One port, both protocols: the first byte of a connection tells a TLS handshake from a
+  // plaintext request, and the connection is handed to the server that speaks it.
+  const tls = o.tls;
+  const open = new Set([...ALWAYS_OPEN, ...(tls.openPaths ?? [])]);
+  const https = createHttpsServer(tls.options(), handle);
+  const plain: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (open.has(url.pathname)) return handle(req, res);
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      res.writeHead(308, { location: `https://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, 'content-type': 'text/plain' });
+      res.end('this cluster is secure: use https\n');
+      return;
+    }
+    res.writeHead(403, { 'content-type': 'application/json' });
+    res.end(`${JSON.stringify({ code: 'UNAUTHENTICATED', message: 'this cluster is secure: use https (nothing but /health and /metrics is served over plaintext)' })}\n`);
   });
-  await new Promise<void>((resolve, reject) => {
+  // Connections not yet handed on (no first byte yet) are the front's to end on close.
+  const waiting = new Set<Socket>();
+  const front = createNetServer((socket: Socket) => {
+    waiting.add(socket);
+    socket.once('close', () => waiting.delete(socket));
+    socket.once('error', () => socket.destroy());
+    socket.once('readable', () => {
+      const first = socket.read(1) as Buffer | null;
+      if (first === null) {
+        socket.destroy();
+        return;
+      }
+      waiting.delete(socket);
+      socket.unshift(first);
+      (first[0] === TLS_HANDSHAKE ? https : plain).emit('connection', socket);
+    });
+  });
+  await listen(front, host, port);
+  return {
+    address: boundAddress(host, front),
+    secure: true,
+    reloadTls: () => https.setSecureContext(tls.options()),
+    close: () => closeAll(front, [plain, https, { closeAllConnections: () => waiting.forEach((s) => s.destroy()) }]),
+  };
+}
+
+function listen(server: Server | ReturnType<typeof createNetServer>, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+}
+
+function boundAddress(host: string, server: { address(): AddressInfo | string | null }): string {
   const a = server.address() as AddressInfo;
-  return {
-    address: `${host.includes(':') ? `[${host}]` : host}:${a.port}`,
-    close: () =>
-      new Promise((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
+  return `${host.includes(':') ? `[${host}]` : host}:${a.port}`;
+}
+
+/** Stops listening and ends every open connection (keep-alive ones included) of `servers`. */
+function closeAll(listener: { close(cb: () => void): unknown }, servers: Array<{ closeAllConnections(): void }>): Promise<void> {
+  return new Promise((r) => {
+    listener.close(() => r());
+    for (const s of servers) s.closeAllConnections();
+  });
 }
