@@ -20,6 +20,7 @@ import { ApiKeyStore } from './auth/api-keys.js';
 import { HttpAuthenticator } from './auth/http-auth.js';
 import { ManagedBackupStore, MANAGED_BACKUPS_BUCKET } from './managed/managed-backup-store.js';
 import { ManagedBackups } from './managed/managed-backups.js';
+import { CONSOLE_API_ROUTES, CONSOLE_OPENAPI } from './console/console-api.js';
 import { MANAGED_API_PREFIX, managedApiRoute } from './managed/managed-api.js';
 
 export interface CoordinatorOptions {
@@ -150,6 +151,8 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const managed = new ManagedBackups(new ManagedBackupStore(await state.openKv(MANAGED_BACKUPS_BUCKET)), opts.managedBackupsUri);
   const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta));
   const managedApi = managedApiRoute({
+    extraRoutes: CONSOLE_API_ROUTES,
+    extraOpenApi: [CONSOLE_OPENAPI],
     clusterId,
     clusterName: `cairn-${clusterId.slice(0, 8)}`,
     auth: httpAuth,

@@ -1,26 +1,21 @@
-import type { Leader } from '../leader.js';
+import type { ClusterApiRoute } from '../managed/managed-api.js';
+import type { OpenApiExtension } from '../managed/openapi.js';
 import { listJobs, listNodes, listSchedules, setSchedulePaused } from './cluster-views.js';
 
 /**
- * One endpoint the console adds to the managed-backups API, served by that API's router (its
- * authentication, leader forwarding and error framing apply): the path below
- * `/api/v1/clusters/{cluster_id}/` with `{name}` parameters, and whether it changes state
- * (then only CLUSTER_ADMIN and CLUSTER_OPERATOR_WRITER keys may call it).
+ * The endpoints the console adds to the managed-backups API (routes below
+ * `/api/v1/clusters/{cluster_id}/`): its router authenticates them, forwards them to the
+ * leader, refuses write routes to CLUSTER_VIEWER keys and frames their errors. Having passed
+ * that role check, they act as root, as the API's restores do.
  */
-export interface ConsoleApiRoute {
-  method: 'GET' | 'POST';
-  path: string;
-  write: boolean;
-  /** `user` is the SQL user the request acts as, once the router has checked the caller. */
-  handle(leader: Leader, user: string, params: Readonly<Record<string, string>>, query: URLSearchParams): Promise<unknown>;
-}
+const ACTING_USER = 'root';
 
-export const CONSOLE_API_ROUTES: readonly ConsoleApiRoute[] = [
-  { method: 'GET', path: 'jobs', write: false, handle: (leader, user, _p, query) => listJobs(leader, user, query) },
-  { method: 'GET', path: 'nodes', write: false, handle: (leader, user) => listNodes(leader, user) },
-  { method: 'GET', path: 'schedules', write: false, handle: (leader, user) => listSchedules(leader, user) },
-  { method: 'POST', path: 'schedules/{schedule_id}/pause', write: true, handle: (leader, user, p) => setSchedulePaused(leader, user, p['schedule_id'] ?? '', true) },
-  { method: 'POST', path: 'schedules/{schedule_id}/resume', write: true, handle: (leader, user, p) => setSchedulePaused(leader, user, p['schedule_id'] ?? '', false) },
+export const CONSOLE_API_ROUTES: readonly ClusterApiRoute[] = [
+  { method: 'GET', path: 'jobs', write: false, handler: (leader, _p, _b, query) => listJobs(leader, ACTING_USER, query) },
+  { method: 'GET', path: 'nodes', write: false, handler: (leader) => listNodes(leader, ACTING_USER) },
+  { method: 'GET', path: 'schedules', write: false, handler: (leader) => listSchedules(leader, ACTING_USER) },
+  { method: 'POST', path: 'schedules/:schedule_id/pause', write: true, handler: (leader, p) => setSchedulePaused(leader, ACTING_USER, p['schedule_id'] ?? '', true) },
+  { method: 'POST', path: 'schedules/:schedule_id/resume', write: true, handler: (leader, p) => setSchedulePaused(leader, ACTING_USER, p['schedule_id'] ?? '', false) },
 ];
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -38,8 +33,7 @@ const dateTime = { type: 'string', format: 'date-time' };
 const nullableDateTime = { ...dateTime, nullable: true };
 const scheduleIdParam = { name: 'schedule_id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]+$' } };
 
-/** The console endpoints' part of `/api/v1/openapi.json`: spread into its `paths`. */
-export const CONSOLE_OPENAPI_PATHS = {
+const PATHS = {
   '/api/v1/clusters/{cluster_id}/jobs': {
     parameters: [clusterId],
     get: {
@@ -70,8 +64,7 @@ export const CONSOLE_OPENAPI_PATHS = {
   },
 } as const;
 
-/** The console endpoints' schemas: spread into `components.schemas`. */
-export const CONSOLE_OPENAPI_SCHEMAS = {
+const SCHEMAS = {
   JobStatus: {
     type: 'string',
     enum: ['PENDING', 'RUNNING', 'PAUSED', 'PAUSE_REQUESTED', 'CANCEL_REQUESTED', 'REVERTING', 'SUCCEEDED', 'FAILED', 'CANCELED', 'REVERT_FAILED'],
@@ -125,3 +118,6 @@ export const CONSOLE_OPENAPI_SCHEMAS = {
   },
   ListSchedulesResponse: { type: 'object', additionalProperties: false, required: ['schedules'], properties: { schedules: { type: 'array', items: ref('Schedule') } } },
 } as const;
+
+/** The console endpoints' part of `/api/v1/openapi.json`. */
+export const CONSOLE_OPENAPI: OpenApiExtension = { paths: PATHS, schemas: SCHEMAS };
