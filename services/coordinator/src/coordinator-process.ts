@@ -162,12 +162,15 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       const current = await lease.current();
       return current && (await coordinators.list()).find((c) => c.coordinatorId === current.coordinatorId)?.httpAddress;
     },
+    ...(certificates ? { leaderCa: () => certificates.certificates.ca } : {}),
     log: log.child({ component: 'managed-api' }),
   });
   const metrics = await startMetricsServer(m.host, m.port, registry, {
     ready: () => readiness.check(),
     routes: { [PROMETHEUS_SD_PATH]: prometheusSdRoute({ coordinators, nodes: state.nodes }), ...consolePages.routes },
     prefixRoutes: { ...consolePages.prefixRoutes, [MANAGED_API_PREFIX]: managedApi },
+    // Secure mode: HTTPS with the node certificate; plaintext only for what needs no credentials.
+    ...(certificates ? { tls: { options: () => ({ cert: certificates.certificates.cert, key: certificates.certificates.key }), openPaths: [PROMETHEUS_SD_PATH] } } : {}),
   });
   // What Prometheus and service discovery dial: by default the host others reach the gRPC API at.
   const metricsAddress = advertisedAddress(
@@ -242,6 +245,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     reloadCertificates: () => {
       if (!certificates) throw new CairnError(ErrorCode.FailedPrecondition, 'an insecure coordinator has no certificates to reload');
       const { notAfter } = certificates.reload();
+      metrics.reloadTls();
       log.info({ certsDir: certificates.dir, notAfter }, 'reloaded node certificates');
       return { notAfter };
     },

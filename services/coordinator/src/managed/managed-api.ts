@@ -1,4 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { PeerCertificate } from 'node:tls';
+import { NODE_USER } from '@cairn/cluster';
 import { CairnError, ErrorCode, toCairnError } from '@cairn/errors';
 import type { Logger } from '@cairn/metrics';
 import { requireWriter, type HttpAuthenticator } from '../auth/http-auth.js';
@@ -43,6 +46,11 @@ export interface ManagedApiContext {
   leader(): Leader | undefined;
   /** The current leader's HTTP address (host:port), to forward to from a standby. */
   leaderHttpAddress(): Promise<string | undefined>;
+  /**
+   * Secure mode: the cluster's CA. The HTTP port then serves HTTPS (and nothing of this API in
+   * plaintext), so a forward goes over TLS and accepts the leader's node certificate.
+   */
+  leaderCa?(): Buffer;
   readonly log: Logger;
 }
 
@@ -177,9 +185,14 @@ async function forward(ctx: ManagedApiContext, req: IncomingMessage, res: Server
   if (address === undefined) throw new CairnError(ErrorCode.Unavailable, 'no leader right now; try again', { retryable: true });
   const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readRaw(req);
   const [host, port] = splitAddress(address);
+  const ca = ctx.leaderCa?.();
+  // As a standby's gRPC forward (tls-certificates.ts): any node certificate of the cluster's CA,
+  // whatever address the leader was dialled at.
+  const tls = ca && { ca, checkServerIdentity: (_host: string, cert: PeerCertificate) => (cert.subject?.CN === NODE_USER ? undefined : new Error(`the leader's certificate is for ${String(cert.subject?.CN)}, not a node`)) };
   await new Promise<void>((resolve, reject) => {
-    const out = httpRequest(
+    const out = (tls ? httpsRequest : httpRequest)(
       {
+        ...(tls ?? {}),
         host,
         port,
         method: req.method,
