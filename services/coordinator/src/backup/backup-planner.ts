@@ -11,6 +11,8 @@ import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 import { planBackupProtection } from './backup-protection.js';
+import { backedUpGrants, captureClusterMetadata } from './cluster-metadata.js';
+import { PrivilegeStore } from '../privileges/privilege-store.js';
 import { executionLocalityFilter } from './execution-locality.js';
 import { requireFeature } from '../feature-flags.js';
 
@@ -142,11 +144,20 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       tables,
       catalog,
     );
-    const descriptorIds = new Set<number>([...targets.databaseIds, ...tables.map((t) => t.id), ...tables.map((t) => t.parentId)]);
+    // Views and sequences are backed up as descriptors (they have no spans of their own), so a
+    // restore has the objects tables depend on and the views that depend on tables.
+    const descriptorIds = new Set<number>([...targets.databaseIds, ...targets.tables.map((t) => t.id), ...targets.tables.map((t) => t.parentId)]);
     const descriptors = catalog
       .descriptors()
       .filter((d) => d.kind !== undefined && descriptorIds.has(d.kind.value.id))
       .map((d) => Buffer.from(encodeDescriptor(d)).toString('base64'));
+    // Grants on what is backed up go in every backup; a cluster backup also takes the users,
+    // the other grants, schedules, settings and external connections (as of planning).
+    const privileges = new PrivilegeStore(leader.state.meta);
+    const grants = backedUpGrants(await privileges.read(), descriptorIds);
+    const clusterMetadata = targets.isFullCluster
+      ? await captureClusterMetadata({ privileges, schedules: leader.schedules.store, meta: leader.state.meta, settings: leader.state.settings })
+      : undefined;
     const descriptorRevisions = stmt.options.revisionHistory === true ? await descriptorChanges(leader, startTime, endTime, point.seq, descriptorIds) : undefined;
     return {
       ...(descriptorRevisions ? { descriptorRevisions } : {}),
@@ -165,6 +176,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       spans,
       descriptors,
       completeDatabaseIds: targets.databaseIds,
+      grants,
+      ...(clusterMetadata ? { clusterMetadata } : {}),
       dependencies,
       backupId: randomUUID(),
       minAppliedSeq: point.seq,
