@@ -20,12 +20,14 @@
  *   insecure twin cluster started beside it.
  */
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { connect as natsConnect } from 'nats';
 import { CairnClient } from '@cairn/client';
+import * as proto from '@cairn/proto';
 import { DataServiceClient, type ScanResponse } from '@cairn/proto';
 import { ProcessCluster, publishOutcome, repoRoot, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { col, countRows, failure, query } from './support/backup.js';
@@ -95,16 +97,70 @@ function scanAs(address: string, user: string, password: string, span: { startKe
   );
 }
 
-/** The serial number of the certificate a coordinator presents to a new TLS connection. */
+/** The serial number of the certificate a coordinator port (gRPC: h2, HTTPS: http/1.1) presents to a new TLS connection. */
 function presentedSerial(address: string): Promise<string> {
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host, port, ca, servername: 'localhost', ALPNProtocols: ['h2'] }, () => {
+    const socket = tlsConnect({ host, port, ca, servername: 'localhost', ALPNProtocols: ['h2', 'http/1.1'] }, () => {
       const serial = socket.getPeerCertificate().serialNumber;
       socket.end();
       resolve(serial);
     });
     socket.once('error', reject);
+  });
+}
+
+interface MethodDef {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestSerialize(v: unknown): Buffer;
+  requestDeserialize(b: Buffer): unknown;
+  responseDeserialize(b: Buffer): unknown;
+}
+
+/** Every method of every gRPC service @cairn/proto defines (the `...ServiceService` definitions). */
+function allMethods(): MethodDef[] {
+  return Object.entries(proto)
+    .filter(([name]) => name.endsWith('ServiceService'))
+    .flatMap(([, def]) => Object.values(def as Record<string, MethodDef>));
+}
+
+/** The status code of one call of `m` over TLS with no client certificate and no password (an empty request). */
+function anonymousCallCode(client: Client, m: MethodDef): Promise<number> {
+  const request = m.requestDeserialize(Buffer.alloc(0));
+  const options = { deadline: Date.now() + 15_000 };
+  return new Promise((resolve) => {
+    const done = (err: ServiceError | null) => resolve(err ? err.code : 0);
+    if (m.requestStream) {
+      const call = m.responseStream
+        ? client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new Metadata(), options)
+        : client.makeClientStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, new Metadata(), options, done);
+      call.on('error', done);
+      call.write(request);
+      call.end();
+    } else if (m.responseStream) {
+      const call = client.makeServerStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new Metadata(), options);
+      call.on('error', done);
+      call.on('data', () => resolve(0));
+      call.on('end', () => resolve(0));
+    } else {
+      client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, new Metadata(), options, done);
+    }
+  });
+}
+
+/** One HTTPS request trusting the cluster's CA: status and body. */
+function httpsCall(address: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const i = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path, headers, ca, servername: 'localhost', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', reject);
+    req.end();
   });
 }
 
@@ -241,6 +297,24 @@ describe('a secure cluster refuses', () => {
     expect(err.message).toMatch(/connected without TLS: if the cluster runs secure, give its CA certificate with --certs-dir/);
   });
 
+  it('every RPC of every service, called over TLS without a certificate or a password: UNAUTHENTICATED', async () => {
+    const client = new Client(cluster.grpcAddresses()[0]!, credentials.createSsl(ca));
+    try {
+      const methods = allMethods();
+      const codes = await Promise.all(methods.map(async (m) => [m.path, await anonymousCallCode(client, m)] as const));
+      // A service the coordinator does not serve answers UNIMPLEMENTED (12): nothing to guard.
+      // Every one it serves must refuse (16) before its handler runs.
+      const served = codes.filter(([, code]) => code !== 12);
+      expect(served.filter(([, code]) => code !== 16)).toEqual([]);
+      for (const service of ['SqlService', 'ClusterService', 'DataService', 'JobService', 'BackupService', 'ScheduleService']) {
+        expect(served.some(([path]) => path.startsWith(`/cairn.v1.${service}/`)), service).toBe(true);
+      }
+      expect(served.length).toBeGreaterThanOrEqual(20);
+    } finally {
+      client.close();
+    }
+  });
+
   it('a client certificate signed by another CA', async () => {
     const foreign = track(new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 5_000, user: 'root', tls: { ca, ...(await certFiles(otherCertsDir, 'root')) } }));
     const err = await failure(foreign, 'SHOW DATABASES');
@@ -350,16 +424,43 @@ describe('NATS', () => {
   });
 });
 
+describe('the HTTP port', () => {
+  it('serves HTTPS; over plaintext only /health, /metrics and /sd/prometheus; the API needs a key', async () => {
+    for (const c of cluster.coordinators) {
+      const http = reportedAddress(c, 'metrics');
+      // Probes and Prometheus: no CA, no credentials.
+      for (const path of ['/health', '/health?ready=1', '/metrics', '/sd/prometheus']) expect((await fetch(`http://${http}${path}`)).status, path).toBe(200);
+      // Anything else over plaintext is never served: reads are sent to https, the rest refused.
+      const read = await fetch(`http://${http}/api/v1/clusters`, { redirect: 'manual', headers: { authorization: 'Bearer sent-in-the-clear' } });
+      expect(read.status).toBe(308);
+      expect(read.headers.get('location')).toBe(`https://${http}/api/v1/clusters`);
+      expect((await fetch(`http://${http}/api/v1/clusters`, { method: 'POST', body: '{}' })).status).toBe(403);
+      // Over TLS: the same open paths, and the API refuses a call without a valid key.
+      expect((await httpsCall(http, '/health')).status).toBe(200);
+      for (const headers of [{}, { authorization: 'Bearer not-a-key' }]) {
+        const api = await httpsCall(http, '/api/v1/clusters', headers);
+        expect(api.status).toBe(401);
+        expect((JSON.parse(api.body) as { code: string }).code).toBe('UNAUTHENTICATED');
+      }
+    }
+  });
+});
+
 describe('certificate rotation', () => {
-  it('a node certificate replaced and reloaded with SIGHUP: new connections get it, the cluster keeps serving', async () => {
+  it('a node certificate replaced and reloaded with SIGHUP: new connections (gRPC and HTTPS) get it, the cluster keeps serving', async () => {
     const root = await rootClient();
-    const before = await Promise.all(cluster.coordinators.map((c) => presentedSerial(reportedAddress(c, 'grpc'))));
+    const serials = () => Promise.all(cluster.coordinators.flatMap((c) => [presentedSerial(reportedAddress(c, 'grpc')), presentedSerial(reportedAddress(c, 'metrics'))]));
+    const before = await serials();
+    // Both ports present the same node certificate.
+    expect(new Set(before).size).toBe(1);
     await cert(['create-node', 'localhost', '127.0.0.1', '--overwrite']);
     for (const proc of [...cluster.coordinators, ...cluster.nodes]) process.kill(proc.pid, 'SIGHUP');
     for (const c of cluster.coordinators) await c.waitForLog('reloaded node certificates', 10_000);
     for (const n of cluster.nodes) await n.waitForLog('node certificates checked', 10_000);
-    const after = await Promise.all(cluster.coordinators.map((c) => presentedSerial(reportedAddress(c, 'grpc'))));
-    for (let i = 0; i < after.length; i++) expect(after[i]).not.toBe(before[i]);
+    // The gRPC and HTTPS ports of every coordinator now present the new one.
+    const after = await serials();
+    expect(new Set(after).size).toBe(1);
+    expect(after[0]).not.toBe(before[0]);
     // Every process is still up and serving: an old client, a new one, and a standby's forward.
     for (const p of [...cluster.coordinators, ...cluster.nodes]) expect(p.running).toBe(true);
     expect(await countRows(root, 'bank.accounts')).toBe(200);
@@ -381,6 +482,7 @@ describe('certificate rotation', () => {
       process.kill(coordinator.pid, 'SIGHUP');
       await coordinator.waitForLog('certificate reload failed; keeping the old certificates', 10_000);
       expect(await presentedSerial(reportedAddress(coordinator, 'grpc'))).toBe(serial);
+      expect(await presentedSerial(reportedAddress(coordinator, 'metrics'))).toBe(serial);
     } finally {
       await writeFile(join(certsDir, 'node.crt'), saved.cert);
       await writeFile(join(certsDir, 'node.key'), saved.key, { mode: 0o600 });
