@@ -42,6 +42,15 @@ export {
   primaryIndexSpan,
 } from './row-codec.js';
 export type { PkBound } from './row-codec.js';
+export {
+  findIndex,
+  indexEntry,
+  indexEntryOps,
+  primaryKeyOfEntry,
+  secondaryIndexPrefix,
+  secondaryIndexSpan,
+  withIndex,
+} from './secondary-index.js';
 export { TableFingerprinter, combineFingerprints } from './fingerprint.js';
 export { Catalog, formatTableName } from './catalog.js';
 export type { TableName } from './catalog.js';

@@ -176,7 +176,8 @@ function corruptKey(message: string): CairnError {
   return new CairnError(ErrorCode.Corruption, `malformed row key: ${message}`);
 }
 
-function appendKeyDatum(b: KeyBuilder, type: ColumnType, d: Datum, table: TableDescriptor, ordinal: number): void {
+/** Appends one non-NULL datum in the order-preserving key encoding (index-codec.ts uses it too). */
+export function appendKeyDatum(b: KeyBuilder, type: ColumnType, d: Datum, table: TableDescriptor, ordinal: number): void {
   switch (type) {
     case ColumnType.INT:
       if (typeof d !== 'bigint') break;

@@ -122,6 +122,7 @@ export function buildTableDescriptor(
     viewQuery: '',
     dependsOn: [],
     nextColumnId: columns.length + 1,
+    indexes: [],
   };
 
   const fkDefs: ForeignKeyDefinition[] = [];

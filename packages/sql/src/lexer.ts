@@ -43,7 +43,7 @@ export interface LexProblem {
 /** One item of a lenient scan: a token, or a problem the scan stepped over. */
 export type Lexeme = Token | LexProblem;
 
-const OPERATORS = ['<=', '>=', '<>', '!=', '(', ')', ',', ';', '.', '*', '=', '<', '>', '[', ']', '-', '+'];
+const OPERATORS = ['<=', '>=', '<>', '!=', '(', ')', ',', ';', '.', '*', '=', '<', '>', '[', ']', '-', '+', '@'];
 
 /** The source of one parse: keeps the text so errors can report line and column. */
 export class Source {

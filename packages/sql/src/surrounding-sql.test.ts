@@ -83,3 +83,34 @@ describe('identifiers where CockroachDB takes them', () => {
     expect(one("SHOW BACKUP 's3://b/old'", 'showBackup').source.subdir).toBeUndefined();
   });
 });
+
+describe('secondary indexes and comments', () => {
+  it('reads CREATE INDEX, DROP INDEX and SELECT ... FROM t@idx', () => {
+    expect(one('CREATE INDEX IF NOT EXISTS by_name ON d.t (name, city)', 'createIndex')).toMatchObject({
+      name: 'by_name',
+      table: { database: 'd', name: 't' },
+      columns: ['name', 'city'],
+      ifNotExists: true,
+    });
+    expect(one('CREATE INDEX ON t (name)', 'createIndex').name).toBeUndefined();
+    expect(one('DROP INDEX IF EXISTS t@by_name', 'dropIndex')).toMatchObject({ table: { name: 't' }, name: 'by_name', ifExists: true });
+    expect(one('DROP INDEX by_name', 'dropIndex').table).toBeUndefined();
+    expect(one("SELECT * FROM t@by_name WHERE name = 'x' ORDER BY id", 'select')).toMatchObject({ from: { name: 't' }, index: 'by_name' });
+    expect(() => parseOne('CREATE UNIQUE INDEX u ON t (a)')).toThrow(/UNIQUE secondary indexes are not supported/);
+    expect(() => parseOne('DROP INDEX d.t')).toThrow(/expected "@"/);
+  });
+
+  it('reads COMMENT ON each kind of object, and IS NULL', () => {
+    expect(one("COMMENT ON DATABASE bank IS 'money'", 'commentOn')).toMatchObject({ target: { kind: 'database', name: 'bank' }, comment: 'money' });
+    expect(one("COMMENT ON TABLE bank.accounts IS 'who has what'", 'commentOn').target).toMatchObject({ kind: 'table', table: { database: 'bank', name: 'accounts' } });
+    expect(one("COMMENT ON COLUMN accounts.balance IS 'cents'", 'commentOn').target).toMatchObject({ kind: 'column', table: { name: 'accounts' }, column: 'balance' });
+    expect(one("COMMENT ON COLUMN bank.public.accounts.balance IS 'cents'", 'commentOn').target).toMatchObject({
+      kind: 'column',
+      table: { database: 'bank', schema: 'public', name: 'accounts' },
+      column: 'balance',
+    });
+    expect(one("COMMENT ON INDEX accounts@by_owner IS 'lookups'", 'commentOn').target).toMatchObject({ kind: 'index', index: 'by_owner' });
+    expect(one('COMMENT ON TABLE t IS NULL', 'commentOn').comment).toBeNull();
+    expect(() => parseOne("COMMENT ON COLUMN balance IS 'x'")).toThrow(/qualified by its table/);
+  });
+});

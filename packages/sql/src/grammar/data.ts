@@ -2,7 +2,7 @@
  * The data plane: databases, tables, views and sequences (CREATE / DROP), USE and SET, and
  * INSERT / UPSERT / DELETE / UPDATE / SELECT.
  */
-import type { Assignment, ColumnDef, ColumnReference, ColumnType, ColumnTypeName, ForeignKeyDef, Literal, NextvalDefault, OrderItem, SelectItem, Statement } from '../ast.js';
+import type { Assignment, ColumnDef, CommentTarget, ColumnReference, ColumnType, ColumnTypeName, ForeignKeyDef, Literal, NextvalDefault, OrderItem, SelectItem, Statement } from '../ast.js';
 import { literal, optAsOf, optWhere, valueExpr } from './expressions.js';
 import type { Parser } from './parser-base.js';
 
@@ -310,6 +310,7 @@ export function update(p: Parser): Statement {
 export function selectFromTable(p: Parser, pos: number, items: SelectItem[]): Statement {
   const from = p.tableName();
   const stmt: Statement = { kind: 'select', pos, items, from, where: [], orderBy: [] };
+  if (p.acceptOp('@')) stmt.index = p.ident('index name');
   const asOf = optAsOf(p);
   if (asOf !== undefined) stmt.asOf = asOf;
   stmt.where = optWhere(p);
@@ -354,4 +355,56 @@ export function selectItems(p: Parser): SelectItem[] {
     }
     return { kind: 'column', pos: t.pos, name: p.ident('column name or *') };
   });
+}
+
+/** After `CREATE INDEX`: `[IF NOT EXISTS] [name] ON t (col, ...)`. `CREATE UNIQUE INDEX` is refused. */
+export function createIndex(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  const stmt: Statement = { kind: 'createIndex', pos, table: { pos, name: '' }, columns: [], ifNotExists };
+  if (!p.isKw('ON')) stmt.name = p.ident('index name or ON');
+  p.expectKw('ON');
+  stmt.table = p.tableName();
+  stmt.columns = p.identList();
+  return stmt;
+}
+
+/** After `DROP INDEX`: `[IF EXISTS] [t@]name`. */
+export function dropIndex(p: Parser, pos: number): Statement {
+  const ifExists = p.ifExists();
+  const table = p.tableName();
+  if (!p.acceptOp('@')) {
+    if (table.database !== undefined) p.expected('"@" (DROP INDEX table@index)');
+    return { kind: 'dropIndex', pos, name: table.name, ifExists };
+  }
+  return { kind: 'dropIndex', pos, table, name: p.ident('index name'), ifExists };
+}
+
+/** `COMMENT ON DATABASE d | TABLE t | COLUMN t.c | INDEX t@i IS 'text' | NULL`. */
+export function commentOn(p: Parser): Statement {
+  const pos = p.expectKw('COMMENT').pos;
+  p.expectKw('ON');
+  let target: CommentTarget;
+  if (p.acceptKw('DATABASE')) {
+    target = { kind: 'database', name: p.ident('database name') };
+  } else if (p.acceptKw('TABLE')) {
+    target = { kind: 'table', table: p.tableName() };
+  } else if (p.acceptKw('COLUMN')) {
+    const first = p.peek();
+    const parts = [p.ident('table name')];
+    while (parts.length < 4 && p.acceptOp('.')) parts.push(p.ident('name'));
+    if (parts.length < 2) p.fail(first, 'expected a column name qualified by its table (t.c)');
+    const column = parts.pop() as string;
+    const [a, b, c] = parts as [string, string | undefined, string | undefined];
+    const table = c !== undefined ? { pos: first.pos, database: a, schema: b, name: c } : b !== undefined ? { pos: first.pos, database: a, name: b } : { pos: first.pos, name: a };
+    target = { kind: 'column', table, column };
+  } else if (p.acceptKw('INDEX')) {
+    const table = p.tableName();
+    p.expectOp('@');
+    target = { kind: 'index', table, index: p.ident('index name') };
+  } else {
+    p.expected('DATABASE, TABLE, COLUMN or INDEX');
+  }
+  p.expectKw('IS');
+  const comment = p.acceptKw('NULL') ? null : p.string("a comment string or NULL");
+  return { kind: 'commentOn', pos, target, comment };
 }

@@ -26,6 +26,11 @@ export interface DescriptorChange {
   put(d: Descriptor): void;
   /** Stages a descriptor whose name is freed (a DROP, or a restore's objects dropped). */
   putWithoutName(d: Descriptor): void;
+  /**
+   * Stages data ops to be written in the same batch as the descriptors: CREATE INDEX's
+   * entries appear exactly when the descriptor naming the index does.
+   */
+  putData(ops: KeyValueOp[]): void;
 }
 
 /**
@@ -46,15 +51,17 @@ export class DescriptorWriter {
   async change<T>(fn: (change: DescriptorChange) => Promise<T>): Promise<T> {
     return this.deps.writeLock.run(async () => {
       const staged: { d: Descriptor; removeName: boolean }[] = [];
+      const data: KeyValueOp[] = [];
       const result = await fn({
         catalog: this.deps.catalog(),
         allocateId: () => this.deps.allocateDescriptorId(),
         splitAt: (keys) => this.deps.splitAt(keys),
         put: (d) => staged.push({ d, removeName: false }),
         putWithoutName: (d) => staged.push({ d, removeName: true }),
+        putData: (ops) => data.push(...ops),
       });
       if (staged.length > 0) {
-        await this.deps.write(staged.flatMap(({ d, removeName }) => descriptorOps(d, removeName)));
+        await this.deps.write([...data, ...staged.flatMap(({ d, removeName }) => descriptorOps(d, removeName))]);
         const catalog = this.deps.catalog();
         for (const { d } of staged) catalog.apply(d);
       }

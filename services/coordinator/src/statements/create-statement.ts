@@ -22,5 +22,16 @@ export function createStatementOf(t: TableDescriptor, catalog: Pick<Catalog, 'ta
     const ref = catalog.tableById(fk.referencedTableId);
     lines.push(`\tCONSTRAINT ${fk.name} FOREIGN KEY (${fk.columns.join(', ')}) REFERENCES ${ref?.name ?? fk.referencedTableId}(${fk.referencedColumns.join(', ')})`);
   }
-  return `CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`;
+  for (const index of t.indexes) lines.push(`\tINDEX ${index.name} (${index.columns.join(', ')})`);
+  return [`CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`, ...commentStatements(t)].join(';\n');
+}
+
+/** CockroachDB appends a table's comments to its CREATE statement as COMMENT ON statements. */
+function commentStatements(t: TableDescriptor): string[] {
+  const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  const out: string[] = [];
+  if (t.comment !== undefined) out.push(`COMMENT ON TABLE ${t.name} IS ${quote(t.comment)}`);
+  for (const c of t.columns) if (c.comment !== undefined) out.push(`COMMENT ON COLUMN ${t.name}.${c.name} IS ${quote(c.comment)}`);
+  for (const i of t.indexes) if (i.comment !== undefined) out.push(`COMMENT ON INDEX ${t.name}@${i.name} IS ${quote(i.comment)}`);
+  return out;
 }

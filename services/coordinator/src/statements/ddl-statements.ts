@@ -71,6 +71,7 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
       viewQuery: stmt.query,
       dependsOn,
       nextColumnId: 1,
+      indexes: [],
     };
     await publishTable(c, table);
     return tagOnly('CREATE VIEW');
@@ -94,6 +95,7 @@ export async function createSequence(s: Session, stmt: CreateSequenceStatement):
       viewQuery: '',
       dependsOn: [],
       nextColumnId: 2,
+      indexes: [],
     };
     await publishTable(c, table);
     return tagOnly('CREATE SEQUENCE');

@@ -6,14 +6,16 @@ import {
   encodeRowKey,
   encodeRowValue,
   formatDatum,
+  indexEntryOps,
   isImplicitRowId,
   type Datum,
 } from '@cairn/catalog';
-import { compareKeys } from '@cairn/keys';
+import { compareKeys, keyToHex } from '@cairn/keys';
 import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
 import type { DeleteStatement, InsertStatement, SelectStatement, UpdateStatement } from '@cairn/sql';
 import { resolveAsOf } from './as-of.js';
 import { compileValueExpr } from './value-expr.js';
+import { rowsThroughIndex } from './index-statements.js';
 import { catalogName } from './ddl-statements.js';
 import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './row-predicates.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
@@ -70,6 +72,10 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
     leader.assertReady();
     if (!stmt.upsert) await checkNoDuplicates(s, table, keyed.map((k) => k.key));
     await checkForeignKeys(s, table, rows);
+    // Secondary index entries go in the same log entry as the rows; an UPSERT moves the
+    // entries of the row it replaces.
+    const before = stmt.upsert && table.indexes.length > 0 ? await currentRows(s, table, keyed.map((k) => k.key)) : new Map<string, Datum[]>();
+    for (const { key, row } of keyed) ops.push(...indexEntryOps(table, before.get(keyToHex(key)), row));
     return { stored: leader.appendWrite(ops).stored };
   });
   await stored;
@@ -96,6 +102,16 @@ async function checkNoDuplicates(s: Session, table: TableDescriptor, keys: Uint8
 
 function duplicateKey(table: TableDescriptor): CairnError {
   return new CairnError(ErrorCode.UniqueViolation, `duplicate key value violates unique constraint "${table.name}_pkey"`);
+}
+
+/** The rows stored now under `keys` (by hex key); a later duplicate key sees the earlier row's value. */
+async function currentRows(s: Session, table: TableDescriptor, keys: Uint8Array[]): Promise<Map<string, Datum[]>> {
+  const { timestamp, seq } = s.leader.readPoint();
+  const out = new Map<string, Datum[]>();
+  for (const key of keys) {
+    for await (const kv of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1)) out.set(keyToHex(key), decodeRow(table, kv.key, kv.value));
+  }
+  return out;
 }
 
 async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[][]): Promise<void> {
@@ -132,23 +148,25 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
     }
     return { ordinal: o, value: compileValueExpr(table, col, a.value) };
   });
-  const count = await rewriteMatchingRows(s, table, stmt.where, (key, row) => {
+  const count = await rewriteMatchingRows(s, table, stmt.where, (row) => {
     // Every expression sees the old row, as in SQL.
     const values = assignments.map((a) => a.value(row));
-    assignments.forEach((a, i) => (row[a.ordinal] = values[i]!));
-    return { key, value: encodeRowValue(table, row) };
+    const after = [...row];
+    assignments.forEach((a, i) => (after[a.ordinal] = values[i]!));
+    return after;
   });
   return tagOnly(`UPDATE ${count}`);
 }
 
 export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<StatementResult> {
   const table = writableTable(s, stmt);
-  const count = await rewriteMatchingRows(s, table, stmt.where, (key) => ({ key }));
+  const count = await rewriteMatchingRows(s, table, stmt.where, () => undefined);
   return tagOnly(`DELETE ${count}`);
 }
 
 /**
- * Reads the rows matching `where` at the newest timestamp and writes `change(row)` for each,
+ * Reads the rows matching `where` at the newest timestamp and writes each one's new version
+ * (`change(row)`, undefined to delete it) with its secondary index entries moved to match,
  * all in one log entry, under the write lock (so no write slips in between read and write).
  * Returns how many rows changed, once the entry is stored.
  */
@@ -156,21 +174,26 @@ async function rewriteMatchingRows(
   s: Session,
   table: TableDescriptor,
   where: DeleteStatement['where'],
-  change: (key: Uint8Array, row: Datum[]) => KeyValueOp,
+  change: (row: Datum[]) => Datum[] | undefined,
 ): Promise<number> {
   const { leader } = s;
   const plan = planScan(table, where);
   const { stored, count } = await leader.writeLock.run(async () => {
     leader.assertReady();
     const ops: KeyValueOp[] = [];
+    let count = 0;
     const { timestamp, seq } = leader.readPoint();
     for (const span of plan.spans) {
       for await (const kv of leader.reader.scan(span, timestamp, seq)) {
         const row = decodeRow(table, kv.key, kv.value);
-        if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) ops.push(change(kv.key, row));
+        if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
+        const after = change(row);
+        ops.push(after === undefined ? { key: kv.key } : { key: kv.key, value: encodeRowValue(table, after) });
+        ops.push(...indexEntryOps(table, row, after));
+        count++;
       }
     }
-    return { count: ops.length, stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
+    return { count, stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
   });
   await stored;
   return count;
@@ -194,7 +217,14 @@ export async function select(s: Session, stmt: SelectStatement): Promise<Stateme
   const limit = !needsAll && stmt.limit !== undefined && plan.filters.length === 0 ? stmt.limit : 0;
 
   const rows: Datum[][] = [];
-  for (const span of plan.spans) {
+  if (stmt.index !== undefined) {
+    // `FROM t@idx`: the rows as the index finds them (in index order), filtered as a scan's.
+    for await (const kv of rowsThroughIndex(s, table, stmt.index, timestamp, point.seq)) {
+      const row = decodeRow(table, kv.key, kv.value);
+      if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) rows.push(row);
+    }
+  }
+  for (const span of stmt.index === undefined ? plan.spans : []) {
     for await (const kv of leader.reader.scan(span, timestamp, point.seq, limit)) {
       const row = decodeRow(table, kv.key, kv.value);
       if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) rows.push(row);

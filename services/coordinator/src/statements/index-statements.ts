@@ -1,0 +1,80 @@
+import { CairnError, ErrorCode } from '@cairn/errors';
+import { type Catalog, decodeRow, findIndex, indexEntry, primaryIndexSpan, primaryKeyOfEntry, secondaryIndexSpan, withIndex } from '@cairn/catalog';
+import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
+import type { CreateIndexStatement, DropIndexStatement } from '@cairn/sql';
+import { catalogName } from './ddl-statements.js';
+import { pointSpan } from './row-predicates.js';
+import { tagOnly, type StatementResult } from './result.js';
+import type { Session } from './session.js';
+
+/**
+ * CREATE INDEX: under the schema change lock (which DML takes too, so no row changes
+ * meanwhile) every row is read at the newest timestamp and its index entry staged; the
+ * entries and the descriptor naming the index are written as one batch, so no reader ever
+ * sees the index without all its entries.
+ */
+export async function createIndex(s: Session, stmt: CreateIndexStatement): Promise<StatementResult> {
+  return s.leader.descriptors.change(async (c) => {
+    const table = c.catalog.resolveTable(catalogName(stmt.table), s.database);
+    if (table.kind !== ObjectKind.TABLE) throw new CairnError(ErrorCode.FailedPrecondition, `"${table.name}" is not a table`);
+    if (stmt.ifNotExists && stmt.name !== undefined && table.indexes.some((i) => i.name === stmt.name)) return tagOnly('CREATE INDEX');
+    const next = withIndex(table, stmt.name, stmt.columns);
+    const index = next.indexes[next.indexes.length - 1]!;
+    const { timestamp, seq } = s.leader.readPoint();
+    const ops: KeyValueOp[] = [];
+    for await (const kv of s.leader.reader.scan(primaryIndexSpan(table), timestamp, seq)) {
+      const entry = indexEntry(next, index, decodeRow(table, kv.key, kv.value));
+      ops.push({ key: entry.key, value: entry.value });
+    }
+    c.putData(ops);
+    c.put({ kind: { $case: 'table', value: next } });
+    return tagOnly('CREATE INDEX');
+  });
+}
+
+/** DROP INDEX: the descriptor loses the index and every entry is deleted, in one batch. */
+export async function dropIndex(s: Session, stmt: DropIndexStatement): Promise<StatementResult> {
+  return s.leader.descriptors.change(async (c) => {
+    const table = stmt.table !== undefined ? c.catalog.resolveTable(catalogName(stmt.table), s.database) : tableWithIndex(s, c.catalog, stmt.name);
+    if (table === undefined || !table.indexes.some((i) => i.name === stmt.name)) {
+      if (stmt.ifExists) return tagOnly('DROP INDEX');
+      throw new CairnError(ErrorCode.UndefinedObject, `index "${stmt.name}" does not exist`);
+    }
+    const index = findIndex(table, stmt.name);
+    const { timestamp, seq } = s.leader.readPoint();
+    const ops: KeyValueOp[] = [];
+    for await (const kv of s.leader.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) ops.push({ key: kv.key });
+    c.putData(ops);
+    c.put({ kind: { $case: 'table', value: { ...table, indexes: table.indexes.filter((i) => i.id !== index.id) } } });
+    return tagOnly('DROP INDEX');
+  });
+}
+
+/** `DROP INDEX name` without a table: the one table of the current database that has it. */
+function tableWithIndex(s: Session, catalog: Catalog, name: string): TableDescriptor | undefined {
+  if (!s.database) return undefined;
+  const db = catalog.resolveDatabase(s.database);
+  const found = catalog.tablesIn(db.id).filter((t) => t.indexes.some((i) => i.name === name));
+  if (found.length > 1) {
+    throw new CairnError(ErrorCode.InvalidArgument, `index name "${name}" is ambiguous (found in ${found.map((t) => t.name).join(' and ')}): write table@${name}`);
+  }
+  return found[0];
+}
+
+/**
+ * The rows of `table` as its index `name` finds them (`SELECT ... FROM t@name`): each entry
+ * points at a primary key, whose row is read at the same timestamp. An entry without its row
+ * would mean an index out of step with its table: that is reported, not skipped.
+ */
+export async function* rowsThroughIndex(s: Session, table: TableDescriptor, name: string, timestamp: bigint, seq: number): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
+  const index = findIndex(table, name);
+  for await (const entry of s.leader.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) {
+    const key = primaryKeyOfEntry(table, entry.value);
+    let found = false;
+    for await (const kv of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1)) {
+      found = true;
+      yield kv;
+    }
+    if (!found) throw new CairnError(ErrorCode.Internal, `index "${name}" of "${table.name}" has an entry for a missing row`);
+  }
+}

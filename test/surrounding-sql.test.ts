@@ -1,0 +1,179 @@
+/**
+ * The SQL around BACKUP and RESTORE that backup users rely on, on one 3-node cluster shared
+ * by every test (issue 13, "surrounding SQL"):
+ * - SHOW results are composable: SELECT ... FROM [SHOW BACKUP ...], [SHOW JOBS] and
+ *   WITH x AS (SHOW SCHEDULES FOR BACKUP) SELECT ..., with WHERE, ORDER BY, LIMIT, also
+ *   through the CLI;
+ * - SET TIME ZONE: SHOW BACKUP and SHOW SCHEDULES timestamps are shown in the session's zone
+ *   (the same instants a UTC session sees), kept between statements by client and CLI;
+ * - secondary indexes and COMMENT ON are backed up and restored with their table: the
+ *   restored index finds exactly the rows the restored table holds, stays in step with later
+ *   writes, and SHOW CREATE TABLE shows index and comments; new_db_name and into_db take
+ *   identifiers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CairnClient } from '@cairn/client';
+import { ProcessCluster, startNatsServer, type NatsServerHandle } from '@cairn/testing';
+import { col, failure, query, queryOne } from './support/backup.js';
+import { lines, sql } from './support/cli.js';
+import { at } from './support/cluster.js';
+
+const LOCALITIES = ['region=us-east1', 'region=us-west1', 'region=eu-west1'];
+const COLLECTION = 'nodelocal://1/shop';
+
+let nats: NatsServerHandle;
+let cluster: ProcessCluster;
+const clients: CairnClient[] = [];
+let root: CairnClient;
+let backupJobId: string;
+
+function client(): CairnClient {
+  const c = new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 60_000 });
+  clients.push(c);
+  return c;
+}
+
+/** Every row of `from` as the table reads it, and as index `index` finds it: they must agree. */
+async function tableAndIndex(c: CairnClient, from: string, index: string): Promise<{ table: string[][]; index: string[][] }> {
+  const t = await c.execute(`SELECT * FROM ${from} ORDER BY id`);
+  const i = await c.execute(`SELECT * FROM ${from}@${index} ORDER BY id`);
+  return { table: t.rows.map((r) => r.map(String)), index: i.rows.map((r) => r.map(String)) };
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  cluster = await ProcessCluster.start({ nats: nats.url, coordinators: 1, nodes: LOCALITIES.map((locality) => ({ locality })) });
+  root = client();
+  await root.execute('CREATE DATABASE shop');
+  await root.execute('CREATE TABLE shop.customers (id INT PRIMARY KEY, name STRING, city STRING)');
+  // One index before the rows (kept up by INSERT), one after (backfilled).
+  await root.execute('CREATE INDEX by_city ON shop.customers (city)');
+  await root.execute(`INSERT INTO shop.customers VALUES ${Array.from({ length: 40 }, (_, i) => `(${i}, 'c${i}', ${i % 5 === 0 ? 'NULL' : `'city${i % 4}'`})`).join(', ')}`);
+  await root.execute('CREATE INDEX ON shop.customers (name, city)');
+  await root.execute("UPDATE shop.customers SET city = 'moved' WHERE id < 6");
+  await root.execute('DELETE FROM shop.customers WHERE id >= 36');
+  await root.execute("UPSERT INTO shop.customers VALUES (7, 'seven', 'upserted'), (50, 'fifty', 'new')");
+  await root.execute("COMMENT ON DATABASE shop IS 'the shop'");
+  await root.execute("COMMENT ON TABLE shop.customers IS 'who buys'");
+  await root.execute("COMMENT ON COLUMN shop.customers.city IS 'where they live'");
+  await root.execute("COMMENT ON INDEX shop.customers@by_city IS 'city lookups'");
+  backupJobId = col(await queryOne(root, `BACKUP DATABASE shop INTO '${COLLECTION}'`), 'job_id');
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await cluster?.stop();
+  await nats?.stop();
+});
+
+describe('secondary indexes and comments', () => {
+  it('keep an index in step with INSERT, UPDATE, DELETE and UPSERT, before and after CREATE INDEX', async () => {
+    for (const index of ['by_city', 'customers_name_city_idx']) {
+      const { table, index: viaIndex } = await tableAndIndex(root, 'shop.customers', index);
+      expect(table).toHaveLength(37);
+      expect(viaIndex).toEqual(table);
+    }
+    const moved = await query(root, "SELECT id FROM shop.customers@by_city WHERE city = 'moved' ORDER BY id");
+    expect(moved.map((r) => r.id)).toEqual(['0', '1', '2', '3', '4', '5']);
+    // Read in index order: NULL cities first, then by city.
+    const ordered = (await root.execute('SELECT city FROM shop.customers@by_city')).rows.map((r) => r[0] ?? null);
+    expect(ordered).toEqual([...ordered].sort((a, b) => (a === null ? -1 : b === null ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+    expect((await failure(root, 'SELECT * FROM shop.customers@nope')).message).toBe('index "nope" not found');
+    expect((await failure(root, 'CREATE INDEX by_city ON shop.customers (name)')).message).toBe('index "by_city" already exists');
+  });
+
+  it('shows indexes and comments in SHOW CREATE TABLE', async () => {
+    const create = col(await queryOne(root, 'SHOW CREATE TABLE shop.customers'), 'create_statement');
+    expect(create).toContain('\tINDEX by_city (city)');
+    expect(create).toContain('\tINDEX customers_name_city_idx (name, city)');
+    expect(create).toContain("COMMENT ON TABLE customers IS 'who buys'");
+    expect(create).toContain("COMMENT ON COLUMN customers.city IS 'where they live'");
+    expect(create).toContain("COMMENT ON INDEX customers@by_city IS 'city lookups'");
+  });
+
+  it('restores indexes and comments with the table, renumbered, consistent and writable', async () => {
+    // new_db_name and into_db as identifiers, as CockroachDB takes them.
+    await root.execute(`RESTORE DATABASE shop FROM LATEST IN '${COLLECTION}' WITH new_db_name = shop2`);
+    await root.execute('CREATE DATABASE annex');
+    await root.execute(`RESTORE TABLE shop.customers FROM LATEST IN '${COLLECTION}' WITH into_db = annex`);
+    const source = await tableAndIndex(root, 'shop.customers', 'by_city');
+    for (const restored of ['shop2.customers', 'annex.customers']) {
+      for (const index of ['by_city', 'customers_name_city_idx']) {
+        const { table, index: viaIndex } = await tableAndIndex(root, restored, index);
+        expect(table).toEqual(source.table);
+        expect(viaIndex).toEqual(table);
+      }
+      const create = col(await queryOne(root, `SHOW CREATE TABLE ${restored}`), 'create_statement');
+      expect(create).toBe(col(await queryOne(root, 'SHOW CREATE TABLE shop.customers'), 'create_statement'));
+    }
+    // The restored index keeps up with writes to the restored table, and not the source's.
+    await root.execute("INSERT INTO shop2.customers VALUES (100, 'late', 'city1')");
+    await root.execute("UPDATE shop2.customers SET city = 'again' WHERE id = 7");
+    const after = await tableAndIndex(root, 'shop2.customers', 'by_city');
+    expect(after.index).toEqual(after.table);
+    expect(after.table).toHaveLength(38);
+    expect((await query(root, "SELECT id FROM shop.customers@by_city WHERE city = 'again'")).length).toBe(0);
+    expect(await query(root, "SELECT database_name FROM [SHOW DATABASES] WHERE database_name = 'shop2'")).toHaveLength(1);
+    await root.execute('DROP INDEX shop2.customers@by_city');
+    expect((await failure(root, 'SELECT * FROM shop2.customers@by_city')).message).toBe('index "by_city" not found');
+  });
+});
+
+describe('SHOW results are composable', () => {
+  it('selects from [SHOW BACKUP ...] and [SHOW JOBS] with WHERE, ORDER BY and LIMIT', async () => {
+    const objects = await query(root, `SELECT object_name, object_type FROM [SHOW BACKUP FROM LATEST IN '${COLLECTION}'] WHERE object_type = 'table' ORDER BY object_name`);
+    expect(objects).toEqual([{ object_name: 'customers', object_type: 'table' }]);
+    const count = await queryOne(root, `SELECT count(*) FROM [SHOW BACKUP LATEST IN '${COLLECTION}']`);
+    expect(Number(col(count, 'count'))).toBeGreaterThanOrEqual(2);
+
+    const all = await query(root, 'SHOW JOBS');
+    const backups = await query(root, "SELECT job_id, status FROM [SHOW JOBS] WHERE job_type = 'BACKUP' ORDER BY job_id DESC LIMIT 1");
+    expect(backups).toEqual([{ job_id: backupJobId, status: 'succeeded' }]);
+    const restores = await query(root, "SELECT job_id FROM [SHOW JOBS] WHERE job_type = 'RESTORE' AND status = 'succeeded'");
+    expect(restores.map((r) => r.job_id).sort()).toEqual(all.filter((j) => j.job_type === 'RESTORE').map((j) => j.job_id).sort());
+    expect((await failure(root, 'SELECT nope FROM [SHOW JOBS]')).message).toBe('column "nope" does not exist in the SHOW statement');
+  });
+
+  it('reads WITH x AS (SHOW SCHEDULES FOR BACKUP) SELECT ... FROM x, also through the CLI', async () => {
+    await root.execute(`CREATE SCHEDULE nightly FOR BACKUP DATABASE shop INTO 'nodelocal://1/nightly' RECURRING '@daily' FULL BACKUP ALWAYS`);
+    await root.execute(`CREATE SCHEDULE hourly FOR BACKUP DATABASE shop INTO 'nodelocal://1/hourly' RECURRING '@hourly' FULL BACKUP ALWAYS`);
+    const rows = await query(root, "WITH x AS (SHOW SCHEDULES FOR BACKUP) SELECT label, recurrence FROM x WHERE label IN ('nightly', 'hourly') ORDER BY label");
+    expect(rows).toEqual([
+      { label: 'hourly', recurrence: '@hourly' },
+      { label: 'nightly', recurrence: '@daily' },
+    ]);
+    const run = await sql(at(cluster.grpcAddresses(), 0), "WITH x AS (SHOW SCHEDULES) SELECT label FROM x WHERE label = 'nightly'", ['--format', 'csv']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(lines(run.stdout)).toEqual(['label', 'nightly']);
+  });
+});
+
+describe('SET TIME ZONE', () => {
+  it('shows SHOW BACKUP and SHOW SCHEDULES timestamps in the session zone, as the same instants', async () => {
+    const utc = await query(root, `SELECT object_name, end_time FROM [SHOW BACKUP FROM LATEST IN '${COLLECTION}'] WHERE object_type = 'table'`);
+    const utcSchedules = await query(root, "SELECT label, created, next_run FROM [SHOW SCHEDULES] WHERE label = 'nightly'");
+    const ny = client();
+    expect((await ny.execute("SET TIME ZONE 'America/New_York'")).tag).toBe('SET');
+    expect(col(await queryOne(ny, 'SHOW TIME ZONE'), 'timezone')).toBe('America/New_York');
+    const shown = await query(ny, `SELECT object_name, end_time FROM [SHOW BACKUP FROM LATEST IN '${COLLECTION}'] WHERE object_type = 'table'`);
+    const shownSchedules = await query(ny, "SELECT label, created, next_run FROM [SHOW SCHEDULES] WHERE label = 'nightly'");
+    for (const [a, b, column] of [
+      [at(utc, 0), at(shown, 0), 'end_time'],
+      [at(utcSchedules, 0), at(shownSchedules, 0), 'created'],
+      [at(utcSchedules, 0), at(shownSchedules, 0), 'next_run'],
+    ] as const) {
+      expect(col(a, column)).toMatch(/\+00:00$/);
+      expect(col(b, column)).toMatch(/-0[45]:00$/);
+      expect(Date.parse(col(b, column).replace(' ', 'T'))).toBe(Date.parse(col(a, column).replace(' ', 'T')));
+    }
+    // Another session is not affected, and an unknown zone is refused.
+    expect(col(await queryOne(root, 'SHOW TIME ZONE'), 'timezone')).toBe('UTC');
+    expect((await failure(ny, "SET TIME ZONE 'Mars/Olympus'")).message).toMatch(/^invalid value for parameter "timezone": "Mars\/Olympus"/);
+  });
+
+  it('is kept by the CLI between statements of one run', async () => {
+    const run = await sql(at(cluster.grpcAddresses(), 0), "SET TIME ZONE 'Asia/Tokyo'; SELECT created FROM [SHOW SCHEDULES] WHERE label = 'nightly'", ['--format', 'csv']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(lines(run.stdout).at(-1)).toMatch(/\+09:00$/);
+  });
+});
