@@ -398,6 +398,8 @@ export interface SelectStatement extends Node {
   kind: 'select';
   items: SelectItem[];
   from: TableName;
+  /** `FROM t@idx`: read the rows through secondary index `idx` rather than the primary index. */
+  index?: string;
   asOf?: AsOf;
   where: Predicate[];
   orderBy: OrderItem[];
@@ -417,6 +419,39 @@ export interface SelectFromShowStatement extends Node {
   where: Predicate[];
   orderBy: OrderItem[];
   limit?: number;
+}
+
+/** `CREATE INDEX [IF NOT EXISTS] [name] ON t (col, ...)`: a (non-unique) secondary index. */
+export interface CreateIndexStatement extends Node {
+  kind: 'createIndex';
+  /** Absent: CockroachDB's generated name `<table>_<col>_..._idx`. */
+  name?: string;
+  table: TableName;
+  columns: string[];
+  ifNotExists: boolean;
+}
+
+/** `DROP INDEX [IF EXISTS] [t@]name`. */
+export interface DropIndexStatement extends Node {
+  kind: 'dropIndex';
+  /** Absent when written without `t@`: the index is looked for in the current database. */
+  table?: TableName;
+  name: string;
+  ifExists: boolean;
+}
+
+/** What `COMMENT ON` annotates. */
+export type CommentTarget =
+  | { kind: 'database'; name: string }
+  | { kind: 'table'; table: TableName }
+  | { kind: 'column'; table: TableName; column: string }
+  | { kind: 'index'; table: TableName; index: string };
+
+/** `COMMENT ON DATABASE d | TABLE t | COLUMN t.c | INDEX t@i IS 'text' | NULL` (NULL removes it). */
+export interface CommentOnStatement extends Node {
+  kind: 'commentOn';
+  target: CommentTarget;
+  comment: string | null;
 }
 
 /** `SET TIME ZONE zone`, `SET timezone = zone`: the session's time zone for timestamps shown. */
@@ -754,6 +789,9 @@ export type Statement =
   | ControlSchedulesStatement
   | AlterBackupScheduleStatement
   | SelectFromShowStatement
+  | CreateIndexStatement
+  | DropIndexStatement
+  | CommentOnStatement
   | SetTimeZoneStatement
   | ShowTimeZoneStatement;
 

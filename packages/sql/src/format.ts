@@ -110,7 +110,7 @@ class Formatter {
           'SELECT',
           s.items.map(selectItem).join(', '),
           'FROM',
-          tableName(s.from),
+          tableName(s.from) + (s.index === undefined ? '' : `@${quoteIdent(s.index)}`),
           asOf(s.asOf),
           where(s.where),
           orderBy(s.orderBy),
@@ -128,6 +128,27 @@ class Formatter {
           orderBy(s.orderBy),
           s.limit === undefined ? '' : `LIMIT ${s.limit}`,
         ]);
+      }
+      case 'createIndex':
+        return join([
+          'CREATE INDEX',
+          s.ifNotExists ? 'IF NOT EXISTS' : '',
+          s.name === undefined ? '' : quoteIdent(s.name),
+          `ON ${tableName(s.table)} (${identList(s.columns)})`,
+        ]);
+      case 'dropIndex':
+        return join(['DROP INDEX', s.ifExists ? 'IF EXISTS' : '', (s.table === undefined ? '' : `${tableName(s.table)}@`) + quoteIdent(s.name)]);
+      case 'commentOn': {
+        const t = s.target;
+        const what =
+          t.kind === 'database'
+            ? `DATABASE ${quoteIdent(t.name)}`
+            : t.kind === 'table'
+              ? `TABLE ${tableName(t.table)}`
+              : t.kind === 'column'
+                ? `COLUMN ${tableName(t.table)}.${quoteIdent(t.column)}`
+                : `INDEX ${tableName(t.table)}@${quoteIdent(t.index)}`;
+        return `COMMENT ON ${what} IS ${s.comment === null ? 'NULL' : quoteString(s.comment)}`;
       }
       case 'setTimeZone':
         return `SET TIME ZONE ${s.zone === undefined ? 'DEFAULT' : quoteString(s.zone)}`;

@@ -1,8 +1,8 @@
 /**
  * Entry points of the parser and the dispatch from a statement's first words to the family
  * that parses it. The families live in `grammar/`:
- * - `data.ts`: CREATE / DROP DATABASE, TABLE, VIEW, SEQUENCE; USE; SET; INSERT, UPSERT,
- *   DELETE, UPDATE, SELECT;
+ * - `data.ts`: CREATE / DROP DATABASE, TABLE, INDEX, VIEW, SEQUENCE; COMMENT ON; USE; SET;
+ *   INSERT, UPSERT, DELETE, UPDATE;
  * - `backup-restore.ts`: BACKUP, RESTORE, SHOW BACKUP, ALTER BACKUP ... NEW_KMS, external
  *   connections;
  * - `schedules-jobs.ts`: CREATE SCHEDULE, ALTER BACKUP SCHEDULE, PAUSE / RESUME / CANCEL /
@@ -23,7 +23,22 @@ import {
   dropExternalConnection,
   restore,
 } from './grammar/backup-restore.js';
-import { createDatabase, createSequence, createTable, createView, deleteRows, dropDatabase, dropRelation, insert, set, update, useDatabase } from './grammar/data.js';
+import {
+  commentOn,
+  createDatabase,
+  createIndex,
+  createSequence,
+  createTable,
+  createView,
+  deleteRows,
+  dropDatabase,
+  dropIndex,
+  dropRelation,
+  insert,
+  set,
+  update,
+  useDatabase,
+} from './grammar/data.js';
 import { Parser } from './grammar/parser-base.js';
 import { alterBackupSchedule, control, createSchedule, dropSchedules } from './grammar/schedules-jobs.js';
 import { show } from './grammar/show.js';
@@ -87,6 +102,7 @@ const BY_FIRST_WORD: Readonly<Record<string, (p: Parser) => Statement>> = {
   },
   GRANT: grant,
   REVOKE: grant,
+  COMMENT: commentOn,
 };
 
 function statement(p: Parser): Statement {
@@ -105,10 +121,12 @@ const CREATE: Readonly<Record<string, (p: Parser, pos: number) => Statement>> = 
   SCHEDULE: createSchedule,
   EXTERNAL: createExternalConnection,
   USER: createUser,
+  INDEX: createIndex,
+  UNIQUE: (p) => p.fail(p.peek(-1), 'UNIQUE secondary indexes are not supported: CREATE INDEX makes a non-unique one'),
 };
 
 function create(p: Parser): Statement {
-  return bySecondWord(p, 'CREATE', CREATE, 'DATABASE, TABLE, VIEW, SEQUENCE, SCHEDULE, EXTERNAL CONNECTION or USER');
+  return bySecondWord(p, 'CREATE', CREATE, 'DATABASE, TABLE, INDEX, VIEW, SEQUENCE, SCHEDULE, EXTERNAL CONNECTION or USER');
 }
 
 /** `DROP <what>`, as CREATE. */
@@ -121,10 +139,11 @@ const DROP: Readonly<Record<string, (p: Parser, pos: number) => Statement>> = {
   SCHEDULES: (p, pos) => dropSchedules(p, pos, true),
   EXTERNAL: dropExternalConnection,
   USER: dropUser,
+  INDEX: dropIndex,
 };
 
 function drop(p: Parser): Statement {
-  return bySecondWord(p, 'DROP', DROP, 'DATABASE, TABLE, VIEW, SEQUENCE, SCHEDULE, SCHEDULES, EXTERNAL CONNECTION or USER');
+  return bySecondWord(p, 'DROP', DROP, 'DATABASE, TABLE, INDEX, VIEW, SEQUENCE, SCHEDULE, SCHEDULES, EXTERNAL CONNECTION or USER');
 }
 
 /** `<first> <second> ...`: consumes both words and hands the rest to `table[second]`. */

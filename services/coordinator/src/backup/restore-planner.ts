@@ -94,7 +94,8 @@ export async function planRestore(
       const newId = leader.allocateDescriptorId();
       idMap.set(oldId, newId);
       parentFor.set(oldId, newId);
-      descriptors.push({ kind: { $case: 'database', value: { id: newId, name, state: DescriptorState.OFFLINE } } });
+      // The backed-up descriptor's other fields (its comment) come back with it.
+      descriptors.push({ kind: { $case: 'database', value: { ...db, id: newId, name, state: DescriptorState.OFFLINE } } });
       names.push({ parentId: 0, name, id: newId });
     }
   } else {

@@ -25,6 +25,8 @@ import {
 import { checkExternalConnection } from './connection-check.js';
 import { inSessionTimeZone } from './session-time-zone.js';
 import { selectFromShow } from './show-query.js';
+import { createIndex, dropIndex } from './index-statements.js';
+import { commentOn } from './comment-statements.js';
 import { resolveTimeZone, UTC } from '@cairn/jobs';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import { showProtectedTimestamps } from './protected-ts-statements.js';
@@ -188,6 +190,12 @@ async function executeKind(s: Session, stmt: Statement): Promise<StatementResult
       return grantOrRevokeRole(s, stmt);
     case 'showGrants':
       return showGrants(s, stmt);
+    case 'createIndex':
+      return createIndex(s, stmt);
+    case 'dropIndex':
+      return dropIndex(s, stmt);
+    case 'commentOn':
+      return commentOn(s, stmt);
     case 'selectFromShow':
       // The SHOW is authorized as if run alone (requirementFor looks through the query).
       return selectFromShow(stmt, (show) => executeStatement(s, show));
