@@ -39,6 +39,8 @@ const LOCALITIES = ['region=us-east1,zone=us-east1-b', 'region=us-west1,zone=us-
 const NATS_PASSWORD = 'nats-pw-7f3a9c';
 const ALICE_PASSWORD = 'alice-pw-K9q2xZ';
 const COLLECTION = 'nodelocal://1/secure';
+/** A key no API accepts: refused calls are audited, and it must appear in no log. */
+const BOGUS_API_KEY = 'cairn-bogus-key-5d81e07c';
 
 let nats: NatsServerHandle;
 /** `tls://` form of the server's URL, as the processes are given it. */
@@ -431,13 +433,13 @@ describe('the HTTP port', () => {
       // Probes and Prometheus: no CA, no credentials.
       for (const path of ['/health', '/health?ready=1', '/metrics', '/sd/prometheus']) expect((await fetch(`http://${http}${path}`)).status, path).toBe(200);
       // Anything else over plaintext is never served: reads are sent to https, the rest refused.
-      const read = await fetch(`http://${http}/api/v1/clusters`, { redirect: 'manual', headers: { authorization: 'Bearer sent-in-the-clear' } });
+      const read = await fetch(`http://${http}/api/v1/clusters`, { redirect: 'manual', headers: { authorization: `Bearer ${BOGUS_API_KEY}-clear` } });
       expect(read.status).toBe(308);
       expect(read.headers.get('location')).toBe(`https://${http}/api/v1/clusters`);
       expect((await fetch(`http://${http}/api/v1/clusters`, { method: 'POST', body: '{}' })).status).toBe(403);
       // Over TLS: the same open paths, and the API refuses a call without a valid key.
       expect((await httpsCall(http, '/health')).status).toBe(200);
-      for (const headers of [{}, { authorization: 'Bearer not-a-key' }]) {
+      for (const headers of [{}, { authorization: `Bearer ${BOGUS_API_KEY}` }]) {
         const api = await httpsCall(http, '/api/v1/clusters', headers);
         expect(api.status).toBe(401);
         expect((JSON.parse(api.body) as { code: string }).code).toBe('UNAUTHENTICATED');
@@ -502,7 +504,7 @@ describe('BACKUP → RESTORE on a secure cluster', () => {
 });
 
 describe('the audit log', () => {
-  it('records BACKUP, RESTORE, GRANT, user changes and failed logins, naming the user, and no log holds a secret', async () => {
+  it('records BACKUP, RESTORE, GRANT, user changes and failed logins (gRPC and HTTP), naming the user, and no log holds a secret', async () => {
     const root = await rootClient();
     await root.execute(`ALTER USER alice WITH PASSWORD '${ALICE_PASSWORD}-2'`);
     // A user may change its own password (not another's), and then logs in with the new one.
@@ -532,12 +534,15 @@ describe('the audit log', () => {
     expect(find('REVOKE', (l) => l['statement'] === 'REVOKE SYSTEM BACKUP FROM alice')).toHaveLength(1);
     expect(find('LOGIN_FAILED', (l) => l['user'] === 'alice' && String(l['reason']) === 'password authentication failed for user alice').length).toBeGreaterThanOrEqual(1);
     expect(find('PERMISSION_DENIED', (l) => l['user'] === 'alice' && l['rpc'] === '/cairn.v1.DataService/Write')).toHaveLength(1);
+    // The HTTP API's refused calls (no key, a bogus key), through either coordinator.
+    expect(find('LOGIN_FAILED', (l) => l['rpc'] === 'GET /api/v1/clusters' && l['reason'] === 'invalid API key').length).toBeGreaterThanOrEqual(2);
     // No password, NATS's included, in any process's log.
     const logs = join(cluster.dataDir, 'logs');
     for (const f of await readdir(logs)) {
       const text = await readFile(join(logs, f), 'utf8');
       expect(text, f).not.toContain(ALICE_PASSWORD);
       expect(text, f).not.toContain(NATS_PASSWORD);
+      expect(text, f).not.toContain(BOGUS_API_KEY);
     }
   });
 });

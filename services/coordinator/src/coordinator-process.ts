@@ -149,7 +149,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const consolePages = consoleRoutes();
   // Managed backups: their bucket, the API keys and the one HTTP authentication (auth/http-auth.ts).
   const managed = new ManagedBackups(new ManagedBackupStore(await state.openKv(MANAGED_BACKUPS_BUCKET)), opts.managedBackupsUri);
-  const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta));
+  const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta), audit);
   const managedApi = managedApiRoute({
     extraRoutes: CONSOLE_API_ROUTES,
     extraOpenApi: [CONSOLE_OPENAPI],

@@ -9,9 +9,12 @@ import type { Logger } from '@cairn/metrics';
  * - `GRANT`, `REVOKE`: privilege and role membership changes.
  * - `USER`: CREATE / ALTER / DROP USER (the password is never written, only whether one was set).
  * - `LOGIN_FAILED`: a call that could not be authenticated.
- * - `PERMISSION_DENIED`: an authenticated call refused by an RPC's privilege check.
+ * - `PERMISSION_DENIED`: an authenticated call refused by an RPC's privilege check (or an
+ *   HTTP API key's role).
+ * - `API`: a call of the HTTP API that changes state (PATCH, POST, DELETE), with its method
+ *   and path in `rpc` and the API key in `user` (`api-key:<name>`).
  */
-export type AuditEvent = 'BACKUP' | 'RESTORE' | 'SCHEDULE' | 'GRANT' | 'REVOKE' | 'USER' | 'LOGIN_FAILED' | 'PERMISSION_DENIED';
+export type AuditEvent = 'BACKUP' | 'RESTORE' | 'SCHEDULE' | 'GRANT' | 'REVOKE' | 'USER' | 'LOGIN_FAILED' | 'PERMISSION_DENIED' | 'API';
 
 export interface AuditRecord {
   event: AuditEvent;
@@ -21,7 +24,7 @@ export interface AuditRecord {
   outcome: 'ok' | 'error';
   /** The statement with every secret replaced by `redacted` (formatStatement's redact mode). */
   statement?: string;
-  /** The RPC, `/cairn.v1.DataService/Scan`. */
+  /** The RPC, `/cairn.v1.DataService/Scan`, or an HTTP call, `POST /api/v1/clusters/<id>/restores`. */
   rpc?: string;
   peer?: string;
   error?: string;

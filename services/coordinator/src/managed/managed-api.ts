@@ -250,7 +250,7 @@ export function managedApiRoute(ctx: ManagedApiContext) {
         return;
       }
       const caller = await ctx.auth.authenticate(req);
-      await handle(ctx, leader, caller, req, res, url);
+      await ctx.auth.audited(caller, req, () => handle(ctx, leader, caller, req, res, url));
     } catch (err) {
       if (!(err instanceof CairnError)) ctx.log.warn({ err, path: url.pathname }, 'managed backups API call failed');
       if (res.headersSent) res.end();
