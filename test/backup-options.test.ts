@@ -193,6 +193,24 @@ describe('dependencies and skip_missing_*', () => {
     expect(col(await queryOne(client, 'SHOW CREATE TABLE shop_whole.orders'), 'create_statement')).toContain('FOREIGN KEY (customer) REFERENCES customers(id)');
   });
 
+  it('keeps the dependencies on DROP: a table a view reads and a sequence a DEFAULT uses need CASCADE', async () => {
+    for (const sql of [
+      'CREATE DATABASE deps',
+      'CREATE TABLE deps.t (id INT PRIMARY KEY)',
+      'CREATE VIEW deps.v AS SELECT id FROM deps.t',
+      'CREATE SEQUENCE deps.s',
+      "CREATE TABLE deps.u (id INT PRIMARY KEY DEFAULT nextval('s'))",
+    ]) {
+      await client.execute(sql);
+    }
+    expect((await failure(client, 'DROP TABLE deps.t')).message).toContain('cannot drop relation "t" because view "v" depends on it');
+    expect((await failure(client, 'DROP SEQUENCE deps.s')).message).toContain('cannot drop sequence s because other objects depend on it');
+    await client.execute('DROP TABLE deps.t CASCADE');
+    await client.execute('DROP SEQUENCE deps.s CASCADE');
+    expect(await tables('deps')).toEqual(['u']);
+    expect(col(await queryOne(client, 'SHOW CREATE TABLE deps.u'), 'create_statement')).not.toContain('DEFAULT');
+  });
+
   it('refuses a view on a table that does not exist, and DEFAULTs other than nextval', async () => {
     expect((await failure(client, 'CREATE VIEW shop.v AS SELECT id FROM shop.nothing')).message).toContain('relation "shop.nothing" does not exist');
     const dflt = await failure(client, 'CREATE TABLE shop.d (id INT PRIMARY KEY, n INT DEFAULT 7)');

@@ -124,9 +124,49 @@ export async function dropObject(s: Session, stmt: DropObjectStatement): Promise
         `"${table.name}" is referenced by foreign key from table "${referencing[0]!.name}"`,
       );
     }
-    dropTables(c, [table]);
+    const live = liveTables(c);
+    const views = dependentViews(live, table.id);
+    if (views.length > 0 && !stmt.cascade) {
+      throw new CairnError(ErrorCode.FailedPrecondition, `cannot drop relation "${table.name}" because view "${views[0]!.name}" depends on it`);
+    }
+    const usingSequence = live.filter((t) => t.id !== table.id && t.columns.some((col) => col.defaultSequenceId === table.id));
+    if (usingSequence.length > 0) {
+      if (!stmt.cascade) throw new CairnError(ErrorCode.FailedPrecondition, `cannot drop sequence ${table.name} because other objects depend on it`);
+      // CASCADE removes the DEFAULTs that use the sequence, as CockroachDB does; the columns stay.
+      for (const t of usingSequence) {
+        const columns = t.columns.map((col) => {
+          if (col.defaultSequenceId !== table.id) return col;
+          const { defaultSequenceId: _dropped, ...rest } = col;
+          return rest;
+        });
+        c.put({ kind: { $case: 'table', value: { ...t, columns } } });
+      }
+    }
+    dropTables(c, [table, ...views]);
     return tagOnly(tag);
   });
+}
+
+function liveTables(c: DescriptorChange): TableDescriptor[] {
+  return c.catalog
+    .descriptors()
+    .flatMap((d) => (d.kind?.$case === 'table' && d.kind.value.state !== DescriptorState.DROPPED ? [d.kind.value] : []));
+}
+
+/** The views that read `id`, and the views that read those, in dependency order. */
+function dependentViews(tables: readonly TableDescriptor[], id: number): TableDescriptor[] {
+  const out: TableDescriptor[] = [];
+  const pending = [id];
+  while (pending.length > 0) {
+    const next = pending.shift()!;
+    for (const v of tables) {
+      if (v.kind === ObjectKind.VIEW && v.dependsOn.includes(next) && !out.includes(v)) {
+        out.push(v);
+        pending.push(v.id);
+      }
+    }
+  }
+  return out;
 }
 
 export async function dropDatabase(s: Session, stmt: DropDatabaseStatement): Promise<StatementResult> {
