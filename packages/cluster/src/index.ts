@@ -8,6 +8,7 @@ export { CoordinatorRegistry, COORDINATORS_BUCKET, COORDINATOR_RECORD_TTL_MS, ty
 export { parseLocality, formatLocality, localityMatches } from './locality.js';
 export { nodeSubject, serveNodeMethod, callNode, type Codec } from './node-rpc.js';
 export { readAllKeys } from './kv-read-all.js';
+export { SPAN_CONFIGS_BUCKET, SpanConfigView, openSpanConfigs, spanConfigKey } from './span-configs.js';
 export {
   WorkQueue,
   WorkClaimer,

@@ -71,9 +71,13 @@ export function formatStoredBackup(stmt: BackupStatement): string {
   return formatStatement(stmt);
 }
 
-/** A schedule's backup statement with every secret replaced by `redacted`: the only form shown. */
-export function redactedBackupStatement(schedule: Pick<BackupSchedule, 'id' | 'args'>): string {
-  return formatStatement(parseStoredBackup(schedule), { redact: true });
+/**
+ * A schedule's backup statement with every secret replaced by `redacted`: the only form shown.
+ * `cockroachForm` prints the options as CockroachDB's SHOW SCHEDULES does (`WITH OPTIONS
+ * (detached)`); CREATE SCHEDULE's result keeps the seed's `WITH detached`.
+ */
+export function redactedBackupStatement(schedule: Pick<BackupSchedule, 'id' | 'args'>, cockroachForm = false): string {
+  return formatStatement(parseStoredBackup(schedule), { redact: true, parenthesizedBackupOptions: cockroachForm });
 }
 
 /**

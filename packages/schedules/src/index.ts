@@ -50,6 +50,7 @@ export {
   type TimeLike,
 } from './scheduler-policy.js';
 export { applyAlter, type AlterContext, type AlterResult } from './alter-schedule.js';
+export { SHOW_CREATE_SCHEDULE_COLUMNS, createScheduleStatement, showCreateSchedules } from './show-create-schedule.js';
 export {
   applyControlSchedules,
   pauseSchedule,
@@ -61,6 +62,7 @@ export {
 } from './control-schedules.js';
 export {
   CREATE_SCHEDULE_COLUMNS,
+  SHOW_BACKUP_SCHEDULES_COLUMNS,
   SHOW_SCHEDULES_COLUMNS,
   createScheduleRow,
   recurrenceText,
@@ -68,6 +70,7 @@ export {
   showSchedule,
   showSchedules,
   showSchedulesRow,
+  type ShowBackupSchedulesColumn,
   type CreateScheduleColumn,
   type CreateScheduleRow,
   type ShowSchedulesColumn,

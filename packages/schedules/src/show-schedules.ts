@@ -24,9 +24,19 @@ export const SHOW_SCHEDULES_COLUMNS = [
   'created',
   'command',
 ] as const;
+/**
+ * `SHOW SCHEDULES FOR BACKUP` (CockroachDB 22.2+): the same columns with `command` the backup
+ * statement itself, then the backup type and the scheduler's two policies.
+ */
+export const SHOW_BACKUP_SCHEDULES_COLUMNS = [...SHOW_SCHEDULES_COLUMNS, 'backup_type', 'on_previous_running', 'on_execution_failure'] as const;
 export type ShowSchedulesColumn = (typeof SHOW_SCHEDULES_COLUMNS)[number];
-/** One SHOW SCHEDULES row; null prints as NULL. */
-export type ShowSchedulesRow = { readonly [K in ShowSchedulesColumn]: string | null };
+export type ShowBackupSchedulesColumn = (typeof SHOW_BACKUP_SCHEDULES_COLUMNS)[number];
+/** One SHOW SCHEDULES row (with FOR BACKUP's columns too); null prints as NULL. */
+export type ShowSchedulesRow = { readonly [K in ShowBackupSchedulesColumn]: string | null };
+
+/** CockroachDB's names of the policies (its ScheduleDetails enums, as SHOW SCHEDULES prints them). */
+const WAIT_BEHAVIOR = { wait: 'WAIT', start: 'NO_WAIT', skip: 'SKIP' } as const;
+const ERROR_BEHAVIOR = { reschedule: 'RETRY_SCHED', retry: 'RETRY_SOON', pause: 'PAUSE_SCHED' } as const;
 
 /** A schedule's recurrence as shown: its cron as written, or NEVER. */
 export function recurrenceText(schedule: Pick<BackupSchedule, 'cron'>): string {
@@ -58,7 +68,7 @@ export function createScheduleRow(schedule: BackupSchedule): CreateScheduleRow {
 export function scheduleCommandJson(schedule: BackupSchedule): string {
   const a = schedule.args;
   const out: Record<string, string | boolean> = {
-    backup_statement: redactedBackupStatement(schedule),
+    backup_statement: redactedBackupStatement(schedule, true),
     backup_type: a.backupType,
   };
   if (a.chainProtectedTimestampRecords) out['chain_protected_timestamp_records'] = true;
@@ -70,8 +80,11 @@ export function scheduleCommandJson(schedule: BackupSchedule): string {
   return JSON.stringify(out);
 }
 
-/** A schedule as a SHOW SCHEDULES row; `jobsRunning` counts its jobs that are running now. */
-export function showSchedulesRow(schedule: BackupSchedule, jobsRunning: number): ShowSchedulesRow {
+/**
+ * A schedule as a SHOW SCHEDULES row; `jobsRunning` counts its jobs that are running now.
+ * `command` is the executor arguments' JSON, or with `forBackup` the backup statement.
+ */
+export function showSchedulesRow(schedule: BackupSchedule, jobsRunning: number, forBackup = false): ShowSchedulesRow {
   return {
     id: schedule.id,
     label: schedule.label,
@@ -83,7 +96,10 @@ export function showSchedulesRow(schedule: BackupSchedule, jobsRunning: number):
     jobsrunning: String(jobsRunning),
     owner: schedule.owner,
     created: formatJobTimestamp(schedule.createdAtMs),
-    command: scheduleCommandJson(schedule),
+    command: forBackup ? redactedBackupStatement(schedule, true) : scheduleCommandJson(schedule),
+    backup_type: schedule.args.backupType,
+    on_previous_running: WAIT_BEHAVIOR[schedule.details.onPreviousRunning],
+    on_execution_failure: ERROR_BEHAVIOR[schedule.details.onExecutionFailure],
   };
 }
 
@@ -93,7 +109,7 @@ export function showSchedulesRow(schedule: BackupSchedule, jobsRunning: number):
  * a backup schedule, so FOR BACKUP filters nothing.
  */
 export function showSchedules(
-  stmt: Pick<ShowSchedulesStatement, 'status'>,
+  stmt: Pick<ShowSchedulesStatement, 'status'> & { backupOnly?: boolean },
   schedules: readonly BackupSchedule[],
   jobsRunning: (scheduleId: string) => number = () => 0,
 ): ShowSchedulesRow[] {
@@ -101,7 +117,7 @@ export function showSchedules(
     .filter((s) => stmt.status === undefined || (stmt.status === 'running' ? s.state === 'ACTIVE' : s.state === 'PAUSED'))
     .slice()
     .sort((a, b) => a.createdAtMs - b.createdAtMs || compareScheduleIds(a.id, b.id))
-    .map((s) => showSchedulesRow(s, jobsRunning(s.id)));
+    .map((s) => showSchedulesRow(s, jobsRunning(s.id), stmt.backupOnly === true));
 }
 
 /** SHOW SCHEDULE <id>: its single row; NotFound when there is no such schedule. */

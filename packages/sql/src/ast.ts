@@ -323,7 +323,12 @@ export interface Assignment extends Node {
 }
 
 /** Where a GRANT / REVOKE applies. */
-export type PrivilegeTarget = SystemPrivilegeTarget | DatabasesTarget | TablesTarget;
+export type PrivilegeTarget = SystemPrivilegeTarget | DatabasesTarget | TablesTarget | ExternalConnectionsTarget;
+/** `ON EXTERNAL CONNECTION name, ...` (names as identifiers or strings, as CockroachDB takes them). */
+export interface ExternalConnectionsTarget extends Node {
+  kind: 'externalConnections';
+  names: string[];
+}
 export interface SystemPrivilegeTarget extends Node {
   kind: 'system';
 }
@@ -492,6 +497,34 @@ export interface ShowFingerprintsStatement extends Node {
 export interface ShowCreateTableStatement extends Node {
   kind: 'showCreateTable';
   table: TableName;
+}
+/** `SHOW CREATE SCHEDULE id` and `SHOW CREATE ALL SCHEDULES` (`id` absent). */
+export interface ShowCreateScheduleStatement extends Node {
+  kind: 'showCreateSchedule';
+  id?: string;
+}
+/**
+ * `ALTER TABLE t SET (exclude_data_from_backup = true|false)`: the table's schema is backed
+ * up, its rows are not (CockroachDB's storage parameter; the only one cairn has).
+ */
+export interface AlterTableSetStatement extends Node {
+  kind: 'alterTableSet';
+  table: TableName;
+  excludeDataFromBackup: boolean;
+}
+/**
+ * `ALTER TABLE t | DATABASE d CONFIGURE ZONE USING gc.ttlseconds = N` and `... CONFIGURE ZONE
+ * DISCARD` (`gcTtlSeconds` absent): the GC TTL of the object, over the cluster setting.
+ */
+export interface ConfigureZoneStatement extends Node {
+  kind: 'configureZone';
+  target: { kind: 'table'; table: TableName } | { kind: 'database'; name: string };
+  gcTtlSeconds?: number;
+}
+/** `SHOW ZONE CONFIGURATION FROM TABLE t | DATABASE d`. */
+export interface ShowZoneConfigurationStatement extends Node {
+  kind: 'showZoneConfiguration';
+  target: { kind: 'table'; table: TableName } | { kind: 'database'; name: string };
 }
 /** `SET CLUSTER SETTING name = value`; `value` undefined means `DEFAULT`. */
 export interface SetClusterSettingStatement extends Node {
@@ -743,6 +776,10 @@ export interface AlterBackupScheduleStatement extends Node {
 
 /** Every statement of the dialect, discriminated on `kind`. */
 export type Statement =
+  | ShowCreateScheduleStatement
+  | AlterTableSetStatement
+  | ConfigureZoneStatement
+  | ShowZoneConfigurationStatement
   | CreateDatabaseStatement
   | DropDatabaseStatement
   | UseDatabaseStatement

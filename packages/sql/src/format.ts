@@ -32,6 +32,12 @@ import { REDACTED, redactUri } from './redact.js';
 export interface FormatOptions {
   /** Redact secrets: credentials in every URI and the values of `encryption_passphrase`. */
   redact?: boolean;
+  /**
+   * BACKUP's options as CockroachDB prints a schedule's statement (SHOW SCHEDULES, SHOW CREATE
+   * SCHEDULE): `WITH OPTIONS (revision_history = true, detached)` instead of `WITH
+   * revision_history, detached`. Both parse to the same statement.
+   */
+  parenthesizedBackupOptions?: boolean;
 }
 
 /**
@@ -41,7 +47,7 @@ export interface FormatOptions {
  * `BACKUP INTO 's3://b/p?AWS_ACCESS_KEY_ID=x' WITH detached`.
  */
 export function formatStatement(stmt: Statement, options: FormatOptions = {}): string {
-  return new Formatter(options.redact ?? false).statement(stmt);
+  return new Formatter(options.redact ?? false, options.parenthesizedBackupOptions ?? false).statement(stmt);
 }
 
 /** A single-quoted SQL string literal. */
@@ -64,7 +70,10 @@ function quoteWord(name: string): string {
 }
 
 class Formatter {
-  constructor(private readonly redact: boolean) {}
+  constructor(
+    private readonly redact: boolean,
+    private readonly parenthesized: boolean,
+  ) {}
 
   statement(s: Statement): string {
     switch (s.kind) {
@@ -176,6 +185,18 @@ class Formatter {
         return s.all ? 'SHOW ALL CLUSTER SETTINGS' : 'SHOW CLUSTER SETTINGS';
       case 'showProtectedTimestamps':
         return 'SHOW PROTECTED TIMESTAMPS';
+      case 'showCreateSchedule':
+        return s.id === undefined ? 'SHOW CREATE ALL SCHEDULES' : `SHOW CREATE SCHEDULE ${s.id}`;
+      case 'alterTableSet':
+        return `ALTER TABLE ${tableName(s.table)} SET (exclude_data_from_backup = ${String(s.excludeDataFromBackup)})`;
+      case 'configureZone':
+        return join([
+          'ALTER',
+          s.target.kind === 'table' ? `TABLE ${tableName(s.target.table)}` : `DATABASE ${quoteIdent(s.target.name)}`,
+          s.gcTtlSeconds === undefined ? 'CONFIGURE ZONE DISCARD' : `CONFIGURE ZONE USING gc.ttlseconds = ${s.gcTtlSeconds}`,
+        ]);
+      case 'showZoneConfiguration':
+        return `SHOW ZONE CONFIGURATION FROM ${s.target.kind === 'table' ? `TABLE ${tableName(s.target.table)}` : `DATABASE ${quoteIdent(s.target.name)}`}`;
       case 'grant':
       case 'revoke':
         return join([
@@ -240,11 +261,11 @@ class Formatter {
       case 'alterBackupKms':
         return `ALTER BACKUP ${this.location(s.location)} ADD NEW_KMS = ${this.uris(s.newKms)} WITH OLD_KMS = ${this.uris(s.oldKms)}`;
       case 'createExternalConnection':
-        return `CREATE EXTERNAL CONNECTION ${quoteIdent(s.name)} AS ${this.uri(s.uri)}`;
+        return `CREATE EXTERNAL CONNECTION ${quoteString(s.name)} AS ${this.uri(s.uri)}`;
       case 'dropExternalConnection':
-        return `DROP EXTERNAL CONNECTION ${quoteIdent(s.name)}`;
+        return `DROP EXTERNAL CONNECTION ${quoteString(s.name)}`;
       case 'showExternalConnections':
-        return s.name === undefined ? 'SHOW EXTERNAL CONNECTIONS' : `SHOW EXTERNAL CONNECTION ${quoteIdent(s.name)}`;
+        return s.name === undefined ? 'SHOW EXTERNAL CONNECTIONS' : `SHOW EXTERNAL CONNECTION ${quoteString(s.name)}`;
       case 'showJobs':
         if (s.filter === undefined) return 'SHOW JOBS';
         if (s.filter.kind === 'jobQuery') return `SHOW JOBS ${jobQuery(s.filter, '*')}`;
@@ -272,7 +293,7 @@ class Formatter {
           targets(s.backup.targets),
           'INTO',
           this.location(s.backup.destination),
-          withOptions(this.backupOptions(s.backup.options, false)),
+          this.withBackupOptions(s.backup.options),
           `RECURRING ${recurrence(s.recurrence)}`,
           s.fullBackup === undefined ? '' : `FULL BACKUP ${recurrence(s.fullBackup)}`,
           scheduleOptions(s.scheduleOptions, false).length === 0
@@ -298,7 +319,7 @@ class Formatter {
       this.location(s.destination),
       asOf(s.asOf),
       s.incrementalFrom.length === 0 ? '' : `INCREMENTAL FROM ${s.incrementalFrom.map((u) => this.uri(u)).join(', ')}`,
-      withOptions(this.backupOptions(s.options, false)),
+      this.withBackupOptions(s.options),
     ]);
   }
 
@@ -339,6 +360,14 @@ class Formatter {
 
   private secret(v: string): string {
     return quoteString(this.redact ? REDACTED : v);
+  }
+
+  /** `WITH ...` of BACKUP and CREATE SCHEDULE FOR BACKUP, in the form asked for. */
+  private withBackupOptions(o: BackupOptions): string {
+    if (!this.parenthesized) return withOptions(this.backupOptions(o, false));
+    // CockroachDB prints revision_history with its value and detached bare.
+    const opts = this.backupOptions(o, false).map((x) => (x === 'revision_history' ? 'revision_history = true' : x));
+    return opts.length === 0 ? '' : `WITH OPTIONS (${opts.join(', ')})`;
   }
 
   /** Backup options in CockroachDB's order; `explicit` writes flags as `= true`. */
@@ -459,6 +488,8 @@ function privilegeTarget(t: PrivilegeTarget): string {
       return `ON DATABASE ${identList(t.names)}`;
     case 'tables':
       return `ON TABLE ${t.tables.map(tablePattern).join(', ')}`;
+    case 'externalConnections':
+      return `ON EXTERNAL CONNECTION ${t.names.map(quoteString).join(', ')}`;
   }
 }
 

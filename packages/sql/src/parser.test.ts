@@ -690,7 +690,7 @@ describe('redaction', () => {
       "RESTORE FROM LATEST IN 's3://b?AWS_SECRET_ACCESS_KEY=redacted' WITH encryption_passphrase = 'redacted'",
     );
     const conn = parseOne("CREATE EXTERNAL CONNECTION c AS 'azure://x?AZURE_ACCOUNT_KEY=k'");
-    expect(formatStatement(conn, { redact: true })).toBe("CREATE EXTERNAL CONNECTION c AS 'azure://x?AZURE_ACCOUNT_KEY=redacted'");
+    expect(formatStatement(conn, { redact: true })).toBe("CREATE EXTERNAL CONNECTION 'c' AS 'azure://x?AZURE_ACCOUNT_KEY=redacted'");
   });
 });
 

@@ -8,6 +8,7 @@
  * - `schedules-jobs.ts`: CREATE SCHEDULE, ALTER BACKUP SCHEDULE, PAUSE / RESUME / CANCEL /
  *   DROP jobs and schedules, SHOW JOBS / JOB;
  * - `access.ts`: users, GRANT / REVOKE, SHOW GRANTS;
+ * - `alter-objects.ts`: ALTER TABLE ... SET (exclude_data_from_backup), CONFIGURE ZONE;
  * - `show.ts`: every other SHOW; `show-queries.ts`: SELECT (from a table or from
  *   `[SHOW ...]`) and `WITH x AS (SHOW ...) SELECT ...`;
  * - `options.ts`: the `WITH` option tables; `expressions.ts`: literals, WHERE, AS OF.
@@ -15,6 +16,7 @@
 import type { Statement } from './ast.js';
 import { Source, tokenize } from './lexer.js';
 import { alterUser, createUser, dropUser, grant } from './grammar/access.js';
+import { alterDatabase, alterTable } from './grammar/alter-objects.js';
 import {
   alterBackupKms,
   backup,
@@ -98,6 +100,8 @@ const BY_FIRST_WORD: Readonly<Record<string, (p: Parser) => Statement>> = {
   CHECK: checkExternalConnection,
   ALTER: (p) => {
     if (p.isKw('USER', 1)) return alterUser(p);
+    if (p.isKw('TABLE', 1)) return alterTable(p);
+    if (p.isKw('DATABASE', 1)) return alterDatabase(p);
     return p.isKw('SCHEDULE', 2) ? alterBackupSchedule(p) : alterBackupKms(p);
   },
   GRANT: grant,

@@ -1,5 +1,5 @@
 import type { NatsConnection } from 'nats';
-import { LogWriter, NodeRegistry, ProtectedTimestampStore, WorkQueue, ensureIngestStream, type ClusterState } from '@cairn/cluster';
+import { LogWriter, NodeRegistry, ProtectedTimestampStore, WorkQueue, ensureIngestStream, openSpanConfigs, type ClusterState } from '@cairn/cluster';
 import { JobRegistry, JobStore } from '@cairn/jobs';
 import type { Logger } from '@cairn/metrics';
 import { ScheduleStore } from '@cairn/schedules';
@@ -11,6 +11,8 @@ import { Leader } from './leader.js';
 import { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
 import { RangeDirectory } from './range-directory.js';
 import { afterScheduledRun } from './schedules/after-scheduled-run.js';
+import { PrivilegeStore } from './privileges/privilege-store.js';
+import { SpanConfigReconciler } from './zones/span-config-reconciler.js';
 import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
 import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
 
@@ -76,7 +78,23 @@ export async function startLeader(
       }),
   });
   await leader.begin();
-  const deps = { workQueue, storage: () => leader.storageContext(), protectedTs, descriptors: leader.descriptors, log };
+  // Zone configurations (gc.ttlseconds) reach the nodes' GC as span configs.
+  new SpanConfigReconciler({
+    kv: await openSpanConfigs(nc, state.options.replicas),
+    catalog: () => leader.catalog,
+    isReady: () => leader.ready,
+    isLeading: () => leader.writer.broken === undefined,
+    log: log.child({ component: 'span-configs' }),
+  }).start();
+  const clusterMetadata = {
+    privileges: new PrivilegeStore(state.meta),
+    schedules: scheduleStore,
+    meta: state.meta,
+    settings: state.settings,
+    setSetting: (name: string, value: string) => settings.set(name, value),
+    log,
+  };
+  const deps = { workQueue, storage: () => leader.storageContext(), protectedTs, descriptors: leader.descriptors, clusterMetadata, log };
   for (const t of JOB_TYPES) jobs.registerResumer(t.type, (job) => t.resumer(job, deps));
   stagedIngest.serve((ref) => writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: ref } })));
   // Adopts every unfinished job, including those of a coordinator that died.

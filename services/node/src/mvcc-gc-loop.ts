@@ -8,6 +8,7 @@ import {
   type ProtectedTimestampCache,
   type SettingsView,
 } from '@cairn/cluster';
+import { FIRST_USER_ID, decodeTableId } from '@cairn/keys';
 import type { MvccStore } from '@cairn/mvcc';
 import type { Logger } from '@cairn/metrics';
 import { LogEntry } from '@cairn/proto';
@@ -20,7 +21,10 @@ const MAX_POLL_MS = 1000;
 
 /** What one GC round over this node's replicas did. */
 export interface GcRound {
-  /** `now - gc.ttlseconds` on the cluster's time line (before protected timestamps). */
+  /**
+   * `now - gc.ttlseconds` on the cluster's time line (before protected timestamps), for the
+   * ranges that follow the setting; a table with a TTL of its own has its own threshold.
+   */
   readonly threshold: bigint;
   /** Revisions removed over every replica. */
   readonly removed: number;
@@ -37,6 +41,11 @@ export interface MvccGcLoopOptions {
   readonly applied: AppliedPosition;
   readonly settings: SettingsView;
   readonly protectedTimestamps: ProtectedTimestampCache;
+  /**
+   * A table's own GC TTL (its zone configuration, or its database's); undefined: the
+   * `gc.ttlseconds` setting applies. Absent: every range follows the setting.
+   */
+  readonly tableGcTtlSeconds?: (tableId: number) => number | undefined;
   readonly log: Logger;
   /** Called after each round that ran (metrics). */
   readonly onRound?: (round: GcRound) => void;
@@ -80,17 +89,33 @@ export class MvccGcLoop {
     const now = this.o.applied.timestamp;
     const ttlSeconds = this.o.settings.getInt(GC_TTL_SETTING, DEFAULT_GC_TTL_SECONDS);
     const threshold = now - BigInt(ttlSeconds) * NANOS_PER_SECOND;
-    if (now === 0n || threshold <= 0n) return undefined;
+    if (now === 0n) return undefined;
     let removed = 0;
     let heldBack = 0;
     const held = this.o.ranges.held();
     for (const r of held) {
       const span = { start: r.startKey, end: r.endKey };
+      // Ranges split at table boundaries: a range's first key says which table's zone applies.
+      const own = this.tableTtl(r.startKey);
+      const rangeThreshold = own === undefined ? threshold : now - BigInt(own) * NANOS_PER_SECOND;
+      if (rangeThreshold <= 0n) continue;
       const protectedTs = this.o.protectedTimestamps.timestampsProtecting(span);
-      if (protectedTs.some((p) => p < threshold)) heldBack++;
-      removed += (await this.o.store.gc(span, threshold, protectedTs)).removed;
+      if (protectedTs.some((p) => p < rangeThreshold)) heldBack++;
+      removed += (await this.o.store.gc(span, rangeThreshold, protectedTs)).removed;
     }
     return { threshold, removed, ranges: held.length, heldBack };
+  }
+
+  /** The GC TTL of the user table a range starts in, when its zone sets one. */
+  private tableTtl(startKey: Uint8Array): number | undefined {
+    if (this.o.tableGcTtlSeconds === undefined || startKey.length === 0) return undefined;
+    let tableId: number;
+    try {
+      tableId = decodeTableId(startKey);
+    } catch {
+      return undefined;
+    }
+    return tableId >= FIRST_USER_ID ? this.o.tableGcTtlSeconds(tableId) : undefined;
   }
 
   private schedule(): void {

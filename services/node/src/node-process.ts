@@ -9,6 +9,8 @@ import {
   ProtectedTimestampCache,
   RemoteNodelocalStorage,
   SettingsView,
+  SpanConfigView,
+  openSpanConfigs,
   WorkClaimer,
   serveNodelocal,
   HEARTBEAT_INTERVAL_MS,
@@ -281,7 +283,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       help: 'MVCC revisions this node garbage-collected (older than gc.ttlseconds and not protected)',
       registers: [registry],
     });
-    const gc = new MvccGcLoop({ store, ranges, applied, settings, protectedTimestamps, log: nodeLog, onRound: (r) => gcRemoved.inc(r.removed) });
+    // Tables' own GC TTLs (zone configurations), as the leader derives them from the catalog.
+    const spanConfigs = await SpanConfigView.open(nc, await openSpanConfigs(nc, state.options.replicas));
+    cleanup.unshift(() => spanConfigs.stop());
+    const gc = new MvccGcLoop({
+      store,
+      ranges,
+      applied,
+      settings,
+      protectedTimestamps,
+      tableGcTtlSeconds: (id) => spanConfigs.gcTtlSecondsForTable(id),
+      log: nodeLog,
+      onRound: (r) => gcRemoved.inc(r.removed),
+    });
     gc.start();
     cleanup.unshift(() => gc.stop());
 

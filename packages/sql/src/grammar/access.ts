@@ -2,6 +2,7 @@
 import type { PrivilegeTarget, Statement } from '../ast.js';
 import { RESERVED_KEYWORDS } from '../keywords.js';
 import type { Parser } from './parser-base.js';
+import { connectionName } from './backup-restore.js';
 
 /** After `CREATE USER`: `[IF NOT EXISTS] name [[WITH] PASSWORD 'pw' | PASSWORD NULL]`. */
 export function createUser(p: Parser, pos: number): Statement {
@@ -72,6 +73,7 @@ export function grant(p: Parser): Statement {
     p.expectKw('ON', `ON or ${toWord}`);
     const pos = p.peek().pos;
     if (p.acceptKw('DATABASE')) on = { kind: 'databases', pos, names: p.commaList(() => p.ident('database name')) };
+    else if (p.isKw('EXTERNAL') && p.isKw('CONNECTION', 1)) on = externalConnections(p);
     else {
       p.acceptKw('TABLE');
       on = { kind: 'tables', pos, tables: p.commaList(() => p.tablePattern()) };
@@ -80,6 +82,13 @@ export function grant(p: Parser): Statement {
   p.expectKw(toWord);
   const roles = p.commaList(() => p.roleName());
   return { kind: granting ? 'grant' : 'revoke', pos: t.pos, privileges, on, roles };
+}
+
+/** `EXTERNAL CONNECTION name, ...` after ON. */
+function externalConnections(p: Parser): PrivilegeTarget {
+  const pos = p.expectKw('EXTERNAL').pos;
+  p.expectKw('CONNECTION');
+  return { kind: 'externalConnections', pos, names: p.commaList(() => connectionName(p)) };
 }
 
 /** After `SHOW GRANTS` / `SHOW SYSTEM GRANTS`: `[ON ...] [FOR roles]`. */
@@ -96,6 +105,7 @@ function grantsTarget(p: Parser): PrivilegeTarget | undefined {
   if (!p.acceptKw('ON')) return undefined;
   const t = p.peek();
   if (p.acceptKw('DATABASE')) return { kind: 'databases', pos: t.pos, names: p.commaList(() => p.ident('database name')) };
+  if (p.isKw('EXTERNAL') && p.isKw('CONNECTION', 1)) return externalConnections(p);
   if (!p.acceptKw('TABLE') && p.isKw('ROLE')) p.fail(t, 'SHOW GRANTS ON ROLE is not supported: SHOW USERS lists role membership');
   return { kind: 'tables', pos: t.pos, tables: p.commaList(() => p.tablePattern()) };
 }

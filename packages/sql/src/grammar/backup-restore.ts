@@ -115,10 +115,18 @@ export function checkExternalConnection(p: Parser): Statement {
   return connectionCheck(p, pos, 'check');
 }
 
+/**
+ * An external connection's name: an identifier or a string (`'conn-foo'`), as CockroachDB's
+ * grammar takes it (a string may hold what an identifier cannot, such as a dash).
+ */
+export function connectionName(p: Parser): string {
+  return p.peek().kind === 'string' ? p.string('connection name') : p.ident('connection name');
+}
+
 /** After `CREATE EXTERNAL`: `CONNECTION name AS 'uri'`. */
 export function createExternalConnection(p: Parser, pos: number): Statement {
   p.expectKw('CONNECTION');
-  const name = p.ident('connection name');
+  const name = connectionName(p);
   p.expectKw('AS');
   return { kind: 'createExternalConnection', pos, name, uri: p.string('connection URI') };
 }
@@ -126,7 +134,7 @@ export function createExternalConnection(p: Parser, pos: number): Statement {
 /** After `DROP EXTERNAL`: `CONNECTION name`. */
 export function dropExternalConnection(p: Parser, pos: number): Statement {
   p.expectKw('CONNECTION');
-  return { kind: 'dropExternalConnection', pos, name: p.ident('connection name') };
+  return { kind: 'dropExternalConnection', pos, name: connectionName(p) };
 }
 
 /** `ALTER BACKUP <location> ADD NEW_KMS = <uris> WITH OLD_KMS = <uris>`. */

@@ -1,7 +1,7 @@
 /** SHOW statements: which family parses each `SHOW <what>`, and the simple ones themselves. */
-import type { Statement } from '../ast.js';
+import type { Statement, TableName } from '../ast.js';
 import { showGrants } from './access.js';
-import { connectionCheck, showBackup } from './backup-restore.js';
+import { connectionCheck, connectionName, showBackup } from './backup-restore.js';
 import { optAsOf } from './expressions.js';
 import type { Parser } from './parser-base.js';
 import { showJob, showJobs } from './schedules-jobs.js';
@@ -51,8 +51,19 @@ export function show(p: Parser): Statement {
     }
     case 'CREATE':
       p.next();
-      p.expectKw('TABLE');
+      if (p.acceptKw('SCHEDULE')) return { kind: 'showCreateSchedule', pos, id: p.id('schedule id') };
+      if (p.acceptKw('ALL')) {
+        p.expectKw('SCHEDULES');
+        return { kind: 'showCreateSchedule', pos };
+      }
+      p.expectKw('TABLE', 'TABLE, SCHEDULE or ALL SCHEDULES');
       return { kind: 'showCreateTable', pos, table: p.tableName() };
+    case 'ZONE': {
+      p.next();
+      p.expectKw('CONFIGURATION');
+      p.expectKw('FROM', 'FROM (SHOW ZONE CONFIGURATION FROM TABLE t | DATABASE d)');
+      return { kind: 'showZoneConfiguration', pos, target: zoneTarget(p) };
+    }
     case 'CLUSTER':
       p.next();
       if (p.acceptKw('SETTINGS')) return { kind: 'showClusterSettings', pos, all: false };
@@ -78,7 +89,7 @@ export function show(p: Parser): Statement {
       p.next();
       if (p.acceptKw('CONNECTIONS')) return { kind: 'showExternalConnections', pos };
       p.expectKw('CONNECTION', 'CONNECTIONS or CONNECTION');
-      return { kind: 'showExternalConnections', pos, name: p.ident('connection name') };
+      return { kind: 'showExternalConnections', pos, name: connectionName(p) };
     case 'JOBS':
       return showJobs(p, pos);
     case 'JOB':
@@ -118,4 +129,11 @@ export function show(p: Parser): Statement {
       return showGrants(p, pos, true, t.pos);
   }
   p.fail(t, 'expected what to show (JOBS, SCHEDULES, BACKUP, BACKUPS, DATABASES, TABLES, GRANTS, USERS, ...)');
+}
+
+/** `TABLE t` or `DATABASE d`: what a zone configuration belongs to. */
+export function zoneTarget(p: Parser): { kind: 'table'; table: TableName } | { kind: 'database'; name: string } {
+  if (p.acceptKw('DATABASE')) return { kind: 'database', name: p.ident('database name') };
+  p.expectKw('TABLE', 'TABLE or DATABASE');
+  return { kind: 'table', table: p.tableName() };
 }

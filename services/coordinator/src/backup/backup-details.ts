@@ -1,4 +1,4 @@
-import type { LocalityTier } from '@cairn/proto';
+import type { BackupClusterMetadata, BackupGrant, LocalityTier } from '@cairn/proto';
 
 /** A span of a backup job, with hex keys (the job payload is JSON). */
 export interface PlannedSpan {
@@ -50,6 +50,10 @@ export interface BackupDetails {
   targetFileSize: number;
   /** Hex data key of an encrypted backup (derived from the passphrase; never shown). */
   encryptionKey?: string;
+  /** The grants on the backed-up databases and tables, at planning. */
+  grants?: BackupGrant[];
+  /** A full-cluster backup's users, other grants, schedules, settings and connections. */
+  clusterMetadata?: BackupClusterMetadata;
 }
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

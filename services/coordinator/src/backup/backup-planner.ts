@@ -128,6 +128,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
 
     const spans: PlannedSpan[] = [];
     for (const t of tables) {
+      // exclude_data_from_backup: the schema goes in the manifest, the rows stay out.
+      if (t.excludeDataFromBackup === true) continue;
       const span = tableSpan(t.id);
       // A table the previous layer did not cover is exported from the beginning of time.
       const introduced = previous !== undefined && !previousSpans.some((p) => Buffer.compare(p.start, span.start) === 0);

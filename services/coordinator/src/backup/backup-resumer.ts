@@ -199,6 +199,8 @@ export class BackupResumer implements Resumer {
       coordinatorNodeId: 0,
       completeDatabaseIds: d.completeDatabaseIds,
       partFiles: [],
+      grants: d.grants ?? [],
+      clusterMetadata: d.clusterMetadata,
     } as BackupManifest;
   }
 }

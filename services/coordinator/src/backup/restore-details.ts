@@ -1,4 +1,4 @@
-import type { LocalityTier } from '@cairn/proto';
+import type { BackupClusterMetadata, BackupGrant, LocalityTier } from '@cairn/proto';
 
 /** What a RESTORE job does, fixed at planning time (the job's spec payload). */
 export interface RestoreDetails {
@@ -17,4 +17,7 @@ export interface RestoreDetails {
   encryptionKey?: string;
   /** EXECUTION LOCALITY: only nodes with every one of these tiers restore spans. */
   executionLocality?: LocalityTier[];
+  /** A cluster restore's backed-up grants on its objects (by backed-up ids) and cluster metadata. */
+  grants?: BackupGrant[];
+  clusterMetadata?: BackupClusterMetadata;
 }

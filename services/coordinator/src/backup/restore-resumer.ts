@@ -11,6 +11,7 @@ import { runSpanItems } from './span-items.js';
 import { unhex } from './backup-details.js';
 import type { RestoreDetails } from './restore-details.js';
 import { spanStatus } from './backup-resumer.js';
+import { restoreClusterMetadata, type ClusterMetadataStores } from './cluster-metadata.js';
 
 /**
  * Runs a RESTORE job: creates the new objects OFFLINE, has nodes restore every span (merge
@@ -20,7 +21,7 @@ export class RestoreResumer implements Resumer {
   constructor(
     private readonly job: Job,
     /** What a restore needs of the leader: schema changes and a logger, not the leader. */
-    private readonly leader: { readonly descriptors: DescriptorWriter; readonly log: Logger },
+    private readonly leader: { readonly descriptors: DescriptorWriter; readonly clusterMetadata: ClusterMetadataStores; readonly log: Logger },
     private readonly queue: WorkQueue,
   ) {}
 
@@ -58,6 +59,11 @@ export class RestoreResumer implements Resumer {
         if (done.size >= d.items.length) break;
       }
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore interrupted');
+    }
+    if (d.clusterMetadata) {
+      // Before the objects go PUBLIC: once they are visible, so are their grants.
+      const ids = new Map(d.rewrites.map((r) => [r.oldId, r.newId]));
+      await restoreClusterMetadata(this.leader.clusterMetadata, d.clusterMetadata, d.grants ?? [], ids);
     }
     await this.setState(descriptors, DescriptorState.PUBLIC);
     await ctx.setProgress(1, null, encodeRestoreCheckpoint({ done: [...done], rows: String(rows), bytes: String(bytes) }));

@@ -69,6 +69,8 @@ export function encodeBackupDetails(d: BackupDetails): Uint8Array {
     minAppliedSeq: BigInt(d.minAppliedSeq),
     targetFileSize: BigInt(d.targetFileSize),
     encryptionKey: d.encryptionKey ? unhex(d.encryptionKey) : new Uint8Array(0),
+    grants: d.grants ?? [],
+    clusterMetadata: d.clusterMetadata,
   };
   return JobDetails.encode({ version: JOB_DETAILS_VERSION, details: { $case: 'backup', value: backup } }).finish();
 }
@@ -109,6 +111,8 @@ export function decodeBackupDetails(spec: Pick<JobSpec, 'payload'>): BackupDetai
     minAppliedSeq: Number(b.minAppliedSeq),
     targetFileSize: Number(b.targetFileSize),
     ...(b.encryptionKey.length === 0 ? {} : { encryptionKey: hex(b.encryptionKey) }),
+    ...(b.grants.length === 0 ? {} : { grants: b.grants }),
+    ...(b.clusterMetadata === undefined ? {} : { clusterMetadata: b.clusterMetadata }),
   };
 }
 
@@ -123,6 +127,8 @@ export function encodeRestoreDetails(d: RestoreDetails): Uint8Array {
     newTableIds: d.newTableIds,
     encryptionKey: d.encryptionKey ? unhex(d.encryptionKey) : new Uint8Array(0),
     executionLocality: d.executionLocality ?? [],
+    grants: d.grants ?? [],
+    clusterMetadata: d.clusterMetadata,
   };
   return JobDetails.encode({ version: JOB_DETAILS_VERSION, details: { $case: 'restore', value: restore } }).finish();
 }
@@ -142,6 +148,8 @@ export function decodeRestoreDetails(spec: Pick<JobSpec, 'payload'>): RestoreDet
     newTableIds: r.newTableIds,
     ...(r.encryptionKey.length === 0 ? {} : { encryptionKey: hex(r.encryptionKey) }),
     ...(r.executionLocality.length === 0 ? {} : { executionLocality: r.executionLocality }),
+    ...(r.grants.length === 0 ? {} : { grants: r.grants }),
+    ...(r.clusterMetadata === undefined ? {} : { clusterMetadata: r.clusterMetadata }),
   };
 }
 

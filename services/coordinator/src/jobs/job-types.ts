@@ -7,6 +7,7 @@ import { BACKUP_EXPIRY_JOB_TYPE } from '../backup/expiry-planner.js';
 import { ExpiryResumer } from '../backup/expiry-resumer.js';
 import { RestoreResumer } from '../backup/restore-resumer.js';
 import type { DescriptorWriter } from '../catalog/descriptor-writer.js';
+import type { ClusterMetadataStores } from '../backup/cluster-metadata.js';
 
 /** The capabilities job types draw from; each resumer takes only the ones it uses. */
 export interface JobTypeDeps {
@@ -14,6 +15,8 @@ export interface JobTypeDeps {
   readonly storage: () => StorageContext;
   readonly protectedTs: ProtectedTimestampStore;
   readonly descriptors: DescriptorWriter;
+  /** Where a cluster restore writes users, grants, schedules, settings and connections. */
+  readonly clusterMetadata: ClusterMetadataStores;
   readonly log: Logger;
 }
 
@@ -30,7 +33,7 @@ export const BACKUP_JOB: JobTypeRegistration = {
 
 export const RESTORE_JOB: JobTypeRegistration = {
   type: 'RESTORE',
-  resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, log: d.log }, d.workQueue),
+  resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, clusterMetadata: d.clusterMetadata, log: d.log }, d.workQueue),
 };
 
 export const BACKUP_EXPIRY_JOB: JobTypeRegistration = {

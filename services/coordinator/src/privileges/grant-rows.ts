@@ -1,4 +1,4 @@
-import { ADMIN_ROLE, ROOT_USER, isAdmin, type PrivilegeObject, type PrivilegeState } from './privilege-model.js';
+import { ADMIN_ROLE, ROOT_USER, isAdmin, sameObject, type PrivilegeObject, type PrivilegeState } from './privilege-model.js';
 
 /**
  * The rows of SHOW GRANTS, SHOW SYSTEM GRANTS and SHOW USERS, with CockroachDB's columns and
@@ -13,6 +13,7 @@ export const SHOW_DATABASE_GRANTS_COLUMNS = ['database_name', 'grantee', 'privil
 export const SHOW_TABLE_GRANTS_COLUMNS = ['database_name', 'schema_name', 'table_name', 'grantee', 'privilege_type', 'is_grantable'] as const;
 export const SHOW_ALL_GRANTS_COLUMNS = ['database_name', 'schema_name', 'object_name', 'object_type', 'grantee', 'privilege_type', 'is_grantable'] as const;
 export const SHOW_SYSTEM_GRANTS_COLUMNS = ['grantee', 'privilege_type', 'is_grantable'] as const;
+export const SHOW_EXTERNAL_CONNECTION_GRANTS_COLUMNS = ['connection_name', 'grantee', 'privilege_type', 'is_grantable'] as const;
 export const SHOW_USERS_COLUMNS = ['username', 'options', 'member_of'] as const;
 
 /** A live database or table, named. */
@@ -31,7 +32,7 @@ function holders(state: PrivilegeState, object: PrivilegeObject): Held[] {
   const implicit: Held[] =
     object.kind === 'system' ? [] : [ADMIN_ROLE, ROOT_USER].map((grantee) => ({ grantee, privilege: 'ALL', grantable: true }));
   const stored = state.grants
-    .filter((g) => g.object.kind === object.kind && (object.kind === 'system' || (g.object as { id: number }).id === object.id))
+    .filter((g) => sameObject(g.object, object))
     .map((g) => ({ grantee: g.grantee, privilege: g.privilege, grantable: false }));
   return [...implicit, ...stored];
 }
@@ -107,6 +108,18 @@ export function systemGrantRows(state: PrivilegeState, users?: readonly string[]
     .filter((h) => keep(h.grantee))
     .map((h) => [h.grantee, h.privilege, bool(h.grantable)])
     .sort(compareRows);
+}
+
+/** `SHOW GRANTS ON EXTERNAL CONNECTION name, ... [FOR users]`. */
+export function externalConnectionGrantRows(state: PrivilegeState, names: readonly string[], users?: readonly string[]): Cell[][] {
+  const keep = granteeFilter(state, users);
+  const rows: Cell[][] = [];
+  for (const name of names) {
+    for (const h of holders(state, { kind: 'externalConnection', name })) {
+      if (keep(h.grantee)) rows.push([name, h.grantee, h.privilege, bool(h.grantable)]);
+    }
+  }
+  return rows.sort(compareRows);
 }
 
 /** `SHOW USERS`: admin, root and every created user, with their role membership. */

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { parseOne } from '@cairn/sql';
-import { authorize, canAccessJob, checkSessionUser, requirementFor, statementName, type ObjectDirectory } from './privilege-checks.js';
+import {
+  authorize,
+  canAccessJob,
+  canAccessSchedule,
+  checkSessionUser,
+  requirementFor,
+  scheduleAccessError,
+  statementName,
+  type ObjectDirectory,
+} from './privilege-checks.js';
 import { EMPTY_PRIVILEGE_STATE, createUser, grant, setAdminMembership, type PrivilegeState } from './privilege-model.js';
 
 /** bank (104) with customers (105) and accounts (106); movr (110) with rides (111). */
@@ -15,6 +24,8 @@ const DIR: ObjectDirectory = {
 const BANK = { kind: 'database', id: 104 } as const;
 
 const USERS = createUser(createUser(EMPTY_PRIVILEGE_STATE, 'maxroach', 0), 'boss', 0);
+/** A URI with explicit credentials: it needs no privilege of its own. */
+const S3 = 's3://b/p?AWS_ACCESS_KEY_ID=k&AWS_SECRET_ACCESS_KEY=s';
 
 /** The error `sql`, run by `user` in database `db`, gets (undefined when it is allowed). */
 function refusal(state: PrivilegeState, sql: string, user = 'maxroach', db = ''): CairnError | undefined {
@@ -32,16 +43,16 @@ const allowed = (state: PrivilegeState, sql: string, user = 'maxroach', db = '')
 
 describe('BACKUP privileges (the seed\'s table)', () => {
   it('full cluster backup: admin role membership (or the BACKUP system privilege)', () => {
-    expect(refusal(USERS, "BACKUP INTO 'nodelocal://1/b'")?.message).toBe(
+    expect(refusal(USERS, `BACKUP INTO '${S3}'`)?.message).toBe(
       'only users with the admin role or the BACKUP system privilege are allowed to perform full cluster backups: user maxroach does not have BACKUP system privilege',
     );
     expect(allowed(setAdminMembership(USERS, ['admin'], ['maxroach'], true), "BACKUP INTO 'nodelocal://1/b'")).toBe(true);
-    expect(allowed(grant(USERS, [{ kind: 'system' }], ['BACKUP'], ['maxroach']), "BACKUP INTO 'nodelocal://1/b'")).toBe(true);
+    expect(allowed(grant(USERS, [{ kind: 'system' }], ['BACKUP'], ['maxroach']), `BACKUP INTO '${S3}'`)).toBe(true);
     expect(allowed(USERS, "BACKUP INTO 'nodelocal://1/b'", 'root')).toBe(true);
   });
 
   it('database backup: BACKUP privilege on each database', () => {
-    const sql = "BACKUP DATABASE bank, movr INTO 'nodelocal://1/b'";
+    const sql = `BACKUP DATABASE bank, movr INTO '${S3}'`;
     expect(refusal(USERS, sql)?.message).toBe('user maxroach does not have BACKUP privilege on database bank');
     const onBank = grant(USERS, [BANK], ['BACKUP'], ['maxroach']);
     expect(refusal(onBank, sql)?.message).toBe('user maxroach does not have BACKUP privilege on database movr');
@@ -107,6 +118,68 @@ describe('RESTORE privileges (the seed\'s table)', () => {
   });
 });
 
+describe('storage and external connections (CockroachDB\'s cloudprivilege)', () => {
+  const canBackUpBank = grant(USERS, [BANK], ['SELECT'], ['maxroach']);
+
+  it('a URI using the cluster\'s own access needs EXTERNALIOIMPLICITACCESS', () => {
+    for (const [uri, provider] of [
+      ['nodelocal://1/b', 'nodelocal'],
+      ['file:///tmp/b', 'file'],
+      ['s3://b/p?AUTH=implicit', 's3'],
+      ['gs://b/p?AUTH=implicit', 'gs'],
+    ] as const) {
+      const sql = `BACKUP TABLE bank.customers INTO '${uri}'`;
+      expect(refusal(canBackUpBank, sql)?.message, uri).toBe(
+        `only users with the admin role or the EXTERNALIOIMPLICITACCESS system privilege are allowed to access the specified ${provider} URI`,
+      );
+      expect(allowed(grant(canBackUpBank, [{ kind: 'system' }], ['EXTERNALIOIMPLICITACCESS'], ['maxroach']), sql), uri).toBe(true);
+    }
+    expect(allowed(canBackUpBank, `BACKUP TABLE bank.customers INTO '${S3}'`)).toBe(true);
+    // Every URI a statement names is checked: restore sources, SHOW BACKUP's.
+    const restorer = grant(USERS, [BANK], ['RESTORE'], ['maxroach']);
+    expect(refusal(restorer, "RESTORE TABLE bank.customers FROM LATEST IN 'nodelocal://1/b'")?.message).toContain('EXTERNALIOIMPLICITACCESS');
+    expect(refusal(restorer, "SHOW BACKUP FROM LATEST IN 'nodelocal://1/b'")?.message).toContain('EXTERNALIOIMPLICITACCESS');
+  });
+
+  it('external://name needs USAGE on the connection', () => {
+    const sql = "BACKUP TABLE bank.customers INTO 'external://conn-foo'";
+    expect(refusal(canBackUpBank, sql)?.message).toBe('user maxroach does not have USAGE privilege on external_connection conn-foo');
+    const usage = grant(canBackUpBank, [{ kind: 'externalConnection', name: 'conn-foo' }], ['USAGE'], ['maxroach']);
+    expect(allowed(usage, sql)).toBe(true);
+    expect(allowed(usage, "BACKUP TABLE bank.customers INTO 'external://other'")).toBe(false);
+    // USAGE does not lift the check on the targets.
+    expect(refusal(grant(USERS, [{ kind: 'externalConnection', name: 'conn-foo' }], ['USAGE'], ['maxroach']), sql)?.message).toBe(
+      'user maxroach does not have SELECT privilege on relation customers',
+    );
+  });
+
+  it('CREATE EXTERNAL CONNECTION needs the EXTERNALCONNECTION system privilege; DROP needs DROP on it', () => {
+    const create = `CREATE EXTERNAL CONNECTION 'conn-foo' AS '${S3}'`;
+    expect(refusal(USERS, create)?.message).toBe('only users with the EXTERNALCONNECTION system privilege are allowed to CREATE EXTERNAL CONNECTION');
+    const creator = grant(USERS, [{ kind: 'system' }], ['EXTERNALCONNECTION'], ['maxroach']);
+    expect(allowed(creator, create)).toBe(true);
+    // A connection to nodelocal also needs implicit access.
+    expect(refusal(creator, "CREATE EXTERNAL CONNECTION c AS 'nodelocal://1/x'")?.message).toContain('EXTERNALIOIMPLICITACCESS');
+    expect(refusal(USERS, "DROP EXTERNAL CONNECTION 'conn-foo'")?.message).toBe('user maxroach does not have DROP privilege on external_connection conn-foo');
+    expect(allowed(grant(USERS, [{ kind: 'externalConnection', name: 'conn-foo' }], ['ALL'], ['maxroach']), "DROP EXTERNAL CONNECTION 'conn-foo'")).toBe(true);
+  });
+
+  it('CREATE SCHEDULE FOR BACKUP needs what its BACKUP needs; schedule control is checked against owners', () => {
+    const sql = `CREATE SCHEDULE s FOR BACKUP DATABASE bank INTO '${S3}' RECURRING '@daily'`;
+    expect(refusal(USERS, sql)?.message).toBe('user maxroach does not have BACKUP privilege on database bank');
+    expect(allowed(grant(USERS, [BANK], ['BACKUP'], ['maxroach']), sql)).toBe(true);
+    for (const control of ['PAUSE SCHEDULE 1', 'RESUME SCHEDULE 1', 'DROP SCHEDULE 1', "ALTER BACKUP SCHEDULE 1 SET LABEL 'x'", 'SHOW SCHEDULES']) {
+      expect(allowed(USERS, control), control).toBe(true);
+    }
+    expect(canAccessSchedule(USERS, 'maxroach', 'maxroach')).toBe(true);
+    expect(canAccessSchedule(USERS, 'maxroach', 'boss')).toBe(false);
+    expect(canAccessSchedule(setAdminMembership(USERS, ['admin'], ['maxroach'], true), 'maxroach', 'boss')).toBe(true);
+    expect(scheduleAccessError('maxroach', '42', 'pause').message).toBe(
+      'user maxroach must be a member of the admin role or the owner of schedule 42 to pause it',
+    );
+  });
+});
+
 describe('other statements', () => {
   it('reads need SELECT; DDL, DML, users, grants and schedules need the admin role', () => {
     expect(refusal(USERS, 'SELECT * FROM bank.customers')?.message).toBe('user maxroach does not have SELECT privilege on relation customers');
@@ -119,8 +192,6 @@ describe('other statements', () => {
       ['CREATE USER eve', 'CREATE USER'],
       ['GRANT SYSTEM RESTORE TO maxroach', 'GRANT'],
       ['GRANT admin TO maxroach', 'GRANT'],
-      ["CREATE SCHEDULE FOR BACKUP INTO 'x' RECURRING '@daily'", 'CREATE SCHEDULE'],
-      ['PAUSE SCHEDULE 1', 'PAUSE SCHEDULE'],
       ['SET CLUSTER SETTING kv.range.max_bytes = 1', 'SET CLUSTER SETTING'],
       ['CANCEL JOBS FOR SCHEDULE 1', 'CANCEL JOB'],
     ] as const) {

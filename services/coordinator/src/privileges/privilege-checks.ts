@@ -1,5 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { Statement, TablePattern } from '@cairn/sql';
+import { parseStorageUri } from '@cairn/cloud';
+import type { BackupStatement, Statement, TablePattern } from '@cairn/sql';
 import { ADMIN_ROLE, ROOT_USER, holds, isAdmin, unknownUserError, userExists, type PrivilegeState } from './privilege-model.js';
 
 /**
@@ -13,6 +14,12 @@ import { ADMIN_ROLE, ROOT_USER, holds, isAdmin, unknownUserError, userExists, ty
  * - full cluster RESTORE: the admin role or the RESTORE system privilege;
  * - RESTORE DATABASE: the RESTORE system privilege;
  * - RESTORE TABLE: RESTORE on the database the tables are restored into.
+ * Every storage URI a non-admin names is checked as CockroachDB's cloudprivilege does:
+ * `external://name` needs USAGE on the connection; a URI that uses the cluster's own access
+ * (nodelocal://, file://, AUTH=implicit) needs the EXTERNALIOIMPLICITACCESS system privilege.
+ * CREATE SCHEDULE FOR BACKUP needs what its BACKUP needs (CockroachDB 22.2+); the schedule's
+ * owner may then pause, resume, alter and drop it (checked by the handlers, which know owners).
+ * CREATE EXTERNAL CONNECTION needs the EXTERNALCONNECTION system privilege.
  * SHOW BACKUP(S) needs a BACKUP or RESTORE privilege somewhere; jobs are visible to their
  * owner (and admins); reads (SELECT, SHOW FINGERPRINTS) need SELECT; everything else a
  * non-admin might run (DDL, DML, settings, users, grants, schedules, external connections)
@@ -39,6 +46,12 @@ export type Requirement =
     }
   | { readonly kind: 'select'; readonly tables: readonly TableRef[] }
   | { readonly kind: 'backupOrRestoreAnywhere'; readonly action: string }
+  /** Storage URIs the statement reads or writes (see `checkStorage`). */
+  | { readonly kind: 'storage'; readonly uris: readonly string[] }
+  /** The system privilege EXTERNALCONNECTION (CREATE EXTERNAL CONNECTION). */
+  | { readonly kind: 'externalConnectionSystem' }
+  /** A privilege on a named external connection (DROP needs DROP). */
+  | { readonly kind: 'externalConnectionPrivilege'; readonly privilege: 'DROP' | 'USAGE'; readonly name: string }
   | { readonly kind: 'all'; readonly of: readonly Requirement[] };
 
 /** The part of the catalog the checks look at: live databases and tables by name. */
@@ -107,34 +120,105 @@ export function requirementFor(stmt: Statement, sessionDb: string): Requirement 
         ? { kind: 'select', tables: [{ database: stmt.table.database ?? sessionDb, table: stmt.table.name }] }
         : { kind: 'select', tables: [{ database: stmt.database ?? sessionDb }] };
     case 'backup':
+      return backupRequirement(stmt, sessionDb);
+    case 'createSchedule':
+      // What the scheduled BACKUP would need: a user who may back the targets up may schedule it.
+      return backupRequirement(stmt.backup, sessionDb);
+    case 'showSchedules':
+    case 'showSchedule':
+    case 'showCreateSchedule':
+    case 'controlSchedules':
+    case 'alterBackupSchedule':
+      // Filtered to (or checked against) the schedules the user owns by the handler.
+      return ANYONE;
+    case 'restore': {
+      const storage: Requirement = { kind: 'storage', uris: [...stmt.source.uris, ...(stmt.incrementalSources ?? []).flatMap((l) => l.uris), ...(stmt.options.incrementalLocation ?? [])] };
       switch (stmt.targets.kind) {
         case 'cluster':
-          return { kind: 'systemPrivilege', privilege: 'BACKUP', action: 'perform full cluster backups' };
+          return { kind: 'all', of: [{ kind: 'systemPrivilege', privilege: 'RESTORE', action: 'perform a cluster restore' }, storage] };
         case 'databases':
-          return { kind: 'all', of: stmt.targets.names.map((database) => ({ kind: 'databasePrivilege', privilege: 'BACKUP', database, missingOk: false })) };
-        case 'tables':
-          return { kind: 'select', tables: stmt.targets.tables.map((p) => patternRef(p, sessionDb)) };
-      }
-      break;
-    case 'restore':
-      switch (stmt.targets.kind) {
-        case 'cluster':
-          return { kind: 'systemPrivilege', privilege: 'RESTORE', action: 'perform a cluster restore' };
-        case 'databases':
-          return { kind: 'systemPrivilege', privilege: 'RESTORE', action: 'restore databases' };
+          return { kind: 'all', of: [{ kind: 'systemPrivilege', privilege: 'RESTORE', action: 'restore databases' }, storage] };
         case 'tables': {
           const into = stmt.options.intoDb;
           const targets = new Set(stmt.targets.tables.map((p) => into ?? patternRef(p, sessionDb).database));
-          return { kind: 'all', of: [...targets].map((database) => ({ kind: 'databasePrivilege', privilege: 'RESTORE', database, missingOk: true })) };
+          return {
+            kind: 'all',
+            of: [...[...targets].map((database): Requirement => ({ kind: 'databasePrivilege', privilege: 'RESTORE', database, missingOk: true })), storage],
+          };
         }
       }
       break;
+    }
     case 'showBackups':
+      return { kind: 'all', of: [{ kind: 'backupOrRestoreAnywhere', action: 'run SHOW BACKUPS' }, { kind: 'storage', uris: stmt.collection.uris }] };
     case 'showBackup':
-      return { kind: 'backupOrRestoreAnywhere', action: `run ${stmt.kind === 'showBackups' ? 'SHOW BACKUPS' : 'SHOW BACKUP'}` };
+      return { kind: 'all', of: [{ kind: 'backupOrRestoreAnywhere', action: 'run SHOW BACKUP' }, { kind: 'storage', uris: stmt.source.uris }] };
+    case 'createExternalConnection':
+      return { kind: 'all', of: [{ kind: 'externalConnectionSystem' }, { kind: 'storage', uris: [stmt.uri] }] };
+    case 'dropExternalConnection':
+      return { kind: 'externalConnectionPrivilege', privilege: 'DROP', name: stmt.name };
     default:
       return admin;
   }
+}
+
+/** BACKUP's requirement: on its targets (the seed's table), and on every URI it writes. */
+function backupRequirement(stmt: BackupStatement, sessionDb: string): Requirement {
+  const storage: Requirement = {
+    kind: 'storage',
+    uris: [...stmt.destination.uris, ...stmt.incrementalFrom, ...(stmt.options.incrementalLocation ?? [])],
+  };
+  switch (stmt.targets.kind) {
+    case 'cluster':
+      return { kind: 'all', of: [{ kind: 'systemPrivilege', privilege: 'BACKUP', action: 'perform full cluster backups' }, storage] };
+    case 'databases':
+      return {
+        kind: 'all',
+        of: [...stmt.targets.names.map((database): Requirement => ({ kind: 'databasePrivilege', privilege: 'BACKUP', database, missingOk: false })), storage],
+      };
+    case 'tables':
+      return { kind: 'all', of: [{ kind: 'select', tables: stmt.targets.tables.map((p) => patternRef(p, sessionDb)) }, storage] };
+  }
+}
+
+/**
+ * Which privilege a storage URI needs of a non-admin: USAGE on the external connection it
+ * names, or EXTERNALIOIMPLICITACCESS when the access is the cluster's own (nodelocal://,
+ * file://, AUTH=implicit), with CockroachDB's provider name for the message. A URI that does
+ * not parse needs nothing here: the statement itself refuses it with the parse error.
+ */
+export function storageAccess(uri: string): { kind: 'usage'; name: string } | { kind: 'implicit'; provider: string } | undefined {
+  let loc;
+  try {
+    loc = parseStorageUri(uri);
+  } catch {
+    return undefined;
+  }
+  switch (loc.scheme) {
+    case 'external':
+      return { kind: 'usage', name: loc.name };
+    case 'nodelocal':
+      return { kind: 'implicit', provider: 'nodelocal' };
+    case 'file':
+      return { kind: 'implicit', provider: 'file' };
+    case 's3':
+      return loc.auth === 'implicit' ? { kind: 'implicit', provider: 's3' } : undefined;
+    case 'gs':
+      return loc.auth === 'implicit' ? { kind: 'implicit', provider: 'gs' } : undefined;
+    case 'azure':
+      return undefined;
+  }
+}
+
+function checkStorage(state: PrivilegeState, user: string, uri: string): void {
+  const access = storageAccess(uri);
+  if (access === undefined) return;
+  if (access.kind === 'usage') {
+    if (holds(state, user, { kind: 'externalConnection', name: access.name }, 'USAGE')) return;
+    throw denied(`user ${user} does not have USAGE privilege on external_connection ${access.name}`);
+  }
+  if (holds(state, user, { kind: 'system' }, 'EXTERNALIOIMPLICITACCESS')) return;
+  throw denied(`only users with the ${ADMIN_ROLE} role or the EXTERNALIOIMPLICITACCESS system privilege are allowed to access the specified ${access.provider} URI`);
 }
 
 function denied(message: string): CairnError {
@@ -174,10 +258,29 @@ function check(state: PrivilegeState, user: string, req: Requirement, dir: Objec
     case 'backupOrRestoreAnywhere':
       if (state.grants.some((g) => g.grantee === user && ['ALL', 'BACKUP', 'RESTORE'].includes(g.privilege))) return;
       throw denied(`only users with the ${ADMIN_ROLE} role or a BACKUP or RESTORE privilege are allowed to ${req.action}`);
+    case 'storage':
+      for (const uri of req.uris) checkStorage(state, user, uri);
+      return;
+    case 'externalConnectionSystem':
+      if (holds(state, user, { kind: 'system' }, 'EXTERNALCONNECTION')) return;
+      throw denied('only users with the EXTERNALCONNECTION system privilege are allowed to CREATE EXTERNAL CONNECTION');
+    case 'externalConnectionPrivilege':
+      if (holds(state, user, { kind: 'externalConnection', name: req.name }, req.privilege)) return;
+      throw denied(`user ${user} does not have ${req.privilege} privilege on external_connection ${req.name}`);
     case 'all':
       for (const r of req.of) check(state, user, r, dir);
       return;
   }
+}
+
+/** Whether `user` may see and control a schedule owned by `owner`: its owner, or an admin. */
+export function canAccessSchedule(state: PrivilegeState, user: string, owner: string): boolean {
+  return user === ROOT_USER || owner === user || isAdmin(state, user);
+}
+
+/** The error for PAUSE / RESUME / DROP / ALTER of a schedule the user does not own. */
+export function scheduleAccessError(user: string, scheduleId: string, action: string): CairnError {
+  return denied(`user ${user} must be a member of the ${ADMIN_ROLE} role or the owner of schedule ${scheduleId} to ${action} it`);
 }
 
 /** SELECT on a table (or every table of a database): on the table itself, or on its database. */

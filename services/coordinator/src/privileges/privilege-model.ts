@@ -18,8 +18,15 @@ export const ROOT_USER = 'root';
 /** The role whose members may do anything (`GRANT admin TO ...`). */
 export const ADMIN_ROLE = 'admin';
 
-/** What a grant applies to: the cluster (system privileges), a database or a table, by id. */
-export type PrivilegeObject = { kind: 'system' } | { kind: 'database'; id: number } | { kind: 'table'; id: number };
+/**
+ * What a grant applies to: the cluster (system privileges), a database or a table by id, or
+ * an external connection by name (CockroachDB keys those by name too: they are not descriptors).
+ */
+export type PrivilegeObject =
+  | { kind: 'system' }
+  | { kind: 'database'; id: number }
+  | { kind: 'table'; id: number }
+  | { kind: 'externalConnection'; name: string };
 export type ObjectKind = PrivilegeObject['kind'];
 
 /** A user created with CREATE USER (root and admin are implicit). */
@@ -53,16 +60,17 @@ export const EMPTY_PRIVILEGE_STATE: PrivilegeState = { users: [], grants: [] };
  * are checked today: every other statement of a non-admin needs the admin role.
  */
 export const VALID_PRIVILEGES: Readonly<Record<ObjectKind, readonly string[]>> = {
-  system: ['ALL', 'BACKUP', 'RESTORE'],
+  system: ['ALL', 'BACKUP', 'EXTERNALCONNECTION', 'EXTERNALIOIMPLICITACCESS', 'RESTORE'],
   database: ['ALL', 'BACKUP', 'CONNECT', 'CREATE', 'DROP', 'RESTORE', 'SELECT', 'ZONECONFIG'],
   table: ['ALL', 'BACKUP', 'CHANGEFEED', 'CREATE', 'DELETE', 'DROP', 'INSERT', 'SELECT', 'UPDATE', 'ZONECONFIG'],
+  externalConnection: ['ALL', 'DROP', 'UPDATE', 'USAGE'],
 };
 
 /** CockroachDB privileges cairn does not implement: refused as unsupported, not as unknown. */
 const UNSUPPORTED_PRIVILEGES: ReadonlySet<string> = new Set([
-  'USAGE', 'EXECUTE', 'TRIGGER', 'MODIFYCLUSTERSETTING', 'MODIFYSQLCLUSTERSETTING', 'VIEWCLUSTERSETTING',
+  'EXECUTE', 'TRIGGER', 'MODIFYCLUSTERSETTING', 'MODIFYSQLCLUSTERSETTING', 'VIEWCLUSTERSETTING',
   'VIEWACTIVITY', 'VIEWACTIVITYREDACTED', 'CANCELQUERY', 'NOSQLLOGIN', 'VIEWCLUSTERMETADATA', 'VIEWDEBUG',
-  'EXTERNALCONNECTION', 'EXTERNALIOIMPLICITACCESS', 'VIEWJOB', 'CONTROLJOB', 'CREATEDB', 'CREATELOGIN',
+  'VIEWJOB', 'CONTROLJOB', 'CREATEDB', 'CREATELOGIN',
   'CREATEROLE', 'VIEWSYSTEMTABLE', 'REPAIRCLUSTER', 'REPLICATION', 'MANAGEVIRTUALCLUSTER', 'INSPECT',
 ]);
 
@@ -99,8 +107,12 @@ export function isAdmin(state: PrivilegeState, user: string): boolean {
   return user === ROOT_USER || user === ADMIN_ROLE || state.users.some((u) => u.name === user && u.admin);
 }
 
-function sameObject(a: PrivilegeObject, b: PrivilegeObject): boolean {
-  return a.kind === b.kind && (a.kind === 'system' || a.id === (b as { id: number }).id);
+/** Whether two grant objects are the same object. */
+export function sameObject(a: PrivilegeObject, b: PrivilegeObject): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'system') return true;
+  if (a.kind === 'externalConnection') return a.name === (b as { name: string }).name;
+  return a.id === (b as { id: number }).id;
 }
 
 /** The privileges `grantee` holds directly on `object` (not through admin). */
@@ -126,7 +138,7 @@ export function checkPrivileges(names: readonly string[], kind: ObjectKind): str
     const p = raw.toUpperCase();
     if (UNSUPPORTED_PRIVILEGES.has(p)) throw new CairnError(ErrorCode.FeatureNotSupported, `privilege ${p} is not supported by cairn`);
     if (!known.has(p)) throw new CairnError(ErrorCode.InvalidArgument, `not a valid privilege: "${raw.toLowerCase()}"`);
-    if (!valid.includes(p)) throw new CairnError(ErrorCode.InvalidArgument, `invalid privilege type ${p} for ${kind}`);
+    if (!valid.includes(p)) throw new CairnError(ErrorCode.InvalidArgument, `invalid privilege type ${p} for ${kind === 'externalConnection' ? 'external_connection' : kind}`);
     return p;
   });
 }
@@ -259,16 +271,29 @@ export function revoke(state: PrivilegeState, objects: readonly PrivilegeObject[
   return { ...state, grants: sortGrants(grants) };
 }
 
-/** Drops the grants on databases and tables that no longer exist (`exists` says which do). */
+/**
+ * Drops the grants on databases and tables that no longer exist (`exists` says which do).
+ * External connections take their grants with them when dropped (`forgetObject`).
+ */
 export function forgetDroppedObjects(state: PrivilegeState, exists: (o: PrivilegeObject) => boolean): PrivilegeState {
-  const grants = state.grants.filter((g) => g.object.kind === 'system' || exists(g.object));
+  const grants = state.grants.filter((g) => g.object.kind === 'system' || g.object.kind === 'externalConnection' || exists(g.object));
   return grants.length === state.grants.length ? state : { ...state, grants };
 }
 
-const KIND_ORDER: Record<ObjectKind, number> = { system: 0, database: 1, table: 2 };
+/** Drops every grant on `object` (DROP EXTERNAL CONNECTION). */
+export function forgetObject(state: PrivilegeState, object: PrivilegeObject): PrivilegeState {
+  const grants = state.grants.filter((g) => !sameObject(g.object, object));
+  return grants.length === state.grants.length ? state : { ...state, grants };
+}
 
-function objectKey(o: PrivilegeObject): number {
-  return o.kind === 'system' ? 0 : o.id;
+const KIND_ORDER: Record<ObjectKind, number> = { system: 0, database: 1, table: 2, externalConnection: 3 };
+
+function objectKey(o: PrivilegeObject): number | string {
+  return o.kind === 'system' ? 0 : o.kind === 'externalConnection' ? o.name : o.id;
+}
+
+function compareKeys(a: number | string, b: number | string): number {
+  return typeof a === 'number' && typeof b === 'number' ? a - b : compare(String(a), String(b));
 }
 
 /** Grants in a stable order (object, grantee, privilege), so equal states encode equally. */
@@ -276,7 +301,7 @@ function sortGrants(grants: GrantRecord[]): GrantRecord[] {
   return grants.sort(
     (a, b) =>
       KIND_ORDER[a.object.kind] - KIND_ORDER[b.object.kind] ||
-      objectKey(a.object) - objectKey(b.object) ||
+      compareKeys(objectKey(a.object), objectKey(b.object)) ||
       compare(a.grantee, b.grantee) ||
       compare(a.privilege, b.privilege),
   );

@@ -19,6 +19,8 @@ import type { Session } from '../statements/session.js';
 import {
   SHOW_ALL_GRANTS_COLUMNS,
   SHOW_DATABASE_GRANTS_COLUMNS,
+  SHOW_EXTERNAL_CONNECTION_GRANTS_COLUMNS,
+  externalConnectionGrantRows,
   SHOW_SYSTEM_GRANTS_COLUMNS,
   SHOW_TABLE_GRANTS_COLUMNS,
   SHOW_USERS_COLUMNS,
@@ -29,13 +31,23 @@ import {
   userRows,
   type NamedObject,
 } from './grant-rows.js';
-import { authorize, canAccessJob, checkSessionUser, jobAccessError, requirementFor, type ObjectDirectory } from './privilege-checks.js';
+import {
+  authorize,
+  canAccessJob,
+  canAccessSchedule,
+  checkSessionUser,
+  jobAccessError,
+  requirementFor,
+  scheduleAccessError,
+  type ObjectDirectory,
+} from './privilege-checks.js';
 import {
   ROOT_USER,
   checkPrivileges,
   createUser as addUser,
   dropUser as removeUser,
   forgetDroppedObjects,
+  forgetObject,
   grant,
   normalizeUsername,
   revoke,
@@ -110,6 +122,35 @@ export async function assertJobAccess(s: Session, job: Job): Promise<void> {
   if (!(await jobAccess(s))(job)) throw jobAccessError(s.user, job.id);
 }
 
+/**
+ * Which schedules the session's user may see and control: every schedule for an admin, else
+ * the ones it owns (CockroachDB 22.2+: the owner may pause, resume, alter and drop its own).
+ */
+export async function scheduleAccess(s: Session): Promise<(owner: string) => boolean> {
+  if (s.user === ROOT_USER) return () => true;
+  const state = await storeOf(s.leader).read();
+  return (owner) => canAccessSchedule(state, s.user, owner);
+}
+
+/** Throws unless the session's user may `action` every one of `schedules`. */
+export async function assertScheduleAccess(s: Session, schedules: ReadonlyArray<{ id: string; owner: string }>, action: string): Promise<void> {
+  const may = await scheduleAccess(s);
+  const other = schedules.find((x) => !may(x.owner));
+  if (other) throw scheduleAccessError(s.user, other.id, action);
+}
+
+/**
+ * CREATE EXTERNAL CONNECTION's grant: its creator holds ALL on it (CockroachDB grants the
+ * creator ALL on the new connection); DROP takes every grant on it away.
+ */
+export async function grantConnectionToCreator(s: Session, name: string): Promise<void> {
+  await storeOf(s.leader).update((state) => ({ state: grant(state, [{ kind: 'externalConnection', name }], ['ALL'], [s.user]), result: undefined }));
+}
+
+export async function forgetConnectionGrants(s: Session, name: string): Promise<void> {
+  await storeOf(s.leader).update((state) => ({ state: forgetObject(state, { kind: 'externalConnection', name }), result: undefined }));
+}
+
 /** Whether a granted object is still live in the catalog (not dropped, not gone). */
 function objectExists(catalog: Catalog): (o: PrivilegeObject) => boolean {
   return (o) => {
@@ -177,6 +218,7 @@ export async function dropUser(s: Session, stmt: DropUserStatement): Promise<Sta
 function describeObject(catalog: Catalog): (o: PrivilegeObject) => string {
   return (o) => {
     if (o.kind === 'system') return 'system privileges';
+    if (o.kind === 'externalConnection') return `privileges for external connection ${o.name}`;
     if (o.kind === 'database') return `privileges for database ${catalog.databaseById(o.id)?.name ?? `[${o.id}]`}`;
     const t = catalog.tableById(o.id);
     const db = t === undefined ? undefined : catalog.databaseById(t.parentId);
@@ -195,10 +237,21 @@ function tablesOf(catalog: Catalog, p: TablePattern, sessionDb: string): TableDe
   return [catalog.resolveTable(name, sessionDb)];
 }
 
+/** Throws unless every named external connection exists. */
+async function requireConnections(s: Session, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const e = await s.leader.state.meta.get(`external-connection.${name}`);
+    if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection with name ${name} does not exist`);
+  }
+}
+
 /** The objects a GRANT / REVOKE target names, by id (unknown names fail here). */
-function grantObjects(s: Session, on: PrivilegeTarget): PrivilegeObject[] {
+async function grantObjects(s: Session, on: PrivilegeTarget): Promise<PrivilegeObject[]> {
   const catalog = s.leader.catalog;
   switch (on.kind) {
+    case 'externalConnections':
+      await requireConnections(s, on.names);
+      return on.names.map((name) => ({ kind: 'externalConnection', name }));
     case 'system':
       return [{ kind: 'system' }];
     case 'databases':
@@ -208,12 +261,13 @@ function grantObjects(s: Session, on: PrivilegeTarget): PrivilegeObject[] {
   }
 }
 
-const objectKindOf = (on: PrivilegeTarget) => (on.kind === 'system' ? 'system' : on.kind === 'databases' ? 'database' : 'table');
+const OBJECT_KIND_OF = { system: 'system', databases: 'database', tables: 'table', externalConnections: 'externalConnection' } as const;
+const objectKindOf = (on: PrivilegeTarget) => OBJECT_KIND_OF[on.kind];
 
 export async function grantOrRevoke(s: Session, stmt: GrantStatement): Promise<StatementResult> {
   s.leader.assertReady();
   const privileges = checkPrivileges(stmt.privileges, objectKindOf(stmt.on));
-  const objects = grantObjects(s, stmt.on);
+  const objects = await grantObjects(s, stmt.on);
   const grantees = stmt.roles.map(normalizeUsername);
   const apply = stmt.kind === 'grant' ? grant : revoke;
   const exists = objectExists(s.leader.catalog);
@@ -255,6 +309,10 @@ export async function showGrants(s: Session, stmt: ShowGrantsStatement): Promise
   const catalog = s.leader.catalog;
   const on = stmt.on;
   if (on?.kind === 'system') return rowsResult([...SHOW_SYSTEM_GRANTS_COLUMNS], systemGrantRows(state, users));
+  if (on?.kind === 'externalConnections') {
+    await requireConnections(s, on.names);
+    return rowsResult([...SHOW_EXTERNAL_CONNECTION_GRANTS_COLUMNS], externalConnectionGrantRows(state, on.names, users));
+  }
   if (on?.kind === 'databases') {
     return rowsResult([...SHOW_DATABASE_GRANTS_COLUMNS], databaseGrantRows(state, on.names.map((n) => namedDatabase(catalog, n)), users));
   }

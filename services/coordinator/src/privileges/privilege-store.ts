@@ -53,6 +53,7 @@ function decodeObject(v: unknown): PrivilegeObject {
   if (isObject(v)) {
     if (v['kind'] === 'system') return { kind: 'system' };
     if ((v['kind'] === 'database' || v['kind'] === 'table') && Number.isInteger(v['id'])) return { kind: v['kind'], id: v['id'] as number };
+    if (v['kind'] === 'externalConnection' && typeof v['name'] === 'string') return { kind: 'externalConnection', name: v['name'] };
   }
   throw corrupt(`bad grant object ${JSON.stringify(v)}`);
 }

@@ -20,6 +20,7 @@ import { planBackup } from '../backup/backup-planner.js';
 import { protectBackupJob } from '../backup/backup-protection.js';
 import { planRestore } from '../backup/restore-planner.js';
 import { decodeRestoreCheckpoint } from '../backup/restore-resumer.js';
+import { forgetConnectionGrants, grantConnectionToCreator } from '../privileges/privilege-statements.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
 
@@ -184,11 +185,13 @@ export async function createExternalConnection(s: Session, stmt: CreateExternalC
   } catch {
     throw new CairnError(ErrorCode.DuplicateObject, `external connection with name ${stmt.name} already exists`);
   }
+  await grantConnectionToCreator(s, stmt.name);
   return tagOnly('CREATE EXTERNAL CONNECTION');
 }
 
 export async function dropExternalConnection(s: Session, stmt: DropExternalConnectionStatement): Promise<StatementResult> {
   await s.leader.state.meta.delete(`external-connection.${stmt.name}`);
+  await forgetConnectionGrants(s, stmt.name);
   return tagOnly('DROP EXTERNAL CONNECTION');
 }
 

@@ -9,6 +9,7 @@ import {
   alterBackupSchedule,
   controlSchedules,
   createSchedule,
+  showCreateScheduleStatement,
   showScheduleStatement,
   showSchedulesStatement,
 } from './schedule-statements.js';
@@ -23,6 +24,7 @@ import {
   showExternalConnections,
 } from './backup-statements.js';
 import { checkExternalConnection } from './connection-check.js';
+import { alterTableSet, configureZone, showZoneConfiguration } from '../zones/zone-statements.js';
 import { inSessionTimeZone } from './session-time-zone.js';
 import { selectFromShow } from './show-query.js';
 import { createIndex, dropIndex } from './index-statements.js';
@@ -168,6 +170,14 @@ async function executeKind(s: Session, stmt: Statement): Promise<StatementResult
       return showSchedulesStatement(s, stmt);
     case 'showSchedule':
       return showScheduleStatement(s, stmt);
+    case 'showCreateSchedule':
+      return showCreateScheduleStatement(s, stmt);
+    case 'alterTableSet':
+      return alterTableSet(s, stmt);
+    case 'configureZone':
+      return configureZone(s, stmt);
+    case 'showZoneConfiguration':
+      return showZoneConfiguration(s, stmt);
     case 'controlSchedules':
       return controlSchedules(s, stmt);
     case 'alterBackupSchedule':

@@ -2,7 +2,10 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { SHOW_JOBS_COLUMNS, isTerminalStatus, showJobsRow, type Job } from '@cairn/jobs';
 import {
   CREATE_SCHEDULE_COLUMNS,
+  SHOW_BACKUP_SCHEDULES_COLUMNS,
+  SHOW_CREATE_SCHEDULE_COLUMNS,
   SHOW_SCHEDULES_COLUMNS,
+  showCreateSchedules,
   applyAlter,
   applyControlSchedules,
   existingBackupsError,
@@ -18,10 +21,12 @@ import type {
   ControlSchedulesStatement,
   CreateScheduleStatement,
   JobsForSchedules,
+  ShowCreateScheduleStatement,
   ShowScheduleStatement,
   ShowSchedulesStatement,
 } from '@cairn/sql';
 import { BackupCollection } from '../backup/backup-collection.js';
+import { assertScheduleAccess, scheduleAccess } from '../privileges/privilege-statements.js';
 import { requireFeature } from '../feature-flags.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
@@ -65,13 +70,25 @@ async function createScheduleLocked(s: Session, stmt: CreateScheduleStatement): 
   return rowsResult([...CREATE_SCHEDULE_COLUMNS], table(CREATE_SCHEDULE_COLUMNS, plan.rows));
 }
 
+/** The schedules the session's user may see: all for an admin, else its own. */
+async function visibleSchedules(s: Session): Promise<BackupSchedule[]> {
+  const may = await scheduleAccess(s);
+  return (await s.leader.schedules.store.list()).filter((x) => may(x.owner));
+}
+
 export async function showSchedulesStatement(s: Session, stmt: ShowSchedulesStatement): Promise<StatementResult> {
-  const rows = showSchedules(stmt, await s.leader.schedules.store.list(), await runningJobs(s));
-  return rowsResult([...SHOW_SCHEDULES_COLUMNS], table(SHOW_SCHEDULES_COLUMNS, rows));
+  const rows = showSchedules(stmt, await visibleSchedules(s), await runningJobs(s));
+  const columns = stmt.backupOnly ? SHOW_BACKUP_SCHEDULES_COLUMNS : SHOW_SCHEDULES_COLUMNS;
+  return rowsResult([...columns], table(columns, rows));
+}
+
+/** SHOW CREATE SCHEDULE id / SHOW CREATE ALL SCHEDULES, over the schedules the user may see. */
+export async function showCreateScheduleStatement(s: Session, stmt: ShowCreateScheduleStatement): Promise<StatementResult> {
+  return rowsResult([...SHOW_CREATE_SCHEDULE_COLUMNS], showCreateSchedules(stmt.id, await visibleSchedules(s)));
 }
 
 export async function showScheduleStatement(s: Session, stmt: ShowScheduleStatement): Promise<StatementResult> {
-  const row = showSchedule(stmt.id, await s.leader.schedules.store.list(), await runningJobs(s));
+  const row = showSchedule(stmt.id, await visibleSchedules(s), await runningJobs(s));
   return rowsResult([...SHOW_SCHEDULES_COLUMNS], table(SHOW_SCHEDULES_COLUMNS, [row]));
 }
 
@@ -80,7 +97,9 @@ export async function controlSchedules(s: Session, stmt: ControlSchedulesStateme
   requireFeature(s.leader.settings, 'SCHEDULES');
   return s.leader.schedules.lock.run(async () => {
     const store = s.leader.schedules.store;
-    const res = applyControlSchedules(stmt, await store.list(), Date.now());
+    const all = await store.list();
+    await assertScheduleAccess(s, selectSchedules(stmt.schedules, all), stmt.action);
+    const res = applyControlSchedules(stmt, all, Date.now());
     for (const x of res.put) await store.put(x);
     for (const id of res.deleted) await store.delete(id);
     // A dropped schedule's chained protected timestamp has no one left to move it.
@@ -99,6 +118,7 @@ async function alterBackupScheduleLocked(s: Session, stmt: AlterBackupScheduleSt
   const store = s.leader.schedules.store;
   const target = await store.get(stmt.id);
   if (!target) throw new CairnError(ErrorCode.NotFound, `schedule ${stmt.id} does not exist`);
+  await assertScheduleAccess(s, [target], 'alter');
   const dependent = target.args.dependentScheduleId ? await store.get(target.args.dependentScheduleId) : undefined;
   const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: s.user });
   for (const x of [res.full, ...(res.incremental ? [res.incremental] : []), ...res.created]) await store.put(x);
