@@ -9,11 +9,13 @@
  * - secondary indexes and COMMENT ON are backed up and restored with their table: the
  *   restored index finds exactly the rows the restored table holds, stays in step with later
  *   writes, and SHOW CREATE TABLE shows index and comments; new_db_name and into_db take
- *   identifiers.
+ *   identifiers;
+ * - a new cluster has defaultdb and postgres; a full-cluster backup restored onto a second,
+ *   new cluster (one node, its own nats-server; backups on s3rver) fills them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
-import { ProcessCluster, startNatsServer, type NatsServerHandle } from '@cairn/testing';
+import { ProcessCluster, startNatsServer, startS3Server, waitFor, type NatsServerHandle, type S3ServerHandle } from '@cairn/testing';
 import { col, failure, query, queryOne } from './support/backup.js';
 import { lines, sql } from './support/cli.js';
 import { at } from './support/cluster.js';
@@ -21,14 +23,20 @@ import { at } from './support/cluster.js';
 const LOCALITIES = ['region=us-east1', 'region=us-west1', 'region=eu-west1'];
 const COLLECTION = 'nodelocal://1/shop';
 
+const BUCKET = 'cluster-backups';
+
 let nats: NatsServerHandle;
 let cluster: ProcessCluster;
+let s3: S3ServerHandle;
+let freshNats: NatsServerHandle;
+/** A second, new cluster for the full-cluster restore. */
+let fresh: ProcessCluster;
 const clients: CairnClient[] = [];
 let root: CairnClient;
 let backupJobId: string;
 
-function client(): CairnClient {
-  const c = new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 60_000 });
+function client(addresses = cluster.grpcAddresses()): CairnClient {
+  const c = new CairnClient({ addresses, retryForMs: 60_000 });
   clients.push(c);
   return c;
 }
@@ -41,8 +49,11 @@ async function tableAndIndex(c: CairnClient, from: string, index: string): Promi
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  cluster = await ProcessCluster.start({ nats: nats.url, coordinators: 1, nodes: LOCALITIES.map((locality) => ({ locality })) });
+  [nats, freshNats, s3] = await Promise.all([startNatsServer(), startNatsServer(), startS3Server({ buckets: [BUCKET] })]);
+  [cluster, fresh] = await Promise.all([
+    ProcessCluster.start({ nats: nats.url, coordinators: 1, nodes: LOCALITIES.map((locality) => ({ locality })) }),
+    ProcessCluster.start({ nats: freshNats.url, coordinators: 1, nodes: [{ locality: 'region=us-east1' }] }),
+  ]);
   root = client();
   await root.execute('CREATE DATABASE shop');
   await root.execute('CREATE TABLE shop.customers (id INT PRIMARY KEY, name STRING, city STRING)');
@@ -62,8 +73,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.close();
-  await cluster?.stop();
-  await nats?.stop();
+  await Promise.all([cluster?.stop(), fresh?.stop()]);
+  await Promise.all([nats?.stop(), freshNats?.stop(), s3?.stop()]);
 });
 
 describe('secondary indexes and comments', () => {
@@ -175,5 +186,26 @@ describe('SET TIME ZONE', () => {
     const run = await sql(at(cluster.grpcAddresses(), 0), "SET TIME ZONE 'Asia/Tokyo'; SELECT created FROM [SHOW SCHEDULES] WHERE label = 'nightly'", ['--format', 'csv']);
     expect(run.code, run.stderr).toBe(0);
     expect(lines(run.stdout).at(-1)).toMatch(/\+09:00$/);
+  });
+});
+
+describe('the databases a new cluster has', () => {
+  it('has defaultdb and postgres; a cluster backup restored onto a new cluster fills them', async () => {
+    const names = async (c: CairnClient) => (await query(c, 'SELECT database_name FROM [SHOW DATABASES] ORDER BY database_name')).map((r) => r.database_name);
+    expect(await names(root)).toEqual(expect.arrayContaining(['defaultdb', 'postgres']));
+    await root.execute('CREATE TABLE defaultdb.notes (id INT PRIMARY KEY, body STRING)');
+    await root.execute("INSERT INTO defaultdb.notes VALUES (1, 'one'), (2, 'two'), (3, NULL)");
+    await root.execute('CREATE INDEX by_body ON defaultdb.notes (body)');
+    await root.execute(`BACKUP INTO '${s3.uri(BUCKET, 'cluster')}'`);
+
+    const other = client(fresh.grpcAddresses());
+    await waitFor(async () => ((await names(other)).includes('defaultdb') ? true : undefined), { what: 'defaultdb on the new cluster', timeoutMs: 30_000 });
+    expect(await names(other)).toEqual(['defaultdb', 'postgres']);
+    await other.execute(`RESTORE FROM LATEST IN '${s3.uri(BUCKET, 'cluster')}'`);
+    expect(await names(other)).toEqual(await names(root));
+    expect(await tableAndIndex(other, 'defaultdb.notes', 'by_body')).toEqual(await tableAndIndex(root, 'defaultdb.notes', 'by_body'));
+    expect(await tableAndIndex(other, 'shop.customers', 'by_city')).toEqual(await tableAndIndex(root, 'shop.customers', 'by_city'));
+    // A cluster that holds anything beyond them is no target for a full-cluster restore.
+    expect((await failure(other, `RESTORE FROM LATEST IN '${s3.uri(BUCKET, 'cluster')}'`)).message).toMatch(/^full cluster restore can only be run on a cluster with no tables or databases/);
   });
 });

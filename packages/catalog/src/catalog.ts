@@ -11,6 +11,12 @@ import { ROOT_PARENT_ID } from './catalog-keys.js';
 import { buildTableDescriptor } from './table-builder.js';
 import type { TableDefinition } from './table-builder.js';
 
+/**
+ * The databases a new cluster has besides `system`, as in CockroachDB. Left empty they do
+ * not count as content: a full-cluster RESTORE is still taken, and fills them.
+ */
+export const DEFAULT_DATABASES: readonly string[] = ['defaultdb', 'postgres'];
+
 /** A possibly database-qualified table name as written in a statement. */
 export interface TableName {
   db?: string;
@@ -142,6 +148,11 @@ export class Catalog {
       }
     }
     return out.sort((a, b) => compareNames(a.name, b.name));
+  }
+
+  /** Whether `db` is a default database (defaultdb, postgres) holding no table, view or sequence. */
+  isUnusedDefaultDatabase(db: DatabaseDescriptor): boolean {
+    return DEFAULT_DATABASES.includes(db.name) && this.tablesIn(db.id).length === 0;
   }
 
   /** The PUBLIC database `name`, or an UndefinedObject / FailedPrecondition error. */

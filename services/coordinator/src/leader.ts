@@ -23,6 +23,7 @@ import type { ClusterSettings } from './cluster-settings.js';
 import type { RangeDirectory } from './range-directory.js';
 import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';
+import { ensureDefaultDatabases } from './catalog/default-databases.js';
 import { DescriptorWriter } from './catalog/descriptor-writer.js';
 import type { ClusterRestoreGate } from './managed/restore-gate.js';
 
@@ -241,6 +242,11 @@ export class Leader {
         this.log.info({ ranges: upreplicated.map((r) => [r.rangeId, r.replicas]) }, 'ranges upreplicated');
       }
       if (!this.catalogLoaded) await this.loadCatalog();
+      if (!this.defaultDatabasesChecked) {
+        const created = await ensureDefaultDatabases({ descriptors: this.descriptors, meta: this.state.meta });
+        if (created.length > 0) this.log.info({ databases: created }, 'default databases created');
+        this.defaultDatabasesChecked = true;
+      }
       if (Date.now() - this.writer.lastAppendAtMs >= IDLE_LOG_TICK_MS) await this.appendWrite([]).stored;
       if (++this.ticks % SPLIT_CHECK_EVERY === 0) await this.splitLargeRanges();
       await this.stagedIngest?.purgeApplied(live);
@@ -250,6 +256,9 @@ export class Leader {
       this.maintaining = false;
     }
   }
+
+  /** Whether this leader has made sure the cluster got defaultdb and postgres once. */
+  private defaultDatabasesChecked = false;
 
   private async loadCatalog(): Promise<void> {
     const { timestamp, seq } = this.readPoint();

@@ -72,7 +72,8 @@ export async function planRestore(
     if (!layers[0]!.manifest.isFullCluster) {
       throw new CairnError(ErrorCode.InvalidArgument, 'full cluster RESTORE can only be used on full cluster BACKUP files');
     }
-    const existing = cluster.databases();
+    // defaultdb and postgres, as a new cluster has them, do not count (CockroachDB's rule).
+    const existing = cluster.databases().filter((d) => !cluster.isUnusedDefaultDatabase(d));
     if (existing.length > 0 && o2.eraseExisting !== true) {
       throw new CairnError(
         ErrorCode.FailedPrecondition,
@@ -88,6 +89,13 @@ export async function planRestore(
     for (const oldId of dbIds) {
       const db = backupCatalog.databaseById(oldId)!;
       const name = o.newDbName ?? db.name;
+      const unused = stmt.targets.kind === 'cluster' && o2.eraseExisting !== true ? cluster.database(name) : undefined;
+      if (unused !== undefined && cluster.isUnusedDefaultDatabase(unused)) {
+        // A cluster restore fills the new cluster's empty defaultdb / postgres.
+        idMap.set(oldId, unused.id);
+        parentFor.set(oldId, unused.id);
+        continue;
+      }
       if (cluster.database(name) && !(stmt.targets.kind === 'cluster' && o2.eraseExisting === true)) {
         throw new CairnError(ErrorCode.DuplicateObject, `database "${name}" already exists`);
       }
@@ -131,7 +139,7 @@ export async function planRestore(
   const items: RestoreDetails['items'] = [];
   if (o.schemaOnly !== true) {
     for (const t of tables) {
-      if (t.kind !== ObjectKind.TABLE) continue;
+      if (t.kind === ObjectKind.VIEW) continue;
       for (const span of restoreSpans(tableSpan(t.id), layers)) {
         const files: RestoreDetails['items'][number]['files'] = [];
         layers.forEach((l, layer) => {
