@@ -9,6 +9,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerCertCommands } from './commands/cert.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerApiKeyCommands } from './commands/api-key.js';
 
 // grpc-js gives TLS the host of --host as the server name, an IP address for 127.0.0.1:26257,
 // which Node deprecates (DEP0123) on every connection; the certificate is still checked against
@@ -33,6 +34,7 @@ registerDemo(program);
 registerCertCommands(program);
 registerJobCommands(program);
 registerScheduleCommands(program);
+registerApiKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(formatError(err) + '\n');

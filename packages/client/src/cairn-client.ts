@@ -12,6 +12,9 @@ import {
   type StartBackupRequest,
   type StartRestoreRequest,
   ScheduleServiceClient,
+  ApiKeyServiceClient,
+  type ApiKey,
+  type CreateApiKeyResponse,
   type AlterBackupScheduleRequest,
   type CreateBackupScheduleRequest,
   type ListSchedulesRequest,
@@ -69,6 +72,7 @@ interface Stubs {
   jobs: JobServiceClient;
   schedules: ScheduleServiceClient;
   backups: BackupServiceClient;
+  apiKeys: ApiKeyServiceClient;
 }
 
 /** A job id as SHOW JOBS prints it (decimal text) or as the API carries it (bigint). */
@@ -124,6 +128,7 @@ export class CairnClient {
         jobs: new JobServiceClient(a, c, o),
         schedules: new ScheduleServiceClient(a, c, o),
         backups: new BackupServiceClient(a, c, o),
+        apiKeys: new ApiKeyServiceClient(a, c, o),
       };
     });
   }
@@ -242,6 +247,20 @@ export class CairnClient {
     const full: ShowBackupRequest = { subdir: '', checkFiles: false, options: {}, ...req, user: this.user };
     const res = await this.call<{ objects: BackupObject[] }>((s, md, opts, cb) => s.backups.showBackup(full, md, opts, cb));
     return res.objects;
+  }
+
+  /** Creates an API key for the HTTP API; the answer's `secret` is shown only this once. Not retried. */
+  async createApiKey(name: string, role: string): Promise<CreateApiKeyResponse> {
+    return this.call((s, md, opts, cb) => s.apiKeys.createApiKey({ user: this.user, name, role }, md, opts, cb), { ...JOB_CALL, retry: neverReachedLeader });
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    const res = await this.call<{ keys: ApiKey[] }>((s, md, opts, cb) => s.apiKeys.listApiKeys({ user: this.user }, md, opts, cb), JOB_CALL);
+    return res.keys;
+  }
+
+  async deleteApiKey(nameOrId: string): Promise<void> {
+    await this.call((s, md, opts, cb) => s.apiKeys.deleteApiKey({ user: this.user, key: nameOrId }, md, opts, cb), JOB_CALL);
   }
 
   /** One page of backup schedules, oldest first (SHOW SCHEDULES' order). */

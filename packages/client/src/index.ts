@@ -14,6 +14,7 @@ export {
   ScheduleStatus,
   type BackupObject,
   type BackupSummary,
+  type ApiKey,
   type Job,
   type Schedule,
   type WatchJobResponse,

@@ -22,6 +22,7 @@ import { ManagedBackupStore, MANAGED_BACKUPS_BUCKET } from './managed/managed-ba
 import { ManagedBackups } from './managed/managed-backups.js';
 import { CONSOLE_API_ROUTES, CONSOLE_OPENAPI } from './console/console-api.js';
 import { MANAGED_API_PREFIX, managedApiRoute } from './managed/managed-api.js';
+import { checkManagedBackupsUri } from './managed/managed-backups.js';
 
 export interface CoordinatorOptions {
   natsUrl: string;
@@ -88,6 +89,8 @@ export interface RunningCoordinator {
 export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
   const id = opts.id ?? `coordinator-${randomUUID().slice(0, 8)}`;
   const log = (opts.logger ?? createLogger('coordinator')).child({ coordinatorId: id });
+  // A bad --managed-backups-uri fails before anything connects, naming the flag.
+  if (opts.managedBackupsUri !== undefined) checkManagedBackupsUri(opts.managedBackupsUri);
   // Certificates first: a bad --certs-dir fails before anything connects.
   const certificates = opts.certsDir === undefined ? undefined : new ReloadableCertificates(opts.certsDir);
   const nc = await connectNats(opts.natsUrl, `cairn-${id}`, undefined, opts.natsAuth);

@@ -15,6 +15,8 @@ import { PrivilegeStore } from './privileges/privilege-store.js';
 import { SpanConfigReconciler } from './zones/span-config-reconciler.js';
 import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
 import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
+import type { ManagedBackups } from './managed/managed-backups.js';
+import { ClusterRestoreGate } from './managed/restore-gate.js';
 
 /**
  * The one construction function of a leader: opens what is durable, builds every part,
@@ -30,6 +32,8 @@ export async function startLeader(
   coordinatorId: string,
   log: Logger,
   metrics?: CoordinatorMetrics,
+  /** Managed backups (`--managed-backups-uri`): their schedules' runs are recorded, restores gated. */
+  managed?: ManagedBackups,
 ): Promise<Leader> {
   const writer = await LogWriter.open(state.js, state.jsm, nc.info?.max_payload);
   const ranges = await RangeDirectory.load(state.ranges);
@@ -52,6 +56,26 @@ export async function startLeader(
     { getJob: (id) => jobs.get(id), scheduleExists: async (id) => (await scheduleStore.get(id)) !== undefined },
     log,
   );
+  const restoreGate = new ClusterRestoreGate(jobs);
+  for (const r of (await managed?.store.restores()) ?? []) if (r.eraseExisting) restoreGate.add(r.jobId);
+  const startScheduled = (l: Leader) => {
+    const start = scheduledBackupStarter(l);
+    return async (run: Parameters<typeof start>[0]) => {
+      await start(run);
+      // A managed backup's record (what it holds, when it expires) is written as it is taken.
+      // A failure here leaves the job without a record; the next leader writes it (onElected).
+      if (managed?.isManaged(run.schedule)) {
+        await managed.recordStarted(l, run.jobId).catch((err: unknown) => log.warn({ err, jobId: run.jobId }, 'could not record a managed backup'));
+      }
+    };
+  };
+  const afterRun = (l: Leader) => {
+    const after = afterScheduledRun(l);
+    return async (...args: Parameters<typeof after>) => {
+      await after(...args);
+      if (managed?.isManaged(args[0])) await managed.afterRun(l, args[1]);
+    };
+  };
   const leader = new Leader({
     nc,
     state,
@@ -64,16 +88,17 @@ export async function startLeader(
     nodes,
     stagedIngest,
     ptsReconciler,
+    restoreGate,
     log,
     scheduler: (l) =>
       new SchedulerDaemon({
         store: scheduleStore,
         jobs,
-        startJob: scheduledBackupStarter(l),
+        startJob: startScheduled(l),
         pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
         isReady: () => l.ready,
         log: log.child({ component: 'scheduler' }),
-        afterRun: afterScheduledRun(l),
+        afterRun: afterRun(l),
         ...(metrics ? { metrics } : {}),
       }),
   });
@@ -94,12 +119,21 @@ export async function startLeader(
     setSetting: (name: string, value: string) => settings.set(name, value),
     log,
   };
-  const deps = { workQueue, storage: () => leader.storageContext(), protectedTs, descriptors: leader.descriptors, clusterMetadata, log };
+  const deps = {
+    workQueue,
+    storage: () => leader.storageContext(),
+    protectedTs,
+    descriptors: leader.descriptors,
+    clusterMetadata,
+    log,
+    ...(managed ? { restoresInPlace: async (id: string) => (await managed.store.getRestore(id))?.eraseExisting === true } : {}),
+  };
   for (const t of JOB_TYPES) jobs.registerResumer(t.type, (job) => t.resumer(job, deps));
   stagedIngest.serve((ref) => writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: ref } })));
   // Adopts every unfinished job, including those of a coordinator that died.
   await jobs.start();
   leader.schedules.start();
   ptsReconciler.start();
+  if (managed) void managed.onElected(leader);
   return leader;
 }

@@ -6,7 +6,7 @@ import { clientFor, DEFAULT_HOST, DEFAULT_USER } from './client-options.js';
 import { DEFAULT_CERTS_DIR } from './cert.js';
 import { addClientSecurityOptions, resolveClientSecurity } from './client-security.js';
 
-interface CommonOptions {
+export interface CommonOptions {
   host: string;
   user: string;
   format: OutputFormat;
@@ -37,7 +37,7 @@ function print(schedules: Schedule[], format: OutputFormat): void {
   if (text) process.stdout.write(text + '\n');
 }
 
-async function withClient(o: CommonOptions, fn: (c: CairnClient) => Promise<void>): Promise<void> {
+export async function withClient(o: CommonOptions, fn: (c: CairnClient) => Promise<void>): Promise<void> {
   if (!outputFormats.includes(o.format)) throw new CairnError(ErrorCode.InvalidArgument, `unknown --format "${o.format}"`);
   // Secure clusters: TLS with client.<user>.crt or a password, as cairn sql connects.
   const client = clientFor(o.host, undefined, o.user, await resolveClientSecurity(o, o.user, o.certsDir !== DEFAULT_CERTS_DIR));

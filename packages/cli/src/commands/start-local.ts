@@ -39,6 +39,8 @@ export interface LocalClusterOptions {
   listenAddr: string;
   /** The coordinator's /metrics and /health listen address. */
   httpAddr: string;
+  /** The coordinator's --managed-backups-uri (default DEFAULT_LOCAL_MANAGED_BACKUPS_URI). */
+  managedBackupsUri?: string;
   log?: (line: string) => void;
   /** Aborting it (Ctrl-C) stops whatever has started and rejects with CANCELED. */
   signal?: AbortSignal;
@@ -75,6 +77,9 @@ export async function ensureLocalCertificates(dataDir: string): Promise<string> 
   await createClientCert(o, 'root');
   return certsDir;
 }
+
+/** Where start-local's managed backups go: node 1's extern directory. */
+export const DEFAULT_LOCAL_MANAGED_BACKUPS_URI = 'nodelocal://1/managed-backups';
 
 /**
  * Starts nats-server(s) (unless given), one coordinator and N nodes, all under `dataDir`.
@@ -119,7 +124,12 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     const spawnOptions = { onSpawn: track, ...(o.signal ? { signal: o.signal } : {}) };
     const coordinator = await spawnCairn(
       'coordinator',
-      ['start', 'coordinator', '--nats', natsUrl, ...replicas, '--listen-addr', o.listenAddr, '--http-addr', o.httpAddr, '--id', 'coordinator-1', ...security],
+      [
+        'start', 'coordinator', '--nats', natsUrl, ...replicas, '--listen-addr', o.listenAddr, '--http-addr', o.httpAddr, '--id', 'coordinator-1',
+        // Managed backups go to node 1's extern dir unless told otherwise (the deploy kit uses its MinIO bucket).
+        '--managed-backups-uri', o.managedBackupsUri ?? DEFAULT_LOCAL_MANAGED_BACKUPS_URI,
+        ...security,
+      ],
       join(logs, 'coordinator-1.log'),
       spawnOptions,
     );
@@ -154,7 +164,8 @@ export function registerStartLocal(program: Command): void {
     .option('--listen-addr <host:port>', 'coordinator gRPC listen address', '127.0.0.1:26257')
     .option('--http-addr <host:port>', 'coordinator /metrics and /health listen address', '127.0.0.1:8080')
     .option('--secure', 'run with TLS and authentication: creates a CA and certificates under <data>/certs')
-    .action(async (o: { nodes: string; data: string; nats?: string; natsServers: string; listenAddr: string; httpAddr: string; secure?: boolean }) => {
+    .option('--managed-backups-uri <uri>', 'collection for managed backups', DEFAULT_LOCAL_MANAGED_BACKUPS_URI)
+    .action(async (o: { nodes: string; data: string; nats?: string; natsServers: string; listenAddr: string; httpAddr: string; secure?: boolean; managedBackupsUri: string }) => {
       const nodes = Number(o.nodes);
       if (!Number.isInteger(nodes) || nodes < 0) throw new CairnError(ErrorCode.InvalidArgument, `invalid --nodes "${o.nodes}": expected a whole number`);
       const listenAddr = listenAddrFlag('--listen-addr', o.listenAddr);
@@ -190,6 +201,7 @@ export function registerStartLocal(program: Command): void {
           log: (l) => process.stdout.write(l + '\n'),
           ...(natsUrl ? { natsUrl } : {}),
           ...(o.secure ? { secure: true } : {}),
+          managedBackupsUri: o.managedBackupsUri,
         });
       } catch (err) {
         if (interrupt.signal.aborted) {

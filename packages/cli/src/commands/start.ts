@@ -107,11 +107,12 @@ export function registerStartCommands(program: Command): void {
     .addOption(flag('--http-addr <host:port>', '/metrics and /health listen address', '127.0.0.1:8080'))
     .addOption(flag('--advertise-http-addr <host[:port]>', '/metrics address given to service discovery (default: the advertised host and the bound http port)'))
     .addOption(flag('--id <name>', 'coordinator name (default: random)'))
+    .addOption(flag('--managed-backups-uri <uri>', 'collection for managed backups (the backups-config API); without it they cannot be enabled'))
     .addOption(flag('--locality <tiers>', 'locality tiers, labels for service discovery, e.g. region=us-east1,zone=us-east1-b'))
     .addOption(flag('--drain-timeout <duration>', 'on SIGTERM, how long the stop may take (plus 15 s to close connections) before the process exits anyway', '30s'))
     .addOption(exitWithParentFlag());
   addSecurityOptions(coordinator)
-    .action(async (o: CommonFlags & { listenAddr: string; id?: string }) => {
+    .action(async (o: CommonFlags & { listenAddr: string; id?: string; managedBackupsUri?: string }) => {
       // Every value is checked before anything starts: one clear line names a bad flag.
       const certsDir = securityModeFlag('coordinator', o);
       const sighup = onSighup();
@@ -126,6 +127,7 @@ export function registerStartCommands(program: Command): void {
         ...(o.advertiseHttpAddr ? { advertiseHttpAddr: advertiseFlag('--advertise-http-addr', o.advertiseHttpAddr) } : {}),
         ...(o.locality ? { locality: localityFlag(o.locality) } : {}),
         ...(o.id ? { id: o.id } : {}),
+        ...(o.managedBackupsUri ? { managedBackupsUri: o.managedBackupsUri } : {}),
         ...(certsDir ? { certsDir } : {}),
         natsAuth: natsAuthFlags(o, o.nats),
       };

@@ -38,6 +38,7 @@ import { createLogger } from '@cairn/metrics';
 import { jobService } from './job-service.js';
 import { scheduleService } from './schedule-service.js';
 import { backupService } from './backup-service.js';
+import { apiKeyService } from './api-key-service.js';
 
 /** What the API needs from the coordinator: the leader when this process is one. */
 export interface ApiContext {
@@ -103,6 +104,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
   const data = {
     write: unary<WriteRequest, WriteResponse>(ctx, 'DataService', 'write', async (leader, req) => {
       leader.assertReady();
+      await leader.restoreGate.assertWritable();
       const { stored } = await leader.writeLock.run(async () => ({ stored: leader.appendWrite(req.ops).stored }));
       const timestamp = await stored;
       return { timestamp };
@@ -143,6 +145,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
     jobService(ctx),
     scheduleService(ctx),
     backupService(ctx),
+    apiKeyService(ctx),
   ];
 }
 
@@ -159,7 +162,7 @@ export interface ApiServer {
 }
 
 /** Names health clients may ask about: '' (the server) and each service the API serves. */
-const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService', 'cairn.v1.JobService', 'cairn.v1.ScheduleService', 'cairn.v1.BackupService'];
+const HEALTH_SERVICES = ['', 'cairn.v1.SqlService', 'cairn.v1.ClusterService', 'cairn.v1.DataService', 'cairn.v1.JobService', 'cairn.v1.ScheduleService', 'cairn.v1.BackupService', 'cairn.v1.ApiKeyService'];
 
 export async function startApiServer(
   ctx: ApiContext,

@@ -6,7 +6,7 @@ import { decodeRestoreDetails } from '../jobs/job-details.js';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
 import { DescriptorState, RestoreWorkItem, RestoreWorkResult, type Descriptor } from '@cairn/proto';
 import type { Logger } from '@cairn/metrics';
-import type { DescriptorWriter } from '../catalog/descriptor-writer.js';
+import type { DescriptorChange, DescriptorWriter } from '../catalog/descriptor-writer.js';
 import { runSpanItems } from './span-items.js';
 import { unhex } from './backup-details.js';
 import type { RestoreDetails } from './restore-details.js';
@@ -20,8 +20,15 @@ import { restoreClusterMetadata, type ClusterMetadataStores } from './cluster-me
 export class RestoreResumer implements Resumer {
   constructor(
     private readonly job: Job,
-    /** What a restore needs of the leader: schema changes and a logger, not the leader. */
-    private readonly leader: { readonly descriptors: DescriptorWriter; readonly clusterMetadata: ClusterMetadataStores; readonly log: Logger },
+    /**
+     * What a restore needs of the leader: schema changes and a logger, not the leader; and
+     * whether this job restores a cluster in place (erasing its user databases first).
+     */
+    private readonly leader: {
+      readonly descriptors: DescriptorWriter; readonly clusterMetadata: ClusterMetadataStores;
+      readonly log: Logger;
+      readonly restoresInPlace?: (jobId: string) => Promise<boolean>;
+    },
     private readonly queue: WorkQueue,
   ) {}
 
@@ -84,12 +91,17 @@ export class RestoreResumer implements Resumer {
   }
 
   private async createOffline(descriptors: Descriptor[], d: RestoreDetails): Promise<void> {
+    const inPlace = (await this.leader.restoresInPlace?.(this.job.id)) === true;
     await this.leader.descriptors.change(async (c) => {
       const missing = descriptors.filter((x) => c.catalog.descriptor(x.kind!.value.id) === undefined);
       if (missing.length === 0) return;
+      // A cluster restored in place: every user database goes in the same batch that creates
+      // the restored objects, so no reader (and no leader taking over) ever sees a cluster
+      // half erased, or erased without the restore's objects to fill in.
+      if (inPlace) eraseUserDatabases(c, new Set(d.names.map((n) => n.id)));
       for (const n of d.names) {
         const taken = n.parentId === 0 ? c.catalog.database(n.name) : undefined;
-        if (taken && taken.id !== n.id) throw new CairnError(ErrorCode.DuplicateObject, `database "${n.name}" already exists`);
+        if (taken && taken.id !== n.id && !inPlace) throw new CairnError(ErrorCode.DuplicateObject, `database "${n.name}" already exists`);
       }
       await c.splitAt(d.newTableIds.flatMap((id) => [tablePrefix(id), prefixEnd(tablePrefix(id))]));
       for (const x of missing) c.put(x);
@@ -109,6 +121,15 @@ export class RestoreResumer implements Resumer {
         else c.put(updated);
       }
     });
+  }
+}
+
+/** Drops every database (and its tables) not in `keep`, freeing their names. */
+function eraseUserDatabases(c: DescriptorChange, keep: ReadonlySet<number>): void {
+  for (const db of c.catalog.databases()) {
+    if (keep.has(db.id)) continue;
+    for (const t of c.catalog.tablesIn(db.id)) c.putWithoutName({ kind: { $case: 'table', value: { ...t, state: DescriptorState.DROPPED } } });
+    c.putWithoutName({ kind: { $case: 'database', value: { ...db, state: DescriptorState.DROPPED } } });
   }
 }
 

@@ -18,6 +18,8 @@ export interface JobTypeDeps {
   /** Where a cluster restore writes users, grants, schedules, settings and connections. */
   readonly clusterMetadata: ClusterMetadataStores;
   readonly log: Logger;
+  /** Whether a RESTORE job restores the cluster in place (managed restores; see restore-gate.ts). */
+  readonly restoresInPlace?: (jobId: string) => Promise<boolean>;
 }
 
 /** A job type: its name in SHOW JOBS and how a job of it is resumed (CockroachDB's RegisterConstructor). */
@@ -33,7 +35,7 @@ export const BACKUP_JOB: JobTypeRegistration = {
 
 export const RESTORE_JOB: JobTypeRegistration = {
   type: 'RESTORE',
-  resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, clusterMetadata: d.clusterMetadata, log: d.log }, d.workQueue),
+  resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, clusterMetadata: d.clusterMetadata, log: d.log, ...(d.restoresInPlace ? { restoresInPlace: d.restoresInPlace } : {}) }, d.workQueue),
 };
 
 export const BACKUP_EXPIRY_JOB: JobTypeRegistration = {

@@ -2,6 +2,7 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor } from '@cairn/catalog';
 import { isTerminalStatus, type Job } from '@cairn/jobs';
 import { ObjectKind } from '@cairn/proto';
+import { parseStorageUri } from '@cairn/cloud';
 import type { BackupSchedule } from '@cairn/schedules';
 import { quoteString, redactUri } from '@cairn/sql';
 import { decodeBackupDetails } from '../jobs/job-details.js';
@@ -15,6 +16,15 @@ import { deleteExpiredChains } from './managed-expiry.js';
 export const MANAGED_SCHEDULE_LABEL = 'cairn-managed-backups';
 
 const DAY_MS = 86_400_000;
+
+/** Refuses a `--managed-backups-uri` that is not a storage URI cairn can write to. */
+export function checkManagedBackupsUri(uri: string): void {
+  try {
+    parseStorageUri(uri);
+  } catch (err) {
+    throw new CairnError(ErrorCode.InvalidArgument, `invalid --managed-backups-uri: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
 
 /** The configuration as the API shows it. */
 export interface BackupsConfigView {

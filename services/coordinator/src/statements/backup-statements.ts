@@ -1,10 +1,8 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { Catalog, decodeDescriptor } from '@cairn/catalog';
-import { openStorage, parseStorageUri, redactStorageUri } from '@cairn/cloud';
+import { parseStorageUri, redactStorageUri } from '@cairn/cloud';
 import type { Job } from '@cairn/jobs';
 import { encodeBackupDetails, encodeRestoreDetails } from '../jobs/job-details.js';
-import { formatJobTimestamp } from '@cairn/jobs';
-import { BackupCheckpoint, DescriptorState, ObjectKind, type BackupFile } from '@cairn/proto';
+import { BackupCheckpoint } from '@cairn/proto';
 import {
   formatStatement,
   type AlterBackupKmsStatement,
@@ -12,7 +10,6 @@ import {
   type CreateExternalConnectionStatement,
   type DropExternalConnectionStatement,
   type RestoreStatement,
-  type ShowBackupStatement,
   type ShowBackupsStatement,
 } from '@cairn/sql';
 import { BackupCollection } from '../backup/backup-collection.js';
@@ -45,9 +42,11 @@ async function runJob(
   payload: Uint8Array,
   totals: (job: Job) => { rows: string; bytes: string },
   onCreated?: (job: Job) => Promise<void>,
+  /** An id allocated beforehand (`JobRegistry.allocateId`), when the caller records it first. */
+  jobId?: string,
 ): Promise<StatementResult> {
   const text = formatStatement(stmt, { redact: true });
-  const job = await s.leader.jobs.create({ type, description: text, statement: text, userName: s.user, payload });
+  const job = await s.leader.jobs.create({ ...(jobId ? { id: jobId } : {}), type, description: text, statement: text, userName: s.user, payload });
   await onCreated?.(job);
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
   const done = finished(await s.leader.jobs.waitForTerminal(job.id));
@@ -80,13 +79,29 @@ export async function backup(s: Session, stmt: BackupStatement): Promise<Stateme
   );
 }
 
-export async function restore(s: Session, stmt: RestoreStatement): Promise<StatementResult> {
+/**
+ * RESTORE: plans and starts the job. The managed-backups API restores a cluster in place
+ * (`eraseExisting`, under a job id it recorded first); a RESTORE statement never does.
+ */
+export async function restore(
+  s: Session,
+  stmt: RestoreStatement,
+  o: { readonly eraseExisting?: boolean; readonly jobId?: string } = {},
+): Promise<StatementResult> {
   s.leader.assertReady();
-  const details = await planRestore(s.leader, stmt, s.database);
-  return runJob(s, 'RESTORE', stmt, encodeRestoreDetails(details), (job) => {
-    const cp = job.progress.checkpoint ? decodeRestoreCheckpoint(job.progress.checkpoint) : undefined;
-    return { rows: cp?.rows ?? '0', bytes: cp?.bytes ?? '0' };
-  });
+  const details = await planRestore(s.leader, stmt, s.database, { eraseExisting: o.eraseExisting === true });
+  return runJob(
+    s,
+    'RESTORE',
+    stmt,
+    encodeRestoreDetails(details),
+    (job) => {
+      const cp = job.progress.checkpoint ? decodeRestoreCheckpoint(job.progress.checkpoint) : undefined;
+      return { rows: cp?.rows ?? '0', bytes: cp?.bytes ?? '0' };
+    },
+    undefined,
+    o.jobId,
+  );
 }
 
 export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promise<StatementResult> {
@@ -97,8 +112,6 @@ export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promi
     await c.close();
   }
 }
-
-const tsText = (ns: bigint): string => formatJobTimestamp(Number(ns / 1_000_000n), Number((ns / 1000n) % 1000n));
 
 /**
  * `ALTER BACKUP ... ADD NEW_KMS = ... WITH OLD_KMS = ...`: the full backup's data key,
@@ -116,65 +129,8 @@ export async function alterBackupKms(s: Session, stmt: AlterBackupKmsStatement):
   }
 }
 
-export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise<StatementResult> {
-  // `SHOW BACKUP '<uri>'` (the old form) shows the newest chain at that location.
-  const sub = stmt.source.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
-  const c = await BackupCollection.open(stmt.source.uris, s.leader.storageContext());
-  try {
-    const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-    const key = await c.encryptionKey(full, stmt.options, false);
-    const chain = await c.chain(full, key);
-    const rows: (string | null)[][] = [];
-    for (const layer of chain) {
-      const m = layer.manifest;
-      const catalog = Catalog.fromDescriptors(m.descriptors.map((b) => decodeDescriptor(b)));
-      if (stmt.options.checkFiles) await checkFiles(s, c, layer.path, m.files);
-      const stats = new Map<number, { rows: bigint; bytes: bigint }>();
-      for (const f of m.files) {
-        const id = f.span ? tableIdOf(f.span.start) : -1;
-        const st = stats.get(id) ?? { rows: 0n, bytes: 0n };
-        st.rows += f.rows;
-        st.bytes += f.logicalBytes;
-        stats.set(id, st);
-      }
-      const kind = m.startTime === 0n ? 'full' : 'incremental';
-      const start = m.startTime === 0n ? null : tsText(m.startTime);
-      for (const db of catalog.databases()) {
-        rows.push([null, null, db.name, 'database', kind, start, tsText(m.endTime), null, null, String(m.isFullCluster)]);
-        for (const t of catalog.tablesIn(db.id)) {
-          if (t.state === DescriptorState.DROPPED) continue;
-          const st = stats.get(t.id);
-          rows.push([
-            db.name,
-            'public',
-            t.name,
-            t.kind === ObjectKind.VIEW ? 'view' : t.kind === ObjectKind.SEQUENCE ? 'sequence' : 'table',
-            kind,
-            start,
-            tsText(m.endTime),
-            String(st?.bytes ?? 0n),
-            String(st?.rows ?? 0n),
-            String(m.isFullCluster),
-          ]);
-        }
-      }
-    }
-    return rowsResult(
-      ['database_name', 'parent_schema_name', 'object_name', 'object_type', 'backup_type', 'start_time', 'end_time', 'size_bytes', 'rows', 'is_full_cluster'],
-      rows,
-    );
-  } finally {
-    await c.close();
-  }
-}
-
-function tableIdOf(key: Uint8Array): number {
-  // Table keys start with the ordered uvarint of the table id: a length byte, then big-endian bytes.
-  const len = key[0] ?? 0;
-  let id = 0;
-  for (let i = 1; i <= len; i++) id = id * 256 + (key[i] ?? 0);
-  return id;
-}
+// SHOW BACKUP has a file of its own (its variants and options).
+export { showBackup } from './show-backup.js';
 
 export async function createExternalConnection(s: Session, stmt: CreateExternalConnectionStatement): Promise<StatementResult> {
   const loc = parseStorageUri(stmt.uri);
@@ -210,23 +166,4 @@ export async function showExternalConnections(s: Session): Promise<StatementResu
 /** One SHOW EXTERNAL CONNECTIONS row: the name and the URI, credentials redacted. */
 export function externalConnectionRow(name: string, uri: string): [string, string] {
   return [name, redactStorageUri(uri)];
-}
-
-/** SHOW BACKUP ... WITH check_files: every file of the layer exists in its locality's storage. */
-async function checkFiles(s: Session, c: BackupCollection, layerPath: string, files: readonly BackupFile[]): Promise<void> {
-  const uris = c.layerUris(layerPath);
-  for (const locality of new Set(files.map((f) => f.locality))) {
-    const uri = uris[locality];
-    if (!uri) throw new CairnError(ErrorCode.FailedPrecondition, `no URI given for locality ${locality} of backup ${layerPath}`);
-    const storage = await openStorage(uri, s.leader.storageContext());
-    try {
-      for (const f of files.filter((x) => x.locality === locality)) {
-        if (!(await storage.exists(f.path))) {
-          throw new CairnError(ErrorCode.NotFound, `backup file ${layerPath}/${f.path} is missing from ${redactStorageUri(uri)}`);
-        }
-      }
-    } finally {
-      await storage.close();
-    }
-  }
 }

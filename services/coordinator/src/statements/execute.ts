@@ -64,6 +64,22 @@ import {
 /** Statements a starting leader can run: they touch neither the catalog nor the keyspace. */
 const WITHOUT_CATALOG: ReadonlySet<Statement['kind']> = new Set(['showNodes', 'setClusterSetting', 'showClusterSetting', 'showClusterSettings']);
 
+/** Statements that change the keyspace: refused while the cluster is restored in place. */
+const WRITES: ReadonlySet<Statement['kind']> = new Set([
+  'createDatabase',
+  'dropDatabase',
+  'createTable',
+  'createView',
+  'createSequence',
+  'dropTable',
+  'dropView',
+  'dropSequence',
+  'insert',
+  'update',
+  'delete',
+  'restore',
+]);
+
 export async function executeSql(leader: Leader, sql: string, database: string, user = '', timeZone = ''): Promise<StatementResult[]> {
   const session: Session = { leader, database, user: sessionUser(user), timeZone: resolveTimeZone(timeZone) };
   const results: StatementResult[] = [];
@@ -71,6 +87,7 @@ export async function executeSql(leader: Leader, sql: string, database: string, 
     // Until the ranges are bootstrapped and the catalog loaded, a statement would read an
     // empty catalog (or write descriptors a loading catalog then misses): refuse, retryably.
     if (!WITHOUT_CATALOG.has(stmt.kind)) leader.assertReady();
+    if (WRITES.has(stmt.kind)) await leader.restoreGate.assertWritable();
     // Audited statements (BACKUP, RESTORE, schedules, grants, users) leave one line, refused or not.
     const r = await auditStatement(session.user, stmt, async () => {
       await authorizeStatement(session, stmt);
