@@ -193,6 +193,21 @@ describe('dependencies and skip_missing_*', () => {
     expect(col(await queryOne(client, 'SHOW CREATE TABLE shop_whole.orders'), 'create_statement')).toContain('FOREIGN KEY (customer) REFERENCES customers(id)');
   });
 
+  it('gives omitted DEFAULT nextval columns the next values; a restore brings the sequence back where it was', async () => {
+    await client.execute('CREATE DATABASE seqdb');
+    await client.execute('CREATE SEQUENCE seqdb.n');
+    await client.execute("CREATE TABLE seqdb.t (id INT PRIMARY KEY DEFAULT nextval('n'), v STRING)");
+    await client.execute("INSERT INTO seqdb.t (v) VALUES ('a'), ('b'), ('c')");
+    await client.execute("INSERT INTO seqdb.t (v) VALUES ('d')");
+    const ids = async (db: string) => (await query(client, `SELECT id FROM ${db}.t`)).map((r) => Number(col(r, 'id'))).sort((a, b) => a - b);
+    expect(await ids('seqdb')).toEqual([1, 2, 3, 4]);
+    const dest = `nodelocal://${at(nodeIds, 2)}/seq`;
+    await client.execute(`BACKUP DATABASE seqdb INTO '${dest}'`);
+    await client.execute(`RESTORE DATABASE seqdb FROM LATEST IN '${dest}' WITH new_db_name = 'seqdb2'`);
+    await client.execute("INSERT INTO seqdb2.t (v) VALUES ('e')");
+    expect(await ids('seqdb2')).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('keeps the dependencies on DROP: a table a view reads and a sequence a DEFAULT uses need CASCADE', async () => {
     for (const sql of [
       'CREATE DATABASE deps',

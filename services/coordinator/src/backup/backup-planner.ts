@@ -62,7 +62,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   const catalog = await leader.catalogAt(endTime, point.seq);
   const targets = resolveTargets(catalog, stmt.targets, currentDb);
-  const tables = targets.tables.filter((t) => t.kind === ObjectKind.TABLE);
+  // Tables and sequences have rows (a sequence's is its last value); views have none.
+  const tables = targets.tables.filter((t) => t.kind === ObjectKind.TABLE || t.kind === ObjectKind.SEQUENCE);
 
   const executionLocality = executionLocalityFilter(stmt.options.executionLocality, leader.liveNodes());
 

@@ -19,6 +19,7 @@ import { rowsThroughIndex } from './index-statements.js';
 import { catalogName } from './ddl-statements.js';
 import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './row-predicates.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
+import { nextValues } from './sequences.js';
 import type { Session } from './session.js';
 
 /** Unique ids for tables without a declared primary key (CockroachDB's unique_rowid()). */
@@ -46,6 +47,12 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
   if (new Set(targetOrdinals).size !== targetOrdinals.length) {
     throw new CairnError(ErrorCode.InvalidArgument, 'multiple assignments to the same column');
   }
+  // Omitted columns with DEFAULT nextval('seq') take the sequence's next values, given out
+  // under the write lock below.
+  const fromSequence = new Map<number, number>();
+  table.columns.forEach((c, o) => {
+    if (c.defaultSequenceId !== undefined && !targetOrdinals.includes(o)) fromSequence.set(o, c.defaultSequenceId);
+  });
   const rows: Datum[][] = stmt.rows.map((lits, i) => {
     if (lits.length !== targetOrdinals.length) {
       throw new CairnError(
@@ -57,19 +64,26 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
     const row: Datum[] = table.columns.map((c) => (isImplicitRowId(table, c) ? uniqueRowId() : null));
     targetOrdinals.forEach((o, j) => (row[o] = coerceLiteral(table.columns[o]!, literal(lits[j]!))));
     table.columns.forEach((c, o) => {
-      if (row[o] === null && !c.nullable) {
+      if (row[o] === null && !c.nullable && !fromSequence.has(o)) {
         throw new CairnError(ErrorCode.InvalidArgument, `null value in column "${c.name}" violates not-null constraint`);
       }
     });
     return row;
   });
-  const keyed = rows.map((row) => ({ key: encodeRowKey(table, row), row }));
-  const ops: KeyValueOp[] = keyed.map(({ key, row }) => ({ key, value: encodeRowValue(table, row) }));
 
   // The lock covers the checks and the append, not the wait for JetStream to store the entry:
   // later statements already read after it (reads wait for the assigned log position).
   const { stored } = await leader.writeLock.run(async () => {
     leader.assertReady();
+    const ops: KeyValueOp[] = [];
+    for (const sequenceId of new Set(fromSequence.values())) {
+      const ordinals = [...fromSequence].filter(([, id]) => id === sequenceId).map(([o]) => o);
+      const { values, op } = await nextValues(s, sequenceId, rows.length * ordinals.length);
+      rows.forEach((row, i) => ordinals.forEach((o, j) => (row[o] = values[i * ordinals.length + j]!)));
+      ops.push(op);
+    }
+    const keyed = rows.map((row) => ({ key: encodeRowKey(table, row), row }));
+    ops.push(...keyed.map(({ key, row }) => ({ key, value: encodeRowValue(table, row) })));
     if (!stmt.upsert) await checkNoDuplicates(s, table, keyed.map((k) => k.key));
     await checkForeignKeys(s, table, rows);
     // Secondary index entries go in the same log entry as the rows; an UPSERT moves the
