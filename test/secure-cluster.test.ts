@@ -342,7 +342,7 @@ describe('a secure cluster refuses', () => {
 });
 
 describe('a user with a password and no grants', () => {
-  it('connects but cannot BACKUP through SQL, through the leader or a standby', async () => {
+  it('connects but cannot BACKUP through SQL (through the leader or a standby) nor the typed calls (BackupService, ScheduleService)', async () => {
     const leader = await leaderCoordinator(cluster);
     const standby = cluster.coordinators.find((c) => c !== leader)!;
     for (const proc of [leader, standby]) {
@@ -354,6 +354,10 @@ describe('a user with a password and no grants', () => {
       // The typed BackupService: the same statement underneath, the same refusal.
       await expect(alice.startBackup({ collection: ['nodelocal://1/typed'] })).rejects.toMatchObject({ code: 'INSUFFICIENT_PRIVILEGE' });
     }
+    // The other services' typed calls that change something: refused as well (PERMISSION_DENIED).
+    const alice = passwordClient('alice', ALICE_PASSWORD);
+    await expect(alice.startRestore({ collection: [COLLECTION], databases: ['bank'] })).rejects.toMatchObject({ code: 'INSUFFICIENT_PRIVILEGE' });
+    await expect(alice.createBackupSchedule({ collection: ['nodelocal://1/typed'], databases: ['bank'], recurring: '@daily' })).rejects.toMatchObject({ code: 'INSUFFICIENT_PRIVILEGE' });
   });
 
   it('is refused the typed data calls: Write, Scan and Fingerprint (PERMISSION_DENIED)', async () => {
