@@ -29,6 +29,13 @@ export function checkRestoreStatement(stmt: RestoreStatement): void {
       "incremental_location can only be used with the following syntax: 'RESTORE [target] FROM [subdirectory] IN [destination]'",
     );
   }
+  // Options that name where restored objects go fit one kind of target each: not ignored elsewhere.
+  if (o.newDbName !== undefined && (stmt.targets.kind !== 'databases' || stmt.targets.names.length !== 1)) {
+    throw new CairnError(ErrorCode.InvalidArgument, 'new_db_name can only be used for RESTORE DATABASE with a single database');
+  }
+  if (o.intoDb !== undefined && stmt.targets.kind !== 'tables') {
+    throw new CairnError(ErrorCode.InvalidArgument, 'cannot use "into_db" option when restoring database(s)');
+  }
 }
 
 /** SHOW BACKUP's option checks that need no storage. */

@@ -43,6 +43,14 @@ describe('BACKUP / RESTORE / SHOW BACKUP option forms', () => {
     expect(errorOf(() => checkRestoreStatement(parseOne("RESTORE FROM 's3://b/c' WITH incremental_location = 's3://b/i'") as never)).message).toBe(
       "incremental_location can only be used with the following syntax: 'RESTORE [target] FROM [subdirectory] IN [destination]'",
     );
+    const restore = (sql: string) => errorOf(() => checkRestoreStatement(parseOne(sql) as never)).message;
+    expect(restore("RESTORE TABLE d.t FROM LATEST IN 's3://b/c' WITH new_db_name = 'x'")).toBe('new_db_name can only be used for RESTORE DATABASE with a single database');
+    expect(restore("RESTORE DATABASE a, b FROM LATEST IN 's3://b/c' WITH new_db_name = 'x'")).toBe('new_db_name can only be used for RESTORE DATABASE with a single database');
+    expect(restore("RESTORE FROM LATEST IN 's3://b/c' WITH new_db_name = 'x'")).toBe('new_db_name can only be used for RESTORE DATABASE with a single database');
+    expect(restore("RESTORE DATABASE a FROM LATEST IN 's3://b/c' WITH into_db = 'x'")).toBe('cannot use "into_db" option when restoring database(s)');
+    expect(() => checkRestoreStatement(parseOne("RESTORE TABLE d.t FROM LATEST IN 's3://b/c' WITH into_db = 'x'") as never)).not.toThrow();
+    expect(() => checkRestoreStatement(parseOne("RESTORE DATABASE a FROM LATEST IN 's3://b/c' WITH new_db_name = 'x'") as never)).not.toThrow();
+
     expect(errorOf(() => checkShowBackupStatement(parseOne("SHOW BACKUP 's3://b/c' WITH incremental_location = 's3://b/i'") as never)).message).toBe(
       'incremental_location option not supported with `SHOW BACKUP` without a subdir',
     );
