@@ -2,7 +2,8 @@ import { parseOne, type CreateScheduleStatement } from '@cairn/sql';
 import { describe, expect, it } from 'vitest';
 import { planCreateSchedule } from './create-schedule.js';
 import type { BackupSchedule } from './schedule.js';
-import { SHOW_SCHEDULES_COLUMNS, showSchedule, showSchedules, showSchedulesRow } from './show-schedules.js';
+import { SHOW_BACKUP_SCHEDULES_COLUMNS, SHOW_SCHEDULES_COLUMNS, showSchedule, showSchedules, showSchedulesRow } from './show-schedules.js';
+import { createScheduleStatement, showCreateSchedules } from './show-create-schedule.js';
 
 const NOW = Date.UTC(2024, 2, 1, 10, 30);
 const SECRET_URI = 's3://bucket/path?AWS_ACCESS_KEY_ID=AKIAEXAMPLE&AWS_SECRET_ACCESS_KEY=topsecret&AWS_REGION=us-east-1';
@@ -48,11 +49,14 @@ describe('SHOW SCHEDULES', () => {
         created: '2024-03-01 10:30:00+00:00',
         command: JSON.stringify({
           backup_statement:
-            "BACKUP INTO LATEST IN 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' WITH encryption_passphrase = 'redacted', detached",
+            "BACKUP INTO LATEST IN 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' WITH OPTIONS (encryption_passphrase = 'redacted', detached)",
           backup_type: 'INCREMENTAL',
           chain_protected_timestamp_records: true,
           dependent_schedule_id: '590204387299262466',
         }),
+        backup_type: 'INCREMENTAL',
+        on_previous_running: 'WAIT',
+        on_execution_failure: 'RETRY_SCHED',
       },
       {
         id: '590204387299262466',
@@ -66,12 +70,15 @@ describe('SHOW SCHEDULES', () => {
         created: '2024-03-01 10:30:00+00:00',
         command: JSON.stringify({
           backup_statement:
-            "BACKUP INTO 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' WITH encryption_passphrase = 'redacted', detached",
+            "BACKUP INTO 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' WITH OPTIONS (encryption_passphrase = 'redacted', detached)",
           backup_type: 'FULL',
           chain_protected_timestamp_records: true,
           dependent_schedule_id: '590204387299262465',
           unpause_on_success: '590204387299262465',
         }),
+        backup_type: 'FULL',
+        on_previous_running: 'WAIT',
+        on_execution_failure: 'RETRY_SCHED',
       },
     ]);
     for (const row of rows) {
@@ -79,6 +86,57 @@ describe('SHOW SCHEDULES', () => {
     }
     // The stored statement keeps the secrets: it is what runs.
     expect(full.args.backupStatement).toContain('topsecret');
+  });
+
+  it('SHOW SCHEDULES FOR BACKUP: the statement as command, the backup type and the policies as CockroachDB names them', () => {
+    expect(SHOW_BACKUP_SCHEDULES_COLUMNS).toEqual([...SHOW_SCHEDULES_COLUMNS, 'backup_type', 'on_previous_running', 'on_execution_failure']);
+    const [inc, full] = pair();
+    if (!inc || !full) throw new Error('no pair');
+    const skip = { ...full, details: { onPreviousRunning: 'skip' as const, onExecutionFailure: 'pause' as const } };
+    const rows = showSchedules({ status: undefined, backupOnly: true }, [skip, inc]);
+    expect(rows.map((r) => [r.command, r.backup_type, r.on_previous_running, r.on_execution_failure])).toEqual([
+      [
+        "BACKUP INTO LATEST IN 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' WITH OPTIONS (encryption_passphrase = 'redacted', detached)",
+        'INCREMENTAL',
+        'WAIT',
+        'RETRY_SCHED',
+      ],
+      [
+        "BACKUP INTO 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' WITH OPTIONS (encryption_passphrase = 'redacted', detached)",
+        'FULL',
+        'SKIP',
+        'PAUSE_SCHED',
+      ],
+    ]);
+    // The printed statement reads back as the stored one.
+    expect(parseOne(rows[1]!.command!)).toMatchObject({ kind: 'backup', options: { detached: true, encryptionPassphrase: 'redacted' } });
+    expect(showSchedulesRow({ ...full, details: { onPreviousRunning: 'start', onExecutionFailure: 'retry' } }, 0)).toMatchObject({
+      on_previous_running: 'NO_WAIT',
+      on_execution_failure: 'RETRY_SOON',
+    });
+  });
+
+  it('SHOW CREATE SCHEDULE: the pair as one CREATE SCHEDULE, secrets redacted; ALL SCHEDULES gives each', () => {
+    const [inc, full] = pair();
+    if (!inc || !full) throw new Error('no pair');
+    const expected =
+      "CREATE SCHEDULE 'nightly' FOR BACKUP INTO 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' " +
+      "WITH OPTIONS (encryption_passphrase = 'redacted', detached) RECURRING '@hourly' FULL BACKUP '@daily' " +
+      "WITH SCHEDULE OPTIONS on_execution_failure = 'reschedule', on_previous_running = 'wait'";
+    expect(showCreateSchedules(inc.id, [full, inc])).toEqual([[inc.id, expected]]);
+    expect(showCreateSchedules(undefined, [full, inc])).toEqual([
+      [inc.id, expected],
+      [full.id, expected],
+    ]);
+    // Unpaired: FULL BACKUP ALWAYS; a cron in another zone keeps its CRON_TZ.
+    const alone = { ...full, timezone: 'Europe/Paris', args: { ...full.args, dependentScheduleId: null, retention: '30d' } };
+    expect(createScheduleStatement(alone, [alone])).toBe(
+      "CREATE SCHEDULE 'nightly' FOR BACKUP INTO 's3://bucket/path?AWS_ACCESS_KEY_ID=redacted&AWS_SECRET_ACCESS_KEY=redacted&AWS_REGION=us-east-1' " +
+        "WITH OPTIONS (encryption_passphrase = 'redacted', detached) RECURRING 'CRON_TZ=Europe/Paris @daily' FULL BACKUP ALWAYS " +
+        "WITH SCHEDULE OPTIONS on_execution_failure = 'reschedule', on_previous_running = 'wait', retention = '30d'",
+    );
+    expect(parseOne(expected)).toMatchObject({ kind: 'createSchedule', label: 'nightly', recurrence: { expr: '@hourly' }, fullBackup: { expr: '@daily' } });
+    expect(() => showCreateSchedules('1', [full])).toThrow('schedule with ID 1 does not exist');
   });
 
   it('filters RUNNING (active) and PAUSED schedules', () => {

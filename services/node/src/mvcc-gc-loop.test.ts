@@ -12,6 +12,7 @@ import {
 import { createLogger } from '@cairn/metrics';
 import { MvccStore } from '@cairn/mvcc';
 import { LogEntry } from '@cairn/proto';
+import { tablePrefix, tableSpan } from '@cairn/keys';
 import { startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { AppliedPosition } from './applied-position.js';
 import { MvccGcLoop, logTimestampAt, type GcRound } from './mvcc-gc-loop.js';
@@ -131,5 +132,41 @@ describe('MvccGcLoop', () => {
     expect(await logTimestampAt(state.jsm, ack.seq)).toBe(123n * S);
     expect(await logTimestampAt(state.jsm, 0)).toBe(0n);
     expect(await logTimestampAt(state.jsm, ack.seq + 1000)).toBe(0n);
+  });
+  it("collects a table with a zone TTL of its own by that TTL, every other range by the setting's", async () => {
+    const store = await MvccStore.open(await tempDir('cairn-gc-zones'));
+    const row = (table: number, k: string) => new Uint8Array([...tablePrefix(table), ...key(k)]);
+    const ranges = new RangeTable(NODE, [
+      { rangeId: 1, startKey: tablePrefix(150), endKey: tablePrefix(151), replicas: [NODE], generation: 1 },
+      { rangeId: 2, startKey: tablePrefix(151), endKey: tablePrefix(152), replicas: [NODE], generation: 1 },
+    ]);
+    for (const [i, ts] of [10n, 20n].entries()) {
+      await store.applyBatch([{ key: row(150, 'k'), value: value(`short${i}`) }, { key: row(151, 'k'), value: value(`long${i}`) }], ts * S);
+    }
+    await state.settings.put('gc.ttlseconds', new TextEncoder().encode('100'));
+    const settings = await SettingsView.open(state.nc, state.settings);
+    const cache = await ProtectedTimestampCache.watch(state);
+    try {
+      await waitFor(async () => settings.get('gc.ttlseconds') === '100', { what: 'the setting', timeoutMs: 5000, intervalMs: 20 });
+      const gc = new MvccGcLoop({
+        store,
+        ranges,
+        applied: new AppliedPosition(3, 40n * S),
+        settings,
+        protectedTimestamps: cache,
+        tableGcTtlSeconds: (id) => (id === 150 ? 5 : undefined),
+        log,
+      });
+      // Table 150 (TTL 5 s) is collected below 35 s; table 151 follows the setting (100 s),
+      // which reaches back before the epoch here: nothing of it is collected.
+      expect((await gc.runOnce())?.removed).toBe(1);
+      expect(store.gcThreshold(tableSpan(150))).toBe(35n * S);
+      expect(() => store.get(row(150, 'k'), 15n * S)).toThrow(expect.objectContaining({ code: ErrorCode.FailedPrecondition }));
+      expect(text(store.get(row(151, 'k'), 15n * S))).toBe('long0');
+    } finally {
+      settings.stop();
+      cache.stop();
+      await store.close();
+    }
   });
 });
