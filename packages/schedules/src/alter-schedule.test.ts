@@ -201,4 +201,19 @@ describe('applyAlter', () => {
     expect(err.message).toBe(`incremental backup schedule ${inc.id} has no corresponding full backup schedule; drop schedule ${inc.id} and recreate`);
     expect(errorOf(() => alter(full, undefined, `SET LABEL 'x'`)).code).toBe(ErrorCode.NotFound);
   });
+
+  it("passes BACKUP's checks: SET WITH kms on a schedule with a passphrase is refused; detached = false is refused", () => {
+    const [sealed] = create(`WITH encryption_passphrase = 'pw' RECURRING '@daily' FULL BACKUP ALWAYS`);
+    const kms = errorOf(() => alter(sealed!, undefined, `SET WITH kms = 'aws-kms:///k?REGION=r'`));
+    expect(kms.message).toBe('cannot have both encryption_passphrase and kms option set');
+    // Unsetting the passphrase in the same statement makes the change valid.
+    const swapped = alter(sealed!, undefined, `SET WITH kms = 'aws-kms:///k?REGION=r', SET WITH encryption_passphrase = ''`);
+    expect(swapped.full.args.backupStatement).toContain("kms = 'aws-kms:///k?REGION=r'");
+    expect(swapped.full.args.backupStatement).not.toContain('encryption_passphrase');
+    expect(errorOf(() => alter(fullOnly(), undefined, 'SET WITH detached = false')).message).toBe('DETACHED is required for scheduled backups and cannot be altered');
+    expect(errorOf(() => create(`WITH detached = false RECURRING '@daily'`)).message).toBe('DETACHED is required for scheduled backups: remove detached = false');
+    expect(errorOf(() => create(`WITH encryption_passphrase = 'pw', kms = 'aws-kms:///k?REGION=r' RECURRING '@daily'`)).message).toBe(
+      'cannot have both encryption_passphrase and kms option set',
+    );
+  });
 });

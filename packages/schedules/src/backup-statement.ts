@@ -29,6 +29,7 @@ export function scheduledBackupStatements(backup: BackupStatement): { full: Back
   if (backup.incrementalFrom.length > 0) {
     throw new CairnError(ErrorCode.InvalidArgument, 'INCREMENTAL FROM cannot be scheduled', { position: backup.pos });
   }
+  refuseUndetached(backup.options);
   const { incrementalLocation, ...rest } = backup.options;
   const full: BackupStatement = {
     ...backup,
@@ -91,4 +92,12 @@ export function scheduledRunStatement(schedule: Pick<BackupSchedule, 'id' | 'arg
     asOf: { kind: 'timestamp', pos: stmt.pos, text: formatJobTimestamp(scheduledAtMs) },
     options: { ...stmt.options, detached: true },
   };
+}
+
+/**
+ * Scheduled backups always run detached: `detached = false` would be ignored, so it is
+ * refused (ALTER BACKUP SCHEDULE ... SET WITH detached is refused with CockroachDB's error).
+ */
+function refuseUndetached(options: { detached?: boolean }): void {
+  if (options.detached === false) throw new CairnError(ErrorCode.InvalidArgument, 'DETACHED is required for scheduled backups: remove detached = false');
 }
