@@ -47,4 +47,11 @@ export function checkShowBackupStatement(stmt: ShowBackupStatement): void {
   if (o.incrementalLocation !== undefined && stmt.source.subdir === undefined) {
     throw new CairnError(ErrorCode.InvalidArgument, 'incremental_location option not supported with `SHOW BACKUP` without a subdir');
   }
+  // Each of these shapes the rows of one form only; with another it would do nothing.
+  if (o.asJson === true && stmt.details !== 'default') {
+    throw new CairnError(ErrorCode.InvalidArgument, `as_json shows each layer's manifest: it cannot be combined with SHOW BACKUP ${stmt.details.toUpperCase()}`);
+  }
+  if (o.privileges === true && (o.asJson === true || stmt.details === 'files' || stmt.details === 'ranges')) {
+    throw new CairnError(ErrorCode.InvalidArgument, 'privileges adds columns to SHOW BACKUP and SHOW BACKUP SCHEMAS only');
+  }
 }

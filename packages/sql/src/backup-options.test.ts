@@ -54,5 +54,10 @@ describe('BACKUP / RESTORE / SHOW BACKUP option forms', () => {
     expect(errorOf(() => checkShowBackupStatement(parseOne("SHOW BACKUP 's3://b/c' WITH incremental_location = 's3://b/i'") as never)).message).toBe(
       'incremental_location option not supported with `SHOW BACKUP` without a subdir',
     );
+    const show = (sql: string) => errorOf(() => checkShowBackupStatement(parseOne(sql) as never)).message;
+    expect(show("SHOW BACKUP FILES FROM LATEST IN 's3://b/c' WITH as_json")).toBe("as_json shows each layer's manifest: it cannot be combined with SHOW BACKUP FILES");
+    expect(show("SHOW BACKUP RANGES FROM LATEST IN 's3://b/c' WITH privileges")).toBe('privileges adds columns to SHOW BACKUP and SHOW BACKUP SCHEMAS only');
+    expect(show("SHOW BACKUP FROM LATEST IN 's3://b/c' WITH as_json, privileges")).toBe('privileges adds columns to SHOW BACKUP and SHOW BACKUP SCHEMAS only');
+    expect(() => checkShowBackupStatement(parseOne("SHOW BACKUP SCHEMAS FROM LATEST IN 's3://b/c' WITH privileges, check_files") as never)).not.toThrow();
   });
 });
