@@ -205,7 +205,7 @@ export class ApiClient {
   }
 
   setSchedulePaused(id: string, paused: boolean): Promise<Schedule> {
-    return this.request('POST', this.clusterPath(`schedules/${encodeURIComponent(id)}/${paused ? 'pause' : 'resume'}`));
+    return this.request('POST', this.clusterPath(`schedules/${encodeURIComponent(id)}/${paused ? 'pause' : 'resume'}`), {});
   }
 
   /** Forgets the stored key (the "Sign out" of a secure cluster's console). */

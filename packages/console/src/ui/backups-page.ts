@@ -156,7 +156,7 @@ function backupsTab(panel: HTMLElement, ctx: PageContext): () => void {
       header: 'Databases',
       kind: 'num',
       cell: (b) =>
-        b.status === 'COMPLETE'
+        b.status === 'COMPLETE' && b.database_count > 0
           ? h(
               'button',
               {
@@ -168,7 +168,7 @@ function backupsTab(panel: HTMLElement, ctx: PageContext): () => void {
               },
               String(b.database_count),
             )
-          : h('span', { class: 'muted' }, '—'),
+          : h('span', { class: 'muted' }, b.status === 'COMPLETE' ? '0' : '—'),
     },
     {
       header: 'Restore',

@@ -145,8 +145,10 @@ export class DatePicker {
       h('button', { type: 'button', class: 'link-button', onclick: () => this.pick(utcDay(new Date())) }, 'Today'),
       h('button', { type: 'button', class: 'link-button', onclick: () => this.pick(undefined) }, 'All dates'),
     );
+    // A redraw (the month's backup marks arriving) must not drop the keyboard user's place.
+    const hadFocus = this.popup.contains(document.activeElement);
     replaceChildren(this.popup, header, grid, footer);
-    if (moveFocus) this.popup.querySelector<HTMLButtonElement>('button[tabindex="0"]')?.focus();
+    if (moveFocus || hadFocus) this.popup.querySelector<HTMLButtonElement>('button[tabindex="0"]')?.focus();
   }
 
   private moveMonth(months: number): void {

@@ -43,12 +43,12 @@ export function formatExpiresIn(iso: string | null | undefined, nowMs = Date.now
   const left = new Date(iso).getTime() - nowMs;
   if (Number.isNaN(left)) return iso;
   if (left <= 0) return 'Expired';
+  // Rounded up, as a countdown reads: a backup just taken with 30 days' retention expires in
+  // 30 days, not 29; the last day shows hours, the last hour minutes.
   const plural = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? '' : 's'}`;
-  const days = Math.floor(left / 86_400_000);
-  if (days >= 1) return plural(days, 'day');
-  const hours = Math.floor(left / 3_600_000);
-  if (hours >= 1) return plural(hours, 'hour');
-  return plural(Math.max(1, Math.floor(left / 60_000)), 'minute');
+  if (left > 86_400_000) return plural(Math.ceil(left / 86_400_000), 'day');
+  if (left > 3_600_000) return plural(Math.ceil(left / 3_600_000), 'hour');
+  return plural(Math.ceil(left / 60_000), 'minute');
 }
 
 /** `every 24 hours`, `every 30 minutes` for a frequency in minutes. */
