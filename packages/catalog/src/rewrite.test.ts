@@ -28,6 +28,7 @@ function table(id: number, fks: Array<[string, number]> = [], dependsOn: number[
     viewQuery: '',
     dependsOn,
     nextColumnId: 3,
+    indexes: [],
   };
 }
 
