@@ -17,7 +17,8 @@
  * - Audit lines for BACKUP, RESTORE, GRANT, user changes and failed logins, naming the user;
  *   no password appears in any log.
  * - BACKUP → RESTORE gives the original's fingerprints, the same as the same round trip on an
- *   insecure twin cluster started beside it.
+ *   insecure twin cluster started beside it (whose processes reach NATS with --nats-creds, a
+ *   server in operator mode).
  */
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -25,11 +26,11 @@ import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { connect as natsConnect } from 'nats';
+import { connect as natsConnect, credsAuthenticator } from 'nats';
 import { CairnClient } from '@cairn/client';
 import * as proto from '@cairn/proto';
 import { DataServiceClient, type ScanResponse } from '@cairn/proto';
-import { ProcessCluster, publishOutcome, repoRoot, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
+import { CAIRN_NATS_PERMISSIONS, ProcessCluster, createNatsOperator, publishOutcome, repoRoot, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { col, countRows, failure, query } from './support/backup.js';
 import { runCli } from './support/cli.js';
 import { at } from './support/cluster.js';
@@ -189,9 +190,19 @@ async function auditLines(): Promise<Array<Record<string, unknown>>> {
 beforeAll(async () => {
   // The insecure twin (one coordinator, one node, its own NATS) starts beside the secure
   // cluster; the BACKUP → RESTORE test compares the two clusters' fingerprints.
+  // Its NATS runs in operator (JWT) mode, so --nats-creds is exercised by real processes too:
+  // an insecure API says nothing about how a cluster reaches NATS.
   insecureTwin = (async () => {
-    const twinNats = await startNatsServer();
-    const twin = await ProcessCluster.start({ nats: twinNats.url, nodes: [{ locality: LOCALITIES[0]! }] }).catch(async (err: unknown) => {
+    const operator = createNatsOperator();
+    const account = operator.account('CAIRN', { jetstream: true });
+    const creds = join(await tempDir('cairn-twin-creds'), 'cairn.creds');
+    await writeFile(creds, account.userCreds('cairn', CAIRN_NATS_PERMISSIONS), { mode: 0o600 });
+    const twinNats = await startNatsServer({
+      extraConfig: operator.serverConfig(),
+      readyAuth: { authenticator: credsAuthenticator(new TextEncoder().encode(account.userCreds('ready'))) },
+    });
+    const args = ['--nats-creds', creds];
+    const twin = await ProcessCluster.start({ nats: twinNats.url, coordinatorArgs: args, nodes: [{ locality: LOCALITIES[0]!, args }] }).catch(async (err: unknown) => {
       await twinNats.stop();
       throw err;
     });
@@ -443,7 +454,7 @@ describe('the HTTP port', () => {
       expect((await fetch(`http://${http}/api/v1/clusters`, { method: 'POST', body: '{}' })).status).toBe(403);
       // Over TLS: the same open paths, and the API refuses a call without a valid key.
       expect((await httpsCall(http, '/health')).status).toBe(200);
-      for (const headers of [{}, { authorization: `Bearer ${BOGUS_API_KEY}` }]) {
+      for (const headers of [{}, { authorization: `Bearer ${BOGUS_API_KEY}` }] as Array<Record<string, string>>) {
         const api = await httpsCall(http, '/api/v1/clusters', headers);
         expect(api.status).toBe(401);
         expect((JSON.parse(api.body) as { code: string }).code).toBe('UNAUTHENTICATED');

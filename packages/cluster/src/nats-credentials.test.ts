@@ -6,18 +6,15 @@
  * connection with UNAUTHENTICATED and one line, before anything is read. TLS and
  * user/password are exercised by test/secure-cluster.test.ts on whole processes.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credsAuthenticator, nkeyAuthenticator, nkeys } from 'nats';
 import { ErrorCode, type CairnError } from '@cairn/errors';
-import { cairnRejection, createNatsOperator, publishOutcome, startNatsServer, tempDir, type NatsServerHandle } from '@cairn/testing';
+import { CAIRN_NATS_PERMISSIONS, cairnRejection, createNatsOperator, repoRoot, publishOutcome, startNatsServer, tempDir, type NatsServerHandle } from '@cairn/testing';
 import { connectNats, type NatsAuth } from './nats-connection.js';
 import { ClusterState } from './state-buckets.js';
 
-/** What the deploy kit's CAIRN account lets cairn's processes use (deploy/nats/cairn-accounts.conf). */
-const CAIRN_PUBLISH = ['cairn.>', '$JS.API.>', '$KV.>', '$JS.ACK.>', '$JS.FC.>', '_INBOX.>'];
-const CAIRN_SUBSCRIBE = ['cairn.>', '_INBOX.>'];
 
 let dir: string;
 const servers: NatsServerHandle[] = [];
@@ -53,6 +50,13 @@ function refusal(url: string, auth: NatsAuth): Promise<CairnError> {
   return cairnRejection(connectNats(url, 'creds-test', 5_000, auth).then((nc) => nc.close()));
 }
 
+it("the JWT users below get the deploy kit's CAIRN account permissions", async () => {
+  const conf = await readFile(join(repoRoot(), 'deploy/nats/cairn-accounts.conf'), 'utf8');
+  const allow = (kind: string) => JSON.parse(new RegExp(`${kind}: \\{\\s*allow: (\\[[^\\]]*\\])`).exec(conf)?.[1] ?? 'null') as unknown;
+  expect(allow('publish')).toEqual(CAIRN_NATS_PERMISSIONS.publish);
+  expect(allow('subscribe')).toEqual(CAIRN_NATS_PERMISSIONS.subscribe);
+});
+
 describe('--nats-creds against a server in operator (JWT) mode', () => {
   let server: NatsServerHandle;
   let creds: string;
@@ -60,7 +64,7 @@ describe('--nats-creds against a server in operator (JWT) mode', () => {
   const cairn = operator.account('CAIRN', { jetstream: true });
 
   beforeAll(async () => {
-    creds = await secretFile('cairn.creds', cairn.userCreds('cairn', { publish: CAIRN_PUBLISH, subscribe: CAIRN_SUBSCRIBE }));
+    creds = await secretFile('cairn.creds', cairn.userCreds('cairn', CAIRN_NATS_PERMISSIONS));
     server = await startNatsServer({
       extraConfig: operator.serverConfig(),
       readyAuth: { authenticator: credsAuthenticator(new TextEncoder().encode(cairn.userCreds('ready'))) },
@@ -107,7 +111,7 @@ describe('--nats-nkey against a server with an nkey user', () => {
         'accounts {',
         '  CAIRN {',
         '    jetstream: enabled',
-        `    users: [ { nkey: ${user.getPublicKey()}, permissions: { publish: { allow: ${JSON.stringify(CAIRN_PUBLISH)} }, subscribe: { allow: ${JSON.stringify(CAIRN_SUBSCRIBE)} } } } ]`,
+        `    users: [ { nkey: ${user.getPublicKey()}, permissions: { publish: { allow: ${JSON.stringify(CAIRN_NATS_PERMISSIONS.publish)} }, subscribe: { allow: ${JSON.stringify(CAIRN_NATS_PERMISSIONS.subscribe)} } } } ]`,
         '  }',
         '}',
       ].join('\n'),

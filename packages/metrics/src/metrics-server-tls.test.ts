@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
@@ -19,7 +20,7 @@ function httpsGet(address: string, path: string, ca: Buffer): Promise<{ status: 
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
     const req = request({ host, port: Number(port), path, ca, agent: false }, (res) => {
-      const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
+      const serial = (res.socket as TLSSocket).getPeerCertificate().serialNumber;
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body, serial }));
@@ -42,8 +43,8 @@ describe('startMetricsServer with tls (secure mode)', () => {
     second = selfSigned(dir, 'second');
     current = first;
     server = await startMetricsServer('127.0.0.1', 0, new Registry(), {
-      routes: { '/sd/prometheus': (_req, res) => res.end('[]') },
-      prefixRoutes: { '/api/v1/': (_req, res) => res.end('api') },
+      routes: { '/sd/prometheus': (_req, res) => void res.end('[]') },
+      prefixRoutes: { '/api/v1/': (_req, res) => void res.end('api') },
       tls: { options: () => ({ cert: current.cert, key: current.key }), openPaths: ['/sd/prometheus'] },
     });
   });

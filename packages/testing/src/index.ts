@@ -15,7 +15,7 @@ export {
   type NatsReadyAuth,
   type NatsServerOptions,
 } from './nats-server.js';
-export { createNatsOperator, type NatsOperator, type NatsOperatorAccount, type NatsUserPermissions } from './nats-operator.js';
+export { CAIRN_NATS_PERMISSIONS, createNatsOperator, type NatsOperator, type NatsOperatorAccount, type NatsUserPermissions } from './nats-operator.js';
 export { publishOutcome } from './nats-permissions.js';
 export { cairnRejection } from './rejection.js';
 export { freePort } from './ports.js';

@@ -11,10 +11,20 @@ import { nkeys } from 'nats';
 
 type KeyPair = ReturnType<typeof nkeys.createOperator>;
 
+/**
+ * What the deploy kit's CAIRN account lets cairn's processes use
+ * (deploy/nats/cairn-accounts.conf; packages/cluster/src/nats-credentials.test.ts checks the
+ * two agree), for JWT users given the same permissions.
+ */
+export const CAIRN_NATS_PERMISSIONS = {
+  publish: ['cairn.>', '$JS.API.>', '$KV.>', '$JS.ACK.>', '$JS.FC.>', '_INBOX.>'],
+  subscribe: ['cairn.>', '_INBOX.>'],
+} as const satisfies { publish: readonly string[]; subscribe: readonly string[] };
+
 /** Subjects a user may publish and subscribe to (absent: anything the account allows). */
 export interface NatsUserPermissions {
-  publish?: string[];
-  subscribe?: string[];
+  publish?: readonly string[];
+  subscribe?: readonly string[];
 }
 
 export interface NatsOperatorAccount {
