@@ -174,18 +174,10 @@ function backupsTab(panel: HTMLElement, ctx: PageContext): () => void {
       header: 'Restore',
       kind: 'actions',
       cell: (b) =>
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'button small',
-            disabled: b.status !== 'COMPLETE',
-            'data-focus': `restore-${b.id}`,
-            'aria-label': `Restore the cluster from the backup of ${formatDateTime(b.as_of_time)}`,
-            onclick: () => openRestoreModule(ctx, b, { type: 'CLUSTER' }),
-          },
-          'Restore',
-        ),
+        restoreButton(`Restore the cluster from the backup of ${formatDateTime(b.as_of_time)}`, () => openRestoreModule(ctx, b, { type: 'CLUSTER' }), {
+          disabled: b.status !== 'COMPLETE',
+          'data-focus': `restore-${b.id}`,
+        }),
     },
   ];
   refresh = async () => {
@@ -266,6 +258,11 @@ function restoresTab(panel: HTMLElement, ctx: PageContext): () => void {
   });
 }
 
+/** A row's Restore button, named for what it restores (the visible text alone would be ambiguous). */
+function restoreButton(label: string, onClick: () => void, extra: Record<string, string | boolean> = {}): HTMLButtonElement {
+  return h('button', { type: 'button', class: 'button small', 'aria-label': label, onclick: onClick, ...extra }, 'Restore');
+}
+
 function breadcrumbs(items: { label: string; hash?: string }[]): HTMLElement {
   return h(
     'nav',
@@ -305,12 +302,7 @@ function drillDown(content: HTMLElement, ctx: PageContext, view: Exclude<Backups
             {
               header: 'Restore',
               kind: 'actions',
-              cell: (d) =>
-                h(
-                  'button',
-                  { type: 'button', class: 'button small', 'aria-label': `Restore database ${d.name}`, onclick: () => openRestoreModule(ctx, backup, { type: 'DATABASE', database: d.name }) },
-                  'Restore',
-                ),
+              cell: (d) => restoreButton(`Restore database ${d.name}`, () => openRestoreModule(ctx, backup, { type: 'DATABASE', database: d.name })),
             },
           ],
           r.databases,
@@ -330,17 +322,7 @@ function drillDown(content: HTMLElement, ctx: PageContext, view: Exclude<Backups
             {
               header: 'Restore',
               kind: 'actions',
-              cell: (t) =>
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    class: 'button small',
-                    'aria-label': `Restore table ${view.database}.${t.name}`,
-                    onclick: () => openRestoreModule(ctx, backup, { type: 'TABLE', database: view.database, table: t.name }),
-                  },
-                  'Restore',
-                ),
+              cell: (t) => restoreButton(`Restore table ${view.database}.${t.name}`, () => openRestoreModule(ctx, backup, { type: 'TABLE', database: view.database, table: t.name })),
             },
           ],
           r.tables,

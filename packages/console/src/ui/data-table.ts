@@ -18,14 +18,17 @@ export interface TableOptions<R> {
   key?: (row: R) => string;
 }
 
-/** A console table: header row, one row per item, or a single "nothing here" row. */
-export function dataTable<R>(columns: Column<R>[], rows: readonly R[], o: TableOptions<R>): HTMLTableElement {
+/**
+ * A console table: header row, one row per item, or a single "nothing here" row; wrapped so
+ * that a table wider than the page scrolls sideways instead of spilling out of its panel.
+ */
+export function dataTable<R>(columns: Column<R>[], rows: readonly R[], o: TableOptions<R>): HTMLDivElement {
   const head = h('tr', {}, ...columns.map((c) => h('th', { scope: 'col', class: c.kind ?? '' }, c.header)));
   const body =
     rows.length === 0
       ? [h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, o.empty))]
       : rows.map((r) => h('tr', { 'data-key': o.key?.(r) }, ...columns.map((c) => h('td', { class: c.kind ?? '' }, c.cell(r)))));
-  return h('table', { class: 'data-table' }, h('caption', { class: 'sr-only' }, o.caption), h('thead', {}, head), h('tbody', {}, ...body));
+  return h('div', { class: 'table-scroll' }, h('table', { class: 'data-table' }, h('caption', { class: 'sr-only' }, o.caption), h('thead', {}, head), h('tbody', {}, ...body)));
 }
 
 /** A time as a table shows it: the date, the time under it (narrow columns, nothing cut off). */
