@@ -52,6 +52,8 @@ export interface MetricsServerOptions {
 const ALWAYS_OPEN = ['/health', '/metrics'];
 /** The first byte of a TLS connection (a handshake record); an HTTP request starts with a method's letter. */
 const TLS_HANDSHAKE = 0x16;
+/** How long a new connection may stay silent before its first byte. */
+const FIRST_BYTE_TIMEOUT_MS = 30_000;
 
 /**
  * Serves `/metrics` (Prometheus text format), `/health` (liveness) and `/health?ready=1`
@@ -127,6 +129,9 @@ export async function startMetricsServer(
     waiting.add(socket);
     socket.once('close', () => waiting.delete(socket));
     socket.once('error', () => socket.destroy());
+    // A connection that never says anything must not hold a socket forever; once handed on,
+    // the HTTP server's own timeouts apply.
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     socket.once('readable', () => {
       const first = socket.read(1) as Buffer | null;
       if (first === null) {
@@ -134,6 +139,7 @@ export async function startMetricsServer(
         return;
       }
       waiting.delete(socket);
+      socket.setTimeout(0);
       socket.unshift(first);
       (first[0] === TLS_HANDSHAKE ? https : plain).emit('connection', socket);
     });
