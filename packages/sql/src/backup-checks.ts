@@ -15,6 +15,12 @@ export function checkBackupStatement(stmt: BackupStatement): void {
   if (o.incrementalLocation !== undefined && stmt.mode === 'to') {
     throw new CairnError(ErrorCode.InvalidArgument, 'incremental_location option not supported with `BACKUP TO` syntax');
   }
+  if (o.incrementalLocation !== undefined && o.incrementalLocation.length !== stmt.destination.uris.length) {
+    throw new CairnError(
+      ErrorCode.InvalidArgument,
+      'the incremental_location option must contain the same number of locality aware URIs as the full backup destination',
+    );
+  }
 }
 
 /** RESTORE's option checks that need no storage. */
@@ -43,9 +49,6 @@ export function checkShowBackupStatement(stmt: ShowBackupStatement): void {
   const o = stmt.options;
   if (o.encryptionPassphrase !== undefined && o.kms !== undefined) {
     throw new CairnError(ErrorCode.InvalidArgument, 'cannot have both encryption_passphrase and kms option set');
-  }
-  if (o.incrementalLocation !== undefined && stmt.source.subdir === undefined) {
-    throw new CairnError(ErrorCode.InvalidArgument, 'incremental_location option not supported with `SHOW BACKUP` without a subdir');
   }
   // Each of these shapes the rows of one form only; with another it would do nothing.
   if (o.asJson === true && stmt.details !== 'default') {

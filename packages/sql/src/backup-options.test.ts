@@ -51,8 +51,9 @@ describe('BACKUP / RESTORE / SHOW BACKUP option forms', () => {
     expect(() => checkRestoreStatement(parseOne("RESTORE TABLE d.t FROM LATEST IN 's3://b/c' WITH into_db = 'x'") as never)).not.toThrow();
     expect(() => checkRestoreStatement(parseOne("RESTORE DATABASE a FROM LATEST IN 's3://b/c' WITH new_db_name = 'x'") as never)).not.toThrow();
 
-    expect(errorOf(() => checkShowBackupStatement(parseOne("SHOW BACKUP 's3://b/c' WITH incremental_location = 's3://b/i'") as never)).message).toBe(
-      'incremental_location option not supported with `SHOW BACKUP` without a subdir',
+    expect(() => checkShowBackupStatement(parseOne("SHOW BACKUP 's3://b/c' WITH incremental_location = 's3://b/i'") as never)).not.toThrow();
+    expect(backup("BACKUP INTO LATEST IN ('s3://b/c?COCKROACH_LOCALITY=default', 's3://w/c?COCKROACH_LOCALITY=region%3Dw') WITH incremental_location = 's3://b/i'")).toBe(
+      'the incremental_location option must contain the same number of locality aware URIs as the full backup destination',
     );
     const show = (sql: string) => errorOf(() => checkShowBackupStatement(parseOne(sql) as never)).message;
     expect(show("SHOW BACKUP FILES FROM LATEST IN 's3://b/c' WITH as_json")).toBe("as_json shows each layer's manifest: it cannot be combined with SHOW BACKUP FILES");

@@ -3,7 +3,7 @@ import { Catalog, decodeDescriptor } from '@cairn/catalog';
 import { openStorage, redactStorageUri } from '@cairn/cloud';
 import { formatJobTimestamp } from '@cairn/jobs';
 import { decodeTableId, prettyKey } from '@cairn/keys';
-import { BackupManifest, Descriptor, DescriptorState, ObjectKind, type BackupFile, type TableDescriptor } from '@cairn/proto';
+import { BackupManifest, Descriptor, DescriptorState, type BackupFile } from '@cairn/proto';
 import { checkShowBackupStatement, type ShowBackupStatement } from '@cairn/sql';
 import { BackupCollection, type HomedLayer } from '../backup/backup-collection.js';
 import { createStatementOf } from './create-statement.js';
@@ -53,11 +53,11 @@ const backupType = (l: HomedLayer): string => (l.manifest.startTime === 0n ? 'fu
 function objectsResult(stmt: ShowBackupStatement, chain: readonly HomedLayer[], stored: Map<BackupFile, number> | undefined): StatementResult {
   const withSchemas = stmt.details === 'schemas';
   const withPrivileges = stmt.options.privileges === true;
-  const columns = ['database_name', 'parent_schema_name', 'object_name', 'object_type', 'backup_type', 'start_time', 'end_time', 'size_bytes'];
-  if (stored) columns.push('file_bytes');
-  columns.push('rows', 'is_full_cluster', 'regions');
+  // CockroachDB's order: the base columns, then create_statement, privileges and owner, file_bytes.
+  const columns = ['database_name', 'parent_schema_name', 'object_name', 'object_type', 'backup_type', 'start_time', 'end_time', 'size_bytes', 'rows', 'is_full_cluster', 'regions'];
   if (withSchemas) columns.push('create_statement');
   if (withPrivileges) columns.push('privileges', 'owner');
+  if (stored) columns.push('file_bytes');
 
   const rows: Cell[][] = [];
   for (const layer of chain) {
@@ -74,11 +74,10 @@ function objectsResult(stmt: ShowBackupStatement, chain: readonly HomedLayer[], 
     }
     const times = [backupType(layer), m.startTime === 0n ? null : tsText(m.startTime), tsText(m.endTime)];
     const row = (names: Cell[], size: { rows: Cell; bytes: Cell; stored: Cell }, create: Cell, privileges: Cell): Cell[] => {
-      const out = [...names, ...times, size.bytes];
-      if (stored) out.push(size.stored);
-      out.push(size.rows, String(m.isFullCluster), null);
+      const out = [...names, ...times, size.bytes, size.rows, String(m.isFullCluster), null];
       if (withSchemas) out.push(create);
       if (withPrivileges) out.push(privileges, privileges === null ? null : 'root');
+      if (stored) out.push(size.stored);
       return out;
     };
     const none = { rows: null, bytes: null, stored: null };
@@ -89,45 +88,55 @@ function objectsResult(stmt: ShowBackupStatement, chain: readonly HomedLayer[], 
         if (t.state === DescriptorState.DROPPED) continue;
         const st = stats.get(t.id);
         const size = { rows: String(st?.rows ?? 0n), bytes: String(st?.bytes ?? 0n), stored: String(st?.stored ?? 0) };
-        rows.push(row([db.name, 'public', t.name, objectType(t)], size, createStatementOf(t, catalog), privilegesText(m, 'table', t.id, t.name)));
+        // Views and sequences are table descriptors: CockroachDB shows them as 'table' too.
+        rows.push(row([db.name, 'public', t.name, 'table'], size, createStatementOf(t, catalog), privilegesText(m, 'table', t.id, t.name)));
       }
     }
   }
   return rowsResult(columns, rows);
 }
 
-function objectType(t: TableDescriptor): string {
-  return t.kind === ObjectKind.VIEW ? 'view' : t.kind === ObjectKind.SEQUENCE ? 'sequence' : 'table';
-}
-
 /**
- * The privileges column as CockroachDB prints it (`GRANT ALL ON t TO admin; ...`): root and
- * admin hold ALL implicitly, then the grants the backup recorded on the object.
+ * The privileges column as CockroachDB prints it, by grantee: `GRANT ALL ON TABLE t TO admin
+ * WITH GRANT OPTION; ...` (admin and root hold ALL on every object), then the grants the
+ * backup recorded on the object (`GRANT SELECT ON TABLE t TO alice; `).
  */
 function privilegesText(m: BackupManifest, kind: 'database' | 'table', id: number, name: string): string {
-  const byGrantee = new Map<string, string[]>([
-    ['admin', ['ALL']],
-    ['root', ['ALL']],
+  const byGrantee = new Map<string, { grantable: string[]; plain: string[] }>([
+    ['admin', { grantable: ['ALL'], plain: [] }],
+    ['root', { grantable: ['ALL'], plain: [] }],
   ]);
   for (const g of m.grants) {
     if (g.objectKind !== kind || g.objectId !== id) continue;
-    const held = byGrantee.get(g.grantee) ?? [];
-    if (!held.includes(g.privilege)) held.push(g.privilege);
+    const held = byGrantee.get(g.grantee) ?? { grantable: [], plain: [] };
+    if (!held.plain.includes(g.privilege) && !held.grantable.includes(g.privilege)) held.plain.push(g.privilege);
     byGrantee.set(g.grantee, held);
   }
+  const on = `ON ${kind.toUpperCase()} ${name} TO`;
   return [...byGrantee]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([grantee, privs]) => `GRANT ${privs.includes('ALL') ? 'ALL' : [...privs].sort().join(', ')} ON ${name} TO ${grantee}; `)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(
+      ([grantee, { grantable, plain }]) =>
+        (grantable.length > 0 ? `GRANT ${grantable.join(', ')} ${on} ${grantee} WITH GRANT OPTION; ` : '') +
+        (plain.length > 0 ? `GRANT ${[...plain].sort().join(', ')} ${on} ${grantee}; ` : ''),
+    )
     .join('');
 }
 
+/**
+ * One row per data file. `path` is relative to the collection (or, for an incremental there,
+ * the incremental location), as CockroachDB prints it; `locality` is 'NULL' for a backup that
+ * is not locality-aware. `file_bytes` is the stored size: measured with check_files, else as
+ * the manifest records it (CockroachDB prints -1 then; cairn's manifest knows it).
+ */
 function filesResult(chain: readonly HomedLayer[], stored: Map<BackupFile, number> | undefined): StatementResult {
   const rows: Cell[][] = [];
   for (const layer of chain) {
+    const localityAware = layer.home.uris.byLocality.size > 0;
     for (const f of layer.manifest.files) {
       const span = f.span ?? { start: new Uint8Array(0), end: new Uint8Array(0) };
       rows.push([
-        `${layer.path}/${f.path}`,
+        `/${layer.path}/${f.path}`,
         backupType(layer),
         prettyKey(span.start),
         prettyKey(span.end),
@@ -135,7 +144,7 @@ function filesResult(chain: readonly HomedLayer[], stored: Map<BackupFile, numbe
         keyBytes(span.end),
         String(f.logicalBytes),
         String(f.rows),
-        f.locality,
+        localityAware ? f.locality : 'NULL',
         String(stored?.get(f) ?? f.bytes),
       ]);
     }
