@@ -101,8 +101,12 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       previous = { layers: chain, dependencies: chain.map((l) => `${l.home.redacted}/${l.path}`) };
       layerPath = '';
     } else if (incrementals) {
-      // CockroachDB writes only incrementals to an incremental_location, never a full.
-      throw new CairnError(ErrorCode.InvalidArgument, `A full backup cannot be written to "${incrementals.redacted}", a user defined incremental backup location`);
+      // Only incrementals go to an incremental_location. CockroachDB ignores the option on a
+      // full backup; cairn refuses it rather than accept an option that does nothing.
+      throw new CairnError(
+        ErrorCode.InvalidArgument,
+        `incremental_location is only for incremental backups (BACKUP ... INTO LATEST IN ...): a full backup goes to the collection, not to ${incrementals.redacted}`,
+      );
     } else {
       fullSubdir = fullBackupSubdir(endTime);
       layerPath = fullSubdir.replace(/^\/+/, '');
