@@ -172,6 +172,10 @@ describe('schedules: created with the BACKUP privilege, controlled by their owne
     expect(col(await queryOne(maxroach, `SHOW SCHEDULE ${fullId}`), 'schedule_status')).toBe('PAUSED');
     expect((await maxroach.execute(`RESUME SCHEDULE ${fullId}`)).tag).toBe('RESUME SCHEDULES 1');
     await maxroach.execute(`ALTER BACKUP SCHEDULE ${fullId} SET LABEL 'maxsched2'`);
+    // What the owner alters it into must be a BACKUP the owner may run.
+    expect(await refused(maxroach, `ALTER BACKUP SCHEDULE ${fullId} SET INTO 'nodelocal://1/elsewhere'`)).toBe(
+      'only users with the admin role or the EXTERNALIOIMPLICITACCESS system privilege are allowed to access the specified nodelocal URI',
+    );
     expect((await query(maxroach, 'SHOW SCHEDULES')).map((r) => r['label'])).toEqual(['maxsched2', 'maxsched2']);
 
     expect(await query(sel, 'SHOW SCHEDULES')).toEqual([]);

@@ -6,6 +6,7 @@ import {
   SHOW_CREATE_SCHEDULE_COLUMNS,
   SHOW_SCHEDULES_COLUMNS,
   showCreateSchedules,
+  parseStoredBackup,
   applyAlter,
   applyControlSchedules,
   existingBackupsError,
@@ -26,7 +27,7 @@ import type {
   ShowSchedulesStatement,
 } from '@cairn/sql';
 import { BackupCollection } from '../backup/backup-collection.js';
-import { assertScheduleAccess, scheduleAccess } from '../privileges/privilege-statements.js';
+import { assertScheduleAccess, authorizeStatement, scheduleAccess } from '../privileges/privilege-statements.js';
 import { requireFeature } from '../feature-flags.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import type { Session } from './session.js';
@@ -121,6 +122,9 @@ async function alterBackupScheduleLocked(s: Session, stmt: AlterBackupScheduleSt
   await assertScheduleAccess(s, [target], 'alter');
   const dependent = target.args.dependentScheduleId ? await store.get(target.args.dependentScheduleId) : undefined;
   const res = applyAlter(target, dependent, stmt.commands, { now: Date.now(), ids: s.leader.scheduleIds, user: s.user });
+  // The altered BACKUP must be one the user may run (SET INTO a nodelocal:// URI needs
+  // EXTERNALIOIMPLICITACCESS as a BACKUP there does): checked before anything is stored.
+  for (const x of [res.full, ...(res.incremental ? [res.incremental] : [])]) await authorizeStatement(s, parseStoredBackup(x));
   for (const x of [res.full, ...(res.incremental ? [res.incremental] : []), ...res.created]) await store.put(x);
   for (const id of res.deleted) await store.delete(id);
   for (const id of res.deleted) await s.leader.protectedTs.releaseScheduleChain(id);
