@@ -10,6 +10,8 @@
  *   restored index finds exactly the rows the restored table holds, stays in step with later
  *   writes, and SHOW CREATE TABLE shows index and comments; new_db_name and into_db take
  *   identifiers;
+ * - user-defined schemas (db.schema.table, schema-relative names) and enum types are
+ *   restored with their database, labels still checked;
  * - a new cluster has defaultdb and postgres; a full-cluster backup restored onto a second,
  *   new cluster (one node, its own nats-server; backups on s3rver) fills them.
  */
@@ -186,6 +188,65 @@ describe('SET TIME ZONE', () => {
     const run = await sql(at(cluster.grpcAddresses(), 0), "SET TIME ZONE 'Asia/Tokyo'; SELECT created FROM [SHOW SCHEDULES] WHERE label = 'nightly'", ['--format', 'csv']);
     expect(run.code, run.stderr).toBe(0);
     expect(lines(run.stdout).at(-1)).toMatch(/\+09:00$/);
+  });
+});
+
+describe('user-defined schemas and enum types', () => {
+  it('creates tables in schemas with three-part and schema-relative names, and checks enum labels', async () => {
+    await root.execute('CREATE SCHEMA shop.sales');
+    await root.execute("CREATE TYPE shop.sales.status AS ENUM ('open', 'paid')");
+    await root.execute("CREATE TYPE shop.mood AS ENUM ('happy', 'sad')");
+    await root.execute('CREATE TABLE shop.sales.orders (id INT PRIMARY KEY, status sales.status NOT NULL, mood mood)');
+    // The same name in public is another table.
+    await root.execute('CREATE TABLE shop.orders (id INT PRIMARY KEY)');
+    await root.execute("INSERT INTO shop.sales.orders VALUES (1, 'open', 'happy'), (2, 'paid', NULL), (3, 'open', 'sad')");
+    expect((await failure(root, "INSERT INTO shop.sales.orders VALUES (4, 'lost', NULL)")).message).toBe('invalid input value for enum sales.status: "lost"');
+    expect((await failure(root, "UPDATE shop.sales.orders SET mood = 'bored' WHERE id = 1")).message).toBe('invalid input value for enum mood: "bored"');
+
+    const inShop = client();
+    await inShop.execute('USE shop');
+    expect((await inShop.execute("SELECT id FROM sales.orders WHERE status = 'open' ORDER BY id")).rows).toEqual([['1'], ['3']]);
+    expect((await inShop.execute('SELECT count(*) FROM orders')).rows).toEqual([['0']]);
+    expect(await query(inShop, "SELECT schema_name, table_name FROM [SHOW TABLES] WHERE table_name = 'orders' ORDER BY schema_name")).toEqual([
+      { schema_name: 'public', table_name: 'orders' },
+      { schema_name: 'sales', table_name: 'orders' },
+    ]);
+    expect((await query(inShop, 'SHOW SCHEMAS')).map((r) => r.schema_name)).toEqual(['public', 'sales']);
+    expect(await query(inShop, 'SELECT schema, name, values FROM [SHOW ENUMS] ORDER BY name')).toEqual([
+      { schema: 'public', name: 'mood', values: '{happy,sad}' },
+      { schema: 'sales', name: 'status', values: '{open,paid}' },
+    ]);
+    const create = col(await queryOne(root, 'SHOW CREATE TABLE shop.sales.orders'), 'create_statement');
+    expect(create).toContain('CREATE TABLE sales.orders (');
+    expect(create).toContain('\tstatus sales.status NOT NULL');
+    expect(create).toContain('\tmood mood');
+    expect((await failure(root, 'DROP TYPE shop.mood')).message).toBe('cannot drop type "mood" because other objects (shop.sales.orders) still depend on it');
+    expect((await failure(root, 'DROP SCHEMA shop.sales')).message).toBe('schema "sales" is not empty and CASCADE was not specified');
+    expect((await failure(root, 'CREATE TABLE shop.nowhere.t (id INT PRIMARY KEY)')).message).toMatch(/^cannot create "nowhere.t" because the target database or schema does not exist/);
+  });
+
+  it('restores schemas and types with their database, and a table into a database that has them', async () => {
+    await root.execute("BACKUP DATABASE shop INTO 'nodelocal://1/schemas'");
+    await root.execute("RESTORE DATABASE shop FROM LATEST IN 'nodelocal://1/schemas' WITH new_db_name = shop3");
+    expect((await root.execute("SELECT id, status, mood FROM shop3.sales.orders ORDER BY id")).rows).toEqual([
+      ['1', 'open', 'happy'],
+      ['2', 'paid', null],
+      ['3', 'open', 'sad'],
+    ]);
+    expect(col(await queryOne(root, 'SHOW CREATE TABLE shop3.sales.orders'), 'create_statement')).toBe(col(await queryOne(root, 'SHOW CREATE TABLE shop.sales.orders'), 'create_statement'));
+    expect((await query(root, 'SHOW ENUMS FROM shop3')).map((r) => r.name)).toEqual(['mood', 'status']);
+    expect((await failure(root, "INSERT INTO shop3.sales.orders VALUES (9, 'lost', NULL)")).message).toBe('invalid input value for enum sales.status: "lost"');
+
+    // A table restore into another database needs the schema and the types there.
+    const restoreInto = `RESTORE TABLE shop.sales.orders FROM LATEST IN 'nodelocal://1/schemas' WITH into_db = annex`;
+    expect((await failure(root, restoreInto)).message).toBe(
+      'cannot restore table "sales.orders" into database "annex": schema "sales" does not exist there (restore the database, or create it first)',
+    );
+    await root.execute('CREATE SCHEMA annex.sales');
+    await root.execute("CREATE TYPE annex.sales.status AS ENUM ('open', 'paid')");
+    await root.execute("CREATE TYPE annex.mood AS ENUM ('happy', 'sad')");
+    await root.execute(restoreInto);
+    expect((await root.execute('SELECT count(*) FROM annex.sales.orders')).rows).toEqual([['3']]);
   });
 });
 

@@ -29,6 +29,14 @@ export function decodeDescriptorKey(key: Uint8Array): number {
   return id;
 }
 
+/**
+ * The name a table, view or sequence has in its database's namespace: its name, or
+ * `schema.name` when it lives in a user-defined schema (public is no prefix).
+ */
+export function namespaceName(name: string, schema: string | undefined): string {
+  return schema === undefined || schema === '' || schema === 'public' ? name : `${schema}.${name}`;
+}
+
 /** `/Table/2/<parentId>/<name>`: the key of a name → id entry. */
 export function namespaceKey(parentId: number, name: string): Uint8Array {
   return new KeyBuilder(16 + name.length).raw(NAMESPACE_PREFIX).uvarint(parentId).string(name).finish();

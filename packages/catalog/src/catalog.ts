@@ -7,7 +7,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { DescriptorState } from '@cairn/proto';
 import type { DatabaseDescriptor, Descriptor, TableDescriptor } from '@cairn/proto';
-import { ROOT_PARENT_ID } from './catalog-keys.js';
+import { namespaceName, ROOT_PARENT_ID } from './catalog-keys.js';
 import { buildTableDescriptor } from './table-builder.js';
 import type { TableDefinition } from './table-builder.js';
 
@@ -17,7 +17,10 @@ import type { TableDefinition } from './table-builder.js';
  */
 export const DEFAULT_DATABASES: readonly string[] = ['defaultdb', 'postgres'];
 
-/** A possibly database-qualified table name as written in a statement. */
+/**
+ * A possibly database-qualified table name as written in a statement. `table` is the name in
+ * the namespace: `schema.table` for a table in a user-defined schema (see `namespaceName`).
+ */
 export interface TableName {
   db?: string;
   table: string;
@@ -27,6 +30,7 @@ export interface TableName {
 export function formatTableName(name: TableName): string {
   return name.db === undefined || name.db === '' ? name.table : `${name.db}.${name.table}`;
 }
+
 
 function nameKey(parentId: number, name: string): string {
   return `${parentId}/${name}`;
@@ -42,7 +46,7 @@ function descriptorName(d: Descriptor): { parentId: number; name: string; state:
   const v = d.kind.value;
   return {
     parentId: d.kind.$case === 'table' ? d.kind.value.parentId : ROOT_PARENT_ID,
-    name: v.name,
+    name: d.kind.$case === 'table' ? namespaceName(d.kind.value.name, d.kind.value.schemaName) : v.name,
     state: v.state,
   };
 }
@@ -170,7 +174,8 @@ export class Catalog {
    * UndefinedObject (`relation "db.t" does not exist`) or FailedPrecondition for a table
    * being restored.
    */
-  resolveTable(name: TableName, currentDb: string): TableDescriptor {
+  resolveTable(written: TableName, currentDb: string): TableDescriptor {
+    const name = this.schemaQualified(written, currentDb);
     const dbName = name.db !== undefined && name.db !== '' ? name.db : currentDb;
     if (dbName === '') {
       throw new CairnError(
@@ -190,6 +195,17 @@ export class Catalog {
     return table;
   }
 
+  /**
+   * `a.b` names table b of schema a of the current database when that database has a schema
+   * a and there is no database a (CockroachDB's resolution of two-part names).
+   */
+  schemaQualified(name: TableName, currentDb: string): TableName {
+    if (name.db === undefined || name.db === '' || name.table.includes('.') || this.database(name.db) !== undefined) return name;
+    const current = currentDb === '' ? undefined : this.database(currentDb);
+    if (current?.schemas.some((sc) => sc.name === name.db) !== true) return name;
+    return { db: currentDb, table: namespaceName(name.table, name.db) };
+  }
+
   /** Throws DuplicateObject when `name` is taken under `parentId` (0: a database name). */
   checkNameAvailable(parentId: number, name: string): void {
     if (!this.byName.has(nameKey(parentId, name))) return;
@@ -203,7 +219,7 @@ export class Catalog {
   buildDatabaseDescriptor(name: string, id: number): DatabaseDescriptor {
     if (name === '') throw new CairnError(ErrorCode.InvalidArgument, 'empty database name');
     this.checkNameAvailable(ROOT_PARENT_ID, name);
-    return { id, name, state: DescriptorState.PUBLIC };
+    return { id, name, state: DescriptorState.PUBLIC, schemas: [], types: [] };
   }
 
   /**

@@ -14,6 +14,7 @@ export {
   encodeDescriptor,
   encodeNamespaceValue,
   namespaceKey,
+  namespaceName,
   namespaceSpan,
   namespaceSpanForParent,
 } from './catalog-keys.js';

@@ -6,6 +6,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { ColumnType, DescriptorState, ObjectKind } from '@cairn/proto';
 import type { ColumnDescriptor, ForeignKey, TableDescriptor } from '@cairn/proto';
+import { namespaceName } from './catalog-keys.js';
 import type { Catalog, TableName } from './catalog.js';
 import { columnTypeName } from './datum.js';
 
@@ -36,6 +37,8 @@ export interface ForeignKeyDefinition {
 /** What CREATE TABLE declares, as any parser can produce it. */
 export interface TableDefinition {
   name: string;
+  /** A user-defined schema of the database (absent: public); the caller checks it exists. */
+  schemaName?: string;
   columns: ColumnDefinition[];
   /** Table-level `PRIMARY KEY (cols)`. */
   primaryKey?: string[];
@@ -67,7 +70,7 @@ export function buildTableDescriptor(
     throw new CairnError(ErrorCode.UndefinedObject, `database with id ${ids.parentId} does not exist`);
   }
   if (def.name === '') throw invalid('empty table name');
-  catalog.checkNameAvailable(db.id, def.name);
+  catalog.checkNameAvailable(db.id, namespaceName(def.name, def.schemaName));
 
   const columns: ColumnDescriptor[] = [];
   const byName = new Map<string, ColumnDescriptor>();
@@ -123,6 +126,7 @@ export function buildTableDescriptor(
     dependsOn: [],
     nextColumnId: columns.length + 1,
     indexes: [],
+    ...(def.schemaName !== undefined && def.schemaName !== 'public' ? { schemaName: def.schemaName } : {}),
   };
 
   const fkDefs: ForeignKeyDefinition[] = [];

@@ -229,7 +229,7 @@ export interface JobsForSchedules extends Node {
 // ---------------------------------------------------------------------------------------------
 // Data plane
 
-export type ColumnTypeName = 'INT' | 'FLOAT' | 'STRING' | 'BOOL' | 'BYTES' | 'TIMESTAMP' | 'TIMESTAMPTZ' | 'DECIMAL';
+export type ColumnTypeName = 'INT' | 'FLOAT' | 'STRING' | 'BOOL' | 'BYTES' | 'TIMESTAMP' | 'TIMESTAMPTZ' | 'DECIMAL' | 'ENUM';
 
 /** A column type, with synonyms folded (`BIGINT` → `INT`, `TEXT` → `STRING`, `NUMERIC` → `DECIMAL`...). */
 export interface ColumnType extends Node {
@@ -239,6 +239,8 @@ export interface ColumnType extends Node {
   /** `DECIMAL(p[, s])`. */
   precision?: number;
   scale?: number;
+  /** `ENUM`: the user-defined type named (`mood`, `sc.mood`), as CREATE TYPE made it. */
+  enumType?: { schema?: string; name: string };
 }
 
 /** `DEFAULT nextval('seq')`. */
@@ -443,6 +445,50 @@ export interface DropIndexStatement extends Node {
   table?: TableName;
   name: string;
   ifExists: boolean;
+}
+
+/** `CREATE SCHEMA [IF NOT EXISTS] [db.]name`. */
+export interface CreateSchemaStatement extends Node {
+  kind: 'createSchema';
+  database?: string;
+  name: string;
+  ifNotExists: boolean;
+}
+
+/** `DROP SCHEMA [IF EXISTS] [db.]name [CASCADE | RESTRICT]`. */
+export interface DropSchemaStatement extends Node {
+  kind: 'dropSchema';
+  database?: string;
+  name: string;
+  ifExists: boolean;
+  cascade: boolean;
+}
+
+/** `CREATE TYPE [IF NOT EXISTS] [[db.]schema.]name AS ENUM ('label', ...)`. */
+export interface CreateTypeStatement extends Node {
+  kind: 'createType';
+  type: TableName;
+  labels: string[];
+  ifNotExists: boolean;
+}
+
+/** `DROP TYPE [IF EXISTS] [[db.]schema.]name`. */
+export interface DropTypeStatement extends Node {
+  kind: 'dropType';
+  type: TableName;
+  ifExists: boolean;
+}
+
+/** `SHOW SCHEMAS [FROM db]`. */
+export interface ShowSchemasStatement extends Node {
+  kind: 'showSchemas';
+  database?: string;
+}
+
+/** `SHOW ENUMS [FROM db]` / `SHOW TYPES`. */
+export interface ShowEnumsStatement extends Node {
+  kind: 'showEnums';
+  database?: string;
 }
 
 /** What `COMMENT ON` annotates. */
@@ -829,6 +875,12 @@ export type Statement =
   | CreateIndexStatement
   | DropIndexStatement
   | CommentOnStatement
+  | CreateSchemaStatement
+  | DropSchemaStatement
+  | CreateTypeStatement
+  | DropTypeStatement
+  | ShowSchemasStatement
+  | ShowEnumsStatement
   | SetTimeZoneStatement
   | ShowTimeZoneStatement;
 

@@ -159,6 +159,18 @@ class Formatter {
                 : `INDEX ${tableName(t.table)}@${quoteIdent(t.index)}`;
         return `COMMENT ON ${what} IS ${s.comment === null ? 'NULL' : quoteString(s.comment)}`;
       }
+      case 'createSchema':
+        return join(['CREATE SCHEMA', s.ifNotExists ? 'IF NOT EXISTS' : '', (s.database === undefined ? '' : `${quoteIdent(s.database)}.`) + quoteIdent(s.name)]);
+      case 'dropSchema':
+        return join(['DROP SCHEMA', s.ifExists ? 'IF EXISTS' : '', (s.database === undefined ? '' : `${quoteIdent(s.database)}.`) + quoteIdent(s.name), s.cascade ? 'CASCADE' : '']);
+      case 'createType':
+        return join(['CREATE TYPE', s.ifNotExists ? 'IF NOT EXISTS' : '', tableName(s.type), `AS ENUM (${s.labels.map(quoteString).join(', ')})`]);
+      case 'dropType':
+        return join(['DROP TYPE', s.ifExists ? 'IF EXISTS' : '', tableName(s.type)]);
+      case 'showSchemas':
+        return s.database === undefined ? 'SHOW SCHEMAS' : `SHOW SCHEMAS FROM ${quoteIdent(s.database)}`;
+      case 'showEnums':
+        return s.database === undefined ? 'SHOW ENUMS' : `SHOW ENUMS FROM ${quoteIdent(s.database)}`;
       case 'setTimeZone':
         return `SET TIME ZONE ${s.zone === undefined ? 'DEFAULT' : quoteString(s.zone)}`;
       case 'showTimeZone':
@@ -541,6 +553,7 @@ function selectItem(i: SelectItem): string {
 }
 
 function columnType(t: ColumnType): string {
+  if (t.enumType !== undefined) return t.enumType.schema === undefined ? quoteIdent(t.enumType.name) : `${quoteIdent(t.enumType.schema)}.${quoteIdent(t.enumType.name)}`;
   if (t.length !== undefined) return `${t.name}(${t.length})`;
   if (t.precision !== undefined) return `${t.name}(${t.precision}${t.scale === undefined ? '' : `, ${t.scale}`})`;
   return t.name;

@@ -1,7 +1,7 @@
 /**
  * Entry points of the parser and the dispatch from a statement's first words to the family
  * that parses it. The families live in `grammar/`:
- * - `data.ts`: CREATE / DROP DATABASE, TABLE, INDEX, VIEW, SEQUENCE; COMMENT ON; USE; SET;
+ * - `data.ts`: CREATE / DROP DATABASE, SCHEMA, TYPE, TABLE, INDEX, VIEW, SEQUENCE; COMMENT ON; USE; SET;
  *   INSERT, UPSERT, DELETE, UPDATE;
  * - `backup-restore.ts`: BACKUP, RESTORE, SHOW BACKUP, ALTER BACKUP ... NEW_KMS, external
  *   connections;
@@ -29,6 +29,8 @@ import {
   commentOn,
   createDatabase,
   createIndex,
+  createSchema,
+  createType,
   createSequence,
   createTable,
   createView,
@@ -36,6 +38,8 @@ import {
   dropDatabase,
   dropIndex,
   dropRelation,
+  dropSchema,
+  dropType,
   insert,
   set,
   update,
@@ -126,11 +130,13 @@ const CREATE: Readonly<Record<string, (p: Parser, pos: number) => Statement>> = 
   EXTERNAL: createExternalConnection,
   USER: createUser,
   INDEX: createIndex,
+  SCHEMA: createSchema,
+  TYPE: createType,
   UNIQUE: (p) => p.fail(p.peek(-1), 'UNIQUE secondary indexes are not supported: CREATE INDEX makes a non-unique one'),
 };
 
 function create(p: Parser): Statement {
-  return bySecondWord(p, 'CREATE', CREATE, 'DATABASE, TABLE, INDEX, VIEW, SEQUENCE, SCHEDULE, EXTERNAL CONNECTION or USER');
+  return bySecondWord(p, 'CREATE', CREATE, 'DATABASE, SCHEMA, TABLE, INDEX, TYPE, VIEW, SEQUENCE, SCHEDULE, EXTERNAL CONNECTION or USER');
 }
 
 /** `DROP <what>`, as CREATE. */
@@ -144,10 +150,12 @@ const DROP: Readonly<Record<string, (p: Parser, pos: number) => Statement>> = {
   EXTERNAL: dropExternalConnection,
   USER: dropUser,
   INDEX: dropIndex,
+  SCHEMA: dropSchema,
+  TYPE: dropType,
 };
 
 function drop(p: Parser): Statement {
-  return bySecondWord(p, 'DROP', DROP, 'DATABASE, TABLE, INDEX, VIEW, SEQUENCE, SCHEDULE, SCHEDULES, EXTERNAL CONNECTION or USER');
+  return bySecondWord(p, 'DROP', DROP, 'DATABASE, SCHEMA, TABLE, INDEX, TYPE, VIEW, SEQUENCE, SCHEDULE, SCHEDULES, EXTERNAL CONNECTION or USER');
 }
 
 /** `<first> <second> ...`: consumes both words and hands the rest to `table[second]`. */

@@ -178,6 +178,7 @@ function columnDefault(p: Parser): Literal | NextvalDefault {
 
 function columnType(p: Parser): ColumnType {
   const t = p.peek();
+  if (t.kind === 'ident' || (t.kind === 'word' && !BUILTIN_TYPE_WORDS.has(t.upper) && !UNSUPPORTED_TYPES.has(t.upper))) return enumType(p);
   if (t.kind !== 'word') p.expected('column type');
   p.next();
   const pos = t.pos;
@@ -241,6 +242,69 @@ function columnType(p: Parser): ColumnType {
     }
   }
   p.fail(t, 'expected a column type (INT, FLOAT, STRING, BOOL, BYTES, TIMESTAMP, TIMESTAMPTZ, DECIMAL)');
+}
+
+/** Words that open a built-in column type. */
+const BUILTIN_TYPE_WORDS: ReadonlySet<string> = new Set([
+  'INT', 'INT2', 'INT4', 'INT8', 'INTEGER', 'BIGINT', 'SMALLINT', 'FLOAT', 'FLOAT4', 'FLOAT8', 'REAL', 'DOUBLE',
+  'STRING', 'TEXT', 'VARCHAR', 'CHAR', 'CHARACTER', 'BOOL', 'BOOLEAN', 'BYTES', 'BYTEA', 'TIMESTAMPTZ', 'TIMESTAMP',
+  'DECIMAL', 'NUMERIC', 'DEC',
+]);
+
+/**
+ * CockroachDB types cairn does not have: named as a column type they are a syntax error here
+ * (naming what cairn takes) rather than a lookup of a user-defined type of that name.
+ */
+const UNSUPPORTED_TYPES: ReadonlySet<string> = new Set([
+  'BLOB', 'JSON', 'JSONB', 'UUID', 'DATE', 'TIME', 'TIMETZ', 'INTERVAL', 'INET', 'SERIAL', 'BIGSERIAL', 'SMALLSERIAL',
+  'BIT', 'VARBIT', 'GEOMETRY', 'GEOGRAPHY', 'OID', 'ARRAY', 'TSVECTOR', 'TSQUERY', 'BOX2D', 'VECTOR', 'CITEXT',
+]);
+
+/** A user-defined type as a column type: `name` or `schema.name` (an ENUM made by CREATE TYPE). */
+function enumType(p: Parser): ColumnType {
+  const pos = p.peek().pos;
+  const first = p.ident('column type');
+  if (!p.acceptOp('.')) return { pos, name: 'ENUM', enumType: { name: first } };
+  return { pos, name: 'ENUM', enumType: { schema: first, name: p.ident('type name') } };
+}
+
+/** After `CREATE SCHEMA`: `[IF NOT EXISTS] [db.]name`. */
+export function createSchema(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  const first = p.ident('schema name');
+  if (!p.acceptOp('.')) return { kind: 'createSchema', pos, name: first, ifNotExists };
+  return { kind: 'createSchema', pos, database: first, name: p.ident('schema name'), ifNotExists };
+}
+
+/** After `DROP SCHEMA`: `[IF EXISTS] [db.]name [CASCADE | RESTRICT]`. */
+export function dropSchema(p: Parser, pos: number): Statement {
+  const ifExists = p.ifExists();
+  const first = p.ident('schema name');
+  const stmt: Statement = p.acceptOp('.')
+    ? { kind: 'dropSchema', pos, database: first, name: p.ident('schema name'), ifExists, cascade: false }
+    : { kind: 'dropSchema', pos, name: first, ifExists, cascade: false };
+  stmt.cascade = p.cascade();
+  return stmt;
+}
+
+/** After `CREATE TYPE`: `[IF NOT EXISTS] name AS ENUM ('label', ...)` (the only kind of type cairn makes). */
+export function createType(p: Parser, pos: number): Statement {
+  const ifNotExists = p.ifNotExists();
+  const type = p.tableName();
+  p.expectKw('AS');
+  const enumTok = p.peek();
+  if (!(enumTok.kind === 'word' && enumTok.upper === 'ENUM')) p.expected('ENUM (cairn makes enum types only)');
+  p.next();
+  p.expectOp('(');
+  const labels = p.isOp(')') ? [] : p.commaList(() => p.string('an enum label string'));
+  p.expectOp(')');
+  return { kind: 'createType', pos, type, labels, ifNotExists };
+}
+
+/** After `DROP TYPE`: `[IF EXISTS] name`. */
+export function dropType(p: Parser, pos: number): Statement {
+  const ifExists = p.ifExists();
+  return { kind: 'dropType', pos, type: p.tableName(), ifExists };
 }
 
 /** The raw text of a view's query: from SELECT to the end of the statement. */

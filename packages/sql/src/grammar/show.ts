@@ -22,6 +22,14 @@ export function show(p: Parser): Statement {
     case 'TIMEZONE':
       p.next();
       return { kind: 'showTimeZone', pos };
+    case 'SCHEMAS':
+    case 'ENUMS':
+    case 'TYPES': {
+      p.next();
+      const kind = word === 'SCHEMAS' ? 'showSchemas' : 'showEnums';
+      if (p.acceptKw('FROM')) return { kind, pos, database: p.ident('database name') };
+      return { kind, pos };
+    }
     case 'TABLES': {
       p.next();
       if (p.acceptKw('FROM')) return { kind: 'showTables', pos, database: p.ident('database name') };

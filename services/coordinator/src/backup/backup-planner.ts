@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { decodeDescriptorKey, descriptorSpan, encodeDescriptor, type Catalog } from '@cairn/catalog';
+import { namespaceName, decodeDescriptorKey, descriptorSpan, encodeDescriptor, type Catalog } from '@cairn/catalog';
 import { callNode } from '@cairn/cluster';
 import { fullBackupSubdir } from '@cairn/backup-format';
 import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
@@ -39,9 +39,11 @@ export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: st
       for (const p of targets.tables) {
         if (p.kind === 'allTables') {
           const db = catalog.resolveDatabase(p.database ?? currentDb);
-          tables.push(...publicTables(db.id));
+          // `db.sc.*`: the tables of schema sc only.
+          tables.push(...publicTables(db.id).filter((t) => p.schema === undefined || (t.schemaName ?? 'public') === p.schema));
         } else {
-          const name = p.table.database !== undefined ? { db: p.table.database, table: p.table.name } : { table: p.table.name };
+          const table = namespaceName(p.table.name, p.table.schema);
+          const name = p.table.database !== undefined ? { db: p.table.database, table } : { table };
           tables.push(catalog.resolveTable(name, currentDb));
         }
       }

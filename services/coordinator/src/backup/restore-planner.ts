@@ -1,7 +1,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { Catalog, decodeDescriptor, encodeDescriptor, missingViewDependency, rewriteDescriptor } from '@cairn/catalog';
+import { Catalog, decodeDescriptor, encodeDescriptor, missingViewDependency, namespaceName, rewriteDescriptor } from '@cairn/catalog';
 import { compareKeys, formatTimestamp, intersectSpans, tableSpan, type Span } from '@cairn/keys';
-import { DescriptorState, MvccFilter, ObjectKind, type Descriptor, type TableDescriptor } from '@cairn/proto';
+import { DescriptorState, MvccFilter, ObjectKind, type DatabaseDescriptor, type Descriptor, type TableDescriptor } from '@cairn/proto';
 import { checkRestoreStatement, type RestoreStatement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
 import { resolveAsOf } from '../statements/as-of.js';
@@ -120,8 +120,12 @@ export async function planRestore(
   const restored: TableDescriptor[] = [];
   for (const t of tables) {
     const parentId = parentFor.get(t.parentId)!;
-    if (!idMap.has(t.parentId) && cluster.tablesIn(parentId).some((x) => x.name === t.name)) {
-      throw new CairnError(ErrorCode.DuplicateObject, `relation "${t.name}" already exists`);
+    const tName = namespaceName(t.name, t.schemaName);
+    if (!idMap.has(t.parentId)) {
+      if (cluster.tablesIn(parentId).some((x) => namespaceName(x.name, x.schemaName) === tName)) {
+        throw new CairnError(ErrorCode.DuplicateObject, `relation "${tName}" already exists`);
+      }
+      checkSchemaAndTypesIn(cluster.databaseById(parentId)!, t);
     }
     const nt = { ...rewriteDescriptor(t, idMap, parentId, {
         skipMissingForeignKeys: o.skipMissingForeignKeys === true,
@@ -129,7 +133,7 @@ export async function planRestore(
       }), state: DescriptorState.OFFLINE };
     restored.push(nt);
     descriptors.push({ kind: { $case: 'table', value: nt } });
-    names.push({ parentId, name: nt.name, id: nt.id });
+    names.push({ parentId, name: namespaceName(nt.name, nt.schemaName), id: nt.id });
   }
 
   if (o.verifyBackupTableData === true) {
@@ -185,7 +189,7 @@ export function restorableViews(tables: readonly TableDescriptor[], skipMissingV
     const ids = new Set(kept.map((t) => t.id));
     const broken = kept.find((t) => t.kind === ObjectKind.VIEW && t.dependsOn.some((d) => !ids.has(d)));
     if (broken === undefined) return kept;
-    if (!skipMissingViews) throw missingViewDependency(broken.name, broken.dependsOn.find((d) => !ids.has(d))!);
+    if (!skipMissingViews) throw missingViewDependency(broken.name);
     kept = kept.filter((t) => t !== broken);
   }
 }
@@ -276,4 +280,20 @@ function restoreSpans(table: Span, layers: readonly { manifest: { files: Readonl
   }
   spans.push({ start, end: table.end });
   return spans;
+}
+
+/**
+ * A table restored into a database that already exists finds its user-defined schema and
+ * enum types there (a database restore brings them in its own descriptor).
+ */
+function checkSchemaAndTypesIn(db: DatabaseDescriptor, t: TableDescriptor): void {
+  const missing = (what: string) =>
+    new CairnError(
+      ErrorCode.UndefinedObject,
+      `cannot restore table "${namespaceName(t.name, t.schemaName)}" into database "${db.name}": ${what} does not exist there (restore the database, or create it first)`,
+    );
+  if (t.schemaName !== undefined && !db.schemas.some((sc) => sc.name === t.schemaName)) throw missing(`schema "${t.schemaName}"`);
+  for (const c of t.columns) {
+    if (c.enumType !== undefined && !db.types.some((ty) => ty.name === c.enumType)) throw missing(`type "${c.enumType}"`);
+  }
 }

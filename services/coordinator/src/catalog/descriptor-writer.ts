@@ -1,5 +1,5 @@
 import type { Catalog } from '@cairn/catalog';
-import { descriptorKey, encodeDescriptor, encodeNamespaceValue, namespaceKey } from '@cairn/catalog';
+import { descriptorKey, encodeDescriptor, encodeNamespaceValue, namespaceKey, namespaceName } from '@cairn/catalog';
 import type { Descriptor, KeyValueOp } from '@cairn/proto';
 import type { WriteLock } from '../write-lock.js';
 
@@ -74,8 +74,9 @@ export class DescriptorWriter {
 export function descriptorOps(d: Descriptor, removeName = false): KeyValueOp[] {
   const v = d.kind!.value;
   const parentId = d.kind!.$case === 'table' ? d.kind!.value.parentId : 0;
+  const name = d.kind!.$case === 'table' ? namespaceName(d.kind!.value.name, d.kind!.value.schemaName) : v.name;
   const ops: KeyValueOp[] = [{ key: descriptorKey(v.id), value: encodeDescriptor(d) }];
-  if (removeName) ops.push({ key: namespaceKey(parentId, v.name) });
-  else ops.push({ key: namespaceKey(parentId, v.name), value: encodeNamespaceValue(v.id) });
+  if (removeName) ops.push({ key: namespaceKey(parentId, name) });
+  else ops.push({ key: namespaceKey(parentId, name), value: encodeNamespaceValue(v.id) });
   return ops;
 }

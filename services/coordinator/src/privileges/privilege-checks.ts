@@ -100,6 +100,8 @@ export function requirementFor(stmt: Statement, sessionDb: string): Requirement 
       return requirementFor(stmt.show, sessionDb);
     case 'setTimeZone':
     case 'showTimeZone':
+    case 'showSchemas':
+    case 'showEnums':
     case 'useDatabase':
     case 'showDatabases':
     case 'showTables':

@@ -1,7 +1,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { columnTypeFromName, type TableDefinition } from '@cairn/catalog';
+import { columnTypeFromName, namespaceName, type TableDefinition } from '@cairn/catalog';
 import { prefixEnd, tablePrefix } from '@cairn/keys';
-import { ColumnType, DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
+import { ColumnType, DescriptorState, ObjectKind, type DatabaseDescriptor, type TableDescriptor } from '@cairn/proto';
 import {
   parseOne,
   type CreateDatabaseStatement,
@@ -14,6 +14,7 @@ import {
 } from '@cairn/sql';
 import type { DescriptorChange } from '../catalog/descriptor-writer.js';
 import { tagOnly, type StatementResult } from './result.js';
+import { enumLabels, placeOf } from './schema-statements.js';
 import type { Session } from './session.js';
 
 export async function createDatabase(s: Session, stmt: CreateDatabaseStatement): Promise<StatementResult> {
@@ -26,13 +27,16 @@ export async function createDatabase(s: Session, stmt: CreateDatabaseStatement):
 
 export async function createTable(s: Session, stmt: CreateTableStatement): Promise<StatementResult> {
   return s.leader.descriptors.change(async (c) => {
-    const db = c.catalog.resolveDatabase(databaseOf(s, stmt.table));
-    if (stmt.ifNotExists && c.catalog.table(db.name, stmt.table.name)) return tagOnly('CREATE TABLE');
+    const place = placeOf(c.catalog, s, stmt.table);
+    const db = place.db;
+    if (stmt.ifNotExists && c.catalog.table(db.name, place.namespaceName)) return tagOnly('CREATE TABLE');
+    const enumTypes = new Map(stmt.columns.flatMap((col) => (col.type.enumType === undefined ? [] : [[col.name, enumTypeOf(db, col.type.enumType)] as const])));
     const def: TableDefinition = {
       name: stmt.table.name,
+      ...(place.schema !== undefined ? { schemaName: place.schema } : {}),
       columns: stmt.columns.map((c) => ({
         name: c.name,
-        type: columnType(c.type.name),
+        type: c.type.enumType !== undefined ? ColumnType.STRING : columnType(c.type.name),
         nullable: !c.notNull,
         primaryKey: c.primaryKey,
         ...(c.references
@@ -47,7 +51,9 @@ export async function createTable(s: Session, stmt: CreateTableStatement): Promi
         references: { table: catalogName(fk.table), ...(fk.refColumns.length > 0 ? { columns: fk.refColumns } : {}) },
       })),
     };
-    const table = c.catalog.buildTableDescriptor(def, { id: c.allocateId(), parentId: db.id });
+    const built = c.catalog.buildTableDescriptor(def, { id: c.allocateId(), parentId: db.id });
+    // ENUM columns hold their label text; the type's name says which labels they take.
+    const table = { ...built, columns: built.columns.map((col) => (enumTypes.has(col.name) ? { ...col, enumType: enumTypes.get(col.name)! } : col)) };
     await publishTable(c, table);
     return tagOnly('CREATE TABLE');
   });
@@ -55,9 +61,10 @@ export async function createTable(s: Session, stmt: CreateTableStatement): Promi
 
 export async function createView(s: Session, stmt: CreateViewStatement): Promise<StatementResult> {
   return s.leader.descriptors.change(async (c) => {
-    const db = c.catalog.resolveDatabase(databaseOf(s, stmt.view));
-    if (stmt.ifNotExists && c.catalog.table(db.name, stmt.view.name)) return tagOnly('CREATE VIEW');
-    c.catalog.checkNameAvailable(db.id, stmt.view.name);
+    const place = placeOf(c.catalog, s, stmt.view);
+    const db = place.db;
+    if (stmt.ifNotExists && c.catalog.table(db.name, place.namespaceName)) return tagOnly('CREATE VIEW');
+    c.catalog.checkNameAvailable(db.id, place.namespaceName);
     const dependsOn = viewDependencies(c.catalog, stmt.query, db.name);
     const table: TableDescriptor = {
       id: c.allocateId(),
@@ -72,6 +79,7 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
       dependsOn,
       nextColumnId: 1,
       indexes: [],
+      ...(place.schema !== undefined ? { schemaName: place.schema } : {}),
     };
     await publishTable(c, table);
     return tagOnly('CREATE VIEW');
@@ -80,9 +88,10 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
 
 export async function createSequence(s: Session, stmt: CreateSequenceStatement): Promise<StatementResult> {
   return s.leader.descriptors.change(async (c) => {
-    const db = c.catalog.resolveDatabase(databaseOf(s, stmt.sequence));
-    if (stmt.ifNotExists && c.catalog.table(db.name, stmt.sequence.name)) return tagOnly('CREATE SEQUENCE');
-    c.catalog.checkNameAvailable(db.id, stmt.sequence.name);
+    const place = placeOf(c.catalog, s, stmt.sequence);
+    const db = place.db;
+    if (stmt.ifNotExists && c.catalog.table(db.name, place.namespaceName)) return tagOnly('CREATE SEQUENCE');
+    c.catalog.checkNameAvailable(db.id, place.namespaceName);
     const table: TableDescriptor = {
       id: c.allocateId(),
       name: stmt.sequence.name,
@@ -96,6 +105,7 @@ export async function createSequence(s: Session, stmt: CreateSequenceStatement):
       dependsOn: [],
       nextColumnId: 2,
       indexes: [],
+      ...(place.schema !== undefined ? { schemaName: place.schema } : {}),
     };
     await publishTable(c, table);
     return tagOnly('CREATE SEQUENCE');
@@ -205,8 +215,17 @@ export function databaseOf(s: Session, name: TableName): string {
   return db;
 }
 
+/** A written name as the catalog looks it up (`schema.name` in a user-defined schema). */
 export function catalogName(name: TableName): { db?: string; table: string } {
-  return name.database !== undefined ? { db: name.database, table: name.name } : { table: name.name };
+  const table = namespaceName(name.name, name.schema);
+  return name.database !== undefined ? { db: name.database, table } : { table };
+}
+
+/** The enum type a column names, which must exist in the table's database. */
+function enumTypeOf(db: DatabaseDescriptor, type: { schema?: string; name: string }): string {
+  const name = namespaceName(type.name, type.schema);
+  if (enumLabels(db, name) === undefined) throw new CairnError(ErrorCode.UndefinedObject, `type "${name}" does not exist`);
+  return name;
 }
 
 function columnType(name: string): ColumnType {

@@ -16,6 +16,7 @@ import type { DeleteStatement, InsertStatement, SelectStatement, UpdateStatement
 import { resolveAsOf } from './as-of.js';
 import { compileValueExpr } from './value-expr.js';
 import { rowsThroughIndex } from './index-statements.js';
+import { checkEnumValues } from './schema-statements.js';
 import { catalogName } from './ddl-statements.js';
 import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './row-predicates.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
@@ -63,6 +64,7 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
     }
     const row: Datum[] = table.columns.map((c) => (isImplicitRowId(table, c) ? uniqueRowId() : null));
     targetOrdinals.forEach((o, j) => (row[o] = coerceLiteral(table.columns[o]!, literal(lits[j]!))));
+    checkEnumValues(leader.catalog, table, row);
     table.columns.forEach((c, o) => {
       if (row[o] === null && !c.nullable && !fromSequence.has(o)) {
         throw new CairnError(ErrorCode.InvalidArgument, `null value in column "${c.name}" violates not-null constraint`);
@@ -167,6 +169,7 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
     const values = assignments.map((a) => a.value(row));
     const after = [...row];
     assignments.forEach((a, i) => (after[a.ordinal] = values[i]!));
+    checkEnumValues(s.leader.catalog, table, after);
     return after;
   });
   return tagOnly(`UPDATE ${count}`);

@@ -29,6 +29,7 @@ import { inSessionTimeZone } from './session-time-zone.js';
 import { selectFromShow } from './show-query.js';
 import { createIndex, dropIndex } from './index-statements.js';
 import { commentOn } from './comment-statements.js';
+import { createSchema, createType, dropSchema, dropType, showEnums, showSchemas } from './schema-statements.js';
 import { resolveTimeZone, UTC } from '@cairn/jobs';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import { showProtectedTimestamps } from './protected-ts-statements.js';
@@ -223,6 +224,18 @@ async function executeKind(s: Session, stmt: Statement): Promise<StatementResult
       return dropIndex(s, stmt);
     case 'commentOn':
       return commentOn(s, stmt);
+    case 'createSchema':
+      return createSchema(s, stmt);
+    case 'dropSchema':
+      return dropSchema(s, stmt);
+    case 'createType':
+      return createType(s, stmt);
+    case 'dropType':
+      return dropType(s, stmt);
+    case 'showSchemas':
+      return showSchemas(s, stmt);
+    case 'showEnums':
+      return showEnums(s, stmt);
     case 'selectFromShow':
       // The SHOW is authorized as if run alone (requirementFor looks through the query).
       return selectFromShow(stmt, (show) => executeStatement(s, show));

@@ -31,7 +31,7 @@ export function showTables(s: Session, stmt: ShowTablesStatement): StatementResu
   const db = s.leader.catalog.resolveDatabase(dbName);
   return rowsResult(
     ['schema_name', 'table_name', 'type', 'owner'],
-    s.leader.catalog.tablesIn(db.id).map((t) => ['public', t.name, kindName(t.kind), 'root']),
+    s.leader.catalog.tablesIn(db.id).map((t) => [t.schemaName ?? 'public', t.name, kindName(t.kind), 'root']),
   );
 }
 
