@@ -164,7 +164,7 @@ describe('dependencies and skip_missing_*', () => {
   it('refuses a view without its table, and skip_missing_views leaves the view out', async () => {
     const err = await failure(client, `RESTORE TABLE shop.big_orders, shop.customers ${from()} WITH into_db = 'target'`);
     expect(err.code).toBe(ErrorCode.FailedPrecondition);
-    expect(err.message).toMatch(/cannot restore "big_orders" without restoring referenced table \d+ \(or "skip_missing_views" option\)/);
+    expect(err.message).toContain('cannot restore view "big_orders" without restoring referenced table (or "skip_missing_views" option)');
     await client.execute(`RESTORE TABLE shop.big_orders, shop.customers ${from()} WITH into_db = 'target', skip_missing_views`);
     expect(await tables('target')).toEqual(['customers']);
   });

@@ -70,8 +70,8 @@ export class KeyRewriter {
 }
 
 /** CockroachDB's refusal of a view whose table (or view) is not restored with it. */
-export function missingViewDependency(view: string, dependency: number): CairnError {
-  return new CairnError(ErrorCode.FailedPrecondition, `cannot restore "${view}" without restoring referenced table ${dependency} (or "skip_missing_views" option)`);
+export function missingViewDependency(view: string): CairnError {
+  return new CairnError(ErrorCode.FailedPrecondition, `cannot restore view "${view}" without restoring referenced table (or "skip_missing_views" option)`);
 }
 
 /** How `rewriteDescriptor` treats references to tables that are not being restored. */
@@ -116,7 +116,7 @@ export function rewriteDescriptor(
   }
   out.dependsOn = table.dependsOn.map((dep) => {
     const target = idMap.get(dep);
-    if (target === undefined) throw missingViewDependency(table.name, dep);
+    if (target === undefined) throw missingViewDependency(table.name);
     return target;
   });
   out.columns = table.columns.map((c) => {
