@@ -4,9 +4,6 @@ import { defineConfig } from 'vitest/config';
 // whole clusters as processes live in test/. Workspace packages resolve to their TypeScript
 // sources through the "source" export condition, so tests need no separate build of the
 // package under test (the e2e project runs the built CLI, so `pnpm build` comes first).
-/** End-to-end files whose schedules run every minute (see the e2e-cadence project). */
-const CADENCE_FILES = ['test/schedules.test.ts', 'test/nats-cluster-failover.test.ts'];
-
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
@@ -23,27 +20,19 @@ export default defineConfig({
         },
       },
       {
+        // End-to-end files spend most of their time waiting (for processes to start, for a
+        // failover, for the next minute of a schedule): a whole CI run averages well under
+        // one busy core. So three files run at a time, each with its own cluster on its own
+        // ports and temp dirs. Vitest runs groups one after another: the unit files (group 0)
+        // first, then these (group 1); a file that is not ready for neighbours must say so.
         extends: true,
         test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
-          exclude: [...CADENCE_FILES, '**/node_modules/**'],
-          testTimeout: 300_000,
-          hookTimeout: 120_000,
-          fileParallelism: false,
-        },
-      },
-      {
-        // Files that follow a schedule across minute boundaries spend most of their minutes
-        // waiting for the next one: a project of their own runs them beside the other e2e
-        // files (projects run side by side; each keeps its own files one at a time).
-        extends: true,
-        test: {
-          name: 'e2e-cadence',
-          include: CADENCE_FILES,
           testTimeout: 300_000,
           hookTimeout: 240_000,
-          fileParallelism: false,
+          maxWorkers: 3,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -17,6 +17,9 @@ beforeAll(async () => {
   ncClient = await connectNats(server.url, 'extern-client');
   dir = await tempDir('nodelocal-proxy');
   serveNodelocal(ncServer, 4, new LocalDirStorage(dir));
+  // The subscription is live at the server only once the connection has flushed; a request
+  // from the other connection before that finds no responder (seen on a loaded CI machine).
+  await ncServer.flush();
 });
 
 afterAll(async () => {
