@@ -15,7 +15,7 @@ import {
 import { compareScheduleIds, showSchedulesRow, type BackupSchedule } from '@cairn/schedules';
 import { quoteIdent, quoteString, type Statement } from '@cairn/sql';
 import type { Leader } from '../leader.js';
-import { authorizeStatement, sessionUser } from '../privileges/privilege-statements.js';
+import { authorizeStatement, scheduleAccess, sessionUser } from '../privileges/privilege-statements.js';
 import { executeSql } from '../statements/execute.js';
 import { runningJobs } from '../statements/schedule-statements.js';
 import type { Session } from '../statements/session.js';
@@ -32,7 +32,8 @@ export function scheduleToProto(schedule: BackupSchedule, jobsRunning: number): 
     label: schedule.label,
     status: schedule.state === 'PAUSED' ? ScheduleStatus.PAUSED : ScheduleStatus.ACTIVE,
     nextRun: schedule.nextRunMs === null ? undefined : new Date(schedule.nextRunMs),
-    state: schedule.statusText,
+    // Redacted (a status may quote a job's error), as SHOW SCHEDULES shows it.
+    state: row.state ?? '',
     recurrence: row.recurrence ?? '',
     jobsRunning,
     owner: schedule.owner,
@@ -55,10 +56,12 @@ async function runStatement(leader: Leader, user: string, sql: string) {
 async function schedulesNamed(leader: Leader, user: string, ids: readonly string[]): Promise<Schedule[]> {
   const s: Session = { leader, database: '', user: sessionUser(user) };
   const running = await runningJobs(s);
+  const may = await scheduleAccess(s);
   const out: Schedule[] = [];
   for (const id of ids) {
     const schedule = await leader.schedules.store.get(id);
-    if (schedule) out.push(scheduleToProto(schedule, running(id)));
+    // A non-admin sees its own schedules only, as through SHOW SCHEDULES.
+    if (schedule && may(schedule.owner)) out.push(scheduleToProto(schedule, running(id)));
   }
   return out;
 }
@@ -135,9 +138,10 @@ export function scheduleService(ctx: ApiCallContext): [typeof ScheduleServiceSer
       const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
       if (pageSize > MAX_PAGE_SIZE) throw new CairnError(ErrorCode.InvalidArgument, `page_size must be at most ${MAX_PAGE_SIZE}`);
       const after = req.pageToken ? decodeToken(req.pageToken) : undefined;
-      // SHOW SCHEDULES' order: creation time, then id.
+      const may = await scheduleAccess(s);
+      // SHOW SCHEDULES' order: creation time, then id; a non-admin's own schedules only.
       const all = (await leader.schedules.store.list())
-        .filter((x) => (req.label === '' || x.label === req.label) && (req.status === ScheduleStatus.UNSPECIFIED || (req.status === ScheduleStatus.PAUSED) === (x.state === 'PAUSED')))
+        .filter((x) => may(x.owner) && (req.label === '' || x.label === req.label) && (req.status === ScheduleStatus.UNSPECIFIED || (req.status === ScheduleStatus.PAUSED) === (x.state === 'PAUSED')))
         .sort((a, b) => a.createdAtMs - b.createdAtMs || compareScheduleIds(a.id, b.id));
       const start = after === undefined ? 0 : all.findIndex((x) => x.createdAtMs > after.createdAtMs || (x.createdAtMs === after.createdAtMs && compareScheduleIds(x.id, after.id) > 0));
       const page = start < 0 ? [] : all.slice(start, start + pageSize);

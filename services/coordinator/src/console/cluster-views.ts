@@ -5,7 +5,7 @@ import type { NodeRecord } from '@cairn/proto';
 import { compareScheduleIds, showSchedulesRow, type BackupSchedule } from '@cairn/schedules';
 import { listJobPage } from '../jobs/job-control.js';
 import type { Leader } from '../leader.js';
-import { authorizeStatement, sessionUser } from '../privileges/privilege-statements.js';
+import { authorizeStatement, sessionUser, scheduleAccess } from '../privileges/privilege-statements.js';
 import { executeSql } from '../statements/execute.js';
 import { runningJobs } from '../statements/schedule-statements.js';
 import type { Session } from '../statements/session.js';
@@ -122,7 +122,8 @@ function scheduleView(schedule: BackupSchedule, jobsRunning: number): ScheduleVi
     id: schedule.id,
     label: schedule.label,
     status: schedule.state === 'PAUSED' ? 'PAUSED' : 'ACTIVE',
-    state: schedule.statusText,
+    // Redacted (a status may quote a job's error), as SHOW SCHEDULES shows it.
+    state: row.state ?? '',
     recurrence: row.recurrence ?? '',
     next_run_at: iso(schedule.nextRunMs),
     jobs_running: jobsRunning,
@@ -134,7 +135,9 @@ export async function listSchedules(leader: Leader, user: string): Promise<{ sch
   leader.assertReady();
   const s = session(leader, user);
   await authorizeStatement(s, { kind: 'showSchedules', backupOnly: false, pos: 1 });
-  const all = (await leader.schedules.store.list()).sort((a, b) => a.createdAtMs - b.createdAtMs || compareScheduleIds(a.id, b.id));
+  // A non-admin sees the schedules it owns, as through SHOW SCHEDULES.
+  const may = await scheduleAccess(s);
+  const all = (await leader.schedules.store.list()).filter((x) => may(x.owner)).sort((a, b) => a.createdAtMs - b.createdAtMs || compareScheduleIds(a.id, b.id));
   const running = await runningJobs(s);
   return { schedules: all.map((x) => scheduleView(x, running(x.id))) };
 }
