@@ -227,6 +227,14 @@ describe('user-defined schemas and enum types', () => {
 
   it('restores schemas and types with their database, and a table into a database that has them', async () => {
     await root.execute("BACKUP DATABASE shop INTO 'nodelocal://1/schemas'");
+    expect(await query(root, "SELECT parent_schema_name, object_name FROM [SHOW BACKUP LATEST IN 'nodelocal://1/schemas'] WHERE object_name = 'orders' ORDER BY parent_schema_name")).toEqual([
+      { parent_schema_name: 'public', object_name: 'orders' },
+      { parent_schema_name: 'sales', object_name: 'orders' },
+    ]);
+    expect(await query(root, "SELECT object_name FROM [SHOW BACKUP LATEST IN 'nodelocal://1/schemas'] WHERE object_type = 'schema' ORDER BY object_name")).toEqual([
+      { object_name: 'public' },
+      { object_name: 'sales' },
+    ]);
     await root.execute("RESTORE DATABASE shop FROM LATEST IN 'nodelocal://1/schemas' WITH new_db_name = shop3");
     expect((await root.execute("SELECT id, status, mood FROM shop3.sales.orders ORDER BY id")).rows).toEqual([
       ['1', 'open', 'happy'],

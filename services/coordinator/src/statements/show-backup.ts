@@ -84,12 +84,14 @@ function objectsResult(stmt: ShowBackupStatement, chain: readonly HomedLayer[], 
     for (const db of catalog.databases()) {
       rows.push(row([null, null, db.name, 'database'], none, null, privilegesText(m, 'database', db.id, db.name)));
       rows.push(row([db.name, null, 'public', 'schema'], none, null, null));
+      // User-defined schemas (CREATE SCHEMA) travel in the database's descriptor.
+      for (const sc of db.schemas) rows.push(row([db.name, null, sc.name, 'schema'], none, null, null));
       for (const t of catalog.tablesIn(db.id)) {
         if (t.state === DescriptorState.DROPPED) continue;
         const st = stats.get(t.id);
         const size = { rows: String(st?.rows ?? 0n), bytes: String(st?.bytes ?? 0n), stored: String(st?.stored ?? 0) };
         // Views and sequences are table descriptors: CockroachDB shows them as 'table' too.
-        rows.push(row([db.name, 'public', t.name, 'table'], size, createStatementOf(t, catalog), privilegesText(m, 'table', t.id, t.name)));
+        rows.push(row([db.name, t.schemaName ?? 'public', t.name, 'table'], size, createStatementOf(t, catalog), privilegesText(m, 'table', t.id, t.name)));
       }
     }
   }
