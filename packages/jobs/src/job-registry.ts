@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CairnError, ErrorCode, isRetryable } from '@cairn/errors';
+import { CairnError, ErrorCode, isRetryable, redactText } from '@cairn/errors';
 import { EMPTY_PROGRESS, type Job, type JobId, type JobType, type NewJobSpec, type SpanProgress } from './job.js';
 import { JobIdGenerator } from './job-id.js';
 import { ADOPTABLE_STATUSES, isTerminalStatus, type JobStatus } from './job-status.js';
@@ -761,8 +761,9 @@ function meta(job: Job): Record<string, unknown> {
   return { component: 'jobs', jobId: job.id, jobType: job.spec.type };
 }
 
+/** A job's error as stored and shown: redacted here, so no reader of the job sees a secret. */
 function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return redactText(err instanceof Error ? err.message : String(err));
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */

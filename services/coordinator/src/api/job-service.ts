@@ -1,5 +1,5 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { CairnError, ErrorCode, redactText } from '@cairn/errors';
 import { isTerminalStatus, type Job, type JobFilter, type JobStatus } from '@cairn/jobs';
 import {
   JobServiceService,
@@ -53,17 +53,18 @@ export function jobToProto(job: Job): PbJob {
   return {
     jobId: BigInt(job.id),
     jobType: TYPE_TO_PB[job.spec.type] ?? PbJobType.UNSPECIFIED,
-    description: job.spec.description,
-    statement: job.spec.statement,
+    // The one redactor again at the edge, as SHOW JOBS: nothing written earlier shows a secret.
+    description: redactText(job.spec.description),
+    statement: redactText(job.spec.statement),
     userName: job.spec.userName,
     status: STATUS_TO_PB[job.status],
-    runningStatus: job.progress.runningStatus ?? '',
+    runningStatus: redactText(job.progress.runningStatus ?? ''),
     created: new Date(job.spec.createdAtMs),
     started: toDate(job.startedAtMs),
     finished: toDate(job.finishedAtMs),
     modified: new Date(job.modifiedAtMs),
     fractionCompleted: job.progress.fractionCompleted,
-    error: job.error ?? '',
+    error: redactText(job.error ?? ''),
     coordinatorId: job.coordinatorId ?? '',
     scheduleId: job.spec.scheduleId === null ? 0n : BigInt(job.spec.scheduleId),
     spansDone: spans?.done ?? 0,

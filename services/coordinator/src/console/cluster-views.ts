@@ -1,5 +1,5 @@
 import { formatLocality, isLive } from '@cairn/cluster';
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { CairnError, ErrorCode, redactText } from '@cairn/errors';
 import type { Job } from '@cairn/jobs';
 import type { NodeRecord } from '@cairn/proto';
 import { compareScheduleIds, showSchedulesRow, type BackupSchedule } from '@cairn/schedules';
@@ -64,14 +64,14 @@ export function jobView(job: Job): JobView {
   return {
     id: job.id,
     type: job.spec.type,
-    description: job.spec.description,
+    description: redactText(job.spec.description),
     status: jobStatusEnum(job.status),
     running_status: job.progress.runningStatus ?? '',
     fraction_completed: job.progress.fractionCompleted,
     created_at: new Date(job.spec.createdAtMs).toISOString(),
     started_at: iso(job.startedAtMs),
     finished_at: iso(job.finishedAtMs),
-    error_message: job.error ?? null,
+    error_message: job.error === null ? null : redactText(job.error),
   };
 }
 
