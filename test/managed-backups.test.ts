@@ -169,7 +169,7 @@ beforeAll(async () => {
     tls: { ca, cert: await readFile(join(certsDir, 'client.root.crt')), key: await readFile(join(certsDir, 'client.root.key')) },
   });
   // Enough rows that a restore takes a few seconds: the leader is killed part way through one.
-  await initBank(root, { rows: 20_000, payloadBytes: 200 });
+  await initBank(root, { rows: 10_000, payloadBytes: 200 });
   await root.execute('CREATE DATABASE shop');
   await root.execute('CREATE TABLE shop.orders (id INT PRIMARY KEY, item STRING)');
   await root.execute(`INSERT INTO shop.orders VALUES ${Array.from({ length: 50 }, (_, i) => `(${i}, 'item-${i}')`).join(', ')}`);
@@ -406,16 +406,32 @@ describe('managed backups API', () => {
     expect(started.body).toMatchObject({ type: 'CLUSTER', source: expect.stringMatching(/^cairn-/), destination: expect.stringMatching(/^cairn-/) });
     const id = String(started.body['id']);
     await expect(root.execute('INSERT INTO shop.orders VALUES (1001, \'during\')')).rejects.toThrow(/cluster is being restored/);
-    // Killed part way: once the restore is running and before it is done.
+    // Killed part way: the job has erased the cluster's databases (extra is gone) and is
+    // restoring spans.
     const seen = await waitFor(
       async () => {
         const r = await api('GET', cpath(`restores/${id}`), T.restore, { key: keys.viewer, address: httpAddress(leader) });
-        return r.body['status'] === 'PREPARING' ? undefined : r.body;
+        if (r.body['status'] === 'PREPARING') return undefined;
+        const names = (await query(root, 'SHOW DATABASES')).map((d) => d['database_name']);
+        return r.body['status'] !== 'RUNNING' || !names.includes('extra') ? r.body : undefined;
       },
-      { what: `restore ${id} running`, timeoutMs: 60_000, intervalMs: 50 },
+      { what: `restore ${id} running with the cluster erased`, timeoutMs: 60_000, intervalMs: 50 },
     );
     expect(seen['status'], 'the restore must still be running when the leader is killed').toBe('RUNNING');
     await leader.kill('SIGKILL');
+    // The new leader refuses writes too while it finishes the restore (or, if it has already
+    // finished by the time the write reaches it, takes the write).
+    const during = await root.execute('CREATE DATABASE during_failover').then(
+      () => 'written',
+      (err: unknown) => String(err),
+    );
+    if (during === 'written') {
+      const r = await api('GET', cpath(`restores/${id}`), T.restore, { key: keys.viewer, address: httpAddress(standby) });
+      expect(r.body['status']).toBe('SUCCEEDED');
+      await root.execute('DROP DATABASE during_failover');
+    } else {
+      expect(during).toMatch(/cluster is being restored/);
+    }
     const end = await waitRestore(id, httpAddress(standby));
     expect(end['status'], JSON.stringify(end)).toBe('SUCCEEDED');
     // Exactly what the backup held: extra is gone, the late row too.

@@ -27,15 +27,17 @@ async function logIngest(nc: NatsConnection, ref: IngestRef): Promise<void> {
   const data = IngestRef.encode(ref).finish();
   // Through a leader change (no responder, or a leader whose writer just broke) ask again for
   // a while instead of redoing the whole span: the staged rows are still there. Logging the
-  // same reference twice is harmless, replicas load the same rows again.
+  // same reference twice is harmless, replicas load the same rows again. A request the old
+  // leader received just before it was killed is never answered: each attempt waits 10 s (a
+  // live leader answers in milliseconds), not a minute, before asking the new leader.
   await retryNats(
     async () => {
-      const reply = await nc.request(LEADER_INGEST_REF_SUBJECT, data, { timeout: 60_000 });
+      const reply = await nc.request(LEADER_INGEST_REF_SUBJECT, data, { timeout: 10_000 });
       if (reply.data.byteLength > 0) {
         throw new CairnError(ErrorCode.Unavailable, `no coordinator leader logged the restored rows: ${new TextDecoder().decode(reply.data)}`, { retryable: true });
       }
     },
-    { what: 'no coordinator leader logged the restored rows', budgetMs: 45_000 },
+    { what: 'no coordinator leader logged the restored rows', budgetMs: 60_000 },
   );
 }
 
