@@ -2,7 +2,7 @@
  * One redactor, every output: each kind of secret a user can type (each secret query
  * parameter of a storage or KMS URI, a password in a URI's user info, an encryption
  * passphrase, a user's password) is put through every path that prints something (SHOW JOBS,
- * SHOW SCHEDULES and CREATE SCHEDULE rows, SHOW EXTERNAL CONNECTIONS, the audit form of a
+ * SHOW SCHEDULES and CREATE SCHEDULE rows, the JobService and ScheduleService answers, SHOW EXTERNAL CONNECTIONS, the audit form of a
  * statement, process logs, errors as built, wrapped and sent over gRPC) and must not come out.
  */
 import { Writable } from 'node:stream';
@@ -14,6 +14,8 @@ import { createScheduleRow, planCreateSchedule, showSchedulesRow } from '@cairn/
 import { formatStatement, parse, parseOne, type CreateScheduleStatement } from '@cairn/sql';
 import { redactStorageUri } from '@cairn/cloud';
 import { toServiceError } from './api/grpc-errors.js';
+import { jobToProto } from './api/job-service.js';
+import { scheduleToProto } from './api/schedule-service.js';
 import { externalConnectionRow } from './statements/backup-statements.js';
 
 /** A secret value that says which kind it is, so a leak names itself. */
@@ -94,6 +96,9 @@ describe('the one redactor', () => {
         expectClean('SHOW JOBS', JSON.stringify(row));
         // A description written unredacted (by an older build) is redacted when shown.
         expectClean('SHOW JOBS (old job)', JSON.stringify(showJobsRow(job(backupSql, ''))));
+        // JobService answers with the same columns, typed.
+        const proto = jobToProto(job(backupSql, `storage failed: ${uri}`));
+        expectClean('JobService', [proto.description, proto.statement, proto.error, proto.runningStatus].join(' '));
       });
 
       it('is redacted in SHOW SCHEDULES and CREATE SCHEDULE rows', () => {
@@ -105,6 +110,8 @@ describe('the one redactor', () => {
           const failing = { ...schedule, state: 'PAUSED' as const, statusText: `job failed: ${uri}` };
           expectClean('SHOW SCHEDULES', JSON.stringify(showSchedulesRow(failing, 0)));
           expectClean('CREATE SCHEDULE', JSON.stringify(createScheduleRow(failing)));
+          const proto = scheduleToProto(failing, 0);
+          expectClean('ScheduleService', [proto.state, proto.command].join(' '));
         }
       });
 
