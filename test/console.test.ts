@@ -5,9 +5,10 @@
  * keyboard), opens the databases and tables views, restores a table into a new database through
  * the table restore module, watches Restore Jobs reach Succeeded (and checks the restored
  * table's fingerprint against the source's), changes retention and sees it apply only to the
- * next backup, and visits the jobs, nodes and schedules pages (pausing and resuming the managed
- * schedule). Every page is saved as a PNG in a temp dir the test prints, so a failed run can be
- * looked at.
+ * next backup, and visits the jobs page (a backup held running shows its progress bar, then
+ * finishes on the same page), the nodes page and the schedules page (pausing and resuming the
+ * managed schedule). Every page is saved as a PNG in a temp dir the test prints, so a failed
+ * run can be looked at.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -251,9 +252,34 @@ describe('console', () => {
   });
 
   it('shows jobs with progress, nodes by locality, and pauses and resumes the managed schedule', async () => {
-    await page.getByRole('link', { name: 'Jobs' }).click();
-    await page.getByRole('heading', { name: 'Running jobs' }).waitFor();
-    await page.locator('tbody tr', { hasText: 'RESTORE' }).first().waitFor();
+    // A job held running: with every node stopped (SIGSTOP) right after the job is created, its
+    // work items wait on the queue, so the page shows it at 0 % until the nodes go on.
+    const pids = cluster.nodes.map((n) => n.pid);
+    const signal = (sig: NodeJS.Signals) => pids.forEach((pid) => process.kill(pid, sig));
+    let jobId = '';
+    for (let attempt = 1; jobId === ''; attempt++) {
+      const started = await client.execute("BACKUP DATABASE shop INTO 'nodelocal://1/console-progress' WITH detached");
+      signal('SIGSTOP');
+      const id = started.rows[0]?.[0] ?? '';
+      const job = (await api<{ jobs: { id: string; status: string }[] }>('jobs')).jobs.find((j) => j.id === id);
+      if (job?.status === 'RUNNING') jobId = id;
+      else if (attempt === 5) throw new Error(`no backup job was still running when the nodes stopped (last: ${JSON.stringify(job)})`);
+      else signal('SIGCONT');
+    }
+    try {
+      await page.getByRole('link', { name: 'Jobs' }).click();
+      await page.getByRole('heading', { name: 'Running jobs' }).waitFor();
+      const running = page.locator('section[aria-labelledby="running-jobs-title"]').locator(`tr[data-key="${jobId}"]`);
+      await running.locator('[data-status="RUNNING"]').waitFor();
+      const bar = running.getByRole('progressbar', { name: `Job ${jobId} progress` });
+      expect(await bar.getAttribute('aria-valuenow')).toBe('0');
+      await shot('jobs-running');
+    } finally {
+      signal('SIGCONT');
+    }
+    // Live: the same page, without a reload, sees it finish.
+    await page.locator('section[aria-labelledby="recent-jobs-title"]').locator(`tr[data-key="${jobId}"] [data-status="SUCCEEDED"]`).waitFor({ timeout: 90_000 });
+    await page.getByText('No job is running.').waitFor();
     await shot('jobs');
 
     await page.getByRole('link', { name: 'Nodes' }).click();
