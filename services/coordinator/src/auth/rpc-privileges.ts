@@ -64,7 +64,7 @@ export const RPC_REQUIREMENTS: Readonly<Record<string, RpcRequirement>> = {
   '/cairn.v1.JobService/CancelJob': anyone,
   // BackupService and ScheduleService run the statement each call stands for through
   // executeSql (backup-service.ts, schedule-service.ts) as the authenticated user: the
-  // statement's own checks decide (BACKUP needs BACKUP privileges, schedules the admin role)
+  // statement's own checks decide (BACKUP needs BACKUP privileges, a schedule its owner)
   // and write the audit line, exactly as through SqlService.
   '/cairn.v1.BackupService/StartBackup': anyone,
   '/cairn.v1.BackupService/StartRestore': anyone,
