@@ -2,7 +2,8 @@
  * What a full-cluster backup carries outside the keyspace, against a real nats-server: the
  * metadata is captured from one cluster's buckets and restored into another's, grants move
  * to the restored objects' new ids (and grants on objects not restored go), schedules come
- * back paused without the old cluster's protected timestamp record, settings and external
+ * back paused without the old cluster's protected timestamp record (unchanged when restored
+ * onto the cluster they came from), settings and external
  * connections as they were. The span configs the zone configurations make are derived here
  * too.
  */
@@ -75,7 +76,7 @@ describe('cluster metadata in a full-cluster backup', () => {
     state = grant(state, [{ kind: 'externalConnection', name: 'conn-foo' }], ['USAGE'], ['maxroach']);
     await source.privileges.update(() => ({ state, result: undefined }));
     await source.meta.put('external-connection.conn-foo', new TextEncoder().encode('s3://b/p?AWS_SECRET_ACCESS_KEY=s'));
-    await source.meta.put('privileges-unrelated-key', new TextEncoder().encode('x'));
+    await source.meta.put('cluster-id', new TextEncoder().encode('source-cluster'));
     await source.settings.put('bulkio.backup.file_size', new TextEncoder().encode('1048576'));
     await source.settings.put('unknown.newer.setting', new TextEncoder().encode('1'));
     let id = 500n;
@@ -98,7 +99,9 @@ describe('cluster metadata in a full-cluster backup', () => {
     expect(md.schedules).toHaveLength(2);
     expect(restoredClusterMetadata({ grants: objectGrants, clusterMetadata: md })).toEqual({ grants: objectGrants, clusterMetadata: md });
 
+    expect(md.clusterId).toBe('source-cluster');
     const target = await clusterStores();
+    await target.meta.put('cluster-id', new TextEncoder().encode('target-cluster'));
     // A user the new cluster had is replaced, as CockroachDB's restore replaces system.users.
     await target.privileges.update((s) => ({ state: createUser(s, 'stranger', 1), result: undefined }));
     const ids = new Map([
@@ -129,6 +132,15 @@ describe('cluster metadata in a full-cluster backup', () => {
     ]);
     expect(schedules.every((x) => x.args.chainedProtectedTimestampRecord === null)).toBe(true);
     expect(schedules.find((x) => x.id === full!.id)?.args.dependentScheduleId).toBe(inc!.id);
+
+    // Restored onto the cluster they came from (an in-place restore), schedules stay as they were.
+    const same = await clusterStores();
+    await same.meta.put('cluster-id', new TextEncoder().encode('source-cluster'));
+    await restoreClusterMetadata(same, md, objectGrants, ids);
+    expect((await same.schedules.list()).map((x) => [x.id, x.state, x.args.chainedProtectedTimestampRecord])).toEqual([
+      [inc!.id, 'PAUSED', 'pts-of-the-old-cluster'],
+      [full!.id, 'ACTIVE', null],
+    ]);
   });
 });
 

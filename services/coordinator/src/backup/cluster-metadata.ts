@@ -17,6 +17,8 @@ import type { PrivilegeStore } from '../privileges/privilege-store.js';
 
 /** The key prefix of external connections in the `cairn_meta` bucket. */
 export const EXTERNAL_CONNECTION_KEY_PREFIX = 'external-connection.';
+/** The key of the cluster's id in `cairn_meta` (written once by the first coordinator). */
+export const CLUSTER_ID_KEY = 'cluster-id';
 
 /** Where the cluster metadata is read from and written to. */
 export interface ClusterMetadataStores {
@@ -71,8 +73,10 @@ export async function captureClusterMetadata(stores: Pick<ClusterMetadataStores,
   const settings: Record<string, string> = {};
   for (const [k, v] of await readAllKeys(stores.settings)) settings[k] = decoder.decode(v);
   const externalConnections: Record<string, string> = {};
+  let clusterId = '';
   for (const [k, v] of await readAllKeys(stores.meta)) {
     if (k.startsWith(EXTERNAL_CONNECTION_KEY_PREFIX)) externalConnections[k.slice(EXTERNAL_CONNECTION_KEY_PREFIX.length)] = decoder.decode(v);
+    if (k === CLUSTER_ID_KEY) clusterId = decoder.decode(v);
   }
   return {
     users: state.users.map((u) => ({ name: u.name, admin: u.admin, createdAtMs: BigInt(u.createdAtMs), passwordHash: u.passwordHash })),
@@ -80,6 +84,7 @@ export async function captureClusterMetadata(stores: Pick<ClusterMetadataStores,
     schedules: (await stores.schedules.list()).map(encodeSchedule),
     settings,
     externalConnections,
+    clusterId,
   };
 }
 
@@ -88,9 +93,10 @@ export const RESTORED_SCHEDULE_STATUS =
   'paused by a cluster restore: resume it once no other cluster backs up into its collection';
 
 /**
- * A restored schedule: paused, as CockroachDB pauses a backup schedule that finds itself on a
- * new cluster (two clusters writing one collection would break each other's chains). It keeps
- * its id, owner, label, cadence, pairing and protected-timestamp chaining.
+ * A schedule restored onto another cluster: paused, as CockroachDB pauses a backup schedule
+ * that finds itself on a new cluster (two clusters writing one collection would break each
+ * other's chains). It keeps its id, owner, label, cadence, pairing and protected-timestamp
+ * chaining; restored onto the cluster it came from, it comes back as it was.
  */
 export function restoredSchedule(s: BackupSchedule): BackupSchedule {
   // A chained protected timestamp record lived in the backed-up cluster: here there is none.
@@ -101,7 +107,8 @@ export function restoredSchedule(s: BackupSchedule): BackupSchedule {
  * Brings a cluster backup's metadata back onto the (empty) cluster a cluster restore runs on:
  * users and their role membership replace the cluster's; grants on restored databases and
  * tables move to their new ids (`ids`: backed-up id → restored id), with the system and
- * external connection grants beside them; schedules come back paused; settings and external
+ * external connection grants beside them; schedules come back, paused when this is another
+ * cluster than the one backed up; settings and external
  * connections are written as they were. Idempotent, so a resumed restore may run it again.
  */
 export async function restoreClusterMetadata(
@@ -135,8 +142,11 @@ export async function restoreClusterMetadata(
   for (const [name, uri] of Object.entries(md.externalConnections)) {
     await stores.meta.put(`${EXTERNAL_CONNECTION_KEY_PREFIX}${name}`, encoder.encode(uri));
   }
+  const here = await stores.meta.get(CLUSTER_ID_KEY);
+  const sameCluster = md.clusterId !== '' && here?.operation === 'PUT' && new TextDecoder().decode(here.value) === md.clusterId;
   for (const bytes of md.schedules) {
-    await stores.schedules.put(restoredSchedule(decodeSchedule(bytes)));
+    const schedule = decodeSchedule(bytes);
+    await stores.schedules.put(sameCluster ? schedule : restoredSchedule(schedule));
   }
 }
 
