@@ -6,7 +6,7 @@
 
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { DescriptorState } from '@cairn/proto';
-import type { DatabaseDescriptor, Descriptor, TableDescriptor } from '@cairn/proto';
+import type { DatabaseDescriptor, Descriptor, EnumTypeEntry, SchemaEntry, TableDescriptor } from '@cairn/proto';
 import { namespaceName, ROOT_PARENT_ID } from './catalog-keys.js';
 import { buildTableDescriptor } from './table-builder.js';
 import type { TableDefinition } from './table-builder.js';
@@ -16,6 +16,21 @@ import type { TableDefinition } from './table-builder.js';
  * not count as content: a full-cluster RESTORE is still taken, and fills them.
  */
 export const DEFAULT_DATABASES: readonly string[] = ['defaultdb', 'postgres'];
+
+/** A database's user-defined schemas (CREATE SCHEMA); public is not listed. */
+export function schemasOf(db: DatabaseDescriptor): SchemaEntry[] {
+  return db.objects?.schemas ?? [];
+}
+
+/** A database's enum types (CREATE TYPE), named `name` or `schema.name`. */
+export function enumTypesOf(db: DatabaseDescriptor): EnumTypeEntry[] {
+  return db.objects?.types ?? [];
+}
+
+/** `db` with its schemas and types replaced. */
+export function withObjects(db: DatabaseDescriptor, schemas: SchemaEntry[], types: EnumTypeEntry[]): DatabaseDescriptor {
+  return { ...db, objects: { schemas, types } };
+}
 
 /**
  * A possibly database-qualified table name as written in a statement. `table` is the name in
@@ -202,7 +217,7 @@ export class Catalog {
   schemaQualified(name: TableName, currentDb: string): TableName {
     if (name.db === undefined || name.db === '' || name.table.includes('.') || this.database(name.db) !== undefined) return name;
     const current = currentDb === '' ? undefined : this.database(currentDb);
-    if (current?.schemas.some((sc) => sc.name === name.db) !== true) return name;
+    if (current === undefined || !schemasOf(current).some((sc) => sc.name === name.db)) return name;
     return { db: currentDb, table: namespaceName(name.table, name.db) };
   }
 
@@ -219,7 +234,7 @@ export class Catalog {
   buildDatabaseDescriptor(name: string, id: number): DatabaseDescriptor {
     if (name === '') throw new CairnError(ErrorCode.InvalidArgument, 'empty database name');
     this.checkNameAvailable(ROOT_PARENT_ID, name);
-    return { id, name, state: DescriptorState.PUBLIC, schemas: [], types: [] };
+    return { id, name, state: DescriptorState.PUBLIC };
   }
 
   /**

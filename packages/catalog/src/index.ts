@@ -53,7 +53,7 @@ export {
   withIndex,
 } from './secondary-index.js';
 export { TableFingerprinter, combineFingerprints } from './fingerprint.js';
-export { Catalog, DEFAULT_DATABASES, formatTableName } from './catalog.js';
+export { Catalog, DEFAULT_DATABASES, enumTypesOf, formatTableName, schemasOf, withObjects } from './catalog.js';
 export type { TableName } from './catalog.js';
 export { ROWID_COLUMN, buildTableDescriptor, isImplicitRowId } from './table-builder.js';
 export type { ColumnDefinition, ForeignKeyDefinition, TableDefinition } from './table-builder.js';

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { Catalog, decodeDescriptor, encodeDescriptor, missingViewDependency, namespaceName, rewriteDescriptor } from '@cairn/catalog';
+import { Catalog, decodeDescriptor, encodeDescriptor, enumTypesOf, missingViewDependency, namespaceName, rewriteDescriptor, schemasOf } from '@cairn/catalog';
 import { compareKeys, formatTimestamp, intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, MvccFilter, ObjectKind, type DatabaseDescriptor, type Descriptor, type TableDescriptor } from '@cairn/proto';
 import { checkRestoreStatement, type RestoreStatement } from '@cairn/sql';
@@ -292,8 +292,8 @@ function checkSchemaAndTypesIn(db: DatabaseDescriptor, t: TableDescriptor): void
       ErrorCode.UndefinedObject,
       `cannot restore table "${namespaceName(t.name, t.schemaName)}" into database "${db.name}": ${what} does not exist there (restore the database, or create it first)`,
     );
-  if (t.schemaName !== undefined && !db.schemas.some((sc) => sc.name === t.schemaName)) throw missing(`schema "${t.schemaName}"`);
+  if (t.schemaName !== undefined && !schemasOf(db).some((sc) => sc.name === t.schemaName)) throw missing(`schema "${t.schemaName}"`);
   for (const c of t.columns) {
-    if (c.enumType !== undefined && !db.types.some((ty) => ty.name === c.enumType)) throw missing(`type "${c.enumType}"`);
+    if (c.enumType !== undefined && !enumTypesOf(db).some((ty) => ty.name === c.enumType)) throw missing(`type "${c.enumType}"`);
   }
 }

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { namespaceName, type Catalog } from '@cairn/catalog';
+import { enumTypesOf, namespaceName, schemasOf, withObjects, type Catalog } from '@cairn/catalog';
 import { DescriptorState, type DatabaseDescriptor, type TableDescriptor } from '@cairn/proto';
 import type {
   CreateSchemaStatement,
@@ -31,7 +31,7 @@ export function placeOf(catalog: Catalog, s: Session, name: TableName): ObjectPl
   let schema = name.schema;
   if (schema === undefined && name.database !== undefined && catalog.database(name.database) === undefined && s.database !== '') {
     const current = catalog.database(s.database);
-    if (current?.schemas.some((sc) => sc.name === name.database) === true) {
+    if (current !== undefined && schemasOf(current).some((sc) => sc.name === name.database)) {
       dbName = s.database;
       schema = name.database;
     }
@@ -41,7 +41,7 @@ export function placeOf(catalog: Catalog, s: Session, name: TableName): ObjectPl
   }
   const db = catalog.resolveDatabase(dbName);
   if (schema === 'public') schema = undefined;
-  if (schema !== undefined && !db.schemas.some((sc) => sc.name === schema)) {
+  if (schema !== undefined && !schemasOf(db).some((sc) => sc.name === schema)) {
     throw new CairnError(ErrorCode.UndefinedObject, `cannot create "${schema}.${name.name}" because the target database or schema does not exist`);
   }
   return { db, ...(schema !== undefined ? { schema } : {}), namespaceName: namespaceName(name.name, schema) };
@@ -49,7 +49,7 @@ export function placeOf(catalog: Catalog, s: Session, name: TableName): ObjectPl
 
 /** The labels of enum type `name` (`schema.name` outside public) of database `db`, if it has one. */
 export function enumLabels(db: DatabaseDescriptor | undefined, name: string): readonly string[] | undefined {
-  return db?.types.find((t) => t.name === name)?.labels;
+  return db === undefined ? undefined : enumTypesOf(db).find((t) => t.name === name)?.labels;
 }
 
 /** Refuses, with CockroachDB's error, a row (in column order) whose ENUM column holds no label of its type. */
@@ -67,11 +67,11 @@ export function checkEnumValues(catalog: Catalog, table: TableDescriptor, row: r
 export async function createSchema(s: Session, stmt: CreateSchemaStatement): Promise<StatementResult> {
   return s.leader.descriptors.change(async (c) => {
     const db = c.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
-    if (stmt.name === 'public' || db.schemas.some((sc) => sc.name === stmt.name)) {
+    if (stmt.name === 'public' || schemasOf(db).some((sc) => sc.name === stmt.name)) {
       if (stmt.ifNotExists) return tagOnly('CREATE SCHEMA');
       throw new CairnError(ErrorCode.DuplicateObject, `schema "${stmt.name}" already exists`);
     }
-    c.put({ kind: { $case: 'database', value: { ...db, schemas: [...db.schemas, { name: stmt.name }] } } });
+    c.put({ kind: { $case: 'database', value: withObjects(db, [...schemasOf(db), { name: stmt.name }], enumTypesOf(db)) } });
     return tagOnly('CREATE SCHEMA');
   });
 }
@@ -80,12 +80,12 @@ export async function dropSchema(s: Session, stmt: DropSchemaStatement): Promise
   return s.leader.descriptors.change(async (c) => {
     const db = c.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
     if (stmt.name === 'public') throw new CairnError(ErrorCode.InvalidArgument, 'cannot drop schema "public"');
-    if (!db.schemas.some((sc) => sc.name === stmt.name)) {
+    if (!schemasOf(db).some((sc) => sc.name === stmt.name)) {
       if (stmt.ifExists) return tagOnly('DROP SCHEMA');
       throw new CairnError(ErrorCode.UndefinedObject, `unknown schema "${stmt.name}"`);
     }
     const tables = c.catalog.tablesIn(db.id).filter((t) => t.schemaName === stmt.name);
-    const types = db.types.filter((t) => t.name.startsWith(`${stmt.name}.`));
+    const types = enumTypesOf(db).filter((t) => t.name.startsWith(`${stmt.name}.`));
     if ((tables.length > 0 || types.length > 0) && !stmt.cascade) {
       throw new CairnError(ErrorCode.FailedPrecondition, `schema "${stmt.name}" is not empty and CASCADE was not specified`);
     }
@@ -94,7 +94,11 @@ export async function dropSchema(s: Session, stmt: DropSchemaStatement): Promise
     c.put({
       kind: {
         $case: 'database',
-        value: { ...db, schemas: db.schemas.filter((sc) => sc.name !== stmt.name), types: db.types.filter((t) => !typeNames.has(t.name)) },
+        value: withObjects(
+          db,
+          schemasOf(db).filter((sc) => sc.name !== stmt.name),
+          enumTypesOf(db).filter((t) => !typeNames.has(t.name)),
+        ),
       },
     });
     return tagOnly('DROP SCHEMA');
@@ -104,13 +108,14 @@ export async function dropSchema(s: Session, stmt: DropSchemaStatement): Promise
 export async function createType(s: Session, stmt: CreateTypeStatement): Promise<StatementResult> {
   return s.leader.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.type);
-    if (place.db.types.some((t) => t.name === place.namespaceName)) {
+    if (enumTypesOf(place.db).some((t) => t.name === place.namespaceName)) {
       if (stmt.ifNotExists) return tagOnly('CREATE TYPE');
       throw new CairnError(ErrorCode.DuplicateObject, `type "${place.namespaceName}" already exists`);
     }
     const repeated = stmt.labels.find((l, i) => stmt.labels.indexOf(l) !== i);
     if (repeated !== undefined) throw new CairnError(ErrorCode.InvalidArgument, `enum definition contains duplicate value "${repeated}"`);
-    c.put({ kind: { $case: 'database', value: { ...place.db, types: [...place.db.types, { name: place.namespaceName, labels: [...stmt.labels] }] } } });
+    const types = [...enumTypesOf(place.db), { name: place.namespaceName, labels: [...stmt.labels] }];
+    c.put({ kind: { $case: 'database', value: withObjects(place.db, schemasOf(place.db), types) } });
     return tagOnly('CREATE TYPE');
   });
 }
@@ -118,7 +123,7 @@ export async function createType(s: Session, stmt: CreateTypeStatement): Promise
 export async function dropType(s: Session, stmt: DropTypeStatement): Promise<StatementResult> {
   return s.leader.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.type);
-    if (!place.db.types.some((t) => t.name === place.namespaceName)) {
+    if (!enumTypesOf(place.db).some((t) => t.name === place.namespaceName)) {
       if (stmt.ifExists) return tagOnly('DROP TYPE');
       throw new CairnError(ErrorCode.UndefinedObject, `type "${place.namespaceName}" does not exist`);
     }
@@ -129,20 +134,21 @@ export async function dropType(s: Session, stmt: DropTypeStatement): Promise<Sta
         `cannot drop type "${place.namespaceName}" because other objects (${users.map((t) => `${place.db.name}.${namespaceName(t.name, t.schemaName)}`).join(', ')}) still depend on it`,
       );
     }
-    c.put({ kind: { $case: 'database', value: { ...place.db, types: place.db.types.filter((t) => t.name !== place.namespaceName) } } });
+    const types = enumTypesOf(place.db).filter((t) => t.name !== place.namespaceName);
+    c.put({ kind: { $case: 'database', value: withObjects(place.db, schemasOf(place.db), types) } });
     return tagOnly('DROP TYPE');
   });
 }
 
 export function showSchemas(s: Session, stmt: ShowSchemasStatement): StatementResult {
   const db = s.leader.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
-  const names = ['public', ...db.schemas.map((sc) => sc.name)].sort();
+  const names = ['public', ...schemasOf(db).map((sc) => sc.name)].sort();
   return rowsResult(['schema_name', 'owner'], names.map((n) => [n, n === 'public' ? 'admin' : 'root']));
 }
 
 export function showEnums(s: Session, stmt: ShowEnumsStatement): StatementResult {
   const db = s.leader.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
-  const rows = db.types.map((t) => {
+  const rows = enumTypesOf(db).map((t) => {
     const dot = t.name.indexOf('.');
     const [schema, name] = dot < 0 ? ['public', t.name] : [t.name.slice(0, dot), t.name.slice(dot + 1)];
     return [schema, name, `{${t.labels.join(',')}}`, 'root'];

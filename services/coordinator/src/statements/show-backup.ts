@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { Catalog, decodeDescriptor } from '@cairn/catalog';
+import { schemasOf, Catalog, decodeDescriptor } from '@cairn/catalog';
 import { openStorage, redactStorageUri } from '@cairn/cloud';
 import { formatJobTimestamp } from '@cairn/jobs';
 import { decodeTableId, prettyKey } from '@cairn/keys';
@@ -85,7 +85,7 @@ function objectsResult(stmt: ShowBackupStatement, chain: readonly HomedLayer[], 
       rows.push(row([null, null, db.name, 'database'], none, null, privilegesText(m, 'database', db.id, db.name)));
       rows.push(row([db.name, null, 'public', 'schema'], none, null, null));
       // User-defined schemas (CREATE SCHEMA) travel in the database's descriptor.
-      for (const sc of db.schemas) rows.push(row([db.name, null, sc.name, 'schema'], none, null, null));
+      for (const sc of schemasOf(db)) rows.push(row([db.name, null, sc.name, 'schema'], none, null, null));
       for (const t of catalog.tablesIn(db.id)) {
         if (t.state === DescriptorState.DROPPED) continue;
         const st = stats.get(t.id);
