@@ -346,6 +346,51 @@ describe('managed backups API', () => {
     expect((r.body['incomplete_backups'] as Array<{ status: string }>).filter((b) => b.status === 'FAILED')).toEqual([]);
   });
 
+  it("the console's endpoints: jobs, nodes and schedules for every role; schedule pause/resume for writers only; 401, 400, 404", async () => {
+    const C = {
+      jobs: '/api/v1/clusters/{cluster_id}/jobs',
+      nodes: '/api/v1/clusters/{cluster_id}/nodes',
+      schedules: '/api/v1/clusters/{cluster_id}/schedules',
+      pause: '/api/v1/clusters/{cluster_id}/schedules/{schedule_id}/pause',
+      resume: '/api/v1/clusters/{cluster_id}/schedules/{schedule_id}/resume',
+    } as const;
+    expect(Object.keys(doc['paths'] as object)).toEqual(expect.arrayContaining(Object.values(C)));
+    for (const key of [keys.admin, keys.writer, keys.viewer]) {
+      const jobs = await api('GET', cpath('jobs'), C.jobs, { key });
+      expect(jobs.status).toBe(200);
+      expect((jobs.body['jobs'] as Array<{ type: string; status: string }>).some((j) => j.type === 'BACKUP' && j.status === 'SUCCEEDED')).toBe(true);
+      const nodes = await api('GET', cpath('nodes'), C.nodes, { key });
+      expect((nodes.body['nodes'] as Array<{ locality: string; status: string }>).map((n) => [n.locality, n.status]).sort()).toEqual(LOCALITIES.map((l) => [l, 'LIVE']).sort());
+      const schedules = await api('GET', cpath('schedules'), C.schedules, { key });
+      expect((schedules.body['schedules'] as Array<{ label: string }>).some((x) => x.label === 'cairn-managed-backups')).toBe(true);
+    }
+    const running = await api('GET', cpath('jobs?status=running&limit=5'), C.jobs, { key: keys.viewer });
+    expect((running.body['jobs'] as Array<{ status: string }>).every((j) => j.status === 'RUNNING')).toBe(true);
+    const badStatus = await api('GET', cpath('jobs?status=asleep'), C.jobs, { key: keys.viewer });
+    expect(badStatus.status).toBe(400);
+    expect(badStatus.body['message']).toMatch(/unknown job status "asleep"; one of PENDING, RUNNING/);
+    expect((await api('GET', cpath('jobs?limit=0'), C.jobs, { key: keys.viewer })).status).toBe(400);
+
+    const schedule = ((await api('GET', cpath('schedules'), C.schedules, { key: keys.viewer })).body['schedules'] as Array<{ id: string; label: string }>).find(
+      (x) => x.label === 'cairn-managed-backups',
+    )!;
+    for (const [path, template] of [['jobs', C.jobs], ['nodes', C.nodes], ['schedules', C.schedules], [`schedules/${schedule.id}/pause`, C.pause]] as const) {
+      const method = path.endsWith('pause') ? 'POST' : 'GET';
+      expect((await api(method, cpath(path), template, { body: {} })).status, `${method} ${path} without a key`).toBe(401);
+    }
+    const denied = await api('POST', cpath(`schedules/${schedule.id}/pause`), C.pause, { key: keys.viewer, body: {} });
+    expect(denied.status).toBe(403);
+    expect((await api('POST', cpath('schedules/424242/pause'), C.pause, { key: keys.writer, body: {} })).status).toBe(404);
+    expect((await api('POST', cpath('schedules/not-a-number/pause'), C.pause, { key: keys.writer, body: {} })).status).toBe(400);
+
+    const paused = await api('POST', cpath(`schedules/${schedule.id}/pause`), C.pause, { key: keys.writer, body: {} });
+    expect(paused.status).toBe(200);
+    expect(paused.body).toMatchObject({ id: schedule.id, status: 'PAUSED' });
+    expect((await query(root, 'SHOW SCHEDULES')).find((x) => x['id'] === schedule.id)?.['schedule_status']).toBe('PAUSED');
+    const resumed = await api('POST', cpath(`schedules/${schedule.id}/resume`), C.resume, { key: keys.admin, body: {} });
+    expect(resumed.body).toMatchObject({ id: schedule.id, status: 'ACTIVE' });
+  });
+
   it('restores a table into a new database and a database under a new name; refuses bad requests', async () => {
     const bad: Array<[unknown, number, string, RegExp]> = [
       [{ backup_id: first.id, type: 'SCHEMA' }, 400, 'INVALID_ARGUMENT', /allowed values are CLUSTER, DATABASE, TABLE/],
@@ -440,5 +485,15 @@ describe('managed backups API', () => {
     for (const [db, fps] of Object.entries(before)) expect(await databaseFingerprints(root, db), db).toEqual(fps);
     // Writable again.
     await root.execute('INSERT INTO shop.orders VALUES (1002, \'after\')');
+    // The cluster restore brought the backup's schedules back paused; the managed ones follow
+    // the configuration again (every 4 hours, a full daily), active.
+    const managed = await waitFor(
+      async () => {
+        const rows = (await query(root, 'SHOW SCHEDULES')).filter((r) => r['label'] === 'cairn-managed-backups');
+        return rows.length === 2 && rows.every((r) => r['schedule_status'] === 'ACTIVE') ? rows : undefined;
+      },
+      { what: 'the managed schedules active again after the restore', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(managed.map((r) => r['recurrence']).sort()).toEqual(['0 */4 * * *', '@daily']);
   });
 });
