@@ -65,6 +65,8 @@ export interface ManagedRestoreRecord {
   /** A cluster restore onto a cluster that had user databases: they are erased first. */
   readonly eraseExisting: boolean;
   readonly createdAtMs: number;
+  /** An in-place restore's aftermath is done (the managed schedules follow the configuration again). */
+  readonly settled?: boolean;
 }
 
 const enc = new TextEncoder();

@@ -252,9 +252,27 @@ export class ManagedBackups {
         if (job.spec.scheduleId !== null && managedIds.has(job.spec.scheduleId) && !recorded.has(job.id)) await this.recordStarted(leader, job.id);
       }
       this.expireInBackground(leader);
+      for (const r of await this.store.restores()) if (r.eraseExisting && r.settled !== true) this.settleInPlaceRestoreLater(leader, r.jobId);
     } catch (err) {
       leader.log.warn({ err }, 'managed backups: catching up after the election failed');
     }
+  }
+
+  /**
+   * After a cluster restored in place: the cluster restore brings the backup's schedules back
+   * (paused, as CockroachDB does), the managed ones among them; the managed schedules follow
+   * the configuration instead, so they are made again (a full at once starts a chain of the
+   * restored cluster). Waits for the job; a leader taking over calls it again (onElected).
+   */
+  settleInPlaceRestoreLater(leader: Leader, jobId: string): void {
+    void (async () => {
+      const job = await leader.jobs.waitForTerminal(jobId);
+      const r = await this.store.getRestore(jobId);
+      if (!r || r.settled === true) return;
+      if (job.status === 'succeeded') await this.reconcile(leader, (await this.store.readConfig()).config, { force: true });
+      await this.store.putRestore({ ...r, settled: true });
+      leader.log.info({ jobId, status: job.status }, 'managed schedules put back in step after a cluster restore in place');
+    })().catch((err: unknown) => leader.log.warn({ err, jobId }, 'managed schedules not yet in step after a cluster restore; the next leader retries'));
   }
 
   /** Whether a schedule is one of the managed ones. */

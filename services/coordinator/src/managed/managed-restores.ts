@@ -167,6 +167,7 @@ export async function createRestore(leader: Leader, managed: ManagedBackups, clu
   if (eraseExisting) leader.restoreGate.add(jobId);
   await restore({ leader, database: '', user: 'root' }, stmt as RestoreStatement, { eraseExisting, jobId });
   leader.log.info({ jobId, type: req.type, source, destination, eraseExisting }, 'managed restore started');
+  if (eraseExisting) managed.settleInPlaceRestoreLater(leader, jobId);
   return restoreView(restoreRecord, await leader.jobs.get(jobId));
 }
 
