@@ -499,6 +499,19 @@ describe('compose', () => {
     expect(obj(obj(init.depends_on, 'depends_on').minio, 'minio').condition).toBe('service_healthy');
     expect(arr(init.command, 'command').join(' ')).toMatch(/mc mb --ignore-existing \S+\/cairn-backups/);
   });
+
+  it("points every coordinator's managed backups at MinIO's bucket, with MinIO's credentials", () => {
+    const coordinators = Object.entries(services).filter(([, svc]) => arr(obj(svc, 'service').command ?? [], 'command').map(String).includes('coordinator'));
+    expect(coordinators.length).toBeGreaterThanOrEqual(2);
+    const minioEnv = obj(obj(services['minio'], 'minio').environment, 'minio.environment');
+    for (const [name, svc] of coordinators) {
+      const uri = new URL(str(obj(obj(svc, name).environment, `${name}.environment`).CAIRN_MANAGED_BACKUPS_URI, `${name} CAIRN_MANAGED_BACKUPS_URI`));
+      expect([uri.protocol, uri.hostname], name).toEqual(['s3:', 'cairn-backups']);
+      expect(uri.searchParams.get('AWS_ENDPOINT'), name).toBe('http://minio:9000');
+      expect(uri.searchParams.get('AWS_ACCESS_KEY_ID'), name).toBe(minioEnv.MINIO_ROOT_USER);
+      expect(uri.searchParams.get('AWS_SECRET_ACCESS_KEY'), name).toBe(minioEnv.MINIO_ROOT_PASSWORD);
+    }
+  });
 });
 
 describe('Kubernetes', () => {
