@@ -274,6 +274,10 @@ describe('the databases a new cluster has', () => {
     expect(await names(other)).toEqual(await names(root));
     expect(await tableAndIndex(other, 'defaultdb.notes', 'by_body')).toEqual(await tableAndIndex(root, 'defaultdb.notes', 'by_body'));
     expect(await tableAndIndex(other, 'shop.customers', 'by_city')).toEqual(await tableAndIndex(root, 'shop.customers', 'by_city'));
+    // Schemas and enum types came with their database, labels still enforced.
+    const orders = 'SELECT id, status, mood FROM shop.sales.orders ORDER BY id';
+    expect((await other.execute(orders)).rows).toEqual((await root.execute(orders)).rows);
+    expect((await failure(other, "UPDATE shop.sales.orders SET status = 'lost' WHERE id = 1")).message).toBe('invalid input value for enum sales.status: "lost"');
     // A cluster that holds anything beyond them is no target for a full-cluster restore.
     expect((await failure(other, `RESTORE FROM LATEST IN '${s3.uri(BUCKET, 'cluster')}'`)).message).toMatch(/^full cluster restore can only be run on a cluster with no tables or databases/);
   });
