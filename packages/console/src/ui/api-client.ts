@@ -143,6 +143,8 @@ export interface ListQuery {
 export class ApiClient {
   /** Set by `connect`: the one cluster this coordinator serves. */
   cluster: Cluster | undefined;
+  /** The key prompt on screen, if any. */
+  private asking: Promise<string | undefined> | undefined;
 
   /** Asked for a key when the API answers 401; resolves to undefined if the user gives up. */
   constructor(private readonly askForKey: (reason: string) => Promise<string | undefined>) {}
@@ -231,9 +233,13 @@ export class ApiClient {
       const err = json as { code?: string; message?: string };
       const apiError = new ApiError(res.status, err.code ?? String(res.status), err.message ?? res.statusText);
       if (res.status !== 401) throw apiError;
-      // A missing or unknown key: ask once for one and try again; giving up surfaces the 401.
+      // A missing or unknown key: ask for one and try again; giving up surfaces the 401. Every
+      // poll that meets the 401 meanwhile waits on the same question instead of asking again.
       sessionStorage.removeItem(KEY_STORAGE);
-      const entered = await this.askForKey(key === null ? 'This cluster runs in secure mode: enter an API key.' : `The API key was refused: ${apiError.message}`);
+      this.asking ??= this.askForKey(key === null ? 'This cluster runs in secure mode: enter an API key.' : `The API key was refused: ${apiError.message}`).finally(() => {
+        this.asking = undefined;
+      });
+      const entered = await this.asking;
       if (entered === undefined || entered.trim() === '') throw apiError;
       sessionStorage.setItem(KEY_STORAGE, entered.trim());
     }

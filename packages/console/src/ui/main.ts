@@ -11,12 +11,15 @@ function askForKey(reason: string): Promise<string | undefined> {
     let answered: string | undefined;
     const modal = openModal('API key', { onClose: () => resolve(answered) });
     const input = h('input', { type: 'password', name: 'api_key', autocomplete: 'off', spellcheck: 'false' });
+    // The first ask explains; a refused key is an error.
+    const refused = reason.startsWith('The API key was refused');
     const error = errorLine();
-    showError(error, reason);
+    if (refused) showError(error, reason);
     const form = h(
       'form',
       { class: 'modal-body', id: 'api-key-form' },
-      h('p', {}, 'Create a key with ', h('code', {}, 'cairn api-key create --name NAME --role CLUSTER_ADMIN'), '. It is kept for this browser tab only.'),
+      refused ? null : h('div', { class: 'callout info' }, reason),
+      h('p', {}, 'Create a key with ', h('code', {}, 'cairn api-key create --name NAME --role CLUSTER_ADMIN'), ' (CLUSTER_VIEWER only reads). It is kept for this browser tab only.'),
       field('API key', input),
       error,
     );
@@ -77,6 +80,14 @@ async function start(): Promise<void> {
     if (name) name.textContent = `${cluster.name} · ${cluster.id}`;
     const mode = document.getElementById('security-mode');
     if (mode) mode.textContent = cluster.secure ? 'Secure' : 'Insecure';
+    const forget = document.getElementById('forget-key');
+    if (forget && cluster.secure) {
+      forget.hidden = false;
+      forget.addEventListener('click', () => {
+        api.forgetKey();
+        location.reload();
+      });
+    }
   } catch (err) {
     replaceChildren(root, loadError(err instanceof ApiError && err.status === 401 ? new Error('An API key is needed to use this secure cluster; reload to enter one.') : err));
     return;
