@@ -78,6 +78,19 @@ describe('BACKUP privileges (the seed\'s table)', () => {
   });
 });
 
+describe('schedule options that need the admin role', () => {
+  it('updates_cluster_last_backup_time_metric: CREATE SCHEDULE and ALTER ... SET SCHEDULE OPTION need the admin role', () => {
+    const sys = grant(USERS, [{ kind: 'system' }], ['BACKUP'], ['maxroach']);
+    const create = `CREATE SCHEDULE s FOR BACKUP INTO '${S3}' RECURRING '@daily'`;
+    expect(allowed(sys, create)).toBe(true);
+    const message = 'only users with the admin role are allowed to updates_cluster_last_backup_time_metric';
+    expect(refusal(sys, `${create} WITH SCHEDULE OPTIONS updates_cluster_last_backup_time_metric = '1'`)?.message).toBe(message);
+    expect(refusal(sys, 'ALTER BACKUP SCHEDULE 1 SET SCHEDULE OPTION updates_cluster_last_backup_time_metric = true')?.message).toBe(message);
+    const admin = setAdminMembership(USERS, ['admin'], ['maxroach'], true);
+    expect(allowed(admin, `${create} WITH SCHEDULE OPTIONS updates_cluster_last_backup_time_metric = '1'`)).toBe(true);
+  });
+});
+
 describe('RESTORE privileges (the seed\'s table)', () => {
   const restoreSystem = grant(USERS, [{ kind: 'system' }], ['RESTORE'], ['maxroach']);
 

@@ -64,6 +64,9 @@ export interface ObjectDirectory {
 
 export const ANYONE: Requirement = { kind: 'anyone' };
 
+/** CockroachDB's RequireAdminRole for the schedule option `updates_cluster_last_backup_time_metric`. */
+const UPDATES_METRIC_ADMIN: Requirement = { kind: 'admin', action: 'updates_cluster_last_backup_time_metric' };
+
 /** The statement's name as its error messages show it, e.g. `CREATE TABLE`. */
 export function statementName(stmt: Statement): string {
   switch (stmt.kind) {
@@ -123,14 +126,20 @@ export function requirementFor(stmt: Statement, sessionDb: string): Requirement 
         : { kind: 'select', tables: [{ database: stmt.database ?? sessionDb }] };
     case 'backup':
       return backupRequirement(stmt, sessionDb);
-    case 'createSchedule':
+    case 'createSchedule': {
       // What the scheduled BACKUP would need: a user who may back the targets up may schedule it.
-      return backupRequirement(stmt.backup, sessionDb);
+      const backup = backupRequirement(stmt.backup, sessionDb);
+      // A cluster-wide metric is an admin's to drive, as in CockroachDB.
+      return stmt.scheduleOptions.updatesClusterLastBackupTimeMetric === undefined ? backup : { kind: 'all', of: [UPDATES_METRIC_ADMIN, backup] };
+    }
+    case 'alterBackupSchedule':
+      if (stmt.commands.some((c) => c.kind === 'setScheduleOption' && c.options.updatesClusterLastBackupTimeMetric !== undefined)) return UPDATES_METRIC_ADMIN;
+      // Otherwise checked against the schedules the user owns by the handler.
+      return ANYONE;
     case 'showSchedules':
     case 'showSchedule':
     case 'showCreateSchedule':
     case 'controlSchedules':
-    case 'alterBackupSchedule':
       // Filtered to (or checked against) the schedules the user owns by the handler.
       return ANYONE;
     case 'restore': {
