@@ -216,4 +216,14 @@ describe('applyAlter', () => {
       'cannot have both encryption_passphrase and kms option set',
     );
   });
+
+  it('refuses retention with incremental_location, at CREATE and however ALTER would combine them', () => {
+    const message = 'the retention schedule option expires the chains of the collection only: it cannot be combined with incremental_location';
+    expect(errorOf(() => create(`WITH incremental_location = 's3://i/p' RECURRING '@hourly' WITH SCHEDULE OPTIONS retention = '30d'`)).message).toBe(message);
+    const [inc, full] = create(`WITH incremental_location = 's3://i/p' RECURRING '@hourly' FULL BACKUP '@daily'`);
+    expect(errorOf(() => alter(full!, inc, `SET SCHEDULE OPTION retention = '30d'`)).message).toBe(message);
+    const { inc: inc2, full: full2 } = paired();
+    const retained = alter(full2, inc2, `SET SCHEDULE OPTION retention = '30d'`);
+    expect(errorOf(() => alter(retained.full, retained.incremental!, `SET WITH incremental_location = 's3://i/p'`)).message).toBe(message);
+  });
 });

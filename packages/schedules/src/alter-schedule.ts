@@ -2,7 +2,7 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { checkBackupStatement, type AlterScheduleCommand, type BackupOptions, type BackupStatement, type FullBackup, type Recurrence, type ScheduleOptions } from '@cairn/sql';
 import { formatStoredBackup, parseStoredBackup, withBackupType } from './backup-statement.js';
 import { cronFrequencyMs, validateCron } from './cron.js';
-import { normalizeRetention } from './retention.js';
+import { checkRetentionLocation, normalizeRetention } from './retention.js';
 import { WAITING_FOR_INITIAL_BACKUP, type BackupSchedule } from './schedule.js';
 import { nextRunAfter, type TimeLike } from './scheduler-policy.js';
 import { createScheduleRow, type CreateScheduleRow } from './show-schedules.js';
@@ -320,6 +320,7 @@ export function applyAlter(
   // The altered statements pass BACKUP's checks, as the statements CREATE SCHEDULE stores do:
   // SET WITH kms on a schedule with a passphrase must not store both.
   both((w) => checkBackupStatement(w.stmt));
+  both((w) => checkRetentionLocation(w.schedule.args.retention, w.stmt.options.incrementalLocation));
   both((w) => (w.schedule = { ...w.schedule, args: { ...w.schedule.args, backupStatement: formatStoredBackup(w.stmt) } }));
   const incOut = inc?.schedule ?? null;
   const createdOut = created.length > 0 && incOut !== null ? [incOut] : [];

@@ -3,7 +3,7 @@ import { checkBackupStatement, redactUri, type CreateScheduleStatement } from '@
 import { formatStoredBackup, scheduledBackupStatements } from './backup-statement.js';
 import { cronFrequencyMs, nextCronTime, validateCron, validateTimezone } from './cron.js';
 import { parseFirstRun } from './first-run.js';
-import { normalizeRetention } from './retention.js';
+import { checkRetentionLocation, normalizeRetention } from './retention.js';
 import {
   DEFAULT_SCHEDULE_DETAILS,
   DEFAULT_TIMEZONE,
@@ -132,6 +132,7 @@ export function planCreateSchedule(
   const chain = incCron !== null && (opts.chainProtectedTimestamps ?? true);
   const updatesLastBackupMetric = so.updatesClusterLastBackupTimeMetric ?? false;
   const retention = so.retention === undefined ? null : normalizeRetention(so.retention);
+  checkRetentionLocation(retention, stmt.backup.options.incrementalLocation);
 
   const base = { label, owner: opts.owner, createdAtMs: nowMs, timezone: tz, lastRun: null, lastSuccessEndMs: null };
   // The incremental is created first, so it has the smaller id (as in CockroachDB).

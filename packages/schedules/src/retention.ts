@@ -54,3 +54,16 @@ export function normalizeRetention(text: string): string {
   parseRetention(text);
   return text.trim().toLowerCase();
 }
+
+/**
+ * Expiry deletes the chains of the schedule's collection; incrementals written to an
+ * `incremental_location` would outlive their full, so the two options are not combined.
+ */
+export function checkRetentionLocation(retention: string | null, incrementalLocation: readonly string[] | undefined): void {
+  if (retention !== null && incrementalLocation !== undefined) {
+    throw new CairnError(
+      ErrorCode.InvalidArgument,
+      'the retention schedule option expires the chains of the collection only: it cannot be combined with incremental_location',
+    );
+  }
+}
