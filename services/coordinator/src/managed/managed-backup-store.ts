@@ -82,6 +82,13 @@ function conflict(err: unknown): boolean {
  * two coordinators never overwrite each other's change) and the per-backup records.
  */
 export class ManagedBackupStore {
+  /**
+   * Records already read, by key: a record is written once and then only its outcome changes
+   * (PENDING to COMPLETE or FAILED), so only pending ones are read again. A listing then costs
+   * one key listing plus the new and pending records, not a read per backup.
+   */
+  private readonly cache = new Map<string, ManagedBackupRecord>();
+
   constructor(private readonly kv: KV) {}
 
   async readConfig(): Promise<{ config: ManagedBackupsConfig; revision: number }> {
@@ -116,6 +123,7 @@ export class ManagedBackupStore {
 
   async putRecord(r: ManagedBackupRecord): Promise<void> {
     await this.kv.put(`${RECORD_PREFIX}${r.jobId}`, enc.encode(JSON.stringify(r)));
+    this.cache.set(`${RECORD_PREFIX}${r.jobId}`, r);
   }
 
   async getRecord(jobId: string): Promise<ManagedBackupRecord | undefined> {
@@ -125,12 +133,24 @@ export class ManagedBackupStore {
 
   async deleteRecord(jobId: string): Promise<void> {
     await this.kv.delete(`${RECORD_PREFIX}${jobId}`);
+    this.cache.delete(`${RECORD_PREFIX}${jobId}`);
   }
 
   /** Every backup record, oldest first. */
   async records(): Promise<ManagedBackupRecord[]> {
-    const out = await this.readAll<ManagedBackupRecord>(RECORD_PREFIX);
-    return out.sort((a, b) => a.asOfMs - b.asOfMs || a.jobId.localeCompare(b.jobId));
+    const keys = new Set<string>();
+    for await (const k of await this.kv.keys(`${RECORD_PREFIX}>`)) keys.add(k);
+    for (const k of this.cache.keys()) if (!keys.has(k)) this.cache.delete(k);
+    await Promise.all(
+      [...keys]
+        .filter((k) => this.cache.get(k)?.outcome !== 'COMPLETE' && this.cache.get(k)?.outcome !== 'FAILED')
+        .map(async (k) => {
+          const e = await this.kv.get(k);
+          if (e && e.operation === 'PUT') this.cache.set(k, JSON.parse(dec.decode(e.value)) as ManagedBackupRecord);
+          else this.cache.delete(k);
+        }),
+    );
+    return [...this.cache.values()].sort((a, b) => a.asOfMs - b.asOfMs || a.jobId.localeCompare(b.jobId));
   }
 
   async putRestore(r: ManagedRestoreRecord): Promise<void> {

@@ -337,11 +337,16 @@ export class ManagedBackups {
       });
   }
 
-  /** Every record with its job (when the job still exists), newest first. */
+  /**
+   * Every record, newest first, with its job where the outcome needs it: a run not known to
+   * have succeeded (its status, its error). A completed backup's record says all.
+   */
   private async withJobs(leader: Leader): Promise<Array<{ record: ManagedBackupRecord; job: Job | undefined }>> {
     const records = await this.store.records();
     return Promise.all(
-      records.reverse().map(async (record) => ({ record, job: await leader.jobs.get(record.jobId).catch(() => undefined) })),
+      records
+        .reverse()
+        .map(async (record) => ({ record, job: record.outcome === 'COMPLETE' ? undefined : await leader.jobs.get(record.jobId).catch(() => undefined) })),
     );
   }
 
