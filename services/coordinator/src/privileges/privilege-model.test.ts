@@ -6,6 +6,7 @@ import {
   createUser,
   dropUser,
   forgetDroppedObjects,
+  forgetObject,
   grant,
   holds,
   isAdmin,
@@ -36,7 +37,8 @@ function thrown(f: () => unknown): CairnError {
   throw new Error('expected an error');
 }
 
-const describeObject = (o: PrivilegeObject) => (o.kind === 'system' ? 'system privileges' : `privileges for ${o.kind} ${o.id}`);
+const describeObject = (o: PrivilegeObject) =>
+  o.kind === 'system' ? 'system privileges' : o.kind === 'externalConnection' ? `privileges for external connection ${o.name}` : `privileges for ${o.kind} ${o.id}`;
 
 describe('user names', () => {
   it('normalizes to lower case NFC and enforces CockroachDB\'s rules', () => {
@@ -142,5 +144,30 @@ describe('privileges', () => {
     const after = forgetDroppedObjects(s, (o) => o.kind === 'table');
     expect(after.grants.map((g) => g.object)).toEqual([SYSTEM, CUSTOMERS]);
     expect(forgetDroppedObjects(after, () => true)).toBe(after);
+  });
+});
+
+describe('external connections', () => {
+  const CONN = { kind: 'externalConnection', name: 'conn-foo' } as const;
+  const OTHER = { kind: 'externalConnection', name: 'conn-bar' } as const;
+
+  it('take USAGE (and ALL, DROP, UPDATE), by name; USAGE is no privilege of a database', () => {
+    expect(checkPrivileges(['usage', 'ALL'], 'externalConnection')).toEqual(['USAGE', 'ALL']);
+    expect(() => checkPrivileges(['USAGE'], 'database')).toThrow('invalid privilege type USAGE for database');
+    expect(() => checkPrivileges(['SELECT'], 'externalConnection')).toThrow('invalid privilege type SELECT for external_connection');
+    expect(checkPrivileges(['EXTERNALIOIMPLICITACCESS', 'EXTERNALCONNECTION'], 'system')).toEqual(['EXTERNALIOIMPLICITACCESS', 'EXTERNALCONNECTION']);
+    const s = grant(createUser(EMPTY_PRIVILEGE_STATE, 'maxroach', 0), [CONN], ['USAGE'], ['maxroach']);
+    expect(holds(s, 'maxroach', CONN, 'USAGE')).toBe(true);
+    expect(holds(s, 'maxroach', OTHER, 'USAGE')).toBe(false);
+    // REVOKE USAGE from ALL keeps the connection's other privileges.
+    const all = revoke(grant(s, [CONN], ['ALL'], ['maxroach']), [CONN], ['USAGE'], ['maxroach']);
+    expect(privilegesOn(all, 'maxroach', CONN).sort()).toEqual(['DROP', 'UPDATE']);
+  });
+
+  it('lose their grants when dropped, and only theirs; a DROP of tables keeps them', () => {
+    let s = createUser(EMPTY_PRIVILEGE_STATE, 'maxroach', 0);
+    s = grant(grant(s, [CONN], ['USAGE'], ['maxroach']), [OTHER], ['USAGE'], ['maxroach']);
+    expect(forgetDroppedObjects(s, () => false)).toBe(s);
+    expect(forgetObject(s, CONN).grants.map((g) => g.object)).toEqual([OTHER]);
   });
 });
