@@ -1,0 +1,54 @@
+/**
+ * A chain read across a collection and an `incremental_location`, on local directories:
+ * CockroachDB's layout (`<location>/<full subdir>/<end>-<start>`), only the explicit
+ * location's incrementals when it is given, and each layer's home.
+ */
+import { fullBackupSubdir } from '@cairn/backup-format';
+import { BackupManifest } from '@cairn/proto';
+import { tempDir } from '@cairn/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackupCollection } from './backup-collection.js';
+
+const ns = (ms: number): bigint => BigInt(ms) * 1_000_000n;
+const T0 = ns(Date.UTC(2024, 2, 1, 10));
+const T1 = ns(Date.UTC(2024, 2, 1, 11));
+const T2 = ns(Date.UTC(2024, 2, 1, 12));
+
+const open: BackupCollection[] = [];
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.close();
+});
+
+async function collection(name: string): Promise<BackupCollection> {
+  const c = await BackupCollection.open([`file://${await tempDir(name)}`], {});
+  open.push(c);
+  return c;
+}
+
+const layer = (startTime: bigint, endTime: bigint) => BackupManifest.fromPartial({ startTime, endTime });
+
+describe('BackupCollection.chain with an incremental_location', () => {
+  it('reads the full from the collection and only the incrementals of the location, each with its home', async () => {
+    const coll = await collection('coll');
+    const inc = await collection('inc');
+    const full = fullBackupSubdir(T0);
+    await coll.writeManifest(full.replace(/^\//, ''), layer(0n, T0));
+    const atLocation = BackupCollection.incrementalLayerPath(full, T0, T1, 'explicit');
+    const inCollection = BackupCollection.incrementalLayerPath(full, T0, T2, 'collection');
+    expect(atLocation).toBe('2024/03/01-100000.00/20240301/110000.00-20240301-100000.00');
+    expect(inCollection).toBe('incrementals/2024/03/01-100000.00/20240301/120000.00-20240301-100000.00');
+    await inc.writeManifest(atLocation, layer(T0, T1));
+    await coll.writeManifest(inCollection, layer(T0, T2));
+
+    const explicit = await coll.chain(full, undefined, inc);
+    expect(explicit.map((l) => [l.path, l.manifest.endTime, l.home])).toEqual([
+      [full.slice(1), T0, coll],
+      [atLocation, T1, inc],
+    ]);
+    const defaults = await coll.chain(full);
+    expect(defaults.map((l) => [l.path, l.home])).toEqual([
+      [full.slice(1), coll],
+      [inCollection, coll],
+    ]);
+  });
+});
