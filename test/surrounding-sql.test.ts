@@ -37,8 +37,8 @@ const clients: CairnClient[] = [];
 let root: CairnClient;
 let backupJobId: string;
 
-function client(addresses = cluster.grpcAddresses()): CairnClient {
-  const c = new CairnClient({ addresses, retryForMs: 60_000 });
+function client(addresses = cluster.grpcAddresses(), user?: string): CairnClient {
+  const c = new CairnClient({ addresses, retryForMs: 60_000, ...(user !== undefined ? { user } : {}) });
   clients.push(c);
   return c;
 }
@@ -223,6 +223,13 @@ describe('user-defined schemas and enum types', () => {
     expect((await failure(root, 'DROP TYPE shop.mood')).message).toBe('cannot drop type "mood" because other objects (shop.sales.orders) still depend on it');
     expect((await failure(root, 'DROP SCHEMA shop.sales')).message).toBe('schema "sales" is not empty and CASCADE was not specified');
     expect((await failure(root, 'CREATE TABLE shop.nowhere.t (id INT PRIMARY KEY)')).message).toMatch(/^cannot create "nowhere.t" because the target database or schema does not exist/);
+
+    // A grant on the schema's table is a grant on that table, not on public's namesake.
+    await root.execute('CREATE USER clerk');
+    await root.execute('GRANT SELECT ON TABLE shop.sales.orders TO clerk');
+    const clerk = client(cluster.grpcAddresses(), 'clerk');
+    expect((await clerk.execute('SELECT count(*) FROM shop.sales.orders')).rows).toEqual([['3']]);
+    expect((await failure(clerk, 'SELECT count(*) FROM shop.orders')).message).toBe('user clerk does not have SELECT privilege on relation orders');
   });
 
   it('restores schemas and types with their database, and a table into a database that has them', async () => {

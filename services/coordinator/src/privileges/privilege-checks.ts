@@ -1,3 +1,4 @@
+import { namespaceName } from '@cairn/catalog';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { parseStorageUri } from '@cairn/cloud';
 import type { BackupStatement, Statement, TablePattern } from '@cairn/sql';
@@ -91,7 +92,7 @@ export function statementName(stmt: Statement): string {
 
 function patternRef(p: TablePattern, sessionDb: string): TableRef {
   if (p.kind === 'allTables') return { database: p.database ?? sessionDb };
-  return { database: p.table.database ?? sessionDb, table: p.table.name };
+  return { database: p.table.database ?? sessionDb, table: namespaceName(p.table.name, p.table.schema) };
 }
 
 /** What `stmt` requires of a non-admin user whose session database is `sessionDb`. */
@@ -119,7 +120,7 @@ export function requirementFor(stmt: Statement, sessionDb: string): Requirement 
       // The handler refuses someone else's job and skips others' jobs in a query.
       return stmt.jobs.kind === 'forSchedules' ? admin : ANYONE;
     case 'select':
-      return { kind: 'select', tables: [{ database: stmt.from.database ?? sessionDb, table: stmt.from.name }] };
+      return { kind: 'select', tables: [{ database: stmt.from.database ?? sessionDb, table: namespaceName(stmt.from.name, stmt.from.schema) }] };
     case 'showFingerprints':
       return stmt.table !== undefined
         ? { kind: 'select', tables: [{ database: stmt.table.database ?? sessionDb, table: stmt.table.name }] }

@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { Catalog } from '@cairn/catalog';
+import { namespaceName, type Catalog } from '@cairn/catalog';
 import type { Job } from '@cairn/jobs';
 import { DescriptorState, ObjectKind, type TableDescriptor } from '@cairn/proto';
 import type {
@@ -233,7 +233,8 @@ export async function showUsers(s: Session): Promise<StatementResult> {
 /** The tables a pattern names now: one table, or every live table of a database. */
 function tablesOf(catalog: Catalog, p: TablePattern, sessionDb: string): TableDescriptor[] {
   if (p.kind === 'allTables') return catalog.tablesIn(catalog.resolveDatabase(p.database ?? sessionDb).id);
-  const name = p.table.database !== undefined ? { db: p.table.database, table: p.table.name } : { table: p.table.name };
+  const table = namespaceName(p.table.name, p.table.schema);
+  const name = p.table.database !== undefined ? { db: p.table.database, table } : { table };
   return [catalog.resolveTable(name, sessionDb)];
 }
 
