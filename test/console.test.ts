@@ -1,14 +1,17 @@
 /**
  * The console in a real browser: Debian's headless Chromium driven by playwright-core, on a
- * 3-node cluster of real processes. It enables managed backups from the Settings module, waits
- * for the first backup (taken at once on enabling), picks its date in the calendar (from the
- * keyboard), opens the databases and tables views, restores a table into a new database through
- * the table restore module, watches Restore Jobs reach Succeeded (and checks the restored
- * table's fingerprint against the source's), changes retention and sees it apply only to the
- * next backup, and visits the jobs page (a backup held running shows its progress bar, then
- * finishes on the same page), the nodes page and the schedules page (pausing and resuming the
- * managed schedule). Every page is saved as a PNG in a temp dir the test prints, so a failed
- * run can be looked at.
+ * 3-node cluster of real processes. In order, it:
+ * - enables managed backups from the Settings module and sees the first backup (taken at once);
+ * - picks that backup's date in the calendar from the keyboard;
+ * - opens the databases and tables views and restores a table into a new database, watching
+ *   Restore Jobs reach Succeeded (fingerprints compared with the source's), then a database
+ *   under a new name through the database module;
+ * - changes retention and sees it apply only to the next backup;
+ * - reaches Incomplete Backups with the arrow keys;
+ * - sees a backup held running with its progress bar on the Jobs page, then finishing there;
+ *   nodes by locality; pauses and resumes a managed schedule;
+ * - last, restores the whole cluster in place through the erase warning and typed confirmation.
+ * Every page is saved as a PNG in a temp dir the test prints, so a failed run can be looked at.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -211,6 +214,25 @@ describe('console', () => {
     expect(restored).toEqual(source);
   });
 
+  it('restores a database under a new name with the database module and its dependency options', async () => {
+    await page.goto(`${base}/#/backups/${encodeURIComponent(first.id)}/databases`);
+    await page.getByRole('button', { name: 'Restore database shop' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Restore database' });
+    await dialog.getByRole('textbox', { name: 'Restore to: database' }).fill('shop_copy');
+    for (const option of ['Skip missing foreign keys', 'Skip missing sequences', 'Skip missing views', 'Skip localities check']) {
+      expect(await dialog.getByRole('checkbox', { name: option }).isChecked()).toBe(false);
+    }
+    await dialog.getByRole('checkbox', { name: 'Skip missing views' }).check();
+    await shot('restore-database-module');
+    await dialog.getByRole('button', { name: 'Continue' }).click();
+    await dialog.getByText('Skip missing views').waitFor();
+    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+    const row = page.locator('tbody tr', { hasText: 'shop_copy' });
+    await row.locator('[data-status="SUCCEEDED"]').waitFor({ timeout: 90_000 });
+    expect(await row.locator('td').nth(1).textContent()).toBe('Database');
+    expect(await databaseFingerprints(client, 'shop_copy')).toEqual(await databaseFingerprints(client, 'shop'));
+  });
+
   it('changes retention, which applies only to the next backup', async () => {
     await page.getByRole('link', { name: 'Backup and Restore' }).click();
     await page.getByRole('tab', { name: 'Backups', exact: true, selected: true }).waitFor();
@@ -242,9 +264,11 @@ describe('console', () => {
     await dialog.waitFor({ state: 'detached' });
   });
 
-  it('lists incomplete backups', async () => {
-    await page.getByRole('tab', { name: 'Incomplete Backups' }).click();
+  it('lists incomplete backups (reached from the keyboard: arrow keys move between tabs)', async () => {
+    await page.getByRole('tab', { name: 'Backups', exact: true }).focus();
+    await page.keyboard.press('ArrowRight');
     await page.getByRole('tab', { name: 'Incomplete Backups', selected: true }).waitFor();
+    expect(await page.getByRole('tab', { name: 'Incomplete Backups' }).evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
     await page.locator('table.data-table').waitFor();
     const headers = (await page.locator('table.data-table thead th').allTextContents()).map((h) => h.trim());
     expect(headers).toEqual(['Started', 'Duration', 'Status', 'Description']);
@@ -299,5 +323,31 @@ describe('console', () => {
     await page.getByRole('button', { name: `Resume schedule ${label}` }).click();
     await page.getByRole('button', { name: `Pause schedule ${label}` }).waitFor();
     await shot('schedules');
+  });
+
+  it('restores the cluster in place from the first backup, after its erase warning and a typed confirmation', async () => {
+    await page.getByRole('link', { name: 'Backup and Restore' }).click();
+    await page.locator(`tr[data-key="${first.id}"]`).getByRole('button', { name: /^Restore the cluster from the backup of / }).click();
+    const dialog = page.getByRole('dialog', { name: 'Restore cluster' });
+    await dialog.getByText('The restore completely erases all data in the destination cluster.').waitFor();
+    await dialog.getByRole('button', { name: 'Continue' }).click();
+    const clusterName = (await (await fetch(`${base}/api/v1/clusters`)).json()) as { clusters: { name: string }[] };
+    const name = clusterName.clusters[0]?.name ?? '';
+    const restore = dialog.getByRole('button', { name: 'Restore', exact: true });
+    expect(await restore.isDisabled()).toBe(true);
+    const confirm = dialog.getByRole('textbox', { name: /Enter the name of the destination cluster/ });
+    await confirm.fill(`${name}x`);
+    expect(await restore.isDisabled()).toBe(true);
+    await confirm.fill(name);
+    await shot('restore-cluster-confirm');
+    await restore.click();
+    const row = page.locator('tbody tr', { hasText: 'Cluster' });
+    await row.locator('[data-status="SUCCEEDED"]').waitFor({ timeout: 120_000 });
+    await shot('restore-jobs-cluster');
+    // The cluster is as the first backup had it: shop, and none of the databases restored since.
+    const databases = (await client.execute('SHOW DATABASES')).rows.map((r) => r[0]);
+    expect(databases).toContain('shop');
+    expect(databases).not.toContain('shop_restored');
+    expect(databases).not.toContain('shop_copy');
   });
 });

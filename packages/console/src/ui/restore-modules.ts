@@ -1,5 +1,5 @@
 import { ApiError, type Backup, type CreateRestoreRequest, type Restore } from './api-client.js';
-import { h, replaceChildren, type Child } from './element.js';
+import { h, replaceChildren, uniqueId, type Child } from './element.js';
 import { enumLabel, formatDateTime } from './format.js';
 import { checkbox, errorLine, field, openModal, showError, type Modal } from './modal.js';
 import type { PageContext } from './page.js';
@@ -21,6 +21,13 @@ function backupSummary(backup: Backup, rows: [string, Child][]): HTMLDListElemen
     ...rows,
   ];
   return h('dl', { class: 'summary' }, ...all.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+/** A hint under a control, tied to it so screen readers read it with the control. */
+function describe(control: HTMLElement, hint: string): HTMLParagraphElement {
+  const p = h('p', { class: 'hint', id: uniqueId('hint') }, hint);
+  control.setAttribute('aria-describedby', p.id);
+  return p;
 }
 
 function steps(current: number, names: string[]): HTMLOListElement {
@@ -92,6 +99,7 @@ function clusterSteps(
       backupSummary(backup, [['Source cluster', clusterName]]),
       field('Restore to', target, 'You can restore a backup to the same cluster.'),
       localities.row,
+      describe(localities.input, SKIP_LOCALITIES.hint),
     );
     replaceChildren(
       modal.footer,
@@ -150,7 +158,7 @@ function objectSteps(
           ? 'The table is restored into this database; a name no database has creates a new one. No table of the same name may exist in it.'
           : 'A name no database has creates a new database; resolve conflicts with an existing one by dropping or renaming it first.',
       ),
-      h('fieldset', {}, h('legend', {}, 'Dependency options'), ...options.flatMap((o) => [o.box.row, h('p', { class: 'hint' }, o.hint)])),
+      h('fieldset', {}, h('legend', {}, 'Dependency options'), ...options.flatMap((o) => [o.box.row, describe(o.box.input, o.hint)])),
       error,
     );
     replaceChildren(modal.footer, button('Cancel', '', () => modal.close()), button('Continue', 'primary', second));
