@@ -144,6 +144,11 @@ describe('storage privileges (CockroachDB cloudprivilege)', () => {
     expect(await refused(sel, `BACKUP TABLE bank.accounts INTO 'external://conn-foo/sel2'`)).toMatch(/does not have USAGE privilege/);
     expect((await failure(rootA, `GRANT USAGE ON EXTERNAL CONNECTION 'nope' TO sel`)).message).toBe('external connection with name nope does not exist');
     expect((await failure(rootA, `GRANT USAGE ON DATABASE bank TO sel`)).message).toBe('invalid privilege type USAGE for database');
+    // SHOW EXTERNAL CONNECTION names one (CockroachDB's columns); an unknown name is an error.
+    const one = await rootA.execute(`SHOW EXTERNAL CONNECTION 'conn-foo'`);
+    expect(one.columns).toEqual(['connection_name', 'connection_uri', 'connection_type']);
+    expect(one.rows).toEqual([['conn-foo', `file://${shared}/conn`, 'STORAGE']]);
+    expect((await failure(rootA, `SHOW EXTERNAL CONNECTION 'nope'`)).message).toBe('external connection with name nope does not exist');
   });
 });
 

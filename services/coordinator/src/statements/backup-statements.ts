@@ -9,6 +9,7 @@ import {
   type BackupStatement,
   type CreateExternalConnectionStatement,
   type DropExternalConnectionStatement,
+  type ShowExternalConnectionsStatement,
   type RestoreStatement,
   type ShowBackupsStatement,
 } from '@cairn/sql';
@@ -151,7 +152,18 @@ export async function dropExternalConnection(s: Session, stmt: DropExternalConne
   return tagOnly('DROP EXTERNAL CONNECTION');
 }
 
-export async function showExternalConnections(s: Session): Promise<StatementResult> {
+/**
+ * SHOW EXTERNAL CONNECTIONS, or SHOW EXTERNAL CONNECTION name (one row; an unknown name is an
+ * error), with CockroachDB's columns. Every connection cairn makes is a storage one (its URI
+ * must parse as a storage URI).
+ */
+export async function showExternalConnections(s: Session, stmt: ShowExternalConnectionsStatement): Promise<StatementResult> {
+  const columns = ['connection_name', 'connection_uri', 'connection_type'];
+  if (stmt.name !== undefined) {
+    const e = await s.leader.state.meta.get(`external-connection.${stmt.name}`);
+    if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection with name ${stmt.name} does not exist`);
+    return rowsResult(columns, [externalConnectionRow(stmt.name, e.string())]);
+  }
   const rows: (string | null)[][] = [];
   const keys = await s.leader.state.meta.keys('external-connection.*');
   const names: string[] = [];
@@ -160,10 +172,10 @@ export async function showExternalConnections(s: Session): Promise<StatementResu
     const e = await s.leader.state.meta.get(k);
     if (e && e.operation === 'PUT') rows.push(externalConnectionRow(k.slice('external-connection.'.length), e.string()));
   }
-  return rowsResult(['connection_name', 'connection_uri'], rows);
+  return rowsResult(columns, rows);
 }
 
-/** One SHOW EXTERNAL CONNECTIONS row: the name and the URI, credentials redacted. */
-export function externalConnectionRow(name: string, uri: string): [string, string] {
-  return [name, redactStorageUri(uri)];
+/** One SHOW EXTERNAL CONNECTIONS row: the name, the URI with credentials redacted, the type. */
+export function externalConnectionRow(name: string, uri: string): [string, string, string] {
+  return [name, redactStorageUri(uri), 'STORAGE'];
 }

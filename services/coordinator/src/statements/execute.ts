@@ -181,7 +181,7 @@ async function executeKind(s: Session, stmt: Statement): Promise<StatementResult
     case 'dropExternalConnection':
       return dropExternalConnection(s, stmt);
     case 'showExternalConnections':
-      return showExternalConnections(s);
+      return showExternalConnections(s, stmt);
     case 'createSchedule':
       return createSchedule(s, stmt);
     case 'showSchedules':
