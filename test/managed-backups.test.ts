@@ -338,6 +338,16 @@ describe('managed backups API', () => {
     expect(third.type).toBe('FULL');
     const schedules = (await query(root, 'SHOW SCHEDULES')).filter((s) => s['label'] === 'cairn-managed-backups');
     expect(schedules.map((s) => s['recurrence']).sort()).toEqual(['@daily', '@hourly']);
+    // The hourly incremental, run now instead of at the top of the hour: it lands on the new
+    // full's chain, its expiry fixed from the retention in force (7 days).
+    const incremental = await waitFor(
+      async () => (await query(root, 'SHOW SCHEDULES')).find((s) => s['label'] === 'cairn-managed-backups' && s['recurrence'] === '@hourly' && s['schedule_status'] === 'ACTIVE'),
+      { what: 'the incremental schedule unpaused by the first full', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    await root.execute(`ALTER BACKUP SCHEDULE ${incremental['id']!} EXECUTE IMMEDIATELY`);
+    const inc = await nextCompleteBackup(new Set([first.id, second.id, third.id]));
+    expect(inc).toMatchObject({ type: 'INCREMENTAL', full_backup_id: third.id });
+    expect(Date.parse(inc.expires_at) - Date.parse(inc.as_of_time)).toBe(7 * DAY_MS);
   });
 
   it('lists incomplete backups (none failed here), paginated like the others', async () => {
