@@ -146,7 +146,7 @@ export class CairnClient {
       options.startsJob ? { retry: neverReachedLeader } : {},
     );
     this.database = res.database;
-    this.timeZone = res.timeZone;
+    this.timeZone = res.timeZone ?? '';
     return {
       columns: res.columns,
       rows: res.rows.map((r) => r.values.map((v) => (v.text === undefined ? null : v.text))),
