@@ -105,6 +105,8 @@ export function redactDeep<T>(value: T, depth = 0): T {
     copy.name = value.name;
     if (value.stack !== undefined) copy.stack = redactText(value.stack);
     for (const [k, v] of Object.entries(value)) (copy as unknown as Record<string, unknown>)[k] = redactDeep(v, depth + 1);
+    // `cause` is not enumerable: carried over by hand, so a log line keeps the chain.
+    if (value.cause !== undefined) copy.cause = redactDeep(value.cause, depth + 1);
     return copy as T;
   }
   const proto: unknown = Object.getPrototypeOf(value);

@@ -136,9 +136,11 @@ describe('the one redactor', () => {
         });
         const log = createLogger('test', 'info', sink);
         log.info({ uri, statement: backupSql, nested: { uris: [uri] } }, `opening ${uri}`);
-        log.warn({ err: new Error(`cannot open ${uri}`) }, 'storage failed');
+        log.warn({ err: new Error('storage failed', { cause: new Error(`cannot open ${uri}`) }) }, 'storage failed');
         log.info(`password '${PASSWORD}' set`);
         expect(lines).toHaveLength(3);
+        // The cause chain is kept (redacted), not dropped.
+        expect(lines[1]).toContain('cannot open');
         expectClean('log', lines.join(''));
       });
 
