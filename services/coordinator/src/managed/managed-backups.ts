@@ -251,6 +251,11 @@ export class ManagedBackups {
       for (const job of await leader.jobs.list({ types: ['BACKUP'] })) {
         if (job.spec.scheduleId !== null && managedIds.has(job.spec.scheduleId) && !recorded.has(job.id)) await this.recordStarted(leader, job.id);
       }
+      // Outcomes a dead leader did not store.
+      for (const r of (await this.store.records()).filter((x) => x.outcome === 'PENDING')) {
+        const job = await leader.jobs.get(r.jobId).catch(() => undefined);
+        if (job === undefined || isTerminalStatus(job.status)) await this.store.putRecord({ ...r, outcome: job?.status === 'succeeded' ? 'COMPLETE' : 'FAILED' });
+      }
       this.expireInBackground(leader);
       for (const r of await this.store.restores()) if (r.eraseExisting && r.settled !== true) this.settleInPlaceRestoreLater(leader, r.jobId);
     } catch (err) {
@@ -320,6 +325,23 @@ export class ManagedBackups {
   }
 
   private expiring = false;
+  private housekeeping: NodeJS.Timeout | undefined;
+
+  /**
+   * Deletes expired chains every hour on whichever coordinator leads, besides after each run:
+   * with backups disabled no run comes to do it.
+   */
+  startHousekeeping(currentLeader: () => Leader | undefined, everyMs = 3_600_000): void {
+    this.housekeeping = setInterval(() => {
+      const leader = currentLeader();
+      if (leader?.ready) this.expireInBackground(leader);
+    }, everyMs);
+    this.housekeeping.unref();
+  }
+
+  stopHousekeeping(): void {
+    if (this.housekeeping) clearInterval(this.housekeeping);
+  }
 
   /**
    * Deletes expired chains without holding up the scheduler's round that called it; one

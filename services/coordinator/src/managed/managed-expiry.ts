@@ -16,7 +16,8 @@ export async function deleteExpiredChains(
   nowMs: number,
 ): Promise<number> {
   const records = await deps.store.records();
-  const expired = new Set(records.filter((r) => r.type === 'FULL' && r.outcome !== 'PENDING' && r.expiresAtMs <= nowMs).map((r) => r.fullSubdir));
+  // Whatever its outcome: a full's run ends long before its expiry (two days at the least).
+  const expired = new Set(records.filter((r) => r.type === 'FULL' && r.expiresAtMs <= nowMs).map((r) => r.fullSubdir));
   if (expired.size === 0) return 0;
   const collection = await BackupCollection.open([collectionUri], deps.storage);
   let deleted = 0;
