@@ -192,10 +192,14 @@ export class ManagedBackups {
    * "following a change ... the cluster will take a full backup immediately").
    */
   async updateConfig(leader: Leader, change: BackupsConfigChange): Promise<BackupsConfigView> {
-    if (change.enabled === true && this.collectionUri === undefined) {
-      throw new CairnError(ErrorCode.FailedPrecondition, 'managed backups need a collection: start the coordinators with --managed-backups-uri');
-    }
-    const { before, after } = await this.store.updateConfig((c) => applyConfigChange(c, change));
+    const { before, after } = await this.store.updateConfig((c) => {
+      const next = applyConfigChange(c, change);
+      // Without a collection this leader could only drop the schedules, silently stopping backups.
+      if (next.enabled && this.collectionUri === undefined) {
+        throw new CairnError(ErrorCode.FailedPrecondition, 'managed backups need a collection: start the coordinators with --managed-backups-uri');
+      }
+      return next;
+    });
     const changed = before.enabled !== after.enabled || before.frequencyMinutes !== after.frequencyMinutes || before.retentionDays !== after.retentionDays;
     if (changed) await this.reconcile(leader, after, { force: true });
     leader.log.info({ before, after }, 'managed backup configuration changed');
@@ -245,6 +249,11 @@ export class ManagedBackups {
     }
     try {
       const { config } = await this.store.readConfig();
+      if (this.collectionUri === undefined) {
+        // A coordinator started without the flag leaves the schedules as they are.
+        if (config.enabled) leader.log.warn('managed backups are enabled but this coordinator has no --managed-backups-uri; their schedules are left as they are');
+        return;
+      }
       await this.reconcile(leader, config, { force: false });
       const managedIds = new Set((await this.schedules(leader)).map((s) => s.id));
       const recorded = new Set((await this.store.records()).map((r) => r.jobId));
