@@ -283,7 +283,7 @@ export class ManagedBackups {
       const job = await leader.jobs.waitForTerminal(jobId);
       const r = await this.store.getRestore(jobId);
       if (!r || r.settled === true) return;
-      if (job.status === 'succeeded') await this.reconcile(leader, (await this.store.readConfig()).config, { force: true });
+      if (job.status === 'succeeded' && this.collectionUri !== undefined) await this.reconcile(leader, (await this.store.readConfig()).config, { force: true });
       await this.store.putRestore({ ...r, settled: true });
       leader.log.info({ jobId, status: job.status }, 'managed schedules put back in step after a cluster restore in place');
     })().catch((err: unknown) => leader.log.warn({ err, jobId }, 'managed schedules not yet in step after a cluster restore; the next leader retries'));
