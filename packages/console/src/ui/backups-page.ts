@@ -6,6 +6,7 @@ import { enumLabel, formatDateTime, formatDays, formatDuration, formatExpiresIn,
 import { loadError, pageHeader, poll, redraw, type Page, type PageContext } from './page.js';
 import { openRestoreModule } from './restore-modules.js';
 import { openSettingsModule } from './settings-module.js';
+import { PAGE_SIZE, pageFooter, PagedList } from './paged-list.js';
 import { progressBar, statusBadge } from './status-badge.js';
 
 /** Which part of the Backup and Restore page a route shows. */
@@ -138,6 +139,7 @@ function backupsTab(panel: HTMLElement, ctx: PageContext): () => void {
   const picker = new DatePicker({
     onSelect: (d) => {
       day = d;
+      list.reset();
       void refresh();
     },
     markedDays: async (start, end) => {
@@ -180,20 +182,24 @@ function backupsTab(panel: HTMLElement, ctx: PageContext): () => void {
         }),
     },
   ];
+  const list = new PagedList(async (page) => {
+    const range = day === undefined ? {} : { startTime: day, endTime: new Date(day.getTime() + DAY_MS) };
+    const r = await ctx.api.listBackups({ ...range, limit: PAGE_SIZE, ...(page === undefined ? {} : { page }) });
+    return { items: r.backups, pagination: r.pagination };
+  });
   refresh = async () => {
     try {
-      const q = day === undefined ? { limit: 100 } : { startTime: day, endTime: new Date(day.getTime() + DAY_MS), limit: 500 };
-      const r = await ctx.api.listBackups(q);
-      for (const b of r.backups) knownBackups.set(b.id, b);
-      const total = r.pagination.total_results;
-      countLine.textContent = `${total} backup${total === 1 ? '' : 's'}${r.backups.length < total ? `, newest ${r.backups.length} shown` : ''}`;
+      const { items, total, more } = await list.load();
+      for (const b of items) knownBackups.set(b.id, b);
+      countLine.textContent = `${total} backup${total === 1 ? '' : 's'}`;
       redraw(
         tableArea,
-        dataTable(columns, r.backups, {
+        dataTable(columns, items, {
           caption: day === undefined ? 'Backups' : `Backups taken on ${isoDay(day)}`,
           empty: day === undefined ? 'No backups yet. Enable backups in Settings to take the first one.' : 'No backups were taken on this date.',
           key: (b) => b.id,
         }),
+        more ? pageFooter(items.length, total, 'backup', more, () => (list.showMore(), void refresh())) : null,
       );
     } catch (err) {
       redraw(tableArea, loadError(err));
@@ -218,14 +224,11 @@ function incompleteTab(panel: HTMLElement, ctx: PageContext): () => void {
     },
     { header: 'Description', cell: (b) => h('code', { class: 'wrap', style: 'display:block' }, b.description) },
   ];
-  return poll(REFRESH_MS, async () => {
-    try {
-      const r = await ctx.api.listIncompleteBackups({ limit: 100 });
-      redraw(panel, dataTable(columns, r.incomplete_backups, { caption: 'Incomplete backups', empty: 'No failed or pending backups.', key: (b) => b.job_id }));
-    } catch (err) {
-      redraw(panel, loadError(err));
-    }
+  const list = new PagedList(async (page) => {
+    const r = await ctx.api.listIncompleteBackups({ limit: PAGE_SIZE, ...(page === undefined ? {} : { page }) });
+    return { items: r.incomplete_backups, pagination: r.pagination };
   });
+  return pollList(panel, list, (items) => dataTable(columns, items, { caption: 'Incomplete backups', empty: 'No failed or pending backups.', key: (b) => b.job_id }), 'incomplete backup');
 }
 
 function restoresTab(panel: HTMLElement, ctx: PageContext): () => void {
@@ -248,14 +251,24 @@ function restoresTab(panel: HTMLElement, ctx: PageContext): () => void {
     { header: 'Restore end', cell: (r) => whenCell(r.completed_at) },
     { header: 'Job ID', cell: (r) => h('code', {}, r.id) },
   ];
-  return poll(REFRESH_MS, async () => {
+  const list = new PagedList(async (page) => {
+    const r = await ctx.api.listRestores({ limit: PAGE_SIZE, ...(page === undefined ? {} : { page }) });
+    return { items: r.restores, pagination: r.pagination };
+  });
+  return pollList(panel, list, (items) => dataTable(columns, items, { caption: 'Restore jobs', empty: 'No restores yet.', key: (x) => x.id }), 'restore');
+}
+
+/** Polls a paged list into `panel`: its table, and a Show more footer while there are more. */
+function pollList<T>(panel: HTMLElement, list: PagedList<T>, table: (items: T[]) => HTMLElement, noun: string): () => void {
+  const refresh = async (): Promise<void> => {
     try {
-      const r = await ctx.api.listRestores({ limit: 100 });
-      redraw(panel, dataTable(columns, r.restores, { caption: 'Restore jobs', empty: 'No restores yet.', key: (x) => x.id }));
+      const { items, total, more } = await list.load();
+      redraw(panel, table(items), more ? pageFooter(items.length, total, noun, more, () => (list.showMore(), void refresh())) : null);
     } catch (err) {
       redraw(panel, loadError(err));
     }
-  });
+  };
+  return poll(REFRESH_MS, refresh);
 }
 
 /** A row's Restore button, named for what it restores (the visible text alone would be ambiguous). */
