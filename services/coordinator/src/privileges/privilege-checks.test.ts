@@ -152,6 +152,10 @@ describe('storage and external connections (CockroachDB\'s cloudprivilege)', () 
     const restorer = grant(USERS, [BANK], ['RESTORE'], ['maxroach']);
     expect(refusal(restorer, "RESTORE TABLE bank.customers FROM LATEST IN 'nodelocal://1/b'")?.message).toContain('EXTERNALIOIMPLICITACCESS');
     expect(refusal(restorer, "SHOW BACKUP FROM LATEST IN 'nodelocal://1/b'")?.message).toContain('EXTERNALIOIMPLICITACCESS');
+    expect(refusal(restorer, `SHOW BACKUP FROM LATEST IN '${S3}' WITH incremental_location = 'nodelocal://2/inc'`)?.message).toContain('EXTERNALIOIMPLICITACCESS');
+    expect(refusal(restorer, `RESTORE TABLE bank.customers FROM LATEST IN '${S3}' WITH incremental_location = 'external://inc'`)?.message).toBe(
+      'user maxroach does not have USAGE privilege on external_connection inc',
+    );
   });
 
   it('external://name needs USAGE on the connection', () => {

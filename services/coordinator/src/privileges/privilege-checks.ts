@@ -164,7 +164,10 @@ export function requirementFor(stmt: Statement, sessionDb: string): Requirement 
     case 'showBackups':
       return { kind: 'all', of: [{ kind: 'backupOrRestoreAnywhere', action: 'run SHOW BACKUPS' }, { kind: 'storage', uris: stmt.collection.uris }] };
     case 'showBackup':
-      return { kind: 'all', of: [{ kind: 'backupOrRestoreAnywhere', action: 'run SHOW BACKUP' }, { kind: 'storage', uris: stmt.source.uris }] };
+      return {
+        kind: 'all',
+        of: [{ kind: 'backupOrRestoreAnywhere', action: 'run SHOW BACKUP' }, { kind: 'storage', uris: [...stmt.source.uris, ...(stmt.options.incrementalLocation ?? [])] }],
+      };
     case 'createExternalConnection':
       return { kind: 'all', of: [{ kind: 'externalConnectionSystem' }, { kind: 'storage', uris: [stmt.uri] }] };
     case 'dropExternalConnection':
