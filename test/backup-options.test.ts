@@ -16,7 +16,7 @@
  * test/option-coverage.test.ts checks that every option the parser accepts names a test here
  * or in another e2e file.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
@@ -284,6 +284,19 @@ describe('SHOW BACKUP variants and options', () => {
     const tableBytes = ['table:customers', 'table:orders', 'table:items'].reduce((a, k) => a + Number(col(checked.get(k)!, 'file_bytes')), 0);
     expect(tableBytes).toBe(stored);
     expect(stored).toBeGreaterThan(0);
+  });
+
+  it('check_files lists the data files that are missing, as CockroachDB does', async () => {
+    const dest = `nodelocal://${at(nodeIds, 0)}/broken`;
+    await client.execute(`BACKUP DATABASE shop INTO '${dest}'`);
+    const data = (await filesUnder(join(externDir(0), 'broken'))).filter((f) => f.includes('/data/'));
+    expect(data.length).toBeGreaterThanOrEqual(2);
+    const gone = data.slice(0, 2);
+    for (const f of gone) await rm(join(externDir(0), 'broken', f));
+    const err = await failure(client, `SHOW BACKUP LATEST IN '${dest}' WITH check_files`);
+    expect(err.code).toBe(ErrorCode.NotFound);
+    expect(err.message).toContain('The following files are missing from the backup: ');
+    for (const f of gone) expect(err.message).toContain(f);
   });
 
   it('as_json prints each layer manifest; privileges adds the grants and owner', async () => {

@@ -169,12 +169,17 @@ function manifestJson(m: BackupManifest): string {
   return JSON.stringify(json);
 }
 
+/** As CockroachDB: a check stops listing missing files after this many. */
+const MAX_MISSING_FILES = 10;
+
 /**
  * The stored size of every data file of the chain, read from the storage of its locality:
- * `check_files`, which fails on the first file missing.
+ * `check_files`. Missing files fail the statement, listed (up to ten) as CockroachDB lists
+ * them, each with the storage it is missing from.
  */
 async function storedSizes(s: Session, chain: readonly HomedLayer[]): Promise<Map<BackupFile, number>> {
   const sizes = new Map<BackupFile, number>();
+  const missing: string[] = [];
   for (const layer of chain) {
     const uris = layer.home.layerUris(layer.path);
     for (const locality of new Set(layer.manifest.files.map((f) => f.locality))) {
@@ -183,15 +188,18 @@ async function storedSizes(s: Session, chain: readonly HomedLayer[]): Promise<Ma
       const storage = await openStorage(uri, s.leader.storageContext());
       try {
         for (const f of layer.manifest.files.filter((x) => x.locality === locality)) {
-          if (!(await storage.exists(f.path))) {
-            throw new CairnError(ErrorCode.NotFound, `backup file ${layer.path}/${f.path} is missing from ${redactStorageUri(uri)}`);
-          }
-          sizes.set(f, await storage.size(f.path));
+          if (missing.length >= MAX_MISSING_FILES) break;
+          if (await storage.exists(f.path)) sizes.set(f, await storage.size(f.path));
+          else missing.push(`${layer.path}/${f.path} (in ${redactStorageUri(uri)})`);
         }
       } finally {
         await storage.close();
       }
     }
+  }
+  if (missing.length > 0) {
+    const prefix = missing.length >= MAX_MISSING_FILES ? 'Multiple files cannot be read from the backup including:' : 'The following files are missing from the backup:';
+    throw new CairnError(ErrorCode.NotFound, `${prefix} ${missing.join(', ')}`);
   }
   return sizes;
 }
