@@ -150,7 +150,8 @@ export async function createRestore(leader: Leader, managed: ManagedBackups, clu
   const sql = `RESTORE${target} ${from} WITH ${options.join(', ')}`;
   const [stmt] = parse(sql);
   if (stmt?.kind !== 'restore') throw new CairnError(ErrorCode.Internal, `not a RESTORE: ${sql}`);
-  const eraseExisting = req.type === 'CLUSTER' && leader.catalog.databases().length > 0;
+  // A new cluster's empty defaultdb and postgres do not make it "not empty" (RESTORE fills them).
+  const eraseExisting = req.type === 'CLUSTER' && leader.catalog.databases().some((d) => !leader.catalog.isUnusedDefaultDatabase(d));
   const jobId = leader.jobs.allocateId();
   const restoreRecord: ManagedRestoreRecord = {
     version: 1,

@@ -79,6 +79,15 @@ const WRITES: ReadonlySet<Statement['kind']> = new Set([
   'update',
   'delete',
   'restore',
+  'createIndex',
+  'dropIndex',
+  'commentOn',
+  'createSchema',
+  'dropSchema',
+  'createType',
+  'dropType',
+  'alterTableSet',
+  'configureZone',
 ]);
 
 export async function executeSql(leader: Leader, sql: string, database: string, user = '', timeZone = ''): Promise<StatementResult[]> {
