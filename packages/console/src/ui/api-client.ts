@@ -194,8 +194,11 @@ export class ApiClient {
     return this.request('POST', this.clusterPath('restores'), req);
   }
 
-  listJobs(status?: string): Promise<{ jobs: Job[] }> {
-    return this.request('GET', this.clusterPath(`jobs${status === undefined ? '' : `?status=${encodeURIComponent(status)}`}`));
+  /** The newest `limit` jobs, of the given statuses only when any are given. */
+  listJobs(statuses: readonly string[], limit: number): Promise<{ jobs: Job[] }> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (statuses.length > 0) q.set('status', statuses.join(','));
+    return this.request('GET', this.clusterPath(`jobs?${q.toString()}`));
   }
 
   listNodes(): Promise<{ nodes: ClusterNode[] }> {

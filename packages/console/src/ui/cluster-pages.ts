@@ -4,6 +4,8 @@ import { h, replaceChildren } from './element.js';
 import { loadError, pageHeader, poll, redraw, type Page, type PageContext } from './page.js';
 import { progressBar, statusBadge } from './status-badge.js';
 
+const UNFINISHED = ['RUNNING', 'PENDING', 'PAUSED', 'PAUSE_REQUESTED', 'CANCEL_REQUESTED', 'REVERTING'];
+
 /** Jobs: the running ones with live progress (polled each second), then the recent others. */
 export function mountJobsPage(root: HTMLElement, ctx: PageContext): Page {
   const running = h('section', { class: 'panel', 'aria-labelledby': 'running-jobs-title' });
@@ -12,9 +14,9 @@ export function mountJobsPage(root: HTMLElement, ctx: PageContext): Page {
   const jobCells = (j: Job) => [h('code', {}, j.id), h('span', { class: 'tag' }, j.type)];
   const stop = poll(1000, async () => {
     try {
-      const { jobs } = await ctx.api.listJobs();
-      const live = jobs.filter((j) => ['RUNNING', 'PENDING', 'PAUSED', 'PAUSE_REQUESTED', 'CANCEL_REQUESTED', 'REVERTING'].includes(j.status));
-      const done = jobs.filter((j) => !live.includes(j)).slice(0, 25);
+      // Unfinished jobs however old, and the newest finished ones.
+      const [{ jobs: live }, { jobs: latest }] = await Promise.all([ctx.api.listJobs(UNFINISHED, 1000), ctx.api.listJobs([], 50)]);
+      const done = latest.filter((j) => !UNFINISHED.includes(j.status)).slice(0, 25);
       redraw(
         running,
         h('div', { class: 'panel-toolbar' }, h('h2', { id: 'running-jobs-title' }, 'Running jobs'), h('span', { class: 'spacer' }), h('span', { class: 'muted' }, `${live.length} running`)),

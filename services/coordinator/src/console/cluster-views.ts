@@ -81,21 +81,26 @@ function session(leader: Leader, user: string): Session {
 }
 
 /**
- * `GET jobs[?status=running]`: the newest jobs first (at most `limit`), only those `user` may
- * see, as SHOW JOBS decides. `status` is one of the job statuses, in either spelling.
+ * `GET jobs[?status=running,paused]`: the newest jobs first (at most `limit`), only those
+ * `user` may see, as SHOW JOBS decides. `status` is one or more job statuses, comma-separated,
+ * in either spelling (`PAUSE_REQUESTED` or `pause-requested`).
  */
 export async function listJobs(leader: Leader, user: string, query: URLSearchParams): Promise<{ jobs: JobView[] }> {
   leader.assertReady();
   const s = session(leader, user);
   await authorizeStatement(s, { kind: 'showJobs', pos: 1 });
   const wanted = query.get('status');
-  const status = wanted === null ? undefined : JOB_STATUSES.find((x) => x === wanted.toLowerCase().replace(/_/g, '-'));
-  if (wanted !== null && status === undefined) {
-    throw new CairnError(ErrorCode.InvalidArgument, `unknown job status "${wanted}"; one of ${JOB_STATUSES.map(jobStatusEnum).join(', ')}`);
-  }
+  const statuses = (wanted ?? '')
+    .split(',')
+    .filter((w) => w.trim() !== '')
+    .map((w) => {
+      const status = JOB_STATUSES.find((x) => x === w.trim().toLowerCase().replace(/_/g, '-'));
+      if (status === undefined) throw new CairnError(ErrorCode.InvalidArgument, `unknown job status "${w}"; one of ${JOB_STATUSES.map(jobStatusEnum).join(', ')}`);
+      return status;
+    });
   const limit = Number(query.get('limit') ?? '100');
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CairnError(ErrorCode.InvalidArgument, `limit must be an integer from 1 to 1000, got ${query.get('limit')}`);
-  const page = await listJobPage(s, status === undefined ? {} : { statuses: [status] }, { pageSize: limit });
+  const page = await listJobPage(s, statuses.length === 0 ? {} : { statuses }, { pageSize: limit });
   return { jobs: page.jobs.map(jobView) };
 }
 

@@ -40,7 +40,12 @@ const PATHS = {
       operationId: 'ListJobs',
       summary: 'Jobs as SHOW JOBS lists them (BACKUP, RESTORE, BACKUP EXPIRY), newest first, with their progress.',
       parameters: [
-        { name: 'status', in: 'query', description: 'Only jobs in this status.', schema: ref('JobStatus') },
+        {
+          name: 'status',
+          in: 'query',
+          description: 'Only jobs in these statuses: one or more of JobStatus, comma-separated (e.g. RUNNING,PAUSED).',
+          schema: { type: 'string' },
+        },
         { name: 'limit', in: 'query', description: 'At most this many (default 100).', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
       ],
       responses: { '200': ok('ListJobsResponse'), ...readErrors },
