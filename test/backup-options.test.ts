@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
 import { ErrorCode } from '@cairn/errors';
 import { ProcessCluster, startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
-import { col, countRows, databaseFingerprints, failure, query, queryOne, type Row } from './support/backup.js';
+import { col, countRows, databaseFingerprints, failure, localityAwareUris, query, queryOne, sqlUriList, type Row } from './support/backup.js';
 import { at, nodeIdOf } from './support/cluster.js';
 import { reportedAddress } from './support/coordinators.js';
 import { scrapeMetric } from './support/metrics.js';
@@ -119,6 +119,25 @@ describe('incremental_location', () => {
     await client.execute("INSERT INTO shop.customers VALUES (200, 'later')");
     expect(col(await queryOne(client, `BACKUP DATABASE shop INTO LATEST IN '${full}' WITH incremental_location = '${inc}'`), 'status')).toBe('succeeded');
     expect((await layers(`SHOW BACKUP LATEST IN '${full}' WITH incremental_location = '${inc}'`)).size).toBe(3);
+  });
+
+  it('a locality-aware incremental_location gets each node its own URI, as the destination does', async () => {
+    const [east, west] = [at(nodeIds, 0), at(nodeIds, 1)];
+    const dest = sqlUriList(localityAwareUris(`nodelocal://${east}/la`, [{ tier: 'region=us-west1', uri: `nodelocal://${west}/la-west` }]));
+    const inc = sqlUriList(localityAwareUris(`nodelocal://${east}/la-inc`, [{ tier: 'region=us-west1', uri: `nodelocal://${west}/la-inc-west` }]));
+    await client.execute(`BACKUP DATABASE shop INTO ${dest}`);
+    await client.execute("INSERT INTO shop.orders VALUES (1000, 1, 5)");
+    await client.execute(`BACKUP DATABASE shop INTO LATEST IN ${dest} WITH incremental_location = ${inc}, EXECUTION LOCALITY = 'region=us-west1'`);
+    // The west node exported the incremental: its data files are in the west incremental URI,
+    // the manifest in the default one.
+    const westFiles = await filesUnder(join(externDir(1), 'la-inc-west'));
+    expect(westFiles.some((f) => f.includes('/data/'))).toBe(true);
+    expect((await filesUnder(join(externDir(0), 'la-inc'))).filter((f) => f.endsWith('/BACKUP_MANIFEST'))).toHaveLength(1);
+    await client.execute(`RESTORE DATABASE shop FROM LATEST IN ${dest} WITH incremental_location = ${inc}, new_db_name = 'shop_la'`);
+    expect(await countRows(client, 'shop_la.orders')).toBe(41);
+    const mismatched = await failure(client, `BACKUP DATABASE shop INTO LATEST IN ${dest} WITH incremental_location = 'nodelocal://${east}/la-inc'`);
+    expect(mismatched.message).toContain('the incremental_location option must contain the same number of locality aware URIs as the full backup destination');
+    await client.execute('DELETE FROM shop.orders WHERE id = 1000');
   });
 
   it("refuses the forms CockroachDB refuses, with its errors", async () => {
