@@ -8,6 +8,7 @@ import { quoteString, redactUri } from '@cairn/sql';
 import { decodeBackupDetails } from '../jobs/job-details.js';
 import type { Leader } from '../leader.js';
 import { executeSql } from '../statements/execute.js';
+import { WriteLock } from '../write-lock.js';
 import { FREQUENCY_MINUTES, RETENTION_DAYS } from './allowed-values.js';
 import type { ManagedBackupRecord, ManagedBackupStore, ManagedBackupsConfig } from './managed-backup-store.js';
 import { deleteExpiredChains } from './managed-expiry.js';
@@ -192,6 +193,13 @@ export class ManagedBackups {
    * "following a change ... the cluster will take a full backup immediately").
    */
   async updateConfig(leader: Leader, change: BackupsConfigChange): Promise<BackupsConfigView> {
+    // Stored and applied under one lock, so schedules are made from the newest configuration.
+    return this.configLock.run(() => this.applyChange(leader, change));
+  }
+
+  private readonly configLock = new WriteLock();
+
+  private async applyChange(leader: Leader, change: BackupsConfigChange): Promise<BackupsConfigView> {
     const { before, after } = await this.store.updateConfig((c) => {
       const next = applyConfigChange(c, change);
       // Without a collection this leader could only drop the schedules, silently stopping backups.
@@ -218,6 +226,13 @@ export class ManagedBackups {
    * change stored by a leader that died before making its schedules is completed by the next.
    */
   async reconcile(leader: Leader, config: ManagedBackupsConfig, o: { force: boolean }): Promise<void> {
+    // One at a time: two changes dropping and creating at once could leave two pairs.
+    return this.scheduleLock.run(() => this.reconcileNow(leader, config, o));
+  }
+
+  private readonly scheduleLock = new WriteLock();
+
+  private async reconcileNow(leader: Leader, config: ManagedBackupsConfig, o: { force: boolean }): Promise<void> {
     const want = config.enabled && this.collectionUri !== undefined;
     const existing = await this.schedules(leader);
     if (!o.force && (want ? existing.length > 0 : existing.length === 0)) return;
