@@ -11,10 +11,12 @@
  * - sees a backup held running with its progress bar on the Jobs page, then finishing there;
  *   nodes by locality; pauses and resumes a managed schedule;
  * - last, restores the whole cluster in place through the erase warning and typed confirmation.
- * Every page is saved as a PNG in a temp dir the test prints, so a failed run can be looked at.
+ * Every page is saved as a PNG in a temp dir the test prints, so a failed run can be looked at,
+ * and checked with axe-core (WCAG 2.1 A/AA: labelled controls, valid ARIA, contrast).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -24,6 +26,7 @@ import { ProcessCluster, startNatsServer, waitFor, type NatsServerHandle } from 
 import { databaseFingerprints } from './support/backup.js';
 
 const CHROMIUM = '/usr/bin/chromium';
+const AXE_SCRIPT = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const DAY_MS = 86_400_000;
 
 interface ApiBackup {
@@ -44,10 +47,34 @@ let clusterId: string;
 let shots: string;
 let shotCount = 0;
 
-/** Saves the page as `<n>-<name>.png` in the run's screenshot dir. */
+interface AxeViolation {
+  id: string;
+  impact: string;
+  nodes: { target: string[] }[];
+}
+/** axe-core's engine as the page sees it once injected. */
+type AxeWindow = { axe?: { run(context: unknown, options: unknown): Promise<{ violations: AxeViolation[] }> } };
+
+/**
+ * What axe-core (injected from node_modules, nothing fetched) finds against WCAG 2.1 A/AA and
+ * its best practices on the page as it is: unlabelled controls, bad ARIA, low contrast.
+ */
+async function accessibilityProblems(): Promise<string[]> {
+  if (!(await page.evaluate(() => (globalThis as AxeWindow).axe !== undefined))) await page.addScriptTag({ path: AXE_SCRIPT });
+  return page.evaluate(async () => {
+    const axe = (globalThis as AxeWindow).axe!;
+    const result = await axe.run((globalThis as unknown as { document: unknown }).document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+    });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
+
+/** Saves the page as `<n>-<name>.png` in the run's screenshot dir, and checks it with axe-core. */
 async function shot(name: string): Promise<void> {
   shotCount += 1;
   await page.screenshot({ path: join(shots, `${String(shotCount).padStart(2, '0')}-${name}.png`), fullPage: true });
+  expect(await accessibilityProblems(), `accessibility of ${name}`).toEqual([]);
 }
 
 /** The API as the console calls it (same origin, insecure cluster: no key). */

@@ -108,7 +108,7 @@ export class DatePicker {
       'div',
       { class: 'calendar-header' },
       h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Previous month', onclick: shift(-1) }, '‹'),
-      h('h3', { id: titleId, 'aria-live': 'polite' }, title),
+      h('h2', { id: titleId, 'aria-live': 'polite' }, title),
       h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Next month', onclick: shift(1) }, '›'),
     );
     const today = isoDay(utcDay(new Date()));
