@@ -219,6 +219,13 @@ describe('managed backups API', () => {
         expect(r.body['code']).toBe('UNAUTHENTICATED');
       }
     }
+    // Only admins make keys (ApiKeyService has no entry in rpc-privileges.ts: admin only).
+    await root.execute("CREATE USER IF NOT EXISTS keyless WITH PASSWORD 'keyless-pw-3x'");
+    const refused = await runCli(['api-key', 'create', '--name', 'sneaky', '--role', 'CLUSTER_ADMIN', '--host', cluster.grpcAddresses()[0]!, '--certs-dir', certsDir, '--user', 'keyless'], {
+      env: { CAIRN_PASSWORD: 'keyless-pw-3x' },
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/INSUFFICIENT_PRIVILEGE/);
     // The API key list shows names and roles, never secrets.
     const list = await runCli(['api-key', 'list', '--host', cluster.grpcAddresses()[0]!, '--certs-dir', certsDir, '--format', 'csv']);
     expect(list.code, list.stderr).toBe(0);
