@@ -217,6 +217,16 @@ describe('applyAlter', () => {
     );
   });
 
+  it('incremental_location belongs to the incremental statement; a schedule of full backups only refuses it', () => {
+    const { inc, full } = paired();
+    const r = alter(full, inc, `SET WITH incremental_location = 's3://i/p'`);
+    expect(r.incremental?.args.backupStatement).toContain("incremental_location = 's3://i/p'");
+    expect(r.full.args.backupStatement).not.toContain('incremental_location');
+    const message = 'incremental_location applies to the incremental backups of a schedule, and this schedule takes full backups only';
+    expect(errorOf(() => alter(fullOnly(), undefined, `SET WITH incremental_location = 's3://i/p'`)).message).toBe(message);
+    expect(errorOf(() => create(`WITH incremental_location = 's3://i/p' RECURRING '@daily' FULL BACKUP ALWAYS`)).message).toBe(message);
+  });
+
   it('refuses retention with incremental_location, at CREATE and however ALTER would combine them', () => {
     const message = 'the retention schedule option expires the chains of the collection only: it cannot be combined with incremental_location';
     expect(errorOf(() => create(`WITH incremental_location = 's3://i/p' RECURRING '@hourly' WITH SCHEDULE OPTIONS retention = '30d'`)).message).toBe(message);

@@ -1,6 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { checkBackupStatement, type AlterScheduleCommand, type BackupOptions, type BackupStatement, type FullBackup, type Recurrence, type ScheduleOptions } from '@cairn/sql';
-import { formatStoredBackup, parseStoredBackup, withBackupType } from './backup-statement.js';
+import { formatStoredBackup, noIncrementals, parseStoredBackup, withBackupType } from './backup-statement.js';
 import { cronFrequencyMs, validateCron } from './cron.js';
 import { checkRetentionLocation, normalizeRetention } from './retention.js';
 import { WAITING_FOR_INITIAL_BACKUP, type BackupSchedule } from './schedule.js';
@@ -289,7 +289,13 @@ export function applyAlter(
   }
 
   if (Object.keys(spec.backupOptions).length > 0) {
-    both((w) => (w.stmt = { ...w.stmt, options: applyBackupOptions(w.stmt.options, spec.backupOptions) }));
+    // incremental_location is the incremental's alone: a full backup never goes there.
+    const { incrementalLocation, ...forBoth } = spec.backupOptions;
+    both((w) => (w.stmt = { ...w.stmt, options: applyBackupOptions(w.stmt.options, forBoth) }));
+    if (incrementalLocation !== undefined) {
+      if (inc === null) throw noIncrementals();
+      inc.stmt = { ...inc.stmt, options: applyBackupOptions(inc.stmt.options, { incrementalLocation }) };
+    }
   }
 
   const so = spec.scheduleOptions;

@@ -101,3 +101,11 @@ export function scheduledRunStatement(schedule: Pick<BackupSchedule, 'id' | 'arg
 function refuseUndetached(options: { detached?: boolean }): void {
   if (options.detached === false) throw new CairnError(ErrorCode.InvalidArgument, 'DETACHED is required for scheduled backups: remove detached = false');
 }
+
+/** incremental_location on a schedule that takes only full backups would do nothing. */
+export function noIncrementals(): CairnError {
+  return new CairnError(
+    ErrorCode.InvalidArgument,
+    'incremental_location applies to the incremental backups of a schedule, and this schedule takes full backups only',
+  );
+}

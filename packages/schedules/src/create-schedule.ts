@@ -1,6 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { checkBackupStatement, redactUri, type CreateScheduleStatement } from '@cairn/sql';
-import { formatStoredBackup, scheduledBackupStatements } from './backup-statement.js';
+import { formatStoredBackup, noIncrementals, scheduledBackupStatements } from './backup-statement.js';
 import { cronFrequencyMs, nextCronTime, validateCron, validateTimezone } from './cron.js';
 import { parseFirstRun } from './first-run.js';
 import { checkRetentionLocation, normalizeRetention } from './retention.js';
@@ -133,6 +133,7 @@ export function planCreateSchedule(
   const updatesLastBackupMetric = so.updatesClusterLastBackupTimeMetric ?? false;
   const retention = so.retention === undefined ? null : normalizeRetention(so.retention);
   checkRetentionLocation(retention, stmt.backup.options.incrementalLocation);
+  if (incCron === null && stmt.backup.options.incrementalLocation !== undefined) throw noIncrementals();
 
   const base = { label, owner: opts.owner, createdAtMs: nowMs, timezone: tz, lastRun: null, lastSuccessEndMs: null };
   // The incremental is created first, so it has the smaller id (as in CockroachDB).
@@ -208,3 +209,4 @@ export function existingBackupsError(collection: string): CairnError {
     `backups already created in ${redactUri(collection)}; to ignore existing backups, the schedule can be created with the 'ignore_existing_backups' option`,
   );
 }
+
