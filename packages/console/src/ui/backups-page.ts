@@ -205,7 +205,11 @@ function backupsTab(panel: HTMLElement, ctx: PageContext): () => void {
       redraw(tableArea, loadError(err));
     }
   };
-  return poll(REFRESH_MS, () => refresh());
+  const stop = poll(REFRESH_MS, () => refresh());
+  return () => {
+    stop();
+    picker.dispose();
+  };
 }
 
 function incompleteTab(panel: HTMLElement, ctx: PageContext): () => void {

@@ -35,6 +35,7 @@ export class DatePicker {
   private focused: Date;
   private shownMonth = '';
   private marked = new Set<string>();
+  private readonly disposed = new AbortController();
 
   constructor(private readonly o: CalendarOptions) {
     const popupId = uniqueId('calendar');
@@ -50,10 +51,20 @@ export class DatePicker {
     this.popup = h('div', { class: 'calendar', id: popupId, role: 'dialog', 'aria-modal': 'false', 'aria-label': 'Choose a date', hidden: true });
     this.popup.addEventListener('keydown', (ev) => this.onKey(ev));
     this.element = h('div', { class: 'date-picker' }, this.button, this.popup);
-    document.addEventListener('click', (ev) => {
-      if (!this.popup.hidden && !this.element.contains(ev.target as Node)) this.close(false);
-    });
+    // A click elsewhere closes the popup; the listener goes with the picker (dispose).
+    document.addEventListener(
+      'click',
+      (ev) => {
+        if (!this.popup.hidden && !this.element.contains(ev.target as Node)) this.close(false);
+      },
+      { signal: this.disposed.signal },
+    );
     this.renderButton();
+  }
+
+  /** Stops listening to the document (the page showing the picker is gone). */
+  dispose(): void {
+    this.disposed.abort();
   }
 
   /** The chosen day, undefined for all dates. */

@@ -1,4 +1,4 @@
-import { ApiClient, ApiError } from './api-client.js';
+import { ApiClient, ApiError, type Cluster } from './api-client.js';
 import { mountBackupsPage, type BackupsView } from './backups-page.js';
 import { mountJobsPage, mountNodesPage, mountSchedulesPage } from './cluster-pages.js';
 import { h, replaceChildren } from './element.js';
@@ -62,6 +62,25 @@ function route(hash: string): { nav: string; mount: (root: HTMLElement, ctx: Pag
   }
 }
 
+/**
+ * Learns the cluster from the API. Until it answers (a coordinator starting, no leader yet:
+ * 503) the page says why and tries again; a secure cluster without a usable key stops there.
+ */
+async function connect(api: ApiClient, root: HTMLElement): Promise<Cluster | undefined> {
+  for (;;) {
+    try {
+      return await api.connect();
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+        replaceChildren(root, loadError(new Error('An API key is needed to use this secure cluster; reload to enter one.')));
+        return undefined;
+      }
+      replaceChildren(root, loadError(err), h('p', { class: 'muted' }, 'Trying again…'));
+      await new Promise((r) => window.setTimeout(r, 2000));
+    }
+  }
+}
+
 async function start(): Promise<void> {
   const root = document.getElementById('main');
   if (!root) return;
@@ -74,23 +93,19 @@ async function start(): Promise<void> {
     },
     toast,
   };
-  try {
-    const cluster = await api.connect();
-    const name = document.getElementById('cluster-name');
-    if (name) name.textContent = `${cluster.name} · ${cluster.id}`;
-    const mode = document.getElementById('security-mode');
-    if (mode) mode.textContent = cluster.secure ? 'Secure' : 'Insecure';
-    const forget = document.getElementById('forget-key');
-    if (forget && cluster.secure) {
-      forget.hidden = false;
-      forget.addEventListener('click', () => {
-        api.forgetKey();
-        location.reload();
-      });
-    }
-  } catch (err) {
-    replaceChildren(root, loadError(err instanceof ApiError && err.status === 401 ? new Error('An API key is needed to use this secure cluster; reload to enter one.') : err));
-    return;
+  const cluster = await connect(api, root);
+  if (!cluster) return;
+  const name = document.getElementById('cluster-name');
+  if (name) name.textContent = `${cluster.name} · ${cluster.id}`;
+  const mode = document.getElementById('security-mode');
+  if (mode) mode.textContent = cluster.secure ? 'Secure' : 'Insecure';
+  const forget = document.getElementById('forget-key');
+  if (forget && cluster.secure) {
+    forget.hidden = false;
+    forget.addEventListener('click', () => {
+      api.forgetKey();
+      location.reload();
+    });
   }
   let page: Page | undefined;
   let lastNav = '';
