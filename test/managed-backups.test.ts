@@ -9,15 +9,16 @@
  *   first, writes refused meanwhile) through a SIGKILL of the leader, fingerprints compared
  *   with the backup's.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
 import { initBank } from '@cairn/cli';
 import { ProcessCluster, startNatsServer, tempDir, waitFor, type ManagedProcess, type NatsServerHandle } from '@cairn/testing';
 import { databaseFingerprints, query } from './support/backup.js';
 import { runCli } from './support/cli.js';
+import { nodeIdOf } from './support/cluster.js';
 import { leaderCoordinator, reportedAddress } from './support/coordinators.js';
 import { responseSchema, schemaProblems } from './support/openapi-check.js';
 
@@ -357,10 +358,42 @@ describe('managed backups API', () => {
     expect(Date.parse(inc.expires_at) - Date.parse(inc.as_of_time)).toBe(7 * DAY_MS);
   });
 
-  it('lists incomplete backups (none failed here), paginated like the others', async () => {
-    const r = await api('GET', cpath('incomplete-backups'), T.incomplete, { key: keys.viewer });
-    expect(r.status).toBe(200);
-    expect((r.body['incomplete_backups'] as Array<{ status: string }>).filter((b) => b.status === 'FAILED')).toEqual([]);
+  it('lists a failed run under incomplete backups (with its error and statement), never under backups', async () => {
+    const none = await api('GET', cpath('incomplete-backups'), T.incomplete, { key: keys.viewer });
+    expect((none.body['incomplete_backups'] as Array<{ status: string }>).filter((b) => b.status === 'FAILED')).toEqual([]);
+    // A new chain, whose incrementals directory is made unwritable: a regular file where the
+    // directory must go (ENOTDIR, a storage refusal that is not retried).
+    const known = new Set((await backups()).map((b) => b.id));
+    await api('PATCH', cpath('backups-config'), T.config, { key: keys.admin, body: { frequency_minutes: 30 } });
+    const full = await nextCompleteBackup(known);
+    const subdirs = (await query(root, "SHOW BACKUPS IN 'nodelocal://1/managed'")).map((r) => r['path']!).sort();
+    const node1 = cluster.nodes.find((n) => nodeIdOf(n) === 1)!;
+    const blocker = join(cluster.dataDir, node1.name, 'extern', 'managed', 'incrementals', subdirs[subdirs.length - 1]!.replace(/^\//, ''));
+    await mkdir(dirname(blocker), { recursive: true });
+    await writeFile(blocker, 'not a directory');
+    try {
+      const incremental = await waitFor(
+        async () => (await query(root, 'SHOW SCHEDULES')).find((s) => s['label'] === 'cairn-managed-backups' && s['recurrence'] === '*/30 * * * *' && s['schedule_status'] === 'ACTIVE'),
+        { what: 'the incremental schedule unpaused by its first full', timeoutMs: 30_000, intervalMs: 250 },
+      );
+      await root.execute(`ALTER BACKUP SCHEDULE ${incremental['id']!} EXECUTE IMMEDIATELY`);
+      const failed = await waitFor(
+        async () => {
+          const r = await api('GET', cpath('incomplete-backups?pagination.limit=1'), T.incomplete, { key: keys.viewer });
+          const first = (r.body['incomplete_backups'] as Array<Record<string, unknown>>)[0];
+          return first?.['status'] === 'FAILED' ? first : undefined;
+        },
+        { what: 'the failed incremental under incomplete backups', timeoutMs: 60_000, intervalMs: 250 },
+      );
+      expect(failed).toMatchObject({ error_code: 'JOB_FAILED', description: expect.stringMatching(/^BACKUP INTO LATEST IN 'nodelocal:\/\/1\/managed'/) });
+      expect(String(failed['error_message'])).toMatch(/cannot write|not a directory|ENOTDIR/i);
+      expect(failed['duration_seconds']).toBeGreaterThanOrEqual(0);
+      // Backups lists complete and running backups only: the chain's full, not the failure.
+      const listed = await backups();
+      expect(listed.filter((b) => b.full_backup_id === full.id).map((b) => b.type)).toEqual(['FULL']);
+    } finally {
+      await rm(blocker, { force: true });
+    }
   });
 
   it("the console's endpoints: jobs, nodes and schedules for every role; schedule pause/resume for writers only; 401, 400, 404", async () => {
