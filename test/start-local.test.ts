@@ -93,6 +93,18 @@ describe('start-local', () => {
     const sl = await startLocal(dataDir, ['--nodes', '0']);
     expect(sl.logs()).toContain('insecure mode    no TLS, no authentication');
     await sl.waitForLog('cairn sql --insecure --host', 10_000);
+    // Managed backups default to node 1's nodelocal; an insecure cluster's API takes no key.
+    const http = /metrics http:\/\/(\S+)\/metrics/.exec(sl.logs())![1]!;
+    const clusters = (await (await fetch(`http://${http}/api/v1/clusters`)).json()) as { clusters: Array<{ id: string; secure: boolean }> };
+    expect(clusters.clusters[0]?.secure).toBe(false);
+    const config = await waitFor(
+      async () => {
+        const res = await fetch(`http://${http}/api/v1/clusters/${clusters.clusters[0]!.id}/backups-config`);
+        return res.ok ? ((await res.json()) as Record<string, unknown>) : undefined;
+      },
+      { what: 'the backups-config of the start-local cluster', timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(config).toMatchObject({ enabled: false, collection_uri: 'nodelocal://1/managed-backups' });
     await sl.stop(30_000);
   });
 
