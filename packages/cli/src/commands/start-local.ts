@@ -134,6 +134,8 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
       spawnOptions,
     );
     say(`coordinator      gRPC ${String(coordinator.info['grpc'])}, metrics http://${String(coordinator.info['metrics'])}/metrics`);
+    // The console shares the HTTP port; a secure cluster serves it over TLS only.
+    say(`console          ${o.secure === true ? 'https' : 'http'}://${String(coordinator.info['metrics'])}/`);
     const processes: LocalProcess[] = [coordinator];
     // One at a time, so a fresh cluster numbers its nodes in start order (node-1 is n1).
     for (let i = 0; i < o.nodes; i++) {
