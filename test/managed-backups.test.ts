@@ -481,6 +481,23 @@ describe('managed backups API', () => {
     expect((list.body['restores'] as Array<{ id: string }>).map((x) => x.id)).toEqual([db.body['id'], table.body['id']]);
   });
 
+  it('every role reads every endpoint', async () => {
+    const restoreId = ((await api('GET', cpath('restores'), T.restores, { key: keys.viewer })).body['restores'] as Array<{ id: string }>)[0]!.id;
+    const reads: Array<[string, string]> = [
+      ['/api/v1/clusters', T.clusters],
+      [cpath('backups-config'), T.config],
+      [cpath('backups'), T.backups],
+      [cpath(`backups/${first.id}/databases`), T.databases],
+      [cpath(`backups/${first.id}/databases/bank/tables`), T.tables],
+      [cpath('incomplete-backups'), T.incomplete],
+      [cpath('restores'), T.restores],
+      [cpath(`restores/${restoreId}`), T.restore],
+    ];
+    for (const role of ['admin', 'writer', 'viewer'] as const) {
+      for (const [path, template] of reads) expect((await api('GET', path, template, { key: keys[role] })).status, `${role} GET ${path}`).toBe(200);
+    }
+  });
+
   it('restores the cluster in place: erases its databases, refuses writes meanwhile, and finishes on the new leader after a SIGKILL', async () => {
     // The backup to restore, with the fingerprints of everything it holds.
     const known = new Set((await backups()).map((b) => b.id));
