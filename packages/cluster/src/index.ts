@@ -42,7 +42,7 @@ export {
   DEFAULT_GC_INTERVAL,
 } from './settings-view.js';
 export { JsApiCode, jsApiCode, isJsApiError, isTransientNatsError, reasonOf } from './nats-errors.js';
-export { retryNats, DEFAULT_NATS_RETRY_BUDGET_MS, type NatsRetryOptions } from './nats-retry.js';
+export { retryNats, reportNatsRetries, natsRetryLog, DEFAULT_NATS_RETRY_BUDGET_MS, type NatsRetryOptions, type NatsRetryReporter } from './nats-retry.js';
 export {
   ensureKv,
   ensureStream,

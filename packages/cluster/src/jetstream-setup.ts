@@ -105,7 +105,7 @@ export interface KvOptions extends SetupOptions {
    * renewal must fail within its deadline so the holder steps down before its entry expires.
    */
   resilient?: boolean;
-  /** Timeout of each request (default 4 s: a request lost with a dying server is retried sooner). */
+  /** Timeout of each request (default 2 s: a request lost with a dying server is retried sooner). */
   requestTimeoutMs?: number;
 }
 
@@ -137,7 +137,18 @@ export async function ensureKv(nc: NatsConnection, name: string, o: KvOptions): 
       num_replicas: o.replicas,
       ...(o.ttlMs ? { max_age: o.ttlMs * 1_000_000 } : {}),
     },
-    { budgetMs: o.budgetMs, upgrade: (info) => (info.config.allow_direct ? { allow_direct: false } : undefined) },
+    {
+      budgetMs: o.budgetMs,
+      // Older buckets had direct gets on; a lease bucket's TTL follows the configured one (the
+      // holder's step-down deadline is computed from it, so the two must agree).
+      upgrade: (info) => {
+        const change = {
+          ...(info.config.allow_direct ? { allow_direct: false } : {}),
+          ...(o.ttlMs && info.config.max_age !== o.ttlMs * 1_000_000 ? { max_age: o.ttlMs * 1_000_000 } : {}),
+        };
+        return Object.keys(change).length > 0 ? change : undefined;
+      },
+    },
   );
   const js = nc.jetstream({ timeout: o.requestTimeoutMs ?? KV_REQUEST_TIMEOUT_MS });
   const kv = await js.views.kv(name, { bindOnly: true, allow_direct: false });
@@ -146,10 +157,12 @@ export async function ensureKv(nc: NatsConnection, name: string, o: KvOptions): 
 
 /**
  * KV requests are small and answered in milliseconds; one that goes unanswered for seconds
- * was lost with the server it went to (nats.js does not fail requests on a disconnect), and
- * is retried on the server the connection moved to.
+ * was lost with the server it went to (nats.js does not fail requests on a disconnect) or
+ * went to a stream leader that died, and is retried on the server the connection moved to
+ * or the newly elected leader. Short, so that a failover costs about the election (2-6 s
+ * seen here) and not election plus timeout.
  */
-const KV_REQUEST_TIMEOUT_MS = 4000;
+const KV_REQUEST_TIMEOUT_MS = 2000;
 
 /** Methods of KV that read or overwrite: repeating them after an unanswered attempt is harmless. */
 const IDEMPOTENT = new Set(['get', 'put', 'delete', 'purge', 'keys', 'history', 'status', 'watch']);
@@ -291,8 +304,11 @@ export async function stateReplicas(nc: NatsConnection, requested?: number, exis
  * request lost with a dying server come back sooner; the write log sets its own per publish.
  */
 export function jetStream(nc: NatsConnection): JetStreamClient {
-  return nc.jetstream({ timeout: 5000 });
+  return nc.jetstream({ timeout: DATA_REQUEST_TIMEOUT_MS });
 }
+
+/** For the data path's JetStream requests (client and manager): see jetStream(). */
+export const DATA_REQUEST_TIMEOUT_MS = 2000;
 
 /**
  * Pull requests of long-running consumers (the log tail, job results) expire after this

@@ -41,9 +41,9 @@ interface Contender {
   lost: Array<{ at: number; reason: string }>;
 }
 
-async function contender(bucket: Awaited<ReturnType<typeof leaseBucket>>, id: string, ttlMs: number): Promise<Contender> {
+async function contender(bucket: Awaited<ReturnType<typeof leaseBucket>>, id: string, ttlMs: number, o: { presence?: boolean } = {}): Promise<Contender> {
   const { nc, kv } = await bucket.open();
-  const lease = new LeaderLease(kv, { coordinatorId: id, grpcAddress: `127.0.0.1:${id.charCodeAt(0)}` }, ttlMs);
+  const lease = new LeaderLease(kv, { coordinatorId: id, grpcAddress: `127.0.0.1:${id.charCodeAt(0)}` }, ttlMs, o.presence ? nc : undefined);
   const c: Contender = { lease, nc, elected: [], lost: [] };
   lease.on('elected', () => c.elected.push(Date.now()));
   lease.on('lost', (reason) => c.lost.push({ at: Date.now(), reason }));
@@ -158,6 +158,69 @@ describe('LeaderLease', () => {
     expect(a.lost[0]!.at).toBeLessThan(b.elected[0]!);
   });
 
+  it('with presence: replaces a holder whose process died within the presence grace, long before the TTL', async () => {
+    const ttl = 10_000;
+    const bucket = await leaseBucket(ttl);
+    const a = await contender(bucket, 'a', ttl, { presence: true });
+    const b = await contender(bucket, 'b', ttl, { presence: true });
+    a.lease.start();
+    await waitFor(async () => a.lease.isLeader, { what: 'a elected', timeoutMs: 5000, intervalMs: 20 });
+    b.lease.start();
+    // A live holder answers its presence: the standby leaves it alone for well over the grace.
+    await sleep(3000);
+    expect(a.lost).toEqual([]);
+    expect(b.lease.isLeader).toBe(false);
+    expect(a.lease.isLeader).toBe(true);
+
+    // The process dies: its connection goes from the server, and with it its presence.
+    const t0 = Date.now();
+    await a.nc.close();
+    await waitFor(async () => b.lease.isLeader, { what: 'b elected', timeoutMs: ttl, intervalMs: 10 });
+    const elapsed = Date.now() - t0;
+    // Grace (2 s) plus a tick or two, against the 10 s an expiry would take.
+    expect(elapsed).toBeLessThan(3500);
+    expect((await b.lease.current())?.coordinatorId).toBe('b');
+    // The old holder, its connection closed, steps down too (a dead process would not care).
+    await waitFor(async () => !a.lease.isLeader, { what: 'a steps down', timeoutMs: ttl, intervalMs: 20 });
+    expect(a.lost[0]?.reason).toMatch(/cut off from NATS|not renewed/);
+  });
+
+  it('with presence: a holder keeps the lease while renewals fail for less than most of the TTL', async () => {
+    // What a NATS failover looks like to the holder: its connection is fine, the lease
+    // stream answers nothing for a few seconds. Renewals are made to fail by a proxy.
+    const ttl = 6000;
+    const bucket = await leaseBucket(ttl);
+    const { nc, kv } = await bucket.open();
+    let failing = false;
+    const flaky = new Proxy(kv, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'update' && typeof v === 'function') {
+          return (...args: unknown[]) => (failing ? Promise.reject(Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' })) : (v as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        }
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const a = new LeaderLease(flaky, { coordinatorId: 'a', grpcAddress: 'a:1' }, ttl, nc);
+    const lost: string[] = [];
+    a.on('lost', (r) => lost.push(r));
+    leases.push(a);
+    a.start();
+    await waitFor(async () => a.isLeader, { what: 'a elected', timeoutMs: 5000, intervalMs: 20 });
+    failing = true;
+    await sleep(3000); // half the TTL: the old rule stepped down here
+    expect(lost).toEqual([]);
+    expect(a.isLeader).toBe(true);
+    failing = false;
+    await sleep(1000);
+    expect(a.isLeader).toBe(true);
+    expect(lost).toEqual([]);
+    // And past 70% of the TTL without a renewal it does step down, before the entry expires.
+    failing = true;
+    await waitFor(async () => !a.isLeader, { what: 'a steps down', timeoutMs: ttl, intervalMs: 20 });
+    expect(lost[0]).toMatch(/not renewed/);
+  });
+
   it('competes again when started after stop()', async () => {
     // The coordinator does exactly this when it fails to start as leader: it releases the
     // lease and starts competing again.
@@ -193,7 +256,7 @@ describe('LeaderLease', () => {
 });
 
 describe('LeaderLease on a 3-server NATS cluster', () => {
-  it('steps down within half the TTL when its NATS server becomes unreachable, before a standby is elected', async () => {
+  it('steps down when cut off from NATS, before a standby breaks the lease it no longer answers for', async () => {
     const cluster = await startNatsCluster(3);
     try {
       const ttl = 2000;
@@ -205,8 +268,8 @@ describe('LeaderLease on a 3-server NATS cluster', () => {
       connections.push(ncA, ncB);
       const stateA = await ClusterState.open(ncA, { replicas: 3, leaseTtlMs: ttl });
       const stateB = await ClusterState.open(ncB, { replicas: 3, leaseTtlMs: ttl });
-      const a = new LeaderLease(stateA.lease, { coordinatorId: 'a', grpcAddress: 'a:1' }, ttl);
-      const b = new LeaderLease(stateB.lease, { coordinatorId: 'b', grpcAddress: 'b:1' }, ttl);
+      const a = new LeaderLease(stateA.lease, { coordinatorId: 'a', grpcAddress: 'a:1' }, ttl, ncA);
+      const b = new LeaderLease(stateB.lease, { coordinatorId: 'b', grpcAddress: 'b:1' }, ttl, ncB);
       leases.push(a, b);
       a.start();
       await waitFor(async () => a.isLeader, { what: 'a elected', timeoutMs: 10_000, intervalMs: 20 });
@@ -214,8 +277,9 @@ describe('LeaderLease on a 3-server NATS cluster', () => {
 
       await cluster.servers[0]!.kill();
       const t0 = Date.now();
-      // The holder must give up once it has not renewed for TTL/2 (plus a tick), even while
-      // its renewal request is still hanging on a dead connection.
+      // The holder must give up once it has been cut off for the presence grace less its
+      // margin (1.5 s, plus a tick), even while its renewal request is still hanging on a dead
+      // connection; the standby, seeing no presence, breaks the lease only after 2 s.
       await waitFor(async () => !a.isLeader, { what: 'a steps down', timeoutMs: 15_000, intervalMs: 20 });
       const steppedDownAfter = Date.now() - t0;
       const aWasLeaderWhenBWon = await waitFor(
@@ -223,7 +287,7 @@ describe('LeaderLease on a 3-server NATS cluster', () => {
         { what: 'b elected', timeoutMs: 30_000, intervalMs: 10 },
       );
       expect(aWasLeaderWhenBWon.aLeader).toBe(false);
-      expect(steppedDownAfter).toBeLessThanOrEqual(ttl / 2 + tickOf(ttl) + 300);
+      expect(steppedDownAfter).toBeLessThanOrEqual(1500 + 500 + 300);
       // Closing the connection fails the hung renewal, so stop() need not wait for its timeout.
       await ncA.close();
       await a.stop();

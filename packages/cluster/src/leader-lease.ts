@@ -1,9 +1,20 @@
 import { EventEmitter } from 'node:events';
-import type { KV } from 'nats';
-import { JsApiCode, isJsApiError } from './nats-errors.js';
+import type { KV, NatsConnection, Subscription } from 'nats';
+import { JsApiCode, isJsApiError, isNoResponders } from './nats-errors.js';
 import { retryNats } from './nats-retry.js';
 
 const LEASE_KEY = 'leader';
+/** The holder answers requests on this subject while it holds the lease. */
+export const LEADER_PRESENCE_SUBJECT = 'cairn.leader.presence';
+/**
+ * A standby breaks the lease after the holder's presence has been missing this long: NATS
+ * says "no responders" at once when the holder's connection is gone from the whole NATS
+ * cluster (its process died), while a holder whose NATS server died is back on another one
+ * well within it. The holder steps down after being disconnected for PRESENCE_MARGIN_MS less.
+ */
+const PRESENCE_GRACE_MS = 2000;
+const PRESENCE_MARGIN_MS = 500;
+const PRESENCE_PROBE_TIMEOUT_MS = 500;
 
 /** What the lease holder advertises: who it is and where clients reach its gRPC API. */
 export interface LeaderInfo {
@@ -20,11 +31,26 @@ export type LeaseEvents = {
 /**
  * Coordinator leadership as a lease in a KV bucket whose entries expire after the TTL.
  *
- * Acquisition uses `kv.create()`, which only succeeds when the key is absent (expired or
- * released): the one primitive that is safe on Debian's nats-server 2.9 (TOOLCHAIN.md).
- * The holder renews with `update(rev)`; being the only writer, it never contends. A holder
- * that cannot renew for more than half the TTL steps down before a standby can take over,
- * so two leaders never act at once (the write log's expected-sequence check fences the rest).
+ * Acquisition uses `kv.create()`, which only succeeds when the key is absent (expired,
+ * released or broken): the one primitive that is safe on Debian's nats-server 2.9
+ * (TOOLCHAIN.md). The holder renews with `update(rev)`; being the only writer, it never
+ * contends.
+ *
+ * Two ways to lose it, sized for the two failures of a deployment:
+ * - NATS loses a server. Streams whose leader was on it elect a new one (2-6 s seen here),
+ *   and renewals fail meanwhile. The holder keeps the lease through that: it steps down only
+ *   when it has not renewed for most of the TTL (`stepDownAfterMs`), before the entry can
+ *   expire.
+ * - The holder's process dies. With a presence connection, the holder answers on
+ *   LEADER_PRESENCE_SUBJECT and standbys ask it each tick: once NATS has said "no
+ *   responders" for PRESENCE_GRACE_MS in a row, a standby deletes the entry (only the
+ *   revision it saw) and takes the lease, without waiting out the TTL. A holder cut off from
+ *   NATS for that long (less a margin) steps down first, so a lease is broken only under a
+ *   holder that no longer acts. Should NATS routes split while the holder stays connected,
+ *   two coordinators could lead for a moment: the write log's expected-sequence check
+ *   fences the old one's writes.
+ * Without a presence connection only the TTL hands over, and the holder steps down at half
+ * of it.
  */
 export class LeaderLease extends EventEmitter<LeaseEvents> {
   private revision = 0;
@@ -34,13 +60,25 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private inflight: Promise<void> | undefined;
+  private presenceSub: Subscription | undefined;
+  /** Since when probes of the holder's presence have all found no responder. */
+  private absentSinceMs: number | undefined;
+  /** Since when this process's connection has been down (undefined while connected). */
+  private disconnectedSinceMs: number | undefined;
+  private stopStatus: (() => void) | undefined;
+  private readonly tickMs: number;
+  private readonly stepDownAfterMs: number;
 
   constructor(
     private readonly kv: KV,
     private readonly self: Omit<LeaderInfo, 'acquiredAtMs'>,
     private readonly ttlMs: number,
+    /** The process's connection, for presence (see the class comment). */
+    private readonly presence?: NatsConnection,
   ) {
     super();
+    this.tickMs = presence ? Math.min(500, Math.max(100, Math.floor(ttlMs / 4))) : Math.max(100, Math.floor(ttlMs / 4));
+    this.stepDownAfterMs = presence ? Math.floor(ttlMs * 0.7) : ttlMs / 2;
   }
 
   get isLeader(): boolean {
@@ -51,8 +89,8 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   start(): void {
     this.stopped = false;
     if (this.timer) clearInterval(this.timer);
-    const tick = Math.max(100, Math.floor(this.ttlMs / 4));
-    this.timer = setInterval(() => this.step(), tick);
+    this.timer = setInterval(() => this.step(), this.tickMs);
+    if (this.presence && !this.stopStatus) this.stopStatus = this.followConnection(this.presence);
     this.step();
   }
 
@@ -61,6 +99,9 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopStatus?.();
+    this.stopStatus = undefined;
+    this.withdrawPresence();
     // An acquisition or renewal still in flight may yet succeed: release what it leaves.
     await this.inflight;
     if (this.isLeader) {
@@ -90,8 +131,11 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     // Checked on every tick, even while a renewal hangs on a lost connection (until the
     // JetStream request timeout, longer than the TTL): the holder must give up before its
     // entry can expire and a standby take over.
-    const sinceRenew = Date.now() - this.lastRenewMs;
-    if (this.isLeader && sinceRenew > this.ttlMs / 2) this.stepDown(`lease not renewed for ${sinceRenew}ms`);
+    const now = Date.now();
+    const sinceRenew = now - this.lastRenewMs;
+    if (this.isLeader && sinceRenew > this.stepDownAfterMs) this.stepDown(`lease not renewed for ${sinceRenew}ms`);
+    const offline = this.disconnectedSinceMs === undefined ? 0 : now - this.disconnectedSinceMs;
+    if (this.isLeader && offline > PRESENCE_GRACE_MS - PRESENCE_MARGIN_MS) this.stepDown(`cut off from NATS for ${offline}ms`);
     if (this.inflight) return;
     this.inflight = (this.isLeader ? this.renew() : this.tryAcquire()).finally(() => {
       this.inflight = undefined;
@@ -100,7 +144,67 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
 
   private stepDown(reason: string): void {
     this.revision = 0;
+    this.withdrawPresence();
     this.emit('lost', reason);
+  }
+
+  /** Tracks whether this process's connection is up (a holder cut off must step down). */
+  private followConnection(nc: NatsConnection): () => void {
+    let stopped = false;
+    const statuses = nc.status();
+    void (async () => {
+      for await (const st of statuses) {
+        if (stopped) break;
+        if (st.type === 'disconnect') this.disconnectedSinceMs ??= Date.now();
+        else if (st.type === 'reconnect') this.disconnectedSinceMs = undefined;
+      }
+      // The statuses end when the connection closes: cut off for good.
+      if (!stopped) this.disconnectedSinceMs ??= Date.now();
+    })().catch(() => undefined);
+    return () => {
+      stopped = true;
+      (statuses as unknown as { stop?: () => void }).stop?.();
+    };
+  }
+
+  private announcePresence(): void {
+    if (!this.presence || this.presenceSub) return;
+    this.presenceSub = this.presence.subscribe(LEADER_PRESENCE_SUBJECT, {
+      callback: (_err, m) => {
+        if (this.isLeader) m.respond(new TextEncoder().encode(this.self.coordinatorId));
+      },
+    });
+  }
+
+  private withdrawPresence(): void {
+    this.presenceSub?.unsubscribe();
+    this.presenceSub = undefined;
+  }
+
+  /**
+   * A standby's check of the holder: breaks the lease once the holder's presence has been
+   * missing for the grace period (see the class comment). Anything but "no responders" (an
+   * answer, a timeout, this process's own connection being down) proves nothing either way
+   * and restarts the count only when the holder answered.
+   */
+  private async checkHolder(): Promise<void> {
+    if (!this.presence) return;
+    try {
+      await this.presence.request(LEADER_PRESENCE_SUBJECT, new Uint8Array(0), { timeout: PRESENCE_PROBE_TIMEOUT_MS });
+      this.absentSinceMs = undefined;
+      return;
+    } catch (err) {
+      if (!isNoResponders(err) || this.disconnectedSinceMs !== undefined) return;
+    }
+    const now = Date.now();
+    this.absentSinceMs ??= now;
+    if (now - this.absentSinceMs < PRESENCE_GRACE_MS) return;
+    const entry = await this.kv.get(LEASE_KEY).catch(() => undefined);
+    if (!entry || entry.operation !== 'PUT') return;
+    // Only the entry whose holder went missing: should it have renewed meanwhile (a new
+    // revision), the delete fails and the count starts over.
+    await this.kv.delete(LEASE_KEY, { previousSeq: entry.revision }).catch(() => undefined);
+    this.absentSinceMs = undefined;
   }
 
   private async tryAcquire(): Promise<void> {
@@ -110,10 +214,15 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
       this.revision = await this.kv.create(LEASE_KEY, encode(info));
       this.acquiredAtMs = sentAt;
       this.lastRenewMs = sentAt;
+      this.absentSinceMs = undefined;
       // When stopped meanwhile, stop() releases it instead.
-      if (!this.stopped) this.emit('elected', info);
-    } catch {
-      // Held by someone else (or NATS unavailable): try again next tick.
+      if (!this.stopped) {
+        this.announcePresence();
+        this.emit('elected', info);
+      }
+    } catch (err) {
+      // Held by someone else: is the holder still there? (NATS unavailable: try again next tick.)
+      if (isJsApiError(err, JsApiCode.WrongLastSequence)) await this.checkHolder();
     }
   }
 
@@ -130,7 +239,7 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
       if (!this.isLeader) return;
       const lostFor = Date.now() - this.lastRenewMs;
       const taken = isJsApiError(err, JsApiCode.WrongLastSequence);
-      if (taken || lostFor > this.ttlMs / 2) {
+      if (taken || lostFor > this.stepDownAfterMs) {
         this.stepDown(taken ? 'lease taken by another coordinator' : `lease not renewed for ${lostFor}ms`);
       }
     }

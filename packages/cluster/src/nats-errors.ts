@@ -49,6 +49,11 @@ function statusCode(err: unknown): string | number | undefined {
   return (err as { code?: string | number }).code;
 }
 
+/** NATS knows no subscriber anywhere for the subject of a request (as opposed to a slow one). */
+export function isNoResponders(err: unknown): boolean {
+  return jsApiCode(err) === undefined && String(statusCode(err)) === NatsErrorCode.NoResponders;
+}
+
 /**
  * True for failures that come from NATS being briefly unable to answer, not from the request:
  * a timeout, no responders (the server a request went to has no JetStream leader for the

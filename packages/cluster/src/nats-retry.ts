@@ -18,6 +18,35 @@ export interface NatsRetryOptions {
 
 export const DEFAULT_NATS_RETRY_BUDGET_MS = 30_000;
 
+/** Where a process reports NATS operations that wait out a failover (its logger, in practice). */
+export interface NatsRetryReporter {
+  /** An operation has been retrying for `elapsedMs` (reported once, after the first second). */
+  stalled(what: string, elapsedMs: number, reason: string): void;
+  /** An operation reported as stalled succeeded after all. */
+  recovered(what: string, elapsedMs: number, attempts: number): void;
+}
+
+/** The reporter that writes to a pino-style logger: a warning when stalled, info when recovered. */
+export function natsRetryLog(log: { warn(o: object, msg: string): void; info(o: object, msg: string): void }): NatsRetryReporter {
+  return {
+    stalled: (what, elapsedMs, reason) => log.warn({ what, ms: elapsedMs, reason }, 'NATS operation waiting out a failover'),
+    recovered: (what, elapsedMs, attempts) => log.info({ what, ms: elapsedMs, attempts }, 'NATS operation recovered'),
+  };
+}
+
+/** Operations retried for less than this go unreported: a leader election takes longer. */
+const REPORT_AFTER_MS = 1000;
+let reporter: NatsRetryReporter | undefined;
+
+/**
+ * Sets the process's reporter. One per process, set at start-up, because the retries happen
+ * deep inside every part that talks to NATS and what an operator needs after a failover is
+ * the list of what waited and for how long, not a logger threaded through each of them.
+ */
+export function reportNatsRetries(r: NatsRetryReporter | undefined): void {
+  reporter = r;
+}
+
 /**
  * Runs `attempt` until it succeeds or fails with a non-transient error, pausing with
  * exponential backoff in between. The one retry convention for NATS requests in cairn: a
@@ -30,14 +59,22 @@ export const DEFAULT_NATS_RETRY_BUDGET_MS = 30_000;
  */
 export async function retryNats<T>(attempt: (n: number) => Promise<T>, o: NatsRetryOptions): Promise<T> {
   const budget = o.budgetMs ?? DEFAULT_NATS_RETRY_BUDGET_MS;
-  const deadline = Date.now() + budget;
+  const started = Date.now();
+  const deadline = started + budget;
+  let reported = false;
   let delay = o.initialDelayMs ?? 100;
   const maxDelay = o.maxDelayMs ?? 2000;
   for (let n = 1; ; n++) {
     try {
-      return await attempt(n);
+      const v = await attempt(n);
+      if (reported) reporter?.recovered(o.what, Date.now() - started, n);
+      return v;
     } catch (err) {
       if (!isTransientNatsError(err) || o.signal?.aborted) throw err;
+      if (!reported && Date.now() - started >= REPORT_AFTER_MS) {
+        reported = true;
+        reporter?.stalled(o.what, Date.now() - started, reasonOf(err));
+      }
       if (Date.now() + delay > deadline) {
         throw new CairnError(ErrorCode.Unavailable, `${o.what}: NATS did not answer for ${Math.round(budget / 1000)} s (${reasonOf(err)})`, {
           cause: err,

@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, KV, NatsConnection } from 'nats';
-import { ensureKv, ensureStream, jetStream, setupManager, stateReplicas } from './jetstream-setup.js';
+import { DATA_REQUEST_TIMEOUT_MS, ensureKv, ensureStream, jetStream, setupManager, stateReplicas } from './jetstream-setup.js';
 
 /** Names of the JetStream resources that hold the cluster's replicated state. */
 export const Buckets = {
@@ -21,11 +21,11 @@ export const LOG_SUBJECT = 'cairn.log';
 export interface StateOptions {
   /** Replicas for every bucket and stream: 1 on a single server, 3 on a NATS cluster. */
   replicas: number;
-  /** Lease TTL; a dead leader's lease expires after this long. */
+  /** Lease TTL: the entry expires this long after its last renewal. A dead leader is replaced sooner (see LeaderLease); this bounds how long a holder may ride out a NATS failover. */
   leaseTtlMs: number;
 }
 
-export const DEFAULT_STATE_OPTIONS: StateOptions = { replicas: 1, leaseTtlMs: 4000 };
+export const DEFAULT_STATE_OPTIONS: StateOptions = { replicas: 1, leaseTtlMs: 10_000 };
 
 /**
  * What `ClusterState.open` takes: without `replicas` the count follows the NATS cluster
@@ -80,7 +80,7 @@ export class ClusterState {
       { name: LOG_STREAM, subjects: [LOG_SUBJECT], num_replicas: opts.replicas, max_msg_size: 8 * 1024 * 1024 },
       setup,
     );
-    const dataJsm = await nc.jetstreamManager({ timeout: 5000, checkAPI: false });
+    const dataJsm = await nc.jetstreamManager({ timeout: DATA_REQUEST_TIMEOUT_MS, checkAPI: false });
     return new ClusterState(nc, jetStream(nc), dataJsm, meta, nodes, ranges, lease, settings, opts);
   }
 

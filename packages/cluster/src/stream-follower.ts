@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg, NatsConnection } from 'nats';
-import { DeliverPolicy } from 'nats';
+import { ConsumerDebugEvents, ConsumerEvents, DeliverPolicy } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONSUME_EXPIRES_MS } from './jetstream-setup.js';
 import { JsApiCode, isJsApiError } from './nats-errors.js';
@@ -18,9 +18,19 @@ export interface FollowOptions {
 /**
  * A consumer that neither delivered nor answered a pull for this long is presumed lost. Not
  * shorter: on a starved machine a live consumer's answers come late, and restarting it over
- * and over would stall the reader for real. A lost server is noticed sooner, by reconnect.
+ * and over would stall the reader for real. A lost server is noticed sooner, by reconnect,
+ * and a consumer lost with its server (while this connection's server lives) by its missed
+ * heartbeats.
  */
 const STALL_MS = Math.max(10_000, 2.5 * CONSUME_EXPIRES_MS);
+
+/**
+ * The server sends an idle heartbeat every half pull period; after this many missed in a
+ * row (3 s with the 2 s pulls) the consumer is presumed gone with the server that held it,
+ * typically the stream's old leader. nats.js would try to re-create it in place, which can
+ * hang; starting over from the next sequence does not.
+ */
+const MISSED_HEARTBEATS_TO_RESTART = 3;
 
 /**
  * Every message of `stream` from `fromSeq` on, in order, each once, until `signal` aborts,
@@ -65,8 +75,13 @@ export async function* followStream(nc: NatsConnection, js: JetStreamClient, str
       messages = await abortable(pending, attempt.signal);
       const live = messages;
       void (async () => {
-        // Answered pulls (and heartbeats) show the consumer is alive even when idle.
-        for await (const _ of await live.status()) lastActivity = Date.now();
+        for await (const s of await live.status()) {
+          if (s.type === ConsumerEvents.HeartbeatsMissed && typeof s.data === 'number' && s.data >= MISSED_HEARTBEATS_TO_RESTART) restart();
+          else if (s.type === ConsumerEvents.ConsumerDeleted || s.type === ConsumerEvents.ConsumerNotFound) restart();
+          // A pull the server answered (expired, or an error status) shows it alive even when
+          // idle; "next" is this client's own pull going out, and proves nothing.
+          else if (s.type === ConsumerDebugEvents.Discard || s.type === ConsumerDebugEvents.DebugEvent) lastActivity = Date.now();
+        }
       })().catch(() => undefined);
       for await (const m of live as AsyncIterable<JsMsg>) {
         lastActivity = Date.now();

@@ -47,7 +47,14 @@ interface PendingEntry {
 
 /** How long the writer keeps re-sending through a NATS failover before it gives up. */
 const RECOVERY_BUDGET_MS = 30_000;
-const PUBLISH_TIMEOUT_MS = 10_000;
+/**
+ * A publish to a log whose stream leader died goes unanswered until this timeout, and only
+ * then is re-sent (to the new leader, with its message id, so a stored one answers as a
+ * duplicate): short, so a failover costs about the election. Not much shorter: a large
+ * entry on a loaded machine can take a second or two to be stored on the replicas, and each
+ * false alarm costs a round of re-sends.
+ */
+const PUBLISH_TIMEOUT_MS = 3000;
 
 /**
  * The single writer of the replicated log (held by the coordinator leader).

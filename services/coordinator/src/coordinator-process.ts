@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Registry, Gauge } from 'prom-client';
-import { ClusterState, CoordinatorRegistry, LeaderLease, connectNats, getOrCreate, parseLocality, type NatsAuth } from '@cairn/cluster';
+import { ClusterState, CoordinatorRegistry, LeaderLease, connectNats, getOrCreate, natsRetryLog, parseLocality, reportNatsRetries, type NatsAuth } from '@cairn/cluster';
 import { consoleRoutes } from '@cairn/console';
 import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import { startApiServer } from './api/api-server.js';
@@ -89,6 +89,7 @@ export interface RunningCoordinator {
 export async function startCoordinator(opts: CoordinatorOptions): Promise<RunningCoordinator> {
   const id = opts.id ?? `coordinator-${randomUUID().slice(0, 8)}`;
   const log = (opts.logger ?? createLogger('coordinator')).child({ coordinatorId: id });
+  reportNatsRetries(natsRetryLog(log));
   // A bad --managed-backups-uri fails before anything connects, naming the flag.
   if (opts.managedBackupsUri !== undefined) checkManagedBackupsUri(opts.managedBackupsUri);
   // Certificates first: a bad --certs-dir fails before anything connects.
@@ -125,7 +126,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     security,
   );
   grpcAddress = advertisedAddress({ host: grpc.host, port: api.port }, opts.advertiseAddr);
-  const lease = new LeaderLease(state.lease, { coordinatorId: id, grpcAddress }, state.options.leaseTtlMs);
+  const lease = new LeaderLease(state.lease, { coordinatorId: id, grpcAddress }, state.options.leaseTtlMs, nc);
   leaseSlot.lease = lease;
   const readiness = new CoordinatorReadiness({
     nc,

@@ -35,20 +35,28 @@ export async function startLeader(
   /** Managed backups (`--managed-backups-uri`): their schedules' runs are recorded, restores gated. */
   managed?: ManagedBackups,
 ): Promise<Leader> {
-  const writer = await LogWriter.open(state.js, state.jsm, nc.info?.max_payload);
-  const ranges = await RangeDirectory.load(state.ranges);
+  // What is durable opens side by side: right after a NATS server died, several of these
+  // streams may be electing a leader at once, and waiting out each election in turn added
+  // up to many seconds before the new leader served anything. Each step's time is logged.
+  const timed = stepTimer();
+  const [writer, ranges, jobStore, protectedTs, scheduleStore, workQueue, nodes, spanConfigs] = await Promise.all([
+    timed('write log', () => LogWriter.open(state.js, state.jsm, nc.info?.max_payload)),
+    timed('range directory', () => RangeDirectory.load(state.ranges)),
+    timed('job store', () => JobStore.open(nc, { replicas: state.options.replicas })),
+    timed('protected timestamps', () => ProtectedTimestampStore.open(state)),
+    timed('schedules', () => ScheduleStore.open(nc, { replicas: state.options.replicas, mirror: true })),
+    timed('work queue', () => WorkQueue.open(state)),
+    timed('node directory', () => new NodeRegistry(state.nodes).watch(nc)),
+    timed('span configs', () => openSpanConfigs(nc, state.options.replicas)),
+    timed('ingest stream', () => ensureIngestStream(state.jsm, state.options.replicas)),
+  ]);
   const jobs = new JobRegistry({
-    store: await JobStore.open(nc, { replicas: state.options.replicas }),
+    store: jobStore,
     coordinatorId,
     logger: log.child({ component: 'jobs' }),
     ...(metrics ? { onEvent: metrics.onJobEvent } : {}),
   });
-  const protectedTs = await ProtectedTimestampStore.open(state);
   metrics?.attach(jobs, protectedTs);
-  const scheduleStore = await ScheduleStore.open(nc, { replicas: state.options.replicas, mirror: true });
-  const workQueue = await WorkQueue.open(state);
-  const nodes = await new NodeRegistry(state.nodes).watch(nc);
-  await ensureIngestStream(state.jsm, state.options.replicas);
   const stagedIngest = new StagedIngest(nc, state.jsm, log);
   // Records of jobs that ended (or schedules dropped) without releasing them go; started after adoption.
   const ptsReconciler = new ProtectedTimestampReconciler(
@@ -102,10 +110,10 @@ export async function startLeader(
         ...(metrics ? { metrics } : {}),
       }),
   });
-  await leader.begin();
+  await timed('catalog', () => leader.begin());
   // Zone configurations (gc.ttlseconds) reach the nodes' GC as span configs.
   new SpanConfigReconciler({
-    kv: await openSpanConfigs(nc, state.options.replicas),
+    kv: spanConfigs,
     catalog: () => leader.catalog,
     isReady: () => leader.ready,
     isLeading: () => leader.writer.broken === undefined,
@@ -131,9 +139,27 @@ export async function startLeader(
   for (const t of JOB_TYPES) jobs.registerResumer(t.type, (job) => t.resumer(job, deps));
   stagedIngest.serve((ref) => writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: ref } })));
   // Adopts every unfinished job, including those of a coordinator that died.
-  await jobs.start();
+  await timed('job adoption', () => jobs.start());
+  log.info({ steps: timed.steps }, 'leader ready');
   leader.schedules.start();
   ptsReconciler.start();
   if (managed) void managed.onElected(leader);
   return leader;
+}
+
+/**
+ * Times named start-up steps (concurrent ones too), so that a slow takeover says which part
+ * of it was slow.
+ */
+function stepTimer(): (<T>(step: string, run: () => Promise<T>) => Promise<T>) & { steps: Record<string, number> } {
+  const steps: Record<string, number> = {};
+  const timed = async <T>(step: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await run();
+    } finally {
+      steps[step] = Math.round(performance.now() - started);
+    }
+  };
+  return Object.assign(timed, { steps });
 }

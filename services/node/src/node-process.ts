@@ -21,6 +21,8 @@ import {
   getOrCreate,
   parseLocality,
   serveNodeMethod,
+  natsRetryLog,
+  reportNatsRetries,
   type WorkContext,
 } from '@cairn/cluster';
 import { MvccStore } from '@cairn/mvcc';
@@ -103,6 +105,7 @@ const META_NODE_ID = 'node-id';
 /** Starts a cairn node: its store, its replicas' apply loop, read endpoints and heartbeat. */
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const log = opts.logger ?? createLogger('node');
+  reportNatsRetries(natsRetryLog(log));
   // A bad --certs-dir fails before anything is opened.
   if (opts.certsDir !== undefined) loadNodeCertificates(opts.certsDir);
   const locality = parseLocality(opts.locality);
