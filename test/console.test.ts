@@ -8,8 +8,10 @@
  *   under a new name through the database module;
  * - changes retention and sees it apply only to the next backup;
  * - reaches Incomplete Backups with the arrow keys;
- * - sees a backup held running with its progress bar on the Jobs page, then finishing there;
- *   nodes by locality; pauses and resumes a managed schedule;
+ * - holds a managed backup in progress (its nodes stopped for a moment) and sees it live as In
+ *   progress in Backups, Running in Incomplete Backups and on the Jobs page with its progress
+ *   bar, then Complete, without a reload;
+ * - nodes by locality; pauses and resumes a managed schedule;
  * - last, restores the whole cluster in place through the erase warning and typed confirmation.
  * Every page is saved as a PNG in a temp dir the test prints, so a failed run can be looked at,
  * and checked with axe-core (WCAG 2.1 A/AA: labelled controls, valid ARIA, contrast).
@@ -82,6 +84,12 @@ async function api<T>(path: string): Promise<T> {
   const res = await fetch(`${base}/api/v1/clusters/${clusterId}/${path}`);
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+/** Changes the managed-backup configuration through the API (setup, not what is tested). */
+async function patchConfig(change: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${base}/api/v1/clusters/${clusterId}/backups-config`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(change) });
+  if (!res.ok) throw new Error(`PATCH backups-config ${JSON.stringify(change)}: ${res.status} ${await res.text()}`);
 }
 
 async function backups(): Promise<ApiBackup[]> {
@@ -302,24 +310,43 @@ describe('console', () => {
     await shot('incomplete-backups');
   });
 
-  it('shows jobs with progress, nodes by locality, and pauses and resumes the managed schedule', async () => {
-    // A job held running: with every node stopped (SIGSTOP) right after the job is created, its
-    // work items wait on the queue, so the page shows it at 0 % until the nodes go on.
+  it('shows a managed backup as it runs, live: In progress in Backups, Running in Incomplete Backups and Jobs (progress bar), then Complete', async () => {
+    // A frequency change takes a full at once. The moment it is listed in progress every node is
+    // stopped (SIGSTOP): its work items wait on the queue and the pages can be looked at.
     const pids = cluster.nodes.map((n) => n.pid);
     const signal = (sig: NodeJS.Signals) => pids.forEach((pid) => process.kill(pid, sig));
-    let jobId = '';
-    for (let attempt = 1; jobId === ''; attempt++) {
-      const started = await client.execute("BACKUP DATABASE shop INTO 'nodelocal://1/console-progress' WITH detached");
+    let held: ApiBackup | undefined;
+    for (const minutes of [60, 240, 30, 10]) {
+      const known = new Set((await backups()).map((b) => b.id));
+      await patchConfig({ frequency_minutes: minutes });
+      const started = await waitFor(async () => (await backups()).find((b) => !known.has(b.id)), { what: 'the full a frequency change takes', timeoutMs: 60_000, intervalMs: 10 });
+      if (started.status !== 'IN_PROGRESS') continue;
       signal('SIGSTOP');
-      const id = started.rows[0]?.[0] ?? '';
-      const job = (await api<{ jobs: { id: string; status: string }[] }>('jobs')).jobs.find((j) => j.id === id);
-      if (job?.status === 'RUNNING') jobId = id;
-      else if (attempt === 5) throw new Error(`no backup job was still running when the nodes stopped (last: ${JSON.stringify(job)})`);
-      else signal('SIGCONT');
+      // It may have finished between the answer and the signal.
+      if ((await backups()).find((b) => b.id === started.id)?.status === 'IN_PROGRESS') {
+        held = started;
+        break;
+      }
+      signal('SIGCONT');
     }
+    if (!held) throw new Error('no managed backup was still in progress when the nodes stopped, in four tries');
+    const heldId = held.id;
+    let jobId = '';
     try {
+      await page.getByRole('link', { name: 'Backup and Restore' }).click();
+      const row = page.locator(`tr[data-key="${heldId}"]`);
+      await row.locator('[data-status="IN_PROGRESS"]').waitFor();
+      expect(await row.getByRole('button', { name: /^Restore the cluster/ }).isDisabled()).toBe(true);
+      await shot('backups-in-progress');
+
+      await page.getByRole('tab', { name: 'Incomplete Backups' }).click();
+      const incomplete = page.locator('tbody tr', { has: page.locator('[data-status="RUNNING"]') });
+      await incomplete.waitFor();
+      expect(await incomplete.locator('td').nth(3).textContent()).toMatch(/^BACKUP INTO 'nodelocal:\/\/1\/managed-backups'/);
+      jobId = (await incomplete.getAttribute('data-key')) ?? '';
+      await shot('incomplete-backups-running');
+
       await page.getByRole('link', { name: 'Jobs' }).click();
-      await page.getByRole('heading', { name: 'Running jobs' }).waitFor();
       const running = page.locator('section[aria-labelledby="running-jobs-title"]').locator(`tr[data-key="${jobId}"]`);
       await running.locator('[data-status="RUNNING"]').waitFor();
       const bar = running.getByRole('progressbar', { name: `Job ${jobId} progress` });
@@ -332,7 +359,15 @@ describe('console', () => {
     await page.locator('section[aria-labelledby="recent-jobs-title"]').locator(`tr[data-key="${jobId}"] [data-status="SUCCEEDED"]`).waitFor({ timeout: 90_000 });
     await page.getByText('No job is running.').waitFor();
     await shot('jobs');
+    await page.getByRole('link', { name: 'Backup and Restore' }).click();
+    await page.locator(`tr[data-key="${heldId}"] [data-status="COMPLETE"]`).waitFor();
+    // Back to daily, and that full done, so nothing runs under the cluster restore at the end.
+    const known = new Set((await backups()).map((b) => b.id));
+    await patchConfig({ frequency_minutes: 1440 });
+    await waitFor(async () => (await backups()).find((b) => !known.has(b.id) && b.status === 'COMPLETE'), { what: 'the full of the change back to daily', timeoutMs: 90_000, intervalMs: 250 });
+  });
 
+  it('shows nodes by locality, and pauses and resumes the managed schedule', async () => {
     await page.getByRole('link', { name: 'Nodes' }).click();
     for (const region of ['region=us-east1', 'region=us-west1', 'region=eu-west1']) await page.getByRole('heading', { name: region }).waitFor();
     expect(await page.locator('[data-status="LIVE"]').count()).toBe(3);
