@@ -12,8 +12,8 @@ export const LEADER_PRESENCE_SUBJECT = 'cairn.leader.presence';
  * cluster (its process died), while a holder whose NATS server died is back on another one
  * well within it. The holder steps down after being disconnected for PRESENCE_MARGIN_MS less.
  */
-const PRESENCE_GRACE_MS = 2000;
-const PRESENCE_MARGIN_MS = 500;
+const PRESENCE_GRACE_MS = 3000;
+const PRESENCE_MARGIN_MS = 1000;
 const PRESENCE_PROBE_TIMEOUT_MS = 500;
 
 /** What the lease holder advertises: who it is and where clients reach its gRPC API. */
@@ -157,6 +157,9 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
         if (stopped) break;
         if (st.type === 'disconnect') this.disconnectedSinceMs ??= Date.now();
         else if (st.type === 'reconnect') this.disconnectedSinceMs = undefined;
+        // Interest seen through a server this process just left or joined proves nothing:
+        // a standby counts the holder's absence afresh.
+        if (st.type === 'disconnect' || st.type === 'reconnect') this.absentSinceMs = undefined;
       }
       // The statuses end when the connection closes: cut off for good.
       if (!stopped) this.disconnectedSinceMs ??= Date.now();
