@@ -153,6 +153,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const consolePages = consoleRoutes();
   // Managed backups: their bucket, the API keys and the one HTTP authentication (auth/http-auth.ts).
   const managed = new ManagedBackups(new ManagedBackupStore(await state.openKv(MANAGED_BACKUPS_BUCKET)), opts.managedBackupsUri);
+  managed.startHousekeeping(() => leader);
   const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta), audit);
   const managedApi = managedApiRoute({
     extraRoutes: CONSOLE_API_ROUTES,
@@ -257,6 +258,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     // next lease tick instead of after the TTL; health says NOT_SERVING from the first moment.
     stop: async () => {
       readiness.drain();
+      managed.stopHousekeeping();
       await registration.stop();
       await starting;
       await leader?.stop();
