@@ -220,7 +220,7 @@ describe('API keys and the HTTP authenticator', () => {
     const { record: r, key } = await keys.create('ci', 'CLUSTER_VIEWER', 'root');
     expect(key).toMatch(/^cairn_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     const stored = new TextDecoder().decode((await kv.get('api-keys'))!.value);
-    expect(stored).not.toContain(key.split('_')[2]);
+    expect(stored).not.toContain(key.slice('cairn_'.length + 17));
     expect((await keys.verify(key))?.id).toBe(r.id);
     expect(await keys.verify(`${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`)).toBeUndefined();
     expect(await keys.verify('cairn_0000000000000000_' + 'A'.repeat(43))).toBeUndefined();
