@@ -39,6 +39,7 @@ function makeTable(
     columns: cols.map(([n, type], i) => ({ id: i + 1, name: n, type, nullable: !primaryKey.includes(n) })),
     primaryKey,
     foreignKeys: [],
+    indexes: [],
     state: DescriptorState.PUBLIC,
     viewQuery: '',
     dependsOn: [],

@@ -15,6 +15,7 @@ function table(id: number, cols: Array<[string, ColumnType]>, primaryKey: string
     columns: cols.map(([name, type], i) => ({ id: i + 1, name, type, nullable: !primaryKey.includes(name) })),
     primaryKey,
     foreignKeys: [],
+    indexes: [],
     state: DescriptorState.PUBLIC,
     viewQuery: '',
     dependsOn: [],
