@@ -26,6 +26,8 @@ import { WriteLock } from './write-lock.js';
 import { ensureDefaultDatabases } from './catalog/default-databases.js';
 import { DescriptorWriter } from './catalog/descriptor-writer.js';
 import type { ClusterRestoreGate } from './managed/restore-gate.js';
+import type { ClusterMetadataStores } from './backup/cluster-metadata.js';
+import type { BackupPlanning, PrivilegeChecking, RestorePlanning } from './leader-capabilities.js';
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 const SPLIT_CHECK_EVERY = 10;
@@ -52,6 +54,8 @@ export interface LeaderParts {
   readonly scheduler: (leader: Leader) => SchedulerDaemon;
   /** Refuses writes while the cluster is restored in place. */
   readonly restoreGate: ClusterRestoreGate;
+  /** Users, grants, schedules, settings and connections: what a cluster backup takes and restores. */
+  readonly clusterMetadata: ClusterMetadataStores;
   readonly log: Logger;
 }
 
@@ -61,7 +65,7 @@ export interface LeaderParts {
  * election from what is durable (log tail, ranges bucket, descriptors in the keyspace), by
  * `startLeader`; every field is set by the constructor.
  */
-export class Leader {
+export class Leader implements BackupPlanning, RestorePlanning, PrivilegeChecking {
   readonly writeLock = new WriteLock();
   catalog = new Catalog();
   readonly nc: NatsConnection;
@@ -90,6 +94,7 @@ export class Leader {
   readonly descriptors: DescriptorWriter;
   /** Writes (DML, DDL, RESTORE, raw writes) call `assertWritable` first: refused during an in-place restore. */
   readonly restoreGate: ClusterRestoreGate;
+  readonly clusterMetadata: ClusterMetadataStores;
 
   constructor(parts: LeaderParts) {
     this.nc = parts.nc;
@@ -105,6 +110,7 @@ export class Leader {
     this.protectedTs = parts.protectedTs;
     this.ptsReconciler = parts.ptsReconciler;
     this.restoreGate = parts.restoreGate;
+    this.clusterMetadata = parts.clusterMetadata;
     this.reader = new ReplicaReader(parts.nc, parts.ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
     this.descriptors = new DescriptorWriter({
       writeLock: this.writeLock,

@@ -15,14 +15,17 @@ import { PrivilegeStore } from './privileges/privilege-store.js';
 import { SpanConfigReconciler } from './zones/span-config-reconciler.js';
 import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
 import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
+import { authorizeStatement } from './privileges/privilege-statements.js';
 import type { ManagedBackups } from './managed/managed-backups.js';
 import { ClusterRestoreGate } from './managed/restore-gate.js';
 
 /**
  * The one construction function of a leader: opens what is durable, builds every part,
- * registers each job type's resumer, and starts them in order (data plane, ingest, job
+ * registers each job type's resumer (its planner is reached through the same entry,
+ * jobs/job-types.ts), and starts them in order (data plane, ingest, job
  * adoption, scheduler, protected timestamp reconciliation). Parts receive the capabilities
- * they use; only the statements and services reach the whole Leader. Kept apart from
+ * they use (leader-capabilities.ts); only the statements, services and managed backups
+ * reach the whole Leader. Kept apart from
  * leader.ts so that the Leader's module imports none of the parts that use it.
  */
 export async function startLeader(
@@ -66,8 +69,22 @@ export async function startLeader(
   );
   const restoreGate = new ClusterRestoreGate(jobs);
   for (const r of (await managed?.store.restores()) ?? []) if (r.eraseExisting) restoreGate.add(r.jobId);
+  // Users, grants, schedules, settings and connections: read by BACKUP's planner, written by a cluster RESTORE.
+  const clusterMetadata = {
+    privileges: new PrivilegeStore(state.meta),
+    schedules: scheduleStore,
+    meta: state.meta,
+    settings: state.settings,
+    setSetting: (name: string, value: string) => settings.set(name, value),
+    log,
+  };
   const startScheduled = (l: Leader) => {
-    const start = scheduledBackupStarter(l);
+    const start = scheduledBackupStarter({
+      planning: l,
+      jobs,
+      protectedTs,
+      authorize: (owner, stmt) => authorizeStatement({ leader: l, database: '', user: owner }, stmt),
+    });
     return async (run: Parameters<typeof start>[0]) => {
       await start(run);
       // A managed backup's record (what it holds, when it expires) is written as it is taken.
@@ -78,7 +95,7 @@ export async function startLeader(
     };
   };
   const afterRun = (l: Leader) => {
-    const after = afterScheduledRun(l);
+    const after = afterScheduledRun({ jobs, schedules: scheduleStore, protectedTs, log });
     return async (...args: Parameters<typeof after>) => {
       await after(...args);
       if (managed?.isManaged(args[0])) await managed.afterRun(l, args[1]);
@@ -97,6 +114,7 @@ export async function startLeader(
     stagedIngest,
     ptsReconciler,
     restoreGate,
+    clusterMetadata,
     log,
     scheduler: (l) =>
       new SchedulerDaemon({
@@ -119,14 +137,6 @@ export async function startLeader(
     isLeading: () => leader.writer.broken === undefined,
     log: log.child({ component: 'span-configs' }),
   }).start();
-  const clusterMetadata = {
-    privileges: new PrivilegeStore(state.meta),
-    schedules: scheduleStore,
-    meta: state.meta,
-    settings: state.settings,
-    setSetting: (name: string, value: string) => settings.set(name, value),
-    log,
-  };
   const deps = {
     workQueue,
     storage: () => leader.storageContext(),

@@ -1,6 +1,6 @@
 import type { Server, ServerUnaryCall, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { CairnError, ErrorCode, toCairnError } from '@cairn/errors';
-import type { Leader } from '../leader.js';
+import type { PrivilegeChecking } from '../leader-capabilities.js';
 import { normalizeUsername } from '../privileges/privilege-model.js';
 import { toServiceError } from '../api/grpc-errors.js';
 import type { AuditLog } from './audit-log.js';
@@ -26,7 +26,7 @@ type AnyCall = ServerUnaryCall<unknown, unknown> & { request?: unknown };
  * RequestContext. Wrapping `addService` itself means a service registered by any module gets
  * the same guard without knowing about it.
  */
-export function guardServer(server: Server, security: ApiSecurity, leader: () => Leader | undefined): void {
+export function guardServer(server: Server, security: ApiSecurity, leader: () => PrivilegeChecking | undefined): void {
   const gate = new CallGate(security, leader);
   const add = server.addService.bind(server);
   server.addService = (service: ServiceDefinition, implementation: UntypedServiceImplementation) => {
@@ -42,7 +42,7 @@ export function guardServer(server: Server, security: ApiSecurity, leader: () =>
 class CallGate {
   private readonly authenticator: Authenticator | undefined;
 
-  constructor(private readonly security: ApiSecurity, private readonly leader: () => Leader | undefined) {
+  constructor(private readonly security: ApiSecurity, private readonly leader: () => PrivilegeChecking | undefined) {
     this.authenticator = security.mode === 'secure' ? new Authenticator(security.readPrivileges) : undefined;
   }
 

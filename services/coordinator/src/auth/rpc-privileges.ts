@@ -1,9 +1,8 @@
 import { FIRST_USER_ID, compareKeys, decodeTableId, tableSpan } from '@cairn/keys';
 import { DescriptorState, type FingerprintRequest, type ScanRequest } from '@cairn/proto';
-import type { Leader } from '../leader.js';
+import type { CatalogSource, PrivilegeChecking } from '../leader-capabilities.js';
 import { ANYONE, authorize, checkSessionUser, type Requirement } from '../privileges/privilege-checks.js';
 import { objectDirectory } from '../privileges/privilege-statements.js';
-import { PrivilegeStore } from '../privileges/privilege-store.js';
 import { ROOT_USER } from '../privileges/privilege-model.js';
 
 /**
@@ -14,13 +13,13 @@ import { ROOT_USER } from '../privileges/privilege-model.js';
  * SqlService.Execute needs nothing more than a valid user here because each statement is then
  * checked on its own (privilege-checks.ts), exactly as CockroachDB checks SQL.
  */
-type RpcRequirement = (leader: Leader, request: unknown) => Requirement;
+type RpcRequirement = (leader: Pick<CatalogSource, 'catalog'>, request: unknown) => Requirement;
 
 const anyone: RpcRequirement = () => ANYONE;
 const admin = (action: string): RpcRequirement => () => ({ kind: 'admin', action });
 
 /** SELECT on the one user table a scanned span lies in; any other span (system keys, several tables) is admin-only. */
-function scanRequirement(leader: Leader, request: unknown): Requirement {
+function scanRequirement(leader: Pick<CatalogSource, 'catalog'>, request: unknown): Requirement {
   const req = request as ScanRequest;
   const wide: Requirement = { kind: 'admin', action: 'scan keys outside a single table' };
   let id: number;
@@ -37,7 +36,7 @@ function scanRequirement(leader: Leader, request: unknown): Requirement {
   return { kind: 'select', tables: [{ database: db.name, table: table.name }] };
 }
 
-function fingerprintRequirement(_leader: Leader, request: unknown): Requirement {
+function fingerprintRequirement(_leader: unknown, request: unknown): Requirement {
   const req = request as FingerprintRequest;
   return { kind: 'select', tables: [req.table ? { database: req.database, table: req.table } : { database: req.database }] };
 }
@@ -86,10 +85,10 @@ export const RPC_REQUIREMENTS: Readonly<Record<string, RpcRequirement>> = {
  * Throws INSUFFICIENT_PRIVILEGE (gRPC PERMISSION_DENIED) unless `user` may call `path` with
  * `request`. Runs on the leader, which holds the catalog the checks resolve names in.
  */
-export async function authorizeRpc(leader: Leader, user: string, path: string, request: unknown): Promise<void> {
+export async function authorizeRpc(leader: PrivilegeChecking, user: string, path: string, request: unknown): Promise<void> {
   if (user === ROOT_USER) return;
   const requirement = (RPC_REQUIREMENTS[path] ?? admin(`call ${path}`))(leader, request);
-  const state = await new PrivilegeStore(leader.state.meta).read();
+  const state = await leader.clusterMetadata.privileges.read();
   checkSessionUser(state, user);
   if (requirement.kind === 'anyone') return;
   // The checks resolve names in the catalog: until it is loaded they could not be fair.

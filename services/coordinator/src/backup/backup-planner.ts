@@ -6,13 +6,12 @@ import { fullBackupSubdir } from '@cairn/backup-format';
 import { intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, type BackupManifest, type TableDescriptor } from '@cairn/proto';
 import { checkBackupStatement, type BackupStatement, type Targets } from '@cairn/sql';
-import type { Leader } from '../leader.js';
+import type { BackupPlanning, NodeCalls } from '../leader-capabilities.js';
 import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 import { planBackupProtection } from './backup-protection.js';
 import { backedUpGrants, captureClusterMetadata } from './cluster-metadata.js';
-import { PrivilegeStore } from '../privileges/privilege-store.js';
 import { executionLocalityFilter } from './execution-locality.js';
 import { requireFeature } from '../feature-flags.js';
 
@@ -56,7 +55,7 @@ export function resolveTargets(catalog: Catalog, targets: Targets, currentDb: st
  * Plans a BACKUP: its time window, its layer in the collection (a new full, or an incremental
  * appended to the chain of LATEST or of a named full), and the spans nodes will export.
  */
-export async function planBackup(leader: Leader, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
+export async function planBackup(leader: BackupPlanning, stmt: BackupStatement, currentDb: string): Promise<BackupDetails> {
   // Here rather than in the statement, so a scheduled run is refused as well.
   requireFeature(leader.settings, 'BACKUP');
   checkBackupStatement(stmt);
@@ -162,11 +161,8 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
       .map((d) => Buffer.from(encodeDescriptor(d)).toString('base64'));
     // Grants on what is backed up go in every backup; a cluster backup also takes the users,
     // the other grants, schedules, settings and external connections (as of planning).
-    const privileges = new PrivilegeStore(leader.state.meta);
-    const grants = backedUpGrants(await privileges.read(), descriptorIds);
-    const clusterMetadata = targets.isFullCluster
-      ? await captureClusterMetadata({ privileges, schedules: leader.schedules.store, meta: leader.state.meta, settings: leader.state.settings })
-      : undefined;
+    const grants = backedUpGrants(await leader.clusterMetadata.privileges.read(), descriptorIds);
+    const clusterMetadata = targets.isFullCluster ? await captureClusterMetadata(leader.clusterMetadata) : undefined;
     const descriptorRevisions = stmt.options.revisionHistory === true ? await descriptorChanges(leader, startTime, endTime, point.seq, descriptorIds) : undefined;
     return {
       ...(descriptorRevisions ? { descriptorRevisions } : {}),
@@ -204,7 +200,7 @@ export async function planBackup(leader: Leader, stmt: BackupStatement, currentD
  * restore to a time inside the window gets the schema as it was then, not as it ended.
  */
 async function descriptorChanges(
-  leader: Leader,
+  leader: NodeCalls & Pick<BackupPlanning, 'ranges'>,
   start: bigint,
   end: bigint,
   seq: number,

@@ -4,7 +4,7 @@ import type { KeySpan, ProtectedTimestampStore } from '@cairn/cluster';
 import { descriptorSpan, type Catalog } from '@cairn/catalog';
 import { formatTimestamp, spanContains, tableSpan } from '@cairn/keys';
 import type { TableDescriptor } from '@cairn/proto';
-import type { Leader } from '../leader.js';
+import type { LiveNodes, NodeCalls } from '../leader-capabilities.js';
 import { replicaGcThresholds } from '../protected-ts/replica-gc-thresholds.js';
 import { unhex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 
@@ -68,7 +68,7 @@ export function backupBelowGcThresholdError(readTs: bigint, threshold: bigint, t
  *   threshold of its spans, which also becomes its revision start time.
  */
 export async function planBackupProtection(
-  leader: Leader,
+  leader: LiveNodes & NodeCalls,
   w: BackupReadWindow,
   tables: readonly TableDescriptor[],
   catalog: Catalog,
@@ -116,7 +116,7 @@ export function backupProtectedSpans(d: Pick<BackupDetails, 'spans'>): KeySpan[]
  * Writes the job's record, as CockroachDB does when a backup job starts; again on every
  * resume (after a pause or on a new leader adopting the job), which finds it in place.
  */
-export async function protectBackupJob(store: ProtectedTimestampStore, jobId: string, d: BackupDetails): Promise<void> {
+export async function protectBackupJob(store: Pick<ProtectedTimestampStore, 'protect'>, jobId: string, d: BackupDetails): Promise<void> {
   // Jobs planned before protection existed carry no record.
   if (d.protectedTimestampRecord === undefined || d.protectedTimestamp === undefined) return;
   await store.protect({

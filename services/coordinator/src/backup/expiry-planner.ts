@@ -70,6 +70,20 @@ export function expiryJobDescription(collection: readonly string[], retention: s
 }
 
 /**
+ * Plans a schedule's BACKUP EXPIRY job: its collection and retention, or undefined when the
+ * schedule keeps its backups forever. Which chains go is decided when the job runs.
+ */
+export function planExpiry(schedule: BackupSchedule): ExpiryDetails | undefined {
+  const retention = schedule.args.retention;
+  if (retention === null) return undefined;
+  const collection = parseStoredBackup(schedule).destination.uris;
+  if (collection.length === 0) {
+    throw new CairnError(ErrorCode.Corruption, `schedule ${schedule.id} has a backup statement without a collection`);
+  }
+  return { collection, retention, retentionMs: parseRetention(retention) };
+}
+
+/**
  * Starts a BACKUP EXPIRY job for a schedule that has a retention, on its collection: what
  * the scheduler daemon calls after a full backup of the schedule succeeds. Returns the job,
  * or undefined when the schedule keeps its backups forever or an expiry job of the schedule
@@ -79,19 +93,14 @@ export async function startExpiryJob(
   leader: { readonly jobs: Pick<JobRegistry, 'create' | 'list'> },
   schedule: BackupSchedule,
 ): Promise<Job | undefined> {
-  const retention = schedule.args.retention;
-  if (retention === null) return undefined;
+  if (schedule.args.retention === null) return undefined;
   const running = await leader.jobs.list({ types: [BACKUP_EXPIRY_JOB_TYPE], scheduleId: schedule.id });
   if (running.some((j) => !isTerminalStatus(j.status))) return undefined;
-  const collection = parseStoredBackup(schedule).destination.uris;
-  if (collection.length === 0) {
-    throw new CairnError(ErrorCode.Corruption, `schedule ${schedule.id} has a backup statement without a collection`);
-  }
-  const details: ExpiryDetails = { collection, retention, retentionMs: parseRetention(retention) };
-  const description = expiryJobDescription(collection, retention);
+  const details = planExpiry(schedule);
+  if (details === undefined) return undefined;
   return leader.jobs.create({
     type: BACKUP_EXPIRY_JOB_TYPE,
-    description,
+    description: expiryJobDescription(details.collection, details.retention),
     // No statement exists for it: the description says it all.
     statement: '',
     userName: schedule.owner,

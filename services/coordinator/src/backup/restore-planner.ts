@@ -3,7 +3,7 @@ import { Catalog, decodeDescriptor, encodeDescriptor, enumTypesOf, missingViewDe
 import { compareKeys, formatTimestamp, intersectSpans, tableSpan, type Span } from '@cairn/keys';
 import { DescriptorState, MvccFilter, ObjectKind, type DatabaseDescriptor, type Descriptor, type TableDescriptor } from '@cairn/proto';
 import { checkRestoreStatement, type RestoreStatement } from '@cairn/sql';
-import type { Leader } from '../leader.js';
+import type { RestorePlanning, StorageResolver } from '../leader-capabilities.js';
 import { resolveAsOf } from '../statements/as-of.js';
 import { BackupCollection, chainAcrossLocations, type Layer, type LocatedChain, type LocatedLayer } from './backup-collection.js';
 import { collectBytes, openStorage, type StorageContext } from '@cairn/cloud';
@@ -45,7 +45,7 @@ export function layersFor<L extends Layer>(chain: L[], endTime: bigint): L[] {
  * layer that overlap it.
  */
 export async function planRestore(
-  leader: Leader,
+  leader: RestorePlanning,
   stmt: RestoreStatement,
   currentDb: string,
   /** A cluster restore in place: the cluster's databases will be erased, so they are no conflict. */
@@ -221,7 +221,7 @@ async function restoreChain(stmt: RestoreStatement, ctx: StorageContext): Promis
  * `RESTORE ... WITH schema_only, verify_backup_table_data`: reads every block of every data
  * file the restore would use and checks it against its checksum, keeping none of the data.
  */
-async function verifyLayerFiles(layers: LocatedLayer[], leader: Leader, key: Uint8Array | undefined): Promise<void> {
+async function verifyLayerFiles(layers: LocatedLayer[], leader: StorageResolver, key: Uint8Array | undefined): Promise<void> {
   for (const l of layers) {
     const uris = l.uris;
     for (const f of l.manifest.files) {

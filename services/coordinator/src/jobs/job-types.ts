@@ -3,7 +3,9 @@ import type { StorageContext } from '@cairn/cloud';
 import type { Job, JobType, Resumer } from '@cairn/jobs';
 import type { Logger } from '@cairn/metrics';
 import { BackupResumer } from '../backup/backup-resumer.js';
-import { BACKUP_EXPIRY_JOB_TYPE } from '../backup/expiry-planner.js';
+import { planBackup } from '../backup/backup-planner.js';
+import { BACKUP_EXPIRY_JOB_TYPE, planExpiry } from '../backup/expiry-planner.js';
+import { planRestore } from '../backup/restore-planner.js';
 import { ExpiryResumer } from '../backup/expiry-resumer.js';
 import { RestoreResumer } from '../backup/restore-resumer.js';
 import type { DescriptorWriter } from '../catalog/descriptor-writer.js';
@@ -22,24 +24,34 @@ export interface JobTypeDeps {
   readonly restoresInPlace?: (jobId: string) => Promise<boolean>;
 }
 
-/** A job type: its name in SHOW JOBS and how a job of it is resumed (CockroachDB's RegisterConstructor). */
-export interface JobTypeRegistration {
+/**
+ * A job type: its name in SHOW JOBS, how a job of it is planned (what a statement or a
+ * schedule asks for, turned into the job's details: CockroachDB's plan hook) and how it is
+ * resumed (CockroachDB's RegisterConstructor). Statements and schedules plan through this
+ * entry, so a type's two halves are registered in one place.
+ */
+export interface JobTypeRegistration<Plan = unknown> {
   readonly type: JobType;
+  /** Each planner takes the narrow capabilities it reads (leader-capabilities.ts), never the Leader. */
+  readonly plan: Plan;
   resumer(job: Job, deps: JobTypeDeps): Resumer;
 }
 
-export const BACKUP_JOB: JobTypeRegistration = {
+export const BACKUP_JOB: JobTypeRegistration<typeof planBackup> = {
   type: 'BACKUP',
+  plan: planBackup,
   resumer: (job, d) => new BackupResumer(job, d.workQueue, d.storage(), d.protectedTs),
 };
 
-export const RESTORE_JOB: JobTypeRegistration = {
+export const RESTORE_JOB: JobTypeRegistration<typeof planRestore> = {
   type: 'RESTORE',
+  plan: planRestore,
   resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, clusterMetadata: d.clusterMetadata, log: d.log, ...(d.restoresInPlace ? { restoresInPlace: d.restoresInPlace } : {}) }, d.workQueue),
 };
 
-export const BACKUP_EXPIRY_JOB: JobTypeRegistration = {
+export const BACKUP_EXPIRY_JOB: JobTypeRegistration<typeof planExpiry> = {
   type: BACKUP_EXPIRY_JOB_TYPE,
+  plan: planExpiry,
   resumer: (job, d) => new ExpiryResumer(job, d.storage(), d.log.child({ component: 'backup-expiry' })),
 };
 

@@ -1,9 +1,18 @@
-import type { Job } from '@cairn/jobs';
+import type { ProtectedTimestampStore } from '@cairn/cluster';
+import type { Job, JobRegistry } from '@cairn/jobs';
+import type { Logger } from '@cairn/metrics';
 import { decodeBackupDetails } from '../jobs/job-details.js';
-import type { BackupSchedule } from '@cairn/schedules';
+import type { BackupSchedule, ScheduleStore } from '@cairn/schedules';
 import { backupProtectedSpans } from '../backup/backup-protection.js';
 import { startExpiryJob } from '../backup/expiry-planner.js';
-import type { Leader } from '../leader.js';
+
+/** What follows a scheduled run uses: jobs to start expiry, schedules and records to chain. */
+export interface AfterRunDeps {
+  readonly jobs: Pick<JobRegistry, 'create' | 'list'>;
+  readonly schedules: Pick<ScheduleStore, 'get' | 'put'>;
+  readonly protectedTs: Pick<ProtectedTimestampStore, 'get' | 'update' | 'protectScheduleChain'>;
+  readonly log: Logger;
+}
 
 /**
  * What follows the success of a scheduled backup, once the daemon has recorded it:
@@ -14,7 +23,7 @@ import type { Leader } from '../leader.js';
  * - after a full, the managed-retention expiry job of a schedule with `retention`.
  * Runs inside the scheduler's round, under its lock.
  */
-export function afterScheduledRun(leader: Leader): (schedule: BackupSchedule, job: Job) => Promise<void> {
+export function afterScheduledRun(leader: AfterRunDeps): (schedule: BackupSchedule, job: Job) => Promise<void> {
   return async (schedule, job) => {
     if (job.status !== 'succeeded') return;
     if (schedule.args.chainProtectedTimestampRecords) await chainProtectedTimestamp(leader, schedule, job);
@@ -25,10 +34,10 @@ export function afterScheduledRun(leader: Leader): (schedule: BackupSchedule, jo
   };
 }
 
-async function chainProtectedTimestamp(leader: Leader, schedule: BackupSchedule, job: Job): Promise<void> {
+async function chainProtectedTimestamp(leader: AfterRunDeps, schedule: BackupSchedule, job: Job): Promise<void> {
   const holderId = schedule.args.backupType === 'FULL' ? schedule.args.dependentScheduleId : schedule.id;
   if (holderId === null) return;
-  const store = leader.schedules.store;
+  const store = leader.schedules;
   const holder = await store.get(holderId);
   if (!holder) return;
   const details = decodeBackupDetails(job.spec);

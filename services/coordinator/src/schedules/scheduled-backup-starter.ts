@@ -1,20 +1,30 @@
-import { encodeBackupDetails } from '../jobs/job-details.js';
-import { formatStatement } from '@cairn/sql';
-import { planBackup } from '../backup/backup-planner.js';
+import type { ProtectedTimestampStore } from '@cairn/cluster';
+import type { JobRegistry } from '@cairn/jobs';
+import { formatStatement, type BackupStatement } from '@cairn/sql';
 import { protectBackupJob } from '../backup/backup-protection.js';
-import { authorizeStatement } from '../privileges/privilege-statements.js';
-import type { Leader } from '../leader.js';
+import { BACKUP_JOB } from '../jobs/job-types.js';
+import { encodeBackupDetails } from '../jobs/job-details.js';
+import type { BackupPlanning } from '../leader-capabilities.js';
 import type { ScheduledJobStarter } from './scheduler-daemon.js';
 
+/** What starting a scheduled run's BACKUP uses. */
+export interface ScheduledBackupDeps {
+  readonly planning: BackupPlanning;
+  readonly jobs: Pick<JobRegistry, 'create'>;
+  readonly protectedTs: Pick<ProtectedTimestampStore, 'protect'>;
+  /** Refuses the statement unless `owner` may run it now (privilege-statements.ts). */
+  authorize(owner: string, stmt: BackupStatement): Promise<void>;
+}
+
 /** Plans a scheduled run's BACKUP and creates its job under the id the daemon recorded. */
-export function scheduledBackupStarter(leader: Leader): ScheduledJobStarter {
+export function scheduledBackupStarter(d: ScheduledBackupDeps): ScheduledJobStarter {
   return async ({ schedule, jobId, backup }) => {
     // The owner's privileges are checked at each run, as when the schedule was created: a
     // REVOKE (or DROP USER) since then fails the run like any other planning error.
-    await authorizeStatement({ leader, database: '', user: schedule.owner }, backup);
-    const details = await planBackup(leader, backup, '');
+    await d.authorize(schedule.owner, backup);
+    const details = await BACKUP_JOB.plan(d.planning, backup, '');
     const text = formatStatement(backup, { redact: true });
-    const job = await leader.jobs.create({
+    const job = await d.jobs.create({
       id: jobId,
       type: 'BACKUP',
       description: text,
@@ -24,6 +34,6 @@ export function scheduledBackupStarter(leader: Leader): ScheduledJobStarter {
       payload: encodeBackupDetails(details),
     });
     // As a BACKUP statement does: a job paused before its first run still holds its record.
-    await protectBackupJob(leader.protectedTs, job.id, details);
+    await protectBackupJob(d.protectedTs, job.id, details);
   };
 }

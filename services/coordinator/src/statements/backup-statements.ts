@@ -14,9 +14,8 @@ import {
   type ShowBackupsStatement,
 } from '@cairn/sql';
 import { BackupCollection } from '../backup/backup-collection.js';
-import { planBackup } from '../backup/backup-planner.js';
 import { protectBackupJob } from '../backup/backup-protection.js';
-import { planRestore } from '../backup/restore-planner.js';
+import { BACKUP_JOB, RESTORE_JOB } from '../jobs/job-types.js';
 import { decodeRestoreCheckpoint } from '../backup/restore-resumer.js';
 import { forgetConnectionGrants, grantConnectionToCreator } from '../privileges/privilege-statements.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
@@ -62,7 +61,7 @@ async function runJob(
 
 export async function backup(s: Session, stmt: BackupStatement): Promise<StatementResult> {
   s.leader.assertReady();
-  const details = await planBackup(s.leader, stmt, s.database);
+  const details = await BACKUP_JOB.plan(s.leader, stmt, s.database);
   return runJob(
     s,
     'BACKUP',
@@ -90,7 +89,7 @@ export async function restore(
   o: { readonly eraseExisting?: boolean; readonly jobId?: string } = {},
 ): Promise<StatementResult> {
   s.leader.assertReady();
-  const details = await planRestore(s.leader, stmt, s.database, { eraseExisting: o.eraseExisting === true });
+  const details = await RESTORE_JOB.plan(s.leader, stmt, s.database, { eraseExisting: o.eraseExisting === true });
   return runJob(
     s,
     'RESTORE',
