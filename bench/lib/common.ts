@@ -166,8 +166,16 @@ export async function startCluster(prefix: string): Promise<StartedCluster> {
   // Checked and set in one turn of the event loop, so a stop can never miss a started cluster.
   if (clusterStopped !== undefined) throw new Error('interrupted');
   const startedAt = performance.now();
+  // CAIRN_BENCH_CLUSTER_NODE_OPTIONS reaches the cluster's processes only (not this one), e.g.
+  // `--heapsnapshot-near-heap-limit=1 --max-old-space-size=160` to see what a process holds.
+  const clusterNodeOptions = process.env['CAIRN_BENCH_CLUSTER_NODE_OPTIONS'];
+  const ownNodeOptions = process.env['NODE_OPTIONS'];
+  if (clusterNodeOptions !== undefined) process.env['NODE_OPTIONS'] = clusterNodeOptions;
   clusterStarting = startLocalCluster({ nodes: NODES, dataDir, listenAddr, httpAddr, log: (line) => say(`  ${line}`) });
-  const cluster = await clusterStarting;
+  const cluster = await clusterStarting.finally(() => {
+    if (ownNodeOptions === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = ownNodeOptions;
+  });
   const client = new CairnClient({ addresses: [cluster.grpcAddress] });
   return { cluster, dataDir, client, startSeconds: seconds(startedAt) };
 }

@@ -233,27 +233,31 @@ export async function select(s: Session, stmt: SelectStatement): Promise<Stateme
   const needsAll = aggregates.length > 0 || !keyOrder;
   const limit = !needsAll && stmt.limit !== undefined && plan.filters.length === 0 ? stmt.limit : 0;
 
+  if (aggregates.length > 0 && aggregates.length !== stmt.items.length) {
+    throw new CairnError(ErrorCode.FeatureNotSupported, 'mixing aggregates and columns needs GROUP BY, which is not supported');
+  }
+  // Aggregates fold each row as it arrives instead of keeping it: a count(*) over a large
+  // table must not hold the table in the coordinator's memory.
+  const accumulators = aggregates.map((a) => (a.kind === 'aggregate' ? new Aggregate(table, a.fn, a.arg) : undefined));
   const rows: Datum[][] = [];
+  const take = (row: Datum[]): void => {
+    if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) return;
+    if (accumulators.length === 0) rows.push(row);
+    else for (const a of accumulators) a?.add(row);
+  };
   if (stmt.index !== undefined) {
     // `FROM t@idx`: the rows as the index finds them (in index order), filtered as a scan's.
-    for await (const kv of rowsThroughIndex(s, table, stmt.index, timestamp, point.seq)) {
-      const row = decodeRow(table, kv.key, kv.value);
-      if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) rows.push(row);
-    }
+    for await (const kv of rowsThroughIndex(s, table, stmt.index, timestamp, point.seq)) take(decodeRow(table, kv.key, kv.value));
   }
   for (const span of stmt.index === undefined ? plan.spans : []) {
     for await (const kv of leader.reader.scan(span, timestamp, point.seq, limit)) {
-      const row = decodeRow(table, kv.key, kv.value);
-      if (plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) rows.push(row);
+      take(decodeRow(table, kv.key, kv.value));
       if (!needsAll && stmt.limit !== undefined && rows.length >= stmt.limit) break;
     }
   }
 
   if (aggregates.length > 0) {
-    if (aggregates.length !== stmt.items.length) {
-      throw new CairnError(ErrorCode.FeatureNotSupported, 'mixing aggregates and columns needs GROUP BY, which is not supported');
-    }
-    const cells = aggregates.map((a) => (a.kind === 'aggregate' ? aggregate(table, a.fn, a.arg, rows) : null));
+    const cells = accumulators.map((a) => a?.result() ?? null);
     const names = aggregates.map((a) => (a.kind === 'aggregate' ? a.fn : ''));
     return rowsResult(names, [cells]);
   }
@@ -284,25 +288,49 @@ export async function select(s: Session, stmt: SelectStatement): Promise<Stateme
   return rowsResult(columns, out);
 }
 
-function aggregate(table: TableDescriptor, fn: string, arg: string | undefined, rows: Datum[][]): string | null {
-  if (fn === 'count') {
-    if (arg === undefined) return String(rows.length);
-    const o = columnOrdinal(table, arg);
-    return String(rows.filter((r) => r[o] !== null).length);
+/** One aggregate (count, min, max, sum, avg) folded over rows one at a time. */
+class Aggregate {
+  private readonly ordinal: number | undefined;
+  private readonly type: TableDescriptor['columns'][number]['type'] | undefined;
+  private count = 0;
+  private best: Datum | null = null;
+  /** Exact while every value is an integer; the float sum takes over at the first that is not. */
+  private allInts = true;
+  private intSum = 0n;
+  private floatSum = 0;
+
+  constructor(
+    table: TableDescriptor,
+    private readonly fn: string,
+    arg: string | undefined,
+  ) {
+    if (arg === undefined && fn !== 'count') throw new CairnError(ErrorCode.InvalidArgument, `${fn}(*) is not valid`);
+    this.ordinal = arg === undefined ? undefined : columnOrdinal(table, arg);
+    this.type = this.ordinal === undefined ? undefined : table.columns[this.ordinal]!.type;
   }
-  if (arg === undefined) throw new CairnError(ErrorCode.InvalidArgument, `${fn}(*) is not valid`);
-  const o = columnOrdinal(table, arg);
-  const type = table.columns[o]!.type;
-  const values = rows.map((r) => r[o] ?? null).filter((v) => v !== null);
-  if (values.length === 0) return null;
-  if (fn === 'min' || fn === 'max') {
-    const best = values.reduce((m, v) => (compareDatums(v, m) * (fn === 'min' ? -1 : 1) > 0 ? v : m));
-    return formatDatum(best, type);
+
+  add(row: Datum[]): void {
+    if (this.ordinal === undefined) {
+      this.count++;
+      return;
+    }
+    const v = row[this.ordinal] ?? null;
+    if (v === null) return;
+    this.count++;
+    if (this.fn === 'min' || this.fn === 'max') {
+      if (this.best === null || compareDatums(v, this.best) * (this.fn === 'min' ? -1 : 1) > 0) this.best = v;
+    } else if (this.fn === 'sum' || this.fn === 'avg') {
+      if (typeof v === 'bigint') this.intSum += v;
+      else this.allInts = false;
+      this.floatSum += Number(v);
+    }
   }
-  if (values.every((v) => typeof v === 'bigint')) {
-    const sum = (values as bigint[]).reduce((a, b) => a + b, 0n);
-    return fn === 'sum' ? String(sum) : String(Number(sum) / values.length);
+
+  result(): string | null {
+    if (this.fn === 'count') return String(this.count);
+    if (this.count === 0) return null;
+    if (this.fn === 'min' || this.fn === 'max') return formatDatum(this.best!, this.type!);
+    if (this.allInts) return this.fn === 'sum' ? String(this.intSum) : String(Number(this.intSum) / this.count);
+    return String(this.fn === 'sum' ? this.floatSum : this.floatSum / this.count);
   }
-  const sum = values.reduce<number>((a, b) => a + Number(b), 0);
-  return String(fn === 'sum' ? sum : sum / values.length);
 }
