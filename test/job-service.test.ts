@@ -20,6 +20,11 @@ import { lines, runCli } from './support/cli.js';
 const SEEDED = 2500;
 /** Of the seeded jobs, every fifth belongs to maxroach. */
 const SEEDED_FOR_MAXROACH = SEEDED / 5;
+/** One seeded job in this many was started by a schedule (SEEDED_SCHEDULE_ID). */
+const SCHEDULED_EVERY = 100;
+const SEEDED_SCHEDULE_ID = '1012345678901234567';
+/** The oldest seeded job's id, as stored: above 2^53, so only an exact 64-bit path keeps it. */
+let firstSeededId = '';
 
 let nats: NatsServerHandle;
 let cluster: ProcessCluster;
@@ -48,7 +53,7 @@ async function seedJobs(nc: NatsConnection, n: number): Promise<void> {
         statement: '',
         userName: i % 5 === 0 ? 'maxroach' : 'root',
         createdAtMs,
-        scheduleId: null,
+        scheduleId: i % SCHEDULED_EVERY === 1 ? SEEDED_SCHEDULE_ID : null,
         payload: new Uint8Array(0),
       },
       progress: { ...EMPTY_PROGRESS, fractionCompleted: 1 },
@@ -66,6 +71,7 @@ async function seedJobs(nc: NatsConnection, n: number): Promise<void> {
     });
   }
   for (let i = 0; i < jobs.length; i += 200) await Promise.all(jobs.slice(i, i + 200).map((j) => store.create(j)));
+  firstSeededId = jobs[0]!.id;
 }
 
 /** The raw gRPC error of a JobService call, to look at its status and trailers. */
@@ -204,6 +210,14 @@ describe('JobService', () => {
     expect(new Set(seen).size).toBe(seen.length);
     for (let i = 1; i < seen.length; i++) expect(seen[i]! < seen[i - 1]!).toBe(true);
     expect(pages).toBe(Math.ceil((SEEDED + 3) / 100));
+    // 64-bit ids arrive exact: the oldest seeded id, above 2^53, is the last one listed.
+    expect(BigInt(firstSeededId)).toBeGreaterThan(BigInt(Number.MAX_SAFE_INTEGER));
+    expect(seen.at(-1)).toBe(BigInt(firstSeededId));
+
+    const ofSchedule = [];
+    for await (const j of root.allJobs({ scheduleId: BigInt(SEEDED_SCHEDULE_ID), pageSize: 10 })) ofSchedule.push(j);
+    expect(ofSchedule).toHaveLength(SEEDED / SCHEDULED_EVERY);
+    expect(new Set(ofSchedule.map((j) => j.scheduleId))).toEqual(new Set([BigInt(SEEDED_SCHEDULE_ID)]));
 
     const restores = await root.listJobs({ jobTypes: [JobType.RESTORE], pageSize: 10 });
     expect(restores.jobs.map((j) => j.jobType)).toEqual([JobType.RESTORE, JobType.RESTORE]);
@@ -285,6 +299,14 @@ describe('JobService', () => {
     const refused = await runCli(['job', 'cancel', id, '--host', host, '--user', 'maxroach']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^ERROR \(INSUFFICIENT_PRIVILEGE\)/);
+    // And one that cancels: a paused backup, canceled from the CLI, ends canceled.
+    const other = await detachedJob(root, "BACKUP DATABASE bank INTO 'nodelocal://1/cli-cancel'");
+    await root.pauseJob(other);
+    await waitForStatus(root, other, JobStatus.PAUSED);
+    const canceled = await runCli(['job', 'cancel', other, '--host', host, '--format', 'csv']);
+    expect(canceled.stderr).toBe('');
+    expect(canceled.code).toBe(0);
+    await waitForStatus(root, other, JobStatus.CANCELED);
   });
 
   it('a WatchJob whose leader is SIGKILLed keeps following the job on the new leader until it ends', async () => {
@@ -375,6 +397,9 @@ describe('ScheduleService (after the failover above: the former standby leads)',
     const paused = await runCli(['schedule', 'pause', String(full.scheduleId), '--host', host, '--format', 'csv']);
     expect(paused.code).toBe(0);
     expect(lines(paused.stdout)[1]).toMatch(new RegExp(`^${full.scheduleId},renamed,PAUSED,`));
+    const resumedByCli = await runCli(['schedule', 'resume', String(full.scheduleId), '--host', host, '--format', 'csv']);
+    expect(resumedByCli.code).toBe(0);
+    expect(lines(resumedByCli.stdout)[1]).toMatch(new RegExp(`^${full.scheduleId},renamed,ACTIVE,`));
     const dropped = await runCli(['schedule', 'drop', String(inc.scheduleId), '--host', host]);
     expect(dropped.code).toBe(0);
     expect((await root.getSchedule(inc.scheduleId).then(() => undefined, (e: unknown) => e as CairnError))?.code).toBe(ErrorCode.NotFound);
@@ -423,6 +448,11 @@ describe('BackupService', () => {
     const maxroach = client([address], 'maxroach');
     const denied = await maxroach.startBackup({ databases: ['bank'], collection: ['nodelocal://1/denied'] }).then(() => undefined, (e: unknown) => e as CairnError);
     expect(denied?.code).toBe(ErrorCode.InsufficientPrivilege);
+    // So does RESTORE.
+    const restoreDenied = await maxroach
+      .startRestore({ databases: ['bank'], collection: coll, options: { new_db_name: 'bank_denied' } })
+      .then(() => undefined, (e: unknown) => e as CairnError);
+    expect(restoreDenied?.code).toBe(ErrorCode.InsufficientPrivilege);
     const bad = await root.startBackup({ collection: coll, options: { no_such_option: 'x' } }).then(() => undefined, (e: unknown) => e as CairnError);
     expect(bad?.code).toBe(ErrorCode.Syntax);
   });

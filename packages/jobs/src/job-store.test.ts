@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connectNats } from '@cairn/cluster';
+import { connectNats, ensureKv } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import type { NatsConnection } from 'nats';
@@ -153,5 +153,45 @@ describe('JobStore', () => {
     const p = store.waitForTerminal(other.id, { signal: ac.signal });
     setTimeout(() => ac.abort(), 50);
     await expect(p).rejects.toMatchObject({ code: ErrorCode.Canceled });
+  });
+});
+
+/*
+ * A new leader loads every job while it must keep renewing its lease on the same NATS
+ * connection. The load must leave the event loop (and that connection) to the renewals:
+ * counted here in event-loop turns and in writes answered while the load is still going,
+ * never in milliseconds.
+ */
+describe('loading every job on election', () => {
+  const JOBS = 6_000;
+
+  it(`loads ${JOBS} jobs while writes on the same connection (lease renewals) are answered and timers run`, async () => {
+    const store = await openStore();
+    const stored = Array.from({ length: JOBS }, () => newJob({ status: 'succeeded', finishedAtMs: T0 + 1 }));
+    for (let i = 0; i < JOBS; i += 256) await Promise.all(stored.slice(i, i + 256).map((j) => store.create(j)));
+    const lease = await ensureKv(nc, `lease_${randomUUID().slice(0, 8)}`, { replicas: 1 });
+
+    let loading = true;
+    const load = store.listWithRevisions().finally(() => (loading = false));
+    // Macrotask turns while loading: what a lease tick (a timer) needs to run at all.
+    let turns = 0;
+    const turn = () => {
+      turns++;
+      if (loading) setImmediate(turn);
+    };
+    setImmediate(turn);
+    // Renewals: one write after the other for as long as the load goes on.
+    let renewedWhileLoading = 0;
+    let revision = await lease.put('leader', new TextEncoder().encode('0'));
+    while (loading) {
+      revision = await lease.update('leader', new TextEncoder().encode(String(revision)), revision);
+      if (loading) renewedWhileLoading++;
+    }
+    const jobs = await load;
+
+    expect(jobs.map((j) => j.job.id)).toEqual(stored.map((j) => j.id));
+    // Decoding yields every 2,000 entries (12,000 here) and the bucket arrives in many reads.
+    expect(turns).toBeGreaterThanOrEqual(6);
+    expect(renewedWhileLoading).toBeGreaterThanOrEqual(1);
   });
 });
