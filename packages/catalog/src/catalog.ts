@@ -9,7 +9,9 @@ import { DescriptorState } from '@cairn/proto';
 import type { DatabaseDescriptor, Descriptor, EnumTypeEntry, SchemaEntry, TableDescriptor } from '@cairn/proto';
 import { namespaceName, ROOT_PARENT_ID } from './catalog-keys.js';
 import { buildTableDescriptor } from './table-builder.js';
-import type { TableDefinition } from './table-builder.js';
+import type { TableDefinition, TableName } from './table-builder.js';
+
+export type { TableName } from './table-builder.js';
 
 /**
  * The databases a new cluster has besides `system`, as in CockroachDB. Left empty they do
@@ -32,14 +34,6 @@ export function withObjects(db: DatabaseDescriptor, schemas: SchemaEntry[], type
   return { ...db, objects: { schemas, types } };
 }
 
-/**
- * A possibly database-qualified table name as written in a statement. `table` is the name in
- * the namespace: `schema.table` for a table in a user-defined schema (see `namespaceName`).
- */
-export interface TableName {
-  db?: string;
-  table: string;
-}
 
 /** `db.table` or `table`, as error messages show a name. */
 export function formatTableName(name: TableName): string {

@@ -5,10 +5,28 @@
 
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { ColumnType, DescriptorState, ObjectKind } from '@cairn/proto';
-import type { ColumnDescriptor, ForeignKey, TableDescriptor } from '@cairn/proto';
+import type { ColumnDescriptor, DatabaseDescriptor, ForeignKey, TableDescriptor } from '@cairn/proto';
 import { namespaceName } from './catalog-keys.js';
-import type { Catalog, TableName } from './catalog.js';
 import { columnTypeName } from './datum.js';
+
+/**
+ * A possibly database-qualified table name as written in a statement. `table` is the name in
+ * the namespace: `schema.table` for a table in a user-defined schema (see `namespaceName`).
+ */
+export interface TableName {
+  db?: string;
+  table: string;
+}
+
+/**
+ * What building a table reads of the catalog. The `Catalog` class has all of it; naming it
+ * here keeps this module from importing catalog.ts, which imports this one.
+ */
+export interface TableCatalog {
+  databaseById(id: number): DatabaseDescriptor | undefined;
+  resolveTable(written: TableName, currentDb: string): TableDescriptor;
+  checkNameAvailable(parentId: number, name: string): void;
+}
 
 /** Name of the implicit primary key column added to a table declared without one. */
 export const ROWID_COLUMN = 'rowid';
@@ -61,7 +79,7 @@ function invalid(message: string): CairnError {
  *   has), with equal column types.
  */
 export function buildTableDescriptor(
-  catalog: Catalog,
+  catalog: TableCatalog,
   def: TableDefinition,
   ids: { id: number; parentId: number },
 ): TableDescriptor {
@@ -150,7 +168,7 @@ export function buildTableDescriptor(
   return table;
 }
 
-function buildForeignKey(catalog: Catalog, table: TableDescriptor, dbName: string, fk: ForeignKeyDefinition): ForeignKey {
+function buildForeignKey(catalog: TableCatalog, table: TableDescriptor, dbName: string, fk: ForeignKeyDefinition): ForeignKey {
   const ref = fk.references.table;
   const refDb = ref.db === undefined || ref.db === '' ? dbName : ref.db;
   let target: TableDescriptor;
@@ -220,7 +238,7 @@ export function isImplicitRowId(table: TableDescriptor, column: ColumnDescriptor
 }
 
 /** The sequence `DEFAULT nextval('name')` names: a PUBLIC sequence, else CockroachDB's errors. */
-function sequenceOf(catalog: Catalog, name: TableName, currentDb: string): TableDescriptor {
+function sequenceOf(catalog: TableCatalog, name: TableName, currentDb: string): TableDescriptor {
   const t = catalog.resolveTable(name, currentDb);
   if (t.kind !== ObjectKind.SEQUENCE) throw new CairnError(ErrorCode.DatatypeMismatch, `"${t.name}" is not a sequence`);
   return t;
