@@ -1,17 +1,24 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor } from '@cairn/catalog';
-import { isTerminalStatus, type Job } from '@cairn/jobs';
+import { isTerminalStatus, type Job, type JobRegistry } from '@cairn/jobs';
+import type { Logger } from '@cairn/metrics';
 import { ObjectKind } from '@cairn/proto';
 import { parseStorageUri } from '@cairn/cloud';
 import type { BackupSchedule } from '@cairn/schedules';
 import { quoteString, redactUri } from '@cairn/sql';
 import { decodeBackupDetails } from '../jobs/job-details.js';
 import type { Leader } from '../leader.js';
+import type { StorageResolver } from '../leader-capabilities.js';
 import { executeSql } from '../statements/execute.js';
 import { WriteLock } from '../write-lock.js';
 import { FREQUENCY_MINUTES, RETENTION_DAYS } from './allowed-values.js';
 import type { ManagedBackupRecord, ManagedBackupStore, ManagedBackupsConfig } from './managed-backup-store.js';
 import { deleteExpiredChains } from './managed-expiry.js';
+
+/** What reading a managed backup's job takes: the leader's job registry. */
+type JobLookup = { readonly jobs: Pick<JobRegistry, 'get'> };
+/** What deleting expired chains takes: storage and a logger. */
+type ExpiryRunner = StorageResolver & { readonly log: Logger };
 
 /** The label of the managed schedules (reserved: a schedule with it is taken for a managed one). */
 export const MANAGED_SCHEDULE_LABEL = 'cairn-managed-backups';
@@ -313,7 +320,7 @@ export class ManagedBackups {
    * Records a managed backup as its job is created: what it holds and when it expires, fixed
    * now from the retention in force ("a changed retention applies only to new backups").
    */
-  async recordStarted(leader: Leader, jobId: string): Promise<void> {
+  async recordStarted(leader: JobLookup, jobId: string): Promise<void> {
     const job = await leader.jobs.get(jobId);
     const d = decodeBackupDetails(job.spec);
     const { config } = await this.store.readConfig();
@@ -342,7 +349,7 @@ export class ManagedBackups {
   }
 
   /** After a managed run ends: its outcome, then the deletion of chains whose full has expired. */
-  async afterRun(leader: Leader, job: Job): Promise<void> {
+  async afterRun(leader: ExpiryRunner, job: Job): Promise<void> {
     const record = await this.store.getRecord(job.id);
     if (record) await this.store.putRecord({ ...record, outcome: job.status === 'succeeded' ? 'COMPLETE' : 'FAILED' });
     this.expireInBackground(leader);
@@ -372,7 +379,7 @@ export class ManagedBackups {
    * deletion at a time. Listings hide expired backups from the moment they expire, so the
    * deletion is storage housekeeping, retried after every managed run and at each election.
    */
-  expireInBackground(leader: Leader): void {
+  expireInBackground(leader: ExpiryRunner): void {
     if (this.expiring || this.collectionUri === undefined) return;
     this.expiring = true;
     const uri = this.collectionUri;
@@ -387,7 +394,7 @@ export class ManagedBackups {
    * Every record, newest first, with its job where the outcome needs it: a run not known to
    * have succeeded (its status, its error). A completed backup's record says all.
    */
-  private async withJobs(leader: Leader): Promise<Array<{ record: ManagedBackupRecord; job: Job | undefined }>> {
+  private async withJobs(leader: JobLookup): Promise<Array<{ record: ManagedBackupRecord; job: Job | undefined }>> {
     const records = await this.store.records();
     return Promise.all(
       records
