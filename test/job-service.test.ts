@@ -326,6 +326,8 @@ describe('JobService', () => {
     await leader.kill('SIGKILL');
     const next = await leaderCoordinator(cluster, 20_000);
     expect(next).toBe(standby);
+    // A unary call whose first address is dead: UNAVAILABLE there, retried on the next coordinator.
+    expect(String((await root.getJob(id)).jobId)).toBe(id);
     await sleep(200);
     const viaNew = client([reportedAddress(standby, 'grpc')]);
     await waitFor(async () => viaNew.resumeJob(id).then(() => true, () => undefined), { what: 'RESUME on the new leader', timeoutMs: 20_000 });
