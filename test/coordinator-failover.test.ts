@@ -1,7 +1,7 @@
 /**
  * Coordinator failover with real processes: two coordinators and three nodes on one
  * nats-server. The leader (the one whose /metrics says `cairn_coordinator_is_leader 1`) is
- * SIGKILLed; the standby must take the lease (TTL 4 s) and serve writes within 10 s, with
+ * SIGKILLed; the standby must take the lease (through the leader's missing presence, 3 s, not its 15 s TTL) and serve writes within 10 s, with
  * every earlier row still there.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -119,7 +119,7 @@ describe('coordinator failover', () => {
     }
     console.log(
       `coordinator failover: ${standby.name} served its first write ${takeoverMs === undefined ? 'NEVER' : `${Math.round(takeoverMs)} ms`} ` +
-        `after SIGKILL of ${leader.name} (${attempts} attempts; lease TTL 4 s)`,
+        `after SIGKILL of ${leader.name} (${attempts} attempts; presence grace 3 s)`,
     );
     expect(takeoverMs, `no write succeeded; last error: ${String(lastError)}`).toBeDefined();
     expect(takeoverMs).toBeLessThan(TAKEOVER_LIMIT_MS);

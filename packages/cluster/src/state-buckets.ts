@@ -25,7 +25,7 @@ export interface StateOptions {
   leaseTtlMs: number;
 }
 
-export const DEFAULT_STATE_OPTIONS: StateOptions = { replicas: 1, leaseTtlMs: 10_000 };
+export const DEFAULT_STATE_OPTIONS: StateOptions = { replicas: 1, leaseTtlMs: 15_000 };
 
 /**
  * What `ClusterState.open` takes: without `replicas` the count follows the NATS cluster
