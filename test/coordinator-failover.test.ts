@@ -1,8 +1,8 @@
 /**
  * Coordinator failover with real processes: two coordinators and three nodes on one
  * nats-server. The leader (the one whose /metrics says `cairn_coordinator_is_leader 1`) is
- * SIGKILLed; the standby must take the lease (through the leader's missing presence, 3 s, not its 15 s TTL) and serve writes within 10 s, with
- * every earlier row still there.
+ * SIGKILLed; the standby must take the lease (through the leader's missing presence, 3 s,
+ * not its 15 s TTL) and serve writes within 10 s, with every earlier row still there.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
