@@ -24,6 +24,9 @@ export interface FollowOptions {
  */
 const STALL_MS = Math.max(10_000, 2.5 * CONSUME_EXPIRES_MS);
 
+/** How long setting up a consumer may take before the attempt starts over. */
+const SETUP_STALL_MS = 5000;
+
 /**
  * The server sends an idle heartbeat every half pull period; after this many missed in a
  * row (3 s with the 2 s pulls) the consumer is presumed gone with the server that held it,
@@ -59,8 +62,11 @@ export async function* followStream(nc: NatsConnection, js: JetStreamClient, str
     const stopWatching = onReconnect(nc, restart);
     let lastActivity = Date.now();
     const stallCheck = setInterval(() => {
-      if (Date.now() - lastActivity > STALL_MS) restart();
-    }, 1000);
+      // Setting the consumer up is a couple of requests: one that has not finished in a few
+      // of their timeouts is stuck on a stream that changed leader, and a fresh attempt asks
+      // the new one.
+      if (Date.now() - lastActivity > (messages === undefined ? SETUP_STALL_MS : STALL_MS)) restart();
+    }, 500);
     try {
       const consumer = await abortable(
         js.consumers.get(stream, {
