@@ -446,6 +446,24 @@ describe('BackupService', () => {
     expect((await last(restore.jobId)).status).toBe(JobStatus.SUCCEEDED);
     expect(col(await queryOne(root, 'SELECT count(*) FROM bank_api.accounts'), 'count')).toBe('20000');
 
+    // A locality-aware collection: one URI per locality, the default first, as BACKUP takes them.
+    const local = [
+      `nodelocal://1/api-local?COCKROACH_LOCALITY=${encodeURIComponent('default')}`,
+      `nodelocal://2/api-local?COCKROACH_LOCALITY=${encodeURIComponent('region=us-west1')}`,
+    ];
+    const localFull = await root.startBackup({ tables: ['bank.accounts'], collection: local });
+    expect(localFull.description).toContain('COCKROACH_LOCALITY=region%3Dus-west1');
+    expect((await last(localFull.jobId)).status).toBe(JobStatus.SUCCEEDED);
+    const [localBackup] = await root.listBackups(local);
+    const localObjects = await root.showBackup({ collection: local, subdir: localBackup!.subdir });
+    expect(localObjects.find((o) => o.objectName === 'accounts')?.rows).toBe(20_000n);
+    const localRestore = await root.startRestore({ tables: ['bank.accounts'], collection: local, options: { into_db: 'bank_api' } }).then(
+      () => undefined,
+      (e: unknown) => e as CairnError,
+    );
+    // bank_api.accounts exists already: the statement's own error, through the RPC.
+    expect(localRestore?.code).toBe(ErrorCode.DuplicateObject);
+
     // BACKUP needs its grant; an unknown option is the statement's error.
     const maxroach = client([address], 'maxroach');
     const denied = await maxroach.startBackup({ databases: ['bank'], collection: ['nodelocal://1/denied'] }).then(() => undefined, (e: unknown) => e as CairnError);

@@ -1,5 +1,5 @@
 import type { KV, NatsConnection } from 'nats';
-import { JsApiCode, ensureKv, isJsApiError, stateReplicas } from '@cairn/cluster';
+import { JsApiCode, ensureKv, followStream, isJsApiError, stateReplicas } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job, JobId, JobSpec, JobType } from './job.js';
 import { decodeSpec, decodeState, encodeSpec, encodeState, type JobState } from './job-codec.js';
@@ -46,12 +46,18 @@ const stateKey = (id: JobId) => `${id}.state`;
  * late write fails instead of overwriting its successor's.
  */
 export class JobStore {
-  constructor(readonly kv: KV) {}
+  constructor(
+    readonly kv: KV,
+    /** The connection and bucket name `readAll` pages the bucket's stream through. */
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
+  ) {}
 
   /** Opens the jobs bucket, creating it when missing. */
   static async open(nc: NatsConnection, options: JobStoreOptions = {}): Promise<JobStore> {
-    const kv = await ensureKv(nc, options.bucket ?? JOBS_BUCKET, { replicas: options.replicas ?? (await stateReplicas(nc)) });
-    return new JobStore(kv);
+    const bucket = options.bucket ?? JOBS_BUCKET;
+    const kv = await ensureKv(nc, bucket, { replicas: options.replicas ?? (await stateReplicas(nc)) });
+    return new JobStore(kv, nc, bucket);
   }
 
   /**
@@ -71,6 +77,23 @@ export class JobStore {
     } catch (err) {
       throw unavailable(`cannot create job ${job.id}`, err);
     }
+  }
+
+  /**
+   * Stores new jobs, up to `window` of them in flight at once (each its spec, then its state,
+   * as `create`). Each result is the stored job or the error `create` would have thrown.
+   */
+  async createMany(jobs: readonly Job[], window = CREATE_WINDOW): Promise<Array<StoredJob | Error>> {
+    const results: Array<StoredJob | Error> = new Array(jobs.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length) {
+        const i = next++;
+        results[i] = await this.create(jobs[i]!).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(window, jobs.length) }, worker));
+    return results;
   }
 
   async get(id: JobId): Promise<Job | undefined> {
@@ -229,23 +252,31 @@ export class JobStore {
   }
 
   /**
-   * Every live key with its value and revision, read with a watch that ends once the initial
-   * values are delivered (like `readAllKeys` from @cairn/cluster, which drops revisions).
+   * Every live key with its value and revision, as of the stream's last message when the
+   * read starts. Read with a pull consumer a few hundred messages at a time, not a KV watch:
+   * a watch has the server push the whole bucket (two messages per job, 200,000 for 100,000
+   * jobs) into this connection at once, and on a loaded machine the leader's lease renewals
+   * and log appends on the same connection then waited behind it past their timeouts; the
+   * leader gave up, the next one reloaded, and so on. With at most a batch in flight, a
+   * reply waits behind a few hundred messages at most.
    */
   private async readAll(): Promise<Map<string, { value: Uint8Array; revision: number }>> {
     const out = new Map<string, { value: Uint8Array; revision: number }>();
+    const stream = `KV_${this.bucket}`;
+    const prefix = `$KV.${this.bucket}.`;
     try {
-      let done!: () => void;
-      const initialized = new Promise<void>((r) => (done = r));
-      const w = await this.kv.watch({ initializedFn: () => done() });
-      void (async () => {
-        for await (const e of w) {
-          if (e.operation === 'PUT') out.set(e.key, { value: e.value, revision: e.revision });
-          else out.delete(e.key);
-        }
-      })();
-      await initialized;
-      w.stop();
+      const jsm = await this.nc.jetstreamManager();
+      const { state } = await jsm.streams.info(stream);
+      if (state.messages === 0) return out;
+      const last = state.last_seq;
+      for await (const m of followStream(this.nc, this.nc.jetstream(), stream, { fromSeq: state.first_seq, maxMessages: READ_BATCH })) {
+        const key = m.subject.slice(prefix.length);
+        const op = m.headers?.get('KV-Operation');
+        if (op === 'DEL' || op === 'PURGE') out.delete(key);
+        else out.set(key, { value: m.data, revision: m.seq });
+        // The end as of the start (pending 0 also covers a last message purged meanwhile).
+        if (m.seq >= last || m.info.pending === 0) break;
+      }
     } catch (err) {
       throw unavailable('cannot list jobs', err);
     }
@@ -272,6 +303,12 @@ function compareIds(a: JobId, b: JobId): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Jobs `createMany` has in flight at once: enough to keep NATS busy, few enough to bound memory. */
+const CREATE_WINDOW = 1024;
+
+/** Messages a full read of the bucket has in flight at once (see `readAll`). */
+const READ_BATCH = 256;
 
 /** Entries decoded between yields to the event loop when loading every job. */
 const YIELD_EVERY = 2000;
