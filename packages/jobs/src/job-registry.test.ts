@@ -266,6 +266,43 @@ describe('JobRegistry: resumers', () => {
   });
 });
 
+describe('JobRegistry: createMany', () => {
+  it('stores a batch under one creation time, starts none before all are stored, and fails a taken id alone', async () => {
+    const h = await harness();
+    let storedWhenFirstStarted: number | undefined;
+    const ids = Array.from({ length: 50 }, () => h.registry.allocateId());
+    h.registry.registerResumer('BACKUP', () => ({
+      async resume() {
+        if (storedWhenFirstStarted === undefined) {
+          storedWhenFirstStarted = 0;
+          for (const id of ids) if (await h.store.get(id)) storedWhenFirstStarted++;
+        }
+      },
+      async onFailOrCancel() {},
+    }));
+    await h.registry.start();
+    // One id is taken already: its creation fails, the others' do not.
+    const taken = await h.registry.create({ ...backup, id: ids[7]! });
+    await h.registry.waitForTerminal(taken.id);
+    storedWhenFirstStarted = undefined;
+    const results = await h.registry.createMany([
+      ...ids.map((id) => ({ ...backup, id, scheduleId: '42' })),
+      { type: 'NO_SUCH_TYPE' as never, description: 'x', userName: 'root' },
+    ]);
+    expect(results).toHaveLength(51);
+    const created = results.filter((r): r is Job => !(r instanceof Error));
+    expect(created.map((j) => j.id)).toEqual(ids.filter((id) => id !== taken.id));
+    expect(results[7]).toBeInstanceOf(CairnError);
+    expect((results[7] as CairnError).code).toBe(ErrorCode.DuplicateObject);
+    expect((results[50] as CairnError).code).toBe(ErrorCode.InvalidArgument);
+    expect(new Set(created.map((j) => j.spec.createdAtMs)).size).toBe(1);
+    const done = await Promise.all(created.map((j) => h.registry.waitForTerminal(j.id)));
+    expect(done.every((j) => j.status === 'succeeded')).toBe(true);
+    // The first job ran only once every job of the batch was in the store.
+    expect(storedWhenFirstStarted).toBe(ids.length);
+  });
+});
+
 describe('JobRegistry: pause, resume, cancel', () => {
   it('pauses a running job (aborting its resumer) and resumes it from its checkpoint', async () => {
     const h = await harness();

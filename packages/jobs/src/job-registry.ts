@@ -3,7 +3,7 @@ import { CairnError, ErrorCode, isRetryable, redactText } from '@cairn/errors';
 import { EMPTY_PROGRESS, type Job, type JobId, type JobType, type NewJobSpec, type SpanProgress } from './job.js';
 import { JobIdGenerator } from './job-id.js';
 import { ADOPTABLE_STATUSES, isTerminalStatus, type JobStatus } from './job-status.js';
-import { DEFAULT_JOB_RETENTION_MS, type JobFilter, type JobStore } from './job-store.js';
+import { DEFAULT_JOB_RETENTION_MS, type JobFilter, type JobStore, type StoredJob } from './job-store.js';
 import { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, retryDelayMs } from './retry-backoff.js';
 import { transition, type JobEvent } from './state-machine.js';
 
@@ -266,35 +266,10 @@ export class JobRegistry {
    */
   async create(spec: NewJobSpec): Promise<Job> {
     const session = this.requireLeader();
-    if (!this.resumers.has(spec.type)) {
-      throw new CairnError(ErrorCode.InvalidArgument, `no resumer registered for job type ${spec.type}`);
-    }
+    this.assertResumer(spec);
     const nowMs = this.now();
     for (;;) {
-      const job: Job = {
-        id: spec.id ?? this.ids.next(),
-        spec: {
-          type: spec.type,
-          description: spec.description,
-          statement: spec.statement ?? '',
-          userName: spec.userName,
-          createdAtMs: nowMs,
-          scheduleId: spec.scheduleId ?? null,
-          payload: spec.payload ?? new Uint8Array(0),
-        },
-        progress: EMPTY_PROGRESS,
-        status: 'pending',
-        error: null,
-        revertOutcome: null,
-        startedAtMs: null,
-        finishedAtMs: null,
-        modifiedAtMs: nowMs,
-        coordinatorId: this.coordinatorId,
-        claimSessionId: session,
-        retryCount: 0,
-        nextRetryAtMs: null,
-        lastRetryError: null,
-      };
+      const job = this.newJob(spec, nowMs, session);
       let stored;
       try {
         stored = await this.store.create(job);
@@ -303,13 +278,91 @@ export class JobRegistry {
         if (err instanceof CairnError && err.code === ErrorCode.DuplicateObject && spec.id === undefined) continue;
         throw err;
       }
-      if (this.session !== session) return job;
-      this.entries.set(job.id, { job, revision: stored.revision });
-      this.order.add(job.id);
-      this.log.info({ ...meta(job), status: job.status }, 'job created');
-      this.launch(job.id, session);
+      if (this.session === session) this.track(stored, session);
       return job;
     }
+  }
+
+  /**
+   * Creates several jobs as one batch (a burst of due schedules): one creation time for all,
+   * every job's records written with many in flight, and none started before the whole batch
+   * is stored, so that running the first jobs does not slow down storing the last. Each
+   * result is the created job or the error that job's creation met; one failing does not
+   * fail the others.
+   */
+  async createMany(specs: readonly NewJobSpec[]): Promise<Array<Job | Error>> {
+    const session = this.requireLeader();
+    const nowMs = this.now();
+    const results: Array<Job | Error> = new Array(specs.length);
+    const jobs: Job[] = [];
+    const slots: number[] = [];
+    specs.forEach((spec, i) => {
+      try {
+        this.assertResumer(spec);
+        jobs.push(this.newJob(spec, nowMs, session));
+        slots.push(i);
+      } catch (err) {
+        results[i] = err instanceof Error ? err : new Error(String(err));
+      }
+    });
+    const stored = await this.store.createMany(jobs);
+    const created: StoredJob[] = [];
+    for (const [k, r] of stored.entries()) {
+      const i = slots[k]!;
+      if (r instanceof Error) {
+        // A generated id taken by another coordinator in the same millisecond: as `create`, take the next.
+        results[i] = specs[i]!.id === undefined && r instanceof CairnError && r.code === ErrorCode.DuplicateObject
+          ? await this.create(specs[i]!).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+          : r;
+        continue;
+      }
+      results[i] = r.job;
+      created.push(r);
+    }
+    if (this.session === session) for (const r of created) this.track(r, session);
+    return results;
+  }
+
+  private assertResumer(spec: NewJobSpec): void {
+    if (!this.resumers.has(spec.type)) {
+      throw new CairnError(ErrorCode.InvalidArgument, `no resumer registered for job type ${spec.type}`);
+    }
+  }
+
+  /** A new job as `create` stores it: pending, claimed by this coordinator's session. */
+  private newJob(spec: NewJobSpec, nowMs: number, session: string): Job {
+    return {
+      id: spec.id ?? this.ids.next(),
+      spec: {
+        type: spec.type,
+        description: spec.description,
+        statement: spec.statement ?? '',
+        userName: spec.userName,
+        createdAtMs: nowMs,
+        scheduleId: spec.scheduleId ?? null,
+        payload: spec.payload ?? new Uint8Array(0),
+      },
+      progress: EMPTY_PROGRESS,
+      status: 'pending',
+      error: null,
+      revertOutcome: null,
+      startedAtMs: null,
+      finishedAtMs: null,
+      modifiedAtMs: nowMs,
+      coordinatorId: this.coordinatorId,
+      claimSessionId: session,
+      retryCount: 0,
+      nextRetryAtMs: null,
+      lastRetryError: null,
+    };
+  }
+
+  /** Keeps a job this registry just stored and starts running it. */
+  private track({ job, revision }: StoredJob, session: string): void {
+    this.entries.set(job.id, { job, revision });
+    this.order.add(job.id);
+    this.log.info({ ...meta(job), status: job.status }, 'job created');
+    this.launch(job.id, session);
   }
 
   /** A fresh job id for `NewJobSpec.id`. */

@@ -85,13 +85,15 @@ export async function startLeader(
       protectedTs,
       authorize: (owner, stmt) => authorizeStatement({ leader: l, database: '', user: owner }, stmt),
     });
-    return async (run: Parameters<typeof start>[0]) => {
-      await start(run);
+    return async (runs: Parameters<typeof start>[0]) => {
+      const outcomes = await start(runs);
       // A managed backup's record (what it holds, when it expires) is written as it is taken.
       // A failure here leaves the job without a record; the next leader writes it (onElected).
-      if (managed?.isManaged(run.schedule)) {
+      for (const [i, run] of runs.entries()) {
+        if (outcomes[i] !== undefined || !managed?.isManaged(run.schedule)) continue;
         await managed.recordStarted(l, run.jobId).catch((err: unknown) => log.warn({ err, jobId: run.jobId }, 'could not record a managed backup'));
       }
+      return outcomes;
     };
   };
   const afterRun = (l: Leader) => {
@@ -120,7 +122,7 @@ export async function startLeader(
       new SchedulerDaemon({
         store: scheduleStore,
         jobs,
-        startJob: startScheduled(l),
+        startJobs: startScheduled(l),
         pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
         isReady: () => l.ready,
         log: log.child({ component: 'scheduler' }),

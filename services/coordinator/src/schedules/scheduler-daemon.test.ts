@@ -42,14 +42,17 @@ async function leader(
   jobs.registerResumer('BACKUP', () => ({ resume: outcome, onFailOrCancel: async () => undefined }));
   await jobs.start();
   // The description carries the scheduled time, which a real run uses as AS OF SYSTEM TIME.
-  const create: ScheduledJobStarter = async ({ schedule, jobId, scheduledAtMs }) => {
-    await jobs.create({ id: jobId, type: 'BACKUP', description: String(scheduledAtMs), userName: 'root', scheduleId: schedule.id });
+  const create: ScheduledJobStarter = async (runs) => {
+    const created = await jobs.createMany(
+      runs.map(({ schedule, jobId, scheduledAtMs }) => ({ id: jobId, type: 'BACKUP', description: String(scheduledAtMs), userName: 'root', scheduleId: schedule.id })),
+    );
+    return created.map((r) => (r instanceof Error ? r : undefined));
   };
   const metrics = { started: 0, succeeded: 0, failed: 0, wait: 0, skip: 0 };
   const daemon = new SchedulerDaemon({
     store,
     jobs,
-    startJob: startJob ? startJob(jobs) : create,
+    startJobs: startJob ? startJob(jobs) : create,
     pollIntervalMs: () => 200,
     isReady: () => true,
     log: quiet,
@@ -93,9 +96,9 @@ describe('SchedulerDaemon', () => {
     const b = buckets();
     // The first leader records the run, then freezes (and is gone) before the job exists.
     let recorded: string | undefined;
-    const dying = await leader(b, () => ({ jobId }) => {
-      recorded = jobId;
-      return new Promise<void>(() => undefined);
+    const dying = await leader(b, () => (runs) => {
+      recorded = runs[0]?.jobId;
+      return new Promise<unknown[]>(() => undefined);
     });
     const [s] = await createSchedule(dying.store, "CREATE SCHEDULE lost FOR BACKUP INTO 'nodelocal://1/b' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now'");
     void dying.daemon.tick();

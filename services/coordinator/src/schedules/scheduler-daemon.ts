@@ -21,10 +21,12 @@ export interface ScheduledRun {
 }
 
 /**
- * Creates the job of a scheduled run under `run.jobId` (the coordinator plans a real BACKUP; a
- * benchmark may only create the job). The job store refuses a second job with the id.
+ * Creates the jobs of scheduled runs, each under its `run.jobId`, as one batch (the
+ * coordinator plans real BACKUPs; a benchmark may only create the jobs). Resolves with one
+ * outcome per run, in order: undefined when its job was created, else the error it met. The
+ * job store refuses a second job with an id.
  */
-export type ScheduledJobStarter = (run: ScheduledRun) => Promise<void>;
+export type ScheduledJobStarter = (runs: readonly ScheduledRun[]) => Promise<unknown[]>;
 
 /** The `schedules.*` metrics the daemon feeds. */
 export interface SchedulerMetrics {
@@ -49,7 +51,7 @@ export interface SchedulerDaemonOptions {
   /** Schedules, mirrored in memory (`ScheduleStore.open(nc, { mirror: true })`). */
   readonly store: ScheduleStore;
   readonly jobs: JobRegistry;
-  readonly startJob: ScheduledJobStarter;
+  readonly startJobs: ScheduledJobStarter;
   /** The longest the daemon sleeps between rounds (`jobs.scheduler.poll_interval`). */
   readonly pollIntervalMs: () => number;
   /** Whether this coordinator may run schedules now (it leads and has caught up). */
@@ -61,13 +63,8 @@ export interface SchedulerDaemonOptions {
   readonly clock?: () => number;
 }
 
-/**
- * How many runs are started at once, each its schedule write then its job (planning a backup
- * waits on storage and NATS, not on this process's CPU, so many overlap well).
- */
-const START_CONCURRENCY = 128;
 /** How many schedule writes are in flight at once (each is a KV put). */
-const WRITE_CONCURRENCY = 128;
+const WRITE_CONCURRENCY = 1024;
 /**
  * The shortest sleep between rounds: schedules due within it are taken together, which keeps
  * a round's scan of every schedule from running once per start when thousands are due.
@@ -205,20 +202,24 @@ export class SchedulerDaemon {
       runs.push({ schedule, jobId, backup: d.backup, scheduledAtMs: d.scheduledAtMs });
     }
     await inBatches(writes, WRITE_CONCURRENCY, (x) => this.opts.store.put(x));
-    // Each run's schedule write (its job id, the advanced next run) lands before its job is
-    // created, which is all exactly-once needs; runs do not wait for each other's writes, so
-    // a burst of due schedules starts jobs as soon as the first writes land.
-    await inBatches(runs, START_CONCURRENCY, async (r) => {
+    // Two waves: every run's schedule write (its job id, the advanced next run), then the
+    // jobs of the runs recorded. A run's write lands before its job is created, which is all
+    // exactly-once needs; taking the writes together keeps a burst of due schedules from
+    // paying a write and a creation one after the other per run.
+    const recorded: ScheduledRun[] = [];
+    await inBatches(runs, WRITE_CONCURRENCY, async (r) => {
       try {
         await this.opts.store.put(r.schedule);
+        recorded.push(r);
       } catch (err) {
         // Not recorded, so not started: the schedule is still due and the next round takes it.
         this.activeJobs.get(r.schedule.id)?.delete(r.jobId);
         this.opts.log.warn({ err, scheduleId: r.schedule.id }, 'cannot record a scheduled run; retrying next round');
-        return;
       }
-      await this.startRun(r);
     });
+    // All of a round's jobs in one batch: a burst of due schedules (10,000 `@daily` ones at
+    // midnight) starts together rather than one creation after another.
+    await this.startRuns(recorded);
     this.nextDueMs = Number.POSITIVE_INFINITY;
     for (const s of await this.opts.store.all()) if (s.state === 'ACTIVE' && s.nextRunMs !== null && s.nextRunMs < this.nextDueMs) this.nextDueMs = s.nextRunMs;
   }
@@ -243,7 +244,7 @@ export class SchedulerDaemon {
       }
       this.opts.log.info({ scheduleId: s.id, jobId: run.jobId, scheduledAtMs: run.scheduledAtMs }, 'creating the job of a run the previous leader recorded');
       this.track(s.id, run.jobId);
-      await this.startRun({ schedule: s, jobId: run.jobId, backup: scheduledRunStatement(s, run.scheduledAtMs), scheduledAtMs: run.scheduledAtMs });
+      await this.startRuns([{ schedule: s, jobId: run.jobId, backup: scheduledRunStatement(s, run.scheduledAtMs), scheduledAtMs: run.scheduledAtMs }]);
     }
   }
 
@@ -283,23 +284,36 @@ export class SchedulerDaemon {
     }
   }
 
-  private async startRun(run: ScheduledRun): Promise<void> {
-    const s = run.schedule;
+  private async startRuns(runs: readonly ScheduledRun[]): Promise<void> {
+    if (runs.length === 0) return;
+    let outcomes: unknown[];
     try {
-      await this.opts.startJob(run);
-      this.opts.metrics?.scheduleStarted();
-      this.opts.log.info({ scheduleId: s.id, label: s.label, jobId: run.jobId }, 'scheduled backup started');
+      outcomes = await this.opts.startJobs(runs);
     } catch (err) {
-      // Created already (an old leader raced us to it): the run exists once, which is the point.
-      if (await this.jobExists(run.jobId)) return;
-      // Planning failed (unreachable bucket, missing table...): the run fails like a job would.
-      this.activeJobs.get(s.id)?.delete(run.jobId);
-      const current = (await this.opts.store.get(s.id)) ?? s;
-      const res = onJobFinished(current, { jobId: run.jobId, status: 'failed', error: err instanceof Error ? err.message : String(err), now: this.now() });
-      await this.opts.store.put(res.schedule);
-      this.opts.metrics?.scheduleFinished('failed', res.schedule);
-      this.opts.log.warn({ err, scheduleId: s.id }, 'scheduled backup could not start');
+      outcomes = runs.map(() => err);
     }
+    const failed: Array<{ run: ScheduledRun; err: unknown }> = [];
+    runs.forEach((run, i) => {
+      const err = outcomes[i];
+      if (err === undefined) {
+        this.opts.metrics?.scheduleStarted();
+        this.opts.log.info({ scheduleId: run.schedule.id, label: run.schedule.label, jobId: run.jobId }, 'scheduled backup started');
+      } else failed.push({ run, err });
+    });
+    await inBatches(failed, WRITE_CONCURRENCY, ({ run, err }) => this.runFailedToStart(run, err));
+  }
+
+  private async runFailedToStart(run: ScheduledRun, err: unknown): Promise<void> {
+    const s = run.schedule;
+    // Created already (an old leader raced us to it): the run exists once, which is the point.
+    if (await this.jobExists(run.jobId)) return;
+    // Planning failed (unreachable bucket, missing table...): the run fails like a job would.
+    this.activeJobs.get(s.id)?.delete(run.jobId);
+    const current = (await this.opts.store.get(s.id)) ?? s;
+    const res = onJobFinished(current, { jobId: run.jobId, status: 'failed', error: err instanceof Error ? err.message : String(err), now: this.now() });
+    await this.opts.store.put(res.schedule);
+    this.opts.metrics?.scheduleFinished('failed', res.schedule);
+    this.opts.log.warn({ err, scheduleId: s.id }, 'scheduled backup could not start');
   }
 
   private async jobExists(id: string): Promise<boolean> {
@@ -319,11 +333,14 @@ export class SchedulerDaemon {
   }
 }
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function inBatches<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over `items` (with each one's index), at most `limit` at a time. */
+export async function inBatches<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
