@@ -10,6 +10,10 @@
  * - statement: until a write and a read both succeed (a new client per attempt, 1 s deadline
  *   each, so a hung call is retried rather than waited out);
  * - progress: until the job reports more spans exported than at the kill, or succeeds.
+ * For a nats-server kill it also measures, as the in-run baseline, how long NATS alone takes:
+ * a bare R3 KV bucket whose stream leader was moved onto the victim beforehand, written
+ * through a surviving server until a write succeeds. cairn cannot recover before its own
+ * streams have elected leaders, so that figure bounds what is possible on this machine now.
  * The killed process is restarted before the next round. The target for both is 10 s.
  *
  * Prints a table, then one JSON line with every figure as the last line of stdout.
@@ -19,6 +23,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initBank } from '@cairn/cli';
 import { CairnClient } from '@cairn/client';
+import { connectNats, ensureKv } from '@cairn/cluster';
 import { ProcessCluster, startNatsCluster, tempDir, type ManagedProcess, type NatsClusterHandle, type NatsServerHandle } from '@cairn/testing';
 import { formatTable, say, warnIfBusy } from './lib/common.js';
 
@@ -69,6 +74,47 @@ interface Round {
   kind: 'leader coordinator' | 'nats-server';
   statementS: number;
   progressS: number;
+  /**
+   * For a nats-server kill, the in-run baseline: seconds until a bare R3 KV bucket whose
+   * stream leader was on the killed server takes a write again (NATS's own election and
+   * nothing of cairn's), from a client on a surviving server.
+   */
+  natsAloneS?: number;
+}
+
+const PROBE_BUCKET = 'bench_failover_probe';
+
+/**
+ * Moves the probe bucket's stream leader onto `server` (stepping it down until an election
+ * lands there), so that killing `server` costs the probe an election as it may cost cairn.
+ */
+async function probeLeaderOn(n: NatsClusterHandle, server: NatsServerHandle): Promise<void> {
+  const other = n.servers.find((x) => x !== server && x.running)!;
+  const nc = await connectNats(other.url, 'bench-probe-placement');
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (let i = 0; i < 30; i++) {
+      const info = await jsm.streams.info(`KV_${PROBE_BUCKET}`).catch(() => undefined);
+      if (info?.cluster?.leader === server.name) return;
+      if (info?.cluster?.leader) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.KV_${PROBE_BUCKET}`, new Uint8Array(0), { timeout: 2000 }).catch(() => undefined);
+      await sleep(500);
+    }
+    throw new Error(`could not move the probe bucket's leader onto ${server.name}`);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Seconds from `since` until the probe bucket takes a write through a surviving server. */
+async function natsAloneSeconds(n: NatsClusterHandle, victim: NatsServerHandle, since: number): Promise<number> {
+  const other = n.servers.find((x) => x !== victim && x.running)!;
+  const nc = await connectNats(other.url, 'bench-probe');
+  try {
+    const kv = await ensureKv(nc, PROBE_BUCKET, { replicas: 3, resilient: false, requestTimeoutMs: 1000 });
+    return await secondsUntil(since, async () => (await kv.put('probe', new Uint8Array([1]))) > 0, 'NATS alone');
+  } finally {
+    await nc.close();
+  }
 }
 
 /**
@@ -134,9 +180,12 @@ async function round(c: ProcessCluster, n: NatsClusterHandle, kind: Round['kind'
     if (before === Number.POSITIVE_INFINITY) throw new Error('the backup finished before the kill: use a larger --mb');
 
     const lead = await leader(c);
-    const victim = kind === 'leader coordinator' ? lead : await serverOf(n, `cairn-${String(lead.readyInfo['id'])}`);
+    const victimServer = kind === 'nats-server' ? await serverOf(n, `cairn-${String(lead.readyInfo['id'])}`) : undefined;
+    if (victimServer) await probeLeaderOn(n, victimServer);
+    const victim = victimServer ?? lead;
     const killedAt = performance.now();
     await victim.kill('SIGKILL');
+    const natsAlone = victimServer ? natsAloneSeconds(n, victimServer, killedAt) : undefined;
     say(`round ${i + 1}: SIGKILL ${kind} ${'name' in victim ? victim.name : ''} with ${before} spans of the backup exported`);
 
     const statementS = await secondsUntil(
@@ -154,9 +203,10 @@ async function round(c: ProcessCluster, n: NatsClusterHandle, kind: Round['kind'
       'first statement',
     );
     const progressS = await secondsUntil(killedAt, async () => (await jobProgress(client, jobId)) > before, 'job progress');
+    const natsAloneS = await natsAlone;
     while ((await jobProgress(client, jobId)) !== Number.POSITIVE_INFINITY) await sleep(200);
     await victim.restart();
-    return { kind, statementS, progressS };
+    return { kind, statementS, progressS, ...(natsAloneS !== undefined ? { natsAloneS } : {}) };
   } finally {
     client.close();
   }
@@ -175,6 +225,12 @@ try {
   cluster = await ProcessCluster.start({ nats: nats.url, coordinators: 2, nodes: LOCALITIES.map((locality) => ({ locality })), dataDir: join(dir, 'cluster'), readyTimeoutMs: 90_000 });
   const client = new CairnClient({ addresses: cluster.grpcAddresses(), retryForMs: 60_000 });
   await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '2MiB'`);
+  {
+    // The baseline's bucket, beside cairn's own on the same servers.
+    const nc = await connectNats(nats.url, 'bench-probe-setup');
+    await ensureKv(nc, PROBE_BUCKET, { replicas: 3 });
+    await nc.close();
+  }
   say(`loading ${mb} MB of bank rows...`);
   await initBank(client, { rows: Math.floor((mb * 1e6) / 1016), payloadBytes: 1000 });
   // Let the size-based splits spread the table over many ranges.
@@ -189,6 +245,7 @@ try {
     const rs = results.filter((r) => r.kind === kind);
     if (rs.length === 0) return undefined;
     return {
+      ...(kind === 'nats-server' ? { natsAloneMedianS: median(rs.map((r) => r.natsAloneS ?? 0)), natsAloneWorstS: Math.max(...rs.map((r) => r.natsAloneS ?? 0)) } : {}),
       statementMedianS: median(rs.map((r) => r.statementS)),
       statementWorstS: Math.max(...rs.map((r) => r.statementS)),
       progressMedianS: median(rs.map((r) => r.progressS)),
@@ -199,8 +256,8 @@ try {
   const natsFig = summary('nats-server');
   process.stdout.write(
     formatTable([
-      ['SIGKILL of', 'round', 'first statement (s)', 'job progress (s)'],
-      ...results.map((r, i) => [r.kind, String((i % rounds) + 1), r.statementS.toFixed(2), r.progressS.toFixed(2)]),
+      ['SIGKILL of', 'round', 'first statement (s)', 'job progress (s)', 'NATS alone (s)'],
+      ...results.map((r, i) => [r.kind, String((i % rounds) + 1), r.statementS.toFixed(2), r.progressS.toFixed(2), r.natsAloneS?.toFixed(2) ?? '']),
     ]) + '\n',
   );
   process.stdout.write(

@@ -43,8 +43,9 @@ export type LeaseEvents = {
  *   expire.
  * - The holder's process dies. With a presence connection, the holder answers on
  *   LEADER_PRESENCE_SUBJECT and standbys ask it each tick: once NATS has said "no
- *   responders" for PRESENCE_GRACE_MS in a row, a standby deletes the entry (only the
- *   revision it saw) and takes the lease, without waiting out the TTL. A holder cut off from
+ *   responders" for PRESENCE_GRACE_MS in a row while the entry went unrenewed, a standby
+ *   deletes the entry (only the revision it saw) and takes the lease, without waiting out
+ *   the TTL. A holder cut off from
  *   NATS for that long (less a margin) steps down first, so a lease is broken only under a
  *   holder that no longer acts. Should NATS routes split while the holder stays connected,
  *   two coordinators could lead for a moment: the write log's expected-sequence check
@@ -61,8 +62,10 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   private stopped = false;
   private inflight: Promise<void> | undefined;
   private presenceSub: Subscription | undefined;
-  /** Since when probes of the holder's presence have all found no responder. */
+  /** Since when probes of the holder's presence have all found no responder... */
   private absentSinceMs: number | undefined;
+  /** ...and the lease entry's revision has stayed this one. */
+  private absentRevision = 0;
   /** Since when this process's connection has been down (undefined while connected). */
   private disconnectedSinceMs: number | undefined;
   private stopStatus: (() => void) | undefined;
@@ -199,13 +202,20 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     } catch (err) {
       if (!isNoResponders(err) || this.disconnectedSinceMs !== undefined) return;
     }
-    const now = Date.now();
-    this.absentSinceMs ??= now;
-    if (now - this.absentSinceMs < PRESENCE_GRACE_MS) return;
     const entry = await this.kv.get(LEASE_KEY).catch(() => undefined);
     if (!entry || entry.operation !== 'PUT') return;
-    // Only the entry whose holder went missing: should it have renewed meanwhile (a new
-    // revision), the delete fails and the count starts over.
+    const now = Date.now();
+    if (this.absentSinceMs === undefined || entry.revision !== this.absentRevision) {
+      // The count starts (again) at this revision: a holder that renews meanwhile is alive,
+      // whatever its presence looks like from here (seen: interest missing for a moment
+      // after a NATS server died, while the holder renewed).
+      this.absentSinceMs = now;
+      this.absentRevision = entry.revision;
+      return;
+    }
+    if (now - this.absentSinceMs < PRESENCE_GRACE_MS) return;
+    // Neither present nor renewing for the grace period: delete exactly that revision, so a
+    // renewal that lands meanwhile makes the delete fail.
     await this.kv.delete(LEASE_KEY, { previousSeq: entry.revision }).catch(() => undefined);
     this.absentSinceMs = undefined;
   }
