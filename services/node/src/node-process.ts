@@ -321,8 +321,17 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       });
     await heartbeat();
     readiness.joined();
+    // One heartbeat at a time: through a NATS failover a put retries for seconds, and ticks
+    // that started their own beside it piled up a dozen concurrent retries of stale records.
+    let beating = false;
     const timer = setInterval(() => {
-      heartbeat().catch((err: unknown) => nodeLog.warn({ err }, 'heartbeat failed'));
+      if (beating) return;
+      beating = true;
+      heartbeat()
+        .catch((err: unknown) => nodeLog.warn({ err }, 'heartbeat failed'))
+        .finally(() => {
+          beating = false;
+        });
     }, HEARTBEAT_INTERVAL_MS);
     cleanup.unshift(async () => {
       clearInterval(timer);
