@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, type NatsClusterHandle } from '@cairn/testing';
 import { allocateId, getOrCreate } from './id-allocator.js';
 import { connectNats } from './nats-connection.js';
+import { ensureKv } from './jetstream-setup.js';
 
 // A 3-server cluster with R3 buckets, each client on its own server: the setting in which
 // nats-server 2.9's update() CAS is unsafe (TOOLCHAIN.md) and create() must still be.
@@ -19,11 +20,15 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** The same fresh R3 bucket, opened through each server. */
+/**
+ * The same fresh R3 bucket, opened through each server as cairn opens its buckets (direct
+ * gets off: with them on, a get served by a lagging replica could still see a deleted key,
+ * which made the delete-then-create test fail now and then), without cairn's retries.
+ */
 async function bucketOnEveryServer(): Promise<KV[]> {
   const name = `ids_${randomUUID().slice(0, 8)}`;
-  const first = await connections[0]!.jetstream().views.kv(name, { replicas: 3, history: 1 });
-  const rest = await Promise.all(connections.slice(1).map((nc) => nc.jetstream().views.kv(name, { bindOnly: true })));
+  const first = await ensureKv(connections[0]!, name, { replicas: 3, resilient: false });
+  const rest = await Promise.all(connections.slice(1).map((nc) => ensureKv(nc, name, { replicas: 3, resilient: false })));
   return [first, ...rest];
 }
 
