@@ -87,9 +87,9 @@ async function api(
   method: string,
   path: string,
   template: string,
-  o: { key?: string | undefined; body?: unknown; rawBody?: string; address?: string } = {},
+  o: { key?: string | undefined; body?: unknown; rawBody?: string; address?: string; headers?: Record<string, string> } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...o.headers };
   if (o.key !== undefined) headers['authorization'] = `Bearer ${o.key}`;
   const body = method === 'GET' ? undefined : (o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body)));
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -479,6 +479,21 @@ describe('managed backups API', () => {
     expect(await databaseFingerprints(root, 'bank_d')).toEqual(firstFingerprints);
     const list = await api('GET', cpath('restores'), T.restores, { key: keys.viewer });
     expect((list.body['restores'] as Array<{ id: string }>).map((x) => x.id)).toEqual([db.body['id'], table.body['id']]);
+
+    // A repeated POST with the same Idempotency-Key (a browser resends a POST whose connection
+    // dropped) returns the restore the first one started, through either coordinator.
+    const once = { backup_id: first.id, type: 'TABLE', source: 'bank.bank', destination_database: 'bank_once' };
+    const headers = { 'idempotency-key': 'console-retry-1' };
+    const a = await api('POST', cpath('restores'), T.restores, { key: keys.writer, body: once, headers });
+    const b = await api('POST', cpath('restores'), T.restores, { key: keys.writer, body: once, headers });
+    expect([a.status, b.status], JSON.stringify(b.body)).toEqual([200, 200]);
+    expect(b.body['id']).toBe(a.body['id']);
+    const after = (await api('GET', cpath('restores'), T.restores, { key: keys.viewer })).body['restores'] as Array<{ id: string }>;
+    expect(after.filter((x) => x.id === a.body['id'])).toHaveLength(1);
+    expect(after).toHaveLength(3);
+    expect(await waitRestore(String(a.body['id']))).toMatchObject({ status: 'SUCCEEDED' });
+    const badKey = await api('POST', cpath('restores'), T.restores, { key: keys.writer, body: once, headers: { 'idempotency-key': 'not ok!' } });
+    expect([badKey.status, badKey.body['code']]).toEqual([400, 'INVALID_ARGUMENT']);
   });
 
   it('every role reads every endpoint', async () => {
@@ -552,7 +567,7 @@ describe('managed backups API', () => {
     expect(end['status'], JSON.stringify(end)).toBe('SUCCEEDED');
     // Exactly what the backup held: extra is gone, the late row too.
     const dbs = (await query(root, 'SHOW DATABASES')).map((r) => r['database_name']).filter((n) => !['defaultdb', 'postgres', 'system'].includes(n ?? ''));
-    expect(dbs.sort()).toEqual(['bank', 'bank_d', 'bank_t', 'empty_db', 'shop']);
+    expect(dbs.sort()).toEqual(['bank', 'bank_d', 'bank_once', 'bank_t', 'empty_db', 'shop']);
     for (const [db, fps] of Object.entries(before)) expect(await databaseFingerprints(root, db), db).toEqual(fps);
     // Writable again.
     await root.execute('INSERT INTO shop.orders VALUES (1002, \'after\')');

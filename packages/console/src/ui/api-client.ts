@@ -190,8 +190,9 @@ export class ApiClient {
     return this.request('GET', this.clusterPath(`restores${listParams(q)}`));
   }
 
-  createRestore(req: CreateRestoreRequest): Promise<Restore> {
-    return this.request('POST', this.clusterPath('restores'), req);
+  /** One key per user action, so that a resent POST (the browser may resend one whose connection dropped) starts one restore. */
+  createRestore(req: CreateRestoreRequest, idempotencyKey: string = randomKey()): Promise<Restore> {
+    return this.request('POST', this.clusterPath('restores'), req, { 'idempotency-key': idempotencyKey });
   }
 
   /** The newest `limit` jobs, of the given statuses only when any are given. */
@@ -218,10 +219,10 @@ export class ApiClient {
     sessionStorage.removeItem(KEY_STORAGE);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async request<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
     for (;;) {
       const key = sessionStorage.getItem(KEY_STORAGE);
-      const headers: Record<string, string> = { accept: 'application/json' };
+      const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (key !== null) headers['authorization'] = `Bearer ${key}`;
       const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -247,6 +248,11 @@ export class ApiClient {
       sessionStorage.setItem(KEY_STORAGE, entered.trim());
     }
   }
+}
+
+/** 128 random bits as hex (getRandomValues, unlike randomUUID, works on a plain-http page too). */
+function randomKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function listParams(q: ListQuery): string {

@@ -179,6 +179,21 @@ function paginate<T>(items: readonly T[], q: PageQuery, key: (x: T) => { t: numb
  * Forwards a request to the leader's HTTP address as it came (method, path, Authorization,
  * body), and relays the answer.
  */
+/**
+ * The `Idempotency-Key` header of a POST, as the IETF draft and Stripe-style APIs name it: a
+ * client that repeats a request (a browser resends a POST whose connection closed before the
+ * answer) gets the restore the first one started instead of a second one.
+ */
+function idempotencyKey(req: IncomingMessage): string | undefined {
+  const v = req.headers['idempotency-key'];
+  if (v === undefined) return undefined;
+  const key = Array.isArray(v) ? v[0] : v;
+  if (key === undefined || !/^[A-Za-z0-9_-]{1,128}$/.test(key)) {
+    throw new CairnError(ErrorCode.InvalidArgument, 'Idempotency-Key must be 1-128 letters, digits, "-" or "_"');
+  }
+  return key;
+}
+
 async function forward(ctx: ManagedApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.headers[FORWARDED_HEADER] !== undefined) throw new CairnError(ErrorCode.Unavailable, 'no leader right now; try again', { retryable: true });
   const address = await ctx.leaderHttpAddress();
@@ -200,6 +215,7 @@ async function forward(ctx: ManagedApiContext, req: IncomingMessage, res: Server
         headers: {
           ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
           ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}),
+          ...(req.headers['idempotency-key'] ? { 'idempotency-key': req.headers['idempotency-key'] } : {}),
           [FORWARDED_HEADER]: '1',
         },
         timeout: 60_000,
@@ -313,7 +329,7 @@ async function handle(
     }
     if (method === 'POST') {
       requireWriter(caller, 'restoring');
-      return send(res, 200, await createRestore(leader, m, ctx.clusterName, parseRestoreRequest(await readJson(req))));
+      return send(res, 200, await createRestore(leader, m, ctx.clusterName, parseRestoreRequest(await readJson(req)), idempotencyKey(req)));
     }
     throw methodNotAllowed(['GET', 'POST']);
   }

@@ -8,6 +8,8 @@ export const MANAGED_BACKUPS_BUCKET = 'cairn_managed_backups';
 const CONFIG_KEY = 'config';
 const RECORD_PREFIX = 'backup.';
 const RESTORE_PREFIX = 'restore.';
+/** Keys of `Idempotency-Key` claims: `restore-key.<key>` → the job id of the restore it started. */
+const RESTORE_KEY_PREFIX = 'restore-key.';
 
 /** A cluster's managed-backup configuration as stored. */
 export interface ManagedBackupsConfig {
@@ -155,6 +157,29 @@ export class ManagedBackupStore {
 
   async putRestore(r: ManagedRestoreRecord): Promise<void> {
     await this.kv.put(`${RESTORE_PREFIX}${r.jobId}`, enc.encode(JSON.stringify(r)));
+  }
+
+  /**
+   * Claims an `Idempotency-Key` for the restore that will run as `jobId`; returns the job id
+   * that owns the key: `jobId` when this call claimed it, another one when a request with the
+   * same key came first.
+   */
+  async claimRestoreKey(key: string, jobId: string): Promise<string> {
+    try {
+      await this.kv.create(`${RESTORE_KEY_PREFIX}${key}`, enc.encode(jobId));
+      return jobId;
+    } catch (err) {
+      if (!isJsApiError(err, JsApiCode.WrongLastSequence)) throw err;
+      const e = await this.kv.get(`${RESTORE_KEY_PREFIX}${key}`);
+      if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.Unavailable, `idempotency key "${key}" is being claimed; try again`, { retryable: true });
+      return dec.decode(e.value);
+    }
+  }
+
+  /** The job id of the restore that claimed `key`, if any. */
+  async restoreKeyOwner(key: string): Promise<string | undefined> {
+    const e = await this.kv.get(`${RESTORE_KEY_PREFIX}${key}`);
+    return e && e.operation === 'PUT' ? dec.decode(e.value) : undefined;
   }
 
   async getRestore(jobId: string): Promise<ManagedRestoreRecord | undefined> {

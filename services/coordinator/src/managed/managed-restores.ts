@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job } from '@cairn/jobs';
 import { parse, quoteIdent, quoteString, type RestoreStatement } from '@cairn/sql';
@@ -116,9 +117,20 @@ export function restoreView(r: ManagedRestoreRecord, job: Job | undefined): Rest
  * place: recorded (with its job id) before the job exists, gated from then on, and erased by
  * the job itself in the batch that creates the restored objects.
  */
-export async function createRestore(leader: Leader, managed: ManagedBackups, clusterName: string, req: RestoreRequest): Promise<RestoreView> {
+export async function createRestore(
+  leader: Leader,
+  managed: ManagedBackups,
+  clusterName: string,
+  req: RestoreRequest,
+  /** The request's `Idempotency-Key`: a repeat of the request returns the restore it started. */
+  idempotencyKey?: string,
+): Promise<RestoreView> {
   const uri = managed.collectionUri;
   if (uri === undefined) throw new CairnError(ErrorCode.FailedPrecondition, 'managed backups are not configured (--managed-backups-uri)');
+  // A repeat of a request that started a restore answers with it, before any check that the
+  // first one's effects (a destination that now exists) would fail.
+  const earlier = idempotencyKey === undefined ? undefined : await managed.store.restoreKeyOwner(idempotencyKey);
+  if (earlier !== undefined) return startedRestore(leader, managed, earlier);
   const { record } = await managed.completeBackup(leader, req.backup_id);
   await leader.restoreGate.assertWritable();
   const from = `FROM ${quoteString(record.fullSubdir)} IN ${quoteString(uri)} AS OF SYSTEM TIME ${record.asOfNs}.0000000000`;
@@ -153,6 +165,10 @@ export async function createRestore(leader: Leader, managed: ManagedBackups, clu
   // A new cluster's empty defaultdb and postgres do not make it "not empty" (RESTORE fills them).
   const eraseExisting = req.type === 'CLUSTER' && leader.catalog.databases().some((d) => !leader.catalog.isUnusedDefaultDatabase(d));
   const jobId = leader.jobs.allocateId();
+  if (idempotencyKey !== undefined) {
+    const owner = await managed.store.claimRestoreKey(idempotencyKey, jobId);
+    if (owner !== jobId) return startedRestore(leader, managed, owner);
+  }
   const restoreRecord: ManagedRestoreRecord = {
     version: 1,
     jobId,
@@ -170,6 +186,19 @@ export async function createRestore(leader: Leader, managed: ManagedBackups, clu
   leader.log.info({ jobId, type: req.type, source, destination, eraseExisting }, 'managed restore started');
   if (eraseExisting) managed.settleInPlaceRestoreLater(leader, jobId);
   return restoreView(restoreRecord, await leader.jobs.get(jobId));
+}
+
+/**
+ * The restore a request with the same idempotency key started: its record is written right
+ * after the key is claimed, so a repeat that raced the first waits for it briefly.
+ */
+async function startedRestore(leader: Leader, managed: ManagedBackups, jobId: string): Promise<RestoreView> {
+  for (let i = 0; i < 50; i++) {
+    const r = await managed.store.getRestore(jobId);
+    if (r) return restoreView(r, await leader.jobs.get(jobId).catch(() => undefined));
+    await sleep(200);
+  }
+  throw new CairnError(ErrorCode.Unavailable, `the restore of an earlier request with this idempotency key (job ${jobId}) is not recorded yet; try again`, { retryable: true });
 }
 
 /** Every restore started through the API, with its job. */

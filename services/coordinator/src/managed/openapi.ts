@@ -149,6 +149,15 @@ export const OPENAPI_DOCUMENT = {
       },
       post: {
         operationId: 'CreateRestore',
+        parameters: [
+          {
+            name: 'Idempotency-Key',
+            in: 'header',
+            required: false,
+            description: 'A key of the client\'s choosing (1-128 letters, digits, "-", "_"): a repeat of the request with the same key returns the restore the first one started.',
+            schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$' },
+          },
+        ],
         summary:
           'Restores a cluster, a database or a table from a managed backup. A CLUSTER restore onto a cluster that ' +
           'holds user databases erases every one of them first; while it runs, writes fail with "cluster is being ' +
