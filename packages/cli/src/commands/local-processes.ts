@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -149,6 +149,28 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
   const binary = findNatsServer();
   const configDir = join(o.dataDir, 'nats-config');
   await mkdir(configDir, { recursive: true });
+  // Free ports are picked before the servers bind them: another program (on a CI machine,
+  // another test's cluster) may take one in between. A server that exits because its port is
+  // taken is started again, all servers with new ports, since the routes name every port.
+  for (let attempt = 1; ; attempt++) {
+    const servers: LocalNats['servers'] = [];
+    try {
+      return await startLocalNatsOnce(o, binary, configDir, servers);
+    } catch (err) {
+      const taken = await Promise.all(servers.map(async (s) => s.child.exitCode !== null && (await portWasTaken(join(o.logDir, `${s.name}.log`)))));
+      if (!taken.some(Boolean) || attempt >= 3 || o.signal?.aborted) throw err;
+      await Promise.all(servers.map((s) => stopProcess(s.child, 2000)));
+    }
+  }
+}
+
+/** Whether a nats-server's log says it could not bind its port (it exits with 1 then). */
+async function portWasTaken(logFile: string): Promise<boolean> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  return /address already in use/i.test(text.slice(-4000));
+}
+
+async function startLocalNatsOnce(o: LocalNatsOptions, binary: string, configDir: string, servers: LocalNats['servers']): Promise<LocalNats> {
   const layouts = [];
   for (let i = 1; i <= o.servers; i++) {
     layouts.push({
@@ -159,7 +181,6 @@ export async function startLocalNats(o: LocalNatsOptions): Promise<LocalNats> {
       storeDir: o.servers === 1 ? join(o.dataDir, 'nats') : join(o.dataDir, `nats-${i}`),
     });
   }
-  const servers: LocalNats['servers'] = [];
   for (const l of layouts) {
     await mkdir(l.storeDir, { recursive: true });
     const lines = [
