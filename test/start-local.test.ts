@@ -95,7 +95,14 @@ describe('start-local', () => {
     await sl.waitForLog('cairn sql --insecure --host', 10_000);
     // Managed backups default to node 1's nodelocal; an insecure cluster's API takes no key.
     const http = /metrics http:\/\/(\S+)\/metrics/.exec(sl.logs())![1]!;
-    const clusters = (await (await fetch(`http://${http}/api/v1/clusters`)).json()) as { clusters: Array<{ id: string; secure: boolean }> };
+    // The API answers 503 (retryable) until the coordinator has finished taking the lead.
+    const clusters = await waitFor(
+      async () => {
+        const res = await fetch(`http://${http}/api/v1/clusters`);
+        return res.ok ? ((await res.json()) as { clusters: Array<{ id: string; secure: boolean }> }) : undefined;
+      },
+      { what: 'GET /api/v1/clusters of the start-local cluster', timeoutMs: 30_000, intervalMs: 250 },
+    );
     expect(clusters.clusters[0]?.secure).toBe(false);
     const config = await waitFor(
       async () => {
