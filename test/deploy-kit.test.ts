@@ -31,6 +31,7 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ClusterRole, ClusterRoleBinding, Role as RbacRole, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { HEAP_LIMIT_MIB } from '@cairn/metrics';
 import { ManagedProcess, cliPath, freePort, repoRoot, startNatsCluster, tempDir, waitFor, type NatsClusterHandle } from '@cairn/testing';
 import { runCli } from './support/cli.js';
 import {
@@ -51,6 +52,8 @@ import {
 } from './support/deploy-files.js';
 
 const execFileP = promisify(execFile);
+/** What the kit must set for a role: the limit start-local and the test harness give it. */
+const heapLimitOption = (role: Role): string => `--max-old-space-size=${HEAP_LIMIT_MIB[role]}`;
 const ROOT = repoRoot();
 const DEPLOY = join(ROOT, 'deploy');
 const COMPOSE_DIR = join(DEPLOY, 'compose');
@@ -366,6 +369,13 @@ describe('compose', () => {
     expect(new Set(regions).size).toBe(3);
   });
 
+  it("runs every cairn process with its role's V8 heap limit", () => {
+    for (const [name, s] of cairnServices()) {
+      const env = obj(s.environment, `${name}.environment`);
+      expect(env.NODE_OPTIONS, name).toBe(heapLimitOption(invocation(name, s).role));
+    }
+  });
+
   it('gives every node longer to stop than its drain timeout', () => {
     for (const [name, s] of cairnServices()) {
       const command = arr(s.command, name).map(String);
@@ -565,6 +575,14 @@ describe('Kubernetes', () => {
     const name = str(obj(w.metadata, 'metadata').name, 'name');
     return { c, pod, inv: { where: `deploy/kubernetes/${file}: ${String(w.kind)} ${name}`, ...parseStart(cairn), env: env.filter((e) => e.startsWith('CAIRN_')) } };
   }
+
+  it("runs every cairn container with its role's V8 heap limit", () => {
+    for (const { file, o } of workloads) {
+      const { c, inv } = cairnContainer(file, o);
+      const env = arr(c.env, 'env').map((e) => obj(e, 'env')).find((e) => e.name === 'NODE_OPTIONS');
+      expect(env?.value, inv.where).toBe(heapLimitOption(inv.role));
+    }
+  });
 
   it('runs a node StatefulSet of 3 and a coordinator Deployment of 2, with flags and variables the CLI has', () => {
     const runs = workloads.map(({ file, o }) => ({ o, ...cairnContainer(file, o) }));
@@ -782,6 +800,16 @@ describe('systemd', () => {
     expect(invs.flatMap(unknownToCli)).toEqual([]);
   });
 
+  it("gives each cairn unit its role's V8 heap limit and bounded malloc", () => {
+    for (const name of units) {
+      const args = cairnArgs(shellWords(unitValue(unit(name), 'Service', 'ExecStart') ?? ''));
+      if (!args) continue;
+      const env = envFileOf(name);
+      expect(env.get('NODE_OPTIONS'), name).toBe(heapLimitOption(parseStart(args).role));
+      expect(env.get('MALLOC_ARENA_MAX'), name).toBe('2');
+    }
+  });
+
   it('runs each cairn unit as a dedicated user, restarts on failure, stops with SIGTERM and room to drain', () => {
     for (const name of units.filter((u) => u.startsWith('cairn-'))) {
       const u = unit(name);
@@ -989,6 +1017,12 @@ describe("the kit's command lines start a real cluster", () => {
     await ready(cHttp);
     await ready(nHttp);
     await ready(k8sHttp);
+    // The files' NODE_OPTIONS reach the processes: each runs with its role's heap limit
+    // (heap_size_limit adds the young generation, 48 MiB, to the old-space limit).
+    for (const p of [coordinator, node, k8sNode]) {
+      const role = p.readyInfo.role as Role;
+      expect(Number(p.readyInfo.heapLimitMiB), p.name).toBeLessThanOrEqual(HEAP_LIMIT_MIB[role] + 64);
+    }
 
     // Compose's health check for the cairn services, run as Docker runs it (CMD form), against
     // the coordinator; and against a port nobody listens on.

@@ -4,3 +4,4 @@ export { parseListenAddress } from './listen-address.js';
 export { advertisedAddress, isValidHost, isWildcardHost, joinHostPort, parseHostPort, splitHostPort } from './advertise-address.js';
 export { collectProcessMetrics } from './process-metrics.js';
 export { cachedFor, checkWithin, evaluateReadiness, respondsWithin, type ReadinessCheck } from './readiness-checks.js';
+export { HEAP_LIMIT_MIB, heapLimitMiB, heapLimitWarning, nodeOptionsWithHeapLimit, type ProcessRole } from './heap-limit.js';

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HEAP_LIMIT_MIB } from '@cairn/metrics';
 import { cliPath, ProcessCluster, ProcessStartError, repoRoot, tempDir, WaitTimeoutError } from './index.js';
 
 const FAKE_CLI = fileURLToPath(new URL('../fixtures/fake-cairn-cli.mjs', import.meta.url));
@@ -54,6 +55,18 @@ describe('ProcessCluster', () => {
     expect(typeof cluster.nodes[0]?.readyInfo['nodeId']).toBe('number');
     expect(existsSync(join(cluster.dataDir, 'node-0', 'node-id'))).toBe(true);
     for (const p of cluster.all()) expect(alive(p.pid)).toBe(true);
+  });
+
+  it("runs every process with its role's V8 heap limit, unless the cluster's env names one", async () => {
+    const cluster = await start();
+    // heap_size_limit is the old-space limit plus the young generation (48 MiB by default).
+    for (const p of cluster.all()) {
+      const role = p.readyInfo['role'] as 'node' | 'coordinator';
+      expect(p.readyInfo['heapLimitMiB'], p.name).toBeGreaterThanOrEqual(HEAP_LIMIT_MIB[role]);
+      expect(p.readyInfo['heapLimitMiB'], p.name).toBeLessThanOrEqual(HEAP_LIMIT_MIB[role] + 64);
+    }
+    const own = await start({ env: { NODE_OPTIONS: '--max-old-space-size=600' } });
+    for (const p of own.all()) expect(p.readyInfo['heapLimitMiB'], p.name).toBeGreaterThanOrEqual(600);
   });
 
   it('SIGKILLs a node and restarts it with the same arguments', async () => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nodeOptionsWithHeapLimit, type ProcessRole } from '@cairn/metrics';
 import { tempDir } from './cleanup.js';
 import { ManagedProcess } from './managed-process.js';
 import { freePort } from './ports.js';
@@ -95,7 +96,7 @@ export class ProcessCluster {
     const grpc = `127.0.0.1:${await freePort()}`;
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'coordinator', '--nats', this.options.nats, '--listen-addr', grpc, '--http-addr', metrics, '--id', name, ...(this.options.coordinatorArgs ?? [])];
-    const proc = await this.spawn(name, withSecurityMode(args));
+    const proc = await this.spawn(name, 'coordinator', withSecurityMode(args));
     this.metricsAddresses.set(name, metrics);
     this.coordinators[slot] = proc;
     return proc;
@@ -109,7 +110,7 @@ export class ProcessCluster {
     await mkdir(store, { recursive: true });
     const metrics = `127.0.0.1:${await freePort()}`;
     const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', metrics, ...(spec.args ?? [])];
-    const proc = await this.spawn(name, withSecurityMode(args), spec.env);
+    const proc = await this.spawn(name, 'node', withSecurityMode(args), spec.env);
     this.metricsAddresses.set(name, metrics);
     this.nodes[slot] = proc;
     return proc;
@@ -130,12 +131,16 @@ export class ProcessCluster {
     await Promise.allSettled(this.all().map((p) => p.stop()));
   }
 
-  private spawn(name: string, args: string[], env: Record<string, string> = {}): Promise<ManagedProcess> {
+  private spawn(name: string, role: ProcessRole, args: string[], env: Record<string, string> = {}): Promise<ManagedProcess> {
+    const merged: Record<string, string> = { ...this.options.env, ...env };
+    // The role's V8 heap limit, as start-local and the deploy kit give it: tests run the
+    // processes as operators do, and a limit too small for a test's load fails that test.
+    merged['NODE_OPTIONS'] = nodeOptionsWithHeapLimit(role, merged['NODE_OPTIONS'] ?? process.env['NODE_OPTIONS']);
     return ManagedProcess.start({
       name,
       command: process.execPath,
       args: [this.cli, ...args],
-      env: { ...this.options.env, ...env },
+      env: merged,
       logFile: join(this.dataDir, 'logs', `${name}.log`),
       readyTimeoutMs: this.options.readyTimeoutMs ?? 30_000,
       stopTimeoutMs: this.options.stopTimeoutMs ?? 5_000,

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
+import { nodeOptionsWithHeapLimit } from '@cairn/metrics';
 
 /** A child process of start-local, with its output appended to a log file. */
 export interface LocalProcess {
@@ -86,6 +87,18 @@ export function boundedMallocEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
+ * The environment of `cairn <args>` under start-local: bounded malloc, and for `start
+ * node|coordinator` its role's V8 heap limit in NODE_OPTIONS (HEAP_LIMIT_MIB; one set in
+ * `env` wins).
+ */
+export function cairnProcessEnv(args: readonly string[], env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = boundedMallocEnv(env);
+  const role = args[0] === 'start' ? args[1] : undefined;
+  if (role === 'node' || role === 'coordinator') out['NODE_OPTIONS'] = nodeOptionsWithHeapLimit(role, out['NODE_OPTIONS']);
+  return out;
+}
+
+/**
  * Spawns a child that cannot outlive start-local: in its own session (Ctrl-C reaches only
  * start-local, which stops children in order), with a stdin pipe whose write end start-local
  * keeps open and never writes; when start-local ends, however it ends, the kernel closes the
@@ -93,8 +106,8 @@ export function boundedMallocEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  * `onSpawn` hears of the child at once, before it is ready, so an interrupted start-up can
  * stop it too.
  */
-function spawnGuarded(args: string[], logFile: string, onSpawn: (child: ChildProcess) => void): ChildProcess {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: boundedMallocEnv(process.env) });
+function spawnGuarded(args: string[], logFile: string, onSpawn: (child: ChildProcess) => void, env: NodeJS.ProcessEnv = boundedMallocEnv(process.env)): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
   // Writing is never intended; a closed pipe (the child exited) must not throw here.
   child.stdin?.on('error', () => undefined);
   onSpawn(child);
@@ -279,7 +292,7 @@ export async function spawnCairn(
 ): Promise<LocalProcess> {
   if (o.signal?.aborted) throw aborted(o.signal);
   const timeoutMs = o.timeoutMs ?? 60_000;
-  const child = spawnGuarded([binPath(), ...args, '--exit-with-parent'], logFile, o.onSpawn);
+  const child = spawnGuarded([binPath(), ...args, '--exit-with-parent'], logFile, o.onSpawn, cairnProcessEnv(args, process.env));
   const log = createWriteStream(logFile, { flags: 'a' });
   log.on('error', () => undefined);
   const lines = createInterface({ input: child.stdout! });

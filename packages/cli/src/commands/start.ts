@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { startCoordinator } from '@cairn/coordinator';
 import { startNode } from '@cairn/node';
+import { heapLimitMiB, heapLimitWarning, type ProcessRole } from '@cairn/metrics';
 import { processLifecycle } from './process-lifecycle.js';
 import {
   advertiseFlag,
@@ -17,6 +18,15 @@ import {
 /** Prints the machine-readable line supervisors (start-local, the test harness) wait for. */
 function ready(info: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', ...info }) + '\n');
+}
+
+/**
+ * Says on stderr (a log line) when this process runs without a V8 heap limit: its memory then
+ * grows with garbage toward V8's default limit, sized from the host's memory.
+ */
+function warnUnboundedHeap(role: ProcessRole): void {
+  const warning = heapLimitWarning(role);
+  if (warning) process.stderr.write(JSON.stringify({ level: 40, time: Date.now(), msg: warning }) + '\n');
 }
 
 /** Environment variable of each flag (`--listen-addr` → CAIRN_LISTEN_ADDR). */
@@ -115,6 +125,7 @@ export function registerStartCommands(program: Command): void {
     .action(async (o: CommonFlags & { listenAddr: string; id?: string; managedBackupsUri?: string }) => {
       // Every value is checked before anything starts: one clear line names a bad flag.
       const certsDir = securityModeFlag('coordinator', o);
+      warnUnboundedHeap('coordinator');
       const sighup = onSighup();
       const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
       const natsReplicas = replicasFlag(o.natsReplicas);
@@ -144,6 +155,7 @@ export function registerStartCommands(program: Command): void {
         httpListen: c.httpListenAddress,
         clusterId: c.clusterId,
         secure: c.secure,
+        heapLimitMiB: heapLimitMiB(),
         ...(o.locality ? { locality: o.locality } : {}),
       });
     });
@@ -167,6 +179,7 @@ export function registerStartCommands(program: Command): void {
   addSecurityOptions(node)
     .action(async (o: CommonFlags & { locality: string; store: string }) => {
       const certsDir = securityModeFlag('node', o);
+      warnUnboundedHeap('node');
       const sighup = onSighup();
       const drainTimeoutMs = durationFlag('--drain-timeout', o.drainTimeout);
       const natsReplicas = replicasFlag(o.natsReplicas);
@@ -186,6 +199,6 @@ export function registerStartCommands(program: Command): void {
       const n = await startNode(options);
       lifecycle.started(() => n.stop());
       if (certsDir) sighup.reloadWith(() => n.reloadCertificates());
-      ready({ role: 'node', nodeId: n.nodeId, address: n.address, httpListen: n.httpListenAddress, clusterId: n.clusterId });
+      ready({ role: 'node', nodeId: n.nodeId, address: n.address, httpListen: n.httpListenAddress, clusterId: n.clusterId, heapLimitMiB: heapLimitMiB() });
     });
 }

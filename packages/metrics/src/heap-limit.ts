@@ -1,0 +1,43 @@
+import { getHeapStatistics } from 'node:v8';
+
+/** The two long-running roles `cairn start` runs. */
+export type ProcessRole = 'node' | 'coordinator';
+
+/**
+ * V8's old-space limit per role, in MiB (`--max-old-space-size`). Without one, V8 sizes the
+ * heap from the machine's memory (4 GiB on a 24 GiB host) and lets garbage pile up to far past
+ * what a process keeps alive: heap snapshots of nodes after a 1 GiB load showed ~33 MiB live
+ * while their RssAnon was 765-985 MiB. A limit makes V8 collect before it grows the heap, so
+ * RssAnon stays near the limit plus the young generation and native memory (LMDB, zstd, NATS
+ * buffers), under the 256 MiB each process is held to. Live sets measured under
+ * `pnpm bench backup|restore --mb 4096` stay well below it (see bench/README.md).
+ */
+export const HEAP_LIMIT_MIB: Readonly<Record<ProcessRole, number>> = { node: 160, coordinator: 160 };
+
+const HEAP_FLAG = /(^|\s)--max[-_]old[-_]space[-_]size(=|\s)/;
+
+/**
+ * `NODE_OPTIONS` for a child process of `role`: the given options with the role's heap limit
+ * appended, unless they already set one (an operator's or a benchmark's choice wins).
+ * Supervisors (start-local, the test harness) pass it; the deploy kit sets the same value.
+ */
+export function nodeOptionsWithHeapLimit(role: ProcessRole, nodeOptions: string | undefined): string {
+  const own = (nodeOptions ?? '').trim();
+  if (HEAP_FLAG.test(own)) return own;
+  return [own, `--max-old-space-size=${HEAP_LIMIT_MIB[role]}`].filter((s) => s.length > 0).join(' ');
+}
+
+/** This process's V8 heap limit (old space plus young generation), in MiB. */
+export function heapLimitMiB(): number {
+  return Math.round(getHeapStatistics().heap_size_limit / 2 ** 20);
+}
+
+/**
+ * A warning for a process of `role` started without a heap limit (neither its command line
+ * nor NODE_OPTIONS set one: V8's default is sized from the host's memory, far above the
+ * role's), or undefined when one was given, whatever its value (an operator's choice).
+ */
+export function heapLimitWarning(role: ProcessRole, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS']): string | undefined {
+  if (HEAP_FLAG.test(` ${execArgv.join(' ')} `) || HEAP_FLAG.test(` ${nodeOptions ?? ''} `)) return undefined;
+  return `V8 heap limit is ${heapLimitMiB()} MiB: garbage may grow this process's memory that far before it is collected; start it with NODE_OPTIONS=--max-old-space-size=${HEAP_LIMIT_MIB[role]} (start-local, the deploy kit and the test harness do)`;
+}
