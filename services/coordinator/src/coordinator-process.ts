@@ -7,8 +7,7 @@ import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddr
 import { startApiServer } from './api/api-server.js';
 import { LeaderForwarder } from './api/leader-forwarder.js';
 import { ClusterSettings } from './cluster-settings.js';
-import type { Leader } from './leader.js';
-import { startLeader } from './start-leader.js';
+import { startLeader, type StartedLeader } from './start-leader.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { CoordinatorReadiness } from './coordinator-readiness.js';
 import { PROMETHEUS_SD_PATH, prometheusSdRoute } from './service-discovery.js';
@@ -102,7 +101,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
   const settings = await ClusterSettings.open(nc, state.settings);
 
-  let leader: Leader | undefined;
+  let leader: StartedLeader | undefined;
   let grpcAddress = '';
   // The lease advertises the API's address, known only once it is bound (port 0 picks one);
   // a call forwarded before the lease exists finds no leader and the client retries it.
@@ -120,7 +119,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
 
   const grpc = parseListenAddress(opts.listenAddr ?? '127.0.0.1:26257');
   const api = await startApiServer(
-    { coordinatorId: id, clusterId, advertisedAddress: () => grpcAddress, leader: () => leader, forwarder },
+    { coordinatorId: id, clusterId, advertisedAddress: () => grpcAddress, leader: () => leader?.capabilities, forwarder },
     grpc.host,
     grpc.port,
     security,
@@ -153,7 +152,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const consolePages = consoleRoutes();
   // Managed backups: their bucket, the API keys and the one HTTP authentication (auth/http-auth.ts).
   const managed = new ManagedBackups(new ManagedBackupStore(await state.openKv(MANAGED_BACKUPS_BUCKET)), opts.managedBackupsUri);
-  managed.startHousekeeping(() => leader);
+  managed.startHousekeeping(() => leader?.capabilities);
   const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta), audit);
   const managedApi = managedApiRoute({
     extraRoutes: CONSOLE_API_ROUTES,
@@ -162,7 +161,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     clusterName: `cairn-${clusterId.slice(0, 8)}`,
     auth: httpAuth,
     managed,
-    leader: () => leader,
+    leader: () => leader?.capabilities,
     leaderHttpAddress: async () => {
       const current = await lease.current();
       return current && (await coordinators.list()).find((c) => c.coordinatorId === current.coordinatorId)?.httpAddress;
@@ -208,12 +207,12 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
         // An append whose outcome is unknown (the NATS server died mid-publish) leaves this
         // leader's view of the log unreliable: start over, from the log's real end, with a
         // fresh election. Running jobs are adopted by whoever wins and resume from checkpoints.
-        void started.writer.whenBroken.then(async (err) => {
+        void started.leader.writer.whenBroken.then(async (err) => {
           if (leader !== started) return;
           log.warn({ err }, 'write log broken; giving up leadership to start over');
           leader = undefined;
           jobMetrics.attach(undefined);
-          await started.stop().catch(() => undefined);
+          await started.leader.stop().catch(() => undefined);
           await lease.stop();
           lease.start();
         });
@@ -229,7 +228,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     const old = leader;
     leader = undefined;
     jobMetrics.attach(undefined);
-    void old?.stop();
+    void old?.leader.stop();
   });
   lease.start();
   readiness.start();
@@ -261,7 +260,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       managed.stopHousekeeping();
       await registration.stop();
       await starting;
-      await leader?.stop();
+      await leader?.leader.stop();
       leader = undefined;
       await lease.stop();
       forwarder.close();

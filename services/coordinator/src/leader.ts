@@ -1,6 +1,5 @@
 import type { NatsConnection } from 'nats';
 import type { StagedIngest } from './backup/staged-ingest.js';
-import { scheduleIdGenerator } from '@cairn/schedules';
 import type { SchedulerDaemon } from './schedules/scheduler-daemon.js';
 import type { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
 import { CairnError, ErrorCode } from '@cairn/errors';
@@ -27,7 +26,7 @@ import { ensureDefaultDatabases } from './catalog/default-databases.js';
 import { DescriptorWriter } from './catalog/descriptor-writer.js';
 import type { ClusterRestoreGate } from './managed/restore-gate.js';
 import type { ClusterMetadataStores } from './backup/cluster-metadata.js';
-import type { BackupPlanning, PrivilegeChecking, RestorePlanning } from './leader-capabilities.js';
+import type { BackupPlanning, KeyReads, KeyWrites, NodeView, Readiness, RestorePlanning, StorageResolver } from './leader-capabilities.js';
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 const SPLIT_CHECK_EVERY = 10;
@@ -65,7 +64,7 @@ export interface LeaderParts {
  * election from what is durable (log tail, ranges bucket, descriptors in the keyspace), by
  * `startLeader`; every field is set by the constructor.
  */
-export class Leader implements BackupPlanning, RestorePlanning, PrivilegeChecking {
+export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyReads, KeyWrites, NodeView, StorageResolver {
   readonly writeLock = new WriteLock();
   catalog = new Catalog();
   readonly nc: NatsConnection;
@@ -82,8 +81,6 @@ export class Leader implements BackupPlanning, RestorePlanning, PrivilegeCheckin
   /** Protected timestamp records: backup jobs' and backup schedules' (the leader writes them). */
   readonly protectedTs: ProtectedTimestampStore;
   private readonly ptsReconciler: ProtectedTimestampReconciler;
-  /** Ids for new schedules (CockroachDB-style unique INT8s). */
-  readonly scheduleIds = scheduleIdGenerator();
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private catalogLoaded = false;

@@ -2,12 +2,13 @@ import type { NatsConnection } from 'nats';
 import { LogWriter, NodeRegistry, ProtectedTimestampStore, WorkQueue, ensureIngestStream, openSpanConfigs, type ClusterState } from '@cairn/cluster';
 import { JobRegistry, JobStore } from '@cairn/jobs';
 import type { Logger } from '@cairn/metrics';
-import { ScheduleStore } from '@cairn/schedules';
+import { ScheduleStore, scheduleIdGenerator } from '@cairn/schedules';
 import { StagedIngest } from './backup/staged-ingest.js';
 import { durationMs, type ClusterSettings } from './cluster-settings.js';
 import type { CoordinatorMetrics } from './coordinator-metrics.js';
 import { JOB_TYPES } from './jobs/job-types.js';
-import { Leader } from './leader.js';
+import { Leader, type LeaderParts } from './leader.js';
+import type { LeaderCapabilities } from './leader-capabilities.js';
 import { ProtectedTimestampReconciler } from './protected-ts/protected-ts-reconciler.js';
 import { RangeDirectory } from './range-directory.js';
 import { afterScheduledRun } from './schedules/after-scheduled-run.js';
@@ -16,6 +17,7 @@ import { SpanConfigReconciler } from './zones/span-config-reconciler.js';
 import { scheduledBackupStarter } from './schedules/scheduled-backup-starter.js';
 import { SchedulerDaemon } from './schedules/scheduler-daemon.js';
 import { authorizeStatement } from './privileges/privilege-statements.js';
+import { openSession } from './statements/session.js';
 import type { ManagedBackups } from './managed/managed-backups.js';
 import { ClusterRestoreGate } from './managed/restore-gate.js';
 
@@ -24,9 +26,10 @@ import { ClusterRestoreGate } from './managed/restore-gate.js';
  * registers each job type's resumer (its planner is reached through the same entry,
  * jobs/job-types.ts), and starts them in order (data plane, ingest, job
  * adoption, scheduler, protected timestamp reconciliation). Parts receive the capabilities
- * they use (leader-capabilities.ts); only the statements, services and managed backups
- * reach the whole Leader. Kept apart from
- * leader.ts so that the Leader's module imports none of the parts that use it.
+ * they use (leader-capabilities.ts); statements, services, the console and managed backups
+ * get the leader's `LeaderCapabilities`, built here, and name the fields they use. Only this
+ * function and the coordinator process hold the Leader itself (to start and stop it). Kept
+ * apart from leader.ts so that the Leader's module imports none of the parts that use it.
  */
 export async function startLeader(
   nc: NatsConnection,
@@ -37,7 +40,7 @@ export async function startLeader(
   metrics?: CoordinatorMetrics,
   /** Managed backups (`--managed-backups-uri`): their schedules' runs are recorded, restores gated. */
   managed?: ManagedBackups,
-): Promise<Leader> {
+): Promise<StartedLeader> {
   // What is durable opens side by side: right after a NATS server died, several of these
   // streams may be electing a leader at once, and waiting out each election in turn added
   // up to many seconds before the new leader served anything. Each step's time is logged.
@@ -83,7 +86,7 @@ export async function startLeader(
       planning: l,
       jobs,
       protectedTs,
-      authorize: (owner, stmt) => authorizeStatement({ leader: l, database: '', user: owner }, stmt),
+      authorize: (owner, stmt) => authorizeStatement(openSession(capabilities, { database: '', user: owner }), stmt),
     });
     return async (runs: Parameters<typeof start>[0]) => {
       const outcomes = await start(runs);
@@ -91,16 +94,16 @@ export async function startLeader(
       // A failure here leaves the job without a record; the next leader writes it (onElected).
       for (const [i, run] of runs.entries()) {
         if (outcomes[i] !== undefined || !managed?.isManaged(run.schedule)) continue;
-        await managed.recordStarted(l, run.jobId).catch((err: unknown) => log.warn({ err, jobId: run.jobId }, 'could not record a managed backup'));
+        await managed.recordStarted({ jobs }, run.jobId).catch((err: unknown) => log.warn({ err, jobId: run.jobId }, 'could not record a managed backup'));
       }
       return outcomes;
     };
   };
-  const afterRun = (l: Leader) => {
+  const afterRun = () => {
     const after = afterScheduledRun({ jobs, schedules: scheduleStore, protectedTs, log });
     return async (...args: Parameters<typeof after>) => {
       await after(...args);
-      if (managed?.isManaged(args[0])) await managed.afterRun(l, args[1]);
+      if (managed?.isManaged(args[0])) await managed.afterRun(capabilities, args[1]);
     };
   };
   const leader = new Leader({
@@ -126,10 +129,11 @@ export async function startLeader(
         pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
         isReady: () => l.ready,
         log: log.child({ component: 'scheduler' }),
-        afterRun: afterRun(l),
+        afterRun: afterRun(),
         ...(metrics ? { metrics } : {}),
       }),
   });
+  const capabilities = leaderCapabilities(leader, { state, settings, jobs, scheduleStore, protectedTs, ranges, restoreGate, clusterMetadata, log });
   await timed('catalog', () => leader.begin());
   // Zone configurations (gc.ttlseconds) reach the nodes' GC as span configs.
   new SpanConfigReconciler({
@@ -155,8 +159,48 @@ export async function startLeader(
   log.info({ steps: timed.steps }, 'leader ready');
   leader.schedules.start();
   ptsReconciler.start();
-  if (managed) void managed.onElected(leader);
-  return leader;
+  if (managed) void managed.onElected(capabilities);
+  return { leader, capabilities };
+}
+
+/** A started leader: what the coordinator stops, and what its API and console serve requests with. */
+export interface StartedLeader {
+  readonly leader: Leader;
+  readonly capabilities: LeaderCapabilities;
+}
+
+/**
+ * The leader's capabilities, each a narrow view of one part. The live ones (catalog,
+ * readiness, read point, writes, nodes, storage) are the Leader's own members behind their
+ * interfaces; the rest are the parts startLeader built.
+ */
+function leaderCapabilities(
+  leader: Leader,
+  parts: Pick<LeaderParts, 'state' | 'settings' | 'jobs' | 'protectedTs' | 'ranges' | 'restoreGate' | 'clusterMetadata' | 'log'> & { scheduleStore: ScheduleStore },
+): LeaderCapabilities {
+  const ids = scheduleIdGenerator();
+  return {
+    readiness: leader,
+    get catalog() {
+      return leader.catalog;
+    },
+    reads: leader,
+    writes: leader,
+    descriptors: leader.descriptors,
+    jobs: parts.jobs,
+    schedules: { store: parts.scheduleStore, lock: leader.schedules.lock, wake: () => leader.schedules.wake(), ids },
+    protectedTs: parts.protectedTs,
+    settings: parts.settings,
+    storage: leader,
+    nodes: leader,
+    ranges: parts.ranges,
+    meta: parts.state.meta,
+    privileges: parts.clusterMetadata.privileges,
+    nodeCalls: { nc: leader.nc },
+    restoreGate: parts.restoreGate,
+    planning: leader,
+    log: parts.log,
+  };
 }
 
 /**

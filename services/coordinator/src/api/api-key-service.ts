@@ -9,6 +9,10 @@ import {
 import { ApiKeyStore, type ApiKeyRecord } from '../auth/api-keys.js';
 import { sessionUser } from '../privileges/privilege-statements.js';
 import { unaryCall, type ApiCallContext } from './api-call.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
+
+/** API keys live in the metadata bucket; each change is logged. */
+type ApiKeyAccess = Pick<LeaderCapabilities, 'meta' | 'log'>;
 
 function toProto(r: ApiKeyRecord): ApiKey {
   return { id: r.id, name: r.name, role: r.role, createdAtMs: BigInt(r.createdAtMs), createdBy: r.createdBy };
@@ -20,16 +24,16 @@ function toProto(r: ApiKeyRecord): ApiKey {
  */
 export function apiKeyService(ctx: ApiCallContext): [typeof ApiKeyServiceService, UntypedServiceImplementation] {
   const impl = {
-    createApiKey: unaryCall(ctx, 'ApiKeyService', 'createApiKey', async (leader, req: CreateApiKeyRequest) => {
-      const { record, key } = await new ApiKeyStore(leader.state.meta).create(req.name, req.role, sessionUser(req.user));
+    createApiKey: unaryCall(ctx, 'ApiKeyService', 'createApiKey', async (leader: ApiKeyAccess, req: CreateApiKeyRequest) => {
+      const { record, key } = await new ApiKeyStore(leader.meta).create(req.name, req.role, sessionUser(req.user));
       leader.log.info({ keyId: record.id, name: record.name, role: record.role, by: record.createdBy }, 'API key created');
       return { key: toProto(record), secret: key };
     }),
-    listApiKeys: unaryCall(ctx, 'ApiKeyService', 'listApiKeys', async (leader, _req: ListApiKeysRequest) => ({
-      keys: (await new ApiKeyStore(leader.state.meta).list()).map(toProto),
+    listApiKeys: unaryCall(ctx, 'ApiKeyService', 'listApiKeys', async (leader: ApiKeyAccess, _req: ListApiKeysRequest) => ({
+      keys: (await new ApiKeyStore(leader.meta).list()).map(toProto),
     })),
-    deleteApiKey: unaryCall(ctx, 'ApiKeyService', 'deleteApiKey', async (leader, req: DeleteApiKeyRequest) => {
-      await new ApiKeyStore(leader.state.meta).delete(req.key);
+    deleteApiKey: unaryCall(ctx, 'ApiKeyService', 'deleteApiKey', async (leader: ApiKeyAccess, req: DeleteApiKeyRequest) => {
+      await new ApiKeyStore(leader.meta).delete(req.key);
       leader.log.info({ key: req.key }, 'API key deleted');
       return {};
     }),

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { loadSync } from '@grpc/proto-loader';
@@ -27,11 +27,10 @@ import {
   type WriteResponse,
 } from '@cairn/proto';
 import { ObjectKind } from '@cairn/proto';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { executeSql } from '../statements/execute.js';
 import { toResponse } from '../statements/result.js';
-import { toServiceError } from './grpc-errors.js';
-import type { LeaderForwarder } from './leader-forwarder.js';
+import { unaryCall, type ApiCallContext } from './api-call.js';
 import { guardServer, type ApiSecurity } from '../auth/guarded-server.js';
 import { AuditLog } from '../auth/audit-log.js';
 import { createLogger } from '@cairn/metrics';
@@ -41,38 +40,16 @@ import { backupService } from './backup-service.js';
 import { apiKeyService } from './api-key-service.js';
 
 /** What the API needs from the coordinator: the leader when this process is one. */
-export interface ApiContext {
+export interface ApiContext extends ApiCallContext {
   coordinatorId: string;
   clusterId: string;
   /** The address this coordinator advertises (what the lease names and clients dial). */
   advertisedAddress(): string;
-  leader(): Leader | undefined;
-  forwarder: LeaderForwarder;
-}
-
-type Handler<Q, R> = (req: Q) => Promise<R>;
-
-/**
- * Wraps a leader-only handler: on a standby, the call is forwarded to the current leader, so
- * clients may talk to any coordinator.
- */
-function unary<Q, R>(ctx: ApiContext, service: string, method: string, onLeader: (leader: Leader, req: Q) => Promise<R>) {
-  return (call: ServerUnaryCall<Q, R>, callback: sendUnaryData<R>) => {
-    const run: Handler<Q, R> = async (req) => {
-      const leader = ctx.leader();
-      if (leader) return onLeader(leader, req);
-      return ctx.forwarder.forward<Q, R>(service, method, req);
-    };
-    run(call.request).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toServiceError(err) as never, null),
-    );
-  };
 }
 
 export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImplementation]> {
   const sql = {
-    execute: unary<ExecuteRequest, ExecuteResponse>(ctx, 'SqlService', 'execute', async (leader, req) => {
+    execute: unaryCall<ExecuteRequest, ExecuteResponse>(ctx, 'SqlService', 'execute', async (leader, req) => {
       const results = await executeSql(leader, req.sql, req.database, req.user, req.timeZone);
       const last = results[results.length - 1];
       if (!last) return { columns: [], rows: [], tag: '', database: req.database, jobIds: [], timeZone: req.timeZone };
@@ -80,8 +57,8 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
     }),
   };
   const cluster = {
-    listNodes: unary<unknown, ListNodesResponse>(ctx, 'ClusterService', 'listNodes', async (leader) => {
-      const nodes = leader.allNodes();
+    listNodes: unaryCall<unknown, ListNodesResponse>(ctx, 'ClusterService', 'listNodes', async (leader: Pick<LeaderCapabilities, 'nodes'>) => {
+      const nodes = leader.nodes.allNodes();
       return {
         nodes: nodes.map((n) => ({
           nodeId: n.nodeId,
@@ -95,36 +72,36 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
         })),
       };
     }),
-    getLeader: unary<unknown, GetLeaderResponse>(ctx, 'ClusterService', 'getLeader', async () => ({
+    getLeader: unaryCall<unknown, GetLeaderResponse>(ctx, 'ClusterService', 'getLeader', async () => ({
       coordinatorId: ctx.coordinatorId,
       grpcAddress: ctx.advertisedAddress(),
       clusterId: ctx.clusterId,
     })),
   };
   const data = {
-    write: unary<WriteRequest, WriteResponse>(ctx, 'DataService', 'write', async (leader, req) => {
-      leader.assertReady();
+    write: unaryCall<WriteRequest, WriteResponse>(ctx, 'DataService', 'write', async (leader: Pick<LeaderCapabilities, 'readiness' | 'restoreGate' | 'writes'>, req) => {
+      leader.readiness.assertReady();
       await leader.restoreGate.assertWritable();
-      const { stored } = await leader.writeLock.run(async () => ({ stored: leader.appendWrite(req.ops).stored }));
+      const { stored } = await leader.writes.writeLock.run(async () => ({ stored: leader.writes.appendWrite(req.ops).stored }));
       const timestamp = await stored;
       return { timestamp };
     }),
-    scan: unary<ScanRequest, ScanResponse>(ctx, 'DataService', 'scan', async (leader, req) => {
-      leader.assertReady();
-      const point = leader.readPoint();
+    scan: unaryCall<ScanRequest, ScanResponse>(ctx, 'DataService', 'scan', async (leader: Pick<LeaderCapabilities, 'readiness' | 'reads'>, req) => {
+      leader.readiness.assertReady();
+      const point = leader.reads.readPoint();
       const ts = req.timestamp > 0n ? req.timestamp : point.timestamp;
       const kvs = [];
-      for await (const kv of leader.reader.scan({ start: req.startKey, end: req.endKey }, ts, point.seq, req.limit)) kvs.push(kv);
+      for await (const kv of leader.reads.reader.scan({ start: req.startKey, end: req.endKey }, ts, point.seq, req.limit)) kvs.push(kv);
       return { kvs, timestamp: ts };
     }),
-    getTable: unary<GetTableRequest, GetTableResponse>(ctx, 'DataService', 'getTable', async (leader, req) => {
-      leader.assertReady();
+    getTable: unaryCall<GetTableRequest, GetTableResponse>(ctx, 'DataService', 'getTable', async (leader: Pick<LeaderCapabilities, 'readiness' | 'catalog'>, req) => {
+      leader.readiness.assertReady();
       const t = leader.catalog.resolveTable({ db: req.database, table: req.table }, req.database);
       return { descriptor: TableDescriptor.encode(t).finish() };
     }),
-    fingerprint: unary<FingerprintRequest, FingerprintResponse>(ctx, 'DataService', 'fingerprint', async (leader, req) => {
-      leader.assertReady();
-      const point = leader.readPoint();
+    fingerprint: unaryCall<FingerprintRequest, FingerprintResponse>(ctx, 'DataService', 'fingerprint', async (leader: Pick<LeaderCapabilities, 'readiness' | 'reads' | 'catalog'>, req) => {
+      leader.readiness.assertReady();
+      const point = leader.reads.readPoint();
       const ts = req.timestamp > 0n ? req.timestamp : point.timestamp;
       const db = leader.catalog.resolveDatabase(req.database);
       const tables = req.table
@@ -132,7 +109,7 @@ export function buildServices(ctx: ApiContext): Array<[object, UntypedServiceImp
         : leader.catalog.tablesIn(db.id).filter((t) => t.kind === ObjectKind.TABLE);
       const out = [];
       for (const t of tables) {
-        const fp = await leader.reader.fingerprint(primaryIndexSpan(t), t, ts, point.seq, req.nodeId || undefined);
+        const fp = await leader.reads.reader.fingerprint(primaryIndexSpan(t), t, ts, point.seq, req.nodeId || undefined);
         out.push({ databaseName: db.name, tableName: t.name, fingerprint: fp.fingerprint });
       }
       return { tables: out, timestamp: ts };

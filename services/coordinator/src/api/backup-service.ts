@@ -10,11 +10,11 @@ import {
   type StartRestoreRequest,
 } from '@cairn/proto';
 import { quoteIdent, quoteString } from '@cairn/sql';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { executeSql } from '../statements/execute.js';
 import type { StatementResult } from '../statements/result.js';
 import { sessionUser } from '../privileges/privilege-statements.js';
-import type { Session } from '../statements/session.js';
+import { openSession } from '../statements/session.js';
 import { requireVisibleJob } from '../jobs/job-control.js';
 import { unaryCall, type ApiCallContext } from './api-call.js';
 import { jobToProto } from './job-service.js';
@@ -23,7 +23,7 @@ import { jobToProto } from './job-service.js';
  * Runs the statement an RPC stands for exactly as `cairn sql` would (parser, privilege
  * checks, audit, implementation), as the call's user.
  */
-async function runStatement(leader: Leader, user: string, sql: string): Promise<StatementResult> {
+async function runStatement(leader: LeaderCapabilities, user: string, sql: string): Promise<StatementResult> {
   const [result] = await executeSql(leader, sql, '', user);
   if (!result) throw new CairnError(ErrorCode.Internal, `no result from ${sql}`);
   return result;
@@ -102,10 +102,10 @@ function objectsOf(result: StatementResult): BackupObject[] {
 }
 
 /** The job a detached BACKUP/RESTORE statement answered with, as the API shows it. */
-async function startedJob(leader: Leader, user: string, result: StatementResult) {
+async function startedJob(leader: LeaderCapabilities, user: string, result: StatementResult) {
   const id = result.jobIds?.[0] ?? result.rows[0]?.[0];
   if (!id) throw new CairnError(ErrorCode.Internal, 'the statement started no job');
-  const s: Session = { leader, database: '', user: sessionUser(user) };
+  const s = openSession(leader, { database: '', user: sessionUser(user) });
   return { job: jobToProto(await requireVisibleJob(s, id)) };
 }
 

@@ -15,10 +15,10 @@ import {
   type WatchJobResponse,
 } from '@cairn/proto';
 import type { Statement } from '@cairn/sql';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { BACKUP_EXPIRY_JOB_TYPE } from '../backup/expiry-planner.js';
 import { authorizeStatement, sessionUser } from '../privileges/privilege-statements.js';
-import type { Session } from '../statements/session.js';
+import { openSession, type SessionContext } from '../statements/session.js';
 import { controlJob, listJobPage, requireVisibleJob, type JobAction } from '../jobs/job-control.js';
 import { toServiceError } from './grpc-errors.js';
 import type { ApiCallContext } from './api-call.js';
@@ -103,17 +103,20 @@ function jobIdOf(id: bigint): string {
  * A session for an RPC, refused exactly as the statement it stands for would be: the same
  * user checks (authorizeStatement) run before the shared job-control code.
  */
-async function sessionFor(leader: Leader, user: string, stmt: Statement): Promise<Session> {
-  leader.assertReady();
-  const s: Session = { leader, database: '', user: sessionUser(user) };
+async function sessionFor(leader: JobServiceCapabilities, user: string, stmt: Statement): Promise<SessionContext & JobServiceCapabilities> {
+  leader.readiness.assertReady();
+  const s = openSession(leader, { database: '', user: sessionUser(user) });
   await authorizeStatement(s, stmt);
   return s;
 }
 
+/** What the job RPCs use: the job registry, and what checking the caller's privileges reads. */
+type JobServiceCapabilities = Pick<LeaderCapabilities, 'jobs' | 'readiness' | 'catalog' | 'privileges'>;
+
 const SHOW_JOBS: Statement = { kind: 'showJobs', pos: 1 };
 const control = (action: JobAction, id: string): Statement => ({ kind: 'controlJobs', action, jobs: { kind: 'jobId', id, pos: 1 }, pos: 1 });
 
-async function controlRpc(leader: Leader, req: { user: string; jobId: bigint }, action: JobAction, reason?: string) {
+async function controlRpc(leader: JobServiceCapabilities, req: { user: string; jobId: bigint }, action: JobAction, reason?: string) {
   const id = jobIdOf(req.jobId);
   const s = await sessionFor(leader, req.user, control(action, id));
   return { job: jobToProto(await controlJob(s, id, action, reason)) };
@@ -140,7 +143,7 @@ class RateMeter {
  * KV watch is independent of who leads; when this leader dies the stream breaks and the
  * client asks the next one, whose first message is the job as it is then.
  */
-async function watchJob(leader: Leader, call: ServerWritableStream<WatchJobRequest, WatchJobResponse>): Promise<void> {
+async function watchJob(leader: JobServiceCapabilities, call: ServerWritableStream<WatchJobRequest, WatchJobResponse>): Promise<void> {
   const req = call.request;
   const id = jobIdOf(req.jobId);
   const s = await sessionFor(leader, req.user, SHOW_JOBS);

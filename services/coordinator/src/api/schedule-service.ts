@@ -14,11 +14,11 @@ import {
 } from '@cairn/proto';
 import { compareScheduleIds, showSchedulesRow, type BackupSchedule } from '@cairn/schedules';
 import { quoteIdent, quoteString, type Statement } from '@cairn/sql';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { authorizeStatement, scheduleAccess, sessionUser } from '../privileges/privilege-statements.js';
 import { executeSql } from '../statements/execute.js';
 import { runningJobs } from '../statements/schedule-statements.js';
-import type { Session } from '../statements/session.js';
+import { openSession } from '../statements/session.js';
 import { unaryCall, type ApiCallContext } from './api-call.js';
 
 const DEFAULT_PAGE_SIZE = 100;
@@ -46,15 +46,18 @@ export function scheduleToProto(schedule: BackupSchedule, jobsRunning: number): 
  * Runs the statement an RPC stands for exactly as `cairn sql` would (parser, privilege
  * checks, audit, implementation), as the call's user, and returns its result.
  */
-async function runStatement(leader: Leader, user: string, sql: string) {
+async function runStatement(leader: LeaderCapabilities, user: string, sql: string) {
   const [result] = await executeSql(leader, sql, '', user);
   if (!result) throw new CairnError(ErrorCode.Internal, `no result from ${sql}`);
   return result;
 }
 
+/** What reading schedules as the caller may takes: the schedules, their jobs, the privilege checks' reads. */
+type ScheduleReads = Pick<LeaderCapabilities, 'schedules' | 'jobs' | 'readiness' | 'catalog' | 'privileges'>;
+
 /** The schedules a statement's result names in its `schedule_id` column, as the API shows them. */
-async function schedulesNamed(leader: Leader, user: string, ids: readonly string[]): Promise<Schedule[]> {
-  const s: Session = { leader, database: '', user: sessionUser(user) };
+async function schedulesNamed(leader: ScheduleReads, user: string, ids: readonly string[]): Promise<Schedule[]> {
+  const s = openSession(leader, { database: '', user: sessionUser(user) });
   const running = await runningJobs(s);
   const may = await scheduleAccess(s);
   const out: Schedule[] = [];
@@ -131,9 +134,9 @@ const SHOW_SCHEDULES: Statement = { kind: 'showSchedules', backupOnly: false, po
 /** ScheduleService: each method runs on the leader (standbys forward). */
 export function scheduleService(ctx: ApiCallContext): [typeof ScheduleServiceService, UntypedServiceImplementation] {
   const impl = {
-    listSchedules: unaryCall(ctx, 'ScheduleService', 'listSchedules', async (leader, req: ListSchedulesRequest) => {
-      leader.assertReady();
-      const s: Session = { leader, database: '', user: sessionUser(req.user) };
+    listSchedules: unaryCall(ctx, 'ScheduleService', 'listSchedules', async (leader: ScheduleReads, req: ListSchedulesRequest) => {
+      leader.readiness.assertReady();
+      const s = openSession(leader, { database: '', user: sessionUser(req.user) });
       await authorizeStatement(s, SHOW_SCHEDULES);
       const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
       if (pageSize > MAX_PAGE_SIZE) throw new CairnError(ErrorCode.InvalidArgument, `page_size must be at most ${MAX_PAGE_SIZE}`);
@@ -150,10 +153,10 @@ export function scheduleService(ctx: ApiCallContext): [typeof ScheduleServiceSer
       const more = start >= 0 && start + pageSize < all.length;
       return { schedules: page.map((x) => scheduleToProto(x, running(x.id))), nextPageToken: more && last ? encodeToken(last) : '' };
     }),
-    getSchedule: unaryCall(ctx, 'ScheduleService', 'getSchedule', async (leader, req: GetScheduleRequest) => {
+    getSchedule: unaryCall(ctx, 'ScheduleService', 'getSchedule', async (leader: ScheduleReads, req: GetScheduleRequest) => {
       const id = scheduleIdOf(req.scheduleId);
-      leader.assertReady();
-      const s: Session = { leader, database: '', user: sessionUser(req.user) };
+      leader.readiness.assertReady();
+      const s = openSession(leader, { database: '', user: sessionUser(req.user) });
       await authorizeStatement(s, { kind: 'showSchedule', id, pos: 1 });
       const [schedule] = await schedulesNamed(leader, req.user, [id]);
       if (!schedule) throw new CairnError(ErrorCode.NotFound, `schedule ${id} does not exist`);

@@ -88,11 +88,11 @@ export const RPC_REQUIREMENTS: Readonly<Record<string, RpcRequirement>> = {
 export async function authorizeRpc(leader: PrivilegeChecking, user: string, path: string, request: unknown): Promise<void> {
   if (user === ROOT_USER) return;
   const requirement = (RPC_REQUIREMENTS[path] ?? admin(`call ${path}`))(leader, request);
-  const state = await leader.clusterMetadata.privileges.read();
+  const state = await leader.privileges.read();
   checkSessionUser(state, user);
   if (requirement.kind === 'anyone') return;
   // The checks resolve names in the catalog: until it is loaded they could not be fair.
-  leader.assertReady();
+  leader.readiness.assertReady();
   authorize(state, user, requirement, objectDirectory(leader.catalog));
 }
 

@@ -4,11 +4,11 @@ import type { Job } from '@cairn/jobs';
 import type { NodeRecord } from '@cairn/proto';
 import { compareScheduleIds, showSchedulesRow, type BackupSchedule } from '@cairn/schedules';
 import { listJobPage } from '../jobs/job-control.js';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { authorizeStatement, sessionUser, scheduleAccess } from '../privileges/privilege-statements.js';
 import { executeSql } from '../statements/execute.js';
 import { runningJobs } from '../statements/schedule-statements.js';
-import type { Session } from '../statements/session.js';
+import { openSession, type SessionContext } from '../statements/session.js';
 
 /**
  * The console's read-only views of the cluster beside managed backups (running jobs, nodes by
@@ -75,9 +75,12 @@ export function jobView(job: Job): JobView {
   };
 }
 
+/** What a view reads (`K`), and what checking the user's privileges to read it takes. */
+type Viewing<K extends keyof LeaderCapabilities> = Pick<LeaderCapabilities, K | 'readiness' | 'catalog' | 'privileges'>;
+
 /** A session for `user`, as the SQL statements it stands for would run. */
-function session(leader: Leader, user: string): Session {
-  return { leader, database: '', user: sessionUser(user) };
+function session<C extends Partial<LeaderCapabilities>>(leader: C, user: string): SessionContext & C {
+  return openSession(leader, { database: '', user: sessionUser(user) });
 }
 
 /**
@@ -85,8 +88,8 @@ function session(leader: Leader, user: string): Session {
  * `user` may see, as SHOW JOBS decides. `status` is one or more job statuses, comma-separated,
  * in either spelling (`PAUSE_REQUESTED` or `pause-requested`).
  */
-export async function listJobs(leader: Leader, user: string, query: URLSearchParams): Promise<{ jobs: JobView[] }> {
-  leader.assertReady();
+export async function listJobs(leader: Viewing<'jobs'>, user: string, query: URLSearchParams): Promise<{ jobs: JobView[] }> {
+  leader.readiness.assertReady();
   const s = session(leader, user);
   await authorizeStatement(s, { kind: 'showJobs', pos: 1 });
   const wanted = query.get('status');
@@ -105,11 +108,11 @@ export async function listJobs(leader: Leader, user: string, query: URLSearchPar
 }
 
 /** `GET nodes`: every storage node the cluster knows (SHOW NODES' directory), live or not. */
-export async function listNodes(leader: Leader, user: string): Promise<{ nodes: NodeView[] }> {
+export async function listNodes(leader: Viewing<'nodes'>, user: string): Promise<{ nodes: NodeView[] }> {
   await authorizeStatement(session(leader, user), { kind: 'showNodes', pos: 1 });
   const now = Date.now();
   return {
-    nodes: leader.allNodes().map((n: NodeRecord) => ({
+    nodes: leader.nodes.allNodes().map((n: NodeRecord) => ({
       id: n.nodeId,
       address: n.address,
       locality: formatLocality(n.locality),
@@ -136,8 +139,8 @@ function scheduleView(schedule: BackupSchedule, jobsRunning: number): ScheduleVi
 }
 
 /** `GET schedules`: SHOW SCHEDULES' schedules in its order (creation time, then id). */
-export async function listSchedules(leader: Leader, user: string): Promise<{ schedules: ScheduleView[] }> {
-  leader.assertReady();
+export async function listSchedules(leader: Viewing<'schedules' | 'jobs'>, user: string): Promise<{ schedules: ScheduleView[] }> {
+  leader.readiness.assertReady();
   const s = session(leader, user);
   await authorizeStatement(s, { kind: 'showSchedules', backupOnly: false, pos: 1 });
   // A non-admin sees the schedules it owns, as through SHOW SCHEDULES.
@@ -151,7 +154,7 @@ export async function listSchedules(leader: Leader, user: string): Promise<{ sch
  * `POST schedules/{id}/pause` and `.../resume`: runs PAUSE|RESUME SCHEDULE as `user` (its
  * parser, privilege check and audit line), then answers with the schedule as it now is.
  */
-export async function setSchedulePaused(leader: Leader, user: string, id: string, paused: boolean): Promise<ScheduleView> {
+export async function setSchedulePaused(leader: LeaderCapabilities, user: string, id: string, paused: boolean): Promise<ScheduleView> {
   if (!/^\d+$/.test(id)) throw new CairnError(ErrorCode.InvalidArgument, `schedule id must be an integer, got "${id}"`);
   if (!(await leader.schedules.store.get(id))) throw new CairnError(ErrorCode.NotFound, `schedule ${id} does not exist`);
   await executeSql(leader, `${paused ? 'PAUSE' : 'RESUME'} SCHEDULE ${id}`, '', user);

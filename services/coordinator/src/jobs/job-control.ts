@@ -1,7 +1,10 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job, JobFilter, JobId } from '@cairn/jobs';
 import { assertJobAccess, jobAccess } from '../privileges/privilege-statements.js';
-import type { Session } from '../statements/session.js';
+import type { SessionWith } from '../statements/session.js';
+
+/** Listing and controlling jobs as the session's user may. */
+type JobControlSession = SessionWith<'jobs' | 'privileges'>;
 
 /**
  * What SHOW JOBS / SHOW JOB / PAUSE|RESUME|CANCEL JOB and JobService's RPCs do, below both:
@@ -15,9 +18,9 @@ export const DEFAULT_JOB_PAGE_SIZE = 100;
 export const MAX_JOB_PAGE_SIZE = 1000;
 
 /** Every job the session's user may see that matches `filter`, oldest first (SHOW JOBS). */
-export async function visibleJobs(s: Session, filter: JobFilter = {}): Promise<Job[]> {
+export async function visibleJobs(s: JobControlSession, filter: JobFilter = {}): Promise<Job[]> {
   const visible = await jobAccess(s);
-  return (await s.leader.jobs.list(filter)).filter(visible);
+  return (await s.jobs.list(filter)).filter(visible);
 }
 
 /**
@@ -25,7 +28,7 @@ export async function visibleJobs(s: Session, filter: JobFilter = {}): Promise<J
  * `nextPageToken` (the last job id it held): later jobs never shift a listing in progress.
  */
 export async function listJobPage(
-  s: Session,
+  s: JobControlSession,
   filter: JobFilter,
   page: { pageSize?: number; pageToken?: string },
 ): Promise<{ jobs: Job[]; nextPageToken: string }> {
@@ -35,7 +38,7 @@ export async function listJobPage(
   }
   const before = page.pageToken ? decodePageToken(page.pageToken) : undefined;
   const accept = await jobAccess(s);
-  const { jobs, next } = s.leader.jobs.listPage({ filter, accept, pageSize, ...(before ? { before } : {}) });
+  const { jobs, next } = s.jobs.listPage({ filter, accept, pageSize, ...(before ? { before } : {}) });
   return { jobs, nextPageToken: next === undefined ? '' : encodePageToken(next) };
 }
 
@@ -43,33 +46,33 @@ export async function listJobPage(
  * The job, or undefined when the user may not see it: as CockroachDB's SHOW JOB (SHOW JOBS
  * filtered by id), someone else's job looks like no job. A missing job is NotFound.
  */
-export async function findVisibleJob(s: Session, id: JobId): Promise<Job | undefined> {
-  const job = await s.leader.jobs.get(id);
+export async function findVisibleJob(s: JobControlSession, id: JobId): Promise<Job | undefined> {
+  const job = await s.jobs.get(id);
   return (await jobAccess(s))(job) ? job : undefined;
 }
 
 /** GetJob / WatchJob: the visible job or NotFound, the same answer for missing and hidden. */
-export async function requireVisibleJob(s: Session, id: JobId): Promise<Job> {
+export async function requireVisibleJob(s: JobControlSession, id: JobId): Promise<Job> {
   const job = await findVisibleJob(s, id);
   if (!job) throw new CairnError(ErrorCode.NotFound, `job with ID ${id} does not exist`);
   return job;
 }
 
 /** PAUSE|RESUME|CANCEL JOB id: refused (INSUFFICIENT_PRIVILEGE) for someone else's job. */
-export async function controlJob(s: Session, id: JobId, action: JobAction, reason?: string): Promise<Job> {
-  await assertJobAccess(s, await s.leader.jobs.get(id));
+export async function controlJob(s: JobControlSession, id: JobId, action: JobAction, reason?: string): Promise<Job> {
+  await assertJobAccess(s, await s.jobs.get(id));
   return actOnJob(s, id, action, reason);
 }
 
 /** Applies `action` to a job whose access the caller has already checked (a filtered listing). */
-export function actOnJob(s: Session, id: JobId, action: JobAction, reason?: string): Promise<Job> {
+export function actOnJob(s: JobControlSession, id: JobId, action: JobAction, reason?: string): Promise<Job> {
   switch (action) {
     case 'pause':
-      return s.leader.jobs.pause(id, reason);
+      return s.jobs.pause(id, reason);
     case 'resume':
-      return s.leader.jobs.resume(id);
+      return s.jobs.resume(id);
     case 'cancel':
-      return s.leader.jobs.cancel(id);
+      return s.jobs.cancel(id);
   }
 }
 

@@ -5,7 +5,7 @@ import { NODE_USER } from '@cairn/cluster';
 import { CairnError, ErrorCode, toCairnError } from '@cairn/errors';
 import type { Logger } from '@cairn/metrics';
 import { requireWriter, type HttpAuthenticator } from '../auth/http-auth.js';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import type { ManagedBackups } from './managed-backups.js';
 import { parseConfigChange } from './managed-backups.js';
 import { createRestore, getRestore, listRestores, parseRestoreRequest } from './managed-restores.js';
@@ -30,7 +30,7 @@ export interface ClusterApiRoute {
   readonly path: string;
   /** Changes state: needs CLUSTER_ADMIN or CLUSTER_OPERATOR_WRITER in secure mode. */
   readonly write: boolean;
-  handler(leader: Leader, params: Record<string, string>, body: unknown, query: URLSearchParams): Promise<unknown>;
+  handler(leader: LeaderCapabilities, params: Record<string, string>, body: unknown, query: URLSearchParams): Promise<unknown>;
 }
 
 /** What the API needs of the coordinator process. */
@@ -43,7 +43,7 @@ export interface ManagedApiContext {
   readonly clusterName: string;
   readonly auth: HttpAuthenticator;
   readonly managed: ManagedBackups;
-  leader(): Leader | undefined;
+  leader(): LeaderCapabilities | undefined;
   /** The current leader's HTTP address (host:port), to forward to from a standby. */
   leaderHttpAddress(): Promise<string | undefined>;
   /**
@@ -277,7 +277,7 @@ export function managedApiRoute(ctx: ManagedApiContext) {
 
 async function handle(
   ctx: ManagedApiContext,
-  leader: Leader,
+  leader: LeaderCapabilities,
   caller: Awaited<ReturnType<HttpAuthenticator['authenticate']>>,
   req: IncomingMessage,
   res: ServerResponse,

@@ -9,7 +9,7 @@ import type { Job, JobStatus } from '@cairn/jobs';
 import { createLogger } from '@cairn/metrics';
 import { startNatsServer, tempDir, type NatsServerHandle } from '@cairn/testing';
 import { latestFileName } from '@cairn/backup-format';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { ApiKeyStore } from '../auth/api-keys.js';
 import { HttpAuthenticator, requireWriter } from '../auth/http-auth.js';
 import { ManagedBackupStore, DEFAULT_MANAGED_CONFIG, type ManagedBackupRecord } from './managed-backup-store.js';
@@ -69,7 +69,7 @@ function job(id: string, status: JobStatus, extra: Partial<Job> = {}): Job {
 }
 
 /** The one capability the listings use of the leader: its job registry's `get`. */
-function leaderWith(jobs: Job[]): Leader {
+function leaderWith(jobs: Job[]): { jobs: Pick<LeaderCapabilities['jobs'], 'get'> } {
   const byId = new Map(jobs.map((j) => [j.id, j]));
   return {
     jobs: {
@@ -79,7 +79,7 @@ function leaderWith(jobs: Job[]): Leader {
         return j;
       },
     },
-  } as unknown as Leader;
+  };
 }
 
 function record(jobId: string, type: 'FULL' | 'INCREMENTAL', fullSubdir: string, asOfMs: number, retentionDays: number, outcome: ManagedBackupRecord['outcome']): ManagedBackupRecord {

@@ -1,14 +1,12 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { Catalog, decodeDescriptor } from '@cairn/catalog';
 import { isTerminalStatus, type Job, type JobRegistry } from '@cairn/jobs';
-import type { Logger } from '@cairn/metrics';
 import { ObjectKind } from '@cairn/proto';
 import { parseStorageUri } from '@cairn/cloud';
 import type { BackupSchedule } from '@cairn/schedules';
 import { quoteString, redactUri } from '@cairn/sql';
 import { decodeBackupDetails } from '../jobs/job-details.js';
-import type { Leader } from '../leader.js';
-import type { StorageResolver } from '../leader-capabilities.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { executeSql } from '../statements/execute.js';
 import { WriteLock } from '../write-lock.js';
 import { FREQUENCY_MINUTES, RETENTION_DAYS } from './allowed-values.js';
@@ -18,7 +16,7 @@ import { deleteExpiredChains } from './managed-expiry.js';
 /** What reading a managed backup's job takes: the leader's job registry. */
 type JobLookup = { readonly jobs: Pick<JobRegistry, 'get'> };
 /** What deleting expired chains takes: storage and a logger. */
-type ExpiryRunner = StorageResolver & { readonly log: Logger };
+type ExpiryRunner = Pick<LeaderCapabilities, 'storage' | 'log'>;
 
 /** The label of the managed schedules (reserved: a schedule with it is taken for a managed one). */
 export const MANAGED_SCHEDULE_LABEL = 'cairn-managed-backups';
@@ -199,14 +197,14 @@ export class ManagedBackups {
    * a new frequency or retention while enabled, takes a full backup at once (Cloud's rule:
    * "following a change ... the cluster will take a full backup immediately").
    */
-  async updateConfig(leader: Leader, change: BackupsConfigChange): Promise<BackupsConfigView> {
+  async updateConfig(leader: LeaderCapabilities, change: BackupsConfigChange): Promise<BackupsConfigView> {
     // Stored and applied under one lock, so schedules are made from the newest configuration.
     return this.configLock.run(() => this.applyChange(leader, change));
   }
 
   private readonly configLock = new WriteLock();
 
-  private async applyChange(leader: Leader, change: BackupsConfigChange): Promise<BackupsConfigView> {
+  private async applyChange(leader: LeaderCapabilities, change: BackupsConfigChange): Promise<BackupsConfigView> {
     const { before, after } = await this.store.updateConfig((c) => {
       const next = applyConfigChange(c, change);
       // Without a collection this leader could only drop the schedules, silently stopping backups.
@@ -222,7 +220,7 @@ export class ManagedBackups {
   }
 
   /** The managed schedules (full first), as stored. */
-  async schedules(leader: Leader): Promise<BackupSchedule[]> {
+  async schedules(leader: Pick<LeaderCapabilities, 'schedules'>): Promise<BackupSchedule[]> {
     return (await leader.schedules.store.findByLabel(MANAGED_SCHEDULE_LABEL)).sort((a, b) => (a.args.backupType === 'FULL' ? -1 : 1) - (b.args.backupType === 'FULL' ? -1 : 1));
   }
 
@@ -232,14 +230,14 @@ export class ManagedBackups {
    * a leader's start only when they disagree (enabled without schedules, or the reverse): a
    * change stored by a leader that died before making its schedules is completed by the next.
    */
-  async reconcile(leader: Leader, config: ManagedBackupsConfig, o: { force: boolean }): Promise<void> {
+  async reconcile(leader: LeaderCapabilities, config: ManagedBackupsConfig, o: { force: boolean }): Promise<void> {
     // One at a time: two changes dropping and creating at once could leave two pairs.
     return this.scheduleLock.run(() => this.reconcileNow(leader, config, o));
   }
 
   private readonly scheduleLock = new WriteLock();
 
-  private async reconcileNow(leader: Leader, config: ManagedBackupsConfig, o: { force: boolean }): Promise<void> {
+  private async reconcileNow(leader: LeaderCapabilities, config: ManagedBackupsConfig, o: { force: boolean }): Promise<void> {
     const want = config.enabled && this.collectionUri !== undefined;
     const existing = await this.schedules(leader);
     if (!o.force && (want ? existing.length > 0 : existing.length === 0)) return;
@@ -263,9 +261,9 @@ export class ManagedBackups {
    * stored configuration, records managed backups whose record a dead leader did not write,
    * and deletes expired chains.
    */
-  async onElected(leader: Leader): Promise<void> {
+  async onElected(leader: LeaderCapabilities): Promise<void> {
     const deadline = this.clock() + 120_000;
-    while (!leader.ready) {
+    while (!leader.readiness.ready) {
       if (this.clock() > deadline) return;
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -300,7 +298,7 @@ export class ManagedBackups {
    * the configuration instead, so they are made again (a full at once starts a chain of the
    * restored cluster). Waits for the job; a leader taking over calls it again (onElected).
    */
-  settleInPlaceRestoreLater(leader: Leader, jobId: string): void {
+  settleInPlaceRestoreLater(leader: LeaderCapabilities, jobId: string): void {
     void (async () => {
       const job = await leader.jobs.waitForTerminal(jobId);
       const r = await this.store.getRestore(jobId);
@@ -362,10 +360,10 @@ export class ManagedBackups {
    * Deletes expired chains every hour on whichever coordinator leads, besides after each run:
    * with backups disabled no run comes to do it.
    */
-  startHousekeeping(currentLeader: () => Leader | undefined, everyMs = 3_600_000): void {
+  startHousekeeping(currentLeader: () => (ExpiryRunner & Pick<LeaderCapabilities, 'readiness'>) | undefined, everyMs = 3_600_000): void {
     this.housekeeping = setInterval(() => {
       const leader = currentLeader();
-      if (leader?.ready) this.expireInBackground(leader);
+      if (leader?.readiness.ready) this.expireInBackground(leader);
     }, everyMs);
     this.housekeeping.unref();
   }
@@ -383,7 +381,7 @@ export class ManagedBackups {
     if (this.expiring || this.collectionUri === undefined) return;
     this.expiring = true;
     const uri = this.collectionUri;
-    void deleteExpiredChains({ store: this.store, storage: leader.storageContext(), log: leader.log }, uri, this.clock())
+    void deleteExpiredChains({ store: this.store, storage: leader.storage.storageContext(), log: leader.log }, uri, this.clock())
       .catch((err: unknown) => leader.log.warn({ err }, 'deleting expired managed backups failed; will retry after the next run'))
       .finally(() => {
         this.expiring = false;
@@ -407,7 +405,7 @@ export class ManagedBackups {
    * The listable backups, newest first: complete or in progress, not past their expiry, and
    * (incrementals) on a full that is itself complete and unexpired, i.e. restorable.
    */
-  async backups(leader: Leader): Promise<BackupView[]> {
+  async backups(leader: JobLookup): Promise<BackupView[]> {
     const now = this.clock();
     const all = await this.withJobs(leader);
     const statusOf = ({ record, job }: { record: ManagedBackupRecord; job: Job | undefined }): BackupView['status'] | undefined => {
@@ -437,7 +435,7 @@ export class ManagedBackups {
   }
 
   /** A listable backup's record, or NOT_FOUND (unknown, expired, or not restorable). */
-  async backup(leader: Leader, backupId: string): Promise<{ view: BackupView; record: ManagedBackupRecord }> {
+  async backup(leader: JobLookup, backupId: string): Promise<{ view: BackupView; record: ManagedBackupRecord }> {
     const view = (await this.backups(leader)).find((b) => b.id === backupId);
     const record = view && (await this.store.records()).find((r) => r.backupId === backupId);
     if (!view || !record) throw new CairnError(ErrorCode.NotFound, `backup "${backupId}" does not exist (or has expired)`);
@@ -445,13 +443,13 @@ export class ManagedBackups {
   }
 
   /** A complete backup's record, or NOT_FOUND / FAILED_PRECONDITION (still in progress). */
-  async completeBackup(leader: Leader, backupId: string): Promise<{ view: BackupView; record: ManagedBackupRecord }> {
+  async completeBackup(leader: JobLookup, backupId: string): Promise<{ view: BackupView; record: ManagedBackupRecord }> {
     const b = await this.backup(leader, backupId);
     if (b.view.status !== 'COMPLETE') throw new CairnError(ErrorCode.FailedPrecondition, `backup "${backupId}" is still in progress`);
     return b;
   }
 
-  async incomplete(leader: Leader): Promise<IncompleteBackupView[]> {
+  async incomplete(leader: JobLookup): Promise<IncompleteBackupView[]> {
     const now = this.clock();
     const out: IncompleteBackupView[] = [];
     for (const { record, job } of await this.withJobs(leader)) {

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job } from '@cairn/jobs';
 import { parse, quoteIdent, quoteString, type RestoreStatement } from '@cairn/sql';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
+import { openSession } from '../statements/session.js';
 import { executeSql } from '../statements/execute.js';
 import { restore } from '../statements/backup-statements.js';
 import type { ManagedBackups } from './managed-backups.js';
@@ -118,7 +119,7 @@ export function restoreView(r: ManagedRestoreRecord, job: Job | undefined): Rest
  * the job itself in the batch that creates the restored objects.
  */
 export async function createRestore(
-  leader: Leader,
+  leader: LeaderCapabilities,
   managed: ManagedBackups,
   clusterName: string,
   req: RestoreRequest,
@@ -182,7 +183,7 @@ export async function createRestore(
   };
   await managed.store.putRestore(restoreRecord);
   if (eraseExisting) leader.restoreGate.add(jobId);
-  await restore({ leader, database: '', user: 'root' }, stmt as RestoreStatement, { eraseExisting, jobId });
+  await restore(openSession(leader, { database: '', user: 'root' }), stmt as RestoreStatement, { eraseExisting, jobId });
   leader.log.info({ jobId, type: req.type, source, destination, eraseExisting }, 'managed restore started');
   if (eraseExisting) managed.settleInPlaceRestoreLater(leader, jobId);
   return restoreView(restoreRecord, await leader.jobs.get(jobId));
@@ -192,7 +193,7 @@ export async function createRestore(
  * The restore a request with the same idempotency key started: its record is written right
  * after the key is claimed, so a repeat that raced the first waits for it briefly.
  */
-async function startedRestore(leader: Leader, managed: ManagedBackups, jobId: string): Promise<RestoreView> {
+async function startedRestore(leader: Pick<LeaderCapabilities, 'jobs'>, managed: ManagedBackups, jobId: string): Promise<RestoreView> {
   for (let i = 0; i < 50; i++) {
     const r = await managed.store.getRestore(jobId);
     if (r) return restoreView(r, await leader.jobs.get(jobId).catch(() => undefined));
@@ -202,12 +203,12 @@ async function startedRestore(leader: Leader, managed: ManagedBackups, jobId: st
 }
 
 /** Every restore started through the API, with its job. */
-export async function listRestores(leader: Leader, managed: ManagedBackups): Promise<RestoreView[]> {
+export async function listRestores(leader: Pick<LeaderCapabilities, 'jobs'>, managed: ManagedBackups): Promise<RestoreView[]> {
   const records = await managed.store.restores();
   return Promise.all(records.map(async (r) => restoreView(r, await leader.jobs.get(r.jobId).catch(() => undefined))));
 }
 
-export async function getRestore(leader: Leader, managed: ManagedBackups, id: string): Promise<RestoreView> {
+export async function getRestore(leader: Pick<LeaderCapabilities, 'jobs'>, managed: ManagedBackups, id: string): Promise<RestoreView> {
   const r = await managed.store.getRestore(id);
   if (!r) throw new CairnError(ErrorCode.NotFound, `restore "${id}" does not exist`);
   return restoreView(r, await leader.jobs.get(r.jobId).catch(() => undefined));

@@ -13,9 +13,8 @@ import type {
   Statement,
   TablePattern,
 } from '@cairn/sql';
-import type { Leader } from '../leader.js';
 import { rowsResult, tagOnly, type StatementResult } from '../statements/result.js';
-import type { Session } from '../statements/session.js';
+import type { SessionWith } from '../statements/session.js';
 import {
   SHOW_ALL_GRANTS_COLUMNS,
   SHOW_DATABASE_GRANTS_COLUMNS,
@@ -58,18 +57,18 @@ import {
   validateUsername,
   type PrivilegeObject,
 } from './privilege-model.js';
-import { PrivilegeStore } from './privilege-store.js';
 import { hashPassword } from './password-hash.js';
 import { currentRequest } from '../auth/request-context.js';
+
+/** Users and grants: the privilege state, and the objects grants name. */
+type PrivilegeSession = SessionWith<'readiness' | 'catalog' | 'privileges' | 'meta' | 'schedules'>;
+/** What checking a user's access to jobs, schedules and connections takes: the privilege state. */
+type PrivilegeReads = SessionWith<'privileges'>;
 
 /**
  * The SQL surface of users and privileges (CREATE / DROP USER, GRANT / REVOKE, SHOW USERS,
  * SHOW [SYSTEM] GRANTS) and the gate every statement passes before it runs.
  */
-
-function storeOf(leader: Leader): PrivilegeStore {
-  return new PrivilegeStore(leader.state.meta);
-}
 
 /** The catalog as the checks see it: live (non-dropped) databases and tables by name. */
 export function objectDirectory(catalog: Catalog): ObjectDirectory {
@@ -96,29 +95,29 @@ export function sessionUser(requested: string): string {
  * root is never refused and costs no read; any other user's statements read the privilege
  * state once each, so a GRANT takes effect on the very next statement.
  */
-export async function authorizeStatement(s: Session, stmt: Statement): Promise<void> {
+export async function authorizeStatement(s: SessionWith<'readiness' | 'catalog' | 'privileges'>, stmt: Statement): Promise<void> {
   if (s.user === ROOT_USER) return;
   // The checks resolve names in the catalog: until it is loaded they could not be fair.
-  s.leader.assertReady();
-  const state = await storeOf(s.leader).read();
+  s.readiness.assertReady();
+  const state = await s.privileges.read();
   checkSessionUser(state, s.user);
   // As in CockroachDB, every user may change its own password; other users' need admin.
   if (stmt.kind === 'alterUser' && normalizeUsername(stmt.name) === s.user) return;
-  authorize(state, s.user, requirementFor(stmt, s.database), objectDirectory(s.leader.catalog));
+  authorize(state, s.user, requirementFor(stmt, s.database), objectDirectory(s.catalog));
 }
 
 /**
  * Which jobs the session's user may see and control: every job for an admin, else their own
  * (as CockroachDB's SHOW JOBS shows a non-admin only the jobs they own).
  */
-export async function jobAccess(s: Session): Promise<(job: Job) => boolean> {
+export async function jobAccess(s: PrivilegeReads): Promise<(job: Job) => boolean> {
   if (s.user === ROOT_USER) return () => true;
-  const state = await storeOf(s.leader).read();
+  const state = await s.privileges.read();
   return (job) => canAccessJob(state, s.user, job.spec.userName);
 }
 
 /** Throws unless the session's user may pause, resume or cancel `job`. */
-export async function assertJobAccess(s: Session, job: Job): Promise<void> {
+export async function assertJobAccess(s: PrivilegeReads, job: Job): Promise<void> {
   if (!(await jobAccess(s))(job)) throw jobAccessError(s.user, job.id);
 }
 
@@ -126,14 +125,14 @@ export async function assertJobAccess(s: Session, job: Job): Promise<void> {
  * Which schedules the session's user may see and control: every schedule for an admin, else
  * the ones it owns (CockroachDB 22.2+: the owner may pause, resume, alter and drop its own).
  */
-export async function scheduleAccess(s: Session): Promise<(owner: string) => boolean> {
+export async function scheduleAccess(s: PrivilegeReads): Promise<(owner: string) => boolean> {
   if (s.user === ROOT_USER) return () => true;
-  const state = await storeOf(s.leader).read();
+  const state = await s.privileges.read();
   return (owner) => canAccessSchedule(state, s.user, owner);
 }
 
 /** Throws unless the session's user may `action` every one of `schedules`. */
-export async function assertScheduleAccess(s: Session, schedules: ReadonlyArray<{ id: string; owner: string }>, action: string): Promise<void> {
+export async function assertScheduleAccess(s: PrivilegeReads, schedules: ReadonlyArray<{ id: string; owner: string }>, action: string): Promise<void> {
   const may = await scheduleAccess(s);
   const other = schedules.find((x) => !may(x.owner));
   if (other) throw scheduleAccessError(s.user, other.id, action);
@@ -143,12 +142,12 @@ export async function assertScheduleAccess(s: Session, schedules: ReadonlyArray<
  * CREATE EXTERNAL CONNECTION's grant: its creator holds ALL on it (CockroachDB grants the
  * creator ALL on the new connection); DROP takes every grant on it away.
  */
-export async function grantConnectionToCreator(s: Session, name: string): Promise<void> {
-  await storeOf(s.leader).update((state) => ({ state: grant(state, [{ kind: 'externalConnection', name }], ['ALL'], [s.user]), result: undefined }));
+export async function grantConnectionToCreator(s: PrivilegeReads, name: string): Promise<void> {
+  await s.privileges.update((state) => ({ state: grant(state, [{ kind: 'externalConnection', name }], ['ALL'], [s.user]), result: undefined }));
 }
 
-export async function forgetConnectionGrants(s: Session, name: string): Promise<void> {
-  await storeOf(s.leader).update((state) => ({ state: forgetObject(state, { kind: 'externalConnection', name }), result: undefined }));
+export async function forgetConnectionGrants(s: PrivilegeReads, name: string): Promise<void> {
+  await s.privileges.update((state) => ({ state: forgetObject(state, { kind: 'externalConnection', name }), result: undefined }));
 }
 
 /** Whether a granted object is still live in the catalog (not dropped, not gone). */
@@ -160,9 +159,9 @@ function objectExists(catalog: Catalog): (o: PrivilegeObject) => boolean {
 }
 
 /** After a DROP: the grants on objects that no longer exist go with them. */
-export async function forgetDroppedGrants(s: Session): Promise<void> {
-  const exists = objectExists(s.leader.catalog);
-  await storeOf(s.leader).update((state) => ({ state: forgetDroppedObjects(state, exists), result: undefined }));
+export async function forgetDroppedGrants(s: SessionWith<'catalog' | 'privileges'>): Promise<void> {
+  const exists = objectExists(s.catalog);
+  await s.privileges.update((state) => ({ state: forgetDroppedObjects(state, exists), result: undefined }));
 }
 
 /**
@@ -176,13 +175,13 @@ function requireSecureForPassword(): void {
   }
 }
 
-export async function createUser(s: Session, stmt: CreateUserStatement): Promise<StatementResult> {
+export async function createUser(s: PrivilegeSession, stmt: CreateUserStatement): Promise<StatementResult> {
   if (typeof stmt.password === 'string') requireSecureForPassword();
   const name = normalizeUsername(stmt.name);
   // Hashed before the store's compare-and-set: scrypt is slow on purpose and must not run
   // inside a retried change.
   const hash = typeof stmt.password === 'string' ? await hashPassword(stmt.password) : undefined;
-  await storeOf(s.leader).update((state) => {
+  await s.privileges.update((state) => {
     const added = addUser(state, name, Date.now(), stmt.ifNotExists);
     // IF NOT EXISTS on an existing user changes nothing, its password included (as CockroachDB).
     return { state: added === state || hash === undefined ? added : setPasswordHash(added, name, hash), result: undefined };
@@ -191,19 +190,19 @@ export async function createUser(s: Session, stmt: CreateUserStatement): Promise
 }
 
 /** `ALTER USER name WITH PASSWORD 'pw' | PASSWORD NULL` (PASSWORD NULL removes password login). */
-export async function alterUser(s: Session, stmt: AlterUserStatement): Promise<StatementResult> {
+export async function alterUser(s: PrivilegeSession, stmt: AlterUserStatement): Promise<StatementResult> {
   if (stmt.password !== null) requireSecureForPassword();
   const name = normalizeUsername(stmt.name);
   const hash = stmt.password === null ? undefined : await hashPassword(stmt.password);
-  await storeOf(s.leader).update((state) => ({ state: setPasswordHash(state, name, hash, stmt.ifExists), result: undefined }));
+  await s.privileges.update((state) => ({ state: setPasswordHash(state, name, hash, stmt.ifExists), result: undefined }));
   return tagOnly('ALTER ROLE');
 }
 
-export async function dropUser(s: Session, stmt: DropUserStatement): Promise<StatementResult> {
+export async function dropUser(s: PrivilegeSession, stmt: DropUserStatement): Promise<StatementResult> {
   const names = stmt.names.map(normalizeUsername);
-  const schedules = await s.leader.schedules.store.list();
-  const describe = describeObject(s.leader.catalog);
-  await storeOf(s.leader).update((state) => {
+  const schedules = await s.schedules.store.list();
+  const describe = describeObject(s.catalog);
+  await s.privileges.update((state) => {
     let next = state;
     for (const name of names) {
       if (stmt.ifExists && !userExists(next, name)) continue;
@@ -226,8 +225,8 @@ function describeObject(catalog: Catalog): (o: PrivilegeObject) => string {
   };
 }
 
-export async function showUsers(s: Session): Promise<StatementResult> {
-  return rowsResult([...SHOW_USERS_COLUMNS], userRows(await storeOf(s.leader).read()));
+export async function showUsers(s: PrivilegeSession): Promise<StatementResult> {
+  return rowsResult([...SHOW_USERS_COLUMNS], userRows(await s.privileges.read()));
 }
 
 /** The tables a pattern names now: one table, or every live table of a database. */
@@ -239,16 +238,16 @@ function tablesOf(catalog: Catalog, p: TablePattern, sessionDb: string): TableDe
 }
 
 /** Throws unless every named external connection exists. */
-async function requireConnections(s: Session, names: readonly string[]): Promise<void> {
+async function requireConnections(s: PrivilegeSession, names: readonly string[]): Promise<void> {
   for (const name of names) {
-    const e = await s.leader.state.meta.get(`external-connection.${name}`);
+    const e = await s.meta.get(`external-connection.${name}`);
     if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection with name ${name} does not exist`);
   }
 }
 
 /** The objects a GRANT / REVOKE target names, by id (unknown names fail here). */
-async function grantObjects(s: Session, on: PrivilegeTarget): Promise<PrivilegeObject[]> {
-  const catalog = s.leader.catalog;
+async function grantObjects(s: PrivilegeSession, on: PrivilegeTarget): Promise<PrivilegeObject[]> {
+  const catalog = s.catalog;
   switch (on.kind) {
     case 'externalConnections':
       await requireConnections(s, on.names);
@@ -265,14 +264,14 @@ async function grantObjects(s: Session, on: PrivilegeTarget): Promise<PrivilegeO
 const OBJECT_KIND_OF = { system: 'system', databases: 'database', tables: 'table', externalConnections: 'externalConnection' } as const;
 const objectKindOf = (on: PrivilegeTarget) => OBJECT_KIND_OF[on.kind];
 
-export async function grantOrRevoke(s: Session, stmt: GrantStatement): Promise<StatementResult> {
-  s.leader.assertReady();
+export async function grantOrRevoke(s: PrivilegeSession, stmt: GrantStatement): Promise<StatementResult> {
+  s.readiness.assertReady();
   const privileges = checkPrivileges(stmt.privileges, objectKindOf(stmt.on));
   const objects = await grantObjects(s, stmt.on);
   const grantees = stmt.roles.map(normalizeUsername);
   const apply = stmt.kind === 'grant' ? grant : revoke;
-  const exists = objectExists(s.leader.catalog);
-  await storeOf(s.leader).update((state) => ({
+  const exists = objectExists(s.catalog);
+  await s.privileges.update((state) => ({
     // Each write also drops grants left on objects dropped since (should a drop's cleanup have failed).
     state: forgetDroppedObjects(apply(state, objects, privileges, grantees), exists),
     result: undefined,
@@ -280,10 +279,10 @@ export async function grantOrRevoke(s: Session, stmt: GrantStatement): Promise<S
   return tagOnly(stmt.kind === 'grant' ? 'GRANT' : 'REVOKE');
 }
 
-export async function grantOrRevokeRole(s: Session, stmt: GrantRoleStatement): Promise<StatementResult> {
+export async function grantOrRevokeRole(s: PrivilegeSession, stmt: GrantRoleStatement): Promise<StatementResult> {
   const roles = stmt.roles.map(normalizeUsername);
   const members = stmt.members.map(normalizeUsername);
-  await storeOf(s.leader).update((state) => ({ state: setAdminMembership(state, roles, members, stmt.kind === 'grantRole'), result: undefined }));
+  await s.privileges.update((state) => ({ state: setAdminMembership(state, roles, members, stmt.kind === 'grantRole'), result: undefined }));
   return tagOnly(stmt.kind === 'grantRole' ? 'GRANT' : 'REVOKE');
 }
 
@@ -302,12 +301,12 @@ function namedTable(catalog: Catalog, t: TableDescriptor): NamedObject {
   };
 }
 
-export async function showGrants(s: Session, stmt: ShowGrantsStatement): Promise<StatementResult> {
-  s.leader.assertReady();
-  const state = await storeOf(s.leader).read();
+export async function showGrants(s: PrivilegeSession, stmt: ShowGrantsStatement): Promise<StatementResult> {
+  s.readiness.assertReady();
+  const state = await s.privileges.read();
   const users = stmt.grantees?.map(normalizeUsername);
   for (const u of users ?? []) if (!userExists(state, u)) throw unknownUserError(u);
-  const catalog = s.leader.catalog;
+  const catalog = s.catalog;
   const on = stmt.on;
   if (on?.kind === 'system') return rowsResult([...SHOW_SYSTEM_GRANTS_COLUMNS], systemGrantRows(state, users));
   if (on?.kind === 'externalConnections') {

@@ -19,7 +19,10 @@ import { BACKUP_JOB, RESTORE_JOB } from '../jobs/job-types.js';
 import { decodeRestoreCheckpoint } from '../backup/restore-resumer.js';
 import { forgetConnectionGrants, grantConnectionToCreator } from '../privileges/privilege-statements.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** What BACKUP, RESTORE and external connections use: planning, jobs, protection, storage, the metadata bucket. */
+type BackupSession = SessionWith<'readiness' | 'jobs' | 'planning' | 'protectedTs' | 'storage' | 'meta' | 'privileges'>;
 
 /** A finished non-detached job's outcome, or its error as the statement's error. */
 function finished(job: Job): Job {
@@ -35,7 +38,7 @@ function finished(job: Job): Job {
  * once it has finished, `job_id, status, fraction_completed, rows, index_entries, bytes`.
  */
 async function runJob(
-  s: Session,
+  s: BackupSession,
   type: 'BACKUP' | 'RESTORE',
   stmt: BackupStatement | RestoreStatement,
   /** The job's details, encoded (jobs/job-details.ts). */
@@ -46,10 +49,10 @@ async function runJob(
   jobId?: string,
 ): Promise<StatementResult> {
   const text = formatStatement(stmt, { redact: true });
-  const job = await s.leader.jobs.create({ ...(jobId ? { id: jobId } : {}), type, description: text, statement: text, userName: s.user, payload });
+  const job = await s.jobs.create({ ...(jobId ? { id: jobId } : {}), type, description: text, statement: text, userName: s.user, payload });
   await onCreated?.(job);
   if (stmt.options.detached) return { ...rowsResult(['job_id'], [[job.id]]), jobIds: [job.id] };
-  const done = finished(await s.leader.jobs.waitForTerminal(job.id));
+  const done = finished(await s.jobs.waitForTerminal(job.id));
   const { rows, bytes } = totals(done);
   return {
     ...rowsResult(['job_id', 'status', 'fraction_completed', 'rows', 'index_entries', 'bytes'], [
@@ -59,9 +62,9 @@ async function runJob(
   };
 }
 
-export async function backup(s: Session, stmt: BackupStatement): Promise<StatementResult> {
-  s.leader.assertReady();
-  const details = await BACKUP_JOB.plan(s.leader, stmt, s.database);
+export async function backup(s: BackupSession, stmt: BackupStatement): Promise<StatementResult> {
+  s.readiness.assertReady();
+  const details = await BACKUP_JOB.plan(s.planning, stmt, s.database);
   return runJob(
     s,
     'BACKUP',
@@ -75,7 +78,7 @@ export async function backup(s: Session, stmt: BackupStatement): Promise<Stateme
       };
     },
     // Protected before the statement answers, so a job paused before its first run holds it too.
-    (job) => protectBackupJob(s.leader.protectedTs, job.id, details),
+    (job) => protectBackupJob(s.protectedTs, job.id, details),
   );
 }
 
@@ -84,12 +87,12 @@ export async function backup(s: Session, stmt: BackupStatement): Promise<Stateme
  * (`eraseExisting`, under a job id it recorded first); a RESTORE statement never does.
  */
 export async function restore(
-  s: Session,
+  s: BackupSession,
   stmt: RestoreStatement,
   o: { readonly eraseExisting?: boolean; readonly jobId?: string } = {},
 ): Promise<StatementResult> {
-  s.leader.assertReady();
-  const details = await RESTORE_JOB.plan(s.leader, stmt, s.database, { eraseExisting: o.eraseExisting === true });
+  s.readiness.assertReady();
+  const details = await RESTORE_JOB.plan(s.planning, stmt, s.database, { eraseExisting: o.eraseExisting === true });
   return runJob(
     s,
     'RESTORE',
@@ -104,8 +107,8 @@ export async function restore(
   );
 }
 
-export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promise<StatementResult> {
-  const c = await BackupCollection.open(stmt.collection.uris, s.leader.storageContext());
+export async function showBackups(s: BackupSession, stmt: ShowBackupsStatement): Promise<StatementResult> {
+  const c = await BackupCollection.open(stmt.collection.uris, s.storage.storageContext());
   try {
     return rowsResult(['path'], (await c.fullSubdirs()).map((p) => [p]));
   } finally {
@@ -117,9 +120,9 @@ export async function showBackups(s: Session, stmt: ShowBackupsStatement): Promi
  * `ALTER BACKUP ... ADD NEW_KMS = ... WITH OLD_KMS = ...`: the full backup's data key,
  * unwrapped with an old KMS key, is wrapped by the new ones too; its incrementals share it.
  */
-export async function alterBackupKms(s: Session, stmt: AlterBackupKmsStatement): Promise<StatementResult> {
+export async function alterBackupKms(s: BackupSession, stmt: AlterBackupKmsStatement): Promise<StatementResult> {
   const sub = stmt.location.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
-  const c = await BackupCollection.open(stmt.location.uris, s.leader.storageContext());
+  const c = await BackupCollection.open(stmt.location.uris, s.storage.storageContext());
   try {
     const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
     await c.addKms(full, stmt.oldKms, stmt.newKms);
@@ -132,12 +135,12 @@ export async function alterBackupKms(s: Session, stmt: AlterBackupKmsStatement):
 // SHOW BACKUP has a file of its own (its variants and options).
 export { showBackup } from './show-backup.js';
 
-export async function createExternalConnection(s: Session, stmt: CreateExternalConnectionStatement): Promise<StatementResult> {
+export async function createExternalConnection(s: BackupSession, stmt: CreateExternalConnectionStatement): Promise<StatementResult> {
   const loc = parseStorageUri(stmt.uri);
   if (loc.scheme === 'external') throw new CairnError(ErrorCode.InvalidArgument, 'an external connection cannot point to another external connection');
   const key = `external-connection.${stmt.name}`;
   try {
-    await s.leader.state.meta.create(key, new TextEncoder().encode(stmt.uri));
+    await s.meta.create(key, new TextEncoder().encode(stmt.uri));
   } catch {
     throw new CairnError(ErrorCode.DuplicateObject, `external connection with name ${stmt.name} already exists`);
   }
@@ -145,8 +148,8 @@ export async function createExternalConnection(s: Session, stmt: CreateExternalC
   return tagOnly('CREATE EXTERNAL CONNECTION');
 }
 
-export async function dropExternalConnection(s: Session, stmt: DropExternalConnectionStatement): Promise<StatementResult> {
-  await s.leader.state.meta.delete(`external-connection.${stmt.name}`);
+export async function dropExternalConnection(s: BackupSession, stmt: DropExternalConnectionStatement): Promise<StatementResult> {
+  await s.meta.delete(`external-connection.${stmt.name}`);
   await forgetConnectionGrants(s, stmt.name);
   return tagOnly('DROP EXTERNAL CONNECTION');
 }
@@ -156,19 +159,19 @@ export async function dropExternalConnection(s: Session, stmt: DropExternalConne
  * error), with CockroachDB's columns. Every connection cairn makes is a storage one (its URI
  * must parse as a storage URI).
  */
-export async function showExternalConnections(s: Session, stmt: ShowExternalConnectionsStatement): Promise<StatementResult> {
+export async function showExternalConnections(s: BackupSession, stmt: ShowExternalConnectionsStatement): Promise<StatementResult> {
   const columns = ['connection_name', 'connection_uri', 'connection_type'];
   if (stmt.name !== undefined) {
-    const e = await s.leader.state.meta.get(`external-connection.${stmt.name}`);
+    const e = await s.meta.get(`external-connection.${stmt.name}`);
     if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection with name ${stmt.name} does not exist`);
     return rowsResult(columns, [externalConnectionRow(stmt.name, e.string())]);
   }
   const rows: (string | null)[][] = [];
-  const keys = await s.leader.state.meta.keys('external-connection.*');
+  const keys = await s.meta.keys('external-connection.*');
   const names: string[] = [];
   for await (const k of keys) names.push(k);
   for (const k of names.sort()) {
-    const e = await s.leader.state.meta.get(k);
+    const e = await s.meta.get(k);
     if (e && e.operation === 'PUT') rows.push(externalConnectionRow(k.slice('external-connection.'.length), e.string()));
   }
   return rowsResult(columns, rows);

@@ -4,19 +4,22 @@ import type { TableDescriptor } from '@cairn/proto';
 import type { CommentOnStatement } from '@cairn/sql';
 import { catalogName } from './ddl-statements.js';
 import { tagOnly, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** COMMENT ON changes a descriptor. */
+type CommentSession = SessionWith<'descriptors'>;
 
 /**
  * COMMENT ON: the comment is part of the object's descriptor, so a backup carries it and a
  * restore brings it back with the object. `IS NULL` removes it.
  */
-export async function commentOn(s: Session, stmt: CommentOnStatement): Promise<StatementResult> {
+export async function commentOn(s: CommentSession, stmt: CommentOnStatement): Promise<StatementResult> {
   const comment = stmt.comment ?? undefined;
   const withComment = <T extends { comment?: string }>(o: T): T => {
     const { comment: _old, ...rest } = o;
     return (comment === undefined ? rest : { ...rest, comment }) as T;
   };
-  return s.leader.descriptors.change(async (c) => {
+  return s.descriptors.change(async (c) => {
     const t = stmt.target;
     if (t.kind === 'database') {
       const db = c.catalog.resolveDatabase(t.name);

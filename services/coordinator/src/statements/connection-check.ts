@@ -4,7 +4,10 @@ import { callNode, formatLocality, localityMatches, parseLocality } from '@cairn
 import { NodeStorageProbeRequest, NodeStorageProbeResponse } from '@cairn/proto';
 import type { CheckExternalConnectionStatement } from '@cairn/sql';
 import { rowsResult, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** CHECK EXTERNAL CONNECTION probes storage from live nodes. */
+type ConnectionCheckSession = SessionWith<'nodes' | 'nodeCalls' | 'storage'>;
 
 const DEFAULT_TRANSFER = 1024 * 1024;
 const MAX_TRANSFER = 64 * 1024 * 1024;
@@ -34,11 +37,11 @@ function speed(bytes: number, seconds: number): string | null {
  * throughput or its error (CockroachDB's columns). A node that does not answer gets a row
  * saying so rather than failing the statement.
  */
-export async function checkExternalConnection(s: Session, stmt: CheckExternalConnectionStatement): Promise<StatementResult> {
+export async function checkExternalConnection(s: ConnectionCheckSession, stmt: CheckExternalConnectionStatement): Promise<StatementResult> {
   parseStorageUri(stmt.uri);
   const bytes = transferBytes(stmt.transfer);
   const filter = stmt.executionLocality === undefined ? [] : parseLocality(stmt.executionLocality);
-  const nodes = s.leader.liveNodes().filter((n) => localityMatches(n.locality, filter));
+  const nodes = s.nodes.liveNodes().filter((n) => localityMatches(n.locality, filter));
   if (nodes.length === 0) {
     throw new CairnError(
       ErrorCode.FailedPrecondition,
@@ -52,7 +55,7 @@ export async function checkExternalConnection(s: Session, stmt: CheckExternalCon
         const locality = formatLocality(n.locality);
         try {
           const r = await callNode(
-            s.leader.nc,
+            s.nodeCalls.nc,
             n.nodeId,
             'probeStorage',
             NodeStorageProbeRequest,

@@ -15,18 +15,21 @@ import {
 import type { DescriptorChange } from '../catalog/descriptor-writer.js';
 import { tagOnly, type StatementResult } from './result.js';
 import { enumLabels, placeOf } from './schema-statements.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
 
-export async function createDatabase(s: Session, stmt: CreateDatabaseStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+/** DDL changes descriptors (and forgets grants on what it drops). */
+type DdlSession = SessionWith<'descriptors' | 'privileges'>;
+
+export async function createDatabase(s: DdlSession, stmt: CreateDatabaseStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     if (stmt.ifNotExists && c.catalog.database(stmt.name)) return tagOnly('CREATE DATABASE');
     c.put({ kind: { $case: 'database', value: c.catalog.buildDatabaseDescriptor(stmt.name, c.allocateId()) } });
     return tagOnly('CREATE DATABASE');
   });
 }
 
-export async function createTable(s: Session, stmt: CreateTableStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function createTable(s: DdlSession, stmt: CreateTableStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.table);
     const db = place.db;
     if (stmt.ifNotExists && c.catalog.table(db.name, place.namespaceName)) return tagOnly('CREATE TABLE');
@@ -59,8 +62,8 @@ export async function createTable(s: Session, stmt: CreateTableStatement): Promi
   });
 }
 
-export async function createView(s: Session, stmt: CreateViewStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function createView(s: DdlSession, stmt: CreateViewStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.view);
     const db = place.db;
     if (stmt.ifNotExists && c.catalog.table(db.name, place.namespaceName)) return tagOnly('CREATE VIEW');
@@ -86,8 +89,8 @@ export async function createView(s: Session, stmt: CreateViewStatement): Promise
   });
 }
 
-export async function createSequence(s: Session, stmt: CreateSequenceStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function createSequence(s: DdlSession, stmt: CreateSequenceStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.sequence);
     const db = place.db;
     if (stmt.ifNotExists && c.catalog.table(db.name, place.namespaceName)) return tagOnly('CREATE SEQUENCE');
@@ -119,9 +122,9 @@ async function publishTable(c: DescriptorChange, table: TableDescriptor): Promis
   c.put({ kind: { $case: 'table', value: table } });
 }
 
-export async function dropObject(s: Session, stmt: DropObjectStatement): Promise<StatementResult> {
+export async function dropObject(s: DdlSession, stmt: DropObjectStatement): Promise<StatementResult> {
   const tag = stmt.kind === 'dropTable' ? 'DROP TABLE' : stmt.kind === 'dropView' ? 'DROP VIEW' : 'DROP SEQUENCE';
-  return s.leader.descriptors.change(async (c) => {
+  return s.descriptors.change(async (c) => {
     const dbName = databaseOf(s, stmt.name);
     if (stmt.ifExists && !c.catalog.table(dbName, stmt.name.name)) return tagOnly(tag);
     const table = c.catalog.resolveTable(catalogName(stmt.name), s.database);
@@ -179,8 +182,8 @@ function dependentViews(tables: readonly TableDescriptor[], id: number): TableDe
   return out;
 }
 
-export async function dropDatabase(s: Session, stmt: DropDatabaseStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function dropDatabase(s: DdlSession, stmt: DropDatabaseStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const db = c.catalog.database(stmt.name);
     if (!db) {
       if (stmt.ifExists) return tagOnly('DROP DATABASE');
@@ -205,7 +208,7 @@ function dropTables(c: DescriptorChange, tables: TableDescriptor[]): void {
   for (const t of tables) c.putWithoutName({ kind: { $case: 'table', value: { ...t, state: DescriptorState.DROPPED } } });
 }
 
-export function databaseOf(s: Session, name: TableName): string {
+export function databaseOf(s: DdlSession, name: TableName): string {
   const db = name.database ?? s.database;
   if (!db) {
     throw new CairnError(ErrorCode.UndefinedObject, `no database specified for "${name.name}": USE a database or qualify the name`, {

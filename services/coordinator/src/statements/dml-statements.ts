@@ -22,7 +22,10 @@ import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './ro
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import { nextValues } from './sequences.js';
 import { Aggregate } from './aggregate.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** DML resolves tables, reads keys at a read point and appends writes. */
+type DmlSession = SessionWith<'readiness' | 'catalog' | 'reads' | 'writes'>;
 
 /** Unique ids for tables without a declared primary key (CockroachDB's unique_rowid()). */
 let lastRowId = 0n;
@@ -32,16 +35,15 @@ function uniqueRowId(): bigint {
   return lastRowId;
 }
 
-function writableTable(s: Session, stmt: { table: InsertStatement['table'] }): TableDescriptor {
-  const table = s.leader.catalog.resolveTable(catalogName(stmt.table), s.database);
+function writableTable(s: DmlSession, stmt: { table: InsertStatement['table'] }): TableDescriptor {
+  const table = s.catalog.resolveTable(catalogName(stmt.table), s.database);
   if (table.kind !== ObjectKind.TABLE) {
     throw new CairnError(ErrorCode.FailedPrecondition, `"${table.name}" is not a table`);
   }
   return table;
 }
 
-export async function insert(s: Session, stmt: InsertStatement): Promise<StatementResult> {
-  const { leader } = s;
+export async function insert(s: DmlSession, stmt: InsertStatement): Promise<StatementResult> {
   const table = writableTable(s, stmt);
   const targetOrdinals = (stmt.columns ?? table.columns.filter((c) => !isImplicitRowId(table, c)).map((c) => c.name)).map((name) =>
     columnOrdinal(table, name, stmt.pos),
@@ -65,7 +67,7 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
     }
     const row: Datum[] = table.columns.map((c) => (isImplicitRowId(table, c) ? uniqueRowId() : null));
     targetOrdinals.forEach((o, j) => (row[o] = coerceLiteral(table.columns[o]!, literal(lits[j]!))));
-    checkEnumValues(leader.catalog, table, row);
+    checkEnumValues(s.catalog, table, row);
     table.columns.forEach((c, o) => {
       if (row[o] === null && !c.nullable && !fromSequence.has(o)) {
         throw new CairnError(ErrorCode.InvalidArgument, `null value in column "${c.name}" violates not-null constraint`);
@@ -76,8 +78,8 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
 
   // The lock covers the checks and the append, not the wait for JetStream to store the entry:
   // later statements already read after it (reads wait for the assigned log position).
-  const { stored } = await leader.writeLock.run(async () => {
-    leader.assertReady();
+  const { stored } = await s.writes.writeLock.run(async () => {
+    s.readiness.assertReady();
     const ops: KeyValueOp[] = [];
     for (const sequenceId of new Set(fromSequence.values())) {
       const ordinals = [...fromSequence].filter(([, id]) => id === sequenceId).map(([o]) => o);
@@ -93,25 +95,25 @@ export async function insert(s: Session, stmt: InsertStatement): Promise<Stateme
     // entries of the row it replaces.
     const before = stmt.upsert && table.indexes.length > 0 ? await currentRows(s, table, keyed.map((k) => k.key)) : new Map<string, Datum[]>();
     for (const { key, row } of keyed) ops.push(...indexEntryOps(table, before.get(keyToHex(key)), row));
-    return { stored: leader.appendWrite(ops).stored };
+    return { stored: s.writes.appendWrite(ops).stored };
   });
   await stored;
   return tagOnly(`${stmt.upsert ? 'UPSERT' : 'INSERT'} ${rows.length}`);
 }
 
 /** INSERT refuses a primary key that is already present (or repeated within the statement). */
-async function checkNoDuplicates(s: Session, table: TableDescriptor, keys: Uint8Array[]): Promise<void> {
+async function checkNoDuplicates(s: DmlSession, table: TableDescriptor, keys: Uint8Array[]): Promise<void> {
   const sorted = [...keys].sort(compareKeys);
   for (let i = 1; i < sorted.length; i++) {
     if (compareKeys(sorted[i - 1]!, sorted[i]!) === 0) throw duplicateKey(table);
   }
   if (sorted.length === 0) return;
-  const { timestamp, seq } = s.leader.readPoint();
+  const { timestamp, seq } = s.reads.readPoint();
   // Few keys: look each up. Many (bulk loads, usually contiguous): one scan over their range.
   const spans = sorted.length <= 16 ? sorted.map(pointSpan) : [{ start: sorted[0]!, end: pointSpan(sorted[sorted.length - 1]!).end }];
   const wanted = new Set(sorted.map((k) => Buffer.from(k).toString('latin1')));
   for (const span of spans) {
-    for await (const kv of s.leader.reader.scan(span, timestamp, seq, 0, true)) {
+    for await (const kv of s.reads.reader.scan(span, timestamp, seq, 0, true)) {
       if (wanted.has(Buffer.from(kv.key).toString('latin1'))) throw duplicateKey(table);
     }
   }
@@ -122,20 +124,20 @@ function duplicateKey(table: TableDescriptor): CairnError {
 }
 
 /** The rows stored now under `keys` (by hex key); a later duplicate key sees the earlier row's value. */
-async function currentRows(s: Session, table: TableDescriptor, keys: Uint8Array[]): Promise<Map<string, Datum[]>> {
-  const { timestamp, seq } = s.leader.readPoint();
+async function currentRows(s: DmlSession, table: TableDescriptor, keys: Uint8Array[]): Promise<Map<string, Datum[]>> {
+  const { timestamp, seq } = s.reads.readPoint();
   const out = new Map<string, Datum[]>();
   for (const key of keys) {
-    for await (const kv of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1)) out.set(keyToHex(key), decodeRow(table, kv.key, kv.value));
+    for await (const kv of s.reads.reader.scan(pointSpan(key), timestamp, seq, 1)) out.set(keyToHex(key), decodeRow(table, kv.key, kv.value));
   }
   return out;
 }
 
-async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[][]): Promise<void> {
+async function checkForeignKeys(s: DmlSession, table: TableDescriptor, rows: Datum[][]): Promise<void> {
   if (table.foreignKeys.length === 0) return;
-  const { timestamp, seq } = s.leader.readPoint();
+  const { timestamp, seq } = s.reads.readPoint();
   for (const fk of table.foreignKeys) {
-    const ref = s.leader.catalog.tableById(fk.referencedTableId);
+    const ref = s.catalog.tableById(fk.referencedTableId);
     if (!ref) continue;
     const ordinals = fk.columns.map((c) => columnOrdinal(table, c));
     for (const row of rows) {
@@ -144,7 +146,7 @@ async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[
       // FKs reference the primary key of the other table (checked at CREATE TABLE).
       const key = encodePrimaryKey(ref, fk.referencedColumns.map((rc) => values[fk.referencedColumns.indexOf(rc)]!));
       let found = false;
-      for await (const _ of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1, true)) found = true;
+      for await (const _ of s.reads.reader.scan(pointSpan(key), timestamp, seq, 1, true)) found = true;
       if (!found) {
         throw new CairnError(
           ErrorCode.ForeignKeyViolation,
@@ -155,7 +157,7 @@ async function checkForeignKeys(s: Session, table: TableDescriptor, rows: Datum[
   }
 }
 
-export async function update(s: Session, stmt: UpdateStatement): Promise<StatementResult> {
+export async function update(s: DmlSession, stmt: UpdateStatement): Promise<StatementResult> {
   const table = writableTable(s, stmt);
   const assignments = stmt.assignments.map((a) => {
     const o = columnOrdinal(table, a.column, a.pos);
@@ -170,13 +172,13 @@ export async function update(s: Session, stmt: UpdateStatement): Promise<Stateme
     const values = assignments.map((a) => a.value(row));
     const after = [...row];
     assignments.forEach((a, i) => (after[a.ordinal] = values[i]!));
-    checkEnumValues(s.leader.catalog, table, after);
+    checkEnumValues(s.catalog, table, after);
     return after;
   });
   return tagOnly(`UPDATE ${count}`);
 }
 
-export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<StatementResult> {
+export async function deleteRows(s: DmlSession, stmt: DeleteStatement): Promise<StatementResult> {
   const table = writableTable(s, stmt);
   const count = await rewriteMatchingRows(s, table, stmt.where, () => undefined);
   return tagOnly(`DELETE ${count}`);
@@ -189,20 +191,19 @@ export async function deleteRows(s: Session, stmt: DeleteStatement): Promise<Sta
  * Returns how many rows changed, once the entry is stored.
  */
 async function rewriteMatchingRows(
-  s: Session,
+  s: DmlSession,
   table: TableDescriptor,
   where: DeleteStatement['where'],
   change: (row: Datum[]) => Datum[] | undefined,
 ): Promise<number> {
-  const { leader } = s;
   const plan = planScan(table, where);
-  const { stored, count } = await leader.writeLock.run(async () => {
-    leader.assertReady();
+  const { stored, count } = await s.writes.writeLock.run(async () => {
+    s.readiness.assertReady();
     const ops: KeyValueOp[] = [];
     let count = 0;
-    const { timestamp, seq } = leader.readPoint();
+    const { timestamp, seq } = s.reads.readPoint();
     for (const span of plan.spans) {
-      for await (const kv of leader.reader.scan(span, timestamp, seq)) {
+      for await (const kv of s.reads.reader.scan(span, timestamp, seq)) {
         const row = decodeRow(table, kv.key, kv.value);
         if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
         const after = change(row);
@@ -211,20 +212,19 @@ async function rewriteMatchingRows(
         count++;
       }
     }
-    return { count, stored: ops.length > 0 ? leader.appendWrite(ops).stored : Promise.resolve(0n) };
+    return { count, stored: ops.length > 0 ? s.writes.appendWrite(ops).stored : Promise.resolve(0n) };
   });
   await stored;
   return count;
 }
 
-export async function select(s: Session, stmt: SelectStatement): Promise<StatementResult> {
-  const { leader } = s;
-  leader.assertReady();
-  const table = leader.catalog.resolveTable(catalogName(stmt.from), s.database);
+export async function select(s: DmlSession, stmt: SelectStatement): Promise<StatementResult> {
+  s.readiness.assertReady();
+  const table = s.catalog.resolveTable(catalogName(stmt.from), s.database);
   if (table.kind !== ObjectKind.TABLE) {
     throw new CairnError(ErrorCode.FeatureNotSupported, `SELECT from ${table.kind === ObjectKind.VIEW ? 'views' : 'sequences'} is not supported`);
   }
-  const point = leader.readPoint();
+  const point = s.reads.readPoint();
   const timestamp = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   const plan = planScan(table, stmt.where);
   const aggregates = stmt.items.filter((i) => i.kind === 'aggregate');
@@ -251,7 +251,7 @@ export async function select(s: Session, stmt: SelectStatement): Promise<Stateme
     for await (const kv of rowsThroughIndex(s, table, stmt.index, timestamp, point.seq)) take(decodeRow(table, kv.key, kv.value));
   }
   for (const span of stmt.index === undefined ? plan.spans : []) {
-    for await (const kv of leader.reader.scan(span, timestamp, point.seq, limit)) {
+    for await (const kv of s.reads.reader.scan(span, timestamp, point.seq, limit)) {
       take(decodeRow(table, kv.key, kv.value));
       if (!needsAll && stmt.limit !== undefined && rows.length >= stmt.limit) break;
     }

@@ -1,7 +1,7 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { parse, type Statement } from '@cairn/sql';
 import { auditStatement } from '../auth/statement-audit.js';
-import type { Leader } from '../leader.js';
+import type { LeaderCapabilities } from '../leader-capabilities.js';
 import { createDatabase, createSequence, createTable, createView, dropDatabase, dropObject } from './ddl-statements.js';
 import { deleteRows, insert, select, update } from './dml-statements.js';
 import { controlJobs, showJob, showJobs } from './job-statements.js';
@@ -33,7 +33,7 @@ import { createSchema, createType, dropSchema, dropType, showEnums, showSchemas 
 import { resolveTimeZone, UTC } from '@cairn/jobs';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import { showProtectedTimestamps } from './protected-ts-statements.js';
-import type { Session } from './session.js';
+import { openSession, type Session, type SessionContext } from './session.js';
 import {
   alterUser,
   authorizeStatement,
@@ -90,22 +90,23 @@ const WRITES: ReadonlySet<Statement['kind']> = new Set([
   'configureZone',
 ]);
 
-export async function executeSql(leader: Leader, sql: string, database: string, user = '', timeZone = ''): Promise<StatementResult[]> {
-  const session: Session = { leader, database, user: sessionUser(user), timeZone: resolveTimeZone(timeZone) };
+export async function executeSql(leader: LeaderCapabilities, sql: string, database: string, user = '', timeZone = ''): Promise<StatementResult[]> {
+  let context: SessionContext = { database, user: sessionUser(user), timeZone: resolveTimeZone(timeZone) };
   const results: StatementResult[] = [];
   for (const stmt of parse(sql)) {
     // Until the ranges are bootstrapped and the catalog loaded, a statement would read an
     // empty catalog (or write descriptors a loading catalog then misses): refuse, retryably.
-    if (!WITHOUT_CATALOG.has(stmt.kind)) leader.assertReady();
+    if (!WITHOUT_CATALOG.has(stmt.kind)) leader.readiness.assertReady();
     if (WRITES.has(stmt.kind)) await leader.restoreGate.assertWritable();
+    const session = openSession(leader, context);
     // Audited statements (BACKUP, RESTORE, schedules, grants, users) leave one line, refused or not.
     const r = await auditStatement(session.user, stmt, async () => {
       await authorizeStatement(session, stmt);
       return executeStatement(session, stmt);
     });
-    if (r.database !== undefined) session.database = r.database;
-    if (r.timeZone !== undefined) session.timeZone = r.timeZone;
-    results.push({ ...r, database: session.database, timeZone: session.timeZone });
+    // USE and SET TIME ZONE change the session for the statements after them.
+    context = { ...context, ...(r.database !== undefined ? { database: r.database } : {}), ...(r.timeZone !== undefined ? { timeZone: r.timeZone } : {}) };
+    results.push({ ...r, database: context.database, timeZone: context.timeZone });
   }
   return results;
 }
@@ -125,7 +126,7 @@ async function executeKind(s: Session, stmt: Statement): Promise<StatementResult
       return r;
     }
     case 'useDatabase':
-      s.leader.catalog.resolveDatabase(stmt.name);
+      s.catalog.resolveDatabase(stmt.name);
       return { ...tagOnly('SET'), database: stmt.name };
     case 'createTable':
       return createTable(s, stmt);
@@ -161,7 +162,7 @@ async function executeKind(s: Session, stmt: Statement): Promise<StatementResult
     case 'showCreateTable':
       return showCreateTable(s, stmt);
     case 'setClusterSetting':
-      await s.leader.settings.set(stmt.name, stmt.value?.kind === 'null' ? undefined : literalText(stmt.value));
+      await s.settings.set(stmt.name, stmt.value?.kind === 'null' ? undefined : literalText(stmt.value));
       return tagOnly('SET CLUSTER SETTING');
     case 'showClusterSetting':
       return showClusterSetting(s, stmt);

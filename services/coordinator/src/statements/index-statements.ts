@@ -5,7 +5,10 @@ import type { CreateIndexStatement, DropIndexStatement } from '@cairn/sql';
 import { catalogName } from './ddl-statements.js';
 import { pointSpan } from './row-predicates.js';
 import { tagOnly, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** CREATE/DROP INDEX change a descriptor and read the rows the index covers. */
+type IndexSession = SessionWith<'descriptors' | 'reads'>;
 
 /**
  * CREATE INDEX: under the schema change lock (which DML takes too, so no row changes
@@ -13,16 +16,16 @@ import type { Session } from './session.js';
  * entries and the descriptor naming the index are written as one batch, so no reader ever
  * sees the index without all its entries.
  */
-export async function createIndex(s: Session, stmt: CreateIndexStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function createIndex(s: IndexSession, stmt: CreateIndexStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const table = c.catalog.resolveTable(catalogName(stmt.table), s.database);
     if (table.kind !== ObjectKind.TABLE) throw new CairnError(ErrorCode.FailedPrecondition, `"${table.name}" is not a table`);
     if (stmt.ifNotExists && stmt.name !== undefined && table.indexes.some((i) => i.name === stmt.name)) return tagOnly('CREATE INDEX');
     const next = withIndex(table, stmt.name, stmt.columns);
     const index = next.indexes[next.indexes.length - 1]!;
-    const { timestamp, seq } = s.leader.readPoint();
+    const { timestamp, seq } = s.reads.readPoint();
     const ops: KeyValueOp[] = [];
-    for await (const kv of s.leader.reader.scan(primaryIndexSpan(table), timestamp, seq)) {
+    for await (const kv of s.reads.reader.scan(primaryIndexSpan(table), timestamp, seq)) {
       const entry = indexEntry(next, index, decodeRow(table, kv.key, kv.value));
       ops.push({ key: entry.key, value: entry.value });
     }
@@ -33,17 +36,17 @@ export async function createIndex(s: Session, stmt: CreateIndexStatement): Promi
 }
 
 /** DROP INDEX: the descriptor loses the index and every entry is deleted, in one batch. */
-export async function dropIndex(s: Session, stmt: DropIndexStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function dropIndex(s: IndexSession, stmt: DropIndexStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const table = stmt.table !== undefined ? c.catalog.resolveTable(catalogName(stmt.table), s.database) : tableWithIndex(s, c.catalog, stmt.name);
     if (table === undefined || !table.indexes.some((i) => i.name === stmt.name)) {
       if (stmt.ifExists) return tagOnly('DROP INDEX');
       throw new CairnError(ErrorCode.UndefinedObject, `index "${stmt.name}" does not exist`);
     }
     const index = findIndex(table, stmt.name);
-    const { timestamp, seq } = s.leader.readPoint();
+    const { timestamp, seq } = s.reads.readPoint();
     const ops: KeyValueOp[] = [];
-    for await (const kv of s.leader.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) ops.push({ key: kv.key });
+    for await (const kv of s.reads.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) ops.push({ key: kv.key });
     c.putData(ops);
     c.put({ kind: { $case: 'table', value: { ...table, indexes: table.indexes.filter((i) => i.id !== index.id) } } });
     return tagOnly('DROP INDEX');
@@ -51,7 +54,7 @@ export async function dropIndex(s: Session, stmt: DropIndexStatement): Promise<S
 }
 
 /** `DROP INDEX name` without a table: the one table of the current database that has it. */
-function tableWithIndex(s: Session, catalog: Catalog, name: string): TableDescriptor | undefined {
+function tableWithIndex(s: IndexSession, catalog: Catalog, name: string): TableDescriptor | undefined {
   if (!s.database) return undefined;
   const db = catalog.resolveDatabase(s.database);
   const found = catalog.tablesIn(db.id).filter((t) => t.indexes.some((i) => i.name === name));
@@ -66,12 +69,12 @@ function tableWithIndex(s: Session, catalog: Catalog, name: string): TableDescri
  * points at a primary key, whose row is read at the same timestamp. An entry without its row
  * would mean an index out of step with its table: that is reported, not skipped.
  */
-export async function* rowsThroughIndex(s: Session, table: TableDescriptor, name: string, timestamp: bigint, seq: number): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
+export async function* rowsThroughIndex(s: SessionWith<'reads'>, table: TableDescriptor, name: string, timestamp: bigint, seq: number): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
   const index = findIndex(table, name);
-  for await (const entry of s.leader.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) {
+  for await (const entry of s.reads.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) {
     const key = primaryKeyOfEntry(table, entry.value);
     let found = false;
-    for await (const kv of s.leader.reader.scan(pointSpan(key), timestamp, seq, 1)) {
+    for await (const kv of s.reads.reader.scan(pointSpan(key), timestamp, seq, 1)) {
       found = true;
       yield kv;
     }

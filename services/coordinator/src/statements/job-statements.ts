@@ -2,9 +2,12 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { SHOW_JOBS_COLUMNS, showJobsRow, type Job } from '@cairn/jobs';
 import type { ControlJobsStatement, JobQuery, Predicate, ShowJobStatement, ShowJobsStatement } from '@cairn/sql';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
 import { controlJobsForSchedules, showJobsForSchedules } from './schedule-statements.js';
 import { actOnJob, controlJob, findVisibleJob, visibleJobs } from '../jobs/job-control.js';
+
+/** SHOW/PAUSE/RESUME/CANCEL JOB reach the job registry, as the user may. */
+type JobSession = SessionWith<'jobs' | 'privileges' | 'schedules'>;
 
 function toRows(jobs: Job[]): (string | null)[][] {
   return jobs.map((j) => {
@@ -28,25 +31,25 @@ function matches(job: Job, where: readonly Predicate[]): boolean {
 }
 
 /** The jobs the session's user may see (a non-admin: their own) that match `query`. */
-async function selectJobs(s: Session, query: JobQuery | undefined): Promise<Job[]> {
+async function selectJobs(s: JobSession, query: JobQuery | undefined): Promise<Job[]> {
   const all = await visibleJobs(s);
   return query ? all.filter((j) => matches(j, query.where)) : all;
 }
 
-export async function showJobs(s: Session, stmt: ShowJobsStatement): Promise<StatementResult> {
+export async function showJobs(s: JobSession, stmt: ShowJobsStatement): Promise<StatementResult> {
   if (stmt.filter?.kind === 'forSchedules') return showJobsForSchedules(s, stmt.filter);
   return rowsResult([...SHOW_JOBS_COLUMNS], toRows(await selectJobs(s, stmt.filter)));
 }
 
-export async function showJob(s: Session, stmt: ShowJobStatement): Promise<StatementResult> {
+export async function showJob(s: JobSession, stmt: ShowJobStatement): Promise<StatementResult> {
   // As CockroachDB's SHOW JOB (SHOW JOBS filtered by id): someone else's job shows no row.
   let job = await findVisibleJob(s, stmt.id);
   if (!job) return rowsResult([...SHOW_JOBS_COLUMNS], []);
-  if (stmt.whenComplete) job = await s.leader.jobs.waitForTerminal(stmt.id);
+  if (stmt.whenComplete) job = await s.jobs.waitForTerminal(stmt.id);
   return rowsResult([...SHOW_JOBS_COLUMNS], toRows([job]));
 }
 
-export async function controlJobs(s: Session, stmt: ControlJobsStatement): Promise<StatementResult> {
+export async function controlJobs(s: JobSession, stmt: ControlJobsStatement): Promise<StatementResult> {
   const verb = stmt.action.toUpperCase();
   switch (stmt.jobs.kind) {
     case 'jobId':

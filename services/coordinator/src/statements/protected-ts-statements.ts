@@ -2,7 +2,10 @@ import type { ProtectedTimestampRecord } from '@cairn/cluster';
 import { formatJobTimestamp } from '@cairn/jobs';
 import { formatTimestamp } from '@cairn/keys';
 import { rowsResult, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** SHOW PROTECTED TIMESTAMPS lists the records. */
+type ProtectedTsSession = SessionWith<'protectedTs'>;
 
 /**
  * The columns of `SHOW PROTECTED TIMESTAMPS`, after CockroachDB's `system.protected_ts_records`:
@@ -25,6 +28,6 @@ export function protectedTimestampRows(records: readonly ProtectedTimestampRecor
 }
 
 /** SHOW PROTECTED TIMESTAMPS: the records that hold back GC now. */
-export async function showProtectedTimestamps(s: Session): Promise<StatementResult> {
-  return rowsResult([...SHOW_PROTECTED_TIMESTAMPS_COLUMNS], protectedTimestampRows(await s.leader.protectedTs.list()));
+export async function showProtectedTimestamps(s: ProtectedTsSession): Promise<StatementResult> {
+  return rowsResult([...SHOW_PROTECTED_TIMESTAMPS_COLUMNS], protectedTimestampRows(await s.protectedTs.list()));
 }

@@ -11,7 +11,10 @@ import type {
   TableName,
 } from '@cairn/sql';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionContext, SessionWith } from './session.js';
+
+/** Schemas and enum types: descriptors. */
+type SchemaSession = SessionWith<'catalog' | 'descriptors'>;
 
 /** Where a statement's object lives: its database, its schema (undefined: public) and its name there. */
 export interface ObjectPlace {
@@ -26,7 +29,7 @@ export interface ObjectPlace {
  * current database when it has one and there is no database `x`, else a database. A named
  * schema other than public must exist.
  */
-export function placeOf(catalog: Catalog, s: Session, name: TableName): ObjectPlace {
+export function placeOf(catalog: Catalog, s: SessionContext, name: TableName): ObjectPlace {
   let dbName = name.database ?? s.database;
   let schema = name.schema;
   if (schema === undefined && name.database !== undefined && catalog.database(name.database) === undefined && s.database !== '') {
@@ -64,8 +67,8 @@ export function checkEnumValues(catalog: Catalog, table: TableDescriptor, row: r
   });
 }
 
-export async function createSchema(s: Session, stmt: CreateSchemaStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function createSchema(s: SchemaSession, stmt: CreateSchemaStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const db = c.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
     if (stmt.name === 'public' || schemasOf(db).some((sc) => sc.name === stmt.name)) {
       if (stmt.ifNotExists) return tagOnly('CREATE SCHEMA');
@@ -76,8 +79,8 @@ export async function createSchema(s: Session, stmt: CreateSchemaStatement): Pro
   });
 }
 
-export async function dropSchema(s: Session, stmt: DropSchemaStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function dropSchema(s: SchemaSession, stmt: DropSchemaStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const db = c.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
     if (stmt.name === 'public') throw new CairnError(ErrorCode.InvalidArgument, 'cannot drop schema "public"');
     if (!schemasOf(db).some((sc) => sc.name === stmt.name)) {
@@ -105,8 +108,8 @@ export async function dropSchema(s: Session, stmt: DropSchemaStatement): Promise
   });
 }
 
-export async function createType(s: Session, stmt: CreateTypeStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function createType(s: SchemaSession, stmt: CreateTypeStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.type);
     if (enumTypesOf(place.db).some((t) => t.name === place.namespaceName)) {
       if (stmt.ifNotExists) return tagOnly('CREATE TYPE');
@@ -120,8 +123,8 @@ export async function createType(s: Session, stmt: CreateTypeStatement): Promise
   });
 }
 
-export async function dropType(s: Session, stmt: DropTypeStatement): Promise<StatementResult> {
-  return s.leader.descriptors.change(async (c) => {
+export async function dropType(s: SchemaSession, stmt: DropTypeStatement): Promise<StatementResult> {
+  return s.descriptors.change(async (c) => {
     const place = placeOf(c.catalog, s, stmt.type);
     if (!enumTypesOf(place.db).some((t) => t.name === place.namespaceName)) {
       if (stmt.ifExists) return tagOnly('DROP TYPE');
@@ -140,14 +143,14 @@ export async function dropType(s: Session, stmt: DropTypeStatement): Promise<Sta
   });
 }
 
-export function showSchemas(s: Session, stmt: ShowSchemasStatement): StatementResult {
-  const db = s.leader.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
+export function showSchemas(s: SchemaSession, stmt: ShowSchemasStatement): StatementResult {
+  const db = s.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
   const names = ['public', ...schemasOf(db).map((sc) => sc.name)].sort();
   return rowsResult(['schema_name', 'owner'], names.map((n) => [n, n === 'public' ? 'admin' : 'root']));
 }
 
-export function showEnums(s: Session, stmt: ShowEnumsStatement): StatementResult {
-  const db = s.leader.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
+export function showEnums(s: SchemaSession, stmt: ShowEnumsStatement): StatementResult {
+  const db = s.catalog.resolveDatabase(stmt.database ?? requireDatabase(s));
   const rows = enumTypesOf(db).map((t) => {
     const dot = t.name.indexOf('.');
     const [schema, name] = dot < 0 ? ['public', t.name] : [t.name.slice(0, dot), t.name.slice(dot + 1)];
@@ -156,7 +159,7 @@ export function showEnums(s: Session, stmt: ShowEnumsStatement): StatementResult
   return rowsResult(['schema', 'name', 'values', 'owner'], rows.sort((a, b) => (`${a[0]}.${a[1]}` < `${b[0]}.${b[1]}` ? -1 : 1)));
 }
 
-function requireDatabase(s: Session): string {
+function requireDatabase(s: SessionContext): string {
   if (!s.database) throw new CairnError(ErrorCode.UndefinedObject, 'no current database: USE a database or name one');
   return s.database;
 }

@@ -2,7 +2,10 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { primaryIndexPrefix } from '@cairn/catalog';
 import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
 import { pointSpan } from './row-predicates.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** A sequence's next values: its descriptor and its last value at a read point. */
+type SequenceSession = SessionWith<'catalog' | 'reads'>;
 
 /**
  * A sequence's state is one key in its own span, its primary index prefix, holding the last
@@ -29,15 +32,15 @@ function decodeValue(b: Uint8Array, name: string): bigint {
  * increment 1) and the write that records the last, for the statement's own log entry.
  * Call under the leader's write lock, so two statements never hand out the same value.
  */
-export async function nextValues(s: Session, sequenceId: number, count: number): Promise<{ values: bigint[]; op: KeyValueOp }> {
-  const seq = s.leader.catalog.tableById(sequenceId);
+export async function nextValues(s: SequenceSession, sequenceId: number, count: number): Promise<{ values: bigint[]; op: KeyValueOp }> {
+  const seq = s.catalog.tableById(sequenceId);
   if (seq === undefined || seq.kind !== ObjectKind.SEQUENCE) {
     throw new CairnError(ErrorCode.UndefinedObject, `sequence with id ${sequenceId} does not exist`);
   }
   const key = valueKey(seq);
-  const { timestamp, seq: minSeq } = s.leader.readPoint();
+  const { timestamp, seq: minSeq } = s.reads.readPoint();
   let last = 0n;
-  for await (const kv of s.leader.reader.scan(pointSpan(key), timestamp, minSeq, 1)) last = decodeValue(kv.value, seq.name);
+  for await (const kv of s.reads.reader.scan(pointSpan(key), timestamp, minSeq, 1)) last = decodeValue(kv.value, seq.name);
   const values = Array.from({ length: count }, (_, i) => last + BigInt(i + 1));
   return { values, op: { key, value: encodeValue(values[values.length - 1] ?? last) } };
 }

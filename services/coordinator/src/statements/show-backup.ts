@@ -8,7 +8,10 @@ import { checkShowBackupStatement, type ShowBackupStatement } from '@cairn/sql';
 import { BackupCollection, type HomedLayer } from '../backup/backup-collection.js';
 import { createStatementOf } from './create-statement.js';
 import { rowsResult, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
+
+/** SHOW BACKUP reads a collection. */
+type ShowBackupSession = SessionWith<'storage'>;
 
 type Cell = string | null;
 
@@ -26,12 +29,12 @@ const keyBytes = (k: Uint8Array): string => `\\x${Buffer.from(k).toString('hex')
  * - `as_json`: one row per layer, its manifest as JSON.
  * `regions` is NULL: cairn has no multi-region databases.
  */
-export async function showBackup(s: Session, stmt: ShowBackupStatement): Promise<StatementResult> {
+export async function showBackup(s: ShowBackupSession, stmt: ShowBackupStatement): Promise<StatementResult> {
   checkShowBackupStatement(stmt);
   // `SHOW BACKUP '<uri>'` (the old form) shows the newest chain at that location.
   const sub = stmt.source.subdir ?? ({ kind: 'latest', pos: stmt.pos } as const);
-  const c = await BackupCollection.open(stmt.source.uris, s.leader.storageContext());
-  const incrementals = stmt.options.incrementalLocation ? await BackupCollection.open(stmt.options.incrementalLocation, s.leader.storageContext()) : undefined;
+  const c = await BackupCollection.open(stmt.source.uris, s.storage.storageContext());
+  const incrementals = stmt.options.incrementalLocation ? await BackupCollection.open(stmt.options.incrementalLocation, s.storage.storageContext()) : undefined;
   try {
     const full = sub.kind === 'latest' ? await c.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
     const key = await c.encryptionKey(full, stmt.options, false);
@@ -177,7 +180,7 @@ const MAX_MISSING_FILES = 10;
  * `check_files`. Missing files fail the statement, listed (up to ten) as CockroachDB lists
  * them, each with the storage it is missing from.
  */
-async function storedSizes(s: Session, chain: readonly HomedLayer[]): Promise<Map<BackupFile, number>> {
+async function storedSizes(s: ShowBackupSession, chain: readonly HomedLayer[]): Promise<Map<BackupFile, number>> {
   const sizes = new Map<BackupFile, number>();
   const missing: string[] = [];
   for (const layer of chain) {
@@ -185,7 +188,7 @@ async function storedSizes(s: Session, chain: readonly HomedLayer[]): Promise<Ma
     for (const locality of new Set(layer.manifest.files.map((f) => f.locality))) {
       const uri = uris[locality];
       if (!uri) throw new CairnError(ErrorCode.FailedPrecondition, `no URI given for locality ${locality} of backup ${layer.path}`);
-      const storage = await openStorage(uri, s.leader.storageContext());
+      const storage = await openStorage(uri, s.storage.storageContext());
       try {
         for (const f of layer.manifest.files.filter((x) => x.locality === locality)) {
           if (missing.length >= MAX_MISSING_FILES) break;

@@ -14,32 +14,35 @@ import { resolveAsOf } from './as-of.js';
 import { createStatementOf } from './create-statement.js';
 import { catalogName } from './ddl-statements.js';
 import { rowsResult, type StatementResult } from './result.js';
-import type { Session } from './session.js';
+import type { SessionWith } from './session.js';
 
-export function showDatabases(s: Session): StatementResult {
-  s.leader.assertReady();
+/** SHOW statements read the catalog, nodes, ranges, settings and fingerprints at a read point. */
+type ShowSession = SessionWith<'readiness' | 'catalog' | 'reads' | 'nodes' | 'ranges' | 'settings'>;
+
+export function showDatabases(s: ShowSession): StatementResult {
+  s.readiness.assertReady();
   return rowsResult(
     ['database_name', 'owner'],
-    s.leader.catalog.databases().map((d) => [d.name, 'root']),
+    s.catalog.databases().map((d) => [d.name, 'root']),
   );
 }
 
-export function showTables(s: Session, stmt: ShowTablesStatement): StatementResult {
-  s.leader.assertReady();
+export function showTables(s: ShowSession, stmt: ShowTablesStatement): StatementResult {
+  s.readiness.assertReady();
   const dbName = stmt.database ?? s.database;
   if (!dbName) throw new CairnError(ErrorCode.UndefinedObject, 'no current database: USE a database or SHOW TABLES FROM <db>');
-  const db = s.leader.catalog.resolveDatabase(dbName);
+  const db = s.catalog.resolveDatabase(dbName);
   return rowsResult(
     ['schema_name', 'table_name', 'type', 'owner'],
-    s.leader.catalog.tablesIn(db.id).map((t) => [t.schemaName ?? 'public', t.name, kindName(t.kind), 'root']),
+    s.catalog.tablesIn(db.id).map((t) => [t.schemaName ?? 'public', t.name, kindName(t.kind), 'root']),
   );
 }
 
-export function showNodes(s: Session): StatementResult {
+export function showNodes(s: ShowSession): StatementResult {
   const now = Date.now();
   return rowsResult(
     ['id', 'address', 'locality', 'is_live', 'ranges', 'started_at', 'updated_at'],
-    s.leader.allNodes().map((n: NodeRecord) => [
+    s.nodes.allNodes().map((n: NodeRecord) => [
       String(n.nodeId),
       n.address,
       formatLocality(n.locality),
@@ -51,16 +54,16 @@ export function showNodes(s: Session): StatementResult {
   );
 }
 
-export function showRanges(s: Session, stmt: ShowRangesStatement): StatementResult {
-  s.leader.assertReady();
+export function showRanges(s: ShowSession, stmt: ShowRangesStatement): StatementResult {
+  s.readiness.assertReady();
   const spans = stmt.table
-    ? [tableSpan(s.leader.catalog.resolveTable(catalogName(stmt.table), s.database).id)]
-    : s.leader.catalog.tablesIn(s.leader.catalog.resolveDatabase(stmt.database ?? s.database).id).map((t) => tableSpan(t.id));
-  const nodes = new Map(s.leader.allNodes().map((n) => [n.nodeId, n]));
+    ? [tableSpan(s.catalog.resolveTable(catalogName(stmt.table), s.database).id)]
+    : s.catalog.tablesIn(s.catalog.resolveDatabase(stmt.database ?? s.database).id).map((t) => tableSpan(t.id));
+  const nodes = new Map(s.nodes.allNodes().map((n) => [n.nodeId, n]));
   const rows: (string | null)[][] = [];
   const seen = new Set<number>();
   for (const span of spans) {
-    for (const r of s.leader.ranges.overlapping(span)) {
+    for (const r of s.ranges.overlapping(span)) {
       if (seen.has(r.rangeId)) continue;
       seen.add(r.rangeId);
       const part = intersectSpans(span, { start: r.startKey, end: r.endKey }) ?? span;
@@ -83,45 +86,44 @@ export function showRanges(s: Session, stmt: ShowRangesStatement): StatementResu
  * SHOW FINGERPRINTS: a hash of every live row at the read time that does not depend on the
  * table's id, so a restored copy fingerprints equal to its source.
  */
-export async function showFingerprints(s: Session, stmt: ShowFingerprintsStatement, nodeId?: number): Promise<StatementResult> {
-  const { leader } = s;
-  leader.assertReady();
-  const point = leader.readPoint();
+export async function showFingerprints(s: ShowSession, stmt: ShowFingerprintsStatement, nodeId?: number): Promise<StatementResult> {
+  s.readiness.assertReady();
+  const point = s.reads.readPoint();
   const ts = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   if (stmt.table) {
-    const table = leader.catalog.resolveTable(catalogName(stmt.table), s.database);
+    const table = s.catalog.resolveTable(catalogName(stmt.table), s.database);
     const fp = await tableFingerprint(s, table, ts, point.seq, nodeId);
     return rowsResult(['index_name', 'fingerprint'], [[`${table.name}_pkey`, fp]]);
   }
-  const db = leader.catalog.resolveDatabase(stmt.database ?? s.database);
+  const db = s.catalog.resolveDatabase(stmt.database ?? s.database);
   const rows: (string | null)[][] = [];
-  for (const t of leader.catalog.tablesIn(db.id)) {
+  for (const t of s.catalog.tablesIn(db.id)) {
     if (t.kind !== ObjectKind.TABLE) continue;
     rows.push([t.name, await tableFingerprint(s, t, ts, point.seq, nodeId)]);
   }
   return rowsResult(['table_name', 'fingerprint'], rows);
 }
 
-export async function tableFingerprint(s: Session, table: TableDescriptor, ts: bigint, seq: number, nodeId?: number): Promise<string> {
-  const res = await s.leader.reader.fingerprint(primaryIndexSpan(table), table, ts, seq, nodeId);
+export async function tableFingerprint(s: ShowSession, table: TableDescriptor, ts: bigint, seq: number, nodeId?: number): Promise<string> {
+  const res = await s.reads.reader.fingerprint(primaryIndexSpan(table), table, ts, seq, nodeId);
   return res.fingerprint;
 }
 
-export function showCreateTable(s: Session, stmt: ShowCreateTableStatement): StatementResult {
-  s.leader.assertReady();
-  const t = s.leader.catalog.resolveTable(catalogName(stmt.table), s.database);
-  const body = createStatementOf(t, s.leader.catalog);
+export function showCreateTable(s: ShowSession, stmt: ShowCreateTableStatement): StatementResult {
+  s.readiness.assertReady();
+  const t = s.catalog.resolveTable(catalogName(stmt.table), s.database);
+  const body = createStatementOf(t, s.catalog);
   return rowsResult(['table_name', 'create_statement'], [[t.name, body]]);
 }
 
-export function showClusterSetting(s: Session, stmt: ShowClusterSettingStatement): StatementResult {
-  return rowsResult([stmt.name], [[s.leader.settings.get(stmt.name)]]);
+export function showClusterSetting(s: ShowSession, stmt: ShowClusterSettingStatement): StatementResult {
+  return rowsResult([stmt.name], [[s.settings.get(stmt.name)]]);
 }
 
-export function showClusterSettings(s: Session): StatementResult {
+export function showClusterSettings(s: ShowSession): StatementResult {
   return rowsResult(
     ['variable', 'value', 'setting_type', 'description'],
-    s.leader.settings.list().map((x) => [x.variable, x.value, x.type, x.description]),
+    s.settings.list().map((x) => [x.variable, x.value, x.type, x.description]),
   );
 }
 

@@ -4,7 +4,10 @@ import type { Catalog } from '@cairn/catalog';
 import { ObjectKind, type DatabaseDescriptor, type TableDescriptor } from '@cairn/proto';
 import { quoteIdent, type AlterTableSetStatement, type ConfigureZoneStatement, type ShowZoneConfigurationStatement, type TableName } from '@cairn/sql';
 import { rowsResult, tagOnly, type StatementResult } from '../statements/result.js';
-import type { Session } from '../statements/session.js';
+import type { SessionWith } from '../statements/session.js';
+
+/** Zone configurations live in descriptors; the default comes from a setting. */
+type ZoneSession = SessionWith<'catalog' | 'descriptors' | 'settings'>;
 
 /**
  * ALTER TABLE ... SET (exclude_data_from_backup), ALTER TABLE|DATABASE ... CONFIGURE ZONE
@@ -18,8 +21,8 @@ function resolveTable(catalog: Catalog, t: TableName, sessionDb: string): TableD
   return catalog.resolveTable(name, sessionDb);
 }
 
-export async function alterTableSet(s: Session, stmt: AlterTableSetStatement): Promise<StatementResult> {
-  await s.leader.descriptors.change(async (c) => {
+export async function alterTableSet(s: ZoneSession, stmt: AlterTableSetStatement): Promise<StatementResult> {
+  await s.descriptors.change(async (c) => {
     const t = resolveTable(c.catalog, stmt.table, s.database);
     if (t.kind !== ObjectKind.TABLE) {
       throw new CairnError(ErrorCode.InvalidArgument, `"${t.name}" is not a table: exclude_data_from_backup applies to tables`);
@@ -29,9 +32,9 @@ export async function alterTableSet(s: Session, stmt: AlterTableSetStatement): P
   return tagOnly('ALTER TABLE');
 }
 
-export async function configureZone(s: Session, stmt: ConfigureZoneStatement): Promise<StatementResult> {
+export async function configureZone(s: ZoneSession, stmt: ConfigureZoneStatement): Promise<StatementResult> {
   const ttl = stmt.gcTtlSeconds;
-  await s.leader.descriptors.change(async (c) => {
+  await s.descriptors.change(async (c) => {
     if (stmt.target.kind === 'database') {
       const { gcTtlSeconds: _old, ...db } = c.catalog.resolveDatabase(stmt.target.name);
       c.put({ kind: { $case: 'database', value: ttl === undefined ? db : { ...db, gcTtlSeconds: ttl } } });
@@ -48,8 +51,8 @@ export async function configureZone(s: Session, stmt: ConfigureZoneStatement): P
  * `SHOW ZONE CONFIGURATION FROM TABLE t | DATABASE d`: CockroachDB's columns; `target` names
  * where the TTL in force comes from (the table, its database, or `RANGE default`, the setting).
  */
-export async function showZoneConfiguration(s: Session, stmt: ShowZoneConfigurationStatement): Promise<StatementResult> {
-  const catalog = s.leader.catalog;
+export async function showZoneConfiguration(s: ZoneSession, stmt: ShowZoneConfigurationStatement): Promise<StatementResult> {
+  const catalog = s.catalog;
   let db: DatabaseDescriptor;
   let table: TableDescriptor | undefined;
   if (stmt.target.kind === 'database') db = catalog.resolveDatabase(stmt.target.name);
@@ -57,7 +60,7 @@ export async function showZoneConfiguration(s: Session, stmt: ShowZoneConfigurat
     table = resolveTable(catalog, stmt.target.table, s.database);
     db = catalog.databaseById(table.parentId)!;
   }
-  const setting = Number(s.leader.settings.get(GC_TTL_SETTING) ?? DEFAULT_GC_TTL_SECONDS);
+  const setting = Number(s.settings.get(GC_TTL_SETTING) ?? DEFAULT_GC_TTL_SECONDS);
   const [target, alter, ttl] =
     table?.gcTtlSeconds !== undefined
       ? [`TABLE ${quoteIdent(db.name)}.${quoteIdent(table.name)}`, `ALTER TABLE ${quoteIdent(db.name)}.${quoteIdent(table.name)}`, table.gcTtlSeconds]
