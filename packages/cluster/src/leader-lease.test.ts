@@ -221,6 +221,61 @@ describe('LeaderLease', () => {
     expect(lost[0]).toMatch(/not renewed/);
   });
 
+  it('keeps the lease when a write landed but its answer was lost (a timeout in a NATS election)', async () => {
+    const ttl = 2000;
+    const bucket = await leaseBucket(ttl);
+    const { nc, kv } = await bucket.open();
+    // The first create and the second update are applied by the server, then answered with a
+    // timeout, as a request sent just before a stream's leader died can be.
+    let creates = 0;
+    let updates = 0;
+    const lossy = new Proxy(kv, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'create')
+          return async (...args: Parameters<KV['create']>) => {
+            // The retry fails for real (the key exists), as on a server.
+            if (++creates > 1) return target.create(...args);
+            await target.create(...args);
+            throw Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' });
+          };
+        if (prop === 'update')
+          return async (...args: Parameters<KV['update']>) => {
+            const rev = await target.update(...args);
+            if (++updates === 2) throw Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' });
+            return rev;
+          };
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const lease = new LeaderLease(lossy, { coordinatorId: 'a', grpcAddress: '127.0.0.1:1' }, ttl, nc);
+    leases.push(lease);
+    const lost: string[] = [];
+    lease.on('lost', (r) => lost.push(r));
+    lease.start();
+    await waitFor(async () => lease.isLeader, { what: 'the lease, from the create whose answer was lost', timeoutMs: 5000, intervalMs: 20 });
+    expect(creates).toBeGreaterThanOrEqual(2);
+    await waitFor(async () => updates >= 5, { what: 'renewals past the lost answer', timeoutMs: 10_000, intervalMs: 50 });
+    expect(lost.join('; ')).toBe('');
+    expect(lease.isLeader).toBe(true);
+    expect((await lease.current())?.coordinatorId).toBe('a');
+  });
+
+  it('still steps down when another instance wrote the entry', async () => {
+    const ttl = 2000;
+    const bucket = await leaseBucket(ttl);
+    const a = await contender(bucket, 'a', ttl, { presence: true });
+    a.lease.start();
+    await waitFor(async () => a.lease.isLeader, { what: 'a leads', timeoutMs: 5000, intervalMs: 20 });
+    // Someone else overwrites the entry (an operator, or a split): a's next renewal names a
+    // stale revision and the entry is not a's own write.
+    const { kv } = await bucket.open();
+    const e = await kv.get('leader');
+    await kv.update('leader', new TextEncoder().encode(JSON.stringify({ coordinatorId: 'z', grpcAddress: 'x', acquiredAtMs: Date.now() })), e!.revision);
+    await waitFor(async () => a.lost.length > 0, { what: 'a steps down', timeoutMs: 5000, intervalMs: 20 });
+    expect(a.lost[0]?.reason).toBe('lease taken by another coordinator');
+  });
+
   it('competes again when started after stop()', async () => {
     // The coordinator does exactly this when it fails to start as leader: it releases the
     // lease and starts competing again.

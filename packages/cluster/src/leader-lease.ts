@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { KV, NatsConnection, Subscription } from 'nats';
+import { randomUUID } from 'node:crypto';
+import type { KV, KvEntry, NatsConnection, Subscription } from 'nats';
 import { JsApiCode, isJsApiError, isNoResponders } from './nats-errors.js';
 import { retryNats } from './nats-retry.js';
 
@@ -21,6 +22,12 @@ export interface LeaderInfo {
   coordinatorId: string;
   grpcAddress: string;
   acquiredAtMs: number;
+  /**
+   * Which LeaderLease instance wrote the entry (random per instance): how a holder
+   * recognises its own write when the request that made it timed out and a retry then
+   * finds the revision moved on. Absent in entries written before it existed.
+   */
+  incarnation?: string;
 }
 
 export type LeaseEvents = {
@@ -58,6 +65,8 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   private acquiredAtMs = 0;
   /** When the last successful write was sent: the entry cannot expire before this + TTL. */
   private lastRenewMs = 0;
+  /** When the first renewal since the last success was sent whose outcome is unknown. */
+  private unansweredSinceMs: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private inflight: Promise<void> | undefined;
@@ -71,6 +80,7 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   private stopStatus: (() => void) | undefined;
   private readonly tickMs: number;
   private readonly stepDownAfterMs: number;
+  private readonly incarnation = randomUUID();
 
   constructor(
     private readonly kv: KV,
@@ -193,8 +203,8 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
    * answer, a timeout, this process's own connection being down) proves nothing either way
    * and restarts the count only when the holder answered.
    */
-  private async checkHolder(): Promise<void> {
-    if (!this.presence) return;
+  private async checkHolder(entry: KvEntry): Promise<void> {
+    if (!this.presence || entry.operation !== 'PUT') return;
     try {
       await this.presence.request(LEADER_PRESENCE_SUBJECT, new Uint8Array(0), { timeout: PRESENCE_PROBE_TIMEOUT_MS });
       this.absentSinceMs = undefined;
@@ -202,8 +212,6 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
     } catch (err) {
       if (!isNoResponders(err) || this.disconnectedSinceMs !== undefined) return;
     }
-    const entry = await this.kv.get(LEASE_KEY).catch(() => undefined);
-    if (!entry || entry.operation !== 'PUT') return;
     const now = Date.now();
     if (this.absentSinceMs === undefined || entry.revision !== this.absentRevision) {
       // The count starts (again) at this revision: a holder that renews meanwhile is alive,
@@ -222,36 +230,71 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
 
   private async tryAcquire(): Promise<void> {
     const sentAt = Date.now();
-    const info: LeaderInfo = { ...this.self, acquiredAtMs: sentAt };
+    const info: LeaderInfo = { ...this.self, acquiredAtMs: sentAt, incarnation: this.incarnation };
     try {
-      this.revision = await this.kv.create(LEASE_KEY, encode(info));
-      this.acquiredAtMs = sentAt;
-      this.lastRenewMs = sentAt;
-      this.absentSinceMs = undefined;
-      // When stopped meanwhile, stop() releases it instead.
-      if (!this.stopped) {
-        this.announcePresence();
-        this.emit('elected', info);
-      }
+      this.becomeLeader(await this.kv.create(LEASE_KEY, encode(info)), sentAt);
     } catch (err) {
-      // Held by someone else: is the holder still there? (NATS unavailable: try again next tick.)
-      if (isJsApiError(err, JsApiCode.WrongLastSequence)) await this.checkHolder();
+      // NATS unavailable: try again next tick.
+      if (!isJsApiError(err, JsApiCode.WrongLastSequence)) return;
+      const entry = await this.kv.get(LEASE_KEY).catch(() => undefined);
+      const mine = this.ownWrite(entry);
+      // An earlier attempt of ours landed although its answer was lost (a timeout during a
+      // NATS election): the lease is ours since that attempt was sent.
+      if (entry && mine) this.becomeLeader(entry.revision, mine.acquiredAtMs);
+      // Held by someone else: is the holder still there?
+      else if (entry) await this.checkHolder(entry);
     }
+  }
+
+  private becomeLeader(revision: number, sentAt: number): void {
+    this.revision = revision;
+    this.unansweredSinceMs = undefined;
+    this.acquiredAtMs = sentAt;
+    this.lastRenewMs = sentAt;
+    this.absentSinceMs = undefined;
+    // When stopped meanwhile, stop() releases it instead.
+    if (!this.stopped) {
+      this.announcePresence();
+      this.emit('elected', { ...this.self, acquiredAtMs: sentAt, incarnation: this.incarnation });
+    }
+  }
+
+  /** The entry's holder info when this instance wrote it. */
+  private ownWrite(entry: KvEntry | null | undefined): LeaderInfo | undefined {
+    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+    const info = decode(entry.value);
+    return info?.incarnation === this.incarnation ? info : undefined;
   }
 
   private async renew(): Promise<void> {
     const sentAt = Date.now();
-    const info: LeaderInfo = { ...this.self, acquiredAtMs: this.acquiredAtMs };
+    const info: LeaderInfo = { ...this.self, acquiredAtMs: this.acquiredAtMs, incarnation: this.incarnation };
     try {
       const revision = await this.kv.update(LEASE_KEY, encode(info), this.revision);
       // Stepped down while the request hung: the entry just written expires on its own.
       if (!this.isLeader) return;
       this.revision = revision;
       this.lastRenewMs = sentAt;
+      this.unansweredSinceMs = undefined;
     } catch (err) {
       if (!this.isLeader) return;
+      let taken = isJsApiError(err, JsApiCode.WrongLastSequence);
+      if (taken) {
+        // Seen in a NATS election: a renewal timed out here but was applied, so the next one
+        // names a stale revision. The entry is still ours: carry on from its revision. It was
+        // written by a request sent no earlier than the first unanswered one.
+        const entry = await this.kv.get(LEASE_KEY).catch(() => undefined);
+        if (!this.isLeader) return;
+        if (entry && this.ownWrite(entry)) {
+          this.revision = entry.revision;
+          if (this.unansweredSinceMs !== undefined) this.lastRenewMs = Math.max(this.lastRenewMs, this.unansweredSinceMs);
+          this.unansweredSinceMs = undefined;
+          taken = false;
+        }
+      } else {
+        this.unansweredSinceMs ??= sentAt;
+      }
       const lostFor = Date.now() - this.lastRenewMs;
-      const taken = isJsApiError(err, JsApiCode.WrongLastSequence);
       if (taken || lostFor > this.stepDownAfterMs) {
         this.stepDown(taken ? 'lease taken by another coordinator' : `lease not renewed for ${lostFor}ms`);
       }
@@ -261,4 +304,12 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
 
 function encode(v: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(v));
+}
+
+function decode(b: Uint8Array): LeaderInfo | undefined {
+  try {
+    return JSON.parse(new TextDecoder().decode(b)) as LeaderInfo;
+  } catch {
+    return undefined;
+  }
 }
