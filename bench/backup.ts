@@ -33,6 +33,7 @@ import {
   formatTable,
   installSignalHandlers,
   loadBank,
+  marked,
   memoryPeaks,
   memoryTable,
   mib,
@@ -229,10 +230,11 @@ async function main(): Promise<void> {
   let updates: { rows: number; statements: number; seconds: number };
   let memory: ProcessMemory[];
   let rangesAfter: number;
+  const phases: Record<string, { start: number; end: number }> = {};
   try {
     const loadSampler = sampleMemory(cluster);
     try {
-      load = await loadBank(client, o);
+      load = await marked(phases, 'load', () => loadBank(client, o));
     } finally {
       loadMemory = loadSampler.stop();
     }
@@ -241,7 +243,7 @@ async function main(): Promise<void> {
     say(`full backup into ${collection.sql}...`);
     const sampler = sampleMemory(cluster);
     try {
-      full = await timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs);
+      full = await marked(phases, 'full', () => timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs));
     } finally {
       memory = sampler.stop();
     }
@@ -254,7 +256,9 @@ async function main(): Promise<void> {
     say('incremental backup...');
     const incSampler = sampleMemory(cluster);
     try {
-      incremental = await timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs);
+      incremental = await marked(phases, 'incremental', () =>
+        timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs),
+      );
     } finally {
       incrementalMemory = incSampler.stop();
     }
@@ -335,6 +339,8 @@ async function main(): Promise<void> {
     // Over the load and both backups; peakNode*/peakCoordinator* split it by role.
     ...memoryPeaks(loadMemory, memory, incrementalMemory),
     peaksByPhase: { load: memoryPeaks(loadMemory), full: memoryPeaks(memory), incremental: memoryPeaks(incrementalMemory) },
+    // Monotonic microseconds, to cut --cpu-prof profiles of the cluster's processes by phase.
+    phaseClockMicros: phases,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }

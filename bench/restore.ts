@@ -31,6 +31,7 @@ import {
   defaultBatchSize,
   loadBank,
   loadRawLmdb,
+  marked,
   memoryPeaks,
   memoryTable,
   scratchDir,
@@ -72,12 +73,13 @@ async function main(): Promise<void> {
   say(`starting a ${NODES}-node local cluster...`);
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-restore-');
   let m;
+  const phases: Record<string, { start: number; end: number }> = {};
   try {
     const loadSampler = sampleMemory(cluster);
     let load;
     let loadMemory: ProcessMemory[];
     try {
-      load = await loadBank(client, o);
+      load = await marked(phases, 'load', () => loadBank(client, o));
     } finally {
       loadMemory = loadSampler.stop();
     }
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
 
     say(`full backup into ${COLLECTION}...`);
     let started = performance.now();
-    const backup = resultRow(await client.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`));
+    const backup = resultRow(await marked(phases, 'backup', () => client.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`)));
     const backupSeconds = seconds(started);
     const backupLogicalBytes = Number(backup['bytes']);
     const backupDisk = await diskUsage(join(dataDir, 'node-1', 'extern', COLLECTION_PATH));
@@ -98,7 +100,9 @@ async function main(): Promise<void> {
     let memory: ProcessMemory[];
     started = performance.now();
     try {
-      restore = resultRow(await client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`));
+      restore = resultRow(
+        await marked(phases, 'restore', () => client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`)),
+      );
     } finally {
       memory = sampler.stop();
     }
@@ -186,6 +190,8 @@ async function main(): Promise<void> {
     // Over the load and the restore; peakNode*/peakCoordinator* split it by role.
     ...memoryPeaks(m.loadMemory, m.memory),
     peaksByPhase: { load: memoryPeaks(m.loadMemory), restore: memoryPeaks(m.memory) },
+    // Monotonic microseconds, to cut --cpu-prof profiles of the cluster's processes by phase.
+    phaseClockMicros: phases,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }

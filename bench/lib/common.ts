@@ -93,6 +93,23 @@ export function say(line: string): void {
 
 export const seconds = (since: number): number => (performance.now() - since) / 1000;
 
+/**
+ * Microseconds on CLOCK_MONOTONIC, the clock V8 stamps `--cpu-prof` profiles with, so the
+ * JSON's phase marks cut a cluster process's profile into phases
+ * (`node scripts/cpuprofile-top.mjs <profile> --from <start> --to <end>`).
+ */
+export const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** Runs `fn` and records its start and end in `marks[name]` (monotonic microseconds). */
+export async function marked<T>(marks: Record<string, { start: number; end: number }>, name: string, fn: () => Promise<T>): Promise<T> {
+  const start = monotonicMicros();
+  try {
+    return await fn();
+  } finally {
+    marks[name] = { start, end: monotonicMicros() };
+  }
+}
+
 /** Set CAIRN_KEEP_TEMP=1 to keep the cluster's stores and logs, as with @cairn/testing. */
 export function keepTemp(): boolean {
   const v = process.env['CAIRN_KEEP_TEMP'];
