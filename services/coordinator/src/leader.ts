@@ -9,7 +9,6 @@ import {
   isLive,
   type LogWriter,
   type NodeDirectory,
-  type ProtectedTimestampStore,
   type WorkQueue,
 } from '@cairn/cluster';
 import type { StorageContext } from '@cairn/cloud';
@@ -24,7 +23,6 @@ import { ReplicaReader } from './replica-reader.js';
 import { WriteLock } from './write-lock.js';
 import { ensureDefaultDatabases } from './catalog/default-databases.js';
 import { DescriptorWriter } from './catalog/descriptor-writer.js';
-import type { ClusterRestoreGate } from './managed/restore-gate.js';
 import type { ClusterMetadataStores } from './backup/cluster-metadata.js';
 import type { BackupPlanning, KeyReads, KeyWrites, NodeView, Readiness, RestorePlanning, StorageResolver } from './leader-capabilities.js';
 
@@ -45,14 +43,11 @@ export interface LeaderParts {
   readonly ranges: RangeDirectory;
   readonly jobs: JobRegistry;
   readonly workQueue: WorkQueue;
-  readonly protectedTs: ProtectedTimestampStore;
   readonly nodes: NodeDirectory;
   readonly stagedIngest: StagedIngest;
   readonly ptsReconciler: ProtectedTimestampReconciler;
   /** The scheduler needs the leader it serves (readiness, starting runs): built from it. */
   readonly scheduler: (leader: Leader) => SchedulerDaemon;
-  /** Refuses writes while the cluster is restored in place. */
-  readonly restoreGate: ClusterRestoreGate;
   /** Users, grants, schedules, settings and connections: what a cluster backup takes and restores. */
   readonly clusterMetadata: ClusterMetadataStores;
   readonly log: Logger;
@@ -62,24 +57,24 @@ export interface LeaderParts {
  * Everything the coordinator leader owns while it holds the lease: the single log writer,
  * the range directory, the catalog and the read router. A new Leader is built at each
  * election from what is durable (log tail, ranges bucket, descriptors in the keyspace), by
- * `startLeader`; every field is set by the constructor.
+ * `startLeader`; every field is set by the constructor. It implements the narrow
+ * capabilities (leader-capabilities.ts) that startLeader hands to planners, statements and
+ * services; only startLeader and the coordinator process (which stops it) hold the Leader.
  */
 export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyReads, KeyWrites, NodeView, StorageResolver {
   readonly writeLock = new WriteLock();
-  catalog = new Catalog();
+  private loadedCatalog = new Catalog();
   readonly nc: NatsConnection;
-  readonly state: ClusterState;
+  private readonly state: ClusterState;
   readonly settings: ClusterSettings;
   readonly writer: LogWriter;
   readonly ranges: RangeDirectory;
-  readonly jobs: JobRegistry;
-  readonly workQueue: WorkQueue;
-  readonly log: Logger;
+  private readonly jobs: JobRegistry;
+  private readonly workQueue: WorkQueue;
+  private readonly log: Logger;
   private readonly nodes: NodeDirectory;
   private readonly stagedIngest: StagedIngest;
   readonly schedules: SchedulerDaemon;
-  /** Protected timestamp records: backup jobs' and backup schedules' (the leader writes them). */
-  readonly protectedTs: ProtectedTimestampStore;
   private readonly ptsReconciler: ProtectedTimestampReconciler;
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
@@ -89,8 +84,6 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
   readonly reader: ReplicaReader;
   /** The one path for schema changes (lock, write descriptors, apply to the catalog). */
   readonly descriptors: DescriptorWriter;
-  /** Writes (DML, DDL, RESTORE, raw writes) call `assertWritable` first: refused during an in-place restore. */
-  readonly restoreGate: ClusterRestoreGate;
   readonly clusterMetadata: ClusterMetadataStores;
 
   constructor(parts: LeaderParts) {
@@ -104,9 +97,7 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
     this.log = parts.log;
     this.nodes = parts.nodes;
     this.stagedIngest = parts.stagedIngest;
-    this.protectedTs = parts.protectedTs;
     this.ptsReconciler = parts.ptsReconciler;
-    this.restoreGate = parts.restoreGate;
     this.clusterMetadata = parts.clusterMetadata;
     this.reader = new ReplicaReader(parts.nc, parts.ranges, () => new Set(this.liveNodes().map((n) => n.nodeId)));
     this.descriptors = new DescriptorWriter({
@@ -146,6 +137,11 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
     this.nodes.stop();
     await this.jobs.stop();
     this.workQueue.close();
+  }
+
+  /** The live catalog: replaced once when the leader loads it, then changed in place by the descriptor writer. */
+  get catalog(): Catalog {
+    return this.loadedCatalog;
   }
 
   get ready(): boolean {
@@ -215,7 +211,7 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
   }
 
   /** Splits ranges at the given keys (table boundaries) and publishes the change. */
-  async splitAt(keys: Uint8Array[]): Promise<void> {
+  private async splitAt(keys: Uint8Array[]): Promise<void> {
     const changed = keys.flatMap((k) => this.ranges.splitAt(k));
     if (changed.length > 0) await this.publishRanges(changed);
   }
@@ -267,8 +263,8 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
     const { timestamp, seq } = this.readPoint();
     const ds: Descriptor[] = [];
     for await (const kv of this.reader.scan(descriptorSpan(), timestamp, seq)) ds.push(decodeDescriptor(kv.value));
-    this.catalog = Catalog.fromDescriptors(ds);
-    this.nextDescriptorId = Math.max(FIRST_USER_ID, this.catalog.maxId() + 1);
+    this.loadedCatalog = Catalog.fromDescriptors(ds);
+    this.nextDescriptorId = Math.max(FIRST_USER_ID, this.loadedCatalog.maxId() + 1);
     this.catalogLoaded = true;
     this.log.info({ descriptors: ds.length }, 'catalog loaded');
   }

@@ -114,11 +114,9 @@ export async function startLeader(
     ranges,
     jobs,
     workQueue,
-    protectedTs,
     nodes,
     stagedIngest,
     ptsReconciler,
-    restoreGate,
     clusterMetadata,
     log,
     scheduler: (l) =>
@@ -176,7 +174,11 @@ export interface StartedLeader {
  */
 function leaderCapabilities(
   leader: Leader,
-  parts: Pick<LeaderParts, 'state' | 'settings' | 'jobs' | 'protectedTs' | 'ranges' | 'restoreGate' | 'clusterMetadata' | 'log'> & { scheduleStore: ScheduleStore },
+  parts: Pick<LeaderParts, 'state' | 'settings' | 'jobs' | 'ranges' | 'clusterMetadata' | 'log'> & {
+    scheduleStore: ScheduleStore;
+    protectedTs: ProtectedTimestampStore;
+    restoreGate: ClusterRestoreGate;
+  },
 ): LeaderCapabilities {
   const ids = scheduleIdGenerator();
   return {
