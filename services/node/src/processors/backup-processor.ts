@@ -7,7 +7,7 @@ import type { WorkContext } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { AppliedPosition } from '../applied-position.js';
 import type { RangeTable } from '../range-table.js';
-import { exportRevisions } from './revision-source.js';
+import { exportRevisionBatches } from './revision-source.js';
 
 export interface ProcessorDeps {
   nodeId: number;
@@ -46,23 +46,26 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
   let current: OpenFile | undefined;
   try {
     let lastKey: Uint8Array | undefined;
-    const revisions = exportRevisions(deps, {
+    const revisions = exportRevisionBatches(deps, {
       span,
       startTs: item.startTime,
       endTs: item.endTime,
       allRevisions: item.allRevisions,
       minAppliedSeq: Number(item.minAppliedSeq),
     }, item.replicas);
-    for await (const rev of revisions) {
+    const targetFileSize = Number(item.targetFileSize);
+    for await (const batch of revisions) {
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
-      const newKey = !lastKey || Buffer.compare(lastKey, rev.key) !== 0;
-      if (current && newKey && current.writer.bytesWritten >= Number(item.targetFileSize)) {
-        files.push(await current.finish(rev.key));
-        current = undefined;
+      for (const rev of batch) {
+        const newKey = !lastKey || Buffer.compare(lastKey, rev.key) !== 0;
+        if (current && newKey && current.writer.bytesWritten >= targetFileSize) {
+          files.push(await current.finish(rev.key));
+          current = undefined;
+        }
+        current ??= openFile(deps, storage, locality, files.length === 0 ? span.start : rev.key, item.encryptionKey);
+        await current.add(rev);
+        if (newKey) lastKey = rev.key;
       }
-      current ??= openFile(deps, storage, locality, files.length === 0 ? span.start : rev.key, item.encryptionKey);
-      await current.add(rev);
-      if (newKey) lastKey = rev.key;
     }
     if (current) files.push(await current.finish(span.end));
     current = undefined;

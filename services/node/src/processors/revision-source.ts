@@ -18,17 +18,35 @@ export interface ExportWindow {
 }
 
 /**
- * The revisions of a span, read from this node's replica when it holds every range of the
- * span (the usual case: work goes to replicas), else streamed from another replica over NATS.
+ * Revisions per batch from the local replica: a batch, not a revision, crosses each async
+ * step, since an async generator's per-item promise cost was a fifth of a node's export CPU.
  */
-export async function* exportRevisions(
+const LOCAL_BATCH_BYTES = 256 * 1024;
+
+/**
+ * The revisions of a span in batches, read from this node's replica when it holds every
+ * range of the span (the usual case: work goes to replicas), else streamed from another
+ * replica over NATS.
+ */
+export async function* exportRevisionBatches(
   local: { nodeId: number; store: MvccStore; ranges: RangeTable; applied: AppliedPosition; nc: NatsConnection },
   w: ExportWindow,
   replicas: readonly number[],
-): AsyncGenerator<MvccRevision> {
+): AsyncGenerator<MvccRevision[]> {
   if (holdsSpan(local.nodeId, local.ranges, w.span)) {
     await local.applied.waitFor(w.minAppliedSeq, 60_000);
-    yield* local.store.exportRevisions(w.span, w.startTs, w.endTs, w.allRevisions);
+    let batch: MvccRevision[] = [];
+    let bytes = 0;
+    for (const rev of local.store.exportRevisions(w.span, w.startTs, w.endTs, w.allRevisions)) {
+      batch.push(rev);
+      bytes += rev.key.length + (rev.value?.length ?? 0);
+      if (bytes >= LOCAL_BATCH_BYTES) {
+        yield batch;
+        batch = [];
+        bytes = 0;
+      }
+    }
+    if (batch.length > 0) yield batch;
     return;
   }
   const donors = replicas.filter((n) => n !== local.nodeId);
@@ -51,7 +69,7 @@ export async function* exportRevisions(
       if (!isRetryable(err) || ++donorIndex >= donors.length * 2) throw err;
       continue;
     }
-    for (const r of res.revisions) yield { key: r.key, ts: r.timestamp, value: r.value ?? null };
+    yield res.revisions.map((r) => ({ key: r.key, ts: r.timestamp, value: r.value ?? null }));
     if (res.resumeKey.length === 0) return;
     start = res.resumeKey;
   }
