@@ -1,5 +1,8 @@
 import { workError, type WorkQueue } from '@cairn/cluster';
 
+/** Item publishes awaited together (each is a JetStream round trip; order does not matter). */
+const PUBLISH_IN_FLIGHT = 32;
+
 /** One span's work item: its id in the job (stable across retries and failovers) and payload. */
 export interface SpanItem {
   readonly id: string;
@@ -32,11 +35,18 @@ export async function* runSpanItems(
 ): AsyncGenerator<SpanItemResult> {
   await queue.openJob(jobId, options);
   const pending = new Set<string>();
+  const publishing = new Set<Promise<void>>();
   for (const item of items) {
     if (done.has(item.id)) continue;
     pending.add(item.id);
-    await queue.publish(jobId, item.id, item.payload, item.holders ?? []);
+    // Several in flight: one publish round trip after another was most of a small job's time.
+    const p = queue.publish(jobId, item.id, item.payload, item.holders ?? []).finally(() => publishing.delete(p));
+    // Observed by the race or the final wait; a failure after another one is not unhandled.
+    p.catch(() => undefined);
+    publishing.add(p);
+    if (publishing.size >= PUBLISH_IN_FLIGHT) await Promise.race(publishing);
   }
+  await Promise.all(publishing);
   if (pending.size === 0) return;
   for await (const r of queue.results(jobId, signal)) {
     if (!pending.has(r.itemId)) continue;
