@@ -15,10 +15,12 @@ import type { ReplicaReader } from './replica-reader.js';
 import type { WriteLock } from './write-lock.js';
 
 /*
- * The narrow capabilities a leader hands to its parts. A planner, a resumer or a scheduled
- * run names the few it uses, so it can be read (and tested) without the whole Leader, and a
- * module that plans a job never imports leader.ts. The Leader implements every one of them;
- * nothing here imports it.
+ * The narrow capabilities a leader hands to its parts. A planner, a resumer, a scheduled run,
+ * a statement or an RPC names the few it uses, so it can be read (and tested) without the
+ * whole Leader, and no module that serves a request or plans a job imports leader.ts. The
+ * Leader implements the live ones (read point, readiness, key reads and writes, nodes,
+ * storage, planning); `LeaderCapabilities` gathers them with the other parts. Nothing here
+ * imports leader.ts.
  */
 
 /** A timestamp above every write so far, and the log position a read at it must wait for. */
