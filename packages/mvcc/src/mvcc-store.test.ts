@@ -355,6 +355,9 @@ describe('MvccStore stats, splits and meta', () => {
     }
     const mid = store.approximateMidKey(tableSpan(104));
     expect(mid && keyToHex(mid)).toBe(keyToHex(rowKey(104, 50)));
+    // With spanStats' key count it finds the same key in one pass.
+    const known = store.approximateMidKey(tableSpan(104), store.spanStats(tableSpan(104)).keys);
+    expect(known && keyToHex(known)).toBe(keyToHex(rowKey(104, 50)));
     expect(store.approximateMidKey({ start: rowKey(104, 7), end: rowKey(104, 8) })).toBeUndefined();
     expect(store.approximateMidKey(tableSpan(999))).toBeUndefined();
   });

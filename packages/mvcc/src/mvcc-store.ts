@@ -590,7 +590,7 @@ export class MvccStore {
    * A user key near the middle of `span` by key count, to split a range at; a split there
    * never separates one key's revisions. Undefined when the span holds fewer than two keys.
    */
-  approximateMidKey(span: Span): Uint8Array | undefined {
+  approximateMidKey(span: Span, knownKeys?: number): Uint8Array | undefined {
     const txn = this.root.useReadTransaction();
     try {
       const range = (): Iterable<Buffer> => {
@@ -599,11 +599,15 @@ export class MvccStore {
           ? this.data.getKeys({ start: spanStart(span), transaction: txn })
           : this.data.getKeys({ start: spanStart(span), end, transaction: txn });
       };
-      let distinct = 0;
+      // A caller that just took spanStats passes its key count, which saves a pass (a count
+      // gone stale in between only moves the split point, or finds none this time).
+      let distinct = knownKeys ?? 0;
       let prev: Buffer | undefined;
-      for (const k of range()) {
-        if (prev === undefined || !sameUserKey(prev, k)) distinct++;
-        prev = k;
+      if (knownKeys === undefined) {
+        for (const k of range()) {
+          if (prev === undefined || !sameUserKey(prev, k)) distinct++;
+          prev = k;
+        }
       }
       if (distinct < 2) return undefined;
       const target = Math.floor(distinct / 2);

@@ -87,7 +87,7 @@ export class ReplicaReads {
       liveKeys: BigInt(s.liveKeys),
       bytes: BigInt(s.bytes),
       liveBytes: BigInt(s.liveBytes),
-      midKey: this.store.approximateMidKey(span) ?? new Uint8Array(0),
+      midKey: this.store.approximateMidKey(span, s.keys) ?? new Uint8Array(0),
     };
   }
 
