@@ -143,19 +143,32 @@ export class DataFileReader {
    * decoded block: copy them to keep them beyond the block's lifetime.
    */
   async *iterate(span?: Span): AsyncGenerator<MvccRevision, void, undefined> {
+    for await (const block of this.iterateBlocks(span)) yield* block;
+  }
+
+  /**
+   * `iterate`, one decoded block (the part of it in `span`) at a time: a reader that handles
+   * each revision synchronously pays one async step per block instead of one per revision.
+   */
+  async *iterateBlocks(span?: Span): AsyncGenerator<MvccRevision[], void, undefined> {
     const { info } = await this.opened();
     const selected: number[] = [];
     info.blocks.forEach((b, i) => {
       if (span === undefined || blockOverlaps(b, span)) selected.push(i);
     });
     for await (const { revisions } of this.blocksOf(selected)) {
-      for (const rev of revisions) {
-        if (span !== undefined) {
-          if (compareKeys(rev.key, span.start) < 0) continue;
-          if (span.end.length !== 0 && compareKeys(rev.key, span.end) >= 0) return;
-        }
-        yield rev;
+      if (span === undefined) {
+        yield revisions;
+        continue;
       }
+      let from = 0;
+      while (from < revisions.length && compareKeys((revisions[from] as MvccRevision).key, span.start) < 0) from++;
+      let to = from;
+      const bounded = span.end.length !== 0;
+      while (to < revisions.length && !(bounded && compareKeys((revisions[to] as MvccRevision).key, span.end) >= 0)) to++;
+      if (to > from) yield from === 0 && to === revisions.length ? revisions : revisions.slice(from, to);
+      // Blocks come in key order: once one reaches past the span, the rest do too.
+      if (to < revisions.length) return;
     }
   }
 

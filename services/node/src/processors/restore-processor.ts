@@ -63,28 +63,31 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
         storages.set(f.layerUri, storage);
       }
       const reader = new DataFileReader(f.path, storageSource(storage, f.path), item.encryptionKey.length > 0 ? { encryptionKey: item.encryptionKey } : {});
-      sources.push({ layer: f.layer, revisions: reader.iterate(span) });
+      sources.push({ layer: f.layer, blocks: reader.iterateBlocks(span) });
     }
     const stager = new IngestStager(js, ingestSubject(ctx.jobId, ctx.itemId, ctx.attempt));
-    let rows = 0n;
-    let bytes = 0n;
+    let rows = 0;
+    let bytes = 0;
     let batch: KeyValueOp[] = [];
     let batchBytes = 0;
     let first: Uint8Array | undefined;
     let last: Uint8Array | undefined;
-    for await (const kv of visibleAt(mergeRevisions(sources), item.endTime)) {
+    for await (const kvs of visibleAt(mergeRevisions(sources), item.endTime)) {
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore work canceled');
-      const key = rewriter.rewrite(kv.key);
-      if (!first || Buffer.compare(key, first) < 0) first = key;
-      if (!last || Buffer.compare(key, last) > 0) last = key;
-      batch.push({ key, value: kv.value });
-      batchBytes += kv.key.length + kv.value.length;
-      rows++;
-      bytes += BigInt(kv.key.length + kv.value.length);
-      if (batchBytes >= BATCH_BYTES) {
-        await stager.add(batch);
-        batch = [];
-        batchBytes = 0;
+      for (const kv of kvs) {
+        const key = rewriter.rewrite(kv.key);
+        if (!first || Buffer.compare(key, first) < 0) first = key;
+        if (!last || Buffer.compare(key, last) > 0) last = key;
+        batch.push({ key, value: kv.value });
+        const size = kv.key.length + kv.value.length;
+        batchBytes += size;
+        rows++;
+        bytes += size;
+        if (batchBytes >= BATCH_BYTES) {
+          await stager.add(batch);
+          batch = [];
+          batchBytes = 0;
+        }
       }
     }
     if (batch.length > 0) await stager.add(batch);
@@ -92,9 +95,9 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
     if (messages > 0 && first && last) {
       const end = new Uint8Array(last.length + 1);
       end.set(last);
-      await logIngest(deps.nc, { subject: stager.subject, messages, startKey: first, endKey: end, rows });
+      await logIngest(deps.nc, { subject: stager.subject, messages, startKey: first, endKey: end, rows: BigInt(rows) });
     }
-    return RestoreWorkResult.encode({ rows, bytes }).finish();
+    return RestoreWorkResult.encode({ rows: BigInt(rows), bytes: BigInt(bytes) }).finish();
   } finally {
     for (const s of storages.values()) await s.close();
   }
