@@ -101,7 +101,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const clusterId = await getOrCreate(state.meta, 'cluster-id', () => randomUUID());
   const settings = await ClusterSettings.open(nc, state.settings);
 
-  let leader: StartedLeader | undefined;
+  let leadership: StartedLeader | undefined;
   let grpcAddress = '';
   // The lease advertises the API's address, known only once it is bound (port 0 picks one);
   // a call forwarded before the lease exists finds no leader and the client retries it.
@@ -119,7 +119,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
 
   const grpc = parseListenAddress(opts.listenAddr ?? '127.0.0.1:26257');
   const api = await startApiServer(
-    { coordinatorId: id, clusterId, advertisedAddress: () => grpcAddress, leader: () => leader?.capabilities, forwarder },
+    { coordinatorId: id, clusterId, advertisedAddress: () => grpcAddress, leader: () => leadership?.capabilities, forwarder },
     grpc.host,
     grpc.port,
     security,
@@ -130,7 +130,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const readiness = new CoordinatorReadiness({
     nc,
     coordinatorId: id,
-    leading: () => leader !== undefined,
+    leading: () => leadership !== undefined,
     leaseHolder: () => lease.current(),
     onChange: (ready) => api.setServing(ready),
   });
@@ -152,7 +152,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   const consolePages = consoleRoutes();
   // Managed backups: their bucket, the API keys and the one HTTP authentication (auth/http-auth.ts).
   const managed = new ManagedBackups(new ManagedBackupStore(await state.openKv(MANAGED_BACKUPS_BUCKET)), opts.managedBackupsUri);
-  managed.startHousekeeping(() => leader?.capabilities);
+  managed.startHousekeeping(() => leadership?.capabilities);
   const httpAuth = new HttpAuthenticator(certificates !== undefined, new ApiKeyStore(state.meta), audit);
   const managedApi = managedApiRoute({
     extraRoutes: CONSOLE_API_ROUTES,
@@ -161,7 +161,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     clusterName: `cairn-${clusterId.slice(0, 8)}`,
     auth: httpAuth,
     managed,
-    leader: () => leader?.capabilities,
+    leader: () => leadership?.capabilities,
     leaderHttpAddress: async () => {
       const current = await lease.current();
       return current && (await coordinators.list()).find((c) => c.coordinatorId === current.coordinatorId)?.httpAddress;
@@ -203,14 +203,14 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       log.info('elected leader');
       try {
         const started = await startLeader(nc, state, settings, id, log.child({ role: 'leader' }), jobMetrics, managed);
-        leader = started;
+        leadership = started;
         // An append whose outcome is unknown (the NATS server died mid-publish) leaves this
         // leader's view of the log unreliable: start over, from the log's real end, with a
         // fresh election. Running jobs are adopted by whoever wins and resume from checkpoints.
         void started.leader.writer.whenBroken.then(async (err) => {
-          if (leader !== started) return;
+          if (leadership !== started) return;
           log.warn({ err }, 'write log broken; giving up leadership to start over');
-          leader = undefined;
+          leadership = undefined;
           jobMetrics.attach(undefined);
           await started.leader.stop().catch(() => undefined);
           await lease.stop();
@@ -225,8 +225,8 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
   });
   lease.on('lost', (reason) => {
     log.warn({ reason }, 'lost leadership');
-    const old = leader;
-    leader = undefined;
+    const old = leadership;
+    leadership = undefined;
     jobMetrics.attach(undefined);
     void old?.leader.stop();
   });
@@ -244,7 +244,7 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
     listenAddress: api.address,
     metricsAddress,
     httpListenAddress: metrics.address,
-    isLeader: () => leader !== undefined,
+    isLeader: () => leadership !== undefined,
     secure: certificates !== undefined,
     reloadCertificates: () => {
       if (!certificates) throw new CairnError(ErrorCode.FailedPrecondition, 'an insecure coordinator has no certificates to reload');
@@ -260,8 +260,8 @@ export async function startCoordinator(opts: CoordinatorOptions): Promise<Runnin
       managed.stopHousekeeping();
       await registration.stop();
       await starting;
-      await leader?.leader.stop();
-      leader = undefined;
+      await leadership?.leader.stop();
+      leadership = undefined;
       await lease.stop();
       forwarder.close();
       await api.stop();
