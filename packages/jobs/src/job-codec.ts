@@ -1,12 +1,19 @@
 import { JobSpecRecord, JobStateRecord } from '@cairn/proto';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { Job, JobSpec, RevertOutcome } from './job.js';
+import { EMPTY_PROGRESS, type Job, type JobSpec, type RevertOutcome } from './job.js';
 import { isJobStatus } from './job-status.js';
 
 /** The part of a job stored under `<id>.state`: everything but the id and the spec. */
 export type JobState = Omit<Job, 'id' | 'spec'>;
 
-export function encodeSpec(id: string, spec: JobSpec): Uint8Array {
+/** Who created a job: the claim a new job holds until its first state change is stored. */
+export interface JobCreator {
+  readonly coordinatorId: string | null;
+  readonly claimSessionId: string | null;
+}
+
+/** `creator` is kept with the spec so that a job stored as its spec alone reads back whole. */
+export function encodeSpec(id: string, spec: JobSpec, creator?: JobCreator): Uint8Array {
   return JobSpecRecord.encode({
     jobId: BigInt(id),
     jobType: spec.type,
@@ -16,13 +23,16 @@ export function encodeSpec(id: string, spec: JobSpec): Uint8Array {
     createdAtMs: BigInt(spec.createdAtMs),
     scheduleId: spec.scheduleId === null ? undefined : BigInt(spec.scheduleId),
     payload: spec.payload,
+    creatorCoordinatorId: creator?.coordinatorId ?? undefined,
+    creatorSessionId: creator?.claimSessionId ?? undefined,
   }).finish();
 }
 
-export function decodeSpec(bytes: Uint8Array): { id: string; spec: JobSpec } {
+export function decodeSpec(bytes: Uint8Array): { id: string; spec: JobSpec; creator: JobCreator } {
   const r = JobSpecRecord.decode(bytes);
   return {
     id: r.jobId.toString(),
+    creator: { coordinatorId: r.creatorCoordinatorId ?? null, claimSessionId: r.creatorSessionId ?? null },
     spec: {
       type: r.jobType,
       description: r.description,
@@ -33,6 +43,50 @@ export function decodeSpec(bytes: Uint8Array): { id: string; spec: JobSpec } {
       payload: plainBytes(r.payload),
     },
   };
+}
+
+/**
+ * The state of a job that has none stored yet: pending since its creation, claimed by its
+ * creator. A new job is stored as its spec alone (one KV create), and this is its state until
+ * the first change writes `<id>.state`.
+ */
+export function initialState(spec: JobSpec, creator: JobCreator): JobState {
+  return {
+    progress: EMPTY_PROGRESS,
+    status: 'pending',
+    error: null,
+    revertOutcome: null,
+    startedAtMs: null,
+    finishedAtMs: null,
+    modifiedAtMs: spec.createdAtMs,
+    coordinatorId: creator.coordinatorId,
+    claimSessionId: creator.claimSessionId,
+    retryCount: 0,
+    nextRetryAtMs: null,
+    lastRetryError: null,
+  };
+}
+
+/** Whether `job`'s state is exactly what `initialState` rebuilds, so storing its spec alone loses nothing. */
+export function hasInitialState(job: Job): boolean {
+  const p = job.progress;
+  return (
+    job.status === 'pending' &&
+    job.error === null &&
+    job.revertOutcome === null &&
+    job.startedAtMs === null &&
+    job.finishedAtMs === null &&
+    job.modifiedAtMs === job.spec.createdAtMs &&
+    job.retryCount === 0 &&
+    job.nextRetryAtMs === null &&
+    job.lastRetryError === null &&
+    job.pauseReason === undefined &&
+    p.fractionCompleted === 0 &&
+    p.runningStatus === null &&
+    p.checkpoint === null &&
+    p.highWater === null &&
+    p.spans === undefined
+  );
 }
 
 const opt = <T, U>(v: T | null, f: (v: T) => U): U | undefined => (v === null ? undefined : f(v));

@@ -285,10 +285,13 @@ describe('JobRegistry: createMany', () => {
     const taken = await h.registry.create({ ...backup, id: ids[7]! });
     await h.registry.waitForTerminal(taken.id);
     storedWhenFirstStarted = undefined;
-    const results = await h.registry.createMany([
-      ...ids.map((id) => ({ ...backup, id, scheduleId: '42' })),
-      { type: 'NO_SUCH_TYPE' as never, description: 'x', userName: 'root' },
-    ]);
+    // Each job is listed from the moment it is reported stored, before the batch returns.
+    const listedWhenStored: boolean[] = [];
+    const results = await h.registry.createMany(
+      [...ids.map((id) => ({ ...backup, id, scheduleId: '42' })), { type: 'NO_SUCH_TYPE' as never, description: 'x', userName: 'root' }],
+      { onStored: (job) => listedWhenStored.push(h.registry.listPage({ pageSize: 100 }).jobs.some((j) => j.id === job.id && j.status === 'pending')) },
+    );
+    expect(listedWhenStored).toEqual(ids.filter((id) => id !== taken.id).map(() => true));
     expect(results).toHaveLength(51);
     const created = results.filter((r): r is Job => !(r instanceof Error));
     expect(created.map((j) => j.id)).toEqual(ids.filter((id) => id !== taken.id));

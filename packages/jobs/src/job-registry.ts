@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CairnError, ErrorCode, isRetryable, redactText } from '@cairn/errors';
-import { EMPTY_PROGRESS, type Job, type JobId, type JobType, type NewJobSpec, type SpanProgress } from './job.js';
+import type { Job, JobId, JobSpec, JobType, NewJobSpec, SpanProgress } from './job.js';
+import { initialState } from './job-codec.js';
 import { JobIdGenerator } from './job-id.js';
 import { ADOPTABLE_STATUSES, isTerminalStatus, type JobStatus } from './job-status.js';
 import { DEFAULT_JOB_RETENTION_MS, type JobFilter, type JobStore, type StoredJob } from './job-store.js';
@@ -285,12 +286,13 @@ export class JobRegistry {
 
   /**
    * Creates several jobs as one batch (a burst of due schedules): one creation time for all,
-   * every job's records written with many in flight, and none started before the whole batch
-   * is stored, so that running the first jobs does not slow down storing the last. Each
-   * result is the created job or the error that job's creation met; one failing does not
-   * fail the others.
+   * every job's record written with many in flight, and none started before the whole batch
+   * is stored, so that running the first jobs does not slow down storing the last. A job is
+   * listed (SHOW JOBS, `list`) as soon as it is stored, when `onStored` is called with it.
+   * Each result is the created job or the error that job's creation met; one failing does
+   * not fail the others.
    */
-  async createMany(specs: readonly NewJobSpec[]): Promise<Array<Job | Error>> {
+  async createMany(specs: readonly NewJobSpec[], options: { onStored?: (job: Job) => void } = {}): Promise<Array<Job | Error>> {
     const session = this.requireLeader();
     const nowMs = this.now();
     const results: Array<Job | Error> = new Array(specs.length);
@@ -305,7 +307,12 @@ export class JobRegistry {
         results[i] = err instanceof Error ? err : new Error(String(err));
       }
     });
-    const stored = await this.store.createMany(jobs);
+    const stored = await this.store.createMany(jobs, {
+      onStored: (r) => {
+        if (this.session === session) this.keep(r);
+        options.onStored?.(r.job);
+      },
+    });
     const created: StoredJob[] = [];
     for (const [k, r] of stored.entries()) {
       const i = slots[k]!;
@@ -319,7 +326,7 @@ export class JobRegistry {
       results[i] = r.job;
       created.push(r);
     }
-    if (this.session === session) for (const r of created) this.track(r, session);
+    if (this.session === session) for (const r of created) this.launch(r.job.id, session);
     return results;
   }
 
@@ -331,38 +338,29 @@ export class JobRegistry {
 
   /** A new job as `create` stores it: pending, claimed by this coordinator's session. */
   private newJob(spec: NewJobSpec, nowMs: number, session: string): Job {
-    return {
-      id: spec.id ?? this.ids.next(),
-      spec: {
-        type: spec.type,
-        description: spec.description,
-        statement: spec.statement ?? '',
-        userName: spec.userName,
-        createdAtMs: nowMs,
-        scheduleId: spec.scheduleId ?? null,
-        payload: spec.payload ?? new Uint8Array(0),
-      },
-      progress: EMPTY_PROGRESS,
-      status: 'pending',
-      error: null,
-      revertOutcome: null,
-      startedAtMs: null,
-      finishedAtMs: null,
-      modifiedAtMs: nowMs,
-      coordinatorId: this.coordinatorId,
-      claimSessionId: session,
-      retryCount: 0,
-      nextRetryAtMs: null,
-      lastRetryError: null,
+    const jobSpec: JobSpec = {
+      type: spec.type,
+      description: spec.description,
+      statement: spec.statement ?? '',
+      userName: spec.userName,
+      createdAtMs: nowMs,
+      scheduleId: spec.scheduleId ?? null,
+      payload: spec.payload ?? new Uint8Array(0),
     };
+    return { id: spec.id ?? this.ids.next(), spec: jobSpec, ...initialState(jobSpec, { coordinatorId: this.coordinatorId, claimSessionId: session }) };
   }
 
   /** Keeps a job this registry just stored and starts running it. */
-  private track({ job, revision }: StoredJob, session: string): void {
+  private track(stored: StoredJob, session: string): void {
+    this.keep(stored);
+    this.launch(stored.job.id, session);
+  }
+
+  /** Keeps a job this registry just stored (listed from now on), without running it yet. */
+  private keep({ job, revision }: StoredJob): void {
     this.entries.set(job.id, { job, revision });
     this.order.add(job.id);
     this.log.info({ ...meta(job), status: job.status }, 'job created');
-    this.launch(job.id, session);
   }
 
   /** A fresh job id for `NewJobSpec.id`. */

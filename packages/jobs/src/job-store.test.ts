@@ -4,7 +4,8 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMPTY_PROGRESS, encodeJsonPayload, decodeJsonPayload, type Job } from './job.js';
+import { encodeJsonPayload, decodeJsonPayload, type Job } from './job.js';
+import { initialState } from './job-codec.js';
 import { JobStore } from './job-store.js';
 import { transition } from './state-machine.js';
 
@@ -26,32 +27,17 @@ let nextId = 1000n;
 
 function newJob(patch: Partial<Job> = {}, spec: Partial<Job['spec']> = {}): Job {
   nextId++;
-  return {
-    id: nextId.toString(),
-    spec: {
-      type: 'BACKUP',
-      description: 'BACKUP INTO nodelocal://1/x',
-      statement: '',
-      userName: 'root',
-      createdAtMs: T0,
-      scheduleId: null,
-      payload: encodeJsonPayload({ targets: ['db1'] }),
-      ...spec,
-    },
-    progress: EMPTY_PROGRESS,
-    status: 'pending',
-    error: null,
-    revertOutcome: null,
-    startedAtMs: null,
-    finishedAtMs: null,
-    modifiedAtMs: T0,
-    coordinatorId: 'coordinator-1',
-    claimSessionId: 's1',
-    retryCount: 0,
-    nextRetryAtMs: null,
-    lastRetryError: null,
-    ...patch,
+  const jobSpec: Job['spec'] = {
+    type: 'BACKUP',
+    description: 'BACKUP INTO nodelocal://1/x',
+    statement: '',
+    userName: 'root',
+    createdAtMs: T0,
+    scheduleId: null,
+    payload: encodeJsonPayload({ targets: ['db1'] }),
+    ...spec,
   };
+  return { id: nextId.toString(), spec: jobSpec, ...initialState(jobSpec, { coordinatorId: 'coordinator-1', claimSessionId: 's1' }), ...patch };
 }
 
 const openStore = () => JobStore.open(nc, { bucket: `jobs_${randomUUID().slice(0, 8)}` });
@@ -104,6 +90,47 @@ describe('JobStore', () => {
     expect(err).toMatchObject({ code: ErrorCode.NotLeader, retryable: true });
   });
 
+  it('stores a new pending job as its spec alone and creates its state key on the first change', async () => {
+    const store = await openStore();
+    const job = newJob();
+    const stored = await store.create(job);
+    expect(stored.revision).toBe(0);
+    const keys = async () => {
+      const out: string[] = [];
+      for await (const k of await store.kv.keys()) out.push(k);
+      return out.sort();
+    };
+    expect(await keys()).toEqual([`${job.id}.spec`]);
+    // Read back whole, its creator's claim included, from every read path.
+    expect(await store.get(job.id)).toEqual(job);
+    expect(await store.getWithRevision(job.id)).toEqual({ job, revision: 0 });
+    expect(await store.listWithRevisions()).toEqual([{ job, revision: 0 }]);
+    const watched = store.watch(job.id);
+    expect((await watched.next()).value).toEqual(job);
+
+    const running = transition(job, { type: 'started' }, T0 + 1);
+    const rev = await store.updateState(running, 0);
+    expect(rev).toBeGreaterThan(0);
+    expect(await keys()).toEqual([`${job.id}.spec`, `${job.id}.state`]);
+    expect((await watched.next()).value).toEqual(running);
+    await watched.return(undefined);
+    expect(await store.getWithRevision(job.id)).toEqual({ job: running, revision: rev });
+    // A deposed leader that still holds the job as created loses to the one that wrote first.
+    const late = await store.updateState(transition(job, { type: 'request-cancel' }, T0 + 2), 0).catch((e: unknown) => e);
+    expect(late).toMatchObject({ code: ErrorCode.NotLeader, retryable: true });
+  });
+
+  it('createMany stores each job once and reports each as it is stored', async () => {
+    const store = await openStore();
+    const jobs = Array.from({ length: 50 }, () => newJob());
+    await store.create(jobs[7]!);
+    const seen: string[] = [];
+    const results = await store.createMany(jobs, { window: 8, onStored: (s) => seen.push(s.job.id) });
+    expect(results[7]).toMatchObject({ code: ErrorCode.DuplicateObject });
+    expect(seen.sort()).toEqual(jobs.filter((_, i) => i !== 7).map((j) => j.id).sort());
+    expect((await store.list()).map((j) => j.id)).toEqual(jobs.map((j) => j.id));
+  });
+
   it('lists with filters, oldest first', async () => {
     const store = await openStore();
     const a = newJob({ status: 'succeeded' }, { scheduleId: '77' });
@@ -128,11 +155,19 @@ describe('JobStore', () => {
     const oldFailed = newJob({ status: 'failed', finishedAtMs: now - 20 * DAY, error: 'x' });
     const recent = newJob({ status: 'canceled', finishedAtMs: now - 13 * DAY });
     const oldButRunning = newJob({ status: 'running' }, { createdAtMs: now - 25 * DAY });
-    for (const j of [old, oldFailed, recent, oldButRunning]) await store.create(j);
+    // Stored as its spec alone: pending, however old, so never swept.
+    const oldButPending = newJob({}, { createdAtMs: now - 25 * DAY });
+    for (const j of [old, oldFailed, recent, oldButRunning, oldButPending]) await store.create(j);
     expect((await store.sweep(now)).sort()).toEqual([old.id, oldFailed.id].sort());
-    expect((await store.list()).map((j) => j.id)).toEqual([recent.id, oldButRunning.id]);
+    expect((await store.list()).map((j) => j.id)).toEqual([recent.id, oldButRunning.id, oldButPending.id]);
     expect(await store.get(old.id)).toBeUndefined();
     expect(await store.sweep(now, 12 * DAY)).toEqual([recent.id]);
+    // A sweep that purged a spec and stopped before its state: the next one purges the state.
+    await store.kv.purge(`${oldButRunning.id}.spec`);
+    expect(await store.sweep(now)).toEqual([oldButRunning.id]);
+    const left: string[] = [];
+    for await (const k of await store.kv.keys()) left.push(k);
+    expect(left).toEqual([`${oldButPending.id}.spec`]);
   });
 
   it('waitForTerminal follows the state key', async () => {

@@ -2,7 +2,7 @@ import type { KV, NatsConnection } from 'nats';
 import { JsApiCode, ensureKv, followStream, isJsApiError, stateReplicas } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job, JobId, JobSpec, JobType } from './job.js';
-import { decodeSpec, decodeState, encodeSpec, encodeState, type JobState } from './job-codec.js';
+import { decodeSpec, decodeState, encodeSpec, encodeState, hasInitialState, initialState, type JobState } from './job-codec.js';
 import { isTerminalStatus, type JobStatus } from './job-status.js';
 
 /** The KV bucket holding every job. */
@@ -17,7 +17,10 @@ export interface JobStoreOptions {
   bucket?: string;
 }
 
-/** A job with the KV revision of its `<id>.state` key, which the single writer updates against. */
+/**
+ * A job with the KV revision of its `<id>.state` key, which the single writer updates against;
+ * 0 while the job is stored as its spec alone (the first state write then creates the key).
+ */
 export interface StoredJob {
   readonly job: Job;
   readonly revision: number;
@@ -41,9 +44,12 @@ const stateKey = (id: JobId) => `${id}.state`;
 /**
  * Jobs in a NATS KV bucket, two keys per job: `<id>.spec` written once with `kv.create()` and
  * `<id>.state` (status + progress) rewritten on every change, so frequent progress writes never
- * rewrite the spec. Written only by the coordinator leader's registry (a single writer, see
- * TOOLCHAIN.md); state updates still name the revision they replace, so a deposed leader's
- * late write fails instead of overwriting its successor's.
+ * rewrite the spec. A new job is stored as its spec alone (with its creator's claim): its state
+ * is "pending, claimed by its creator" until the first change creates `<id>.state`, so creating
+ * a job costs one KV create, not two (a burst of 10,000 due schedules is bounded by them).
+ * Written only by the coordinator leader's registry (a single writer, see TOOLCHAIN.md); state
+ * updates still name the revision they replace (0: the key must not exist yet), so a deposed
+ * leader's late write fails instead of overwriting its successor's.
  */
 export class JobStore {
   constructor(
@@ -61,16 +67,18 @@ export class JobStore {
   }
 
   /**
-   * Stores a new job. Throws a DuplicateObject CairnError when the id is taken, so the caller
-   * can take another id.
+   * Stores a new job: its spec alone when its state is the initial one (a pending job that
+   * nothing has happened to), else its spec then its state. Throws a DuplicateObject
+   * CairnError when the id is taken, so the caller can take another id.
    */
   async create(job: Job): Promise<StoredJob> {
     try {
-      await this.kv.create(specKey(job.id), encodeSpec(job.id, job.spec));
+      await this.kv.create(specKey(job.id), encodeSpec(job.id, job.spec, job));
     } catch (err) {
       if (isExistsError(err)) throw new CairnError(ErrorCode.DuplicateObject, `job ${job.id} already exists`, { cause: err });
       throw unavailable(`cannot create job ${job.id}`, err);
     }
+    if (hasInitialState(job)) return { job, revision: 0 };
     try {
       const revision = await this.kv.create(stateKey(job.id), encodeState(job));
       return { job, revision };
@@ -80,16 +88,24 @@ export class JobStore {
   }
 
   /**
-   * Stores new jobs, up to `window` of them in flight at once (each its spec, then its state,
-   * as `create`). Each result is the stored job or the error `create` would have thrown.
+   * Stores new jobs, up to `window` of them in flight at once (each as `create` does). Each
+   * result is the stored job or the error `create` would have thrown; `onStored` is called as
+   * each one is stored.
    */
-  async createMany(jobs: readonly Job[], window = CREATE_WINDOW): Promise<Array<StoredJob | Error>> {
+  async createMany(jobs: readonly Job[], options: { window?: number; onStored?: (stored: StoredJob) => void } = {}): Promise<Array<StoredJob | Error>> {
+    const { window = CREATE_WINDOW, onStored } = options;
     const results: Array<StoredJob | Error> = new Array(jobs.length);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < jobs.length) {
         const i = next++;
-        results[i] = await this.create(jobs[i]!).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+        try {
+          const stored = await this.create(jobs[i]!);
+          results[i] = stored;
+          onStored?.(stored);
+        } catch (err) {
+          results[i] = err instanceof Error ? err : new Error(String(err));
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(window, jobs.length) }, worker));
@@ -103,8 +119,10 @@ export class JobStore {
   async getWithRevision(id: JobId): Promise<StoredJob | undefined> {
     try {
       const [spec, state] = await Promise.all([this.kv.get(specKey(id)), this.kv.get(stateKey(id))]);
-      if (!spec || spec.operation !== 'PUT' || !state || state.operation !== 'PUT') return undefined;
-      return { job: assemble(id, decodeSpec(spec.value).spec, decodeState(id, state.value)), revision: state.revision };
+      if (!spec || spec.operation !== 'PUT') return undefined;
+      // A purged state with its spec still there is a sweep half done: the job is gone.
+      if (state && state.operation !== 'PUT') return undefined;
+      return withState(id, spec.value, state ?? undefined);
     } catch (err) {
       throw unavailable(`cannot read job ${id}`, err);
     }
@@ -112,11 +130,13 @@ export class JobStore {
 
   /**
    * Replaces a job's state (status and progress; the spec is never rewritten). `revision` is
-   * the state revision the caller last saw; a mismatch means another coordinator wrote the job
-   * and fails with a retryable NotLeader CairnError. Returns the new revision.
+   * the state revision the caller last saw (0: none stored yet, the job is as created); a
+   * mismatch means another coordinator wrote the job and fails with a retryable NotLeader
+   * CairnError. Returns the new revision.
    */
   async updateState(job: Job, revision: number): Promise<number> {
     try {
+      if (revision === 0) return await this.kv.create(stateKey(job.id), encodeState(job));
       return await this.kv.update(stateKey(job.id), encodeState(job), revision);
     } catch (err) {
       if (isExistsError(err)) {
@@ -145,39 +165,34 @@ export class JobStore {
     let decoded = 0;
     for (const [key, e] of entries) {
       if (++decoded % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      if (!key.endsWith('.state')) continue;
-      const id = key.slice(0, -'.state'.length);
-      const spec = entries.get(specKey(id));
-      if (!spec) continue;
-      out.push({ job: assemble(id, decodeSpec(spec.value).spec, decodeState(id, e.value)), revision: e.revision });
+      if (!key.endsWith('.spec')) continue;
+      const id = key.slice(0, -'.spec'.length);
+      out.push(withState(id, e.value, entries.get(stateKey(id))));
     }
     return out.sort((a, b) => compareIds(a.job.id, b.job.id));
   }
 
   /**
-   * Purges terminal jobs that finished more than `retentionMs` before `nowMs`, and specs
-   * whose state was never written (a coordinator died mid-create) once as old. Returns the
-   * purged ids.
+   * Purges terminal jobs that finished more than `retentionMs` before `nowMs`. A job stored
+   * as its spec alone is pending, never expired. Returns the purged ids.
    */
   async sweep(nowMs: number, retentionMs: number = DEFAULT_JOB_RETENTION_MS): Promise<JobId[]> {
     const cutoff = nowMs - retentionMs;
     const entries = await this.readAll();
     const purged: JobId[] = [];
     for (const [key, e] of entries) {
-      if (!key.endsWith('.spec')) continue;
-      const id = key.slice(0, -'.spec'.length);
-      const stateEntry = entries.get(stateKey(id));
-      let expired: boolean;
-      if (stateEntry) {
-        const state = decodeState(id, stateEntry.value);
-        expired = isTerminalStatus(state.status) && (state.finishedAtMs ?? state.modifiedAtMs) < cutoff;
-      } else {
-        expired = decodeSpec(e.value).spec.createdAtMs < cutoff;
+      if (!key.endsWith('.state')) continue;
+      const id = key.slice(0, -'.state'.length);
+      // A state left by a sweep that purged the spec and stopped there: finish it.
+      const orphan = !entries.has(specKey(id));
+      if (!orphan) {
+        const state = decodeState(id, e.value);
+        if (!isTerminalStatus(state.status) || (state.finishedAtMs ?? state.modifiedAtMs) >= cutoff) continue;
       }
-      if (!expired) continue;
       try {
+        // The spec first: a spec left alone would read as a new pending job.
+        if (!orphan) await this.kv.purge(specKey(id));
         await this.kv.purge(stateKey(id));
-        await this.kv.purge(specKey(id));
       } catch (err) {
         throw unavailable(`cannot purge job ${id}`, err);
       }
@@ -232,11 +247,13 @@ export class JobStore {
       throw unavailable(`cannot read job ${id}`, err);
     }
     if (!specEntry || specEntry.operation !== 'PUT') throw notFound(id);
-    const spec = decodeSpec(specEntry.value).spec;
+    const { spec, creator } = decodeSpec(specEntry.value);
     const watch = await this.kv.watch({ key: stateKey(id) });
     const onAbort = () => watch.stop();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      // The watch says nothing about a state key not written yet: the job is then as created.
+      if (!(await this.hasState(id))) yield assemble(id, spec, initialState(spec, creator));
       for await (const e of watch) {
         if (e.operation !== 'PUT') throw notFound(id);
         const job = assemble(id, spec, decodeState(id, e.value));
@@ -248,6 +265,15 @@ export class JobStore {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       watch.stop();
+    }
+  }
+
+  private async hasState(id: JobId): Promise<boolean> {
+    try {
+      const e = await this.kv.get(stateKey(id));
+      return e !== null && e.operation === 'PUT';
+    } catch (err) {
+      throw unavailable(`cannot read job ${id}`, err);
     }
   }
 
@@ -286,6 +312,13 @@ export class JobStore {
 
 function assemble(id: JobId, spec: JobSpec, state: JobState): Job {
   return { id, spec, ...state };
+}
+
+/** A job from its spec's bytes and its state entry, or its initial state when none is stored (revision 0). */
+function withState(id: JobId, specBytes: Uint8Array, state: { value: Uint8Array; revision: number } | undefined): StoredJob {
+  const { spec, creator } = decodeSpec(specBytes);
+  if (!state) return { job: assemble(id, spec, initialState(spec, creator)), revision: 0 };
+  return { job: assemble(id, spec, decodeState(id, state.value)), revision: state.revision };
 }
 
 function matches(j: Job, f: JobFilter): boolean {
