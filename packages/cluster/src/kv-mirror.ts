@@ -1,6 +1,6 @@
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { onReconnect } from './stream-follower.js';
+import { watchConnection } from './nats-connection.js';
 
 export interface KvMirrorOptions {
   /** Called with a value that `decode` refused (the entry is left out). */
@@ -31,7 +31,7 @@ export class KvMirror<T> {
     private readonly o: KvMirrorOptions,
     nc: NatsConnection,
   ) {
-    this.stopStatus = onReconnect(nc, () => this.restart());
+    this.stopStatus = watchConnection(nc, (change) => change === 'reconnect' && this.restart());
   }
 
   /** Opens the mirror; resolves once every stored key is loaded. */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry, NatsConnection, Subscription } from 'nats';
 import { JsApiCode, isJsApiError, isNoResponders } from './nats-errors.js';
 import { retryNats } from './nats-retry.js';
+import { watchConnection } from './nats-connection.js';
 
 const LEASE_KEY = 'leader';
 /** The holder answers requests on this subject while it holds the lease. */
@@ -80,7 +81,12 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   private stopStatus: (() => void) | undefined;
   private readonly tickMs: number;
   private readonly stepDownAfterMs: number;
-  private readonly incarnation = randomUUID();
+  /**
+   * Stamped in every entry this instance writes, to recognise its own writes (see
+   * LeaderInfo.incarnation). Renewed on stepping down: an entry of a term given up is not
+   * this instance's to adopt again.
+   */
+  private incarnation = randomUUID();
 
   constructor(
     private readonly kv: KV,
@@ -157,30 +163,20 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
 
   private stepDown(reason: string): void {
     this.revision = 0;
+    this.incarnation = randomUUID();
     this.withdrawPresence();
     this.emit('lost', reason);
   }
 
   /** Tracks whether this process's connection is up (a holder cut off must step down). */
   private followConnection(nc: NatsConnection): () => void {
-    let stopped = false;
-    const statuses = nc.status();
-    void (async () => {
-      for await (const st of statuses) {
-        if (stopped) break;
-        if (st.type === 'disconnect') this.disconnectedSinceMs ??= Date.now();
-        else if (st.type === 'reconnect') this.disconnectedSinceMs = undefined;
-        // Interest seen through a server this process just left or joined proves nothing:
-        // a standby counts the holder's absence afresh.
-        if (st.type === 'disconnect' || st.type === 'reconnect') this.absentSinceMs = undefined;
-      }
-      // The statuses end when the connection closes: cut off for good.
-      if (!stopped) this.disconnectedSinceMs ??= Date.now();
-    })().catch(() => undefined);
-    return () => {
-      stopped = true;
-      (statuses as unknown as { stop?: () => void }).stop?.();
-    };
+    return watchConnection(nc, (change) => {
+      if (change === 'reconnect') this.disconnectedSinceMs = undefined;
+      else this.disconnectedSinceMs ??= Date.now();
+      // Interest seen through a server this process just left or joined proves nothing:
+      // a standby counts the holder's absence afresh.
+      this.absentSinceMs = undefined;
+    });
   }
 
   private announcePresence(): void {
@@ -198,19 +194,19 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   }
 
   /**
-   * A standby's check of the holder: breaks the lease once the holder's presence has been
+   * A standby's check of the holder: breaks the lease (and says so) once the holder's presence has been
    * missing for the grace period (see the class comment). Anything but "no responders" (an
    * answer, a timeout, this process's own connection being down) proves nothing either way
    * and restarts the count only when the holder answered.
    */
-  private async checkHolder(entry: KvEntry): Promise<void> {
-    if (!this.presence || entry.operation !== 'PUT') return;
+  private async checkHolder(entry: KvEntry): Promise<boolean> {
+    if (!this.presence || entry.operation !== 'PUT') return false;
     try {
       await this.presence.request(LEADER_PRESENCE_SUBJECT, new Uint8Array(0), { timeout: PRESENCE_PROBE_TIMEOUT_MS });
       this.absentSinceMs = undefined;
-      return;
+      return false;
     } catch (err) {
-      if (!isNoResponders(err) || this.disconnectedSinceMs !== undefined) return;
+      if (!isNoResponders(err) || this.disconnectedSinceMs !== undefined) return false;
     }
     const now = Date.now();
     if (this.absentSinceMs === undefined || entry.revision !== this.absentRevision) {
@@ -219,13 +215,16 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
       // after a NATS server died, while the holder renewed).
       this.absentSinceMs = now;
       this.absentRevision = entry.revision;
-      return;
+      return false;
     }
-    if (now - this.absentSinceMs < PRESENCE_GRACE_MS) return;
+    if (now - this.absentSinceMs < PRESENCE_GRACE_MS) return false;
     // Neither present nor renewing for the grace period: delete exactly that revision, so a
     // renewal that lands meanwhile makes the delete fail.
-    await this.kv.delete(LEASE_KEY, { previousSeq: entry.revision }).catch(() => undefined);
     this.absentSinceMs = undefined;
+    return this.kv.delete(LEASE_KEY, { previousSeq: entry.revision }).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async tryAcquire(): Promise<void> {
@@ -241,8 +240,9 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
       // An earlier attempt of ours landed although its answer was lost (a timeout during a
       // NATS election): the lease is ours since that attempt was sent.
       if (entry && mine) this.becomeLeader(entry.revision, mine.acquiredAtMs);
-      // Held by someone else: is the holder still there?
-      else if (entry) await this.checkHolder(entry);
+      // Held by someone else: is the holder still there? Once its lease is broken, compete
+      // at once rather than a tick later.
+      else if (entry && (await this.checkHolder(entry)) && !this.stopped) await this.tryAcquire();
     }
   }
 

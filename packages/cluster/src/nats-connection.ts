@@ -128,3 +128,30 @@ async function explainTlsFailure(url: string, servers: string[], auth: NatsAuth,
   }
   return undefined;
 }
+
+/** What `watchConnection` reports: the connection dropped, came back (to any server), or closed for good. */
+export type ConnectionChange = 'disconnect' | 'reconnect' | 'closed';
+
+/**
+ * Calls `fn` on each change of the connection's link to NATS, until the returned stop is
+ * called. The one place cairn follows a connection's status: watchers restart on a
+ * reconnect (what lived on the old server is worth starting afresh), the lease holder steps
+ * down when cut off.
+ */
+export function watchConnection(nc: NatsConnection, fn: (change: ConnectionChange) => void): () => void {
+  let stopped = false;
+  const statuses = nc.status();
+  void (async () => {
+    for await (const s of statuses) {
+      if (stopped) return;
+      if (s.type === 'disconnect' || s.type === 'reconnect') fn(s.type);
+    }
+    // The statuses end when the connection closes.
+    if (!stopped) fn('closed');
+  })().catch(() => undefined);
+  return () => {
+    stopped = true;
+    // Ends the iterator: nats.js removes the listener when its iterator is stopped.
+    (statuses as unknown as { stop?: () => void }).stop?.();
+  };
+}

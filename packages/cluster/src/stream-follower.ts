@@ -1,7 +1,9 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg, NatsConnection } from 'nats';
 import { ConsumerDebugEvents, ConsumerEvents, DeliverPolicy } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { boundedConsume } from './bounded-consume.js';
 import { CONSUME_EXPIRES_MS } from './jetstream-setup.js';
+import { watchConnection } from './nats-connection.js';
 import { JsApiCode, isJsApiError } from './nats-errors.js';
 
 export interface FollowOptions {
@@ -24,8 +26,16 @@ export interface FollowOptions {
  */
 const STALL_MS = Math.max(10_000, 2.5 * CONSUME_EXPIRES_MS);
 
-/** How long setting up a consumer may take before the attempt starts over. */
-const SETUP_STALL_MS = 5000;
+/**
+ * How long setting up a consumer may take before the attempt starts over: short, so that a
+ * follower whose stream was electing a leader asks the new one soon after the election
+ * (nats.js's own set-up retries back off and can hang; an election takes 4-9 s). After
+ * SETUP_STALLS_BEFORE_BACKOFF stalls in a row, longer than an election, the window doubles
+ * with each further one, so that a machine too loaded to set one up that fast still gets there.
+ */
+const SETUP_STALL_MIN_MS = 2500;
+const SETUP_STALL_MAX_MS = 20_000;
+const SETUP_STALLS_BEFORE_BACKOFF = 4;
 
 /**
  * The server sends an idle heartbeat every half pull period; after this many missed in a
@@ -49,6 +59,7 @@ const MISSED_HEARTBEATS_TO_RESTART = 3;
 export async function* followStream(nc: NatsConnection, js: JetStreamClient, stream: string, o: FollowOptions = {}): AsyncGenerator<JsMsg> {
   let next = Math.max(0, o.fromSeq ?? 0);
   const signal = o.signal;
+  let setupStalls = 0;
   while (!signal?.aborted) {
     // One attempt: ends on a reconnect, a stall, or the caller's signal, also while nats.js is
     // still setting the consumer up (it retries that internally and can hang there).
@@ -59,13 +70,17 @@ export async function* followStream(nc: NatsConnection, js: JetStreamClient, str
       void messages?.close().catch(() => undefined);
     };
     signal?.addEventListener('abort', restart, { once: true });
-    const stopWatching = onReconnect(nc, restart);
+    const stopWatching = watchConnection(nc, (change) => change === 'reconnect' && restart());
     let lastActivity = Date.now();
     const stallCheck = setInterval(() => {
       // Setting the consumer up is a couple of requests: one that has not finished in a few
       // of their timeouts is stuck on a stream that changed leader, and a fresh attempt asks
       // the new one.
-      if (Date.now() - lastActivity > (messages === undefined ? SETUP_STALL_MS : STALL_MS)) restart();
+      const setupStallMs = Math.min(SETUP_STALL_MAX_MS, SETUP_STALL_MIN_MS * 2 ** Math.max(0, setupStalls - SETUP_STALLS_BEFORE_BACKOFF + 1));
+      if (messages === undefined && Date.now() - lastActivity > setupStallMs) {
+        setupStalls++;
+        restart();
+      } else if (messages !== undefined && Date.now() - lastActivity > STALL_MS) restart();
     }, 500);
     try {
       const consumer = await abortable(
@@ -75,10 +90,11 @@ export async function* followStream(nc: NatsConnection, js: JetStreamClient, str
         }),
         attempt.signal,
       );
-      const pending = consumer.consume({ max_messages: o.maxMessages ?? 256, expires: CONSUME_EXPIRES_MS });
+      const pending = boundedConsume(consumer, { max_messages: o.maxMessages ?? 256, expires: CONSUME_EXPIRES_MS });
       // Should the attempt end while nats.js still sets up, close what it sets up late.
       pending.then((m) => attempt.signal.aborted && void m.close().catch(() => undefined)).catch(() => undefined);
       messages = await abortable(pending, attempt.signal);
+      setupStalls = 0;
       const live = messages;
       void (async () => {
         for await (const s of await live.status()) {
@@ -127,24 +143,4 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/**
- * Calls `fn` each time the connection reconnects (to the same or another server): consumers
- * and watches that lived on the old server are then worth starting afresh. Returns the stop.
- */
-export function onReconnect(nc: NatsConnection, fn: () => void): () => void {
-  let stopped = false;
-  const statuses = nc.status();
-  void (async () => {
-    for await (const s of statuses) {
-      if (stopped) break;
-      if (s.type === 'reconnect') fn();
-    }
-  })().catch(() => undefined);
-  return () => {
-    stopped = true;
-    // Ends the iterator: nats.js removes the listener when its iterator is stopped.
-    (statuses as unknown as { stop?: () => void }).stop?.();
-  };
 }

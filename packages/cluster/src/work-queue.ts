@@ -90,16 +90,18 @@ export class WorkQueue {
     const ackWaitMs = o.ackWaitMs ?? 15_000;
     const maxAttempts = o.maxAttempts ?? 5;
     const localityFilter = o.localityFilter ?? [];
-    await this.ensureJobConsumer(jobId, undefined, { ackWaitMs, maxAttempts });
+    // Side by side: each create waits for the JetStream meta leader, which after a NATS
+    // server loss may be electing; one after another, they would wait it out in turn.
+    const creates = [this.ensureJobConsumer(jobId, undefined, { ackWaitMs, maxAttempts })];
     if (o.routed) {
       const route: JobRoute = { localityFilter, consumer: { ackWaitMs, maxAttempts }, queued: new Map(), consumers: new Set() };
       this.routes.set(jobId, route);
       for (const n of this.nodes.list()) {
         if (!localityMatches(n.locality, localityFilter)) continue;
-        await this.ensureJobConsumer(jobId, n.nodeId, route.consumer);
-        route.consumers.add(n.nodeId);
+        creates.push(this.ensureJobConsumer(jobId, n.nodeId, route.consumer).then(() => void route.consumers.add(n.nodeId)));
       }
     }
+    await Promise.all(creates);
     const a: WorkAnnouncement = { jobId, kind: o.kind, localityFilter, ackWaitMs, maxAttempts, routed: o.routed ?? false };
     await this.announcements.put(jobId, WorkAnnouncement.encode(a).finish());
   }
