@@ -131,44 +131,54 @@ export class DataFileWriter {
    */
   add(rev: MvccRevision): Promise<void> {
     try {
-      this.checkOpen();
-      const { key, ts, value } = rev;
-      const prev = this.prevKey;
-      const prevLength = this.prevKeyLength;
-      let shared = 0;
-      let isNewKey = true;
-      if (this.entries > 0) {
-        const max = Math.min(prevLength, key.length);
-        while (shared < max && prev[shared] === key[shared]) shared++;
-        const c = shared < max ? (key[shared] as number) - (prev[shared] as number) : key.length - prevLength;
-        if (c < 0 || (c === 0 && ts >= this.lastTs)) {
-          throw new CairnError(
-            ErrorCode.InvalidArgument,
-            c < 0
-              ? 'data file revisions out of order: keys must ascend'
-              : 'data file revisions out of order: timestamps of a key must strictly descend',
-          );
-        }
-        isNewKey = c !== 0;
-      }
-      const block = this.block;
-      if (block.entries === 0) {
-        this.blockFirstKey = new Uint8Array(key);
-        shared = 0;
-      }
-      block.add(key, shared, ts, value);
-      if (isNewKey) {
-        this.rememberKey(key, shared);
-        if (value !== null) this.rows++;
-      }
-      if (this.entries === 0) this.firstKey = new Uint8Array(key);
-      this.entries++;
-      this.logicalBytes += key.length + (value === null ? 0 : value.length);
-      this.lastTs = ts;
-      return block.size >= this.blockSize ? this.flushBlock() : RESOLVED;
+      return this.write(rev) ?? RESOLVED;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * `add`, for a caller adding many revisions: returns a promise to await only when the
+   * revision closed a block (about one in a block's worth), else undefined, so the caller
+   * skips an await per revision. Throws (rather than rejects) on a revision out of order.
+   * The revision is copied before this returns: its buffers may change right after.
+   */
+  write(rev: MvccRevision): Promise<void> | undefined {
+    this.checkOpen();
+    const { key, ts, value } = rev;
+    const prev = this.prevKey;
+    const prevLength = this.prevKeyLength;
+    let shared = 0;
+    let isNewKey = true;
+    if (this.entries > 0) {
+      const max = Math.min(prevLength, key.length);
+      while (shared < max && prev[shared] === key[shared]) shared++;
+      const c = shared < max ? (key[shared] as number) - (prev[shared] as number) : key.length - prevLength;
+      if (c < 0 || (c === 0 && ts >= this.lastTs)) {
+        throw new CairnError(
+          ErrorCode.InvalidArgument,
+          c < 0
+            ? 'data file revisions out of order: keys must ascend'
+            : 'data file revisions out of order: timestamps of a key must strictly descend',
+        );
+      }
+      isNewKey = c !== 0;
+    }
+    const block = this.block;
+    if (block.entries === 0) {
+      this.blockFirstKey = new Uint8Array(key);
+      shared = 0;
+    }
+    block.add(key, shared, ts, value);
+    if (isNewKey) {
+      this.rememberKey(key, shared);
+      if (value !== null) this.rows++;
+    }
+    if (this.entries === 0) this.firstKey = new Uint8Array(key);
+    this.entries++;
+    this.logicalBytes += key.length + (value === null ? 0 : value.length);
+    this.lastTs = ts;
+    return block.size >= this.blockSize ? this.flushBlock() : undefined;
   }
 
   /** Keeps the last key in a reused buffer: no allocation per entry. */

@@ -231,6 +231,30 @@ describe('DataFileWriter → DataFileReader', () => {
     await expect(failing.finish()).rejects.toBe(boom);
   });
 
+  it('write asks for an await only when a block closes, and copies the value at once', async () => {
+    const revs = randomRevisions(2_000, 12);
+    const chunks: Uint8Array[] = [];
+    const w = new DataFileWriter({ blockSize: 1024, sink: (c) => void chunks.push(c) });
+    let awaited = 0;
+    const scratch = new Uint8Array(4096);
+    for (const r of revs) {
+      // The caller's buffer is overwritten right after each write: the writer kept its copy.
+      const value = r.value === null ? null : scratch.subarray(0, r.value.length);
+      value?.set(r.value as Uint8Array);
+      const flushed = w.write({ key: r.key, ts: r.ts, value });
+      scratch.fill(0xee);
+      if (flushed) {
+        awaited++;
+        await flushed;
+      }
+    }
+    const summary = await w.finish();
+    expect(awaited).toBeGreaterThan(0);
+    expect(awaited).toBe(summary.blocks - 1);
+    expect(norm(await readAll(new DataFileReader('f', bytesSource(new Uint8Array(Buffer.concat(chunks))))))).toEqual(norm(revs));
+    expect(() => w.write(revs[0] as MvccRevision)).toThrow(/finished/);
+  });
+
   it('keeps its own copy of keys the caller reuses', async () => {
     const buf = Buffer.alloc(3); // Buffer.slice() is a view: the writer must not rely on it
     const chunks: Uint8Array[] = [];

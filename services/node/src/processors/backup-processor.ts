@@ -1,5 +1,5 @@
 import type { NatsConnection } from 'nats';
-import { DataFileWriter, dataFileName, type MvccRevision } from '@cairn/backup-format';
+import { DataFileWriter, dataFileName } from '@cairn/backup-format';
 import { joinPath, openStorage, openWritePipe, type ExternalStorage, type StorageContext } from '@cairn/cloud';
 import type { MvccStore } from '@cairn/mvcc';
 import { BackupWorkItem, BackupWorkResult, type BackupFile, type LocalityTier } from '@cairn/proto';
@@ -55,15 +55,17 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
     }, item.replicas);
     const targetFileSize = Number(item.targetFileSize);
     for await (const batch of revisions) {
-      if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
       for (const rev of batch) {
+        if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
         const newKey = !lastKey || Buffer.compare(lastKey, rev.key) !== 0;
         if (current && newKey && current.writer.bytesWritten >= targetFileSize) {
           files.push(await current.finish(rev.key));
           current = undefined;
         }
         current ??= openFile(deps, storage, locality, files.length === 0 ? span.start : rev.key, item.encryptionKey);
-        await current.add(rev);
+        // Awaited only when the revision closed a block, not once per revision.
+        const flushed = current.writer.write(rev);
+        if (flushed) await flushed;
         if (newKey) lastKey = rev.key;
       }
     }
@@ -82,7 +84,6 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
 
 interface OpenFile {
   writer: DataFileWriter;
-  add(rev: MvccRevision): Promise<void>;
   finish(end: Uint8Array): Promise<BackupFile>;
   abort(err: Error): Promise<void>;
 }
@@ -96,7 +97,6 @@ function openFile(deps: ProcessorDeps, storage: ExternalStorage, locality: strin
   });
   return {
     writer,
-    add: (rev) => writer.add(rev),
     abort: (err) => pipe.abort(err),
     finish: async (end) => {
       const summary = await writer.finish();
