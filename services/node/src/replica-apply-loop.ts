@@ -17,6 +17,8 @@ import type { AppliedPosition } from './applied-position.js';
 import type { RangeTable } from './range-table.js';
 
 export const META_APPLIED_SEQ = 'applied-seq';
+/** Staged restore batches (~256 kB each) written but not yet committed, per replica. */
+const INGEST_COMMITS_IN_FLIGHT = 4;
 export const META_RANGES = 'ranges';
 
 export function encodeSeq(seq: number): Uint8Array {
@@ -109,12 +111,20 @@ export class ReplicaApplyLoop {
       try {
         this.jsm ??= await this.nc.jetstreamManager();
         let rows = 0;
+        // A few batches commit while the next ones are read and written: LMDB commits queued
+        // transactions together, so a replica waits for one commit per few batches, not each.
+        const committing: Promise<void>[] = [];
         for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, this.abort.signal)) {
           const ops = [];
           for (const op of batch) if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
-          await this.store.applyBatch(ops, ts);
+          const commit = this.store.applyBatch(ops, ts);
+          // Observed below; after a failed read the same keys are written again anyway.
+          commit.catch(() => undefined);
+          committing.push(commit);
+          if (committing.length >= INGEST_COMMITS_IN_FLIGHT) await committing.shift();
           rows += ops.length;
         }
+        await Promise.all(committing);
         this.log.info({ seq, subject: ref.subject, rows }, 'restored rows loaded');
         return;
       } catch (err) {
