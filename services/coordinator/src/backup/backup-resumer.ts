@@ -77,7 +77,8 @@ export class BackupResumer implements Resumer {
       let previousCheckpoint: string | undefined;
       const total = d.spans.length;
       if (done.size < total) {
-        await ctx.setProgress(done.size / total, 'exporting spans');
+        // With the counts from the start (also after an adoption): SHOW JOB and the CLI read them.
+        await ctx.setProgress(done.size / total, spanStatus('exporting', done.size, total, loggedBytes(done)));
         for await (const r of results) {
           done.set(r.itemId, BackupWorkResult.decode(r.payload).files);
           const finished = done.size >= total;
