@@ -81,17 +81,20 @@ export class BackupResumer implements Resumer {
         await ctx.setProgress(done.size / total, spanStatus('exporting', done.size, total, loggedBytes(done)));
         for await (const r of results) {
           done.set(r.itemId, BackupWorkResult.decode(r.payload).files);
-          const finished = done.size >= total;
-          if (finished || Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
+          // The last item needs no checkpoint of its own: the job's progress below carries
+          // every span, and the manifest follows (a small incremental spent a progress write,
+          // two file writes and two deletes on it).
+          if (done.size >= total) break;
+          if (Date.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
             const cp = this.checkpoint(d, done);
             ctx.setSpanProgress({ done: done.size, total, bytes: loggedBytes(done), rows: loggedRows(done) });
             await ctx.setProgress(Math.min(0.99, done.size / total), spanStatus('exporting', done.size, total, loggedBytes(done)), cp);
             previousCheckpoint = await this.writeCheckpointFile(collection, d.layerPath, cp, previousCheckpoint, key);
             lastCheckpoint = Date.now();
           }
-          if (finished) break;
         }
       }
+      ctx.setSpanProgress({ done: done.size, total, bytes: loggedBytes(done), rows: loggedRows(done) });
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup interrupted');
       const files = [...done.values()].flat();
       await ctx.setProgress(0.99, 'writing manifest', this.checkpoint(d, done));
