@@ -54,6 +54,11 @@ export function isNoResponders(err: unknown): boolean {
   return jsApiCode(err) === undefined && String(statusCode(err)) === NatsErrorCode.NoResponders;
 }
 
+/** A request that went unanswered for its whole timeout (it has already waited). */
+export function isTimeout(err: unknown): boolean {
+  return jsApiCode(err) === undefined && String(statusCode(err)) === NatsErrorCode.Timeout;
+}
+
 /**
  * True for failures that come from NATS being briefly unable to answer, not from the request:
  * a timeout, no responders (the server a request went to has no JetStream leader for the

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { isNoResponders, isTransientNatsError, reasonOf } from './nats-errors.js';
+import { isNoResponders, isTimeout, isTransientNatsError, reasonOf } from './nats-errors.js';
 
 export interface NatsRetryOptions {
   /** What is being done, for the error raised when retries run out ("cannot update job 7"). */
@@ -35,12 +35,13 @@ export function natsRetryLog(log: { warn(o: object, msg: string): void; info(o: 
 }
 
 /**
- * Pause cap after "no responders": the server answers that at once while a stream has no
- * leader (nobody subscribes to its subjects or API during the election), so asking often
- * costs little and finds the new leader within this of its election, where the doubling
- * pause would add up to `maxDelayMs`.
+ * Pause cap after "no responders" or a timeout. "No responders" comes at once while a stream
+ * has no leader (nobody subscribes to its subjects during the election), so asking often
+ * costs little; a timeout has already waited its whole length. Either way the doubling
+ * pause would add up to `maxDelayMs` after the election ends; this finds the new leader
+ * within this of it.
  */
-const NO_RESPONDERS_MAX_DELAY_MS = 250;
+const ELECTION_MAX_DELAY_MS = 250;
 
 /** Operations retried for less than this go unreported: a leader election takes longer. */
 const REPORT_AFTER_MS = 1000;
@@ -90,7 +91,7 @@ export async function retryNats<T>(attempt: (n: number) => Promise<T>, o: NatsRe
         });
       }
       o.onRetry?.(err, n);
-      const pause = isNoResponders(err) ? Math.min(delay, NO_RESPONDERS_MAX_DELAY_MS) : delay;
+      const pause = isNoResponders(err) || isTimeout(err) ? Math.min(delay, ELECTION_MAX_DELAY_MS) : delay;
       await sleep(pause * (0.75 + Math.random() * 0.5), undefined, o.signal ? { signal: o.signal } : {}).catch(() => undefined);
       delay = Math.min(maxDelay, delay * 2);
     }
