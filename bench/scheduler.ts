@@ -25,7 +25,7 @@ import { JobRegistry, JobStore, type Job } from '@cairn/jobs';
 import { planCreateSchedule, scheduleIdGenerator, ScheduleStore, type BackupSchedule } from '@cairn/schedules';
 import { parseOne, type CreateScheduleStatement } from '@cairn/sql';
 import { startNatsCluster, startNatsServer } from '@cairn/testing';
-import { positiveInt, procStatusBytes, warnIfBusy } from './lib/common.js';
+import { monotonicMicros, positiveInt, procStatusBytes, warnIfBusy } from './lib/common.js';
 
 const { values } = parseArgs({
   options: {
@@ -79,6 +79,8 @@ interface PhaseResult {
   /** Peak RssAnon of this process (the coordinator's scheduler, registry and stores), bytes. */
   peakAnonBytes: number;
   seconds: number;
+  /** CLOCK_MONOTONIC µs from the first run's due time to the last job stored, to cut a `--cpu-prof` profile to the phase. */
+  clockMicros: { start: number; end: number };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -173,6 +175,8 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
   clearInterval(sampler);
   const cpu = process.cpuUsage(cpu0);
   const wallMs = Date.now() - wall0;
+  const [mono, wall] = [monotonicMicros(), Date.now()];
+  const clockMicros = { start: mono - (wall - firstDue) * 1000, end: mono - (wall - Math.max(...storedAt.values())) * 1000 };
   daemon.stop();
 
   // Scheduled time per schedule (what the run was due at) against its job's creation.
@@ -198,6 +202,7 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
     heapMiB: heap / 2 ** 20,
     peakAnonBytes: anon,
     seconds: wallMs / 1000,
+    clockMicros,
   };
 }
 

@@ -77,4 +77,4 @@ export {
   type ShowSchedulesRow,
 } from './show-schedules.js';
 export { decodeSchedule, encodeSchedule } from './schedule-codec.js';
-export { SCHEDULES_BUCKET, ScheduleStore, type ScheduleStoreOptions } from './schedule-store.js';
+export { SCHEDULES_BUCKET, ScheduleStore, type RunRecord, type ScheduleStoreOptions } from './schedule-store.js';

@@ -133,4 +133,53 @@ describe('ScheduleStore (real nats-server)', () => {
     expect(stored[0]?.nextRunMs).toBe(Date.UTC(2024, 2, 1, 11));
     expect(stored[1]?.lastRun).toMatchObject({ jobId: '42', outcome: 'succeeded' });
   });
+
+  it('records a round of runs in a few writes, finishes them to their keys, and a next writer finishes a record left behind', async () => {
+    const bucket = `schedules_${randomUUID().slice(0, 8)}`;
+    const writer = await ScheduleStore.open(nc, { bucket, mirror: true });
+    const all = Array.from({ length: 300 }, (_, i) => create(`many${i}`, `RECURRING '@daily' FULL BACKUP ALWAYS`)[0]!);
+    await Promise.all(all.map((x) => writer.create(x)));
+    const started = all.map((x, i) => ({ ...x, nextRunMs: x.nextRunMs! + 86_400_000, lastRun: { scheduledAtMs: x.nextRunMs!, startedAtMs: NOW, jobId: String(1000 + i), outcome: 'running' as const, finishedAtMs: null, error: null } }));
+    const runKeys = async () => {
+      const out: string[] = [];
+      for await (const k of await writer.kv.keys('runs.>')) out.push(k);
+      return out;
+    };
+
+    const { outcomes, record } = await writer.recordRuns(started);
+    expect(outcomes.every((o) => o === undefined)).toBe(true);
+    // 300 schedules of a few hundred bytes: one record write, not 300.
+    expect(record.keys).toHaveLength(1);
+    expect(await runKeys()).toEqual(record.keys);
+    // The writer reads them at once; the keys themselves are not written yet, and listings
+    // never take a record for a schedule.
+    expect(await writer.get(started[5]!.id)).toEqual(started[5]);
+    const reader = await ScheduleStore.open(nc, { bucket });
+    expect(await reader.get(all[5]!.id)).toEqual(all[5]);
+    expect((await reader.list()).map((x) => x.id).sort()).toEqual(all.map((x) => x.id).sort());
+
+    // A change after the record (a run that failed to start) is what finishing writes.
+    const failed = { ...started[7]!, lastRun: { ...started[7]!.lastRun, outcome: 'failed' as const, finishedAtMs: NOW + 1 } };
+    await writer.put(failed);
+    await writer.finishRuns(record);
+    expect(await runKeys()).toEqual([]);
+    expect(await reader.get(started[5]!.id)).toEqual(started[5]);
+    expect(await reader.get(failed.id)).toEqual(failed);
+
+    // A writer that died between recording and finishing: the next one finishes the record,
+    // except for schedules written (or dropped) after it.
+    const again = started.map((x) => ({ ...x, nextRunMs: x.nextRunMs + 86_400_000 }));
+    const left = await writer.recordRuns(again);
+    expect(left.outcomes.every((o) => o === undefined)).toBe(true);
+    const altered = { ...started[1]!, label: 'altered after the record' };
+    await reader.put(altered);
+    await reader.delete(started[2]!.id);
+    const next = await ScheduleStore.open(nc, { bucket, mirror: true });
+    expect(await runKeys()).toEqual([]);
+    expect(await next.get(again[0]!.id)).toEqual(again[0]);
+    expect(await reader.get(again[9]!.id)).toEqual(again[9]);
+    expect(await reader.get(started[1]!.id)).toEqual(altered);
+    expect(await reader.get(started[2]!.id)).toBeUndefined();
+    expect(await next.list()).toHaveLength(299);
+  });
 });

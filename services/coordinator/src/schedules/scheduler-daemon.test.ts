@@ -90,6 +90,11 @@ describe('SchedulerDaemon', () => {
     expect(jobs.map((j) => j.id)).toEqual([after.lastRun!.jobId]);
     expect(after.nextRunMs).toBeGreaterThan(Date.now() + 60_000);
     expect(l.metrics).toMatchObject({ started: 1, succeeded: 1, failed: 0 });
+    // The round's run record is gone once the schedule's own key holds the run.
+    const left: string[] = [];
+    for await (const k of await l.store.kv.keys('runs.>')) left.push(k);
+    expect(left).toEqual([]);
+    expect((await ScheduleStore.open(nc, { bucket: b.schedules }).then((r) => r.get(s!.id)))?.lastRun?.jobId).toBe(after.lastRun!.jobId);
   });
 
   it('creates, under the recorded id, the job of a run whose leader died before creating it, exactly once', async () => {
@@ -108,6 +113,8 @@ describe('SchedulerDaemon', () => {
     const stored = await dying.store.get(s!.id);
     expect(stored?.lastRun).toMatchObject({ outcome: 'running', jobId: recorded });
     expect(await jobsOf(dying.jobs, s!.id)).toHaveLength(0);
+    // Recorded in the round's run record only: the schedule's own key still has no run.
+    expect((await ScheduleStore.open(nc, { bucket: b.schedules }).then((r) => r.get(s!.id)))?.lastRun).toBeNull();
 
     // The next leader finds the run without its job and creates it, once, as of the scheduled time.
     const next = await leader(b);

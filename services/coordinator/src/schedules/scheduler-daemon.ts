@@ -6,6 +6,7 @@ import {
   recordJobStarted,
   scheduledRunStatement,
   type BackupSchedule,
+  type RunRecord,
   type ScheduleStore,
 } from '@cairn/schedules';
 import type { BackupStatement } from '@cairn/sql';
@@ -93,6 +94,8 @@ export class SchedulerDaemon {
   /** Jobs of schedules that ended since the last round, by job id. */
   private readonly ended = new Map<string, Job>();
   private unsubscribe: (() => void) | undefined;
+  /** Run records whose schedules' own keys could not all be written yet: retried each round. */
+  private unfinished: RunRecord[] = [];
   /** The earliest next run of an ACTIVE schedule after the last round. */
   private nextDueMs = Number.POSITIVE_INFINITY;
   private readonly now: () => number;
@@ -180,6 +183,7 @@ export class SchedulerDaemon {
       await this.recover(await this.opts.store.list());
       this.recovered = true;
     }
+    await this.finishRecords();
     await this.settle();
     const now = this.now();
     const due: BackupSchedule[] = [];
@@ -202,24 +206,30 @@ export class SchedulerDaemon {
       runs.push({ schedule, jobId, backup: d.backup, scheduledAtMs: d.scheduledAtMs });
     }
     await inBatches(writes, WRITE_CONCURRENCY, (x) => this.opts.store.put(x));
-    // Two waves: every run's schedule write (its job id, the advanced next run), then the
-    // jobs of the runs recorded. A run's write lands before its job is created, which is all
-    // exactly-once needs; taking the writes together keeps a burst of due schedules from
-    // paying a write and a creation one after the other per run.
+    // Every run is recorded (its job id, the advanced next run) before any job is created,
+    // which is all exactly-once needs, in a few large writes (`recordRuns`) rather than one
+    // per schedule: a burst of 10,000 due schedules then waits for their jobs' creates alone.
+    // The schedules' own keys are written after the jobs (`finishRuns`).
     const recorded: ScheduledRun[] = [];
-    await inBatches(runs, WRITE_CONCURRENCY, async (r) => {
-      try {
-        await this.opts.store.put(r.schedule);
-        recorded.push(r);
-      } catch (err) {
+    let record: RunRecord | undefined;
+    if (runs.length > 0) {
+      const res = await this.opts.store.recordRuns(runs.map((r) => r.schedule));
+      record = res.record;
+      runs.forEach((r, i) => {
+        const err = res.outcomes[i];
+        if (err === undefined) return void recorded.push(r);
         // Not recorded, so not started: the schedule is still due and the next round takes it.
         this.activeJobs.get(r.schedule.id)?.delete(r.jobId);
         this.opts.log.warn({ err, scheduleId: r.schedule.id }, 'cannot record a scheduled run; retrying next round');
-      }
-    });
+      });
+    }
     // All of a round's jobs in one batch: a burst of due schedules (10,000 `@daily` ones at
     // midnight) starts together rather than one creation after another.
     await this.startRuns(recorded);
+    if (record) {
+      this.unfinished.push(record);
+      await this.finishRecords();
+    }
     this.nextDueMs = Number.POSITIVE_INFINITY;
     for (const s of await this.opts.store.all()) if (s.state === 'ACTIVE' && s.nextRunMs !== null && s.nextRunMs < this.nextDueMs) this.nextDueMs = s.nextRunMs;
   }
@@ -246,6 +256,22 @@ export class SchedulerDaemon {
       this.track(s.id, run.jobId);
       await this.startRuns([{ schedule: s, jobId: run.jobId, backup: scheduledRunStatement(s, run.scheduledAtMs), scheduledAtMs: run.scheduledAtMs }]);
     }
+  }
+
+  /**
+   * Writes the schedules of this leader's run records to their own keys and drops the
+   * records; one that fails is kept for the next round (meanwhile reads see the schedules from
+   * the mirror, and a next leader finishes it from the record).
+   */
+  private async finishRecords(): Promise<void> {
+    const left: RunRecord[] = [];
+    for (const record of this.unfinished) {
+      await this.opts.store.finishRuns(record).catch((err: unknown) => {
+        left.push(record);
+        this.opts.log.warn({ err, schedules: record.scheduleIds.length }, 'cannot write the schedules of started runs; retrying next round');
+      });
+    }
+    this.unfinished = left;
   }
 
   /** Applies the outcome of every run whose job ended to its schedule. */
