@@ -65,8 +65,12 @@ describe('ProcessCluster', () => {
       expect(p.readyInfo['heapLimitMiB'], p.name).toBeGreaterThanOrEqual(HEAP_LIMIT_MIB[role]);
       expect(p.readyInfo['heapLimitMiB'], p.name).toBeLessThanOrEqual(HEAP_LIMIT_MIB[role] + 64);
     }
-    const own = await start({ env: { NODE_OPTIONS: '--max-old-space-size=600' } });
-    for (const p of own.all()) expect(p.readyInfo['heapLimitMiB'], p.name).toBeGreaterThanOrEqual(600);
+    // Between the two roles' limits, so that neither role's own could pass for it.
+    const own = await start({ env: { NODE_OPTIONS: '--max-old-space-size=300' } });
+    for (const p of own.all()) {
+      expect(p.readyInfo['heapLimitMiB'], p.name).toBeGreaterThanOrEqual(300);
+      expect(p.readyInfo['heapLimitMiB'], p.name).toBeLessThanOrEqual(364);
+    }
   });
 
   it('SIGKILLs a node and restarts it with the same arguments', async () => {
