@@ -122,10 +122,13 @@ describe('managed backup retention', () => {
     await addOrders(50);
 
     // Only the west node exports (the table is one range, which either node could claim), so
-    // the data files are in the west bucket and the manifests in the default, east one.
+    // the data files are in the west bucket and the manifests in the default, east one. The
+    // test runs each backup itself (runNow): the crons are monthly and yearly so that none
+    // fires on its own meanwhile (an hourly incremental at the top of the hour once landed on
+    // chain 1 during the retention wait, which then was not expired).
     const created = await query(
       client,
-      `CREATE SCHEDULE retained FOR BACKUP DATABASE shop INTO ${dest} WITH EXECUTION LOCALITY = '${WEST.tier}' RECURRING '@hourly' FULL BACKUP '@daily'
+      `CREATE SCHEDULE retained FOR BACKUP DATABASE shop INTO ${dest} WITH EXECUTION LOCALITY = '${WEST.tier}' RECURRING '@monthly' FULL BACKUP '@yearly'
          WITH SCHEDULE OPTIONS first_run = 'now', retention = '1m'`,
     );
     const [incId, fullId] = created.map((r) => col(r, 'schedule_id'));
