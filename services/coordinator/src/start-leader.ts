@@ -86,6 +86,7 @@ export async function startLeader(
       planning: l,
       jobs,
       protectedTs,
+      // `capabilities` is built right after the Leader; runs start only once the scheduler has.
       authorize: (owner, stmt) => authorizeStatement(openSession(capabilities, { database: '', user: owner }), stmt),
     });
     return async (runs: Parameters<typeof start>[0]) => {
@@ -99,12 +100,10 @@ export async function startLeader(
       return outcomes;
     };
   };
-  const afterRun = () => {
-    const after = afterScheduledRun({ jobs, schedules: scheduleStore, protectedTs, log });
-    return async (...args: Parameters<typeof after>) => {
-      await after(...args);
-      if (managed?.isManaged(args[0])) await managed.afterRun(capabilities, args[1]);
-    };
+  const after = afterScheduledRun({ jobs, schedules: scheduleStore, protectedTs, log });
+  const afterRun = async (...args: Parameters<typeof after>) => {
+    await after(...args);
+    if (managed?.isManaged(args[0])) await managed.afterRun(capabilities, args[1]);
   };
   const leader = new Leader({
     nc,
@@ -127,7 +126,7 @@ export async function startLeader(
         pollIntervalMs: () => durationMs(settings.get('jobs.scheduler.poll_interval')),
         isReady: () => l.ready,
         log: log.child({ component: 'scheduler' }),
-        afterRun: afterRun(),
+        afterRun,
         ...(metrics ? { metrics } : {}),
       }),
   });
