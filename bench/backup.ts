@@ -17,6 +17,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CairnClient } from '@cairn/client';
@@ -89,24 +90,26 @@ const UPDATE_BATCH = 500;
 const backupLabel = (collection: string) => `cairn full BACKUP, ${NODES}-node cluster → ${collection}`;
 const ZSTD_LABEL = 'zstd -1 -T2 over the same logical bytes';
 
-function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKind }) | undefined {
+function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKind; collections: CollectionKind[] }) | undefined {
   const { values } = parseArgs({ args: argv, strict: true, options: { ...BANK_FLAGS, collection: { type: 'string' } } });
   if (values.help === true) {
     process.stdout.write(
       [
-        'usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE] [--collection nodelocal|file|locality]',
+        'usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE] [--collection nodelocal|file|locality[,...]]',
         ...BANK_FLAGS_HELP,
-        '  --collection     nodelocal (nodelocal://1, default), file (file:// on a directory every node shares), locality (each node to its own nodelocal)',
+        '  --collection     nodelocal (nodelocal://1, default), file (file:// on a directory every node shares), locality (each node to its own nodelocal);',
+        '                   a comma list (nodelocal,file,locality) measures each in turn on the same loaded cluster',
         '',
       ].join('\n'),
     );
     return undefined;
   }
-  const collection = values.collection ?? 'nodelocal';
-  if (collection !== 'nodelocal' && collection !== 'file' && collection !== 'locality') {
-    throw new Error(`--collection must be nodelocal, file or locality, got "${collection}"`);
+  const collections = (values.collection ?? 'nodelocal').split(',');
+  for (const c of collections) {
+    if (c !== 'nodelocal' && c !== 'file' && c !== 'locality') throw new Error(`--collection must be nodelocal, file or locality (or a comma list), got "${c}"`);
   }
-  return { ...bankOptions(values), collection };
+  if (new Set(collections).size !== collections.length) throw new Error('--collection names a collection twice');
+  return { ...bankOptions(values), collection: collections[0] as CollectionKind, collections: collections as CollectionKind[] };
 }
 
 interface BackupRun {
@@ -219,17 +222,10 @@ async function main(): Promise<void> {
   say(`backup: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
   say(`starting a ${NODES}-node local cluster...`);
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-backup-');
-  const collection = collectionFor(o.collection, dataDir);
-  const BACKUP_LABEL = backupLabel(collection.label);
   let load: LoadFigures;
   let loadMemory: ProcessMemory[];
-  let incrementalMemory: ProcessMemory[];
   let split: { ranges: number; seconds: number };
-  let full: BackupRun;
-  let incremental: BackupRun;
-  let updates: { rows: number; statements: number; seconds: number };
-  let memory: ProcessMemory[];
-  let rangesAfter: number;
+  const runs: CollectionRun[] = [];
   const phases: Record<string, { start: number; end: number }> = {};
   try {
     const loadSampler = sampleMemory(cluster);
@@ -239,110 +235,167 @@ async function main(): Promise<void> {
       loadMemory = loadSampler.stop();
     }
     split = await splitRanges(client, o.rangeMax);
-
-    say(`full backup into ${collection.sql}...`);
-    const sampler = sampleMemory(cluster);
-    try {
-      full = await marked(phases, 'full', () => timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs));
-    } finally {
-      memory = sampler.stop();
+    // Each collection in turn on the same loaded cluster: a full backup, 1% of the rows
+    // changed, an incremental (phase marks suffixed with the collection after the first).
+    for (const [i, kind] of o.collections.entries()) {
+      const suffix = i === 0 ? '' : `-${kind}`;
+      runs.push(await backupInto(client, kind, collectionFor(kind, dataDir), cluster, o, phases, suffix));
     }
-    say(`  ${full.seconds.toFixed(1)} s, ${(full.logicalBytes / MB).toFixed(1)} MB logical, ${(full.diskBytes / MB).toFixed(1)} MB on disk`);
-    rangesAfter = await rangeCount(client);
-
-    say(`updating ${CHANGED_FRACTION * 100}% of the rows...`);
-    updates = await changeRows(client, o.rows);
-    say(`  ${updates.rows} rows in ${updates.statements} statements, ${updates.seconds.toFixed(1)} s`);
-    say('incremental backup...');
-    const incSampler = sampleMemory(cluster);
-    try {
-      incremental = await marked(phases, 'incremental', () =>
-        timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs),
-      );
-    } finally {
-      incrementalMemory = incSampler.stop();
-    }
-    say(`  ${incremental.seconds.toFixed(1)} s, ${incremental.rows} rows, ${(incremental.logicalBytes / MB).toFixed(2)} MB logical`);
   } finally {
     client.close();
     await stopCluster();
   }
 
   // The cluster is stopped by now, so the baseline has the machine to itself.
-  const zstd = await zstdBaseline(full.logicalBytes, o);
-  if (zstd.bytes !== full.logicalBytes) throw new Error(`zstd baseline read ${zstd.bytes} bytes, the backup ${full.logicalBytes}`);
-
-  const fullMb = full.logicalBytes / MB;
-  const backupMbps = fullMb / full.seconds;
+  const first = runs[0]!;
+  const zstd = await zstdBaseline(first.full.logicalBytes, o);
+  if (zstd.bytes !== first.full.logicalBytes) throw new Error(`zstd baseline read ${zstd.bytes} bytes, the backup ${first.full.logicalBytes}`);
   const zstdMbps = zstd.bytes / MB / zstd.seconds;
-  const ratio = backupMbps / zstdMbps;
-  const backupCompression = full.logicalBytes / full.diskBytes;
   const zstdCompression = zstd.bytes / zstd.compressedBytes;
-  const incrementalFractions = {
-    time: incremental.seconds / full.seconds,
-    logicalBytes: incremental.logicalBytes / full.logicalBytes,
-    diskBytes: incremental.diskBytes / full.diskBytes,
-  };
+  // Every collection's full exports the same rows (updates change balances, not sizes).
+  const figures = runs.map((r) => {
+    const mbPerSecond = r.full.logicalBytes / MB / r.full.seconds;
+    return {
+      ...r,
+      mbPerSecond,
+      ratio: mbPerSecond / zstdMbps,
+      compression: r.full.logicalBytes / r.full.diskBytes,
+      incrementalFractions: {
+        time: r.incremental.seconds / r.full.seconds,
+        logicalBytes: r.incremental.logicalBytes / r.full.logicalBytes,
+        diskBytes: r.incremental.diskBytes / r.full.diskBytes,
+      },
+    };
+  });
+  const f0 = figures[0]!;
 
   process.stdout.write('\n');
-  process.stdout.write(
-    formatTable([
-      ['', 'logical MB', 'seconds', 'MB/s', 'MB written', 'compression'],
-      [BACKUP_LABEL, fullMb.toFixed(1), full.seconds.toFixed(2), backupMbps.toFixed(2), (full.diskBytes / MB).toFixed(1), `${backupCompression.toFixed(2)}x`],
-      [ZSTD_LABEL, (zstd.bytes / MB).toFixed(1), zstd.seconds.toFixed(2), zstdMbps.toFixed(2), (zstd.compressedBytes / MB).toFixed(1), `${zstdCompression.toFixed(2)}x`],
-      [
-        `incremental BACKUP after ${CHANGED_FRACTION * 100}% of rows changed`,
-        (incremental.logicalBytes / MB).toFixed(2),
-        incremental.seconds.toFixed(2),
-        (incremental.logicalBytes / MB / incremental.seconds).toFixed(2),
-        (incremental.diskBytes / MB).toFixed(2),
-        `${(incremental.logicalBytes / incremental.diskBytes).toFixed(2)}x`,
-      ],
-    ]) + '\n',
+  const rows: string[][] = [['', 'logical MB', 'seconds', 'MB/s', 'MB written', 'compression']];
+  for (const f of figures) {
+    rows.push([f.label, (f.full.logicalBytes / MB).toFixed(1), f.full.seconds.toFixed(2), f.mbPerSecond.toFixed(2), (f.full.diskBytes / MB).toFixed(1), `${f.compression.toFixed(2)}x`]);
+  }
+  rows.push([ZSTD_LABEL, (zstd.bytes / MB).toFixed(1), zstd.seconds.toFixed(2), zstdMbps.toFixed(2), (zstd.compressedBytes / MB).toFixed(1), `${zstdCompression.toFixed(2)}x`]);
+  for (const f of figures) {
+    rows.push([
+      `incremental after ${CHANGED_FRACTION * 100}% of rows changed → ${f.kind}`,
+      (f.incremental.logicalBytes / MB).toFixed(2),
+      f.incremental.seconds.toFixed(2),
+      (f.incremental.logicalBytes / MB / f.incremental.seconds).toFixed(2),
+      (f.incremental.diskBytes / MB).toFixed(2),
+      `${(f.incremental.logicalBytes / f.incremental.diskBytes).toFixed(2)}x`,
+    ]);
+  }
+  process.stdout.write(formatTable(rows) + '\n');
+  const lines = [''];
+  for (const f of figures) {
+    lines.push(
+      `${f.kind}: ratio backup/zstd ${f.ratio.toPrecision(3)} (zstd alone is ${(1 / f.ratio).toFixed(1)}x faster over the same number of logical bytes); ` +
+        `incremental / full: time ${f.incrementalFractions.time.toPrecision(3)}, logical size ${f.incrementalFractions.logicalBytes.toPrecision(3)}, on-disk size ${f.incrementalFractions.diskBytes.toPrecision(3)}`,
+      `  backup: ${f.full.rows} rows, ${f.full.files} files (${mib(f.full.allocatedBytes)} MiB allocated, du), ${f.rangesAfter} ranges at its end; updates: ${f.updates.rows} rows in ${f.updates.seconds.toFixed(1)} s`,
+    );
+  }
+  lines.push(
+    `${split.ranges} ranges at the start; load: ${(load.bytes / MB).toFixed(1)} MB of row data in ${load.seconds.toFixed(1)} s (${load.mbPerSecond.toFixed(2)} MB/s)`,
+    '',
+    'memory during the load:',
+    memoryTable(loadMemory),
   );
-  process.stdout.write(
-    [
-      '',
-      `ratio backup/zstd: ${ratio.toPrecision(3)} (zstd alone is ${(1 / ratio).toFixed(1)}x faster over the same number of logical bytes)`,
-      `incremental / full: time ${incrementalFractions.time.toPrecision(3)}, logical size ${incrementalFractions.logicalBytes.toPrecision(3)}, on-disk size ${incrementalFractions.diskBytes.toPrecision(3)}`,
-      `backup: ${full.rows} rows, ${full.files} files (${mib(full.allocatedBytes)} MiB allocated, du), ${split.ranges} ranges at the start, ${rangesAfter} at the end`,
-      `load: ${(load.bytes / MB).toFixed(1)} MB of row data in ${load.seconds.toFixed(1)} s (${load.mbPerSecond.toFixed(2)} MB/s); updates: ${updates.rows} rows in ${updates.seconds.toFixed(1)} s`,
-      '',
-      'memory during the load:',
-      memoryTable(loadMemory),
-      '',
-      'memory during the full backup:',
-      memoryTable(memory),
-      '',
-      'memory during the incremental backup:',
-      memoryTable(incrementalMemory),
-      '',
-    ].join('\n'),
+  for (const f of figures) lines.push('', `memory during the full backup → ${f.kind}:`, memoryTable(f.memory), '', `memory during the incremental backup → ${f.kind}:`, memoryTable(f.incrementalMemory));
+  lines.push('');
+  process.stdout.write(lines.join('\n'));
+  const byCollection = Object.fromEntries(
+    figures.map((f) => [
+      f.kind,
+      {
+        uri: f.uri,
+        full: { label: f.label, ...f.full, mb: f.full.logicalBytes / MB, mbPerSecond: f.mbPerSecond, compression: f.compression },
+        ratio: f.ratio,
+        ratios: { backupToZstd: f.ratio, incrementalTimeToFull: f.incrementalFractions.time, incrementalBytesToFull: f.incrementalFractions.diskBytes },
+        updates: f.updates,
+        incremental: { ...f.incremental, fractionOfFull: f.incrementalFractions },
+        rangesAfterBackup: f.rangesAfter,
+        ...memoryPeaks(f.memory, f.incrementalMemory),
+      },
+    ]),
   );
+  const allMemory = figures.flatMap((f) => [f.memory, f.incrementalMemory]);
   const result = {
     bench: 'backup',
     at: new Date().toISOString(),
-    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1, loadAverageAtEnd: loadavg()[0] },
     options: o,
-    cluster: { nodes: NODES, startSeconds, collection: o.collection, uri: collection.sql },
+    cluster: { nodes: NODES, startSeconds, collection: f0.kind, uri: f0.uri },
     load,
     split,
-    rangesAfterBackup: rangesAfter,
-    full: { label: BACKUP_LABEL, ...full, mb: fullMb, mbPerSecond: backupMbps, compression: backupCompression },
+    // The first collection's figures, as before; byCollection has every collection's.
+    rangesAfterBackup: f0.rangesAfter,
+    full: { label: f0.label, ...f0.full, mb: f0.full.logicalBytes / MB, mbPerSecond: f0.mbPerSecond, compression: f0.compression },
     zstd: { label: ZSTD_LABEL, ...zstd, mbPerSecond: zstdMbps, compression: zstdCompression },
-    ratio,
-    ratios: { backupToZstd: ratio, incrementalTimeToFull: incrementalFractions.time, incrementalBytesToFull: incrementalFractions.diskBytes },
-    updates,
-    incremental: { ...incremental, fractionOfFull: incrementalFractions },
-    memory,
-    memoryByPhase: { load: loadMemory, full: memory, incremental: incrementalMemory },
-    // Over the load and both backups; peakNode*/peakCoordinator* split it by role.
-    ...memoryPeaks(loadMemory, memory, incrementalMemory),
-    peaksByPhase: { load: memoryPeaks(loadMemory), full: memoryPeaks(memory), incremental: memoryPeaks(incrementalMemory) },
+    ratio: f0.ratio,
+    ratios: { backupToZstd: f0.ratio, incrementalTimeToFull: f0.incrementalFractions.time, incrementalBytesToFull: f0.incrementalFractions.diskBytes },
+    updates: f0.updates,
+    incremental: { ...f0.incremental, fractionOfFull: f0.incrementalFractions },
+    byCollection,
+    memory: f0.memory,
+    memoryByPhase: { load: loadMemory, full: f0.memory, incremental: f0.incrementalMemory },
+    // Over the load and every backup; peakNode*/peakCoordinator* split it by role.
+    ...memoryPeaks(loadMemory, ...allMemory),
+    peaksByPhase: { load: memoryPeaks(loadMemory), full: memoryPeaks(...figures.map((f) => f.memory)), incremental: memoryPeaks(...figures.map((f) => f.incrementalMemory)) },
     // Monotonic microseconds, to cut --cpu-prof profiles of the cluster's processes by phase.
     phaseClockMicros: phases,
   };
   process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+interface CollectionRun {
+  kind: CollectionKind;
+  label: string;
+  uri: string;
+  full: BackupRun;
+  incremental: BackupRun;
+  updates: { rows: number; statements: number; seconds: number };
+  memory: ProcessMemory[];
+  incrementalMemory: ProcessMemory[];
+  rangesAfter: number;
+}
+
+/** A full backup into the collection, 1% of the rows changed, then an incremental, each timed and sampled. */
+async function backupInto(
+  client: CairnClient,
+  kind: CollectionKind,
+  collection: { sql: string; label: string; dirs: string[] },
+  cluster: Parameters<typeof sampleMemory>[0],
+  o: BankOptions,
+  phases: Record<string, { start: number; end: number }>,
+  suffix: string,
+): Promise<CollectionRun> {
+  say(`full backup into ${collection.sql}...`);
+  let full: BackupRun;
+  let memory: ProcessMemory[];
+  const sampler = sampleMemory(cluster);
+  try {
+    full = await marked(phases, `full${suffix}`, () => timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs));
+  } finally {
+    memory = sampler.stop();
+  }
+  say(`  ${full.seconds.toFixed(1)} s, ${(full.logicalBytes / MB).toFixed(1)} MB logical, ${(full.diskBytes / MB).toFixed(1)} MB on disk`);
+  const rangesAfter = await rangeCount(client);
+  say(`updating ${CHANGED_FRACTION * 100}% of the rows...`);
+  const updates = await changeRows(client, o.rows);
+  say(`  ${updates.rows} rows in ${updates.statements} statements, ${updates.seconds.toFixed(1)} s`);
+  say('incremental backup...');
+  let incremental: BackupRun;
+  let incrementalMemory: ProcessMemory[];
+  const incSampler = sampleMemory(cluster);
+  try {
+    incremental = await marked(phases, `incremental${suffix}`, () =>
+      timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs),
+    );
+  } finally {
+    incrementalMemory = incSampler.stop();
+  }
+  say(`  ${incremental.seconds.toFixed(1)} s, ${incremental.rows} rows, ${(incremental.logicalBytes / MB).toFixed(2)} MB logical`);
+  return { kind, label: backupLabel(collection.label), uri: collection.sql, full, incremental, updates, memory, incrementalMemory, rangesAfter };
 }
 
 main()
