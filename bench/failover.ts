@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initBank } from '@cairn/cli';
 import { CairnClient } from '@cairn/client';
-import { connectNats, ensureKv } from '@cairn/cluster';
+import { connectNats, ensureKv, retryNats } from '@cairn/cluster';
 import { ProcessCluster, startNatsCluster, tempDir, type ManagedProcess, type NatsClusterHandle, type NatsServerHandle } from '@cairn/testing';
 import { formatTable, say, warnIfBusy } from './lib/common.js';
 
@@ -92,7 +92,8 @@ async function probeLeaderOn(n: NatsClusterHandle, server: NatsServerHandle): Pr
   const other = n.servers.find((x) => x !== server && x.running)!;
   const nc = await connectNats(other.url, 'bench-probe-placement');
   try {
-    const jsm = await nc.jetstreamManager();
+    // The server killed last round may still be catching up: JetStream's API can be slow to answer.
+    const jsm = await retryNats(() => nc.jetstreamManager(), { what: 'cannot reach JetStream to place the probe bucket' });
     for (let i = 0; i < 30; i++) {
       const info = await jsm.streams.info(`KV_${PROBE_BUCKET}`).catch(() => undefined);
       if (info?.cluster?.leader === server.name) return;
@@ -105,16 +106,18 @@ async function probeLeaderOn(n: NatsClusterHandle, server: NatsServerHandle): Pr
   }
 }
 
-/** Seconds from `since` until the probe bucket takes a write through a surviving server. */
-async function natsAloneSeconds(n: NatsClusterHandle, victim: NatsServerHandle, since: number): Promise<number> {
+/**
+ * The probe bucket, bound before the kill through a server that survives it (as cairn's
+ * processes have their buckets bound), and the seconds from `since` until it takes a write.
+ */
+async function openNatsAloneProbe(n: NatsClusterHandle, victim: NatsServerHandle): Promise<{ secondsUntilWrite(since: number): Promise<number>; close(): Promise<void> }> {
   const other = n.servers.find((x) => x !== victim && x.running)!;
   const nc = await connectNats(other.url, 'bench-probe');
-  try {
-    const kv = await ensureKv(nc, PROBE_BUCKET, { replicas: 3, resilient: false, requestTimeoutMs: 1000 });
-    return await secondsUntil(since, async () => (await kv.put('probe', new Uint8Array([1]))) > 0, 'NATS alone');
-  } finally {
-    await nc.close();
-  }
+  const kv = await ensureKv(nc, PROBE_BUCKET, { replicas: 3, resilient: false, requestTimeoutMs: 1000 });
+  return {
+    secondsUntilWrite: (since) => secondsUntil(since, async () => (await kv.put('probe', new Uint8Array([1]))) > 0, 'NATS alone'),
+    close: () => nc.close(),
+  };
 }
 
 /**
@@ -182,10 +185,13 @@ async function round(c: ProcessCluster, n: NatsClusterHandle, kind: Round['kind'
     const lead = await leader(c);
     const victimServer = kind === 'nats-server' ? await serverOf(n, `cairn-${String(lead.readyInfo['id'])}`) : undefined;
     if (victimServer) await probeLeaderOn(n, victimServer);
+    const probe = victimServer ? await openNatsAloneProbe(n, victimServer) : undefined;
     const victim = victimServer ?? lead;
     const killedAt = performance.now();
     await victim.kill('SIGKILL');
-    const natsAlone = victimServer ? natsAloneSeconds(n, victimServer, killedAt) : undefined;
+    const natsAlone = probe?.secondsUntilWrite(killedAt).finally(() => probe.close());
+    // Awaited after the statement's figure; a failure then fails the round, not the process.
+    natsAlone?.catch(() => undefined);
     say(`round ${i + 1}: SIGKILL ${kind} ${'name' in victim ? victim.name : ''} with ${before} spans of the backup exported`);
 
     const statementS = await secondsUntil(
