@@ -83,13 +83,19 @@ export class ReplicaReader {
   }
 
   async stats(r: RangeDescriptor): Promise<NodeStatsResponse> {
-    return this.onReplica(r, undefined, (n) =>
+    // Each range's stats scan the whole range: asked of a replica chosen by range id, so the
+    // split checks' scans spread over the nodes instead of all landing on every range's first
+    // replica (node 1 spent 14% of a 512 MB restore answering them).
+    const start = r.rangeId % Math.max(1, r.replicas.length);
+    const rotated = { ...r, replicas: [...r.replicas.slice(start), ...r.replicas.slice(0, start)] };
+    return this.onReplica(rotated, undefined, (n) =>
       callNode(this.nc, n, 'stats', NodeStatsRequest, NodeStatsResponse, { startKey: r.startKey, endKey: r.endKey }),
     );
   }
 
   private async onReplica<T>(r: RangeDescriptor, only: number | undefined, call: (nodeId: number) => Promise<T>): Promise<T> {
     const live = this.liveNodes();
+    // A stable sort: live replicas first, otherwise in the range's order.
     const candidates = only !== undefined ? [only] : [...r.replicas].sort((a, b) => Number(!live.has(a)) - Number(!live.has(b)));
     if (only !== undefined && !r.replicas.includes(only)) {
       throw new CairnError(ErrorCode.InvalidArgument, `node ${only} holds no replica of range ${r.rangeId}`);
