@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { nodeOptionsWithHeapLimit } from '@cairn/metrics';
 import { cliPath } from '@cairn/testing';
 
 /** How one run of the cairn CLI ended, with everything it printed. */
@@ -18,8 +19,13 @@ export interface CliRun {
  */
 export function runCli(args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliRun> {
   const started = performance.now();
+  const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
+  // `cairn start node|coordinator` runs with its role's heap limit, as the harness and
+  // start-local start them: without one it warns on stderr, a line these runs do not expect.
+  const role = args[0] === 'start' && (args[1] === 'node' || args[1] === 'coordinator') ? args[1] : undefined;
+  if (role) env['NODE_OPTIONS'] = nodeOptionsWithHeapLimit(role, env['NODE_OPTIONS']);
   const child = spawn(process.execPath, [cliPath(), ...args], {
-    env: { ...process.env, ...opts.env },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
