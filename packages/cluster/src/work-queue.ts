@@ -8,7 +8,7 @@ import { localityMatches } from './locality.js';
 import { NodeRegistry, isLive, type NodeDirectory } from './node-registry.js';
 import { ensureConsumer, ensureStream } from './jetstream-setup.js';
 import { followStream } from './stream-follower.js';
-import { JsApiCode, isJsApiError } from './nats-errors.js';
+import { JsApiCode, isJsApiError, jsApiCode } from './nats-errors.js';
 import { retryNats } from './nats-retry.js';
 
 export const WORK_STREAM = 'CAIRN_WORK';
@@ -179,21 +179,33 @@ export class WorkQueue {
       },
       { what: `cannot list the work queues of job ${jobId}` },
     );
-    for (const name of [consumerName(jobId), ...names]) {
-      await retryNats(
-        async () => {
-          try {
-            await jsm.consumers.delete(WORK_STREAM, name);
-          } catch (err) {
-            if (!isJsApiError(err, JsApiCode.ConsumerNotFound)) throw err;
-          }
-        },
-        { what: `cannot close the work queue of job ${jobId}` },
-      );
-    }
+    for (const name of [consumerName(jobId), ...names]) await deleteJobQueue(jsm, name, jobId);
     await retryNats(() => jsm.streams.purge(WORK_STREAM, { filter: workSubject(jobId) }), { what: `cannot purge the work of job ${jobId}` });
     await retryNats(() => jsm.streams.purge(WORK_STREAM, { filter: `${workSubject(jobId)}.>` }), { what: `cannot purge the work of job ${jobId}` });
     await retryNats(() => jsm.streams.purge(RESULTS_STREAM, { filter: resultSubject(jobId) }), { what: `cannot purge the results of job ${jobId}` });
+  }
+}
+
+/**
+ * Deletes one of a closed job's queues. Best effort beyond NATS's own failovers: nats-server
+ * 2.9 sometimes fails a consumer delete with an error of its own (seen: "unlinkat
+ * .../obs/work-...: directory not empty", fixed in later servers), which a later attempt
+ * usually gets past; should it persist, the job must not fail for it: a closed job's queue
+ * holds nothing (its subjects are purged and never published to again).
+ */
+export async function deleteJobQueue(jsm: JetStreamManager, name: string, jobId: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await retryNats(() => jsm.consumers.delete(WORK_STREAM, name), { what: `cannot close the work queue of job ${jobId}` });
+      return;
+    } catch (err) {
+      if (isJsApiError(err, JsApiCode.ConsumerNotFound)) return;
+      // NATS unreachable past the retries: the caller retries the close as a whole.
+      if (jsApiCode(err) === undefined) throw err;
+      // The server's own error persists: leave the empty queue behind.
+      if (attempt >= 3) return;
+      await sleep(500 * attempt);
+    }
   }
 }
 
