@@ -6,7 +6,9 @@ import { formatStatement, parse, parseOne } from './index.js';
 
 // Every example statement of the CockroachDB docs the project is built from must parse and
 // survive a format → parse round trip.
-const SEEDS_DIR = process.env['CAIRN_SEEDS_DIR'] ?? fileURLToPath(new URL('../../../../shared/seeds/', import.meta.url));
+// The seed pages themselves are not part of the repo: where they are at hand
+// (CAIRN_SEEDS_DIR=<dir of the .txt pages>), the fixture is also checked against them.
+const SEEDS_DIR = process.env['CAIRN_SEEDS_DIR'] ?? '';
 
 const STATEMENT_START =
   /^(BACKUP|RESTORE|SHOW|CREATE|ALTER|PAUSE|RESUME|CANCEL|DROP|GRANT|REVOKE|USE|SET|SELECT|INSERT|UPSERT|DELETE|UPDATE)\b/;
@@ -93,7 +95,7 @@ interface SeedFixture {
 const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8')) as SeedFixture;
 const { examples, rendered } = fixture;
 
-const seedFiles = existsSync(SEEDS_DIR) ? readdirSync(SEEDS_DIR).filter((f) => f.endsWith('.txt')).sort() : [];
+const seedFiles = SEEDS_DIR !== '' && existsSync(SEEDS_DIR) ? readdirSync(SEEDS_DIR).filter((f) => f.endsWith('.txt')).sort() : [];
 
 describe('seed example statements', () => {
   it('has every example of the seed pages in its fixture, and matches them where they are beside the repo', () => {
