@@ -45,6 +45,10 @@ class FetchSeries implements ConsumerMessages {
   private end!: () => void;
   private received = 0;
   private processed = 0;
+  /** Since when the reader holds the message last yielded (undefined between messages). */
+  private heldSince: number | undefined;
+  /** One timer for the series, not one per message: this is every replica's apply path. */
+  private busyCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly consumer: Consumer,
@@ -84,11 +88,12 @@ class FetchSeries implements ConsumerMessages {
       while (!this.done) {
         const m = this.queue.shift();
         if (m !== undefined) {
-          const busy = setInterval(() => this.notify({ type: ConsumerDebugEvents.DebugEvent, data: 'reader busy' }), READER_BUSY_NOTICE_MS);
+          this.heldSince = Date.now();
+          this.busyCheck ??= setInterval(() => this.noticeBusyReader(), READER_BUSY_NOTICE_MS / 2);
           try {
             yield m;
           } finally {
-            clearInterval(busy);
+            this.heldSince = undefined;
           }
           this.processed++;
         } else if (!this.fetchEnded) {
@@ -154,12 +159,20 @@ class FetchSeries implements ConsumerMessages {
     })().catch(() => undefined);
   }
 
+  private noticeBusyReader(): void {
+    if (this.heldSince !== undefined && Date.now() - this.heldSince >= READER_BUSY_NOTICE_MS) {
+      this.notify({ type: ConsumerDebugEvents.DebugEvent, data: 'reader busy' });
+    }
+  }
+
   private notify(s: ConsumerStatus): void {
     for (const l of this.listeners) l.push(s);
   }
 
   private finish(): void {
     this.done = true;
+    clearInterval(this.busyCheck);
+    this.busyCheck = undefined;
     this.queue.length = 0;
     for (const l of this.listeners.splice(0)) l.close();
     this.signal();
