@@ -194,10 +194,10 @@ export class LeaderLease extends EventEmitter<LeaseEvents> {
   }
 
   /**
-   * A standby's check of the holder: breaks the lease (and says so) once the holder's presence has been
-   * missing for the grace period (see the class comment). Anything but "no responders" (an
-   * answer, a timeout, this process's own connection being down) proves nothing either way
-   * and restarts the count only when the holder answered.
+   * A standby's check of the holder: breaks the lease once the holder's presence has been
+   * missing for the grace period (see the class comment), and returns whether it did. Anything
+   * but "no responders" (an answer, a timeout, this process's own connection being down)
+   * proves nothing either way and restarts the count only when the holder answered.
    */
   private async checkHolder(entry: KvEntry): Promise<boolean> {
     if (!this.presence || entry.operation !== 'PUT') return false;
