@@ -30,6 +30,9 @@ import {
   bankOptions,
   cleanup,
   cpus,
+  cpuSecondsPerGiB,
+  cpuTable,
+  CpuMeter,
   diskUsage,
   formatTable,
   installSignalHandlers,
@@ -227,10 +230,11 @@ async function main(): Promise<void> {
   let split: { ranges: number; seconds: number };
   const runs: CollectionRun[] = [];
   const phases: Record<string, { start: number; end: number }> = {};
+  const cpu = CpuMeter.forCluster(cluster, dataDir);
   try {
     const loadSampler = sampleMemory(cluster);
     try {
-      load = await marked(phases, 'load', () => loadBank(client, o));
+      load = await marked(phases, 'load', () => loadBank(client, o), cpu);
     } finally {
       loadMemory = loadSampler.stop();
     }
@@ -239,7 +243,7 @@ async function main(): Promise<void> {
     // changed, an incremental (phase marks suffixed with the collection after the first).
     for (const [i, kind] of o.collections.entries()) {
       const suffix = i === 0 ? '' : `-${kind}`;
-      runs.push(await backupInto(client, kind, collectionFor(kind, dataDir), cluster, o, phases, suffix));
+      runs.push(await backupInto(client, kind, collectionFor(kind, dataDir), cluster, o, phases, suffix, cpu));
     }
   } finally {
     client.close();
@@ -297,6 +301,10 @@ async function main(): Promise<void> {
   lines.push(
     `${split.ranges} ranges at the start; load: ${(load.bytes / MB).toFixed(1)} MB of row data in ${load.seconds.toFixed(1)} s (${load.mbPerSecond.toFixed(2)} MB/s)`,
     '',
+    'CPU seconds (user + system) by phase and process:',
+    cpuTable(cpu.byPhase),
+    ...figures.map((f) => `full → ${f.kind}: CPU s per GiB of logical bytes: ${Object.entries(f.fullCpuSecondsPerGiB ?? {}).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`),
+    '',
     'memory during the load:',
     memoryTable(loadMemory),
   );
@@ -314,6 +322,7 @@ async function main(): Promise<void> {
         updates: f.updates,
         incremental: { ...f.incremental, fractionOfFull: f.incrementalFractions },
         rangesAfterBackup: f.rangesAfter,
+        fullCpuSecondsPerGiB: f.fullCpuSecondsPerGiB,
         ...memoryPeaks(f.memory, f.incrementalMemory),
       },
     ]),
@@ -341,6 +350,9 @@ async function main(): Promise<void> {
     // Over the load and every backup; peakNode*/peakCoordinator* split it by role.
     ...memoryPeaks(loadMemory, ...allMemory),
     peaksByPhase: { load: memoryPeaks(loadMemory), full: memoryPeaks(...figures.map((f) => f.memory)), incremental: memoryPeaks(...figures.map((f) => f.incrementalMemory)) },
+    // Each process's user + system CPU seconds over each phase (phase names as phaseClockMicros').
+    cpuSecondsByRole: cpu.byPhase,
+    fullCpuSecondsPerGiB: f0.fullCpuSecondsPerGiB,
     // Monotonic microseconds, to cut --cpu-prof profiles of the cluster's processes by phase.
     phaseClockMicros: phases,
   };
@@ -357,6 +369,8 @@ interface CollectionRun {
   memory: ProcessMemory[];
   incrementalMemory: ProcessMemory[];
   rangesAfter: number;
+  /** The full backup's CPU seconds per GiB of logical bytes, by process and in total. */
+  fullCpuSecondsPerGiB: Record<string, number> | undefined;
 }
 
 /** A full backup into the collection, 1% of the rows changed, then an incremental, each timed and sampled. */
@@ -368,13 +382,14 @@ async function backupInto(
   o: BankOptions,
   phases: Record<string, { start: number; end: number }>,
   suffix: string,
+  cpu: CpuMeter,
 ): Promise<CollectionRun> {
   say(`full backup into ${collection.sql}...`);
   let full: BackupRun;
   let memory: ProcessMemory[];
   const sampler = sampleMemory(cluster);
   try {
-    full = await marked(phases, `full${suffix}`, () => timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs));
+    full = await marked(phases, `full${suffix}`, () => timedBackup(client, `BACKUP DATABASE bank INTO ${collection.sql}`, collection.dirs), cpu);
   } finally {
     memory = sampler.stop();
   }
@@ -389,13 +404,17 @@ async function backupInto(
   const incSampler = sampleMemory(cluster);
   try {
     incremental = await marked(phases, `incremental${suffix}`, () =>
-      timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs),
+      timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs), cpu,
     );
   } finally {
     incrementalMemory = incSampler.stop();
   }
   say(`  ${incremental.seconds.toFixed(1)} s, ${incremental.rows} rows, ${(incremental.logicalBytes / MB).toFixed(2)} MB logical`);
-  return { kind, label: backupLabel(collection.label), uri: collection.sql, full, incremental, updates, memory, incrementalMemory, rangesAfter };
+  const fullCpu = cpu.byPhase[`full${suffix}`];
+  return {
+    kind, label: backupLabel(collection.label), uri: collection.sql, full, incremental, updates, memory, incrementalMemory, rangesAfter,
+    fullCpuSecondsPerGiB: cpuSecondsPerGiB(fullCpu, full.logicalBytes),
+  };
 }
 
 main()

@@ -14,6 +14,7 @@
  *
  * Prints tables, then one JSON line with every figure as the last line of stdout.
  */
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -24,6 +25,9 @@ import {
   bankOptions,
   cleanup,
   cpus,
+  cpuSecondsPerGiB,
+  cpuTable,
+  CpuMeter,
   diskUsage,
   fingerprints,
   formatTable,
@@ -74,12 +78,13 @@ async function main(): Promise<void> {
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-restore-');
   let m;
   const phases: Record<string, { start: number; end: number }> = {};
+  const cpu = CpuMeter.forCluster(cluster, dataDir);
   try {
     const loadSampler = sampleMemory(cluster);
     let load;
     let loadMemory: ProcessMemory[];
     try {
-      load = await marked(phases, 'load', () => loadBank(client, o));
+      load = await marked(phases, 'load', () => loadBank(client, o), cpu);
     } finally {
       loadMemory = loadSampler.stop();
     }
@@ -87,7 +92,7 @@ async function main(): Promise<void> {
 
     say(`full backup into ${COLLECTION}...`);
     let started = performance.now();
-    const backup = resultRow(await marked(phases, 'backup', () => client.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`)));
+    const backup = resultRow(await marked(phases, 'backup', () => client.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`), cpu));
     const backupSeconds = seconds(started);
     const backupLogicalBytes = Number(backup['bytes']);
     const backupDisk = await diskUsage(join(dataDir, 'node-1', 'extern', COLLECTION_PATH));
@@ -101,7 +106,7 @@ async function main(): Promise<void> {
     started = performance.now();
     try {
       restore = resultRow(
-        await marked(phases, 'restore', () => client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`)),
+        await marked(phases, 'restore', () => client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`), cpu),
       );
     } finally {
       memory = sampler.stop();
@@ -153,6 +158,10 @@ async function main(): Promise<void> {
       `backup restored: ${(m.backup.logicalBytes / MB).toFixed(1)} MB logical (${(m.backup.logicalBytes / MB / m.restoreSeconds).toFixed(2)} MB/s logical), ` +
         `${(m.backup.diskBytes / MB).toFixed(1)} MB on disk in ${m.backup.files} files, taken in ${m.backup.seconds.toFixed(1)} s; ${m.split.ranges} ranges of bank.bank`,
       '',
+      'CPU seconds (user + system) by phase and process:',
+      cpuTable(cpu.byPhase),
+      `restore: CPU s per GiB of row data: ${Object.entries(cpuSecondsPerGiB(cpu.byPhase['restore'], m.load.bytes) ?? {}).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`,
+      '',
       'memory during the load:',
       memoryTable(m.loadMemory),
       '',
@@ -164,7 +173,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'restore',
     at: new Date().toISOString(),
-    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1, loadAverageAtEnd: loadavg()[0] },
     options: o,
     cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
     load: { label: LOAD_LABEL, ...m.load },
@@ -190,6 +199,9 @@ async function main(): Promise<void> {
     // Over the load and the restore; peakNode*/peakCoordinator* split it by role.
     ...memoryPeaks(m.loadMemory, m.memory),
     peaksByPhase: { load: memoryPeaks(m.loadMemory), restore: memoryPeaks(m.memory) },
+    // Each process's user + system CPU seconds over each phase (phase names as phaseClockMicros').
+    cpuSecondsByRole: cpu.byPhase,
+    restoreCpuSecondsPerGiB: cpuSecondsPerGiB(cpu.byPhase['restore'], m.load.bytes),
     // Monotonic microseconds, to cut --cpu-prof profiles of the cluster's processes by phase.
     phaseClockMicros: phases,
   };

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { constants as osConstants, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,14 +100,107 @@ export const seconds = (since: number): number => (performance.now() - since) / 
  */
 export const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
-/** Runs `fn` and records its start and end in `marks[name]` (monotonic microseconds). */
-export async function marked<T>(marks: Record<string, { start: number; end: number }>, name: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` and records its start and end in `marks[name]` (monotonic microseconds), and,
+ * given a CpuMeter, every cluster process's CPU time over the phase in `cpu.byPhase[name]`.
+ */
+export async function marked<T>(marks: Record<string, { start: number; end: number }>, name: string, fn: () => Promise<T>, cpu?: CpuMeter): Promise<T> {
   const start = monotonicMicros();
+  const before = cpu?.snapshot();
   try {
     return await fn();
   } finally {
     marks[name] = { start, end: monotonicMicros() };
+    if (cpu !== undefined && before !== undefined) cpu.byPhase[name] = cpu.since(before, (marks[name].end - start) / 1e6);
   }
+}
+
+/** CPU seconds (user + system, every thread) of each process over one phase. */
+export interface PhaseCpu {
+  wallSeconds: number;
+  /** By process name (`nats-server`, `coordinator-1`, `node-1`, ..., and `bench`: this client). */
+  seconds: Record<string, number>;
+  totalSeconds: number;
+  /** totalSeconds ÷ wallSeconds: cores kept busy on average (the machine has cpus().length). */
+  cores: number;
+}
+
+/** utime + stime of a process in seconds, from /proc/<pid>/stat; undefined once it is gone. */
+export function procCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces: state is
+    // field 3, utime 14 and stime 15 (proc(5)), so 11 and 12 here.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * The processes whose CPU time a benchmark accounts: the cluster's coordinator and nodes,
+ * the nats-server(s) (grandchildren through start-local's guard, found by their config file
+ * under the cluster's data dir) and this process, the client.
+ */
+export class CpuMeter {
+  readonly byPhase: Record<string, PhaseCpu> = {};
+  private constructor(private readonly procs: Array<{ name: string; pid: number }>) {}
+
+  static forCluster(cluster: LocalCluster, dataDir: string): CpuMeter {
+    const procs = cluster.processes.filter((p) => p.child.pid !== undefined).map((p) => ({ name: p.name, pid: p.child.pid! }));
+    const natsConfigDir = join(dataDir, 'nats-config') + '/';
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let argv: string[];
+      try {
+        argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue;
+      }
+      if (argv[0]?.endsWith('nats-server') && argv.some((a) => a.startsWith(natsConfigDir))) procs.push({ name: 'nats-server', pid: Number(entry) });
+    }
+    if (!procs.some((p) => p.name === 'nats-server')) say('warning: no nats-server found under the cluster data dir: its CPU time is not accounted');
+    return new CpuMeter(procs);
+  }
+
+  snapshot(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const p of this.procs) out.set(p.name, procCpuSeconds(p.pid) ?? NaN);
+    const own = process.cpuUsage();
+    out.set('bench', (own.user + own.system) / 1e6);
+    return out;
+  }
+
+  since(before: Map<string, number>, wallSeconds: number): PhaseCpu {
+    const now = this.snapshot();
+    const seconds: Record<string, number> = {};
+    for (const [name, t] of now) seconds[name] = Math.round((t - (before.get(name) ?? NaN)) * 100) / 100;
+    const totalSeconds = Math.round(Object.values(seconds).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) * 100) / 100;
+    return { wallSeconds, seconds, totalSeconds, cores: totalSeconds / wallSeconds };
+  }
+}
+
+/** CPU seconds per GiB (2^30 bytes) of `bytes`, by process and in total, for one phase. */
+export function cpuSecondsPerGiB(cpu: PhaseCpu | undefined, bytes: number): Record<string, number> | undefined {
+  if (cpu === undefined || bytes <= 0) return undefined;
+  const gib = bytes / 2 ** 30;
+  const out: Record<string, number> = {};
+  for (const [name, s] of Object.entries(cpu.seconds)) out[name] = Math.round((s / gib) * 100) / 100;
+  out['total'] = Math.round((cpu.totalSeconds / gib) * 100) / 100;
+  return out;
+}
+
+/** One line per phase: wall seconds, cores and each process's CPU seconds. */
+export function cpuTable(byPhase: Record<string, PhaseCpu>): string {
+  const names = [...new Set(Object.values(byPhase).flatMap((p) => Object.keys(p.seconds)))];
+  return formatTable([
+    ['phase', 'wall s', 'cores', 'CPU s total', ...names],
+    ...Object.entries(byPhase).map(([phase, p]) => [phase, p.wallSeconds.toFixed(1), p.cores.toFixed(2), p.totalSeconds.toFixed(1), ...names.map((n) => (p.seconds[n] ?? NaN).toFixed(1))]),
+  ]);
 }
 
 /** Set CAIRN_KEEP_TEMP=1 to keep the cluster's stores and logs, as with @cairn/testing. */
