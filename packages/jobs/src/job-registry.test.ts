@@ -5,6 +5,7 @@ import { startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing'
 import type { NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EMPTY_PROGRESS, type Job, type JobId } from './job.js';
+import { initialState } from './job-codec.js';
 import { jobIdTimestampMs } from './job-id.js';
 import type { JobStatus } from './job-status.js';
 import { JobRegistry, type JobContext, type JobMetricEvent, type JobRegistryOptions, type Resumer } from './job-registry.js';
@@ -303,6 +304,36 @@ describe('JobRegistry: createMany', () => {
     expect(done.every((j) => j.status === 'succeeded')).toBe(true);
     // The first job ran only once every job of the batch was in the store.
     expect(storedWhenFirstStarted).toBe(ids.length);
+  });
+
+  it('recognises a job already stored under a given id for the same type and schedule as this creation, and runs it once', async () => {
+    // A previous attempt's create landed though its answer was lost (the scheduler starts the
+    // run again under the recorded id): the job is there, pending, unknown to this registry.
+    const h = await harness();
+    let runs = 0;
+    h.registry.registerResumer('BACKUP', () => ({ resume: async () => void runs++, onFailOrCancel: async () => undefined }));
+    await h.registry.start();
+    const [id, other] = [h.registry.allocateId(), h.registry.allocateId()];
+    const stored = (jobId: string, scheduleId: string): Job => {
+      const spec = { ...backup, statement: '', createdAtMs: 1, scheduleId, payload: new Uint8Array(0) };
+      return { id: jobId, spec, ...initialState(spec, { coordinatorId: 'coordinator-1', claimSessionId: 'an-earlier-attempt' }) };
+    };
+    await h.store.create(stored(id, '42'));
+    await h.store.create(stored(other, '43'));
+    const results = await h.registry.createMany([
+      { ...backup, id, scheduleId: '42' },
+      // The same id for another schedule is not this creation.
+      { ...backup, id: other, scheduleId: '44' },
+    ]);
+    expect((results[0] as Job).id).toBe(id);
+    expect((results[0] as Job).spec.createdAtMs).toBe(1);
+    expect((results[1] as CairnError).code).toBe(ErrorCode.DuplicateObject);
+    expect((await h.registry.waitForTerminal(id)).status).toBe('succeeded');
+    // Once more (as a retried start after a lost answer): the same job, not run again.
+    const again = await h.registry.createMany([{ ...backup, id, scheduleId: '42' }]);
+    expect((again[0] as Job).id).toBe(id);
+    expect(runs).toBe(1);
+    expect((await h.registry.list()).filter((j) => j.id === id)).toHaveLength(1);
   });
 });
 

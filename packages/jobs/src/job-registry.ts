@@ -304,7 +304,7 @@ export class JobRegistry {
         jobs.push(this.newJob(spec, nowMs, session));
         slots.push(i);
       } catch (err) {
-        results[i] = err instanceof Error ? err : new Error(String(err));
+        results[i] = asError(err);
       }
     });
     const stored = await this.store.createMany(jobs, {
@@ -316,11 +316,23 @@ export class JobRegistry {
     const created: StoredJob[] = [];
     for (const [k, r] of stored.entries()) {
       const i = slots[k]!;
-      if (r instanceof Error) {
+      const spec = specs[i]!;
+      if (r instanceof CairnError && r.code === ErrorCode.DuplicateObject) {
         // A generated id taken by another coordinator in the same millisecond: as `create`, take the next.
-        results[i] = specs[i]!.id === undefined && r instanceof CairnError && r.code === ErrorCode.DuplicateObject
-          ? await this.create(specs[i]!).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
-          : r;
+        if (spec.id === undefined) results[i] = await this.create(spec).catch(asError);
+        else {
+          const same = await this.sameCreation(spec).catch(asError);
+          if (same === undefined) results[i] = r;
+          else if (same instanceof Error) results[i] = same;
+          else {
+            results[i] = same.job;
+            created.push(same);
+          }
+        }
+        continue;
+      }
+      if (r instanceof Error) {
+        results[i] = r;
         continue;
       }
       results[i] = r.job;
@@ -328,6 +340,23 @@ export class JobRegistry {
     }
     if (this.session === session) for (const r of created) this.launch(r.job.id, session);
     return results;
+  }
+
+  /**
+   * The job stored under `spec.id` when it is this creation made before, else undefined: the
+   * caller gave the id (a scheduled run's, recorded beforehand) and starts again a creation
+   * whose create went unanswered though it may have landed, or that a previous leader made.
+   * Same type and schedule under one id is the same run (ids are never reused); the creation
+   * time differs between attempts, so the bytes cannot be compared. The job is kept (listed)
+   * as a created one is; `createMany` runs it unless it ran here already.
+   */
+  private async sameCreation(spec: NewJobSpec): Promise<StoredJob | undefined> {
+    const session = this.requireLeader();
+    const known = this.entries.get(spec.id!);
+    const stored = known ? { job: known.job, revision: known.revision } : await this.store.getWithRevision(spec.id!);
+    if (!stored || stored.job.spec.type !== spec.type || stored.job.spec.scheduleId !== (spec.scheduleId ?? null)) return undefined;
+    if (!known && this.session === session) this.keep(stored);
+    return stored;
   }
 
   private assertResumer(spec: NewJobSpec): void {
@@ -813,6 +842,10 @@ function meta(job: Job): Record<string, unknown> {
 }
 
 /** A job's error as stored and shown: redacted here, so no reader of the job sees a secret. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 function errorMessage(err: unknown): string {
   return redactText(err instanceof Error ? err.message : String(err));
 }

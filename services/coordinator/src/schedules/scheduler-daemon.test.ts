@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from '@cairn/cluster';
+import { CairnError, ErrorCode } from '@cairn/errors';
 import { JobRegistry, JobStore, type Job } from '@cairn/jobs';
 import { planCreateSchedule, scheduleIdGenerator, ScheduleStore, type BackupSchedule } from '@cairn/schedules';
 import { parseOne, type CreateScheduleStatement } from '@cairn/sql';
@@ -36,9 +37,12 @@ async function leader(
   startJob?: (jobs: JobRegistry) => ScheduledJobStarter,
   outcome: () => Promise<void> = async () => undefined,
   sink?: SchedulerMetrics,
+  /** Wraps the jobs bucket (to inject NATS faults into job creation). */
+  jobsKv: (kv: KV) => KV = (kv) => kv,
 ) {
   const store = await ScheduleStore.open(nc, { bucket: b.schedules, mirror: true });
-  const jobs = new JobRegistry({ store: await JobStore.open(nc, { bucket: b.jobs }), coordinatorId: randomUUID().slice(0, 6), sweepIntervalMs: 0, initialBackoffMs: 10 });
+  const opened = await JobStore.open(nc, { bucket: b.jobs });
+  const jobs = new JobRegistry({ store: new JobStore(jobsKv(opened.kv), nc, b.jobs), coordinatorId: randomUUID().slice(0, 6), sweepIntervalMs: 0, initialBackoffMs: 10 });
   jobs.registerResumer('BACKUP', () => ({ resume: outcome, onFailOrCancel: async () => undefined }));
   await jobs.start();
   // The description carries the scheduled time, which a real run uses as AS OF SYSTEM TIME.
@@ -133,6 +137,67 @@ describe('SchedulerDaemon', () => {
     expect(jobs.map((j) => j.id)).toEqual([recorded]);
     expect(done.lastRun?.scheduledAtMs).toBe(stored!.lastRun!.scheduledAtMs);
     expect(jobs[0]!.spec.description).toBe(String(stored!.lastRun!.scheduledAtMs));
+  });
+
+  it('starts again, under the same job id, a run whose job create NATS left unanswered; a create that landed is recognised, not doubled', async () => {
+    const b = buckets();
+    // What a job create meets when NATS leaves it unanswered past retryNats' budget (a loaded
+    // R3 cluster in a burst): the retryable error resilientKv raises. The first create of one
+    // job is lost; that of the other lands and only its answer is lost.
+    const calls = new Map<string, number>();
+    let lost: string | undefined;
+    let landed: string | undefined;
+    const unanswered = (key: string) =>
+      new CairnError(ErrorCode.Unavailable, `cannot create ${b.jobs}/${key}: NATS did not answer for 30 s (TIMEOUT)`, { retryable: true });
+    const faulty = (kv: KV): KV =>
+      new Proxy(kv, {
+        get(target, prop, receiver) {
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          if (prop !== 'create') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          return async (...args: Parameters<KV['create']>) => {
+            const [key] = args;
+            const n = (calls.get(key) ?? 0) + 1;
+            calls.set(key, n);
+            if (!key.endsWith('.spec') || n > 1) return target.create(...args);
+            if (lost === undefined) {
+              lost = key;
+              throw unanswered(key);
+            }
+            if (landed === undefined) {
+              landed = key;
+              await target.create(...args);
+              throw unanswered(key);
+            }
+            return target.create(...args);
+          };
+        },
+      });
+    const l = await leader(b, undefined, undefined, undefined, faulty);
+    const schedules = [
+      ...(await createSchedule(l.store, "CREATE SCHEDULE t1 FOR BACKUP INTO 'nodelocal://1/t1' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now', on_execution_failure = 'pause'")),
+      ...(await createSchedule(l.store, "CREATE SCHEDULE t2 FOR BACKUP INTO 'nodelocal://1/t2' RECURRING '@daily' FULL BACKUP ALWAYS WITH SCHEDULE OPTIONS first_run = 'now', on_execution_failure = 'pause'")),
+    ];
+    l.daemon.start();
+    const done = await waitFor(
+      async () => {
+        const xs = await Promise.all(schedules.map((s) => l.store.get(s.id)));
+        return xs.every((x) => x?.lastRun?.outcome === 'succeeded') ? xs : undefined;
+      },
+      { what: 'both runs to succeed', timeoutMs: 15_000 },
+    );
+    l.daemon.stop();
+    await l.jobs.stop();
+    expect(lost).toBeDefined();
+    expect(landed).toBeDefined();
+    // Each create was tried again, under the recorded id; the schedules never failed or paused.
+    for (const key of [lost!, landed!]) expect(calls.get(key)).toBe(2);
+    expect(l.metrics).toMatchObject({ started: 2, succeeded: 2, failed: 0 });
+    for (const [i, s] of schedules.entries()) {
+      expect(done[i]!.state).toBe('ACTIVE');
+      const jobs = await jobsOf(l.jobs, s.id);
+      expect(jobs.map((j) => j.id)).toEqual([done[i]!.lastRun!.jobId]);
+      expect(jobs[0]!.status).toBe('succeeded');
+    }
   });
 
   it('moves schedules_BACKUP_last_completed_time only for updates_cluster_last_backup_time_metric, and a new leader continues it', async () => {

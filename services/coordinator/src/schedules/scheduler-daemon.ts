@@ -1,3 +1,4 @@
+import { isTransientNatsError, reasonOf } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { isTerminalStatus, type Job, type JobRegistry } from '@cairn/jobs';
 import {
@@ -25,7 +26,10 @@ export interface ScheduledRun {
  * Creates the jobs of scheduled runs, each under its `run.jobId`, as one batch (the
  * coordinator plans real BACKUPs; a benchmark may only create the jobs). Resolves with one
  * outcome per run, in order: undefined when its job was created, else the error it met. The
- * job store refuses a second job with an id.
+ * job store refuses a second job with an id. A transient error (NATS did not answer: a
+ * retryable CairnError) makes the daemon start the run again later with the same job id, so
+ * a starter must recognise a job it created before as this run's (`JobRegistry.createMany`
+ * does) rather than fail it as a duplicate.
  */
 export type ScheduledJobStarter = (runs: readonly ScheduledRun[]) => Promise<unknown[]>;
 
@@ -71,6 +75,25 @@ const WRITE_CONCURRENCY = 1024;
  * a round's scan of every schedule from running once per start when thousands are due.
  */
 const MIN_SLEEP_MS = 20;
+/**
+ * A run whose start met a transient error (a job create NATS left unanswered past its retry
+ * budget, on a loaded or failing-over cluster) is started again after this pause, doubling
+ * up to `RETRY_START_MAX_MS`; it fails (on_execution_failure applies) only once it has been
+ * retried for `RETRY_START_WINDOW_MS`, so an outage longer than that is recorded in the
+ * schedule instead of being retried without a trace.
+ */
+const RETRY_START_MS = 1000;
+const RETRY_START_MAX_MS = 30_000;
+const RETRY_START_WINDOW_MS = 10 * 60_000;
+
+/** Recorded runs to start again: their start met a transient error. */
+interface RetryingRuns {
+  readonly runs: ScheduledRun[];
+  /** When the first attempt failed: the retry window counts from here. */
+  readonly sinceMs: number;
+  readonly atMs: number;
+  readonly pauseMs: number;
+}
 
 /**
  * The scheduler daemon of the coordinator leader. Each round it settles the runs whose job
@@ -96,6 +119,8 @@ export class SchedulerDaemon {
   private unsubscribe: (() => void) | undefined;
   /** Run records whose schedules' own keys could not all be written yet: retried each round. */
   private unfinished: RunRecord[] = [];
+  /** Runs recorded (their job ids saved) whose start met a transient error: started again later. */
+  private retrying: RetryingRuns[] = [];
   /** The earliest next run of an ACTIVE schedule after the last round. */
   private nextDueMs = Number.POSITIVE_INFINITY;
   private readonly now: () => number;
@@ -175,7 +200,8 @@ export class SchedulerDaemon {
   private untilNextDue(): number {
     const poll = this.opts.pollIntervalMs();
     if (!this.recovered) return poll;
-    return Math.max(MIN_SLEEP_MS, Math.min(poll, this.nextDueMs - this.now()));
+    const retryAt = Math.min(...this.retrying.map((r) => r.atMs));
+    return Math.max(MIN_SLEEP_MS, Math.min(poll, this.nextDueMs - this.now(), retryAt - this.now()));
   }
 
   private async round(): Promise<void> {
@@ -185,6 +211,7 @@ export class SchedulerDaemon {
     }
     await this.finishRecords();
     await this.settle();
+    await this.retryStarts();
     const now = this.now();
     const due: BackupSchedule[] = [];
     for (const s of await this.opts.store.all()) if (s.state === 'ACTIVE' && s.nextRunMs !== null && s.nextRunMs <= now) due.push(s);
@@ -244,6 +271,7 @@ export class SchedulerDaemon {
     for (const j of jobs.values()) {
       if (j.spec.scheduleId !== null && !isTerminalStatus(j.status)) this.track(j.spec.scheduleId, j.id);
     }
+    const lost: ScheduledRun[] = [];
     for (const s of schedules) {
       const run = s.lastRun;
       if (!run || run.outcome !== 'running' || run.jobId === null) continue;
@@ -254,8 +282,10 @@ export class SchedulerDaemon {
       }
       this.opts.log.info({ scheduleId: s.id, jobId: run.jobId, scheduledAtMs: run.scheduledAtMs }, 'creating the job of a run the previous leader recorded');
       this.track(s.id, run.jobId);
-      await this.startRuns([{ schedule: s, jobId: run.jobId, backup: scheduledRunStatement(s, run.scheduledAtMs), scheduledAtMs: run.scheduledAtMs }]);
+      lost.push({ schedule: s, jobId: run.jobId, backup: scheduledRunStatement(s, run.scheduledAtMs), scheduledAtMs: run.scheduledAtMs });
     }
+    // As one batch: a leader that died in a burst may have left thousands.
+    await this.startRuns(lost);
   }
 
   /**
@@ -310,7 +340,33 @@ export class SchedulerDaemon {
     }
   }
 
-  private async startRuns(runs: readonly ScheduledRun[]): Promise<void> {
+  /**
+   * Starts again the runs whose start met a transient error and whose pause is over. A run
+   * of a schedule dropped meanwhile is let go (as a next leader's recovery would: it looks
+   * for runs in the schedules there are).
+   */
+  private async retryStarts(): Promise<void> {
+    const now = this.now();
+    const ready = this.retrying.filter((r) => r.atMs <= now);
+    if (ready.length === 0) return;
+    this.retrying = this.retrying.filter((r) => r.atMs > now);
+    for (const r of ready) {
+      const runs: ScheduledRun[] = [];
+      for (const run of r.runs) {
+        if (await this.opts.store.get(run.schedule.id)) runs.push(run);
+        else this.activeJobs.get(run.schedule.id)?.delete(run.jobId);
+      }
+      await this.startRuns(runs, r);
+    }
+  }
+
+  /**
+   * Starts recorded runs as one batch. A run whose start met a transient error is started
+   * again later under the same job id (`retryStarts`), not failed: the error says NATS did not
+   * answer, not that the run cannot start, and the job may even exist already (a create that
+   * landed though its answer was lost), which the next attempt recognises.
+   */
+  private async startRuns(runs: readonly ScheduledRun[], previous?: RetryingRuns): Promise<void> {
     if (runs.length === 0) return;
     let outcomes: unknown[];
     try {
@@ -319,14 +375,36 @@ export class SchedulerDaemon {
       outcomes = runs.map(() => err);
     }
     const failed: Array<{ run: ScheduledRun; err: unknown }> = [];
+    const again: ScheduledRun[] = [];
+    let transient: unknown;
+    const now = this.now();
+    const sinceMs = previous?.sinceMs ?? now;
     runs.forEach((run, i) => {
       const err = outcomes[i];
       if (err === undefined) {
         this.opts.metrics?.scheduleStarted();
         this.opts.log.info({ scheduleId: run.schedule.id, label: run.schedule.label, jobId: run.jobId }, 'scheduled backup started');
+      } else if (isTransientNatsError(err) && now - sinceMs < RETRY_START_WINDOW_MS) {
+        again.push(run);
+        transient = err;
       } else failed.push({ run, err });
     });
-    await inBatches(failed, WRITE_CONCURRENCY, ({ run, err }) => this.runFailedToStart(run, err));
+    if (again.length > 0) {
+      const pauseMs = previous ? Math.min(RETRY_START_MAX_MS, previous.pauseMs * 2) : RETRY_START_MS;
+      this.retrying.push({ runs: again, sinceMs, atMs: now + pauseMs, pauseMs });
+      // One line for the batch: a burst's creates time out together.
+      this.opts.log.warn(
+        { runs: again.length, retryInMs: pauseMs, firstJobId: again[0]!.jobId, reason: reasonOf(transient) },
+        'scheduled backups could not start yet (NATS did not answer); starting them again under the same job ids',
+      );
+    }
+    await inBatches(failed, WRITE_CONCURRENCY, async ({ run, err }) => {
+      await this.runFailedToStart(run, err).catch((writeErr: unknown) => {
+        // Failing the run needs NATS too: until it answers, the run is kept to be tried again.
+        this.retrying.push({ runs: [run], sinceMs, atMs: now + RETRY_START_MS, pauseMs: RETRY_START_MS });
+        this.opts.log.warn({ err: writeErr, scheduleId: run.schedule.id }, 'cannot record that a scheduled backup could not start; trying again');
+      });
+    });
   }
 
   private async runFailedToStart(run: ScheduledRun, err: unknown): Promise<void> {
