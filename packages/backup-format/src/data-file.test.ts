@@ -12,6 +12,7 @@ import type { Span } from '@cairn/keys';
 import { crc32, tableCrc32 } from './crc32.js';
 import { FOOTER_BYTES, HEADER_BYTES } from './data-file-format.js';
 import {
+  DEFAULT_CHUNK_SIZE,
   DataFileReader,
   DataFileWriter,
   bytesSource,
@@ -148,10 +149,11 @@ describe('DataFileWriter → DataFileReader', () => {
     expect(summary.rows).toBe([...newest.values()].filter((r) => r.value !== null).length);
     expect(summary.firstKey).toEqual(revs[0]?.key);
     expect(summary.lastKey).toEqual(revs[revs.length - 1]?.key);
-    // Streamed: many chunks, none much bigger than a block.
+    // Streamed: blocks gathered into several chunks, none bigger than the chunk size.
     expect(summary.blocks).toBeGreaterThan(50);
-    expect(chunks).toBeGreaterThan(summary.blocks);
-    expect(maxChunk).toBeLessThan(2 * 64 * 1024);
+    expect(chunks).toBeGreaterThan(1);
+    expect(chunks).toBeLessThan(summary.blocks);
+    expect(maxChunk).toBeLessThanOrEqual(DEFAULT_CHUNK_SIZE);
 
     const reader = new DataFileReader('data/1.sst', bytesSource(bytes));
     const info = await reader.open();
@@ -206,6 +208,7 @@ describe('DataFileWriter → DataFileReader', () => {
     const chunks: Uint8Array[] = [];
     const slow = new DataFileWriter({
       blockSize: 1024,
+      chunkSize: 2048,
       sink: async (c) => {
         await new Promise((r) => setTimeout(r, Math.random() * 2));
         chunks.push(c);
@@ -219,7 +222,7 @@ describe('DataFileWriter → DataFileReader', () => {
     expect(norm(await readAll(new DataFileReader('f', bytesSource(bytes))))).toEqual(norm(revs));
 
     const boom = new CairnError(ErrorCode.Unavailable, 'storage unavailable', { retryable: true });
-    const failing = new DataFileWriter({ blockSize: 256, sink: () => Promise.reject(boom) });
+    const failing = new DataFileWriter({ blockSize: 256, chunkSize: 256, sink: () => Promise.reject(boom) });
     let thrown: unknown;
     try {
       for (const r of revs) await failing.add(r);
@@ -231,10 +234,10 @@ describe('DataFileWriter → DataFileReader', () => {
     await expect(failing.finish()).rejects.toBe(boom);
   });
 
-  it('write asks for an await only when a block closes, and copies the value at once', async () => {
+  it('write asks for an await only when a chunk goes to the sink, and copies the value at once', async () => {
     const revs = randomRevisions(2_000, 12);
     const chunks: Uint8Array[] = [];
-    const w = new DataFileWriter({ blockSize: 1024, sink: (c) => void chunks.push(c) });
+    const w = new DataFileWriter({ blockSize: 1024, chunkSize: 8192, sink: (c) => void chunks.push(c) });
     let awaited = 0;
     const scratch = new Uint8Array(4096);
     for (const r of revs) {
@@ -248,9 +251,12 @@ describe('DataFileWriter → DataFileReader', () => {
         await flushed;
       }
     }
+    const emittedBeforeFinish = chunks.length;
     const summary = await w.finish();
     expect(awaited).toBeGreaterThan(0);
-    expect(awaited).toBe(summary.blocks - 1);
+    // Several blocks per chunk, and an await for each chunk (the last goes out in finish).
+    expect(awaited).toBeLessThan(summary.blocks / 2);
+    expect(awaited).toBe(emittedBeforeFinish);
     expect(norm(await readAll(new DataFileReader('f', bytesSource(new Uint8Array(Buffer.concat(chunks))))))).toEqual(norm(revs));
     expect(() => w.write(revs[0] as MvccRevision)).toThrow(/finished/);
   });

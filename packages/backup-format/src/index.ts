@@ -6,7 +6,7 @@
  */
 export type { MvccRevision, DataFileCompression, BlockHandle } from './data-file-format.js';
 export { DATA_FILE_VERSION } from './data-file-format.js';
-export { DEFAULT_BLOCK_SIZE, DataFileWriter, writableSink } from './data-file-writer.js';
+export { DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, DataFileWriter, writableSink } from './data-file-writer.js';
 export type { DataFileSink, DataFileSummary, DataFileWriterOptions } from './data-file-writer.js';
 export { DataFileReader, bytesSource } from './data-file-reader.js';
 export type {

@@ -1,4 +1,14 @@
+import { createRequire } from 'node:module';
 import { Compressor, Decompressor } from 'zstd-napi';
+
+/**
+ * zstd-napi's native binding (its documented low-level module), loaded with require: it is a
+ * CommonJS module whose names ESM cannot see. Compressing into a caller's buffer saves the
+ * data file writer two allocations and two copies per block (zstd-napi's `compress` returns
+ * a fresh trimmed copy of its scratch buffer, which the writer then copied into a frame).
+ */
+const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
+let cctx: InstanceType<typeof binding.CCtx> | undefined;
 
 // One compressor and one decompressor per process, as zstd-napi's own compress() does, but
 // dropped after a failure: zstd-napi's contexts refuse every later call once a frame fails
@@ -19,6 +29,25 @@ export function zstdCompress(data: Uint8Array, level: number): Uint8Array {
   } catch (err) {
     compressor = undefined;
     compressorLevel = Number.NaN;
+    throw err;
+  }
+}
+
+/** The most bytes zstd can make of `length` input bytes (ZSTD_compressBound). */
+export function zstdCompressBound(length: number): number {
+  return binding.compressBound(length);
+}
+
+/**
+ * Compresses `data` at `level` into `dst`, which must hold zstdCompressBound(data.length)
+ * bytes, and returns how many it wrote: one zstd frame, as `zstdCompress` makes.
+ */
+export function zstdCompressInto(dst: Uint8Array, data: Uint8Array, level: number): number {
+  try {
+    cctx ??= new binding.CCtx();
+    return cctx.compress(dst, data, level);
+  } catch (err) {
+    cctx = undefined;
     throw err;
   }
 }
