@@ -57,6 +57,7 @@ export {
   type SetupOptions,
 } from './jetstream-setup.js';
 export { followStream, type FollowOptions } from './stream-follower.js';
+export { createKvEntries, type KvCreate, type KvCreatesOptions } from './kv-creates.js';
 export { KvMirror, type KvMirrorOptions } from './kv-mirror.js';
 export {
   INGEST_STREAM,

@@ -162,7 +162,7 @@ export async function ensureKv(nc: NatsConnection, name: string, o: KvOptions): 
  * or the newly elected leader. Short, so that a failover costs about the election (2-6 s
  * seen here) and not election plus timeout.
  */
-const KV_REQUEST_TIMEOUT_MS = 2000;
+export const KV_REQUEST_TIMEOUT_MS = 2000;
 
 /** Methods of KV that read or overwrite: repeating them after an unanswered attempt is harmless. */
 const IDEMPOTENT = new Set(['get', 'put', 'delete', 'purge', 'keys', 'history', 'status', 'watch']);
@@ -193,7 +193,11 @@ export function resilientKv(kv: KV, bucket: string): KV {
   });
 }
 
-async function compareAndSet(kv: KV, method: (...args: unknown[]) => Promise<unknown>, args: unknown[], what: string): Promise<number> {
+/**
+ * A compare-and-set write (`method`, a create or update of `args[0]`) retried through
+ * retryNats, recognising a write that landed though its answer was lost (see resilientKv).
+ */
+export async function compareAndSet(kv: KV, method: (...args: unknown[]) => Promise<unknown>, args: unknown[], what: string): Promise<number> {
   let unanswered = false;
   return retryNats(
     async () => {

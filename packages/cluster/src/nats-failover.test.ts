@@ -5,6 +5,7 @@ import { startNatsCluster, startNatsServer, waitFor, type NatsClusterHandle, typ
 import { connectNats } from './nats-connection.js';
 import { ClusterState } from './state-buckets.js';
 import { ensureKv, stateReplicas } from './jetstream-setup.js';
+import { createKvEntries } from './kv-creates.js';
 import { SettingsView } from './settings-view.js';
 import { LogWriter, tailLog } from './write-log.js';
 import { WorkClaimer, WorkQueue } from './work-queue.js';
@@ -126,6 +127,32 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
     view.stop();
     await claimer.stop();
     await queue.closeJob(jobId);
+    await victim.restart();
+  });
+
+  it('pipelined KV creates land once each when the server of their connection dies mid-batch', async () => {
+    // Creates in flight when the server goes are unanswered; retried, some find their own
+    // write there already (the answer was lost, not the write) and must count as created.
+    const nc = await connectTo(1);
+    const victim = serverOf(nc);
+    const bucket = `creates_failover_${randomUUID().slice(0, 8)}`;
+    const kv = await ensureKv(nc, bucket, { replicas: 3 });
+    const n = 4000;
+    const entries = Array.from({ length: n }, (_, i) => ({ key: `k.${i}`, value: new TextEncoder().encode(`v${i}`) }));
+    let stored = 0;
+    let killed: Promise<void> | undefined;
+    const results = await createKvEntries(nc, bucket, kv, entries, {
+      window: 256,
+      onCreated: () => {
+        if (++stored === 500) killed = victim.kill('SIGKILL');
+      },
+    });
+    await killed;
+    expect(results.filter((r) => typeof r !== 'number')).toEqual([]);
+    expect(stored).toBe(n);
+    const reader = await ensureKv(await connectTo(victim === cluster.servers[0] ? 2 : 0), bucket, { replicas: 3 });
+    expect((await reader.status()).values).toBe(n);
+    for (const i of [0, 499, 500, 1000, n - 1]) expect((await reader.get(`k.${i}`))?.string()).toBe(`v${i}`);
     await victim.restart();
   });
 
