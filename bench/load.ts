@@ -35,6 +35,8 @@ interface Options {
   payloadBytes: number;
   concurrency: number;
   batchSize: number;
+  /** kv.range.max_bytes set before the load (undefined: the cluster's default). */
+  rangeMax: string | undefined;
 }
 
 interface Measured {
@@ -65,17 +67,19 @@ function parseOptions(argv: string[]): Options | undefined {
       'payload-bytes': { type: 'string' },
       concurrency: { type: 'string' },
       'batch-size': { type: 'string' },
+      'range-max': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
     process.stdout.write(
       [
-        'usage: pnpm bench load [--rows N] [--payload-bytes N] [--concurrency N] [--batch-size N]',
+        'usage: pnpm bench load [--rows N] [--payload-bytes N] [--concurrency N] [--batch-size N] [--range-max SIZE]',
         '  --rows           bank rows to load (default 200000)',
         '  --payload-bytes  payload string length per row (default 100)',
         '  --concurrency    statements in flight (default 4)',
         "  --batch-size     rows per statement and per LMDB batch (default: initBank's, 1000 at 100-byte payloads)",
+        "  --range-max      kv.range.max_bytes set before the load, e.g. '4MiB', to see whether splits keep up (default: the cluster's)",
         '',
       ].join('\n'),
     );
@@ -87,6 +91,7 @@ function parseOptions(argv: string[]): Options | undefined {
     payloadBytes,
     concurrency: positiveInt('concurrency', values.concurrency, 4),
     batchSize: positiveInt('batch-size', values['batch-size'], defaultBatchSize(payloadBytes)),
+    rangeMax: values['range-max'],
   };
 }
 
@@ -132,7 +137,9 @@ function stopCluster(): Promise<void> {
 }
 
 /** Starts a fresh cluster in a temp dir, runs initBank against it and checks the row count. */
-async function loadCluster(o: Options): Promise<Measured & { startSeconds: number; verifySeconds: number; memory: ProcessMemory[] }> {
+async function loadCluster(
+  o: Options,
+): Promise<Measured & { startSeconds: number; verifySeconds: number; rangesAfter: number; memory: ProcessMemory[] }> {
   // Not @cairn/testing's tempDir: its signal handler deletes its dirs at once, under the
   // cluster's still-running processes, while this process stops them in order.
   clusterDir = await mkdtemp(join(tmpdir(), 'cairn-bench-load-'));
@@ -152,6 +159,7 @@ async function loadCluster(o: Options): Promise<Measured & { startSeconds: numbe
   const startSeconds = (performance.now() - startedAt) / 1000;
   const client = new CairnClient({ addresses: [cluster.grpcAddress] });
   try {
+    if (o.rangeMax !== undefined) await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '${o.rangeMax}'`);
     const sampler = sampleMemory(cluster);
     let stats;
     let memory: ProcessMemory[];
@@ -171,7 +179,10 @@ async function loadCluster(o: Options): Promise<Measured & { startSeconds: numbe
     const verifyStarted = performance.now();
     const counted = (await client.execute('SELECT count(*) FROM bank.bank')).rows[0]?.[0];
     if (Number(counted) !== o.rows) throw new Error(`bank.bank has ${String(counted)} rows after loading ${o.rows}`);
-    return { ...stats, startSeconds, verifySeconds: (performance.now() - verifyStarted) / 1000, memory };
+    const verifySeconds = (performance.now() - verifyStarted) / 1000;
+    // How far the size-based splits kept up: the table's ranges once the count is read.
+    const rangesAfter = (await client.execute('SHOW RANGES FROM TABLE bank.bank')).rows.length;
+    return { ...stats, startSeconds, verifySeconds, rangesAfter, memory };
   } finally {
     client.close();
     await stopCluster();
@@ -243,6 +254,11 @@ async function main(): Promise<void> {
   const ratio = cluster.rowsPerSecond / baseline.rowsPerSecond;
   process.stdout.write('\n');
   printTable(cluster, baseline, ratio);
+  process.stdout.write(
+    `\nSELECT count(*) after the load: ${clusterMeasured.verifySeconds.toFixed(2)} s; bank.bank then in ${clusterMeasured.rangesAfter} ranges` +
+      (o.rangeMax === undefined ? '' : ` (kv.range.max_bytes '${o.rangeMax}')`) +
+      '\n',
+  );
   process.stdout.write(`\nmemory during the load:\n${memoryTable(memory)}\n`);
   const result = {
     bench: 'load',
