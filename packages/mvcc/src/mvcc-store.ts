@@ -14,7 +14,10 @@ import {
   encodeRevisionPrefix,
   mvccKeyTs,
 } from './mvcc-key.js';
+import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
+
+export type { SpanStats } from './range-stats.js';
 
 /** One write of a batch; a null value writes a tombstone (delete). */
 export interface MvccOp {
@@ -35,17 +38,6 @@ export interface MvccRevision {
   key: Uint8Array;
   ts: Timestamp;
   value: Uint8Array | null;
-}
-
-export interface SpanStats {
-  /** Distinct user keys with at least one revision (including deleted keys). */
-  keys: number;
-  /** Keys whose newest revision is a value. */
-  liveKeys: number;
-  /** Bytes of every revision (MVCC key + value). */
-  bytes: number;
-  /** Bytes of the newest revision of each live key. */
-  liveBytes: number;
 }
 
 export interface MvccStoreOptions {
@@ -73,10 +65,9 @@ type Bin = Database<Buffer, Buffer>;
 
 /**
  * Reads a `data` revision as its size, negative for a tombstone, straight from LMDB's shared
- * read buffer (decoderCopies): spanStats, which the leader asks of every range each split
- * check (every maintenance tick while a load keeps splitting), then copies no value. Read as
- * binary, each value was its own malloc'd buffer, garbage at once: 200 MB of 1 KB rows took
- * 850 ms to count, 220 ms this way, on the replica whose apply loop also has to keep up.
+ * read buffer (decoderCopies): counting a span (spanStats, a split's pieces, split keys) then
+ * copies no value. Read as binary, each value was its own malloc'd buffer, garbage at once:
+ * 200 MB of 1 KB rows took 850 ms to count, 220 ms this way.
  */
 const VALUE_SIZE_CODEC = {
   encode(): never {
@@ -173,6 +164,8 @@ function isTombstone(value: Buffer): boolean {
  */
 export class MvccStore {
   private gcThresholds: GcThresholds;
+  /** Key and byte counts per tracked span (the node's ranges), kept as writes apply. */
+  private readonly stats: RangeStats;
 
   private constructor(
     /** The store directory. */
@@ -187,6 +180,7 @@ export class MvccStore {
     private readonly dataPooled: Bin,
   ) {
     this.gcThresholds = GcThresholds.decode(meta.get(metaKey(GC_THRESHOLDS_META)));
+    this.stats = new RangeStats(root, data, dataSizes, meta);
   }
 
   /** Opens (creating if needed) the store in `dir`. */
@@ -208,6 +202,7 @@ export class MvccStore {
       const dataPooled = root.openDB<Buffer, Buffer>('data', { keyEncoding: 'binary', encoder: VALUE_POOLED_CODEC } as DatabaseOptions);
       const store = new MvccStore(dir, root, data, meta, changes, dataSizes, dataPooled);
       await store.buildChangeIndex();
+      if (!store.stats.load()) await store.stats.build();
       return store;
     } catch (err) {
       throw new CairnError(ErrorCode.Unavailable, `cannot open MVCC store in ${dir}: ${String(err)}`, { cause: err });
@@ -271,6 +266,7 @@ export class MvccStore {
       metaEntries.push([metaKey(name), Buffer.from(value)]);
     }
     await this.root.transaction(() => {
+      this.stats.notePuts(keys, values);
       for (let i = 0; i < keys.length; i++) {
         this.data.put(keys[i] as Buffer, values[i] as Buffer);
         this.changes.put(changed[i] as Buffer, CHANGE_ENTRY_VALUE);
@@ -467,6 +463,7 @@ export class MvccStore {
       keys = [];
       values = [];
       const p = this.root.transaction(() => {
+        this.stats.notePuts(ks, vs);
         for (let i = 0; i < ks.length; i++) {
           const k = ks[i] as Buffer;
           this.data.put(k, vs[i] as Buffer);
@@ -511,10 +508,8 @@ export class MvccStore {
     const removeDoomed = async (): Promise<void> => {
       const batch = doomed;
       doomed = [];
-      await this.root.transaction(() => {
-        for (const k of batch) this.data.remove(k);
-      });
-      removed += batch.length;
+      const gone = await this.root.transaction(() => this.stats.removeRevisions(batch));
+      removed += gone;
     };
     const txn = this.root.useReadTransaction();
     const cur = new RevisionCursor(this.data, txn, spanStart(span), spanEnd(span));
@@ -580,30 +575,76 @@ export class MvccStore {
     return this.gcThresholds.forSpan(span);
   }
 
-  /** Key and byte counts of `span`, for range sizing. */
+  /**
+   * Key and byte counts of `span` by a full scan of it: what the kept counters
+   * (`trackedStats`) must always agree with, for tests and verification.
+   */
   spanStats(span: Span): SpanStats {
-    const stats: SpanStats = { keys: 0, liveKeys: 0, bytes: 0, liveBytes: 0 };
+    const acc = new StatsAccumulator();
     const txn = this.root.useReadTransaction();
     try {
-      const end = spanEnd(span);
-      const range = end === undefined ? this.dataSizes.getRange({ start: spanStart(span), transaction: txn }) : this.dataSizes.getRange({ start: spanStart(span), end, transaction: txn });
+      for (const { key, value } of this.sizeRange(span, txn)) acc.add(key, value);
+    } finally {
+      txn.done();
+    }
+    return acc.stats;
+  }
+
+  /**
+   * Makes the store keep counters for the spans starting at `starts` (a node's range
+   * boundaries; they tile the keyspace). Spans are split (counting the new pieces once) and
+   * joined as needed; the counters then follow every write, ingest and GC.
+   */
+  async setStatsSpans(starts: readonly Uint8Array[]): Promise<void> {
+    await this.stats.setBoundaries(starts);
+  }
+
+  /**
+   * The kept counters of `span`, without a scan, when it is a run of whole spans given to
+   * `setStatsSpans` (else undefined). They equal `spanStats(span)`.
+   */
+  trackedStats(span: Span): SpanStats | undefined {
+    return this.stats.statsOf(span);
+  }
+
+  /** How many spans the store keeps counters for (for tests). */
+  trackedSpans(): number {
+    return this.stats.spans();
+  }
+
+  /**
+   * User keys that cut `span` into pieces of about `targetBytes` each (revision bytes, as
+   * spanStats counts them), at most `maxKeys`, from one pass over the span. A key is never
+   * separated from its revisions, and the span's first key is never one.
+   */
+  splitKeys(span: Span, targetBytes: number, maxKeys: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (maxKeys <= 0 || !(targetBytes > 0)) return out;
+    const txn = this.root.useReadTransaction();
+    try {
+      let acc = 0;
       let prev: Buffer | undefined;
-      for (const { key, value: signedSize } of range) {
-        const size = key.length + Math.abs(signedSize);
-        stats.bytes += size;
-        if (prev === undefined || !sameUserKey(prev, key)) {
-          stats.keys++;
-          if (signedSize > 0) {
-            stats.liveKeys++;
-            stats.liveBytes += size;
-          }
+      for (const { key, value } of this.sizeRange(span, txn)) {
+        if (prev !== undefined && acc >= targetBytes && !sameUserKey(prev, key)) {
+          out.push(decodeUserKey(key, key.length - MVCC_TS_LEN));
+          if (out.length >= maxKeys) break;
+          acc = 0;
         }
+        acc += key.length + Math.abs(value);
         prev = key;
       }
     } finally {
       txn.done();
     }
-    return stats;
+    return out;
+  }
+
+  /** `span`'s revisions as (key, signed value size), in one read transaction. */
+  private sizeRange(span: Span, txn: ReturnType<RootDatabase['useReadTransaction']>): Iterable<{ key: Buffer; value: number }> {
+    const end = spanEnd(span);
+    return end === undefined
+      ? this.dataSizes.getRange({ start: spanStart(span), transaction: txn })
+      : this.dataSizes.getRange({ start: spanStart(span), end, transaction: txn });
   }
 
   /**
