@@ -27,7 +27,6 @@ import type { ClusterMetadataStores } from './backup/cluster-metadata.js';
 import type { BackupPlanning, KeyReads, KeyWrites, NodeView, Readiness, RestorePlanning, StorageResolver } from './leader-capabilities.js';
 
 const MAINTENANCE_INTERVAL_MS = 1000;
-const SPLIT_CHECK_EVERY = 10;
 /**
  * An idle log gets an empty entry this often. Nodes tell time by the leader-stamped entries
  * they apply (it is what their GC threshold moves with), so time must pass in the log too.
@@ -77,7 +76,6 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
   readonly schedules: SchedulerDaemon;
   private readonly ptsReconciler: ProtectedTimestampReconciler;
   private timer: NodeJS.Timeout | undefined;
-  private ticks = 0;
   private catalogLoaded = false;
   private maintaining = false;
   private nextDescriptorId = FIRST_USER_ID;
@@ -212,7 +210,7 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
 
   /** Splits ranges at the given keys (table boundaries) and publishes the change. */
   private async splitAt(keys: Uint8Array[]): Promise<void> {
-    const changed = keys.flatMap((k) => this.ranges.splitAt(k));
+    const changed = this.ranges.splitAtKeys(keys);
     if (changed.length > 0) await this.publishRanges(changed);
   }
 
@@ -247,7 +245,9 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
         this.defaultDatabasesChecked = true;
       }
       if (Date.now() - this.writer.lastAppendAtMs >= IDLE_LOG_TICK_MS) await this.appendWrite([]).stored;
-      if (++this.ticks % SPLIT_CHECK_EVERY === 0) await this.splitLargeRanges();
+      // Every tick: the sizes come from counters the nodes keep, so a check costs one small
+      // request per node, and a load is split as it grows rather than seconds behind.
+      await this.splitLargeRanges();
       await this.stagedIngest?.purgeApplied(live);
     } catch (err) {
       this.log.warn({ err }, 'leader maintenance failed; will retry');
@@ -269,16 +269,51 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
     this.log.info({ descriptors: ds.length }, 'catalog loaded');
   }
 
+  /**
+   * Size-based splits. Every live node reports the sizes of the ranges it holds from the
+   * counters its store keeps as writes apply (it scans nothing); a range over
+   * `kv.range.max_bytes` is cut into pieces of about half the maximum in one go, with split
+   * keys from one pass over it on the replica that reported it, so a range a bulk load or a
+   * restore made many times too big is caught up with in one check, not halved once a check.
+   */
   private async splitLargeRanges(): Promise<void> {
     const maxBytes = this.settings.getNumber('kv.range.max_bytes');
+    const sizes = await this.rangeSizes();
     for (const r of [...this.ranges.all()]) {
-      const stats = await this.reader.stats(r).catch(() => undefined);
-      if (!stats || Number(stats.bytes) <= maxBytes || stats.midKey.length === 0) continue;
-      await this.splitAt([stats.midKey]);
-      this.log.info({ rangeId: r.rangeId, bytes: Number(stats.bytes) }, 'range split by size');
-      // A halved range may still be too big (a bulk load): look again at the next
-      // maintenance tick rather than after a whole check period.
-      this.ticks = SPLIT_CHECK_EVERY - 1;
+      const size = sizes.get(r.rangeId);
+      if (size === undefined || size.bytes <= maxBytes) continue;
+      const pieces = Math.ceil(size.bytes / (maxBytes / 2));
+      let keys: Uint8Array[];
+      try {
+        keys = await this.reader.splitKeys(r, size.bytes / pieces, pieces - 1, size.nodeId);
+      } catch (err) {
+        this.log.warn({ err, rangeId: r.rangeId }, 'cannot find split keys; will retry');
+        continue;
+      }
+      if (keys.length === 0) continue;
+      await this.splitAt(keys);
+      this.log.info({ rangeId: r.rangeId, bytes: size.bytes, pieces: keys.length + 1 }, 'range split by size');
     }
+  }
+
+  /**
+   * Each range's size, as the live replica that has applied its current descriptor and holds
+   * the most bytes of it reports it (replicas differ by what their GC has collected yet).
+   * A node that does not answer is left out of this check.
+   */
+  private async rangeSizes(): Promise<Map<number, { bytes: number; nodeId: number }>> {
+    const generations = new Map(this.ranges.all().map((r) => [r.rangeId, r.generation]));
+    const answers = await Promise.all(
+      this.liveNodes().map(async (n) => ({ nodeId: n.nodeId, res: await this.reader.rangeStats(n.nodeId).catch(() => undefined) })),
+    );
+    const sizes = new Map<number, { bytes: number; nodeId: number }>();
+    for (const { nodeId, res } of answers) {
+      for (const s of res?.ranges ?? []) {
+        if (generations.get(s.rangeId) !== s.generation) continue;
+        const bytes = Number(s.bytes);
+        if ((sizes.get(s.rangeId)?.bytes ?? -1) < bytes) sizes.set(s.rangeId, { bytes, nodeId });
+      }
+    }
+    return sizes;
   }
 }

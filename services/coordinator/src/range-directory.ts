@@ -57,6 +57,16 @@ export class RangeDirectory {
     );
   }
 
+  /**
+   * Splits at every key of `keys` (those not already boundaries); returns each changed range
+   * once, as it ends up (a range cut twice is in the list once, with its final span).
+   */
+  splitAtKeys(keys: readonly Uint8Array[]): RangeDescriptor[] {
+    const changed = new Map<number, RangeDescriptor>();
+    for (const k of keys) for (const r of this.splitAt(k)) changed.set(r.rangeId, r);
+    return [...changed.values()];
+  }
+
   /** Splits the ranges containing `key` (unless it is already a boundary). Replicas are kept. */
   splitAt(key: Uint8Array): RangeDescriptor[] {
     const r = this.find(key);

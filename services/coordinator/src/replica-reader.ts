@@ -6,14 +6,19 @@ import { intersectSpans, type Span } from '@cairn/keys';
 import {
   NodeFingerprintRequest,
   NodeFingerprintResponse,
+  NodeRangeStatsRequest,
+  NodeRangeStatsResponse,
   NodeScanRequest,
   NodeScanResponse,
-  NodeStatsRequest,
-  NodeStatsResponse,
+  NodeSplitKeysRequest,
+  NodeSplitKeysResponse,
   TableDescriptor,
   type RangeDescriptor,
 } from '@cairn/proto';
 import type { RangeDirectory } from './range-directory.js';
+
+/** A node answers `rangeStats` from memory and meta: one that takes longer is skipped this check. */
+const RANGE_STATS_TIMEOUT_MS = 2000;
 
 export interface ReadKv {
   key: Uint8Array;
@@ -82,15 +87,26 @@ export class ReplicaReader {
     return { fingerprint: combineFingerprints(parts), rows };
   }
 
-  async stats(r: RangeDescriptor): Promise<NodeStatsResponse> {
-    // Each range's stats scan the whole range: asked of a replica chosen by range id, so the
-    // split checks' scans spread over the nodes instead of all landing on every range's first
-    // replica (node 1 spent 14% of a 512 MB restore answering them).
-    const start = r.rangeId % Math.max(1, r.replicas.length);
-    const rotated = { ...r, replicas: [...r.replicas.slice(start), ...r.replicas.slice(0, start)] };
-    return this.onReplica(rotated, undefined, (n) =>
-      callNode(this.nc, n, 'stats', NodeStatsRequest, NodeStatsResponse, { startKey: r.startKey, endKey: r.endKey }),
+  /** The sizes of the ranges `nodeId` holds, from its counters (the node scans nothing). */
+  async rangeStats(nodeId: number): Promise<NodeRangeStatsResponse> {
+    return callNode(this.nc, nodeId, 'rangeStats', NodeRangeStatsRequest, NodeRangeStatsResponse, {}, RANGE_STATS_TIMEOUT_MS);
+  }
+
+  /**
+   * Keys that cut range `r` into pieces of about `targetBytes` (at most `maxKeys`), from one
+   * pass over it on a replica: `first` (the one that reported the size) unless it fails.
+   */
+  async splitKeys(r: RangeDescriptor, targetBytes: number, maxKeys: number, first: number): Promise<Uint8Array[]> {
+    const ordered = { ...r, replicas: [...r.replicas.filter((n) => n === first), ...r.replicas.filter((n) => n !== first)] };
+    const res = await this.onReplica(ordered, undefined, (n) =>
+      callNode(this.nc, n, 'splitKeys', NodeSplitKeysRequest, NodeSplitKeysResponse, {
+        startKey: r.startKey,
+        endKey: r.endKey,
+        targetBytes: BigInt(Math.max(1, Math.floor(targetBytes))),
+        maxKeys,
+      }),
     );
+    return res.keys;
   }
 
   private async onReplica<T>(r: RangeDescriptor, only: number | undefined, call: (nodeId: number) => Promise<T>): Promise<T> {

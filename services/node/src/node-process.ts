@@ -38,8 +38,12 @@ import {
   NodeGcThresholdResponse,
   NodeStorageProbeRequest,
   NodeStorageProbeResponse,
+  NodeRangeStatsRequest,
+  NodeRangeStatsResponse,
   NodeScanRequest,
   NodeScanResponse,
+  NodeSplitKeysRequest,
+  NodeSplitKeysResponse,
   NodeStatsRequest,
   NodeStatsResponse,
   RangeUpdate,
@@ -144,6 +148,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
     const storedRanges = store.getMeta(META_RANGES);
     const ranges = new RangeTable(nodeId, storedRanges ? RangeUpdate.decode(storedRanges).ranges : []);
+    // Range sizes are counted per range as writes apply; the counters follow the stored table.
+    await store.setStatsSpans(ranges.starts());
     const appliedSeq = decodeSeq(store.getMeta(META_APPLIED_SEQ));
     const applied = new AppliedPosition(appliedSeq, await logTimestampAt(state.jsm, appliedSeq));
 
@@ -177,6 +183,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       serveNodeMethod(nc, nodeId, 'export', NodeExportRequest, NodeExportResponse, (r) => reads.exportRevisions(r)),
       serveNodeMethod(nc, nodeId, 'fingerprint', NodeFingerprintRequest, NodeFingerprintResponse, (r) => reads.fingerprint(r)),
       serveNodeMethod(nc, nodeId, 'stats', NodeStatsRequest, NodeStatsResponse, (r) => reads.stats(r)),
+      serveNodeMethod(nc, nodeId, 'rangeStats', NodeRangeStatsRequest, NodeRangeStatsResponse, async () => reads.rangeStats()),
+      serveNodeMethod(nc, nodeId, 'splitKeys', NodeSplitKeysRequest, NodeSplitKeysResponse, (r) => reads.splitKeys(r)),
       serveNodeMethod(nc, nodeId, 'gcThreshold', NodeGcThresholdRequest, NodeGcThresholdResponse, (r) => reads.gcThreshold(r)),
     ];
     cleanup.unshift(() => subs.forEach((s) => s.unsubscribe()));

@@ -17,6 +17,11 @@ export class RangeTable {
     return this.ranges;
   }
 
+  /** Every range's first key: the spans the store keeps counters for (`setStatsSpans`). */
+  starts(): Uint8Array[] {
+    return this.ranges.map((r) => r.startKey);
+  }
+
   held(): RangeDescriptor[] {
     return this.ranges.filter((r) => r.replicas.includes(this.nodeId));
   }

@@ -88,6 +88,10 @@ export class ReplicaApplyLoop {
       await this.store.applyBatch([], entry.timestamp, meta);
     } else if (kind?.$case === 'rangeUpdate') {
       const fresh = this.ranges.apply(kind.value.ranges);
+      // The store's counters follow the ranges (a split counts its pieces once, here). A
+      // crash before the entry commits leaves them split while the stored table is not:
+      // the node sets them from its table at start, which joins them again.
+      await this.store.setStatsSpans(this.ranges.starts());
       for (const r of fresh) await this.snapshot(r, seq, entry.timestamp);
       meta[META_RANGES] = RangeUpdate.encode({ ranges: [...this.ranges.all()] }).finish();
       await this.store.applyBatch([], entry.timestamp, meta);

@@ -10,8 +10,11 @@ import {
   type NodeFingerprintResponse,
   type NodeGcThresholdRequest,
   type NodeGcThresholdResponse,
+  type NodeRangeStatsResponse,
   type NodeScanRequest,
   type NodeScanResponse,
+  type NodeSplitKeysRequest,
+  type NodeSplitKeysResponse,
   type NodeStatsRequest,
   type NodeStatsResponse,
 } from '@cairn/proto';
@@ -79,6 +82,7 @@ export class ReplicaReads {
     return { fingerprint: fp.digest(), rows };
   }
 
+  /** A full scan of any span (for verification and tools; the split check reads `rangeStats`). */
   async stats(req: NodeStatsRequest): Promise<NodeStatsResponse> {
     const span = { start: req.startKey, end: req.endKey };
     const s = this.store.spanStats(span);
@@ -89,6 +93,35 @@ export class ReplicaReads {
       liveBytes: BigInt(s.liveBytes),
       midKey: this.store.approximateMidKey(span, s.keys) ?? new Uint8Array(0),
     };
+  }
+
+  /**
+   * The size of every range this node holds, from the counters its store keeps as writes
+   * apply: no scan, so the leader may ask every second. A range whose counters are being
+   * split right now is left out (asked again at the next check).
+   */
+  rangeStats(): NodeRangeStatsResponse {
+    const ranges: NodeRangeStatsResponse['ranges'] = [];
+    for (const r of this.ranges.held()) {
+      const s = this.store.trackedStats({ start: r.startKey, end: r.endKey });
+      if (s === undefined) continue;
+      ranges.push({
+        rangeId: r.rangeId,
+        generation: r.generation,
+        keys: BigInt(s.keys),
+        liveKeys: BigInt(s.liveKeys),
+        bytes: BigInt(s.bytes),
+        liveBytes: BigInt(s.liveBytes),
+      });
+    }
+    return { ranges };
+  }
+
+  /** Keys that cut a span this node holds into pieces of about `targetBytes`, from one pass. */
+  async splitKeys(req: NodeSplitKeysRequest): Promise<NodeSplitKeysResponse> {
+    const span = { start: req.startKey, end: req.endKey };
+    this.assertHeld(span);
+    return { keys: this.store.splitKeys(span, Number(req.targetBytes), req.maxKeys) };
   }
 
   /** The replica's GC threshold over the span; it only grows, so no catch-up is needed. */
