@@ -177,6 +177,17 @@ describe('RangeDirectory.splitAt', () => {
     for (const r of d.all()) expect([...r.replicas].sort()).toEqual([1, 2]);
   });
 
+  it('cuts one range into many pieces at once, each changed range listed once as it ends up', async () => {
+    const d = await emptyDirectory();
+    d.bootstrap([node(1, 'a')], 1);
+    const changed = d.splitAtKeys([tablePrefix(200), tablePrefix(300), tablePrefix(400), tablePrefix(300)]);
+    // The user range (id 2) is cut three times: itself shrunk, and three new ranges.
+    expect(changed.map((r) => r.rangeId).sort()).toEqual([2, 3, 4, 5]);
+    expect(view(changed).sort((a, b) => a.rangeId - b.rangeId)).toEqual(view(d.all().slice(1)).sort((a, b) => a.rangeId - b.rangeId));
+    expectCoversKeyspace(d.all());
+    expect(d.splitAtKeys([tablePrefix(300)])).toEqual([]);
+  });
+
   it('finds the ranges overlapping a span', async () => {
     const d = await emptyDirectory();
     d.bootstrap([node(1, 'a')], 1);
