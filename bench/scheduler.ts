@@ -56,6 +56,8 @@ if (NATS_SERVERS !== 1 && NATS_SERVERS !== 3) throw new Error(`--nats-servers mu
 const REPLICAS = NATS_SERVERS;
 const PHASES = (values.phases ?? 'spread,burst').split(',').map((p) => p.trim());
 for (const p of PHASES) if (p !== 'spread' && p !== 'burst') throw new Error(`--phases takes spread and/or burst, got "${p}"`);
+/** No run done for this long (after the first was due) fails the phase. */
+const STALL_MS = 90_000;
 /** As many KV creates in flight as `JobStore.createMany` has. */
 const KV_WINDOW = 1024;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -137,11 +139,15 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
   const done = new Map<string, Job>();
   const storedAt = new Map<string, number>();
   let allDone!: () => void;
-  const finished = new Promise<void>((resolve) => (allDone = resolve));
+  let stall!: (err: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => ((allDone = resolve), (stall = reject)));
   jobs.onTerminal((job) => {
     done.set(job.id, job);
     if (done.size === N) allDone();
   });
+  // The daemon's warnings name what held runs back (a run that could not start, a round that
+  // failed): a burst that stops short of N says why instead of waiting forever.
+  const warnings = { warn: (meta: object, msg: string) => log(`${name}: scheduler: ${msg} ${JSON.stringify(meta, (k, v: unknown) => (k === 'err' ? String(v) : v))}`), info() {} };
   const daemon = new SchedulerDaemon({
     store,
     jobs,
@@ -155,7 +161,7 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
     },
     pollIntervalMs: () => 1000,
     isReady: () => true,
-    log: quiet,
+    log: warnings,
   });
   daemon.start();
   const cpu0 = process.cpuUsage();
@@ -169,9 +175,18 @@ async function phase(nc: Awaited<ReturnType<typeof connectNats>>, name: string, 
     heap = Math.max(heap, m.heapUsed);
     anon = Math.max(anon, procStatusBytes(process.pid, 'RssAnon') ?? 0);
   }, 200);
-  const progress = setInterval(() => log(`${name}: ${done.size}/${N} runs done`), 5_000);
-  await finished;
-  clearInterval(progress);
+  let lastDone = -1;
+  let lastChangeMs = Date.now();
+  const progress = setInterval(() => {
+    log(`${name}: ${done.size}/${N} runs done`);
+    if (done.size !== lastDone) [lastDone, lastChangeMs] = [done.size, Date.now()];
+    else if (Date.now() - lastChangeMs > STALL_MS && Date.now() > firstDue) stall(new Error(`${name}: stalled at ${done.size}/${N} runs done for ${STALL_MS / 1000} s`));
+  }, 5_000);
+  try {
+    await finished;
+  } finally {
+    clearInterval(progress);
+  }
   clearInterval(sampler);
   const cpu = process.cpuUsage(cpu0);
   const wallMs = Date.now() - wall0;

@@ -28,7 +28,7 @@ describe('createKvEntries', () => {
     await kv.create('k.7', bytes('earlier'));
     const entries = Array.from({ length: 300 }, (_, i) => ({ key: `k.${i}`, value: bytes(`v${i}`) }));
     const reported = new Map<number, number>();
-    const results = await createKvEntries(nc, bucket, kv, entries, { window: 32, onCreated: (i, rev) => reported.set(i, rev) });
+    const results = await createKvEntries(nc, bucket, kv, entries.length, (i) => entries[i]!, { window: 32, onCreated: (i, rev) => reported.set(i, rev) });
     expect(isJsApiError(results[7], JsApiCode.WrongLastSequence)).toBe(true);
     expect((await kv.get('k.7'))?.string()).toBe('earlier');
     for (const [i, r] of results.entries()) {
@@ -43,12 +43,13 @@ describe('createKvEntries', () => {
     expect((await kv.status()).streamInfo.state.last_seq).toBe(300);
   });
 
-  it('refuses a key KV would refuse, before sending anything', async () => {
+  it('refuses a key KV would refuse, and creates the others', async () => {
     const bucket = `creates_bad_${Date.now()}`;
     const kv = await ensureKv(nc, bucket, { replicas: 1 });
-    const err = await createKvEntries(nc, bucket, kv, [{ key: 'ok', value: bytes('x') }, { key: 'a b', value: bytes('y') }]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CairnError);
-    expect((err as CairnError).code).toBe(ErrorCode.InvalidArgument);
-    expect((await kv.status()).values).toBe(0);
+    const entries = [{ key: 'ok', value: bytes('x') }, { key: 'a b', value: bytes('y') }, { key: 'x.', value: bytes('z') }];
+    const [ok, space, dot] = await createKvEntries(nc, bucket, kv, entries.length, (i) => entries[i]!);
+    expect(ok).toBe(1);
+    for (const err of [space, dot]) expect([err instanceof CairnError, (err as CairnError).code]).toEqual([true, ErrorCode.InvalidArgument]);
+    expect((await kv.status()).values).toBe(1);
   });
 });

@@ -35,23 +35,31 @@ interface Waiting {
  * Here each create is a plain publish with a shared header and a reply subject under one
  * inbox the batch subscribes to once; a single sweep times out the unanswered ones.
  *
- * Resolves with, per entry in order, the revision stored or the error `kv.create` would
- * have raised (JetStream's "wrong last sequence" when the key exists; a retryable
- * Unavailable CairnError when NATS did not answer within retryNats' budget).
+ * `entry(i)` gives the i-th of `count` keys when its turn comes (so the first go out before
+ * the last are encoded). Resolves with, per entry in order, the revision stored or the error
+ * `kv.create` would have raised (JetStream's "wrong last sequence" when the key exists; a
+ * retryable Unavailable CairnError when NATS did not answer within retryNats' budget; an
+ * InvalidArgument CairnError for a key KV refuses).
  */
-export async function createKvEntries(nc: NatsConnection, bucket: string, kv: KV, entries: readonly KvCreate[], o: KvCreatesOptions = {}): Promise<Array<number | Error>> {
-  const results: Array<number | Error> = new Array(entries.length);
-  if (entries.length === 0) return results;
-  const bad = entries.find((e) => !KEY_RE.test(e.key) || e.key.startsWith('.') || e.key.endsWith('.'));
-  if (bad) throw new CairnError(ErrorCode.InvalidArgument, `invalid key "${bad.key}" for bucket ${bucket}`);
+export async function createKvEntries(
+  nc: NatsConnection,
+  bucket: string,
+  kv: KV,
+  count: number,
+  entry: (i: number) => KvCreate,
+  o: KvCreatesOptions = {},
+): Promise<Array<number | Error>> {
+  const results: Array<number | Error> = new Array(count);
+  if (count === 0) return results;
   const pipe = new Pipe(nc, bucket);
   try {
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < entries.length) {
+      while (next < count) {
         const i = next++;
-        const { key, value } = entries[i]!;
         try {
+          const { key, value } = entry(i);
+          if (!KEY_RE.test(key) || key.startsWith('.') || key.endsWith('.')) throw new CairnError(ErrorCode.InvalidArgument, `invalid key "${key}" for bucket ${bucket}`);
           results[i] = await compareAndSet(kv, (k: unknown, v: unknown) => pipe.create(k as string, v as Uint8Array), [key, value], `cannot create ${bucket}/${key}`);
           o.onCreated?.(i, results[i] as number);
         } catch (err) {
@@ -59,7 +67,7 @@ export async function createKvEntries(nc: NatsConnection, bucket: string, kv: KV
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(o.window ?? 1024, entries.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(o.window ?? 1024, count) }, worker));
   } finally {
     pipe.close();
   }

@@ -141,7 +141,7 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
     const entries = Array.from({ length: n }, (_, i) => ({ key: `k.${i}`, value: new TextEncoder().encode(`v${i}`) }));
     let stored = 0;
     let killed: Promise<void> | undefined;
-    const results = await createKvEntries(nc, bucket, kv, entries, {
+    const results = await createKvEntries(nc, bucket, kv, n, (i) => entries[i]!, {
       window: 256,
       onCreated: () => {
         if (++stored === 500) killed = victim.kill('SIGKILL');

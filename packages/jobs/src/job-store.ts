@@ -99,20 +99,15 @@ export class JobStore {
     const whole: number[] = [];
     const specs: number[] = [];
     jobs.forEach((job, i) => (hasInitialState(job) ? specs : whole).push(i));
-    const created = await createKvEntries(
-      this.nc,
-      this.bucket,
-      this.kv,
-      specs.map((i) => ({ key: specKey(jobs[i]!.id), value: encodeSpec(jobs[i]!.id, jobs[i]!.spec, jobs[i]!) })),
-      {
-        window,
-        onCreated: (k) => {
-          const stored = { job: jobs[specs[k]!]!, revision: 0 };
-          results[specs[k]!] = stored;
-          onStored?.(stored);
-        },
+    const spec = (k: number) => jobs[specs[k]!]!;
+    const created = await createKvEntries(this.nc, this.bucket, this.kv, specs.length, (k) => ({ key: specKey(spec(k).id), value: encodeSpec(spec(k).id, spec(k).spec, spec(k)) }), {
+      window,
+      onCreated: (k) => {
+        const stored = { job: spec(k), revision: 0 };
+        results[specs[k]!] = stored;
+        onStored?.(stored);
       },
-    ).catch((err: unknown) => specs.map(() => err));
+    });
     created.forEach((r, k) => {
       if (typeof r !== 'number') results[specs[k]!] = createError(jobs[specs[k]!]!.id, r);
     });
