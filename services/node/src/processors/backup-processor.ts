@@ -54,19 +54,27 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
       minAppliedSeq: Number(item.minAppliedSeq),
     }, item.replicas);
     const targetFileSize = Number(item.targetFileSize);
+    let opened = 0;
     for await (const batch of revisions) {
       for (const rev of batch) {
         if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
         const newKey = !lastKey || Buffer.compare(lastKey, rev.key) !== 0;
+        // The value may be a view of LMDB's read buffer (exportRevisionBatches): the writer
+        // copies it before anything is awaited, so a full file is finished after the
+        // revision went into the next one.
+        let finishing: Promise<BackupFile> | undefined;
         if (current && newKey && current.writer.bytesWritten >= targetFileSize) {
-          files.push(await current.finish(rev.key));
+          finishing = current.finish(rev.key);
+          // Awaited below; observed now in case the next write throws first.
+          finishing.catch(() => undefined);
           current = undefined;
         }
-        current ??= openFile(deps, storage, locality, files.length === 0 ? span.start : rev.key, item.encryptionKey);
-        // Awaited only when the revision closed a block, not once per revision.
+        current ??= openFile(deps, storage, locality, opened++ === 0 ? span.start : rev.key, item.encryptionKey);
         const flushed = current.writer.write(rev);
-        if (flushed) await flushed;
         if (newKey) lastKey = rev.key;
+        if (finishing) files.push(await finishing);
+        // Awaited only when the revision sent a chunk to the storage, not once per revision.
+        if (flushed) await flushed;
       }
     }
     if (current) files.push(await current.finish(span.end));

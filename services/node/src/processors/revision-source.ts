@@ -23,6 +23,10 @@ export interface ExportWindow {
  * store's own export, iterated synchronously; else streamed from another replica over NATS,
  * a batch per reply. A consumer pays one async step per batch, not one per revision (an
  * async generator's per-revision promise cost a fifth of a node's export CPU).
+ *
+ * A revision's value may be a view of LMDB's read buffer (the local export's
+ * `transientValues`): the consumer copies it before it takes the next revision or awaits
+ * anything, as a data file writer's `write` does.
  */
 export async function* exportRevisionBatches(
   local: { nodeId: number; store: MvccStore; ranges: RangeTable; applied: AppliedPosition; nc: NatsConnection },
@@ -31,7 +35,7 @@ export async function* exportRevisionBatches(
 ): AsyncGenerator<Iterable<MvccRevision>> {
   if (holdsSpan(local.nodeId, local.ranges, w.span)) {
     await local.applied.waitFor(w.minAppliedSeq, 60_000);
-    yield local.store.exportRevisions(w.span, w.startTs, w.endTs, w.allRevisions);
+    yield local.store.exportRevisions(w.span, w.startTs, w.endTs, w.allRevisions, { transientValues: true });
     return;
   }
   const donors = replicas.filter((n) => n !== local.nodeId);
