@@ -120,15 +120,24 @@ export interface PhaseCpu {
   wallSeconds: number;
   /** By process name (`nats-server`, `coordinator-1`, `node-1`, ..., and `bench`: this client). */
   seconds: Record<string, number>;
+  /**
+   * Of `seconds`, what each process's main thread spent (its JavaScript, and the garbage
+   * collector's pauses); the rest is its other threads: V8's concurrent GC workers, libuv's
+   * pool (file I/O, zstd-napi runs on the main thread), LMDB's write thread.
+   */
+  mainThreadSeconds: Record<string, number>;
   totalSeconds: number;
   /** totalSeconds ÷ wallSeconds: cores kept busy on average (the machine has cpus().length). */
   cores: number;
 }
 
-/** utime + stime of a process in seconds, from /proc/<pid>/stat; undefined once it is gone. */
-export function procCpuSeconds(pid: number): number | undefined {
+/**
+ * utime + stime in seconds from /proc/<pid>/stat (every thread of the process), or of one
+ * thread from /proc/<pid>/task/<tid>/stat; undefined once it is gone.
+ */
+export function procCpuSeconds(pid: number, tid?: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces: state is
     // field 3, utime 14 and stime 15 (proc(5)), so 11 and 12 here.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -167,9 +176,13 @@ export class CpuMeter {
     return new CpuMeter(procs);
   }
 
+  /** Each process's CPU seconds by name, and its main thread's (the thread whose id is the pid) as `<name>/main`. */
   snapshot(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const p of this.procs) out.set(p.name, procCpuSeconds(p.pid) ?? NaN);
+    for (const p of this.procs) {
+      out.set(p.name, procCpuSeconds(p.pid) ?? NaN);
+      out.set(`${p.name}/main`, procCpuSeconds(p.pid, p.pid) ?? NaN);
+    }
     const own = process.cpuUsage();
     out.set('bench', (own.user + own.system) / 1e6);
     return out;
@@ -178,9 +191,14 @@ export class CpuMeter {
   since(before: Map<string, number>, wallSeconds: number): PhaseCpu {
     const now = this.snapshot();
     const seconds: Record<string, number> = {};
-    for (const [name, t] of now) seconds[name] = Math.round((t - (before.get(name) ?? NaN)) * 100) / 100;
+    const mainThreadSeconds: Record<string, number> = {};
+    for (const [name, t] of now) {
+      const d = Math.round((t - (before.get(name) ?? NaN)) * 100) / 100;
+      if (name.endsWith('/main')) mainThreadSeconds[name.slice(0, -'/main'.length)] = d;
+      else seconds[name] = d;
+    }
     const totalSeconds = Math.round(Object.values(seconds).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) * 100) / 100;
-    return { wallSeconds, seconds, totalSeconds, cores: totalSeconds / wallSeconds };
+    return { wallSeconds, seconds, mainThreadSeconds, totalSeconds, cores: totalSeconds / wallSeconds };
   }
 }
 
@@ -194,12 +212,16 @@ export function cpuSecondsPerGiB(cpu: PhaseCpu | undefined, bytes: number): Reco
   return out;
 }
 
-/** One line per phase: wall seconds, cores and each process's CPU seconds. */
+/** One line per phase: wall seconds, cores and each process's CPU seconds (its main thread's in brackets). */
 export function cpuTable(byPhase: Record<string, PhaseCpu>): string {
   const names = [...new Set(Object.values(byPhase).flatMap((p) => Object.keys(p.seconds)))];
+  const cell = (p: PhaseCpu, n: string): string => {
+    const main = p.mainThreadSeconds[n];
+    return `${(p.seconds[n] ?? NaN).toFixed(1)}${main === undefined ? '' : ` (${main.toFixed(1)})`}`;
+  };
   return formatTable([
-    ['phase', 'wall s', 'cores', 'CPU s total', ...names],
-    ...Object.entries(byPhase).map(([phase, p]) => [phase, p.wallSeconds.toFixed(1), p.cores.toFixed(2), p.totalSeconds.toFixed(1), ...names.map((n) => (p.seconds[n] ?? NaN).toFixed(1))]),
+    ['phase', 'wall s', 'cores', 'CPU s total', ...names.map((n) => (n === 'bench' ? n : `${n} (main)`))],
+    ...Object.entries(byPhase).map(([phase, p]) => [phase, p.wallSeconds.toFixed(1), p.cores.toFixed(2), p.totalSeconds.toFixed(1), ...names.map((n) => cell(p, n))]),
   ]);
 }
 
