@@ -107,6 +107,11 @@ class NewestWalk {
   private iter: Iterator<{ key: Buffer; value: number }> | undefined;
   private cur: { key: Buffer; value: number } | undefined;
   private started = false;
+  /**
+   * Steps to try before seeking. Once stepping did not reach a key, the batch's keys lie far
+   * apart (updates spread over a table): the next key is sought at once.
+   */
+  private stepBudget = STEPS_BEFORE_SEEK;
 
   constructor(private readonly sizes: Sizes) {}
 
@@ -115,8 +120,9 @@ class NewestWalk {
     const prefix = key.subarray(0, key.length - MVCC_TS_LEN);
     if (!this.started) this.seek(prefix);
     for (let steps = 0; this.cur !== undefined && Buffer.compare(this.cur.key, prefix) < 0; steps++) {
-      if (steps >= STEPS_BEFORE_SEEK) {
+      if (steps >= this.stepBudget) {
         this.seek(prefix);
+        this.stepBudget = 0;
         break;
       }
       this.step();
