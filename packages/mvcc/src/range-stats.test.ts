@@ -4,24 +4,13 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KEY_MIN, KeyBuilder, compareKeys, keyToHex, tablePrefix, tableSpan, type Span } from '@cairn/keys';
+import { seededRandom } from '@cairn/testing';
 import { MvccStore, type MvccRevision } from './index.js';
 
 const ALL: Span = { start: KEY_MIN, end: KEY_MIN };
 
 function rowKey(table: number, id: number): Uint8Array {
   return new KeyBuilder().raw(tablePrefix(table)).int(id).finish();
-}
-
-/** A small deterministic PRNG (mulberry32), so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 let dir: string;
@@ -55,7 +44,7 @@ function expectAgreement(starts: Uint8Array[], what: string): void {
 
 describe('range stats kept as writes apply', () => {
   it('agree with a full scan after random writes, deletes, ingests, GC, splits, joins and restarts', async () => {
-    const rand = rng(11);
+    const rand = seededRandom(11);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
     const keys = [
       ...Array.from({ length: 120 }, (_, i) => rowKey(104, i)),

@@ -19,6 +19,7 @@ export { CAIRN_NATS_PERMISSIONS, createNatsOperator, type NatsOperator, type Nat
 export { publishOutcome } from './nats-permissions.js';
 export { cairnRejection } from './rejection.js';
 export { freePort } from './ports.js';
+export { seededRandom } from './seeded-random.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { startS3Server, type S3ServerHandle, type S3ServerOptions } from './s3-server.js';
 export { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite, type AzuriteHandle } from './azurite.js';

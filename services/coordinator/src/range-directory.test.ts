@@ -4,7 +4,7 @@ import { connectNats } from '@cairn/cluster';
 import { compareKeys, FIRST_USER_ID, keyToHex, tablePrefix } from '@cairn/keys';
 import type { NodeRecord, RangeDescriptor } from '@cairn/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
+import { seededRandom as rng, startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import { RangeDirectory } from './range-directory.js';
 
 let server: NatsServerHandle;
@@ -81,17 +81,6 @@ function regionOf(nodes: readonly NodeRecord[], id: number): string | undefined 
   return nodes.find((n) => n.nodeId === id)?.locality[0]?.value;
 }
 
-/** A small deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('RangeDirectory.bootstrap', () => {
   it('starts empty', async () => {
