@@ -256,6 +256,9 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
     }
   }
 
+  /** Ranges over the maximum that had no key to split at, and their size then. */
+  private readonly unsplittable = new Map<number, { generation: number; bytes: number }>();
+
   /** Whether this leader has made sure the cluster got defaultdb and postgres once. */
   private defaultDatabasesChecked = false;
 
@@ -272,9 +275,10 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
   /**
    * Size-based splits. Every live node reports the sizes of the ranges it holds from the
    * counters its store keeps as writes apply (it scans nothing); a range over
-   * `kv.range.max_bytes` is cut into pieces of about half the maximum in one go, with split
-   * keys from one pass over it on the replica that reported it, so a range a bulk load or a
-   * restore made many times too big is caught up with in one check, not halved once a check.
+   * `kv.range.max_bytes` is cut into pieces of about half the maximum in one go (halved when
+   * just over it), with split keys from one pass over it on the replica that reported it, so
+   * a range a bulk load or a restore made many times too big is caught up with in one check,
+   * not halved once a check.
    */
   private async splitLargeRanges(): Promise<void> {
     const maxBytes = this.settings.getNumber('kv.range.max_bytes');
@@ -282,7 +286,11 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
     for (const r of [...this.ranges.all()]) {
       const size = sizes.get(r.rangeId);
       if (size === undefined || size.bytes <= maxBytes) continue;
-      const pieces = Math.ceil(size.bytes / (maxBytes / 2));
+      // A range with no key to cut at (one key's long history) is not read again each tick,
+      // only once it has grown by a tenth.
+      const unsplittable = this.unsplittable.get(r.rangeId);
+      if (unsplittable !== undefined && unsplittable.generation === r.generation && size.bytes < unsplittable.bytes * 1.1) continue;
+      const pieces = Math.max(2, Math.round(size.bytes / (maxBytes / 2)));
       let keys: Uint8Array[];
       try {
         keys = await this.reader.splitKeys(r, size.bytes / pieces, pieces - 1, size.nodeId);
@@ -290,7 +298,11 @@ export class Leader implements BackupPlanning, RestorePlanning, Readiness, KeyRe
         this.log.warn({ err, rangeId: r.rangeId }, 'cannot find split keys; will retry');
         continue;
       }
-      if (keys.length === 0) continue;
+      if (keys.length === 0) {
+        this.unsplittable.set(r.rangeId, { generation: r.generation, bytes: size.bytes });
+        continue;
+      }
+      this.unsplittable.delete(r.rangeId);
       await this.splitAt(keys);
       this.log.info({ rangeId: r.rangeId, bytes: size.bytes, pieces: keys.length + 1 }, 'range split by size');
     }
