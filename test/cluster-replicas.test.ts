@@ -9,6 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
 import { bankTotal, initBank, runBank } from '@cairn/cli';
+import { callNode, connectNats } from '@cairn/cluster';
+import { NodeRangeStatsRequest, NodeRangeStatsResponse, NodeStatsRequest, NodeStatsResponse } from '@cairn/proto';
 import { ProcessCluster, startNatsServer, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { at, nodeIdOf, replicaFingerprints, showNodes, waitForReplicas } from './support/cluster.js';
 import { scrapeMetric } from './support/metrics.js';
@@ -183,5 +185,33 @@ describe('3-node cluster in three regions', () => {
     expect(await bankTotal(client)).toBe(TOTAL);
     const last = await replicaFingerprints(client, nodeIds, 'bank', 'bank');
     expect(theOneFingerprint(last.byNode)).not.toBe(fingerprint);
+  });
+
+  it("keeps each replica's range sizes equal to a full scan, through the SIGKILL, the restarts and the splits", async () => {
+    // Small ranges, so the bank table splits while the workload writes.
+    await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '64KiB'`);
+    await runBank(client, { durationMs: 3_000, concurrency: 2 });
+    await waitFor(async () => ((await client.execute('SHOW RANGES FROM TABLE bank.bank')).rows.length >= 3 ? true : undefined), {
+      what: 'bank.bank split by size',
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
+    const nc = await connectNats(nats.url, 'cluster-replicas-test');
+    try {
+      for (const nodeId of nodeIds) {
+        // The kept sizes (no scan), then a full scan of the same spans on the same node. No
+        // write runs in between (the leader's idle ticks write no keys, and GC keeps 4 h of history).
+        const kept = await callNode(nc, nodeId, 'rangeStats', NodeRangeStatsRequest, NodeRangeStatsResponse, {});
+        expect(kept.ranges.length, `node ${nodeId}`).toBeGreaterThan(3);
+        for (const r of kept.ranges) {
+          const scanned = await callNode(nc, nodeId, 'stats', NodeStatsRequest, NodeStatsResponse, { startKey: r.startKey, endKey: r.endKey });
+          const { keys, liveKeys, bytes, liveBytes } = scanned;
+          expect({ keys: r.keys, liveKeys: r.liveKeys, bytes: r.bytes, liveBytes: r.liveBytes }, `node ${nodeId} range ${r.rangeId}`).toEqual({ keys, liveKeys, bytes, liveBytes });
+        }
+      }
+    } finally {
+      await client.execute(`SET CLUSTER SETTING kv.range.max_bytes = '64MiB'`);
+      await nc.close();
+    }
   });
 });

@@ -108,6 +108,8 @@ export class ReplicaReads {
       ranges.push({
         rangeId: r.rangeId,
         generation: r.generation,
+        startKey: r.startKey,
+        endKey: r.endKey,
         keys: BigInt(s.keys),
         liveKeys: BigInt(s.liveKeys),
         bytes: BigInt(s.bytes),
