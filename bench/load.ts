@@ -139,7 +139,9 @@ function stopCluster(): Promise<void> {
 /** Starts a fresh cluster in a temp dir, runs initBank against it and checks the row count. */
 async function loadCluster(
   o: Options,
-): Promise<Measured & { startSeconds: number; verifySeconds: number; rangesAfter: number; memory: ProcessMemory[] }> {
+): Promise<
+  Measured & { startSeconds: number; verifySeconds: number; recountSeconds: number; rangesAtLoadEnd: number; rangesAfter: number; memory: ProcessMemory[] }
+> {
   // Not @cairn/testing's tempDir: its signal handler deletes its dirs at once, under the
   // cluster's still-running processes, while this process stops them in order.
   clusterDir = await mkdtemp(join(tmpdir(), 'cairn-bench-load-'));
@@ -174,15 +176,21 @@ async function loadCluster(
     } finally {
       memory = sampler.stop();
     }
+    // How far the size-based splits kept up: the table's ranges as the load ends, and once
+    // the count is read.
+    const rangesAtLoadEnd = (await client.execute('SHOW RANGES FROM TABLE bank.bank')).rows.length;
     // A wrong count would make every figure meaningless; reading it also waits for a replica
-    // to have applied the whole load.
+    // to have applied the whole load (and meets whatever splitting is still going on).
     const verifyStarted = performance.now();
     const counted = (await client.execute('SELECT count(*) FROM bank.bank')).rows[0]?.[0];
     if (Number(counted) !== o.rows) throw new Error(`bank.bank has ${String(counted)} rows after loading ${o.rows}`);
     const verifySeconds = (performance.now() - verifyStarted) / 1000;
-    // How far the size-based splits kept up: the table's ranges once the count is read.
     const rangesAfter = (await client.execute('SHOW RANGES FROM TABLE bank.bank')).rows.length;
-    return { ...stats, startSeconds, verifySeconds, rangesAfter, memory };
+    // The same count again, on a settled cluster: the first count's excess over it is lag.
+    const recountStarted = performance.now();
+    await client.execute('SELECT count(*) FROM bank.bank');
+    const recountSeconds = (performance.now() - recountStarted) / 1000;
+    return { ...stats, startSeconds, verifySeconds, recountSeconds, rangesAtLoadEnd, rangesAfter, memory };
   } finally {
     client.close();
     await stopCluster();
@@ -255,7 +263,8 @@ async function main(): Promise<void> {
   process.stdout.write('\n');
   printTable(cluster, baseline, ratio);
   process.stdout.write(
-    `\nSELECT count(*) after the load: ${clusterMeasured.verifySeconds.toFixed(2)} s; bank.bank then in ${clusterMeasured.rangesAfter} ranges` +
+    `\nSELECT count(*) after the load: ${clusterMeasured.verifySeconds.toFixed(2)} s, again: ${clusterMeasured.recountSeconds.toFixed(2)} s; ` +
+      `bank.bank in ${clusterMeasured.rangesAtLoadEnd} ranges as the load ended, ${clusterMeasured.rangesAfter} after the count` +
       (o.rangeMax === undefined ? '' : ` (kv.range.max_bytes '${o.rangeMax}')`) +
       '\n',
   );
