@@ -182,7 +182,11 @@ function isTombstone(value: Buffer): boolean {
  */
 export class MvccStore {
   private gcThresholds: GcThresholds;
-  /** Key and byte counts per tracked span (the node's ranges), kept as writes apply. */
+  /**
+   * Key and byte counts per tracked span (the node's ranges), kept as writes apply: every
+   * transaction that puts to `data` calls `stats.notePuts` first, and removals go through
+   * `stats.removeRevisions`, or the counters stop agreeing with `spanStats`.
+   */
   private readonly stats: RangeStats;
 
   private constructor(
