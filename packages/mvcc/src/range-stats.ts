@@ -208,7 +208,12 @@ export class RangeStats {
     const end = span.end.length === 0 ? this.boundaries.length : this.indexOf(encodeRevisionPrefix(span.end));
     if (first === undefined || end === undefined || end <= first) return undefined;
     const total = zeroStats();
-    for (let i = first; i < end; i++) addInto(total, decodeStats(this.meta.get(metaKeyOf(this.boundaries[i] as Buffer))));
+    for (let i = first; i < end; i++) {
+      // Missing while a repartition's transaction has run but not committed yet.
+      const stored = this.meta.get(metaKeyOf(this.boundaries[i] as Buffer));
+      if (stored === undefined) return undefined;
+      addInto(total, decodeStats(stored));
+    }
     return total;
   }
 
