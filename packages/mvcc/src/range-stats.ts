@@ -149,12 +149,16 @@ class NewestWalk {
   }
 }
 
-/** Indices of `keys` in key order, the last of equal keys only (a later write of one MVCC key wins). */
-function keyOrder(keys: readonly Buffer[]): number[] {
-  const idx = Array.from({ length: keys.length }, (_, i) => i);
+/**
+ * Indices of `keys` in key order, the last of equal keys only (a later write of one MVCC key
+ * wins); undefined when `keys` are already strictly ascending (a load's batches are), so that
+ * common case allocates nothing.
+ */
+function keyOrder(keys: readonly Buffer[]): number[] | undefined {
   let sorted = true;
   for (let i = 1; i < keys.length && sorted; i++) sorted = Buffer.compare(keys[i - 1] as Buffer, keys[i] as Buffer) < 0;
-  if (sorted) return idx;
+  if (sorted) return undefined;
+  const idx = Array.from({ length: keys.length }, (_, i) => i);
   idx.sort((a, b) => Buffer.compare(keys[a] as Buffer, keys[b] as Buffer) || a - b);
   return idx.filter((i, n) => n + 1 === idx.length || !(keys[idx[n + 1] as number] as Buffer).equals(keys[i] as Buffer));
 }
@@ -229,18 +233,20 @@ export class RangeStats {
   notePuts(keys: readonly Buffer[], values: readonly Buffer[]): void {
     if (keys.length === 0) return;
     const order = keyOrder(keys);
+    const at = order === undefined ? (n: number) => n : (n: number) => order[n] as number;
+    const count = order === undefined ? keys.length : order.length;
     const deltas = new Map<number, SpanStats>();
     const walk = new NewestWalk(this.sizes);
     try {
-      for (let g = 0; g < order.length; ) {
-        // One user key's revisions in this batch, newest first: order[g, h).
-        const first = keys[order[g] as number] as Buffer;
+      for (let g = 0; g < count; ) {
+        // One user key's revisions in this batch, newest first: at(g) .. at(h - 1).
+        const first = keys[at(g)] as Buffer;
         let h = g + 1;
-        while (h < order.length && sameUserKey(first, keys[order[h] as number] as Buffer)) h++;
+        while (h < count && sameUserKey(first, keys[at(h)] as Buffer)) h++;
         const d = this.deltaFor(deltas, first);
         const stored = walk.newest(first);
         for (let n = g; n < h; n++) {
-          const i = order[n] as number;
+          const i = at(n);
           const k = keys[i] as Buffer;
           d.bytes += k.length + (values[i] as Buffer).length;
           // An older revision than the stored newest may already be there (a restore or a
@@ -250,7 +256,7 @@ export class RangeStats {
           if (old !== undefined) d.bytes -= k.length + Math.abs(old);
         }
         // The key's newest revision after the batch: the batch's newest unless the stored one is newer.
-        const batchNewest = { key: first, size: signedSize(values[order[g] as number] as Buffer) };
+        const batchNewest = { key: first, size: signedSize(values[at(g)] as Buffer) };
         const after = stored === undefined || Buffer.compare(first, stored.key) <= 0 ? batchNewest : stored;
         addNewest(d, stored, -1);
         addNewest(d, after, 1);
