@@ -87,8 +87,15 @@ class Pipe {
     private readonly nc: NatsConnection,
     private readonly bucket: string,
   ) {
-    // The one header of a KV create; nats.js encodes it at each publish, so one serves all.
+    // The one header of a KV create, encoded once: nats.js calls its (internal) `encode()` at
+    // each publish, 22 ms of a 10,000-create burst's CPU for the same bytes every time. Should
+    // a later nats.js not call it, publishes encode the header themselves: slower, still right.
     this.header.set('Nats-Expected-Last-Subject-Sequence', '0');
+    const h = this.header as MsgHdrs & { encode?: () => Uint8Array };
+    if (typeof h.encode === 'function') {
+      const encoded = h.encode();
+      h.encode = () => encoded;
+    }
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.answer(msg)) });
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();
