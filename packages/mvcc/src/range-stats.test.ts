@@ -135,6 +135,21 @@ describe('range stats kept as writes apply', () => {
     expectAgreement([rowKey(104, 10)], 'after a split of the rebuilt counters');
   });
 
+  it('let GC pass over a span with no history or tombstones, and still collect one that has them', async () => {
+    await store.setStatsSpans([tablePrefix(104), tablePrefix(105)]);
+    await store.applyBatch(Array.from({ length: 50 }, (_, i) => ({ key: rowKey(104, i), value: Uint8Array.of(i) })), 10n);
+    await store.applyBatch(Array.from({ length: 50 }, (_, i) => ({ key: rowKey(105, i), value: Uint8Array.of(i) })), 10n);
+    await store.applyBatch([{ key: rowKey(105, 7), value: Uint8Array.of(1, 2) }, { key: rowKey(105, 8), value: null }], 20n);
+    expect(await store.gc(tableSpan(104), 30n)).toEqual({ removed: 0 });
+    // Passed over, the span's threshold still moved: reads below it are refused.
+    expect(store.gcThreshold(tableSpan(104))).toBe(30n);
+    expect(() => store.scan(tableSpan(104), 29n)).toThrow(/GC threshold/);
+    // The other span had an overwrite and a delete: the old revisions and the tombstone go.
+    expect(await store.gc(tableSpan(105), 30n)).toEqual({ removed: 3 });
+    expectAgreement([tablePrefix(104), tablePrefix(105)], 'after GC');
+    expect(store.trackedStats({ start: tablePrefix(105), end: KEY_MIN })).toMatchObject({ keys: 49, liveKeys: 49 });
+  });
+
   it('answer only for runs of whole tracked spans', async () => {
     await store.setStatsSpans([tablePrefix(104), tablePrefix(105)]);
     expect(store.trackedStats(tableSpan(104))).toEqual({ keys: 0, liveKeys: 0, bytes: 0, liveBytes: 0 });
