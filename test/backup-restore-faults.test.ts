@@ -10,8 +10,9 @@
  * - A flipped byte in a data file fails RESTORE with a checksum mismatch naming the file; a
  *   tampered BACKUP_MANIFEST fails SHOW BACKUP and RESTORE with "checksum mismatch for".
  */
+import { existsSync, watch } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
@@ -121,14 +122,30 @@ describe('BACKUP and RESTORE under faults', () => {
     const ts = wallClockTimestamp();
     const id = col(await queryOne(client, `BACKUP DATABASE faults INTO '${collection}' AS OF SYSTEM TIME '${ts}' WITH detached`), 'job_id');
 
-    // Kill the victim while a data file of its own is half written.
-    const writing = await waitFor(
-      async () => {
-        const mine = (await inFlightDataFiles(dir)).filter((p) => inFlightWriter(p) === victimId);
-        return mine.length > 0 ? mine : undefined;
-      },
-      { what: `node ${victimId} writing a data file`, timeoutMs: 20_000, intervalMs: 5 },
-    );
+    // Kill the victim while a data file of its own is half written. A file of a 1 MiB range
+    // lives a few milliseconds (the writer sends it to storage in 512 KiB chunks), less than
+    // polling for it takes, so: find the layer's data dir by polling, then kill the victim
+    // the moment it creates its next temp file there (inotify), while it exports into it.
+    const first = await waitFor(async () => (await inFlightDataFiles(dir))[0], {
+      what: 'a data file in flight',
+      timeoutMs: 20_000,
+      intervalMs: 5,
+    });
+    const dataDir = join(dir, dirname(first));
+    const writing = await new Promise<string>((resolve, reject) => {
+      const watcher = watch(dataDir, (_event, name) => {
+        // A rename away from the temp name reports it too: only a file still there will do.
+        if (name === null || !name.startsWith(TEMP_PREFIX) || inFlightWriter(`data/${name}`) !== victimId || !existsSync(join(dataDir, name))) return;
+        void victim.kill();
+        watcher.close();
+        clearTimeout(timer);
+        resolve(name);
+      });
+      const timer = setTimeout(() => {
+        watcher.close();
+        reject(new Error(`node ${victimId} created no data file in ${dataDir} within 20 s`));
+      }, 20_000);
+    });
     await victim.kill();
     const killedAt = performance.now();
     expect(victim.exitStatus?.signal).toBe('SIGKILL');
@@ -136,7 +153,7 @@ describe('BACKUP and RESTORE under faults', () => {
 
     const done = await queryOne(client, `SHOW JOB WHEN COMPLETE ${id}`);
     const afterKillMs = performance.now() - killedAt;
-    console.log(`node kill: ${writing.length} file(s) of node ${victimId} in flight; job done ${Math.round(afterKillMs)} ms after the SIGKILL`);
+    console.log(`node kill: node ${victimId} killed as it created ${writing}; job done ${Math.round(afterKillMs)} ms after the SIGKILL`);
     expect(col(done, 'status')).toBe('succeeded');
     // Another node took the victim's item over (after the 15 s ack wait), well within a minute.
     expect(afterKillMs).toBeLessThan(45_000);
