@@ -79,6 +79,10 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
     }
     if (current) files.push(await current.finish(span.end));
     current = undefined;
+    // A drain or cancel that came while the last file was stored: an item's export has few
+    // awaits (one per 512 KiB chunk), so this is often where it lands. The item is handed back
+    // rather than reported; its files stay behind unlisted, as after a kill.
+    if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
   } catch (err) {
     // Leave nothing half-written behind (the storage write is atomic once aborted).
     await current?.abort(err instanceof Error ? err : new Error(String(err)));
