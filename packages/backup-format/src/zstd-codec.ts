@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Compressor, Decompressor } from 'zstd-napi';
+import type * as ZstdBinding from 'zstd-napi/binding.js';
 
 /**
  * zstd-napi's native binding (its documented low-level module), loaded with require: it is a
@@ -7,7 +8,7 @@ import { Compressor, Decompressor } from 'zstd-napi';
  * data file writer two allocations and two copies per block (zstd-napi's `compress` returns
  * a fresh trimmed copy of its scratch buffer, which the writer then copied into a frame).
  */
-const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
+const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
 let cctx: InstanceType<typeof binding.CCtx> | undefined;
 
 // One compressor and one decompressor per process, as zstd-napi's own compress() does, but
