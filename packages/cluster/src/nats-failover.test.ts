@@ -6,6 +6,7 @@ import { connectNats } from './nats-connection.js';
 import { ClusterState } from './state-buckets.js';
 import { ensureKv, stateReplicas } from './jetstream-setup.js';
 import { createKvEntries } from './kv-creates.js';
+import { retryNats } from './nats-retry.js';
 import { SettingsView } from './settings-view.js';
 import { LogWriter, tailLog } from './write-log.js';
 import { WorkClaimer, WorkQueue } from './work-queue.js';
@@ -141,19 +142,27 @@ describe('the NATS layer on a 3-server JetStream cluster', () => {
     const entries = Array.from({ length: n }, (_, i) => ({ key: `k.${i}`, value: new TextEncoder().encode(`v${i}`) }));
     let stored = 0;
     let killed: Promise<void> | undefined;
-    const results = await createKvEntries(nc, bucket, kv, n, (i) => entries[i]!, {
-      window: 256,
-      onCreated: () => {
-        if (++stored === 500) killed = victim.kill('SIGKILL');
-      },
-    });
-    await killed;
-    expect(results.filter((r) => typeof r !== 'number')).toEqual([]);
-    expect(stored).toBe(n);
-    const reader = await ensureKv(await connectTo(victim === cluster.servers[0] ? 2 : 0), bucket, { replicas: 3 });
-    expect((await reader.status()).values).toBe(n);
-    for (const i of [0, 499, 500, 1000, n - 1]) expect((await reader.get(`k.${i}`))?.string()).toBe(`v${i}`);
-    await victim.restart();
+    try {
+      const results = await createKvEntries(nc, bucket, kv, n, (i) => entries[i]!, {
+        window: 256,
+        onCreated: () => {
+          if (++stored === 500) killed = victim.kill('SIGKILL');
+        },
+      });
+      await killed;
+      expect(results.filter((r) => typeof r !== 'number')).toEqual([]);
+      expect(stored).toBe(n);
+      // The creates needed only the stream's leader; binding the bucket and its status ask the
+      // JetStream meta leader, which may still be in its own election (a CI run timed out here).
+      const survivor = await connectTo(victim === cluster.servers[0] ? 2 : 0);
+      const reader = await retryNats(() => ensureKv(survivor, bucket, { replicas: 3 }), { what: 'bind the bucket after the kill' });
+      expect((await retryNats(() => reader.status(), { what: 'the bucket status after the kill' })).values).toBe(n);
+      for (const i of [0, 499, 500, 1000, n - 1]) expect((await reader.get(`k.${i}`))?.string()).toBe(`v${i}`);
+    } finally {
+      // The rest of the file wants all three servers, whatever failed here.
+      await killed;
+      if (killed) await victim.restart();
+    }
   });
 
   it('follows the cluster size for replicas and refuses more than the cluster holds', async () => {
