@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '@cairn/testing';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { compareKeys, keyToHex } from '@cairn/keys';
 import type { Span } from '@cairn/keys';
@@ -23,17 +24,7 @@ import {
   type RandomAccessSource,
 } from './index.js';
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const enc = new TextEncoder();
 

@@ -3,6 +3,7 @@ import { compareKeys, tablePrefix } from '@cairn/keys';
 import { ColumnType, DescriptorState, ObjectKind } from '@cairn/proto';
 import type { TableDescriptor } from '@cairn/proto';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '@cairn/testing';
 import { parseDecimal } from './datum.js';
 import type { Datum } from './datum.js';
 import {
@@ -47,17 +48,7 @@ function makeTable(
   };
 }
 
-/** A small deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function randomDatum(type: ColumnType, r: () => number): Datum {
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)] as T;

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '@cairn/testing';
 import { CairnError } from '@cairn/errors';
 import { KeyBuilder, KeyReader } from './key-codec.js';
 import { compareKeys } from './spans.js';
 
-/** Small deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function sign(n: number): number {
   return n < 0 ? -1 : n > 0 ? 1 : 0;
