@@ -209,11 +209,21 @@ export function frameBlock(codec: BlockCodec, plain: Uint8Array, offset: number)
     codec.compression === 'zstd' ? zstdCompress(plain, codec.level) : plain;
   if (codec.key !== undefined) stored = sealAesGcm(codec.key, stored, blockAad(codec, offset));
   const frame = new Uint8Array(FRAME_HEADER_BYTES + stored.length);
-  const view = new DataView(frame.buffer);
-  view.setUint32(0, stored.length);
-  view.setUint32(4, crc32(stored));
   frame.set(stored, FRAME_HEADER_BYTES);
+  writeFrameHeader(frame, 0, stored.length);
   return frame;
+}
+
+/**
+ * Writes the header of the frame at `buf[at]` whose `storedLength` stored bytes already
+ * follow it: their length and CRC-32. For a writer that compresses a block straight into
+ * its output behind room for the header.
+ */
+export function writeFrameHeader(buf: Uint8Array, at: number, storedLength: number): void {
+  const body = buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + storedLength);
+  const view = new DataView(buf.buffer, buf.byteOffset + at, FRAME_HEADER_BYTES);
+  view.setUint32(0, storedLength);
+  view.setUint32(4, crc32(body));
 }
 
 /**

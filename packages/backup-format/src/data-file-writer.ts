@@ -14,8 +14,8 @@ import {
   FRAME_HEADER_BYTES,
   encryptedCodec,
   frameBlock,
+  writeFrameHeader,
 } from './data-file-format.js';
-import { crc32 } from './crc32.js';
 import { zstdCompressBound, zstdCompressInto } from './zstd-codec.js';
 import type { BlockCodec, BlockHandle, DataFileCompression, MvccRevision } from './data-file-format.js';
 import { ENCRYPTION_KEY_BYTES } from './encryption.js';
@@ -278,9 +278,7 @@ export class DataFileWriter {
       emitted = this.reserve(FRAME_HEADER_BYTES + zstdCompressBound(plain.length)) ?? emitted;
       const at = this.outUsed;
       const stored = zstdCompressInto(this.out.subarray(at + FRAME_HEADER_BYTES), plain, this.codec.level);
-      const view = new DataView(this.out.buffer, this.out.byteOffset + at, FRAME_HEADER_BYTES);
-      view.setUint32(0, stored);
-      view.setUint32(4, crc32(this.out.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + stored)));
+      writeFrameHeader(this.out, at, stored);
       length = FRAME_HEADER_BYTES + stored;
       this.outUsed += length;
       this.offset += length;
