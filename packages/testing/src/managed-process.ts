@@ -30,6 +30,12 @@ export interface ManagedProcessOptions {
   cwd?: string;
   /** Full output of every incarnation is appended here (the in-memory tail is bounded). */
   logFile?: string;
+  /**
+   * The command line of every later incarnation, from the first one's `readyInfo`: a process
+   * started on port 0 (so the kernel, not a racing probe, picks a free port) restarts on the
+   * port it got, where its clients still dial it.
+   */
+  pinArgs?: (readyInfo: Record<string, unknown>, args: readonly string[]) => readonly string[];
   /** How long `start`/`restart` wait for readiness; default 30 s. */
   readyTimeoutMs?: number;
   /** How long `stop` waits after SIGTERM before SIGKILL; default 5 s. */
@@ -81,9 +87,12 @@ export class ManagedProcess {
   private exited: Promise<ProcessExit> = Promise.resolve({ code: null, signal: null });
   private pendingReadyLine: Promise<Record<string, unknown>> = new Promise(() => {});
   private readonly output: OutputTail;
+  private args: readonly string[];
+  private pinned = false;
 
   private constructor(readonly options: ManagedProcessOptions) {
     this.output = new OutputTail(options.logFile);
+    this.args = options.args;
   }
 
   /** Spawns the process and waits until it is ready (see `ManagedProcessOptions.ready`). */
@@ -196,7 +205,8 @@ export class ManagedProcess {
   }
 
   private async launch(): Promise<void> {
-    const { name, command, args } = this.options;
+    const { name, command } = this.options;
+    const args = this.args;
     const env: Record<string, string | undefined> = { ...process.env, ...this.options.env };
     for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
 
@@ -272,6 +282,10 @@ export class ManagedProcess {
     controller.abort();
     if (outcome.kind === 'ready') {
       this.readyInfo = outcome.info;
+      if (!this.pinned && this.options.pinArgs) {
+        this.args = this.options.pinArgs(outcome.info, this.args);
+        this.pinned = true;
+      }
       return;
     }
     await this.kill('SIGKILL');

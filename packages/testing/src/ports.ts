@@ -1,8 +1,37 @@
+import { closeSync, mkdirSync, openSync, statSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // Ports handed out recently in this process: the OS may offer a port again as soon as the
 // probe socket closes, and two callers racing to bind it would collide.
 const handedOut = new Set<number>();
+
+// The same across processes: vitest runs test files in parallel workers, and each worker's
+// probe can be offered the port another worker probed a moment before. A port is claimed by
+// creating a marker file exclusively; a marker older than RESERVATION_MS is stale (its test
+// has long bound the port or gone) and may be claimed again.
+const RESERVATIONS = join(tmpdir(), 'cairn-test-ports');
+const RESERVATION_MS = 10 * 60_000;
+
+function reserveAcrossProcesses(port: number): boolean {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const marker = join(RESERVATIONS, String(port));
+  try {
+    closeSync(openSync(marker, 'wx'));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  try {
+    if (Date.now() - statSync(marker).mtimeMs < RESERVATION_MS) return false;
+    const now = new Date();
+    utimesSync(marker, now, now);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -25,7 +54,7 @@ function probePort(): Promise<number> {
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await probePort();
-    if (port !== 0 && !handedOut.has(port)) {
+    if (port !== 0 && !handedOut.has(port) && reserveAcrossProcesses(port)) {
       handedOut.add(port);
       return port;
     }

@@ -3,8 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nodeOptionsWithHeapLimit, type ProcessRole } from '@cairn/metrics';
 import { tempDir } from './cleanup.js';
-import { ManagedProcess } from './managed-process.js';
-import { freePort } from './ports.js';
+import { ManagedProcess, type ManagedProcessOptions } from './managed-process.js';
 import { cliPath as defaultCliPath } from './repo-paths.js';
 
 /** One storage node to start: its locality, `region=..,zone=..`. */
@@ -93,11 +92,11 @@ export class ProcessCluster {
     // The slot is taken before the first await, so processes started together get distinct names.
     const slot = this.coordinatorSlots++;
     const name = `coordinator-${slot}`;
-    const grpc = `127.0.0.1:${await freePort()}`;
-    const metrics = `127.0.0.1:${await freePort()}`;
-    const args = ['start', 'coordinator', '--nats', this.options.nats, '--listen-addr', grpc, '--http-addr', metrics, '--id', name, ...(this.options.coordinatorArgs ?? [])];
-    const proc = await this.spawn(name, 'coordinator', withSecurityMode(args));
-    this.metricsAddresses.set(name, metrics);
+    const args = ['start', 'coordinator', '--nats', this.options.nats, '--listen-addr', ANY_PORT, '--http-addr', ANY_PORT, '--id', name, ...(this.options.coordinatorArgs ?? [])];
+    const proc = await this.spawn(name, 'coordinator', withSecurityMode(args), {}, (info, a) =>
+      pinFlags(a, { '--listen-addr': info['listen'], '--http-addr': info['httpListen'] }),
+    );
+    this.metricsAddresses.set(name, String(proc.readyInfo['httpListen']));
     this.coordinators[slot] = proc;
     return proc;
   }
@@ -108,10 +107,9 @@ export class ProcessCluster {
     const name = `node-${slot}`;
     const store = join(this.dataDir, name);
     await mkdir(store, { recursive: true });
-    const metrics = `127.0.0.1:${await freePort()}`;
-    const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', metrics, ...(spec.args ?? [])];
-    const proc = await this.spawn(name, 'node', withSecurityMode(args), spec.env);
-    this.metricsAddresses.set(name, metrics);
+    const args = ['start', 'node', '--nats', this.options.nats, '--locality', spec.locality, '--store', store, '--http-addr', ANY_PORT, ...(spec.args ?? [])];
+    const proc = await this.spawn(name, 'node', withSecurityMode(args), spec.env, (info, a) => pinFlags(a, { '--http-addr': info['httpListen'] }));
+    this.metricsAddresses.set(name, String(proc.readyInfo['httpListen']));
     this.nodes[slot] = proc;
     return proc;
   }
@@ -131,7 +129,13 @@ export class ProcessCluster {
     await Promise.allSettled(this.all().map((p) => p.stop()));
   }
 
-  private spawn(name: string, role: ProcessRole, args: string[], env: Record<string, string> = {}): Promise<ManagedProcess> {
+  private spawn(
+    name: string,
+    role: ProcessRole,
+    args: string[],
+    env: Record<string, string> = {},
+    pinArgs?: ManagedProcessOptions['pinArgs'],
+  ): Promise<ManagedProcess> {
     const merged: Record<string, string> = { ...this.options.env, ...env };
     // The role's V8 heap limit, as start-local and the deploy kit give it: tests run the
     // processes as operators do, and a limit too small for a test's load fails that test.
@@ -141,11 +145,33 @@ export class ProcessCluster {
       command: process.execPath,
       args: [this.cli, ...args],
       env: merged,
+      ...(pinArgs ? { pinArgs } : {}),
       logFile: join(this.dataDir, 'logs', `${name}.log`),
       readyTimeoutMs: this.options.readyTimeoutMs ?? 30_000,
       stopTimeoutMs: this.options.stopTimeoutMs ?? 5_000,
     });
   }
+}
+
+/**
+ * Listeners start on port 0: the kernel hands out a port nobody holds. A port probed free
+ * beforehand can be taken by another test worker's process before ours binds it (seen in CI
+ * as EADDRINUSE at start-up).
+ */
+const ANY_PORT = '127.0.0.1:0';
+
+/**
+ * The command line with each flag's value replaced by the address the process reported, so a
+ * restart binds the same port. A flag the caller gave twice keeps its last (winning) value.
+ */
+function pinFlags(args: readonly string[], bound: Record<string, unknown>): string[] {
+  const out = [...args];
+  for (const [flag, address] of Object.entries(bound)) {
+    if (typeof address !== 'string' || address === '') continue;
+    const at = out.lastIndexOf(flag);
+    if (at >= 0 && out[at + 1] === ANY_PORT) out[at + 1] = address;
+  }
+  return out;
 }
 
 /**

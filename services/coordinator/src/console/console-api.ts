@@ -1,5 +1,5 @@
 import type { ClusterApiRoute } from '../managed/managed-api.js';
-import type { OpenApiExtension } from '../managed/openapi.js';
+import { unavailableResponse, type OpenApiExtension } from '../managed/openapi.js';
 import { listJobs, listNodes, listSchedules, setSchedulePaused } from './cluster-views.js';
 
 /**
@@ -26,7 +26,7 @@ const readErrors = {
   '400': error('A malformed parameter (code INVALID_ARGUMENT).'),
   '401': error('Secure mode: no API key, or an unknown one (code UNAUTHENTICATED).'),
   '404': error('No such cluster or schedule (code NOT_FOUND).'),
-  '503': error('No leader right now; retry (code UNAVAILABLE).'),
+  '503': unavailableResponse,
 };
 const writeErrors = { ...readErrors, '403': error('The API key is a CLUSTER_VIEWER (code INSUFFICIENT_PRIVILEGE).') };
 const dateTime = { type: 'string', format: 'date-time' };

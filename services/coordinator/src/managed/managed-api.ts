@@ -89,7 +89,10 @@ function send(res: ServerResponse, status: number, body: unknown, extra: Record<
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = toCairnError(err);
   const status = httpStatus(e.code);
-  send(res, status, { code: e.code, message: e.message.split('\n')[0] }, status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+  // 503 is transient (no leader for a moment, NATS electing): Retry-After tells HTTP clients
+  // to try again, as gRPC clients do on UNAVAILABLE.
+  const extra: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : status === 503 ? { 'retry-after': '1' } : {};
+  send(res, status, { code: e.code, message: e.message.split('\n')[0] }, extra);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -221,7 +224,7 @@ async function forward(ctx: ManagedApiContext, req: IncomingMessage, res: Server
         timeout: 60_000,
       },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k === 'content-type' || k === 'www-authenticate')) as Record<string, string>);
+        res.writeHead(answer.statusCode ?? 502, Object.fromEntries(Object.entries(answer.headers).filter(([k]) => k === 'content-type' || k === 'www-authenticate' || k === 'retry-after')) as Record<string, string>);
         answer.pipe(res);
         answer.on('end', resolve);
         answer.on('error', reject);

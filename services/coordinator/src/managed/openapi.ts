@@ -10,6 +10,11 @@ const errorResponse = (description: string) => ({
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
+/** 503: transient, with the Retry-After header the API sends with it (managed-api.ts sendError). */
+export const unavailableResponse = {
+  ...errorResponse('No leader right now; retry after Retry-After seconds (code UNAVAILABLE).'),
+  headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } } },
+};
 const ok = (schema: string) => ({
   description: 'OK',
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
@@ -25,7 +30,7 @@ const readErrors = {
   '400': errorResponse('A malformed parameter (code INVALID_ARGUMENT).'),
   '401': errorResponse('Secure mode: no API key, or an unknown one (code UNAUTHENTICATED).'),
   '404': errorResponse('No such cluster, backup, database or restore (code NOT_FOUND).'),
-  '503': errorResponse('No leader right now; retry (code UNAVAILABLE).'),
+  '503': unavailableResponse,
 };
 const writeErrors = {
   ...readErrors,
