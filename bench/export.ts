@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataFileWriter } from '@cairn/backup-format';
 import { LocalDirStorage, openWritePipe } from '@cairn/cloud';
-import { HEAP_LIMIT_MIB } from '@cairn/metrics';
+import { HEAP_LIMIT_MIB, nodeCommandLineFlags } from '@cairn/metrics';
 import { MvccStore } from '@cairn/mvcc';
 import {
   MB,
@@ -126,10 +126,13 @@ async function child(dir: string): Promise<void> {
   }
 }
 
-/** Runs the child under a node's heap limit (this process has V8's default) and collects its stages. */
+/**
+ * Runs the child under a node's heap limit and young generation (this process has V8's
+ * defaults) and collects its stages.
+ */
 function runChild(dir: string): Promise<StageFigures[]> {
   return new Promise((resolve, reject) => {
-    const args = [...process.execArgv, `--max-old-space-size=${HEAP_LIMIT_MIB.node}`, process.argv[1]!, '--child', dir];
+    const args = [...process.execArgv, `--max-old-space-size=${HEAP_LIMIT_MIB.node}`, ...nodeCommandLineFlags('node'), process.argv[1]!, '--child', dir];
     const c = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -31,7 +31,7 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ClusterRole, ClusterRoleBinding, Role as RbacRole, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { HEAP_LIMIT_MIB } from '@cairn/metrics';
+import { HEAP_LIMIT_MIB, MIN_SEMI_SPACE_MIB, nodeCommandLineFlags } from '@cairn/metrics';
 import { ManagedProcess, cliPath, freePort, repoRoot, startNatsCluster, tempDir, waitFor, type NatsClusterHandle } from '@cairn/testing';
 import { runCli } from './support/cli.js';
 import {
@@ -40,6 +40,7 @@ import {
   dockerEnv,
   dockerignoreMatcher,
   durationSeconds,
+  nodeFlagsOf,
   parseDockerfile,
   parseEnvFile,
   parseStart,
@@ -177,6 +178,12 @@ function dockerfile(): { instructions: DockerInstruction[]; runtimeStart: number
   const instructions = parseDockerfile(readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8'));
   const runtimeStart = instructions.findLastIndex((i) => i.keyword === 'FROM');
   return { instructions, runtimeStart, runtime: instructions.slice(runtimeStart) };
+}
+
+/** The image's ENTRYPOINT (exec form), which a compose service without its own runs. */
+function imageEntrypoint(): string[] {
+  const entry = dockerfile().runtime.find((i) => i.keyword === 'ENTRYPOINT');
+  return JSON.parse(entry!.args) as string[];
 }
 
 /** The variables the image sets for every container (its runtime stage's ENV). */
@@ -369,10 +376,13 @@ describe('compose', () => {
     expect(new Set(regions).size).toBe(3);
   });
 
-  it("runs every cairn process with its role's V8 heap limit", () => {
+  it("runs every cairn process with its role's V8 heap limit, and its command-line V8 flags before the script", () => {
     for (const [name, s] of cairnServices()) {
       const env = obj(s.environment, `${name}.environment`);
-      expect(env.NODE_OPTIONS, name).toBe(heapLimitOption(invocation(name, s).role));
+      const role = invocation(name, s).role;
+      expect(env.NODE_OPTIONS, name).toBe(heapLimitOption(role));
+      const entrypoint = s.entrypoint === undefined ? imageEntrypoint() : arr(s.entrypoint, `${name}.entrypoint`).map(String);
+      expect(nodeFlagsOf([...entrypoint, ...arr(s.command, `${name}.command`).map(String)]), name).toEqual(nodeCommandLineFlags(role));
     }
   });
 
@@ -561,7 +571,7 @@ describe('Kubernetes', () => {
   });
 
   /** The cairn container of a workload and the invocation it runs. */
-  function cairnContainer(file: string, w: Obj): { c: Obj; inv: CairnInvocation; pod: Obj } {
+  function cairnContainer(file: string, w: Obj): { c: Obj; inv: CairnInvocation; pod: Obj; argv: string[] } {
     const pod = obj(obj(obj(w.spec, 'spec').template, 'template').spec, 'pod spec');
     const c = arr(pod.containers, 'containers').map((x) => obj(x, 'container')).find((x) => String(x.image).startsWith('cairn'));
     if (!c) throw new Error(`${file}: no cairn container`);
@@ -573,14 +583,15 @@ describe('Kubernetes', () => {
     if (!cairn) throw new Error(`${file}: the cairn container does not run \`cairn start\``);
     const env = arr(c.env ?? [], 'env').map((e) => str(obj(e, 'env').name, 'env name'));
     const name = str(obj(w.metadata, 'metadata').name, 'name');
-    return { c, pod, inv: { where: `deploy/kubernetes/${file}: ${String(w.kind)} ${name}`, ...parseStart(cairn), env: env.filter((e) => e.startsWith('CAIRN_')) } };
+    return { c, pod, argv, inv: { where: `deploy/kubernetes/${file}: ${String(w.kind)} ${name}`, ...parseStart(cairn), env: env.filter((e) => e.startsWith('CAIRN_')) } };
   }
 
-  it("runs every cairn container with its role's V8 heap limit", () => {
+  it("runs every cairn container with its role's V8 heap limit, and its command-line V8 flags before the script", () => {
     for (const { file, o } of workloads) {
-      const { c, inv } = cairnContainer(file, o);
+      const { c, inv, argv } = cairnContainer(file, o);
       const env = arr(c.env, 'env').map((e) => obj(e, 'env')).find((e) => e.name === 'NODE_OPTIONS');
       expect(env?.value, inv.where).toBe(heapLimitOption(inv.role));
+      expect(nodeFlagsOf(argv), inv.where).toEqual(nodeCommandLineFlags(inv.role));
     }
   });
 
@@ -800,12 +811,14 @@ describe('systemd', () => {
     expect(invs.flatMap(unknownToCli)).toEqual([]);
   });
 
-  it("gives each cairn unit its role's V8 heap limit and bounded malloc", () => {
+  it("gives each cairn unit its role's V8 heap limit, its command-line V8 flags and bounded malloc", () => {
     for (const name of units) {
-      const args = cairnArgs(shellWords(unitValue(unit(name), 'Service', 'ExecStart') ?? ''));
+      const execStart = shellWords(unitValue(unit(name), 'Service', 'ExecStart') ?? '');
+      const args = cairnArgs(execStart);
       if (!args) continue;
       const env = envFileOf(name);
       expect(env.get('NODE_OPTIONS'), name).toBe(heapLimitOption(parseStart(args).role));
+      expect(nodeFlagsOf(execStart), name).toEqual(nodeCommandLineFlags(parseStart(args).role));
       expect(env.get('MALLOC_ARENA_MAX'), name).toBe('2');
     }
   });
@@ -973,7 +986,8 @@ describe("the kit's command lines start a real cluster", () => {
     });
 
     const unitFile = parseUnit(readFileSync(join(SYSTEMD_DIR, 'cairn-node.service'), 'utf8'));
-    const nodeArgs = cairnArgs(shellWords(unitValue(unitFile, 'Service', 'ExecStart') ?? ''))!;
+    const nodeExecStart = shellWords(unitValue(unitFile, 'Service', 'ExecStart') ?? '');
+    const nodeArgs = cairnArgs(nodeExecStart)!;
     const nodeEnv = parseEnvFile(readFileSync(join(SYSTEMD_DIR, 'node.env'), 'utf8'));
     const nHttp = `127.0.0.1:${String(await freePort())}`;
     const n = localize('node', nodeArgs, nodeEnv, {
@@ -1011,7 +1025,7 @@ describe("the kit's command lines start a real cluster", () => {
     // Started together, as compose, systemd and Kubernetes start them.
     const [coordinator, node, k8sNode] = await Promise.all([
       start('coordinator-1', 'coordinator', c.args, c.env),
-      start('node-1', 'node', n.args, n.env),
+      start('node-1', 'node', n.args, n.env, { command: process.execPath, args: [...nodeFlagsOf(nodeExecStart), cliPath(), ...n.args] }),
       start('cairn-node-0', 'node', [], k.env, { command: shell[0]!, args: [...shell.slice(1), script] }),
     ]);
     await ready(cHttp);
@@ -1023,6 +1037,9 @@ describe("the kit's command lines start a real cluster", () => {
       const role = p.readyInfo.role as Role;
       expect(Number(p.readyInfo.heapLimitMiB), p.name).toBeLessThanOrEqual(HEAP_LIMIT_MIB[role] + 64);
     }
+    // And the unit's and the container's command-line V8 flags: a node's young generation
+    // starts at its floor (an idle process without the flag has 1 MiB).
+    for (const p of [node, k8sNode]) expect(Number(p.readyInfo.newSpaceMiB), p.name).toBeGreaterThanOrEqual(MIN_SEMI_SPACE_MIB.node!);
 
     // Compose's health check for the cairn services, run as Docker runs it (CMD form), against
     // the coordinator; and against a port nobody listens on.

@@ -175,6 +175,17 @@ export function cairnArgs(argv: string[]): string[] | undefined {
   return rest[0] === 'start' ? rest : undefined;
 }
 
+/**
+ * The flags node gets before the CLI script (`node --min-semi-space-size=16 .../bin.js start
+ * node`: what NODE_OPTIONS cannot carry); empty when the command line names no script.
+ */
+export function nodeFlagsOf(argv: string[]): string[] {
+  const entry = argv.findIndex((w) => w.endsWith('/packages/cli/dist/bin.js'));
+  const before = entry >= 0 ? argv.slice(0, entry) : [];
+  const node = before.findLastIndex((w) => w === 'node' || w.endsWith('/node'));
+  return node >= 0 ? before.slice(node + 1) : [];
+}
+
 /** `start <role> --flag ...` into role and flag names; throws on an unknown subcommand. */
 export function parseStart(args: string[]): { role: Role; flags: string[] } {
   const role = args[1];

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HEAP_LIMIT_MIB } from '@cairn/metrics';
+import { HEAP_LIMIT_MIB, MIN_SEMI_SPACE_MIB } from '@cairn/metrics';
 import { cliPath, ProcessCluster, ProcessStartError, repoRoot, tempDir, WaitTimeoutError } from './index.js';
 
 const FAKE_CLI = fileURLToPath(new URL('../fixtures/fake-cairn-cli.mjs', import.meta.url));
@@ -57,14 +57,17 @@ describe('ProcessCluster', () => {
     for (const p of cluster.all()) expect(alive(p.pid)).toBe(true);
   });
 
-  it("runs every process with its role's V8 heap limit, unless the cluster's env names one", async () => {
+  it("runs every process with its role's V8 heap limit and young generation, unless the cluster's env names a limit", async () => {
     const cluster = await start();
     // heap_size_limit is the old-space limit plus the young generation (48 MiB by default).
     for (const p of cluster.all()) {
       const role = p.readyInfo['role'] as 'node' | 'coordinator';
       expect(p.readyInfo['heapLimitMiB'], p.name).toBeGreaterThanOrEqual(HEAP_LIMIT_MIB[role]);
       expect(p.readyInfo['heapLimitMiB'], p.name).toBeLessThanOrEqual(HEAP_LIMIT_MIB[role] + 64);
+      // An idle process without --min-semi-space-size has a 1 MiB new space.
+      expect(p.readyInfo['newSpaceMiB'], p.name).toBeGreaterThanOrEqual(MIN_SEMI_SPACE_MIB[role] ?? 1);
     }
+    expect(cluster.nodes.length).toBeGreaterThan(0);
     // Between the two roles' limits, so that neither role's own could pass for it.
     const own = await start({ env: { NODE_OPTIONS: '--max-old-space-size=300' } });
     for (const p of own.all()) {

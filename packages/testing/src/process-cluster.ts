@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { nodeOptionsWithHeapLimit, type ProcessRole } from '@cairn/metrics';
+import { nodeCommandLineFlags, nodeOptionsWithHeapLimit, type ProcessRole } from '@cairn/metrics';
 import { tempDir } from './cleanup.js';
 import { ManagedProcess, type ManagedProcessOptions } from './managed-process.js';
 import { cliPath as defaultCliPath } from './repo-paths.js';
@@ -143,7 +143,8 @@ export class ProcessCluster {
     return ManagedProcess.start({
       name,
       command: process.execPath,
-      args: [this.cli, ...args],
+      // The role's V8 flags NODE_OPTIONS cannot carry go before the script, as in start-local.
+      args: [...nodeCommandLineFlags(role), this.cli, ...args],
       env: merged,
       ...(pinArgs ? { pinArgs } : {}),
       logFile: join(this.dataDir, 'logs', `${name}.log`),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HEAP_LIMIT_MIB } from '@cairn/metrics';
-import { boundedMallocEnv, cairnProcessEnv } from './local-processes.js';
+import { HEAP_LIMIT_MIB, MIN_SEMI_SPACE_MIB } from '@cairn/metrics';
+import { binPath, boundedMallocEnv, cairnProcessArgv, cairnProcessEnv } from './local-processes.js';
 
 describe('boundedMallocEnv', () => {
   it('caps glibc malloc arenas at two and fixes the mmap threshold for the processes start-local spawns', () => {
@@ -28,5 +28,13 @@ describe('cairnProcessEnv', () => {
 
   it("keeps a heap limit the caller's NODE_OPTIONS already sets (a benchmark's CAIRN_BENCH_CLUSTER_NODE_OPTIONS)", () => {
     expect(cairnProcessEnv(['start', 'node'], { NODE_OPTIONS: '--max-old-space-size=4096' })['NODE_OPTIONS']).toBe('--max-old-space-size=4096');
+  });
+});
+
+describe('cairnProcessArgv', () => {
+  it("puts a role's V8 command-line flags before the CLI script, and none for other commands", () => {
+    expect(cairnProcessArgv(['start', 'node', '--store', 'n1'])).toEqual([`--min-semi-space-size=${MIN_SEMI_SPACE_MIB.node}`, binPath(), 'start', 'node', '--store', 'n1']);
+    expect(cairnProcessArgv(['start', 'coordinator'])).toEqual([...(MIN_SEMI_SPACE_MIB.coordinator === undefined ? [] : [`--min-semi-space-size=${MIN_SEMI_SPACE_MIB.coordinator}`]), binPath(), 'start', 'coordinator']);
+    expect(cairnProcessArgv(['sql', '-e', 'SELECT 1'])).toEqual([binPath(), 'sql', '-e', 'SELECT 1']);
   });
 });

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { nodeOptionsWithHeapLimit } from '@cairn/metrics';
+import { nodeCommandLineFlags, nodeOptionsWithHeapLimit, type ProcessRole } from '@cairn/metrics';
 
 /** A child process of start-local, with its output appended to a log file. */
 export interface LocalProcess {
@@ -93,9 +93,23 @@ export function boundedMallocEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 export function cairnProcessEnv(args: readonly string[], env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = boundedMallocEnv(env);
-  const role = args[0] === 'start' ? args[1] : undefined;
-  if (role === 'node' || role === 'coordinator') out['NODE_OPTIONS'] = nodeOptionsWithHeapLimit(role, out['NODE_OPTIONS']);
+  const role = startedRole(args);
+  if (role !== undefined) out['NODE_OPTIONS'] = nodeOptionsWithHeapLimit(role, out['NODE_OPTIONS']);
   return out;
+}
+
+/**
+ * node's own arguments for `cairn <args>` under start-local: the role's V8 flags that NODE_OPTIONS
+ * cannot carry (nodeCommandLineFlags), then the CLI script and its arguments.
+ */
+export function cairnProcessArgv(args: readonly string[]): string[] {
+  const role = startedRole(args);
+  return [...(role === undefined ? [] : nodeCommandLineFlags(role)), binPath(), ...args];
+}
+
+function startedRole(args: readonly string[]): ProcessRole | undefined {
+  const role = args[0] === 'start' ? args[1] : undefined;
+  return role === 'node' || role === 'coordinator' ? role : undefined;
 }
 
 /**
@@ -292,7 +306,7 @@ export async function spawnCairn(
 ): Promise<LocalProcess> {
   if (o.signal?.aborted) throw aborted(o.signal);
   const timeoutMs = o.timeoutMs ?? 60_000;
-  const child = spawnGuarded([binPath(), ...args, '--exit-with-parent'], logFile, o.onSpawn, cairnProcessEnv(args, process.env));
+  const child = spawnGuarded([...cairnProcessArgv(args), '--exit-with-parent'], logFile, o.onSpawn, cairnProcessEnv(args, process.env));
   const log = createWriteStream(logFile, { flags: 'a' });
   log.on('error', () => undefined);
   const lines = createInterface({ input: child.stdout! });

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { startCoordinator } from '@cairn/coordinator';
 import { startNode } from '@cairn/node';
-import { heapLimitMiB, heapLimitWarning, type ProcessRole } from '@cairn/metrics';
+import { heapLimitMiB, heapLimitWarning, newSpaceMiB, type ProcessRole } from '@cairn/metrics';
 import { processLifecycle } from './process-lifecycle.js';
 import {
   advertiseFlag,
@@ -156,6 +156,7 @@ export function registerStartCommands(program: Command): void {
         clusterId: c.clusterId,
         secure: c.secure,
         heapLimitMiB: heapLimitMiB(),
+        newSpaceMiB: newSpaceMiB(),
         ...(o.locality ? { locality: o.locality } : {}),
       });
     });
@@ -199,6 +200,6 @@ export function registerStartCommands(program: Command): void {
       const n = await startNode(options);
       lifecycle.started(() => n.stop());
       if (certsDir) sighup.reloadWith(() => n.reloadCertificates());
-      ready({ role: 'node', nodeId: n.nodeId, address: n.address, httpListen: n.httpListenAddress, clusterId: n.clusterId, heapLimitMiB: heapLimitMiB() });
+      ready({ role: 'node', nodeId: n.nodeId, address: n.address, httpListen: n.httpListenAddress, clusterId: n.clusterId, heapLimitMiB: heapLimitMiB(), newSpaceMiB: newSpaceMiB() });
     });
 }
