@@ -77,6 +77,15 @@ export function encodeMvccKey(userKey: Uint8Array, ts: Timestamp): Buffer {
   return out;
 }
 
+/** The MVCC data key of one revision, from the key's revision prefix (`encodeRevisionPrefix`). */
+export function revisionKey(prefix: Uint8Array, ts: Timestamp): Buffer {
+  checkTs(ts);
+  const out = Buffer.allocUnsafe(prefix.length + MVCC_TS_LEN);
+  out.set(prefix, 0);
+  out.writeBigUInt64BE(UINT64_MAX - ts, prefix.length);
+  return out;
+}
+
 /** The timestamp of an encoded MVCC key, read without decoding the user key. */
 export function mvccKeyTs(buf: Uint8Array): Timestamp {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);

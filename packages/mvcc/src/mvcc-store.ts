@@ -13,6 +13,7 @@ import {
   encodeMvccValue,
   encodeRevisionPrefix,
   mvccKeyTs,
+  revisionKey,
 } from './mvcc-key.js';
 import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
@@ -54,8 +55,9 @@ const GC_THRESHOLDS_META = 'mvcc.gc-thresholds';
 /** Set once the change index covers every revision in the store. */
 const CHANGE_INDEX_META = 'mvcc.change-index';
 /**
- * An incremental export collects the changed keys of its span before reading them; past this
- * many it reads the span in full instead, so memory stays bounded whatever the window holds.
+ * An incremental export collects the changed revisions of its span before reading them; past
+ * this many it reads the span in full instead, so memory stays bounded whatever the window
+ * holds.
  */
 const CHANGED_KEYS_LIMIT = 100_000;
 const CHANGE_ENTRY_VALUE = Buffer.of(1);
@@ -80,6 +82,14 @@ const VALUE_SIZE_CODEC = {
 };
 
 /**
+ * The size of a value handed to a `decoderCopies` codec: range reads pass it, `get` passes
+ * its options instead and sets the shared buffer's `length` to the value's size.
+ */
+function valueSize(bytes: Buffer, size: unknown): number {
+  return typeof size === 'number' ? size : bytes.length;
+}
+
+/**
  * Reads a `data` value as a copy in Node's shared buffer pool (decoderCopies: the decoder is
  * handed LMDB's read buffer and copies what it keeps). lmdb-js's own copy of a binary value
  * is a fresh ArrayBuffer per value, each its own malloc'd backing store that only a full GC
@@ -90,8 +100,8 @@ const VALUE_POOLED_CODEC = {
   encode(): never {
     throw new CairnError(ErrorCode.Internal, 'the pooled view of the data is read-only');
   },
-  decode(bytes: Buffer, size: number): Buffer {
-    return Buffer.from(bytes.subarray(0, size));
+  decode(bytes: Buffer, size: unknown): Buffer {
+    return Buffer.from(bytes.subarray(0, valueSize(bytes, size)));
   },
   needsStableBuffer: false,
 };
@@ -108,8 +118,8 @@ const VALUE_VIEW_CODEC = {
   encode(): never {
     throw new CairnError(ErrorCode.Internal, 'the transient view of the data is read-only');
   },
-  decode(bytes: Buffer, size: number): Buffer {
-    return bytes.subarray(0, size);
+  decode(bytes: Buffer, size: unknown): Buffer {
+    return bytes.subarray(0, valueSize(bytes, size));
   },
   needsStableBuffer: false,
 };
@@ -153,13 +163,6 @@ function tsBound(ts: Timestamp): Buffer {
 
 function inSpan(prefix: Buffer, start: Buffer, end: Buffer | undefined): boolean {
   return Buffer.compare(prefix, start) >= 0 && (end === undefined || Buffer.compare(prefix, end) < 0);
-}
-
-/** The revision prefix of the user key after this one: `[prefix, end)` is exactly its revisions. */
-function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  end[end.length - 1] = 0x02;
-  return end;
 }
 
 /** The value bytes after the flag byte, as a plain Uint8Array view (lmdb hands out copies). */
@@ -397,13 +400,22 @@ export class MvccStore {
     if (startTs === endTs) return;
     const txn = this.root.useReadTransaction();
     try {
-      const changed = startTs > 0n && useChangeIndex ? this.changedKeys(span, startTs, endTs, txn) : undefined;
+      const changed = startTs > 0n && useChangeIndex ? this.changedRevisions(span, startTs, endTs, allRevisions, txn) : undefined;
       if (changed === undefined) {
         yield* this.windowRevisions(new RevisionCursor(db, txn, spanStart(span), spanEnd(span)), startTs, endTs, allRevisions);
         return;
       }
-      for (const prefix of changed) {
-        yield* this.windowRevisions(new RevisionCursor(db, txn, prefix, prefixEnd(prefix)), startTs, endTs, allRevisions);
+      // The index names each revision exactly (its key and timestamp), so each is a point get
+      // in the data: a cursor per changed key (lmdb-js opens a native cursor per range read)
+      // cost 30-250 us a key where a get costs a few.
+      for (const { prefix, stamps } of changed) {
+        const key = decodeUserKey(prefix, prefix.length);
+        for (const ts of stamps) {
+          const value = db.get(revisionKey(prefix, ts), { transaction: txn });
+          // Every revision above the GC threshold is in the data and the index alike.
+          if (value === undefined) continue;
+          yield { key, ts, value: isTombstone(value) ? null : payload(value) };
+        }
       }
     } finally {
       txn.done();
@@ -411,24 +423,45 @@ export class MvccStore {
   }
 
   /**
-   * The revision prefixes of the keys of `span` written in `(startTs, endTs]`, in key order,
-   * from the change index (one read transaction with the data); undefined when there are more
-   * than `CHANGED_KEYS_LIMIT` of them, to read the span in full.
+   * The revisions of `span` written in `(startTs, endTs]`, from the change index (one read
+   * transaction with the data): each changed key's revision prefix, in key order, with the
+   * timestamps to export, newest first (only the newest unless `allRevisions`). Undefined
+   * when more than `CHANGED_KEYS_LIMIT` are named, to read the span in full instead.
+   *
+   * Without `allRevisions` the newest revision in the window is the key's newest at or below
+   * `endTs`, which is what a scan exports: any newer one at or below `endTs` would be in the
+   * window too.
    */
-  private changedKeys(span: Span, startTs: Timestamp, endTs: Timestamp, txn: ReturnType<RootDatabase['useReadTransaction']>): Buffer[] | undefined {
+  private changedRevisions(
+    span: Span,
+    startTs: Timestamp,
+    endTs: Timestamp,
+    allRevisions: boolean,
+    txn: ReturnType<RootDatabase['useReadTransaction']>,
+  ): Array<{ prefix: Buffer; stamps: Timestamp[] }> | undefined {
     const start = spanStart(span);
     const end = spanEnd(span);
-    const seen = new Map<string, Buffer>();
+    const seen = new Map<string, { prefix: Buffer; stamps: Timestamp[] }>();
+    let named = 0;
+    // Entries come oldest first: the last one seen of a key is its newest.
     const range = this.changes.getKeys({ start: tsBound(startTs + 1n), end: endTs === UINT64_MAX ? undefined : tsBound(endTs + 1n), transaction: txn });
     for (const k of range) {
       const prefix = k.subarray(MVCC_TS_LEN);
       if (!inSpan(prefix, start, end)) continue;
+      const ts = k.readBigUInt64BE(0);
       const id = prefix.toString('latin1');
-      if (seen.has(id)) continue;
-      if (seen.size >= CHANGED_KEYS_LIMIT) return undefined;
-      seen.set(id, Buffer.from(prefix));
+      const entry = seen.get(id);
+      if (entry !== undefined && !allRevisions) {
+        entry.stamps[0] = ts;
+        continue;
+      }
+      if (++named > CHANGED_KEYS_LIMIT) return undefined;
+      if (entry !== undefined) entry.stamps.push(ts);
+      else seen.set(id, { prefix: Buffer.from(prefix), stamps: [ts] });
     }
-    return [...seen.values()].sort(Buffer.compare);
+    const out = [...seen.values()].sort((a, b) => Buffer.compare(a.prefix, b.prefix));
+    for (const e of out) e.stamps.reverse();
+    return out;
   }
 
   /** The export of `exportRevisions` over the keys `cur` walks (closed at the end). */

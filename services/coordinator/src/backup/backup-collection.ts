@@ -163,13 +163,15 @@ export class BackupCollection {
     const incHome = incrementals ?? this;
     const listing: string[] = [];
     for await (const p of incHome.storage.list(incrementalsPrefix(full, at))) listing.push(p);
-    const layers: HomedLayer[] = [];
-    for (const ref of resolveChain(listing, full, at)) {
-      const path = ref.subdir.replace(/^\/+/, '');
-      const home = ref.startTime === 0n ? this : incHome;
-      layers.push({ path, manifest: await home.readManifest(path, key), home });
-    }
-    return layers;
+    // Read side by side: each is a round trip (through node n for nodelocal://n), and an
+    // incremental's planning reads the whole chain.
+    return Promise.all(
+      resolveChain(listing, full, at).map(async (ref) => {
+        const path = ref.subdir.replace(/^\/+/, '');
+        const home = ref.startTime === 0n ? this : incHome;
+        return { path, manifest: await home.readManifest(path, key), home };
+      }),
+    );
   }
 
   /**

@@ -102,9 +102,14 @@ export class BackupResumer implements Resumer {
       manifest.partFiles = await this.writeParts(d, files, layerUris, key);
       await collection.writeManifest(d.layerPath, manifest, key);
       if (d.movesLatest) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
-      await ctx.setProgress(1, null, this.checkpoint(d, done));
-      await this.queue.closeJob(jobId);
-      await releaseBackupJob(this.protectedTs, d);
+      // The last progress and the cleanup are independent (a run resumed after any of them
+      // finds every span done and repeats them): side by side, not a round trip after another.
+      const ends = await Promise.allSettled([
+        ctx.setProgress(1, null, this.checkpoint(d, done)),
+        this.queue.closeJob(jobId),
+        releaseBackupJob(this.protectedTs, d),
+      ]);
+      for (const end of ends) if (end.status === 'rejected') throw end.reason;
     } finally {
       await collection.close();
     }
