@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from 'nats';
+import { AckPolicy, createInbox, type NatsConnection } from 'nats';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { startNatsServer, type NatsServerHandle } from '@cairn/testing';
 import type { WorkResult } from '@cairn/proto';
@@ -169,6 +170,142 @@ describe('WorkQueue and WorkClaimer', () => {
     expect(attempts.get('always-down')).toBe(3);
     await q.closeJob(jobId);
     await c.stop();
+  });
+
+  // A delivery that ends with no outcome still counts at the server: the node holding it died,
+  // drained, or never saw it (nats.js drops a message that reaches a fetch it has already
+  // closed, which a loaded machine makes likely). The server must keep delivering the item until
+  // a node reports it, or the job waits for its result forever.
+  describe('deliveries that end without an outcome', () => {
+    interface Node {
+      state: ClusterState;
+      claimer: WorkClaimer;
+    }
+
+    /** A node that takes one item and never finishes it; resolves with the node once it has. */
+    async function nodeThatHangs(nodeId: number, kind: string): Promise<Node> {
+      const s = await state();
+      let started!: () => void;
+      const gotItem = new Promise<void>((r) => (started = r));
+      const claimer = new WorkClaimer(s, {
+        nodeId,
+        locality: [],
+        concurrency: 1,
+        handlers: {
+          [kind]: async (_p, ctx) => {
+            started();
+            await new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
+            return enc('never');
+          },
+        },
+      });
+      await claimer.start();
+      await gotItem;
+      return { state: s, claimer };
+    }
+
+    /** The node's connection goes away: no more heartbeats, no ack, no nak. */
+    async function die(node: Node): Promise<void> {
+      await node.state.nc.close();
+      await node.claimer.stop();
+    }
+
+    // The drained node hands the item back with a nak, so the next delivery comes at once, well
+    // before the ack wait that a dead node's item waits out.
+    it.each([
+      { how: 'died with its node', kind: 'lost', ackWaitMs: 1000, end: die, withinMs: 15_000 },
+      { how: 'was handed back by a draining node', kind: 'drained', ackWaitMs: 5000, end: (n: Node) => n.claimer.drain(0), withinMs: 4000 },
+    ])('reports an item whose last attempt $how, from the next delivery', async ({ kind, ackWaitMs, end, withinMs }) => {
+      const q = await WorkQueue.open(await state());
+      const jobId = `job-last-attempt-${kind}`;
+      await q.openJob(jobId, { kind, ackWaitMs, maxAttempts: 1 });
+      await q.publish(jobId, 'only', enc('x'));
+      await end(await nodeThatHangs(1, kind));
+      const other = new WorkClaimer(await state(), { nodeId: 2, locality: [], handlers: { [kind]: async () => enc('done') } });
+      await other.start();
+      const results = await collect(q, jobId, 1, withinMs);
+      expect(results.map((r) => [r.nodeId, r.attempt, r.outcome?.$case])).toEqual([[2, 2, 'payload']]);
+      await q.closeJob(jobId);
+      await other.stop();
+    });
+
+    it('fails an item, without running it again, once nodes keep dying on it', async () => {
+      const q = await WorkQueue.open(await state());
+      const jobId = 'job-kills-nodes';
+      await q.openJob(jobId, { kind: 'deadly', ackWaitMs: 1000, maxAttempts: 1 });
+      await q.publish(jobId, 'only', enc('x'));
+      for (const nodeId of [1, 2]) await die(await nodeThatHangs(nodeId, 'deadly'));
+      let ran = 0;
+      const survivor = new WorkClaimer(await state(), { nodeId: 3, locality: [], handlers: { deadly: async () => (ran++, enc('done')) } });
+      await survivor.start();
+      const [r, ...more] = await collect(q, jobId, 1, 15_000);
+      expect(more).toEqual([]);
+      expect(r?.attempt).toBe(3);
+      expect(workError(r!)?.code).toBe(ErrorCode.Unavailable);
+      expect(workError(r!)?.message).toContain('delivered 3 times without an outcome');
+      expect(ran).toBe(0);
+      await q.closeJob(jobId);
+      await survivor.stop();
+    });
+
+    it('reports an item whose redelivery went to a pull its client had given up (the CI flake)', async () => {
+      const s = await state();
+      const q = await WorkQueue.open(s);
+      const jobId = 'job-dead-pull';
+      await q.openJob(jobId, { kind: 'busy', ackWaitMs: 1000, maxAttempts: 2 });
+      let slowStarted!: () => void;
+      const busy = new Promise<void>((r) => (slowStarted = r));
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const c = new WorkClaimer(await state(), {
+        nodeId: 1,
+        locality: [],
+        concurrency: 1,
+        handlers: {
+          busy: async (payload) => {
+            if (dec(payload) === 'down') throw new CairnError(ErrorCode.Unavailable, 'bucket unreachable', { retryable: true });
+            slowStarted();
+            await released;
+            return enc('ok');
+          },
+        },
+      });
+      await c.start();
+      await q.publish(jobId, 'down', enc('down'));
+      await q.publish(jobId, 'slow', enc('slow'));
+      // 'down' failed and waits for its redelivery; the node works on 'slow' with no pull out.
+      await busy;
+      // The only pull on the server is then one whose client has given up on it, as a nats.js
+      // fetch that timed out before the server expired its pull (on a loaded machine). The
+      // server hands 'down' to it when its nak's delay ends, and nats-server 2.9 loses it
+      // there. (Only the time passes meanwhile: reading the consumer's info would clear the pull.)
+      const inbox = createInbox();
+      const sub = s.nc.subscribe(inbox);
+      s.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.CAIRN_WORK.work-${jobId}`, JSON.stringify({ batch: 1, expires: 30e9 }), { reply: inbox });
+      await s.nc.flush();
+      await sleep(200);
+      sub.unsubscribe();
+      await s.nc.flush();
+      await sleep(2500);
+      release();
+      const results = await collect(q, jobId, 2, 15_000);
+      const byId = new Map(results.map((r) => [r.itemId, r]));
+      expect(byId.get('slow')?.outcome?.$case).toBe('payload');
+      expect(workError(byId.get('down')!)?.code).toBe(ErrorCode.Unavailable);
+      expect(byId.get('down')?.attempt).toBeGreaterThanOrEqual(2);
+      await q.closeJob(jobId);
+      await c.stop();
+    });
+
+    it('lifts the delivery limit of a queue an older cairn created with one', async () => {
+      const s = await state();
+      const q = await WorkQueue.open(s);
+      const jobId = 'job-old-queue';
+      await s.jsm.consumers.add('CAIRN_WORK', { durable_name: `work-${jobId}`, filter_subject: `cairn.work.${jobId}`, ack_policy: AckPolicy.Explicit, max_deliver: 3 });
+      await q.openJob(jobId, { kind: 'any', maxAttempts: 3 });
+      expect((await s.jsm.consumers.info('CAIRN_WORK', `work-${jobId}`)).config.max_deliver).toBe(-1);
+      await q.closeJob(jobId);
+    });
   });
 
   describe('routed jobs', () => {

@@ -15,6 +15,8 @@ export const WORK_STREAM = 'CAIRN_WORK';
 export const RESULTS_STREAM = 'CAIRN_RESULTS';
 export const WORK_BUCKET = 'cairn_work';
 const DEDUP_WINDOW_NS = 3600 * 1e9;
+/** JetStream's `max_deliver` for "no limit". */
+const UNLIMITED_DELIVERIES = -1;
 
 const workSubject = (jobId: string) => `cairn.work.${jobId}`;
 const nodeWorkSubject = (jobId: string, nodeId: number) => `cairn.work.${jobId}.n${nodeId}`;
@@ -27,7 +29,12 @@ export interface OpenJobOptions {
   localityFilter?: LocalityTier[];
   /** How long a claimed item may go without a heartbeat before it is redelivered. */
   ackWaitMs?: number;
-  /** Deliveries of one item before it fails for good. */
+  /**
+   * Deliveries of one item before a failure is final: a retryable failure is retried at a later
+   * delivery, and what the item's `maxAttempts`-th delivery (or any later one) comes to is
+   * reported. A delivery that ends with no outcome (its node died) counts as an attempt; an
+   * item delivered twice this often without one fails without running again.
+   */
   maxAttempts?: number;
   /**
    * Route each item to a live node holding its data (see `publish`'s `holders`), as
@@ -39,7 +46,7 @@ export interface OpenJobOptions {
 /** A routed job's state on this coordinator: which node queues exist, how much each got. */
 interface JobRoute {
   readonly localityFilter: LocalityTier[];
-  readonly consumer: { ackWaitMs: number; maxAttempts: number };
+  readonly consumer: { ackWaitMs: number };
   readonly queued: Map<number, number>;
   readonly consumers: Set<number>;
 }
@@ -92,9 +99,9 @@ export class WorkQueue {
     const localityFilter = o.localityFilter ?? [];
     // Side by side: each create waits for the JetStream meta leader, which after a NATS
     // server loss may be electing; one after another, they would wait it out in turn.
-    const creates = [this.ensureJobConsumer(jobId, undefined, { ackWaitMs, maxAttempts })];
+    const creates = [this.ensureJobConsumer(jobId, undefined, { ackWaitMs })];
     if (o.routed) {
-      const route: JobRoute = { localityFilter, consumer: { ackWaitMs, maxAttempts }, queued: new Map(), consumers: new Set() };
+      const route: JobRoute = { localityFilter, consumer: { ackWaitMs }, queued: new Map(), consumers: new Set() };
       this.routes.set(jobId, route);
       for (const n of this.nodes.list()) {
         if (!localityMatches(n.locality, localityFilter)) continue;
@@ -106,16 +113,29 @@ export class WorkQueue {
     await this.announcements.put(jobId, WorkAnnouncement.encode(a).finish());
   }
 
-  private async ensureJobConsumer(jobId: string, nodeId: number | undefined, c: { ackWaitMs: number; maxAttempts: number }): Promise<void> {
-    await ensureConsumer(this.state.jsm, WORK_STREAM, {
-      durable_name: nodeId === undefined ? consumerName(jobId) : nodeConsumerName(jobId, nodeId),
+  /**
+   * The queue redelivers an item for as long as it is not acknowledged: no `max_deliver`. The
+   * server counts deliveries, not attempts: one that ends with no outcome counts too (its node
+   * died or drained, the fetch it went to had ended, or nats-server < 2.10.14 lost it, see
+   * `retryDelayMs`), and at `max_deliver` the server drops the item without a word, so the job
+   * would wait for its result forever. The claimer ends every item with a result instead (see
+   * `WorkClaimer.process`); queues an older cairn created with a limit lose it here.
+   */
+  private async ensureJobConsumer(jobId: string, nodeId: number | undefined, c: { ackWaitMs: number }): Promise<void> {
+    const name = nodeId === undefined ? consumerName(jobId) : nodeConsumerName(jobId, nodeId);
+    const jsm = this.state.jsm;
+    const info = await ensureConsumer(jsm, WORK_STREAM, {
+      durable_name: name,
       filter_subject: nodeId === undefined ? workSubject(jobId) : nodeWorkSubject(jobId, nodeId),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: c.ackWaitMs * 1_000_000,
-      max_deliver: c.maxAttempts,
+      max_deliver: UNLIMITED_DELIVERIES,
       max_ack_pending: 10_000,
     });
+    if (info.config.max_deliver !== UNLIMITED_DELIVERIES) {
+      await retryNats(() => jsm.consumers.update(WORK_STREAM, name, { max_deliver: UNLIMITED_DELIVERIES }), { what: `cannot update the work queue of job ${jobId}` });
+    }
   }
 
   /**
@@ -209,6 +229,23 @@ export async function deleteJobQueue(jsm: JetStreamManager, name: string, jobId:
   }
 }
 
+/** How long a claim loop's pull for the next item waits on the server (a rescue loop's: shorter). */
+const CLAIM_EXPIRES_MS = 2000;
+const RESCUE_EXPIRES_MS = 1000;
+
+/**
+ * How long a retryable failure waits before its item is delivered again: doubling from 1 s up
+ * to 10 s, plus half the shorter pull expiry. The half keeps a redelivery from coming due just
+ * as the pull it would go to expires: the claim loop that naks pulls again at once, so with a
+ * delay that is a multiple of the expiry the two coincide, and nats-server before 2.10.14
+ * (nats-server#5305) mishandles that: it drops the redelivery (counting it) and delivers the
+ * stream's last new message a second time with a delivery count of 1. Seen as 1 CI run in 8 on
+ * a loaded machine, where the item's count then ran past the old `max_deliver` unreported.
+ */
+function retryDelayMs(attempt: number): number {
+  return Math.min(10_000, 500 * 2 ** attempt) + RESCUE_EXPIRES_MS / 2;
+}
+
 /** What a node's processor gets while it works on one item. */
 export interface WorkContext {
   jobId: string;
@@ -243,7 +280,8 @@ interface InFlightItem {
  * node after the ack wait. A node that drains (SIGTERM) stops claiming, lets its items
  * finish for a grace period and hands back the rest at once (nak), so nobody waits for the
  * ack wait. Failures: retryable errors are nak'ed with a delay until the attempts run out;
- * others, and the last attempt, are reported as error results.
+ * others, and the last attempt, are reported as error results. Every item ends with a result,
+ * since the job waits for one: the queue redelivers until a node reports (see `ensureJobConsumer`).
  *
  * In a routed job each node claims from its own queue (items whose data it holds) and the
  * shared one, and rescues the queue of any node that is dead or draining, as the node
@@ -356,7 +394,7 @@ export class WorkClaimer {
     while (!signal.aborted && !this.draining) {
       try {
         consumer ??= await this.state.js.consumers.get(WORK_STREAM, name);
-        await this.claimBatch(consumer, a, handler, signal, 2000);
+        await this.claimBatch(consumer, a, handler, signal, CLAIM_EXPIRES_MS);
       } catch (err) {
         if (isJsApiError(err, JsApiCode.ConsumerNotFound)) {
           if (onMissing === 'leave') {
@@ -409,7 +447,7 @@ export class WorkClaimer {
             c = await this.state.js.consumers.get(WORK_STREAM, nodeConsumerName(a.jobId, nodeId));
             consumers.set(nodeId, c);
           }
-          claimed += await this.claimBatch(c, a, handler, signal, 1000);
+          claimed += await this.claimBatch(c, a, handler, signal, RESCUE_EXPIRES_MS);
         } catch {
           // No queue for that node in this job, or NATS is failing over: look again next round.
           consumers.delete(nodeId);
@@ -440,6 +478,11 @@ export class WorkClaimer {
     const heartbeat = setInterval(() => m.working(), Math.max(200, Math.floor(a.ackWaitMs / 3)));
     let result: WorkResult;
     try {
+      // Past its last attempt the item is redelivered only when deliveries end with no outcome,
+      // as when it kills the node working on it: after as many such deliveries again, stop.
+      if (attempt > 2 * a.maxAttempts) {
+        throw new CairnError(ErrorCode.Unavailable, `item ${item.itemId} was delivered ${attempt} times without an outcome: the nodes working on it died or lost it`);
+      }
       const payload = await handler(item.payload, ctx);
       result = { jobId: item.jobId, itemId: item.itemId, nodeId: this.o.nodeId, attempt, outcome: { $case: 'payload', value: payload } };
     } catch (err) {
@@ -451,7 +494,7 @@ export class WorkClaimer {
       }
       this.o.onError?.(err, ctx);
       if (isRetryable(err) && attempt < a.maxAttempts) {
-        m.nak(Math.min(10_000, 500 * 2 ** attempt));
+        m.nak(retryDelayMs(attempt));
         return;
       }
       const e = err instanceof CairnError ? err : new CairnError(ErrorCode.Internal, err instanceof Error ? err.message : String(err));
