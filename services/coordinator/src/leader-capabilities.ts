@@ -75,7 +75,7 @@ export interface Readiness {
 
 /** Reads of the keyspace at a read point, from whichever replica can serve them. */
 export interface KeyReads extends ReadPoint {
-  readonly reader: Pick<ReplicaReader, 'scan' | 'fingerprint'>;
+  readonly reader: Pick<ReplicaReader, 'scan' | 'scanSpans' | 'fingerprint'>;
 }
 
 /** Key writes through the leader's log (DML, sequences, the raw DataService.Write). */

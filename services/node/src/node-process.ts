@@ -36,6 +36,8 @@ import {
   NodeFingerprintResponse,
   NodeGcThresholdRequest,
   NodeGcThresholdResponse,
+  NodeMultiScanRequest,
+  NodeMultiScanResponse,
   NodeStorageProbeRequest,
   NodeStorageProbeResponse,
   NodeRangeStatsRequest,
@@ -180,6 +182,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     const reads = new ReplicaReads(nodeId, store, ranges, applied);
     const subs = [
       serveNodeMethod(nc, nodeId, 'scan', NodeScanRequest, NodeScanResponse, (r) => reads.scan(r)),
+      serveNodeMethod(nc, nodeId, 'multiScan', NodeMultiScanRequest, NodeMultiScanResponse, (r) => reads.multiScan(r)),
       serveNodeMethod(nc, nodeId, 'export', NodeExportRequest, NodeExportResponse, (r) => reads.exportRevisions(r)),
       serveNodeMethod(nc, nodeId, 'fingerprint', NodeFingerprintRequest, NodeFingerprintResponse, (r) => reads.fingerprint(r)),
       serveNodeMethod(nc, nodeId, 'stats', NodeStatsRequest, NodeStatsResponse, (r) => reads.stats(r)),

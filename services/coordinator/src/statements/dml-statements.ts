@@ -112,10 +112,8 @@ async function checkNoDuplicates(s: DmlSession, table: TableDescriptor, keys: Ui
   // Few keys: look each up. Many (bulk loads, usually contiguous): one scan over their range.
   const spans = sorted.length <= 16 ? sorted.map(pointSpan) : [{ start: sorted[0]!, end: pointSpan(sorted[sorted.length - 1]!).end }];
   const wanted = new Set(sorted.map((k) => Buffer.from(k).toString('latin1')));
-  for (const span of spans) {
-    for await (const kv of s.reads.reader.scan(span, timestamp, seq, 0, true)) {
-      if (wanted.has(Buffer.from(kv.key).toString('latin1'))) throw duplicateKey(table);
-    }
+  for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq, true)) {
+    if (wanted.has(Buffer.from(kv.key).toString('latin1'))) throw duplicateKey(table);
   }
 }
 
@@ -127,9 +125,9 @@ function duplicateKey(table: TableDescriptor): CairnError {
 async function currentRows(s: DmlSession, table: TableDescriptor, keys: Uint8Array[]): Promise<Map<string, Datum[]>> {
   const { timestamp, seq } = s.reads.readPoint();
   const out = new Map<string, Datum[]>();
-  for (const key of keys) {
-    for await (const kv of s.reads.reader.scan(pointSpan(key), timestamp, seq, 1)) out.set(keyToHex(key), decodeRow(table, kv.key, kv.value));
-  }
+  const sorted = [...keys].sort(compareKeys);
+  const spans = sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1]!, k) !== 0).map(pointSpan);
+  for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq)) out.set(keyToHex(kv.key), decodeRow(table, kv.key, kv.value));
   return out;
 }
 
@@ -202,15 +200,14 @@ async function rewriteMatchingRows(
     const ops: KeyValueOp[] = [];
     let count = 0;
     const { timestamp, seq } = s.reads.readPoint();
-    for (const span of plan.spans) {
-      for await (const kv of s.reads.reader.scan(span, timestamp, seq)) {
-        const row = decodeRow(table, kv.key, kv.value);
-        if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
-        const after = change(row);
-        ops.push(after === undefined ? { key: kv.key } : { key: kv.key, value: encodeRowValue(table, after) });
-        ops.push(...indexEntryOps(table, row, after));
-        count++;
-      }
+    // An IN list's spans go out together, batched per range (still under the lock).
+    for await (const kv of s.reads.reader.scanSpans(plan.spans, timestamp, seq)) {
+      const row = decodeRow(table, kv.key, kv.value);
+      if (!plan.filters.every((f) => f.test(row[f.ordinal] ?? null))) continue;
+      const after = change(row);
+      ops.push(after === undefined ? { key: kv.key } : { key: kv.key, value: encodeRowValue(table, after) });
+      ops.push(...indexEntryOps(table, row, after));
+      count++;
     }
     return { count, stored: ops.length > 0 ? s.writes.appendWrite(ops).stored : Promise.resolve(0n) };
   });
@@ -250,8 +247,10 @@ export async function select(s: DmlSession, stmt: SelectStatement): Promise<Stat
     // `FROM t@idx`: the rows as the index finds them (in index order), filtered as a scan's.
     for await (const kv of rowsThroughIndex(s, table, stmt.index, timestamp, point.seq)) take(decodeRow(table, kv.key, kv.value));
   }
-  for (const span of stmt.index === undefined ? plan.spans : []) {
-    for await (const kv of s.reads.reader.scan(span, timestamp, point.seq, limit)) {
+  if (stmt.index === undefined) {
+    // One span streams (and a LIMIT stops it early); an IN list's spans are read together.
+    const kvs = plan.spans.length === 1 ? s.reads.reader.scan(plan.spans[0]!, timestamp, point.seq, limit) : s.reads.reader.scanSpans(plan.spans, timestamp, point.seq);
+    for await (const kv of kvs) {
       take(decodeRow(table, kv.key, kv.value));
       if (!needsAll && stmt.limit !== undefined && rows.length >= stmt.limit) break;
     }
