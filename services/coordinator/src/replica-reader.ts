@@ -21,14 +21,21 @@ import type { RangeDirectory } from './range-directory.js';
 
 /** A node answers `rangeStats` from memory and meta: one that takes longer is skipped this check. */
 const RANGE_STATS_TIMEOUT_MS = 2000;
-/** Spans of one range per `multiScan` request. */
-const SPANS_PER_REQUEST = 256;
+/**
+ * Spans per `multiScan` request: few enough that an `IN` list of 500 ids makes several
+ * requests, which go to different replicas side by side.
+ */
+const SPANS_PER_REQUEST = 64;
 /** `multiScan` requests of one `scanSpans` in flight at once (read ahead of the consumer). */
 const REQUESTS_IN_FLIGHT = 8;
 
-/** A run of spans (in order) inside one range, read with one `multiScan` request. */
-interface RangeBatch {
+/**
+ * A run of spans (in order) in ranges with one replica set, read with one `multiScan`
+ * request: `range` is the first range, with the set's replicas (any of them holds them all).
+ */
+interface SpanBatch {
   readonly range: RangeDescriptor;
+  readonly replicaSet: string;
   readonly spans: Span[];
 }
 
@@ -78,29 +85,31 @@ export class ReplicaReader {
 
   /**
    * The rows of several spans (in key order, not overlapping: an `IN` list's point spans), in
-   * span order, as `scan` would give them one span after another. The spans of one range go
-   * in one `multiScan` request, up to `REQUESTS_IN_FLIGHT` requests at once, spread over each
-   * range's replicas: one point read per round trip, one after another, cost a statement of
-   * 500 ids 500 round trips on one node, each waiting on a page fault when the store is
-   * larger than the page cache.
+   * span order, as `scan` would give them one span after another. Runs of spans in ranges
+   * with the same replicas go in one `multiScan` request, up to `REQUESTS_IN_FLIGHT` requests
+   * at once, taking the replicas in turn: one point read per round trip, one after another,
+   * cost a statement of 500 ids 500 round trips to one node, each waiting on a page fault
+   * when the store is larger than the page cache.
    */
   async *scanSpans(spans: readonly Span[], ts: bigint, minSeq: number, keysOnly = false): AsyncGenerator<ReadKv> {
     if (spans.length === 1) {
       yield* this.scan(spans[0]!, ts, minSeq, 0, keysOnly);
       return;
     }
-    const batches: RangeBatch[] = [];
+    const batches: SpanBatch[] = [];
     for (const span of spans) {
       for (const r of this.ranges.overlapping(span)) {
         const part = intersectSpans(span, { start: r.startKey, end: r.endKey });
         if (!part) continue;
+        const replicas = [...r.replicas].sort((a, b) => a - b);
+        const replicaSet = replicas.join(',');
         const last = batches[batches.length - 1];
-        if (last !== undefined && last.range.rangeId === r.rangeId && last.spans.length < SPANS_PER_REQUEST) last.spans.push(part);
-        else batches.push({ range: r, spans: [part] });
+        if (last !== undefined && last.replicaSet === replicaSet && last.spans.length < SPANS_PER_REQUEST) last.spans.push(part);
+        else batches.push({ range: { ...r, replicas }, replicaSet, spans: [part] });
       }
     }
-    const read = (b: RangeBatch, spans: Span[], turn: number): Promise<NodeMultiScanResponse> => {
-      // Batches take the range's replicas in turn, so the nodes read side by side.
+    const read = (b: SpanBatch, spans: Span[], turn: number): Promise<NodeMultiScanResponse> => {
+      // Batches take the replicas in turn, so the nodes read side by side.
       const k = turn % b.range.replicas.length;
       const ordered = { ...b.range, replicas: [...b.range.replicas.slice(k), ...b.range.replicas.slice(0, k)] };
       const p = this.onReplica(ordered, undefined, (nodeId) =>
