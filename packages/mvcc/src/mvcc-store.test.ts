@@ -64,6 +64,16 @@ describe('MvccStore reads', () => {
     expect(s(store.get(b('zz'), 100n))).toBeUndefined();
   });
 
+  it('prefetch takes present, absent and escaped keys (and none) and changes no read', async () => {
+    await seed();
+    await store.applyBatch([{ key: Uint8Array.of(0x61, 0x00, 0x62), value: b('nul') }], 40n);
+    await store.prefetch([]);
+    await store.prefetch([b('a'), b('zz'), Uint8Array.of(0x61, 0x00, 0x62), b('b')]);
+    expect(s(store.get(b('a'), 29n))).toBe('a2');
+    expect(s(store.get(Uint8Array.of(0x61, 0x00, 0x62), 40n))).toBe('nul');
+    expect(s(store.get(b('zz'), 40n))).toBeUndefined();
+  });
+
   it('scan returns live rows at ts in key order, with limit and span bounds', async () => {
     await seed();
     const at = (ts: bigint, span = ALL, limit?: number): string[] =>

@@ -303,6 +303,19 @@ export class MvccStore {
     });
   }
 
+  /**
+   * Brings the pages where the revisions of `keys` are into memory on a worker thread (lmdb-js
+   * `prefetch`), so that reads of them right after do not wait on the disk on the main thread:
+   * in a store larger than the page cache each point read is a page fault, and one after
+   * another they held the main thread for milliseconds each. A hint only: it reads nothing.
+   */
+  async prefetch(keys: readonly Uint8Array[]): Promise<void> {
+    if (keys.length === 0) return;
+    // A key's revision prefix sorts before all its revisions: the search for it walks to the
+    // leaf page holding the newest one (found or not, the pages on the way are read).
+    await this.data.prefetch(keys.map((k) => encodeRevisionPrefix(k)));
+  }
+
   /** The value of `key` as of `ts`: its newest revision at or below `ts`, unless a tombstone. */
   get(key: Uint8Array, ts: Timestamp): Uint8Array | undefined {
     // [key, key 0x00) holds exactly this key.
