@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from 'nats';
 import { ErrorCode } from '@cairn/errors';
 import { LocalDirStorage, collectBytes } from '@cairn/cloud';
-import { startNatsServer, tempDir, type NatsServerHandle } from '@cairn/testing';
+import { startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
 import { connectNats } from './nats-connection.js';
 import { RemoteNodelocalStorage, serveNodelocal } from './nodelocal-proxy.js';
 
@@ -83,6 +83,60 @@ describe('nodelocal proxy', () => {
     await expect(remote.writeFile('partial.sst', broken())).rejects.toThrow('source failed');
     expect(await remote.exists('partial.sst')).toBe(false);
     await expect(remote.size('missing')).rejects.toMatchObject({ code: ErrorCode.NotFound });
+  });
+
+  it('sends a file of mixed chunk sizes in order, large chunks split, several messages in flight', async () => {
+    // Node 5's storage takes nothing of a streamed file until released: every write message
+    // the writer sends before that is one sent before any was answered.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    class HeldStorage extends LocalDirStorage {
+      override writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }> {
+        if (body instanceof Uint8Array) return super.writeFile(path, body);
+        async function* gated(): AsyncGenerator<Uint8Array> {
+          await held;
+          yield* body as AsyncIterable<Uint8Array>;
+        }
+        return super.writeFile(path, gated());
+      }
+    }
+    const heldDir = await tempDir('nodelocal-proxy-held');
+    const sub = serveNodelocal(ncServer, 5, new HeldStorage(heldDir));
+    const seen = ncServer.subscribe('cairn.node.5.extern.write-chunk');
+    let messages = 0;
+    let largest = 0;
+    void (async () => {
+      for await (const m of seen) {
+        messages++;
+        largest = Math.max(largest, m.data.byteLength);
+      }
+    })();
+    await ncServer.flush();
+    try {
+      // A data file writer's chunks are a little over 512 KiB; others are tiny or far larger.
+      const sizes = [540_000, 3, 540_000, 2_500_000, 100, 70_000, 540_000, 540_000, 540_000];
+      const parts = sizes.map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 31 + j) % 251));
+      async function* produce(): AsyncGenerator<Uint8Array> {
+        yield* parts;
+      }
+      const remote = new RemoteNodelocalStorage(ncClient, 5, 'mixed');
+      const writing = remote.writeFile('f.sst', produce());
+      // Three messages are sent before the first is answered.
+      await waitFor(async () => (messages >= 3 ? true : undefined), { timeoutMs: 10_000, what: 'three write messages in flight' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(messages).toBe(3);
+      release();
+      const total = sizes.reduce((a, b) => a + b, 0);
+      expect(await writing).toEqual({ bytes: total });
+      expect(Buffer.from(await collectBytes(remote.readFile('f.sst'))).equals(Buffer.concat(parts))).toBe(true);
+      // Each message stays below NATS's 1 MiB payload limit.
+      expect(largest).toBeGreaterThan(512 * 1024);
+      expect(largest).toBeLessThan(1024 * 1024);
+    } finally {
+      release();
+      seen.unsubscribe();
+      sub.unsubscribe();
+    }
   });
 
   it('an absent node is a retryable Unavailable error', async () => {

@@ -10,6 +10,19 @@ import { checkDeletePrefix, joinPath, openWritePipe, type ExternalStorage, type 
  * bytes as message bodies, chunked well below NATS's payload limit.
  */
 const CHUNK = 512 * 1024;
+/**
+ * A written file's bytes go in messages of at least CHUNK (what a data file writer hands over
+ * at a time, a little over 512 KiB) and at most this, below NATS's default 1 MiB payload limit
+ * with room for the headers; a server configured lower lowers it (`messageLimit`).
+ */
+const MAX_WRITE_MESSAGE = 1024 * 1024 - 16 * 1024;
+/**
+ * Write messages of one upload in flight at once. The serving node queues them in order (one
+ * connection delivers them in order, and each is queued before its handler first awaits) and
+ * answers each once its file has taken it, so a few in flight keep its file writes going
+ * while the next messages cross NATS, in bounded memory (this many messages per upload).
+ */
+const WRITE_WINDOW = 3;
 const subject = (nodeId: number, op: string) => `cairn.node.${nodeId}.extern.${op}`;
 
 /** Serves this node's extern dir to other processes. */
@@ -96,6 +109,12 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
   return sub;
 }
 
+/** The largest write message this connection's server takes (MAX_WRITE_MESSAGE, or less). */
+function messageLimit(nc: NatsConnection): number {
+  const serverMax = nc.info?.max_payload;
+  return serverMax === undefined ? MAX_WRITE_MESSAGE : Math.min(MAX_WRITE_MESSAGE, serverMax - 16 * 1024);
+}
+
 function header(h: MsgHdrs | undefined, name: string): string {
   const v = h?.get(name);
   if (v === undefined || v === '') throw new CairnError(ErrorCode.InvalidArgument, `nodelocal request without "${name}"`);
@@ -139,11 +158,12 @@ export class RemoteNodelocalStorage implements ExternalStorage {
 
   async writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }> {
     const begin = await this.call('write-begin', { path: this.full(path) });
-    const upload = begin.headers!.get('upload');
-    // Small chunks (a data file's blocks are tens of KB) are gathered into CHUNK-sized
-    // messages, and one message is in flight while the next is gathered: a round trip per
-    // block would cap a remote write at one block per network latency.
-    let inflight: Promise<unknown> = Promise.resolve();
+    const upload = begin.headers!.get('upload')!;
+    const limit = messageLimit(this.nc);
+    // Small chunks are gathered into one message and large ones split; a chunk of the usual
+    // size (a data file writer's) goes as it is. Parts are views, not copies: writeFile's
+    // caller never changes a chunk it has handed over.
+    const inflight: Array<Promise<unknown>> = [];
     let gathered: Uint8Array[] = [];
     let gatheredBytes = 0;
     const send = async (): Promise<void> => {
@@ -151,26 +171,27 @@ export class RemoteNodelocalStorage implements ExternalStorage {
       const message = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes);
       gathered = [];
       gatheredBytes = 0;
-      await inflight;
-      inflight = this.call('write-chunk', { upload }, message);
+      if (inflight.length >= WRITE_WINDOW) await inflight.shift();
+      const sent = this.call('write-chunk', { upload }, message);
+      // Awaited in turn (or settled on failure) below; not an unhandled rejection meanwhile.
+      sent.catch(() => undefined);
+      inflight.push(sent);
     };
     try {
       const chunks = body instanceof Uint8Array ? [body] : body;
       for await (const c of chunks) {
-        for (let i = 0; i < c.byteLength; i += CHUNK) {
-          // Copied: the producer may reuse its buffer once this iteration moves on.
-          const part = c.slice(i, i + CHUNK);
-          // A message never exceeds CHUNK, which stays well below NATS's payload limit.
-          if (gatheredBytes + part.byteLength > CHUNK) await send();
+        for (let i = 0; i < c.byteLength; i += limit) {
+          const part = c.subarray(i, i + limit);
+          if (gatheredBytes + part.byteLength > limit) await send();
           gathered.push(part);
           gatheredBytes += part.byteLength;
-          if (gatheredBytes >= CHUNK) await send();
+          if (gatheredBytes >= Math.min(CHUNK, limit)) await send();
         }
       }
       await send();
-      await inflight;
+      while (inflight.length > 0) await inflight.shift();
     } catch (err) {
-      await inflight.catch(() => undefined);
+      await Promise.allSettled(inflight);
       await this.call('write-abort', { upload }).catch(() => undefined);
       throw err;
     }
