@@ -10,11 +10,11 @@ import {
   checkPrefixLength,
   decodeUserKey,
   encodeMvccKey,
-  encodeMvccValue,
   encodeRevisionPrefix,
   mvccKeyTs,
   revisionKey,
 } from './mvcc-key.js';
+import { PutScratch, storedValueSize } from './put-scratch.js';
 import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
 
@@ -185,6 +185,8 @@ function isTombstone(value: Buffer): boolean {
  */
 export class MvccStore {
   private gcThresholds: GcThresholds;
+  /** Where each put's stored value and change index key are assembled (see PutScratch). */
+  private readonly scratch = new PutScratch();
   /**
    * Key and byte counts per tracked span (the node's ranges), kept as writes apply: every
    * transaction that puts to `data` calls `stats.notePuts` first, and removals go through
@@ -271,12 +273,12 @@ export class MvccStore {
    * not checked against the GC threshold, so replicas applying the same log stay identical.
    */
   async applyBatch(ops: ReadonlyArray<MvccOp>, ts: Timestamp, meta?: Record<string, Uint8Array>): Promise<void> {
-    // Encode outside the write transaction to keep the write lock short.
+    // Keys are encoded outside the write transaction to keep the write lock short; values are
+    // copied into their stored form only as each is put (PutScratch), not held as copies.
     const tsKey = encodeMvccKey(new Uint8Array(0), ts);
     const tsBytes = tsKey.subarray(tsKey.length - MVCC_TS_LEN);
     const keys = new Array<Buffer>(ops.length);
-    const values = new Array<Buffer>(ops.length);
-    const changed = new Array<Buffer>(ops.length);
+    const sizes = new Array<number>(ops.length);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as MvccOp;
       const prefix = encodeRevisionPrefix(op.key);
@@ -285,8 +287,7 @@ export class MvccStore {
       prefix.copy(k, 0);
       tsBytes.copy(k, prefix.length);
       keys[i] = k;
-      values[i] = encodeMvccValue(op.value);
-      changed[i] = changeKey(ts, prefix);
+      sizes[i] = storedValueSize(op.value);
     }
     const metaEntries: Array<[Buffer, Buffer]> = [];
     for (const [name, value] of Object.entries(meta ?? {})) {
@@ -294,10 +295,11 @@ export class MvccStore {
       metaEntries.push([metaKey(name), Buffer.from(value)]);
     }
     await this.root.transaction(() => {
-      this.stats.notePuts(keys, values);
+      this.stats.notePuts(keys, sizes);
       for (let i = 0; i < keys.length; i++) {
-        this.data.put(keys[i] as Buffer, values[i] as Buffer);
-        this.changes.put(changed[i] as Buffer, CHANGE_ENTRY_VALUE);
+        const k = keys[i] as Buffer;
+        this.data.put(k, this.scratch.storedValue((ops[i] as MvccOp).value));
+        this.changes.put(this.scratch.changeKey(ts, k), CHANGE_ENTRY_VALUE);
       }
       for (const [k, v] of metaEntries) this.meta.put(k, v);
     });
@@ -531,7 +533,7 @@ export class MvccStore {
     const batchSize = Math.max(1, opts.batchSize ?? DEFAULT_INGEST_BATCH);
     let count = 0;
     let keys: Buffer[] = [];
-    let values: Buffer[] = [];
+    let values: Array<Uint8Array | null> = [];
     let inFlight: Promise<void> | undefined;
     const flush = async (): Promise<void> => {
       if (keys.length === 0) return;
@@ -540,11 +542,11 @@ export class MvccStore {
       keys = [];
       values = [];
       const p = this.root.transaction(() => {
-        this.stats.notePuts(ks, vs);
+        this.stats.notePuts(ks, vs.map(storedValueSize));
         for (let i = 0; i < ks.length; i++) {
           const k = ks[i] as Buffer;
-          this.data.put(k, vs[i] as Buffer);
-          this.changes.put(changeKey(mvccKeyTs(k), k.subarray(0, k.length - MVCC_TS_LEN)), CHANGE_ENTRY_VALUE);
+          this.data.put(k, this.scratch.storedValue(vs[i] as Uint8Array | null));
+          this.changes.put(this.scratch.changeKey(mvccKeyTs(k), k), CHANGE_ENTRY_VALUE);
         }
       });
       // Observed either by the next flush or by the final await; never left unhandled.
@@ -555,7 +557,7 @@ export class MvccStore {
     };
     for await (const kv of kvs) {
       keys.push(encodeMvccKey(kv.key, kv.ts));
-      values.push(encodeMvccValue(kv.value));
+      values.push(kv.value);
       count++;
       if (keys.length >= batchSize) await flush();
     }

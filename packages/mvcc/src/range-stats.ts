@@ -227,10 +227,11 @@ export class RangeStats {
   }
 
   /**
-   * Adds to the counters what putting `values[i]` at `keys[i]` (MVCC keys; the last of equal
-   * keys wins) changes. Call inside the write transaction, before the puts.
+   * Adds to the counters what putting a value of `sizes[i]` stored bytes (negative for a
+   * tombstone, as `signedSize`) at `keys[i]` (MVCC keys; the last of equal keys wins)
+   * changes. Call inside the write transaction, before the puts.
    */
-  notePuts(keys: readonly Buffer[], values: readonly Buffer[]): void {
+  notePuts(keys: readonly Buffer[], sizes: readonly number[]): void {
     if (keys.length === 0) return;
     const order = keyOrder(keys);
     const at = order === undefined ? (n: number) => n : (n: number) => order[n] as number;
@@ -248,7 +249,7 @@ export class RangeStats {
         for (let n = g; n < h; n++) {
           const i = at(n);
           const k = keys[i] as Buffer;
-          d.bytes += k.length + (values[i] as Buffer).length;
+          d.bytes += k.length + Math.abs(sizes[i] as number);
           // An older revision than the stored newest may already be there (a restore or a
           // snapshot written again after a crash): it is replaced, not added.
           const c = stored === undefined ? -1 : Buffer.compare(k, stored.key);
@@ -256,7 +257,7 @@ export class RangeStats {
           if (old !== undefined) d.bytes -= k.length + Math.abs(old);
         }
         // The key's newest revision after the batch: the batch's newest unless the stored one is newer.
-        const batchNewest = { key: first, size: signedSize(values[at(g)] as Buffer) };
+        const batchNewest = { key: first, size: sizes[at(g)] as number };
         const after = stored === undefined || Buffer.compare(first, stored.key) <= 0 ? batchNewest : stored;
         addNewest(d, stored, -1);
         addNewest(d, after, 1);
