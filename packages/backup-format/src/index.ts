@@ -9,7 +9,6 @@ export { DATA_FILE_VERSION } from './data-file-format.js';
 export { DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, DataFileWriter, writableSink } from './data-file-writer.js';
 export type { DataFileSink, DataFileSummary, DataFileWriterOptions } from './data-file-writer.js';
 export { DataFileReader, bytesSource } from './data-file-reader.js';
-export { zstdCompress, zstdContentSize, zstdDecompressInto } from './zstd-codec.js';
 export type {
   DataFileInfo,
   DataFileReaderOptions,

@@ -65,28 +65,6 @@ export function zstdDecompress(data: Uint8Array): Uint8Array {
   }
 }
 
-let dctx: InstanceType<typeof binding.DCtx> | undefined;
-
-/** The decompressed size one zstd frame declares (every frame `zstdCompress` makes does); undefined if it does not. */
-export function zstdContentSize(frame: Uint8Array): number | undefined {
-  return binding.getFrameContentSize(frame) ?? undefined;
-}
-
-/**
- * Decompresses one zstd frame into `dst`, which must hold its content size, and returns how
- * many bytes it wrote: for a reader that reuses its buffers instead of taking a fresh one
- * per frame from `zstdDecompress`.
- */
-export function zstdDecompressInto(dst: Uint8Array, frame: Uint8Array): number {
-  try {
-    dctx ??= new binding.DCtx();
-    return dctx.decompress(dst, frame);
-  } catch (err) {
-    dctx = undefined;
-    throw err;
-  }
-}
-
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd] as const;
 
 /** Does `b` start with a zstd frame (magic 0xFD2FB528, little-endian)? */

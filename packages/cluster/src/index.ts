@@ -68,7 +68,5 @@ export {
   purgeStaged,
   readStaged,
   stagedMessages,
-  type StagedBatch,
-  type StagedCodec,
 } from './ingest-stream.js';
 export { loadNodeCertificates, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE, NODE_USER, type NodeCertificates } from './node-certificates.js';

@@ -22,35 +22,6 @@ export const LEADER_INGEST_REF_SUBJECT = 'cairn.leader.ingest-ref';
 const INGEST_MAX_AGE_NS = 24 * 3600 * 1e9;
 /** Staged publishes in flight per processor: reading and decoding overlap the publishes. */
 const STAGE_IN_FLIGHT = 4;
-/**
- * Names how a staged message's WriteBatch is compressed (absent: not compressed). Every
- * staged byte crosses nats-server twice (stored, then read by every replica) and each
- * node's socket: compressing once costs less than carrying it all four times.
- */
-const STAGED_ENCODING_HEADER = 'Cairn-Encoding';
-const STAGED_ZSTD = 'zstd';
-
-/** How staged batches are compressed: the codec is passed in (zstd, from @cairn/backup-format). */
-export interface StagedCodec {
-  compress(data: Uint8Array): Uint8Array;
-  /** The size `data` decompresses to, when it says. */
-  decompressedSize(data: Uint8Array): number | undefined;
-  /** Decompresses `data` into `dst` (at least `decompressedSize` bytes); returns the bytes written. */
-  decompressInto(dst: Uint8Array, data: Uint8Array): number;
-}
-
-/** One staged message's rows, as `readStaged` yields them. */
-export interface StagedBatch {
-  ops: KeyValueOp[];
-  /**
-   * Called once nothing reads `ops` any more (their batch has committed, or failed): the
-   * bytes they view are then reused for a later message. Calling it again does nothing.
-   */
-  release(): void;
-}
-
-/** Decompression buffers a reader keeps for reuse: a replica commits a few batches at a time. */
-const REUSED_BUFFERS = 8;
 
 /** The subject of one attempt at one restore item: a retried attempt never mixes with an earlier one. */
 export function ingestSubject(jobId: string, itemId: string, attempt: number): string {
@@ -78,7 +49,6 @@ export class IngestStager {
   constructor(
     private readonly js: JetStreamClient,
     readonly subject: string,
-    private readonly codec?: StagedCodec,
   ) {}
 
   async add(ops: KeyValueOp[]): Promise<void> {
@@ -86,11 +56,7 @@ export class IngestStager {
     const h = headers();
     // A re-sent publish (NATS failover) is dropped as a duplicate instead of staged twice.
     h.set('Nats-Msg-Id', `${this.subject}/${n}`);
-    let data = encodeStagedBatch(ops);
-    if (this.codec) {
-      data = this.codec.compress(data);
-      h.set(STAGED_ENCODING_HEADER, STAGED_ZSTD);
-    }
+    const data = encodeStagedBatch(ops);
     const p = retryNats(() => this.js.publish(this.subject, data, { headers: h }), { what: `cannot stage restored rows on ${this.subject}` });
     p.catch(() => undefined);
     this.inFlight.push(p);
@@ -176,46 +142,17 @@ export async function stagedMessages(jsm: JetStreamManager, subject: string): Pr
 /**
  * The staged batches of `ref`, in order, exactly `ref.messages` of them. Throws a NotFound
  * CairnError when the subject holds fewer (purged or expired), so the caller copies instead.
- * Compressed batches are decompressed into buffers that are reused once their batch is
- * released: a replica restoring 1 GiB otherwise takes (and leaves to the garbage collector)
- * a fresh buffer for every one of its 1 GiB of rows.
  */
-export async function* readStaged(
-  nc: NatsConnection,
-  js: JetStreamClient,
-  jsm: JetStreamManager,
-  ref: IngestRef,
-  opts: { signal?: AbortSignal; codec?: StagedCodec } = {},
-): AsyncGenerator<StagedBatch> {
-  const signal = opts.signal;
+export async function* readStaged(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, ref: IngestRef, signal?: AbortSignal): AsyncGenerator<KeyValueOp[]> {
   const held = await stagedMessages(jsm, ref.subject);
   if (held < ref.messages) {
     throw new CairnError(ErrorCode.NotFound, `staged rows on ${ref.subject} are gone (${held} of ${ref.messages} messages)`);
   }
   if (ref.messages === 0) return;
-  const free: Uint8Array[] = [];
   let n = 0;
-  // A small read-ahead (batches are up to 512 kB before compression): the replica's memory stays bounded.
+  // A small read-ahead (batches are ~256 kB): the replica's memory stays bounded.
   for await (const m of followStream(nc, js, INGEST_STREAM, { filterSubjects: ref.subject, maxMessages: 8, ...(signal ? { signal } : {}) })) {
-    const encoding = m.headers?.get(STAGED_ENCODING_HEADER) ?? '';
-    let data = m.data;
-    let buffer: Uint8Array | undefined;
-    if (encoding === STAGED_ZSTD && opts.codec) {
-      const size = opts.codec.decompressedSize(data);
-      if (size === undefined) throw new CairnError(ErrorCode.Corruption, `a staged batch on ${ref.subject} does not say its decompressed size`);
-      buffer = free.pop();
-      if (buffer === undefined || buffer.length < size) buffer = new Uint8Array(size);
-      data = buffer.subarray(0, opts.codec.decompressInto(buffer, data));
-    } else if (encoding !== '') {
-      throw new CairnError(ErrorCode.Internal, `staged rows on ${ref.subject} are ${encoding}-encoded, which this reader cannot decode`);
-    }
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      if (buffer !== undefined && free.length < REUSED_BUFFERS) free.push(buffer);
-    };
-    yield { ops: WriteBatch.decode(data).ops, release };
+    yield WriteBatch.decode(m.data).ops;
     if (++n >= ref.messages) return;
   }
   // The follower only ends early when told to stop: the rows are not all loaded.

@@ -14,11 +14,10 @@ import {
   type RangeDescriptor,
 } from '@cairn/proto';
 import type { AppliedPosition } from './applied-position.js';
-import { STAGED_ZSTD } from './staged-codec.js';
 import type { RangeTable } from './range-table.js';
 
 export const META_APPLIED_SEQ = 'applied-seq';
-/** Staged restore batches (~512 kB each) written but not yet committed, per replica. */
+/** Staged restore batches (~256 kB each) written but not yet committed, per replica. */
 const INGEST_COMMITS_IN_FLIGHT = 4;
 export const META_RANGES = 'ranges';
 
@@ -119,12 +118,10 @@ export class ReplicaApplyLoop {
         // A few batches commit while the next ones are read and written: LMDB commits queued
         // transactions together, so a replica waits for one commit per few batches, not each.
         const committing: Promise<void>[] = [];
-        for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, { signal: this.abort.signal, codec: STAGED_ZSTD })) {
+        for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, this.abort.signal)) {
           const ops = [];
-          for (const op of batch.ops) if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
+          for (const op of batch) if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
           const commit = this.store.applyBatch(ops, ts);
-          // The values are read when the batch's transaction runs: its bytes are reused only after.
-          commit.then(batch.release, batch.release);
           // Observed below; after a failed read the same keys are written again anyway.
           commit.catch(() => undefined);
           committing.push(commit);

@@ -21,7 +21,6 @@ import { AppliedPosition } from './applied-position.js';
 import { RangeTable } from './range-table.js';
 import { ReplicaApplyLoop } from './replica-apply-loop.js';
 import { ReplicaReads } from './replica-reads.js';
-import { STAGED_ZSTD } from './staged-codec.js';
 
 const key = (s: string) => new Uint8Array(Buffer.from(s));
 const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : Buffer.from(v).toString());
@@ -89,37 +88,11 @@ describe('restored rows staged beside the log', () => {
     expect(await stagedMessages(state.jsm, subject)).toBe(3);
     const ref = { subject, messages, startKey: key('k'), endKey: key('l'), rows: 6n };
     const read: string[] = [];
-    for await (const { ops } of readStaged(nc, state.js, state.jsm, ref)) read.push(...ops.map((o) => text(o.key)!));
+    for await (const ops of readStaged(nc, state.js, state.jsm, ref)) read.push(...ops.map((o) => text(o.key)!));
     expect(read).toEqual(['k00', 'k01', 'k10', 'k11', 'k20', 'k21']);
     await purgeStaged(state.jsm, subject);
     const gone = readStaged(nc, state.js, state.jsm, ref);
     await expect(gone.next()).rejects.toMatchObject({ code: ErrorCode.NotFound });
-  });
-
-  it('staged batches compressed with the node codec read back the same, and a reader without it refuses them', async () => {
-    const subject = ingestSubject('job-z', '1', 1);
-    const stager = new IngestStager(state.js, subject, STAGED_ZSTD);
-    const rows = Array.from({ length: 300 }, (_, i) => ({ key: key(`z${String(i).padStart(3, '0')}`), value: key(`value ${i} `.repeat(20)) }));
-    // The second batch is the smaller, so it is decompressed into the first one's buffer once released.
-    await stager.add(rows.slice(0, 160));
-    await stager.add([...rows.slice(160), { key: key('zz-deleted') }]);
-    const messages = await stager.finish();
-    const ref = { subject, messages, startKey: key('z'), endKey: key('zzz'), rows: 301n };
-    // Batches not released keep their bytes while later ones are read.
-    const kept: KeyValueOp[] = [];
-    for await (const batch of readStaged(nc, state.js, state.jsm, ref, { codec: STAGED_ZSTD })) kept.push(...batch.ops);
-    expect(kept.slice(0, 300).map((o) => text(o.value))).toEqual(rows.map((r) => text(r.value)));
-    const read: KeyValueOp[] = [];
-    for await (const batch of readStaged(nc, state.js, state.jsm, ref, { codec: STAGED_ZSTD })) {
-      // Copied before the release that lets the next message reuse the bytes.
-      read.push(...batch.ops.map((o) => ({ key: o.key.slice(), ...(o.value ? { value: o.value.slice() } : {}) })));
-      batch.release();
-    }
-    expect(read.map((o) => text(o.key))).toEqual([...rows.map((r) => text(r.key)), 'zz-deleted']);
-    expect(read.slice(0, 300).map((o) => text(o.value))).toEqual(rows.map((r) => text(r.value)));
-    expect(read[300]!.value).toBeUndefined();
-    await expect(readStaged(nc, state.js, state.jsm, ref).next()).rejects.toThrow(/zstd-encoded/);
-    await purgeStaged(state.jsm, subject);
   });
 
   it('replicas load a logged reference to staged rows; one that finds them purged copies them from another replica', async () => {

@@ -6,15 +6,10 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import { IngestStager, LEADER_INGEST_REF_SUBJECT, ingestSubject, retryNats, type WorkContext } from '@cairn/cluster';
 import { IngestRef, RestoreWorkItem, RestoreWorkResult, type KeyValueOp } from '@cairn/proto';
 import type { ProcessorDeps } from './backup-processor.js';
-import { STAGED_ZSTD } from '../staged-codec.js';
 import { mergeRevisions, visibleAt } from './merge-revisions.js';
 
-/**
- * Rows per staged message: large enough to amortize a publish, small enough to bound memory
- * (a replica holds a few read ahead and a few committing) and, compressed or not, to stay
- * under NATS's default 1 MiB max_payload.
- */
-const BATCH_BYTES = 512 * 1024;
+/** Rows per staged message: large enough to amortize a publish, small enough to bound memory. */
+const BATCH_BYTES = 256 * 1024;
 
 function storageSource(storage: ExternalStorage, path: string): RandomAccessSource {
   let size: Promise<number> | undefined;
@@ -70,7 +65,7 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
       const reader = new DataFileReader(f.path, storageSource(storage, f.path), item.encryptionKey.length > 0 ? { encryptionKey: item.encryptionKey } : {});
       sources.push({ layer: f.layer, blocks: reader.iterateBlocks(span) });
     }
-    const stager = new IngestStager(js, ingestSubject(ctx.jobId, ctx.itemId, ctx.attempt), STAGED_ZSTD);
+    const stager = new IngestStager(js, ingestSubject(ctx.jobId, ctx.itemId, ctx.attempt));
     let rows = 0;
     let bytes = 0;
     let batch: KeyValueOp[] = [];
