@@ -98,6 +98,20 @@ describe('ProcessCluster', () => {
     expect(file.match(/"event":"ready"/g)).toHaveLength(2);
   });
 
+  it('starts listeners on port 0 and restarts them on the port they got, where clients dial them', async () => {
+    const cluster = await start();
+    const coordinator = cluster.coordinators[0]!;
+    const node = cluster.nodes[0]!;
+    const before = { grpc: cluster.grpcAddresses(), metrics: new Map(cluster.metricsAddresses) };
+    expect(before.grpc[0]).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+    expect(before.metrics.get(node.name)).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+    await coordinator.restart();
+    await node.restart();
+    expect(cluster.grpcAddresses()).toEqual(before.grpc);
+    expect(coordinator.readyInfo['httpListen']).toBe(before.metrics.get(coordinator.name));
+    expect(node.readyInfo['httpListen']).toBe(before.metrics.get(node.name));
+  });
+
   it('waits for log lines by substring and times out naming the process', async () => {
     const cluster = await start({ nodes: [] });
     const coordinator = cluster.coordinators[0];
