@@ -132,6 +132,23 @@ describe('secondary indexes and comments', () => {
   });
 });
 
+describe('foreign keys', () => {
+  it('INSERT checks every row\'s referenced key in one read, names the first missing one in row order, and writes nothing then', async () => {
+    await root.execute('CREATE DATABASE fk');
+    await root.execute('CREATE TABLE fk.parents (id INT PRIMARY KEY)');
+    await root.execute(`INSERT INTO fk.parents VALUES ${Array.from({ length: 60 }, (_, i) => `(${i * 2})`).join(', ')}`);
+    await root.execute('CREATE TABLE fk.children (id INT PRIMARY KEY, parent INT REFERENCES fk.parents (id))');
+    // Many rows, repeated and NULL parents among them (a NULL is not checked).
+    await root.execute(`INSERT INTO fk.children VALUES ${Array.from({ length: 150 }, (_, i) => `(${i}, ${i % 7 === 0 ? 'NULL' : String((i % 60) * 2)})`).join(', ')}`);
+    expect(col(await queryOne(root, 'SELECT count(*) FROM fk.children'), 'count')).toBe('150');
+    // Odd ids are missing: 31 comes before 7 in the rows, though after it in key order.
+    const refused = await failure(root, 'INSERT INTO fk.children VALUES (500, 4), (501, 31), (502, 7), (503, 6)');
+    expect(refused.code).toBe('FOREIGN_KEY_VIOLATION');
+    expect(refused.message).toBe('insert on table "children" violates foreign key constraint "children_parent_fkey": key (31) is not present in table "parents"');
+    expect(col(await queryOne(root, 'SELECT count(*) FROM fk.children WHERE id >= 500'), 'count')).toBe('0');
+  });
+});
+
 describe('SHOW results are composable', () => {
   it('selects from [SHOW BACKUP ...] and [SHOW JOBS] with WHERE, ORDER BY and LIMIT', async () => {
     const objects = await query(root, `SELECT object_name, object_type FROM [SHOW BACKUP FROM LATEST IN '${COLLECTION}'] WHERE object_type = 'table' ORDER BY object_name`);

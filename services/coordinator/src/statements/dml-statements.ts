@@ -138,14 +138,22 @@ async function checkForeignKeys(s: DmlSession, table: TableDescriptor, rows: Dat
     const ref = s.catalog.tableById(fk.referencedTableId);
     if (!ref) continue;
     const ordinals = fk.columns.map((c) => columnOrdinal(table, c));
-    for (const row of rows) {
+    // Each row's referenced key, or undefined where a column is NULL (MATCH SIMPLE: not checked).
+    const checks = rows.map((row) => {
       const values = ordinals.map((o) => row[o] ?? null);
-      if (values.some((v) => v === null)) continue;
+      if (values.some((v) => v === null)) return undefined;
       // FKs reference the primary key of the other table (checked at CREATE TABLE).
-      const key = encodePrimaryKey(ref, fk.referencedColumns.map((rc) => values[fk.referencedColumns.indexOf(rc)]!));
-      let found = false;
-      for await (const _ of s.reads.reader.scan(pointSpan(key), timestamp, seq, 1, true)) found = true;
-      if (!found) {
+      return { values, key: encodePrimaryKey(ref, fk.referencedColumns.map((rc) => values[fk.referencedColumns.indexOf(rc)]!)) };
+    });
+    // All of them in one batched read (as an IN list's), not one point read per row.
+    const sorted = checks.flatMap((c) => (c ? [c.key] : [])).sort(compareKeys);
+    const spans = sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1]!, k) !== 0).map(pointSpan);
+    const present = new Set<string>();
+    if (spans.length > 0) for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq, true)) present.add(keyToHex(kv.key));
+    for (const check of checks) {
+      if (check === undefined) continue;
+      const { values, key } = check;
+      if (!present.has(keyToHex(key))) {
         throw new CairnError(
           ErrorCode.ForeignKeyViolation,
           `insert on table "${table.name}" violates foreign key constraint "${fk.name}": key (${values.map(String).join(', ')}) is not present in table "${ref.name}"`,
