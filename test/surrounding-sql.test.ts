@@ -95,6 +95,19 @@ describe('secondary indexes and comments', () => {
     expect((await failure(root, 'CREATE INDEX by_city ON shop.customers (name)')).message).toBe('index "by_city" already exists');
   });
 
+  it('reads through an index in its order, row for row, across the batches its row lookups go in', async () => {
+    await root.execute('CREATE DATABASE idx');
+    await root.execute('CREATE TABLE idx.t (id INT PRIMARY KEY, v INT, note STRING)');
+    await root.execute('CREATE INDEX by_v ON idx.t (v)');
+    // 600 rows (more than one lookup batch of 256) whose v order is a shuffle of their id order.
+    const n = 600;
+    const v = (id: number) => (id * 7919) % n;
+    await root.execute(`INSERT INTO idx.t VALUES ${Array.from({ length: n }, (_, id) => `(${id}, ${v(id)}, 'row${id}')`).join(', ')}`);
+    const rows = (await root.execute('SELECT id, v, note FROM idx.t@by_v')).rows;
+    expect(rows.map((r) => Number(r[1]))).toEqual(Array.from({ length: n }, (_, i) => i));
+    for (const r of rows) expect([v(Number(r[0])), r[2]]).toEqual([Number(r[1]), `row${String(r[0])}`]);
+  });
+
   it('shows indexes and comments in SHOW CREATE TABLE', async () => {
     const create = col(await queryOne(root, 'SHOW CREATE TABLE shop.customers'), 'create_statement');
     expect(create).toContain('\tINDEX by_city (city)');

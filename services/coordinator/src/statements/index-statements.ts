@@ -1,5 +1,6 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { type Catalog, decodeRow, findIndex, indexEntry, primaryIndexSpan, primaryKeyOfEntry, secondaryIndexSpan, withIndex } from '@cairn/catalog';
+import { compareKeys, keyToHex } from '@cairn/keys';
 import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
 import type { CreateIndexStatement, DropIndexStatement } from '@cairn/sql';
 import { catalogName } from './ddl-statements.js';
@@ -64,20 +65,36 @@ function tableWithIndex(s: IndexSession, catalog: Catalog, name: string): TableD
   return found[0];
 }
 
+/** Index entries whose rows are read with one batched `scanSpans`: bounds what one lookup holds. */
+const INDEX_LOOKUP_BATCH = 256;
+
 /**
  * The rows of `table` as its index `name` finds them (`SELECT ... FROM t@name`): each entry
- * points at a primary key, whose row is read at the same timestamp. An entry without its row
- * would mean an index out of step with its table: that is reported, not skipped.
+ * points at a primary key, whose row is read at the same timestamp, in batches of entries
+ * (one point read per entry, one after another, cost a round trip each). An entry without its
+ * row would mean an index out of step with its table: that is reported, not skipped.
  */
 export async function* rowsThroughIndex(s: SessionWith<'reads'>, table: TableDescriptor, name: string, timestamp: bigint, seq: number): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
   const index = findIndex(table, name);
-  for await (const entry of s.reads.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) {
-    const key = primaryKeyOfEntry(table, entry.value);
-    let found = false;
-    for await (const kv of s.reads.reader.scan(pointSpan(key), timestamp, seq, 1)) {
-      found = true;
-      yield kv;
+  const lookUp = async function* (keys: Uint8Array[]): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
+    // scanSpans takes spans in key order; the rows go out in the index's order.
+    const sorted = [...keys].sort(compareKeys);
+    const spans = sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1]!, k) !== 0).map(pointSpan);
+    const rows = new Map<string, { key: Uint8Array; value: Uint8Array }>();
+    for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq)) rows.set(keyToHex(kv.key), kv);
+    for (const key of keys) {
+      const row = rows.get(keyToHex(key));
+      if (!row) throw new CairnError(ErrorCode.Internal, `index "${name}" of "${table.name}" has an entry for a missing row`);
+      yield row;
     }
-    if (!found) throw new CairnError(ErrorCode.Internal, `index "${name}" of "${table.name}" has an entry for a missing row`);
+  };
+  let pending: Uint8Array[] = [];
+  for await (const entry of s.reads.reader.scan(secondaryIndexSpan(table, index), timestamp, seq)) {
+    pending.push(primaryKeyOfEntry(table, entry.value));
+    if (pending.length >= INDEX_LOOKUP_BATCH) {
+      yield* lookUp(pending);
+      pending = [];
+    }
   }
+  if (pending.length > 0) yield* lookUp(pending);
 }
