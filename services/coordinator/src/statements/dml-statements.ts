@@ -18,7 +18,7 @@ import { compileValueExpr } from './value-expr.js';
 import { rowsThroughIndex } from './index-statements.js';
 import { checkEnumValues } from './schema-statements.js';
 import { catalogName } from './ddl-statements.js';
-import { columnOrdinal, compareDatums, literal, planScan, pointSpan } from './row-predicates.js';
+import { columnOrdinal, compareDatums, distinctPointSpans, literal, planScan, pointSpan } from './row-predicates.js';
 import { rowsResult, tagOnly, type StatementResult } from './result.js';
 import { nextValues } from './sequences.js';
 import { Aggregate } from './aggregate.js';
@@ -125,9 +125,7 @@ function duplicateKey(table: TableDescriptor): CairnError {
 async function currentRows(s: DmlSession, table: TableDescriptor, keys: Uint8Array[]): Promise<Map<string, Datum[]>> {
   const { timestamp, seq } = s.reads.readPoint();
   const out = new Map<string, Datum[]>();
-  const sorted = [...keys].sort(compareKeys);
-  const spans = sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1]!, k) !== 0).map(pointSpan);
-  for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq)) out.set(keyToHex(kv.key), decodeRow(table, kv.key, kv.value));
+  for await (const kv of s.reads.reader.scanSpans(distinctPointSpans(keys), timestamp, seq)) out.set(keyToHex(kv.key), decodeRow(table, kv.key, kv.value));
   return out;
 }
 
@@ -146,8 +144,7 @@ async function checkForeignKeys(s: DmlSession, table: TableDescriptor, rows: Dat
       return { values, key: encodePrimaryKey(ref, fk.referencedColumns.map((rc) => values[fk.referencedColumns.indexOf(rc)]!)) };
     });
     // All of them in one batched read (as an IN list's), not one point read per row.
-    const sorted = checks.flatMap((c) => (c ? [c.key] : [])).sort(compareKeys);
-    const spans = sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1]!, k) !== 0).map(pointSpan);
+    const spans = distinctPointSpans(checks.flatMap((c) => (c ? [c.key] : [])));
     const present = new Set<string>();
     if (spans.length > 0) for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq, true)) present.add(keyToHex(kv.key));
     for (const check of checks) {

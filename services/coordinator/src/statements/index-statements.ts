@@ -1,10 +1,10 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { type Catalog, decodeRow, findIndex, indexEntry, primaryIndexSpan, primaryKeyOfEntry, secondaryIndexSpan, withIndex } from '@cairn/catalog';
-import { compareKeys, keyToHex } from '@cairn/keys';
+import { keyToHex } from '@cairn/keys';
 import { ObjectKind, type KeyValueOp, type TableDescriptor } from '@cairn/proto';
 import type { CreateIndexStatement, DropIndexStatement } from '@cairn/sql';
 import { catalogName } from './ddl-statements.js';
-import { pointSpan } from './row-predicates.js';
+import { distinctPointSpans } from './row-predicates.js';
 import { tagOnly, type StatementResult } from './result.js';
 import type { SessionWith } from './session.js';
 
@@ -78,10 +78,8 @@ export async function* rowsThroughIndex(s: SessionWith<'reads'>, table: TableDes
   const index = findIndex(table, name);
   const lookUp = async function* (keys: Uint8Array[]): AsyncGenerator<{ key: Uint8Array; value: Uint8Array }> {
     // scanSpans takes spans in key order; the rows go out in the index's order.
-    const sorted = [...keys].sort(compareKeys);
-    const spans = sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1]!, k) !== 0).map(pointSpan);
     const rows = new Map<string, { key: Uint8Array; value: Uint8Array }>();
-    for await (const kv of s.reads.reader.scanSpans(spans, timestamp, seq)) rows.set(keyToHex(kv.key), kv);
+    for await (const kv of s.reads.reader.scanSpans(distinctPointSpans(keys), timestamp, seq)) rows.set(keyToHex(kv.key), kv);
     for (const key of keys) {
       const row = rows.get(keyToHex(key));
       if (!row) throw new CairnError(ErrorCode.Internal, `index "${name}" of "${table.name}" has an entry for a missing row`);

@@ -102,6 +102,14 @@ export function pointSpan(key: Uint8Array): Span {
   return { start: key, end };
 }
 
+/**
+ * One point span per distinct key, in key order: what `ReplicaReader.scanSpans` takes to read
+ * a batch of rows by primary key (keys in any order, repeats allowed).
+ */
+export function distinctPointSpans(keys: readonly Uint8Array[]): Span[] {
+  return inKeyOrder(keys.map(pointSpan));
+}
+
 function pkColumn(table: TableDescriptor, name: string): ColumnDescriptor {
   return table.columns[columnOrdinal(table, name)]!;
 }
