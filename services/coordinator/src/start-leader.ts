@@ -20,6 +20,7 @@ import { authorizeStatement } from './privileges/privilege-statements.js';
 import { openSession } from './statements/session.js';
 import type { ManagedBackups } from './managed/managed-backups.js';
 import { ClusterRestoreGate } from './managed/restore-gate.js';
+import { replicaCatchUp } from './backup/replica-catch-up.js';
 
 /**
  * The one construction function of a leader: opens what is durable, builds every part,
@@ -147,6 +148,7 @@ export async function startLeader(
     descriptors: leader.descriptors,
     clusterMetadata,
     log,
+    replicaCatchUp: replicaCatchUp(nc, ranges, () => leader.readPoint().seq),
     ...(managed ? { restoresInPlace: async (id: string) => (await managed.store.getRestore(id))?.eraseExisting === true } : {}),
   };
   for (const t of JOB_TYPES) jobs.registerResumer(t.type, (job) => t.resumer(job, deps));

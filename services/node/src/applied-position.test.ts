@@ -72,4 +72,16 @@ describe('AppliedPosition', () => {
     expect(await state(soon)).toBe('resolved');
     await expect(late).rejects.toMatchObject({ code: ErrorCode.Unavailable, message: 'replica is behind: applied 1, need 100' });
   });
+
+  it('reached: true once the position gets there, false (and no longer waiting) after the timeout', async () => {
+    const pos = new AppliedPosition(2);
+    expect(await pos.reached(2, 10)).toBe(true);
+    const early = pos.reached(6, 10_000);
+    pos.advance(6);
+    expect(await early).toBe(true);
+    expect(await pos.reached(9, 20)).toBe(false);
+    // The timed-out waiter is gone: advancing past it later resolves nothing twice.
+    pos.advance(9);
+    expect(await pos.reached(9, 10)).toBe(true);
+  });
 });

@@ -38,17 +38,20 @@ export class AppliedPosition {
   }
 
   async waitFor(seq: number, timeoutMs: number): Promise<void> {
-    if (seq <= this.current) return;
-    await new Promise<void>((resolve, reject) => {
+    if (!(await this.reached(seq, timeoutMs))) {
+      throw new CairnError(ErrorCode.Unavailable, `replica is behind: applied ${this.current}, need ${seq}`, { retryable: true });
+    }
+  }
+
+  /** Whether the log is applied up to `seq` within `timeoutMs` (false once it has waited that long). */
+  async reached(seq: number, timeoutMs: number): Promise<boolean> {
+    if (seq <= this.current) return true;
+    return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        reject(
-          new CairnError(ErrorCode.Unavailable, `replica is behind: applied ${this.current}, need ${seq}`, {
-            retryable: true,
-          }),
-        );
+        resolve(false);
       }, timeoutMs);
-      this.waiters.push({ seq, resolve, timer });
+      this.waiters.push({ seq, resolve: () => resolve(true), timer });
     });
   }
 }

@@ -30,6 +30,8 @@ import { LocalDirStorage, probeStorageUri, type StorageContext } from '@cairn/cl
 import { join } from 'node:path';
 import { advertisedAddress, collectProcessMetrics, createLogger, parseListenAddress, splitHostPort, startMetricsServer, type Logger } from '@cairn/metrics';
 import {
+  NodeAppliedRequest,
+  NodeAppliedResponse,
   NodeExportRequest,
   NodeExportResponse,
   NodeFingerprintRequest,
@@ -189,6 +191,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       serveNodeMethod(nc, nodeId, 'rangeStats', NodeRangeStatsRequest, NodeRangeStatsResponse, async () => reads.rangeStats()),
       serveNodeMethod(nc, nodeId, 'splitKeys', NodeSplitKeysRequest, NodeSplitKeysResponse, (r) => reads.splitKeys(r)),
       serveNodeMethod(nc, nodeId, 'gcThreshold', NodeGcThresholdRequest, NodeGcThresholdResponse, (r) => reads.gcThreshold(r)),
+      serveNodeMethod(nc, nodeId, 'applied', NodeAppliedRequest, NodeAppliedResponse, (r) => reads.appliedPosition(r)),
     ];
     cleanup.unshift(() => subs.forEach((s) => s.unsubscribe()));
 

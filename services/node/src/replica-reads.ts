@@ -4,6 +4,8 @@ import type { MvccStore } from '@cairn/mvcc';
 import { TableFingerprinter } from '@cairn/catalog';
 import {
   TableDescriptor,
+  type NodeAppliedRequest,
+  type NodeAppliedResponse,
   type NodeExportRequest,
   type NodeExportResponse,
   type NodeFingerprintRequest,
@@ -156,6 +158,16 @@ export class ReplicaReads {
   /** The replica's GC threshold over the span; it only grows, so no catch-up is needed. */
   async gcThreshold(req: NodeGcThresholdRequest): Promise<NodeGcThresholdResponse> {
     return { threshold: this.store.gcThreshold({ start: req.startKey, end: req.endKey }) };
+  }
+
+  /**
+   * Where this replica's application of the log stands, once it has reached `minAppliedSeq`
+   * or `waitMs` (at most the read catch-up timeout) has passed: a long poll for a RESTORE
+   * waiting until the rows it staged are loaded.
+   */
+  async appliedPosition(req: NodeAppliedRequest): Promise<NodeAppliedResponse> {
+    await this.applied.reached(Number(req.minAppliedSeq), Math.min(req.waitMs, CATCH_UP_TIMEOUT_MS));
+    return { appliedSeq: BigInt(this.applied.seq) };
   }
 
   private async prepare(start: Uint8Array, end: Uint8Array, minSeq: bigint): Promise<void> {

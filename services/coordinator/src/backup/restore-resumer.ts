@@ -12,6 +12,7 @@ import { unhex } from './backup-details.js';
 import type { RestoreDetails } from './restore-details.js';
 import { spanStatus } from './backup-resumer.js';
 import { restoreClusterMetadata, type ClusterMetadataStores } from './cluster-metadata.js';
+import type { ReplicaCatchUp } from './replica-catch-up.js';
 
 /**
  * Runs a RESTORE job: creates the new objects OFFLINE, has nodes restore every span (merge
@@ -28,6 +29,8 @@ export class RestoreResumer implements Resumer {
       readonly descriptors: DescriptorWriter; readonly clusterMetadata: ClusterMetadataStores;
       readonly log: Logger;
       readonly restoresInPlace?: (jobId: string) => Promise<boolean>;
+      /** Waits until the replicas have loaded the rows the items staged (replica-catch-up.ts). */
+      readonly replicas: ReplicaCatchUp;
     },
     private readonly queue: WorkQueue,
   ) {}
@@ -67,6 +70,13 @@ export class RestoreResumer implements Resumer {
       }
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'restore interrupted');
     }
+    // Every item's rows are in the log; the tables go public once replicas have loaded them,
+    // so a read right after the RESTORE does not wait on (or time out behind) the loading.
+    await ctx.setProgress(0.99, 'loading restored rows on replicas');
+    await this.leader.replicas.untilApplied(
+      d.newTableIds.map((id) => ({ start: tablePrefix(id), end: prefixEnd(tablePrefix(id)) })),
+      ctx.signal,
+    );
     if (d.clusterMetadata) {
       // Before the objects go PUBLIC: once they are visible, so are their grants.
       const ids = new Map(d.rewrites.map((r) => [r.oldId, r.newId]));

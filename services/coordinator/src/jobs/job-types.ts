@@ -8,6 +8,7 @@ import { BACKUP_EXPIRY_JOB_TYPE, planExpiry } from '../backup/expiry-planner.js'
 import { planRestore } from '../backup/restore-planner.js';
 import { ExpiryResumer } from '../backup/expiry-resumer.js';
 import { RestoreResumer } from '../backup/restore-resumer.js';
+import type { ReplicaCatchUp } from '../backup/replica-catch-up.js';
 import type { DescriptorWriter } from '../catalog/descriptor-writer.js';
 import type { ClusterMetadataStores } from '../backup/cluster-metadata.js';
 
@@ -22,6 +23,8 @@ export interface JobTypeDeps {
   readonly log: Logger;
   /** Whether a RESTORE job restores the cluster in place (managed restores; see restore-gate.ts). */
   readonly restoresInPlace?: (jobId: string) => Promise<boolean>;
+  /** How a RESTORE waits for the rows it staged to be loaded before its tables go public. */
+  readonly replicaCatchUp: ReplicaCatchUp;
 }
 
 /**
@@ -46,7 +49,7 @@ export const BACKUP_JOB: JobTypeRegistration<typeof planBackup> = {
 export const RESTORE_JOB: JobTypeRegistration<typeof planRestore> = {
   type: 'RESTORE',
   plan: planRestore,
-  resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, clusterMetadata: d.clusterMetadata, log: d.log, ...(d.restoresInPlace ? { restoresInPlace: d.restoresInPlace } : {}) }, d.workQueue),
+  resumer: (job, d) => new RestoreResumer(job, { descriptors: d.descriptors, clusterMetadata: d.clusterMetadata, log: d.log, replicas: d.replicaCatchUp, ...(d.restoresInPlace ? { restoresInPlace: d.restoresInPlace } : {}) }, d.workQueue),
 };
 
 export const BACKUP_EXPIRY_JOB: JobTypeRegistration<typeof planExpiry> = {
