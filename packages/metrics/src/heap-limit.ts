@@ -42,14 +42,30 @@ export function nodeOptionsWithHeapLimit(role: ProcessRole, nodeOptions: string 
 export const MIN_SEMI_SPACE_MIB: Readonly<Partial<Record<ProcessRole, number>>> = { node: 16 };
 
 /**
+ * The old generation V8 lets a process of `role` fill before it starts a mark-compact, in MiB
+ * (`--initial-old-space-size`: V8 keeps it as the floor of that threshold for the process's
+ * life, capped at half of HEAP_LIMIT_MIB). Without it, under a 160 MiB limit, V8 sets the
+ * threshold a few MiB above the live heap (~38 MiB for an idle node) and starts marking as
+ * soon as less room is left than a scavenge could promote, which is at once. A node receiving
+ * large NATS messages (restore's staged batches, the nodelocal relay's file chunks) then
+ * mark-compacts back to back, each collection promoting the messages in flight, which fills
+ * the room again: 29-34 mark-compacts per 256 MB in one process, against 2-5 with this floor
+ * and nats.js's exact-size payload buffers (patches/), and half to a third of the CPU
+ * (docs/throughput.md, "NATS receive buffers"). The floor must clear the live heap by about
+ * the young generation's size, hence 80 for a node's ~40 MiB.
+ */
+export const MIN_OLD_SPACE_MIB: Readonly<Partial<Record<ProcessRole, number>>> = { node: 80 };
+
+/**
  * V8 flags for a process of `role` that must go on node's own command line, before the script
- * (`node --min-semi-space-size=16 .../bin.js start node`): Node refuses them in NODE_OPTIONS
- * ("is not allowed in NODE_OPTIONS"). Supervisors (start-local, the test harness) add them;
- * the deploy kit writes the same flags into each role's command.
+ * (`node --min-semi-space-size=16 --initial-old-space-size=80 .../bin.js start node`): Node
+ * refuses them in NODE_OPTIONS ("is not allowed in NODE_OPTIONS"). Supervisors (start-local,
+ * the test harness) add them; the deploy kit writes the same flags into each role's command.
  */
 export function nodeCommandLineFlags(role: ProcessRole): string[] {
   const semiSpace = MIN_SEMI_SPACE_MIB[role];
-  return semiSpace === undefined ? [] : [`--min-semi-space-size=${semiSpace}`];
+  const oldSpace = MIN_OLD_SPACE_MIB[role];
+  return [...(semiSpace === undefined ? [] : [`--min-semi-space-size=${semiSpace}`]), ...(oldSpace === undefined ? [] : [`--initial-old-space-size=${oldSpace}`])];
 }
 
 /**

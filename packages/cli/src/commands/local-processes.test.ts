@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEAP_LIMIT_MIB, MIN_SEMI_SPACE_MIB } from '@cairn/metrics';
+import { HEAP_LIMIT_MIB, MIN_OLD_SPACE_MIB, MIN_SEMI_SPACE_MIB } from '@cairn/metrics';
 import { binPath, boundedMallocEnv, cairnProcessArgv, cairnProcessEnv } from './local-processes.js';
 
 describe('boundedMallocEnv', () => {
@@ -33,7 +33,7 @@ describe('cairnProcessEnv', () => {
 
 describe('cairnProcessArgv', () => {
   it("puts a role's V8 command-line flags before the CLI script, and none for other commands", () => {
-    expect(cairnProcessArgv(['start', 'node', '--store', 'n1'])).toEqual([`--min-semi-space-size=${MIN_SEMI_SPACE_MIB.node}`, binPath(), 'start', 'node', '--store', 'n1']);
+    expect(cairnProcessArgv(['start', 'node', '--store', 'n1'])).toEqual([`--min-semi-space-size=${MIN_SEMI_SPACE_MIB.node}`, `--initial-old-space-size=${MIN_OLD_SPACE_MIB.node}`, binPath(), 'start', 'node', '--store', 'n1']);
     expect(cairnProcessArgv(['start', 'coordinator'])).toEqual([...(MIN_SEMI_SPACE_MIB.coordinator === undefined ? [] : [`--min-semi-space-size=${MIN_SEMI_SPACE_MIB.coordinator}`]), binPath(), 'start', 'coordinator']);
     expect(cairnProcessArgv(['sql', '-e', 'SELECT 1'])).toEqual([binPath(), 'sql', '-e', 'SELECT 1']);
   });
