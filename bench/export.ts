@@ -4,12 +4,13 @@
  * Writes `--mb` MB of bank rows to one MvccStore (as the raw-LMDB baseline of `pnpm bench
  * load` does), then, in a child process with a node's V8 heap limit (HEAP_LIMIT_MIB), runs the
  * full export a backup item runs, in stages, each over every row:
- * - scan: `exportRevisions` alone (values as transient views, as the backup processor reads them);
- * - writer: the scan into a DataFileWriter (zstd level 1, CRC-32, SHA-256) whose sink drops
- *   the chunks;
+ * - scan: `exportRevisionSlots` alone (one reused slot per revision, as the backup processor
+ *   reads them);
+ * - writer: the scan into a DataFileWriter (zstd level 1, CRC-32, SHA-256, `writeSlot`) whose
+ *   sink drops the chunks (back into the writer's ChunkPool);
  * - file: the same into data files of `bulkio.backup.file_size` (128 MiB) written through
- *   openWritePipe to a LocalDirStorage, as a node writes its own `nodelocal://` or `file://`
- *   files (fsync and rename included).
+ *   openWritePipe to a LocalDirStorage, which gives each chunk back to the pool once written,
+ *   as a node writes its own `nodelocal://` or `file://` files (fsync and rename included).
  * For each: wall and CPU seconds (user + system, every thread), the main thread's share,
  * MB of logical bytes (keys + values, as BACKUP counts them) per CPU-second and CPU seconds
  * per GiB, to set beside `cpuSecondsByRole` of `pnpm bench backup`.
@@ -19,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DataFileWriter } from '@cairn/backup-format';
+import { ChunkPool, DataFileWriter } from '@cairn/backup-format';
 import { LocalDirStorage, openWritePipe } from '@cairn/cloud';
 import { HEAP_LIMIT_MIB, nodeCommandLineFlags } from '@cairn/metrics';
 import { MvccStore } from '@cairn/mvcc';
@@ -56,16 +57,18 @@ const NEWEST = (1n << 64n) - 1n;
 
 /** One stage over the whole store; returns the logical bytes it exported. */
 async function runStage(stage: Stage, store: MvccStore, outDir: string): Promise<number> {
-  const revisions = () => store.exportRevisions(ALL, 0n, NEWEST, false, { transientValues: true });
+  const revisions = () => store.exportRevisionSlots(ALL, 0n, NEWEST, false);
+  // As the backup processor's: chunks come back once the storage has written them.
+  const chunkPool = new ChunkPool();
   if (stage === 'scan') {
     let bytes = 0;
-    for (const r of revisions()) bytes += r.key.length + (r.value?.length ?? 0);
+    for (const r of revisions()) bytes += r.keyLength + (r.valueEnd - r.valueStart);
     return bytes;
   }
   if (stage === 'writer') {
-    const w = new DataFileWriter({ sink: () => undefined });
+    const w = new DataFileWriter({ sink: (c) => chunkPool.give(c), chunkPool });
     for (const r of revisions()) {
-      const flushed = w.write(r);
+      const flushed = w.writeSlot(r);
       if (flushed) await flushed;
     }
     return (await w.finish()).logicalBytes;
@@ -75,8 +78,8 @@ async function runStage(stage: Stage, store: MvccStore, outDir: string): Promise
   let bytes = 0;
   let files = 0;
   const open = () => {
-    const pipe = openWritePipe(storage, `data/${files++}.sst`);
-    return { pipe, writer: new DataFileWriter({ sink: (c) => pipe.write(c) }) };
+    const pipe = openWritePipe(storage, `data/${files++}.sst`, { onChunkDone: (c) => chunkPool.give(c) });
+    return { pipe, writer: new DataFileWriter({ sink: (c) => pipe.write(c), chunkPool }) };
   };
   const close = async (f: ReturnType<typeof open>) => {
     bytes += (await f.writer.finish()).logicalBytes;
@@ -89,7 +92,7 @@ async function runStage(stage: Stage, store: MvccStore, outDir: string): Promise
       finishing = close(current);
       current = open();
     }
-    const flushed = current.writer.write(r);
+    const flushed = current.writer.writeSlot(r);
     if (finishing) await finishing;
     if (flushed) await flushed;
   }

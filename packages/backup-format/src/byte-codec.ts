@@ -69,16 +69,25 @@ export class ByteWriter {
     this.bytesFrom(b, 0);
   }
 
-  /** Appends `b` from index `from` on. Short runs are copied by hand: cheaper than a subarray and set(). */
+  /** Appends `b` from index `from` on. */
   bytesFrom(b: Uint8Array, from: number): void {
-    const n = b.length - from;
+    this.bytesRange(b, from, b.length);
+  }
+
+  /**
+   * Appends `b[from, to)`. Short runs are copied by hand: cheaper than a subarray and set().
+   * A long run's view is a plain Uint8Array: `subarray` of a Buffer (LMDB's read buffer is
+   * one) goes through Buffer's species constructor, slower and twice the garbage.
+   */
+  bytesRange(b: Uint8Array, from: number, to: number): void {
+    const n = to - from;
     this.ensure(n);
     const buf = this.buf;
     if (n < 64) {
       let at = this.length;
-      for (let i = from; i < b.length; i++) buf[at++] = b[i] as number;
+      for (let i = from; i < to; i++) buf[at++] = b[i] as number;
     } else {
-      buf.set(from === 0 ? b : b.subarray(from), this.length);
+      buf.set(from === 0 && to === b.length ? b : new Uint8Array(b.buffer, b.byteOffset + from, n), this.length);
     }
     this.length += n;
   }

@@ -4,9 +4,9 @@
  * ranged reads), manifests and other metadata files with their checksums, passphrase
  * encryption, and the names of everything in a collection (CockroachDB's layout).
  */
-export type { MvccRevision, DataFileCompression, BlockHandle } from './data-file-format.js';
+export type { MvccRevision, RevisionSlot, DataFileCompression, BlockHandle } from './data-file-format.js';
 export { DATA_FILE_VERSION } from './data-file-format.js';
-export { DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, DataFileWriter, writableSink } from './data-file-writer.js';
+export { ChunkPool, DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, DataFileWriter, writableSink } from './data-file-writer.js';
 export type { DataFileSink, DataFileSummary, DataFileWriterOptions } from './data-file-writer.js';
 export { DataFileReader, bytesSource } from './data-file-reader.js';
 export type {

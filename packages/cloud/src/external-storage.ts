@@ -30,6 +30,13 @@ export interface ExternalStorage {
    * changed by the caller after they were yielded. Errors thrown by `body` are rethrown as is.
    */
   writeFile(path: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<{ bytes: number }>;
+  /**
+   * True when `writeFile` is done with each chunk of an iterable body by the time it asks for
+   * the next one (or ends), holding none afterwards: a producer may then reuse the chunk's
+   * memory (openWritePipe's `onChunkDone`). Unset for storages that keep chunks in flight
+   * (an upload's parts, the nodelocal relay's messages).
+   */
+  readonly releasesChunksOnPull?: boolean;
   /** Streams a file or a range of it; a missing file fails with `NotFound`. */
   readFile(path: string, range?: ReadRange): AsyncIterable<Uint8Array>;
   /** Reads a whole (small) file. */

@@ -46,4 +46,4 @@ export {
   type S3Location,
   type StorageLocation,
 } from './storage-uri.js';
-export { openWritePipe, type WritePipe } from './write-pipe.js';
+export { openWritePipe, type WritePipe, type WritePipeOptions } from './write-pipe.js';

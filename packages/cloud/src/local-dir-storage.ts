@@ -33,6 +33,8 @@ export interface LocalDirStorageOptions {
  */
 export class LocalDirStorage implements ExternalStorage {
   readonly uri: string;
+  /** writeFile writes each chunk (awaited) before it pulls the next. */
+  readonly releasesChunksOnPull = true;
   /** Absolute; created on the first write. */
   readonly root: string;
 

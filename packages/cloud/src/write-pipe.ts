@@ -10,11 +10,21 @@ export interface WritePipe {
   abort(err: Error): Promise<void>;
 }
 
+export interface WritePipeOptions {
+  /**
+   * Called with each chunk the storage is done with, when the storage says when that is
+   * (`releasesChunksOnPull`): the producer may then reuse its memory (a data file writer's
+   * ChunkPool). Never called for other storages, nor for chunks of a failed write.
+   */
+  onChunkDone?: (chunk: Uint8Array) => void;
+}
+
 /**
  * Adapts push-style producers (a data file writer's sink, chunks arriving over NATS) to
  * `ExternalStorage.writeFile`, which pulls from an async iterable.
  */
-export function openWritePipe(storage: ExternalStorage, path: string): WritePipe {
+export function openWritePipe(storage: ExternalStorage, path: string, options: WritePipeOptions = {}): WritePipe {
+  const onChunkDone = storage.releasesChunksOnPull === true ? options.onChunkDone : undefined;
   const queue: Array<{ chunk?: Uint8Array; end?: boolean; err?: Error; taken: () => void }> = [];
   let wake: (() => void) | undefined;
   async function* body(): AsyncGenerator<Uint8Array> {
@@ -25,6 +35,8 @@ export function openWritePipe(storage: ExternalStorage, path: string): WritePipe
       if (item.err) throw item.err;
       if (item.end) return;
       yield item.chunk!;
+      // Resumed: the storage asks for the next chunk, so it is done with this one.
+      onChunkDone?.(item.chunk!);
     }
   }
   const add = (item: { chunk?: Uint8Array; end?: boolean; err?: Error }): Promise<void> =>

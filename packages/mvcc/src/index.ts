@@ -3,7 +3,7 @@
  * of revision windows for backup, ingest for restore, GC below a threshold).
  */
 export { MvccStore } from './mvcc-store.js';
-export type { MvccOp, MvccRevision, MvccRow, MvccStoreOptions, SpanStats } from './mvcc-store.js';
+export type { MvccOp, MvccRevision, MvccRow, MvccStoreOptions, RevisionSlot, SpanStats } from './mvcc-store.js';
 export {
   MAX_MVCC_KEY_LEN,
   decodeMvccKey,

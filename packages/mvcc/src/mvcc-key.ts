@@ -92,14 +92,15 @@ export function mvccKeyTs(buf: Uint8Array): Timestamp {
   return UINT64_MAX - b.readBigUInt64BE(b.length - MVCC_TS_LEN);
 }
 
-function corrupt(buf: Uint8Array): CairnError {
+/** The error for an MVCC key that does not decode (a corrupt store). */
+export function malformedKeyError(buf: Uint8Array): CairnError {
   return new CairnError(ErrorCode.Corruption, `malformed MVCC key ${Buffer.from(buf).toString('hex')}`);
 }
 
 /** Decodes the user key from the revision prefix (escaped key + terminator) of `buf`. */
 export function decodeUserKey(buf: Uint8Array, prefixLen: number): Uint8Array {
   const termAt = prefixLen - 2;
-  if (termAt < 0 || buf[termAt] !== 0 || buf[termAt + 1] !== 1) throw corrupt(buf);
+  if (termAt < 0 || buf[termAt] !== 0 || buf[termAt + 1] !== 1) throw malformedKeyError(buf);
   const firstZero = buf.indexOf(0);
   // Copied into a plain Uint8Array (not a Buffer) so callers get one type everywhere.
   if (firstZero === termAt) return new Uint8Array(buf.subarray(0, termAt));
@@ -109,7 +110,7 @@ export function decodeUserKey(buf: Uint8Array, prefixLen: number): Uint8Array {
     const c = buf[i] as number;
     out[n++] = c;
     if (c === 0) {
-      if (buf[i + 1] !== 0xff) throw corrupt(buf);
+      if (buf[i + 1] !== 0xff) throw malformedKeyError(buf);
       i++;
     }
   }
@@ -118,7 +119,7 @@ export function decodeUserKey(buf: Uint8Array, prefixLen: number): Uint8Array {
 
 /** Splits an MVCC data key into its user key and timestamp. */
 export function decodeMvccKey(buf: Uint8Array): { key: Uint8Array; ts: Timestamp } {
-  if (buf.length < MVCC_TS_LEN + 2) throw corrupt(buf);
+  if (buf.length < MVCC_TS_LEN + 2) throw malformedKeyError(buf);
   return { key: decodeUserKey(buf, buf.length - MVCC_TS_LEN), ts: mvccKeyTs(buf) };
 }
 

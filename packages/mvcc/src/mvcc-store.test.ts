@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { KEY_MIN, KeyBuilder, compareKeys, keyToHex, tablePrefix, tableSpan, type Span } from '@cairn/keys';
-import { MvccStore, type MvccRevision } from './index.js';
+import { MvccStore, type MvccRevision, type RevisionSlot } from './index.js';
 import { MVCC_TS_LEN, encodeMvccValue, encodeRevisionPrefix } from './mvcc-key.js';
 
 const enc = new TextEncoder();
@@ -25,6 +25,16 @@ function revs(it: Iterable<MvccRevision>): string[] {
 function revsEach(it: Iterable<MvccRevision>): string[] {
   const out: string[] = [];
   for (const r of it) out.push(`${s(r.key)}@${r.ts}=${r.value === null ? '∅' : s(r.value)}`);
+  return out;
+}
+
+/** `revs` for `exportRevisionSlots`: each slot is read before the next (it is reused). */
+function slotsEach(it: Iterable<RevisionSlot>): string[] {
+  const out: string[] = [];
+  for (const r of it) {
+    const value = r.hasValue ? s(r.value.subarray(r.valueStart, r.valueEnd)) : '∅';
+    out.push(`${s(r.key.subarray(0, r.keyLength))}@${r.ts}=${value}`);
+  }
   return out;
 }
 
@@ -98,6 +108,35 @@ describe('MvccStore reads', () => {
     expect(inner).toEqual(['0100', '010000']);
   });
 
+  it('exports into reused slots what exportRevisions exports: escaped keys, long keys, seeks, tombstones', async () => {
+    // Keys with 0x00 bytes (escaped in the store), one longer than the slot's and the raw
+    // cursor's first buffers, and keys with more revisions than a cursor steps over before
+    // it seeks (nextKey and skipNewerThan both seek).
+    const keys = [Uint8Array.of(0), Uint8Array.of(0, 0, 1), Uint8Array.of(1, 0), b('k'.repeat(150)), b('many'), b('z\u0000z')];
+    for (let t = 1; t <= 30; t++) {
+      const ops = keys
+        .filter((_, i) => i >= 4 || t % 7 === i)
+        .map((key, i) => ({ key, value: (t + i) % 5 === 0 ? null : b(`v${t}-${i}`) }));
+      await store.applyBatch(ops, BigInt(t * 10));
+    }
+    for (const [startTs, endTs] of [[0n, 300n], [0n, 155n], [0n, 5n], [40n, 155n], [149n, 150n], [0n, 1000n]] as const) {
+      for (const all of [false, true]) {
+        const expected = revs(store.exportRevisions(ALL, startTs, endTs, all, { useChangeIndex: false }));
+        expect(slotsEach(store.exportRevisionSlots(ALL, startTs, endTs, all)), `(${startTs}, ${endTs}] all=${all}`).toEqual(expected);
+        const span = { start: Uint8Array.of(0, 0), end: b('many') };
+        const inSpan = revs(store.exportRevisions(span, startTs, endTs, all, { useChangeIndex: false }));
+        expect(slotsEach(store.exportRevisionSlots(span, startTs, endTs, all)), `span (${startTs}, ${endTs}] all=${all}`).toEqual(inSpan);
+      }
+    }
+    // The slot is one object, refilled: a consumer copies what it keeps.
+    const seen = new Set(store.exportRevisionSlots(ALL, 0n, 300n, true));
+    expect(seen.size).toBe(1);
+    // Refusals come at the call, as exportRevisions'.
+    expect(() => store.exportRevisionSlots(ALL, 20n, 10n, false)).toThrow(/invalid export window/);
+    await store.gc(ALL, 100n);
+    expect(() => store.exportRevisionSlots(ALL, 0n, 50n, false)).toThrow(expect.objectContaining({ code: ErrorCode.FailedPrecondition }));
+  });
+
   it('skips many revisions by seeking and stays correct', async () => {
     for (let t = 1; t <= 50; t++) {
       await store.applyBatch(
@@ -161,6 +200,7 @@ describe('MvccStore reads', () => {
         return [`${k}@${r.ts}=${r.v ?? '∅'}`];
       });
       expect(revs(store.exportRevisions(ALL, start, ts, false))).toEqual(expectLatest);
+      expect(slotsEach(store.exportRevisionSlots(ALL, start, ts, false))).toEqual(expectLatest);
       const expectAll = sortedKeys.flatMap((k) =>
         model
           .get(k)!
@@ -168,6 +208,7 @@ describe('MvccStore reads', () => {
           .map((r) => `${k}@${r.ts}=${r.v ?? '∅'}`),
       );
       expect(revs(store.exportRevisions(ALL, start, ts, true))).toEqual(expectAll);
+      expect(slotsEach(store.exportRevisionSlots(ALL, start, ts, true))).toEqual(expectAll);
     }
   });
 });
@@ -187,6 +228,7 @@ describe('MvccStore export and ingest', () => {
         for (const all of [false, true]) {
           const full = revs(store.exportRevisions(ALL, 0n, ts, all));
           expect(revsEach(store.exportRevisions(ALL, 0n, ts, all, { transientValues: true })), `${label}: full export, transient values`).toEqual(full);
+          expect(slotsEach(store.exportRevisionSlots(ALL, 0n, ts, all)), `${label}: full export, slots`).toEqual(full);
         }
       }
       for (let q = 0; q < 30; q++) {
@@ -201,6 +243,11 @@ describe('MvccStore export and ingest', () => {
           expect(viaIndex, `${label}: (${startTs}, ${endTs}] all=${all}`).toEqual(viaScan);
           const viaViews = revsEach(store.exportRevisions(span, startTs, endTs, all, { transientValues: true }));
           expect(viaViews, `${label}: transient values (${startTs}, ${endTs}] all=${all}`).toEqual(viaScan);
+          expect(slotsEach(store.exportRevisionSlots(span, startTs, endTs, all)), `${label}: slots (${startTs}, ${endTs}] all=${all}`).toEqual(viaScan);
+          if (floor === 0n) {
+            const fullSpan = revs(store.exportRevisions(span, 0n, endTs, all));
+            expect(slotsEach(store.exportRevisionSlots(span, 0n, endTs, all)), `${label}: full slots of a span (0, ${endTs}] all=${all}`).toEqual(fullSpan);
+          }
         }
       }
     };

@@ -10,12 +10,14 @@ import {
   checkPrefixLength,
   decodeUserKey,
   encodeMvccKey,
+  malformedKeyError,
   encodeRevisionPrefix,
   mvccKeyTs,
   revisionKey,
 } from './mvcc-key.js';
 import { PutScratch, storedValueSize } from './put-scratch.js';
 import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
+import { RawRevisionCursor, openRawDataHandle } from './raw-revision-cursor.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
 
 export type { SpanStats } from './range-stats.js';
@@ -39,6 +41,22 @@ export interface MvccRevision {
   key: Uint8Array;
   ts: Timestamp;
   value: Uint8Array | null;
+}
+
+/**
+ * One revision of `exportRevisionSlots`, in buffers the export reuses for the next one: the
+ * user key is `key[0, keyLength)`, the value `value[valueStart, valueEnd)` unless `hasValue`
+ * is false (a tombstone). The same shape as @cairn/backup-format's RevisionSlot, which a data
+ * file writer copies from.
+ */
+export interface RevisionSlot {
+  key: Uint8Array;
+  keyLength: number;
+  ts: Timestamp;
+  hasValue: boolean;
+  value: Uint8Array;
+  valueStart: number;
+  valueEnd: number;
 }
 
 export interface MvccStoreOptions {
@@ -170,6 +188,33 @@ function payload(value: Buffer): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset + 1, value.length - 1);
 }
 
+const EMPTY = new Uint8Array(0);
+
+function newSlot(): RevisionSlot {
+  return { key: new Uint8Array(64), keyLength: 0, ts: 0n, hasValue: false, value: EMPTY, valueStart: 0, valueEnd: 0 };
+}
+
+/**
+ * Decodes the user key of the revision prefix `prefix[0, prefixLength)` (escaped key and
+ * terminator, see mvcc-key.ts) into the slot's key buffer, grown when too short.
+ */
+function unescapeUserKey(slot: RevisionSlot, prefix: Uint8Array, prefixLength: number): void {
+  const termAt = prefixLength - 2;
+  if (termAt < 0 || prefix[termAt] !== 0 || prefix[termAt + 1] !== 1) throw malformedKeyError(prefix.subarray(0, prefixLength));
+  if (slot.key.length < termAt) slot.key = new Uint8Array(Math.max(termAt, slot.key.length * 2));
+  const out = slot.key;
+  let n = 0;
+  for (let i = 0; i < termAt; i++) {
+    const c = prefix[i] as number;
+    out[n++] = c;
+    if (c === 0) {
+      if (prefix[i + 1] !== 0xff) throw malformedKeyError(prefix.subarray(0, prefixLength));
+      i++;
+    }
+  }
+  slot.keyLength = n;
+}
+
 function isTombstone(value: Buffer): boolean {
   return value[0] === TOMBSTONE_FLAG;
 }
@@ -207,6 +252,8 @@ export class MvccStore {
     private readonly dataPooled: Bin,
     /** `data` read as views of LMDB's read buffer (VALUE_VIEW_CODEC), for exports with `transientValues`. */
     private readonly dataTransient: Bin,
+    /** `data` read as lengths in lmdb-js's buffers, no object per entry (openRawDataHandle), for `exportRevisionSlots`. */
+    private readonly dataRaw: ReturnType<typeof openRawDataHandle>,
   ) {
     this.gcThresholds = GcThresholds.decode(meta.get(metaKey(GC_THRESHOLDS_META)));
     this.stats = new RangeStats(root, data, dataSizes, meta);
@@ -230,7 +277,8 @@ export class MvccStore {
       const dataSizes = root.openDB<number, Buffer>('data', { keyEncoding: 'binary', encoder: VALUE_SIZE_CODEC } as DatabaseOptions);
       const dataPooled = root.openDB<Buffer, Buffer>('data', { keyEncoding: 'binary', encoder: VALUE_POOLED_CODEC } as DatabaseOptions);
       const dataTransient = root.openDB<Buffer, Buffer>('data', { keyEncoding: 'binary', encoder: VALUE_VIEW_CODEC } as DatabaseOptions);
-      const store = new MvccStore(dir, root, data, meta, changes, dataSizes, dataPooled, dataTransient);
+      const dataRaw = openRawDataHandle(root, 'data');
+      const store = new MvccStore(dir, root, data, meta, changes, dataSizes, dataPooled, dataTransient, dataRaw);
       await store.buildChangeIndex();
       if (!store.stats.load()) await store.stats.build();
       return store;
@@ -391,6 +439,28 @@ export class MvccStore {
     allRevisions: boolean,
     opts: { useChangeIndex?: boolean; transientValues?: boolean } = {},
   ): Generator<MvccRevision, void, undefined> {
+    this.checkExportWindow(span, startTs, endTs);
+    const db = opts.transientValues === true ? this.dataTransient : this.dataPooled;
+    return this.exportWindow(db, span, startTs, endTs, allRevisions, opts.useChangeIndex ?? true);
+  }
+
+  /**
+   * `exportRevisions` with transient values, each revision put in one reused slot rather
+   * than a fresh object: the slot's key, value and timestamp are valid only until the
+   * generator is resumed or anything else on this thread reads the store (a data file
+   * writer's `writeSlot` copies them at once). A full window's scan makes no object per
+   * revision but the generator's step; an incremental one (point gets through the change
+   * index) fills the slot from `exportRevisions`' revisions.
+   */
+  exportRevisionSlots(span: Span, startTs: Timestamp, endTs: Timestamp, allRevisions: boolean): Generator<RevisionSlot, void, undefined> {
+    if (startTs > 0n) return this.slotsOf(this.exportRevisions(span, startTs, endTs, allRevisions, { transientValues: true }));
+    // Checked here rather than in the generator so a refused export throws at the call.
+    this.checkExportWindow(span, startTs, endTs);
+    return this.scanSlots(span, endTs, allRevisions);
+  }
+
+  /** Refuses an export window that is malformed or reaches below the GC threshold (FailedPrecondition). */
+  private checkExportWindow(span: Span, startTs: Timestamp, endTs: Timestamp): void {
     if (startTs < 0n || endTs < startTs) {
       throw new CairnError(
         ErrorCode.InvalidArgument,
@@ -400,8 +470,62 @@ export class MvccStore {
     this.checkReadTs(span, endTs);
     // An incremental window reaching below the threshold would miss collapsed revisions.
     if (startTs > 0n) this.checkReadTs(span, startTs);
-    const db = opts.transientValues === true ? this.dataTransient : this.dataPooled;
-    return this.exportWindow(db, span, startTs, endTs, allRevisions, opts.useChangeIndex ?? true);
+  }
+
+  private *slotsOf(revisions: Iterable<MvccRevision>): Generator<RevisionSlot, void, undefined> {
+    const slot = newSlot();
+    for (const r of revisions) {
+      slot.key = r.key;
+      slot.keyLength = r.key.length;
+      slot.ts = r.ts;
+      slot.hasValue = r.value !== null;
+      slot.value = r.value ?? EMPTY;
+      slot.valueStart = 0;
+      slot.valueEnd = r.value?.length ?? 0;
+      yield slot;
+    }
+  }
+
+  /**
+   * `windowRevisions` of a full window, (0, endTs], over a raw cursor, into one slot: the
+   * newest revision of each live key, or with `allRevisions` every revision (tombstones
+   * included) at or below `endTs`.
+   */
+  private *scanSlots(span: Span, endTs: Timestamp, allRevisions: boolean): Generator<RevisionSlot, void, undefined> {
+    if (endTs === 0n) return;
+    const txn = this.root.useReadTransaction();
+    const cur = new RawRevisionCursor(this.dataRaw, txn, spanStart(span), spanEnd(span));
+    const slot = newSlot();
+    const fill = (ts: Timestamp): RevisionSlot => {
+      slot.ts = ts;
+      slot.hasValue = cur.value[0] !== TOMBSTONE_FLAG;
+      slot.value = cur.value;
+      slot.valueStart = 1;
+      slot.valueEnd = slot.hasValue ? cur.valueSize : 1;
+      return slot;
+    };
+    try {
+      while (cur.valid) {
+        const revTs = cur.ts();
+        if (revTs > endTs) {
+          cur.skipNewerThan(endTs);
+          continue;
+        }
+        unescapeUserKey(slot, cur.key, cur.keyLength - MVCC_TS_LEN);
+        if (!allRevisions) {
+          // A full export leaves tombstones out, as exportRevisions does.
+          if (cur.value[0] !== TOMBSTONE_FLAG) yield fill(revTs);
+          cur.nextKey();
+          continue;
+        }
+        // Every revision of this key: the cursor is at the newest at or below endTs.
+        yield fill(revTs);
+        for (cur.next(); cur.valid && cur.sameUserKeyAsPrevious(); cur.next()) yield fill(cur.ts());
+      }
+    } finally {
+      cur.close();
+      txn.done();
+    }
   }
 
   private *exportWindow(

@@ -1,5 +1,5 @@
 import type { NatsConnection } from 'nats';
-import { DataFileWriter, dataFileName } from '@cairn/backup-format';
+import { ChunkPool, DataFileWriter, dataFileName } from '@cairn/backup-format';
 import { joinPath, openStorage, openWritePipe, type ExternalStorage, type StorageContext } from '@cairn/cloud';
 import type { MvccStore } from '@cairn/mvcc';
 import { BackupWorkItem, BackupWorkResult, type BackupFile, type LocalityTier } from '@cairn/proto';
@@ -34,6 +34,13 @@ export function layerUriFor(uris: Record<string, string>, tiers: readonly Locali
 }
 
 /**
+ * The chunks of every data file this process writes to a storage that gives them back
+ * (`releasesChunksOnPull`: a local dir) are reused from here, a few at a time, instead of a
+ * fresh 512 KiB ArrayBuffer each, which only a mark-compact frees (see ChunkPool).
+ */
+const chunkPool = new ChunkPool();
+
+/**
  * Exports one span of a backup layer: streams its revisions into data files (rolled at the
  * target size, never inside one key's revisions) written to this node's locality's URI.
  */
@@ -45,7 +52,6 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
   const files: BackupFile[] = [];
   let current: OpenFile | undefined;
   try {
-    let lastKey: Uint8Array | undefined;
     const revisions = exportRevisionBatches(deps, {
       span,
       startTs: item.startTime,
@@ -56,22 +62,20 @@ export async function processBackupItem(deps: ProcessorDeps, payload: Uint8Array
     const targetFileSize = Number(item.targetFileSize);
     let opened = 0;
     for await (const batch of revisions) {
-      for (const rev of batch) {
+      for (const slot of batch) {
         if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup work canceled');
-        const newKey = !lastKey || Buffer.compare(lastKey, rev.key) !== 0;
-        // The value may be a view of LMDB's read buffer (exportRevisionBatches): the writer
-        // copies it before anything is awaited, so a full file is finished after the
-        // revision went into the next one.
+        // The slot's key and value lie in buffers the export reuses (exportRevisionBatches):
+        // the writer copies them before anything is awaited, so a full file is finished
+        // after the revision went into the next one, and a key kept is copied.
         let finishing: Promise<BackupFile> | undefined;
-        if (current && newKey && current.writer.bytesWritten >= targetFileSize) {
-          finishing = current.finish(rev.key);
+        if (current && current.writer.bytesWritten >= targetFileSize && current.writer.isNewKey(slot.key, slot.keyLength)) {
+          finishing = current.finish(slot.key.slice(0, slot.keyLength));
           // Awaited below; observed now in case the next write throws first.
           finishing.catch(() => undefined);
           current = undefined;
         }
-        current ??= openFile(deps, storage, locality, opened++ === 0 ? span.start : rev.key, item.encryptionKey);
-        const flushed = current.writer.write(rev);
-        if (newKey) lastKey = rev.key;
+        current ??= openFile(deps, storage, locality, opened++ === 0 ? span.start : slot.key.slice(0, slot.keyLength), item.encryptionKey);
+        const flushed = current.writer.writeSlot(slot);
         if (finishing) files.push(await finishing);
         // Awaited only when the revision sent a chunk to the storage, not once per revision.
         if (flushed) await flushed;
@@ -102,9 +106,10 @@ interface OpenFile {
 
 function openFile(deps: ProcessorDeps, storage: ExternalStorage, locality: string, start: Uint8Array, key: Uint8Array): OpenFile {
   const path = dataFileName(deps.nodeId);
-  const pipe = openWritePipe(storage, joinPath(path));
+  const pipe = openWritePipe(storage, joinPath(path), { onChunkDone: (chunk) => chunkPool.give(chunk) });
   const writer = new DataFileWriter({
     sink: (chunk) => pipe.write(chunk),
+    chunkPool,
     ...(key.length > 0 ? { encryptionKey: key } : {}),
   });
   return {

@@ -2,7 +2,7 @@ import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode, isRetryable } from '@cairn/errors';
 import { callNode } from '@cairn/cluster';
 import type { Span } from '@cairn/keys';
-import type { MvccStore } from '@cairn/mvcc';
+import type { MvccStore, RevisionSlot } from '@cairn/mvcc';
 import { NodeExportRequest, NodeExportResponse } from '@cairn/proto';
 import type { MvccRevision } from '@cairn/backup-format';
 import type { AppliedPosition } from '../applied-position.js';
@@ -24,18 +24,18 @@ export interface ExportWindow {
  * a batch per reply. A consumer pays one async step per batch, not one per revision (an
  * async generator's per-revision promise cost a fifth of a node's export CPU).
  *
- * A revision's value may be a view of LMDB's read buffer (the local export's
- * `transientValues`): the consumer copies it before it takes the next revision or awaits
- * anything, as a data file writer's `write` does.
+ * Each revision comes in one reused slot (the local export's `exportRevisionSlots`, whose
+ * value lies in LMDB's read buffer): the consumer copies what it keeps before it takes the
+ * next revision or awaits anything, as a data file writer's `writeSlot` does.
  */
 export async function* exportRevisionBatches(
   local: { nodeId: number; store: MvccStore; ranges: RangeTable; applied: AppliedPosition; nc: NatsConnection },
   w: ExportWindow,
   replicas: readonly number[],
-): AsyncGenerator<Iterable<MvccRevision>> {
+): AsyncGenerator<Iterable<RevisionSlot>> {
   if (holdsSpan(local.nodeId, local.ranges, w.span)) {
     await local.applied.waitFor(w.minAppliedSeq, 60_000);
-    yield local.store.exportRevisions(w.span, w.startTs, w.endTs, w.allRevisions, { transientValues: true });
+    yield local.store.exportRevisionSlots(w.span, w.startTs, w.endTs, w.allRevisions);
     return;
   }
   const donors = replicas.filter((n) => n !== local.nodeId);
@@ -58,8 +58,23 @@ export async function* exportRevisionBatches(
       if (!isRetryable(err) || ++donorIndex >= donors.length * 2) throw err;
       continue;
     }
-    yield res.revisions.map((r) => ({ key: r.key, ts: r.timestamp, value: r.value ?? null }));
+    yield inSlot(res.revisions.map((r) => ({ key: r.key, ts: r.timestamp, value: r.value ?? null })));
     if (res.resumeKey.length === 0) return;
     start = res.resumeKey;
+  }
+}
+
+/** Revisions (a donor's reply) through one slot, as the local export hands them out. */
+function* inSlot(revisions: readonly MvccRevision[]): Generator<RevisionSlot> {
+  const slot: RevisionSlot = { key: new Uint8Array(0), keyLength: 0, ts: 0n, hasValue: false, value: new Uint8Array(0), valueStart: 0, valueEnd: 0 };
+  for (const r of revisions) {
+    slot.key = r.key;
+    slot.keyLength = r.key.length;
+    slot.ts = r.ts;
+    slot.hasValue = r.value !== null;
+    slot.value = r.value ?? slot.value;
+    slot.valueStart = 0;
+    slot.valueEnd = r.value?.length ?? 0;
+    yield slot;
   }
 }
