@@ -3,8 +3,9 @@
  * `gs://`, `azure://`, `external://`) are parsed and redacted here, locality-aware URI lists are split and matched
  * to a node's locality, and `openStorage` turns a URI into a streaming `ExternalStorage`.
  */
-export { AzureBlobStorage, type AzureBlobStorageOptions } from './azure-storage.js';
-export { GcsStorage, type GcsStorageOptions } from './gcs-storage.js';
+// The SDK-backed storages are types here: openStorage loads each with its SDK on first use.
+export type { AzureBlobStorage, AzureBlobStorageOptions } from './azure-storage.js';
+export type { GcsStorage, GcsStorageOptions } from './gcs-storage.js';
 export {
   type ExternalStorage,
   type ListOptions,
@@ -27,7 +28,7 @@ export {
 export { openStorage, type StorageContext } from './open-storage.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.js';
 export { isTransientS3Error } from './s3-errors.js';
-export { S3Storage, type S3StorageOptions } from './s3-storage.js';
+export type { S3Storage, S3StorageOptions } from './s3-storage.js';
 export { joinPath } from './storage-path.js';
 export { PROBE_DIRECTORY, probeStorage, probeStorageUri, type StorageProbeResult } from './storage-probe.js';
 export {

@@ -1,5 +1,5 @@
-import { DecryptCommand, EncryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
-import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type * as KmsSdk from '@aws-sdk/client-kms';
+import type { KMSClient, KMSClientConfig } from '@aws-sdk/client-kms';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { redactStorageUri, splitUri } from './storage-uri.js';
 
@@ -89,14 +89,26 @@ function openAwsKms(uri: string, shown: string): KmsKey {
     const sessionToken = params.get(AwsKmsParam.SessionToken) ?? '';
     config.credentials = { accessKeyId, secretAccessKey, ...(sessionToken === '' ? {} : { sessionToken }) };
   }
-  for (const [i, roleArn] of (params.get(AwsKmsParam.AssumeRole) ?? '').split(',').filter((r) => r !== '').entries()) {
-    config.credentials = fromTemporaryCredentials({
-      ...(config.credentials === undefined ? {} : { masterCredentials: config.credentials as never }),
-      params: { RoleArn: roleArn, RoleSessionName: `cairn-kms-${String(i)}` },
-      clientConfig: { region },
-    });
-  }
-  const client = new KMSClient(config);
+  const roles = (params.get(AwsKmsParam.AssumeRole) ?? '').split(',').filter((r) => r !== '');
+  // The SDK loads with the key's first use, not with @cairn/cloud (see openStorage).
+  let connecting: Promise<{ client: KMSClient; sdk: typeof KmsSdk }> | undefined;
+  let opened: KMSClient | undefined;
+  const connect = () =>
+    (connecting ??= (async () => {
+      const sdk = await import('@aws-sdk/client-kms');
+      if (roles.length > 0) {
+        const { fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
+        for (const [i, roleArn] of roles.entries()) {
+          config.credentials = fromTemporaryCredentials({
+            ...(config.credentials === undefined ? {} : { masterCredentials: config.credentials as never }),
+            params: { RoleArn: roleArn, RoleSessionName: `cairn-kms-${String(i)}` },
+            clientConfig: { region },
+          });
+        }
+      }
+      opened = new sdk.KMSClient(config);
+      return { client: opened, sdk };
+    })());
   const id = kmsKeyId(uri);
   const fail = (op: string, err: unknown): CairnError => {
     const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
@@ -115,7 +127,8 @@ function openAwsKms(uri: string, shown: string): KmsKey {
     id,
     async encrypt(plaintext) {
       try {
-        const res = await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
+        const { client, sdk } = await connect();
+        const res = await client.send(new sdk.EncryptCommand({ KeyId: keyId, Plaintext: plaintext }));
         if (res.CiphertextBlob === undefined) throw new Error('no CiphertextBlob in the answer');
         return res.CiphertextBlob;
       } catch (err) {
@@ -124,13 +137,14 @@ function openAwsKms(uri: string, shown: string): KmsKey {
     },
     async decrypt(ciphertext) {
       try {
-        const res = await client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: ciphertext }));
+        const { client, sdk } = await connect();
+        const res = await client.send(new sdk.DecryptCommand({ KeyId: keyId, CiphertextBlob: ciphertext }));
         if (res.Plaintext === undefined) throw new Error('no Plaintext in the answer');
         return res.Plaintext;
       } catch (err) {
         throw fail('decrypt', err);
       }
     },
-    close: () => client.destroy(),
+    close: () => opened?.destroy(),
   };
 }

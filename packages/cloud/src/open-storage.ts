@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { AzureBlobStorage } from './azure-storage.js';
 import type { ExternalStorage } from './external-storage.js';
-import { GcsStorage } from './gcs-storage.js';
 import { LocalDirStorage } from './local-dir-storage.js';
-import { S3Storage, type S3StorageOptions } from './s3-storage.js';
+import type { S3StorageOptions } from './s3-storage.js';
 import { appendUriPath, parseStorageUri, redactStorageUri } from './storage-uri.js';
 
 /** What opening a URI may need from the process that opens it. */
@@ -25,6 +23,11 @@ export interface StorageContext {
  * Opens the storage a URI names. Parsing errors are `InvalidArgument`; a nodelocal dir of
  * another node without a way to reach it, or an external connection without a resolver, is
  * `FailedPrecondition`.
+ *
+ * A cloud provider's module (and its SDK) loads when a URI of its scheme is first opened, not
+ * with this package: the three SDKs hold ~17 MB of heap, nearly half of an idle node's, which
+ * a cluster backing up to `nodelocal://` or `file://` never uses and a node's heap limit and
+ * old-space floor are sized against (docs/operations.md, "Memory").
  */
 export async function openStorage(uri: string, ctx: StorageContext = {}): Promise<ExternalStorage> {
   const loc = parseStorageUri(uri);
@@ -32,12 +35,18 @@ export async function openStorage(uri: string, ctx: StorageContext = {}): Promis
   switch (loc.scheme) {
     case 'file':
       return new LocalDirStorage(loc.path, { uri: shown });
-    case 's3':
+    case 's3': {
+      const { S3Storage } = await import('./s3-storage.js');
       return new S3Storage(loc, { ...ctx.s3, uri: shown });
-    case 'azure':
+    }
+    case 'azure': {
+      const { AzureBlobStorage } = await import('./azure-storage.js');
       return new AzureBlobStorage(loc, { uri: shown, ...(ctx.s3?.retry === undefined ? {} : { retry: ctx.s3.retry }) });
-    case 'gs':
+    }
+    case 'gs': {
+      const { GcsStorage } = await import('./gcs-storage.js');
       return new GcsStorage(loc, { uri: shown, ...(ctx.s3?.retry === undefined ? {} : { retry: ctx.s3.retry }) });
+    }
     case 'nodelocal': {
       if (loc.nodeId === 'self' || loc.nodeId === ctx.nodeId) {
         if (ctx.nodelocalDir === undefined) {

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { freePort, startS3Server, type S3ServerHandle } from '@cairn/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openStorage, parseStorageUri, S3Storage, type ExternalStorage, type S3Location } from './index.js';
+import { openStorage, parseStorageUri, type ExternalStorage, type S3Location } from './index.js';
+import { S3Storage } from './s3-storage.js';
 
 const MiB = 1024 * 1024;
 const FAST_RETRY = { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 };
