@@ -195,6 +195,25 @@ function newSlot(): RevisionSlot {
 }
 
 /**
+ * Revisions handed out one at a time through one reused slot, as `exportRevisionSlots`
+ * hands out its own: for a consumer written against slots (a data file writer's
+ * `writeSlot`) reading revisions that are objects already (an incremental's, a donor's).
+ */
+export function* revisionsInSlot(revisions: Iterable<MvccRevision>): Generator<RevisionSlot, void, undefined> {
+  const slot = newSlot();
+  for (const r of revisions) {
+    slot.key = r.key;
+    slot.keyLength = r.key.length;
+    slot.ts = r.ts;
+    slot.hasValue = r.value !== null;
+    slot.value = r.value ?? EMPTY;
+    slot.valueStart = 0;
+    slot.valueEnd = r.value?.length ?? 0;
+    yield slot;
+  }
+}
+
+/**
  * Decodes the user key of the revision prefix `prefix[0, prefixLength)` (escaped key and
  * terminator, see mvcc-key.ts) into the slot's key buffer, grown when too short.
  */
@@ -453,7 +472,7 @@ export class MvccStore {
    * index) fills the slot from `exportRevisions`' revisions.
    */
   exportRevisionSlots(span: Span, startTs: Timestamp, endTs: Timestamp, allRevisions: boolean): Generator<RevisionSlot, void, undefined> {
-    if (startTs > 0n) return this.slotsOf(this.exportRevisions(span, startTs, endTs, allRevisions, { transientValues: true }));
+    if (startTs > 0n) return revisionsInSlot(this.exportRevisions(span, startTs, endTs, allRevisions, { transientValues: true }));
     // Checked here rather than in the generator so a refused export throws at the call.
     this.checkExportWindow(span, startTs, endTs);
     return this.scanSlots(span, endTs, allRevisions);
@@ -470,20 +489,6 @@ export class MvccStore {
     this.checkReadTs(span, endTs);
     // An incremental window reaching below the threshold would miss collapsed revisions.
     if (startTs > 0n) this.checkReadTs(span, startTs);
-  }
-
-  private *slotsOf(revisions: Iterable<MvccRevision>): Generator<RevisionSlot, void, undefined> {
-    const slot = newSlot();
-    for (const r of revisions) {
-      slot.key = r.key;
-      slot.keyLength = r.key.length;
-      slot.ts = r.ts;
-      slot.hasValue = r.value !== null;
-      slot.value = r.value ?? EMPTY;
-      slot.valueStart = 0;
-      slot.valueEnd = r.value?.length ?? 0;
-      yield slot;
-    }
   }
 
   /**

@@ -2,9 +2,8 @@ import type { NatsConnection } from 'nats';
 import { CairnError, ErrorCode, isRetryable } from '@cairn/errors';
 import { callNode } from '@cairn/cluster';
 import type { Span } from '@cairn/keys';
-import type { MvccStore, RevisionSlot } from '@cairn/mvcc';
+import { revisionsInSlot, type MvccStore, type RevisionSlot } from '@cairn/mvcc';
 import { NodeExportRequest, NodeExportResponse } from '@cairn/proto';
-import type { MvccRevision } from '@cairn/backup-format';
 import type { AppliedPosition } from '../applied-position.js';
 import type { RangeTable } from '../range-table.js';
 import { holdsSpan } from '../replica-reads.js';
@@ -58,23 +57,9 @@ export async function* exportRevisionBatches(
       if (!isRetryable(err) || ++donorIndex >= donors.length * 2) throw err;
       continue;
     }
-    yield inSlot(res.revisions.map((r) => ({ key: r.key, ts: r.timestamp, value: r.value ?? null })));
+    yield revisionsInSlot(res.revisions.map((r) => ({ key: r.key, ts: r.timestamp, value: r.value ?? null })));
     if (res.resumeKey.length === 0) return;
     start = res.resumeKey;
   }
 }
 
-/** Revisions (a donor's reply) through one slot, as the local export hands them out. */
-function* inSlot(revisions: readonly MvccRevision[]): Generator<RevisionSlot> {
-  const slot: RevisionSlot = { key: new Uint8Array(0), keyLength: 0, ts: 0n, hasValue: false, value: new Uint8Array(0), valueStart: 0, valueEnd: 0 };
-  for (const r of revisions) {
-    slot.key = r.key;
-    slot.keyLength = r.key.length;
-    slot.ts = r.ts;
-    slot.hasValue = r.value !== null;
-    slot.value = r.value ?? slot.value;
-    slot.valueStart = 0;
-    slot.valueEnd = r.value?.length ?? 0;
-    yield slot;
-  }
-}
