@@ -9,8 +9,9 @@
  * (the backup's own codec and level, on as many cores as the machine has here) compressing a
  * file of exactly as many bytes of bank rows as `id,balance,payload` text lines with payloads
  * drawn as initBank draws them. Then 1% of the rows get a balance update (UPDATE … WHERE id IN
- * (…), 500 ids per statement) and an incremental `BACKUP … INTO LATEST IN` is timed; its time
- * and size are reported as fractions of the full backup's.
+ * (…), 500 ids per statement) and an incremental `BACKUP … INTO LATEST IN` is timed, several times
+ * (`--incrementals`, each after its own update phase); the median's time and size are reported
+ * as fractions of the full backup's, and every sample is in the JSON.
  *
  * Prints tables, then one JSON line with every figure as the last line of stdout.
  */
@@ -93,15 +94,20 @@ const UPDATE_BATCH = 500;
 const backupLabel = (collection: string) => `cairn full BACKUP, ${NODES}-node cluster → ${collection}`;
 const ZSTD_LABEL = 'zstd -1 -T2 over the same logical bytes';
 
-function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKind; collections: CollectionKind[] }) | undefined {
-  const { values } = parseArgs({ args: argv, strict: true, options: { ...BANK_FLAGS, collection: { type: 'string' } } });
+/** Incrementals per collection, each after its own update phase: one sample is mostly noise. */
+const DEFAULT_INCREMENTALS = 5;
+
+function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKind; collections: CollectionKind[]; incrementals: number }) | undefined {
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...BANK_FLAGS, collection: { type: 'string' }, incrementals: { type: 'string' } } });
   if (values.help === true) {
     process.stdout.write(
       [
-        'usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE] [--collection nodelocal|file|locality[,...]]',
+        'usage: pnpm bench backup [--mb N] [--payload-bytes N] [--range-max SIZE] [--collection nodelocal|file|locality[,...]] [--incrementals N]',
+
         ...BANK_FLAGS_HELP,
         '  --collection     nodelocal (nodelocal://1, default), file (file:// on a directory every node shares), locality (each node to its own nodelocal);',
         '                   a comma list (nodelocal,file,locality) measures each in turn on the same loaded cluster',
+        `  --incrementals   incrementals per collection, each after its own 1% update (default ${DEFAULT_INCREMENTALS}); the figures are the median's`,
         '',
       ].join('\n'),
     );
@@ -112,7 +118,9 @@ function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKi
     if (c !== 'nodelocal' && c !== 'file' && c !== 'locality') throw new Error(`--collection must be nodelocal, file or locality (or a comma list), got "${c}"`);
   }
   if (new Set(collections).size !== collections.length) throw new Error('--collection names a collection twice');
-  return { ...bankOptions(values), collection: collections[0] as CollectionKind, collections: collections as CollectionKind[] };
+  const incrementals = values.incrementals === undefined ? DEFAULT_INCREMENTALS : Number(values.incrementals);
+  if (!Number.isInteger(incrementals) || incrementals < 1) throw new Error(`--incrementals must be a positive integer, got "${values.incrementals}"`);
+  return { ...bankOptions(values), collection: collections[0] as CollectionKind, collections: collections as CollectionKind[], incrementals };
 }
 
 interface BackupRun {
@@ -156,8 +164,14 @@ async function timedBackup(client: CairnClient, sql: string, collectionDirs: str
   };
 }
 
+interface UpdatePhase {
+  rows: number;
+  statements: number;
+  seconds: number;
+}
+
 /** Balance +1 on `CHANGED_FRACTION` of the rows, distinct random ids, 500 per statement. */
-async function changeRows(client: CairnClient, rows: number): Promise<{ rows: number; statements: number; seconds: number }> {
+async function changeRows(client: CairnClient, rows: number): Promise<UpdatePhase> {
   const want = Math.max(1, Math.round(rows * CHANGED_FRACTION));
   const ids = new Set<number>();
   while (ids.size < want) ids.add(randomInt(rows));
@@ -281,7 +295,7 @@ async function main(): Promise<void> {
   rows.push([ZSTD_LABEL, (zstd.bytes / MB).toFixed(1), zstd.seconds.toFixed(2), zstdMbps.toFixed(2), (zstd.compressedBytes / MB).toFixed(1), `${zstdCompression.toFixed(2)}x`]);
   for (const f of figures) {
     rows.push([
-      `incremental after ${CHANGED_FRACTION * 100}% of rows changed → ${f.kind}`,
+      `incremental after ${CHANGED_FRACTION * 100}% of rows changed → ${f.kind} (median of ${f.incrementalSamples.length})`,
       (f.incremental.logicalBytes / MB).toFixed(2),
       f.incremental.seconds.toFixed(2),
       (f.incremental.logicalBytes / MB / f.incremental.seconds).toFixed(2),
@@ -296,6 +310,7 @@ async function main(): Promise<void> {
       `${f.kind}: ratio backup/zstd ${f.ratio.toPrecision(3)} (zstd alone is ${(1 / f.ratio).toFixed(1)}x faster over the same number of logical bytes); ` +
         `incremental / full: time ${f.incrementalFractions.time.toPrecision(3)}, logical size ${f.incrementalFractions.logicalBytes.toPrecision(3)}, on-disk size ${f.incrementalFractions.diskBytes.toPrecision(3)}`,
       `  backup: ${f.full.rows} rows, ${f.full.files} files (${mib(f.full.allocatedBytes)} MiB allocated, du), ${f.rangesAfter} ranges at its end; updates: ${f.updates.rows} rows in ${f.updates.seconds.toFixed(1)} s`,
+      `  incrementals, s in the order taken: ${f.incrementalSamples.map((i) => i.seconds.toFixed(3)).join(', ')} (median ${f.incremental.seconds.toFixed(3)})`,
     );
   }
   lines.push(
@@ -321,6 +336,7 @@ async function main(): Promise<void> {
         ratios: { backupToZstd: f.ratio, incrementalTimeToFull: f.incrementalFractions.time, incrementalBytesToFull: f.incrementalFractions.diskBytes },
         updates: f.updates,
         incremental: { ...f.incremental, fractionOfFull: f.incrementalFractions },
+        incrementalSamples: f.incrementalSamples,
         rangesAfterBackup: f.rangesAfter,
         fullCpuSecondsPerGiB: f.fullCpuSecondsPerGiB,
         ...memoryPeaks(f.memory, f.incrementalMemory),
@@ -344,6 +360,7 @@ async function main(): Promise<void> {
     ratios: { backupToZstd: f0.ratio, incrementalTimeToFull: f0.incrementalFractions.time, incrementalBytesToFull: f0.incrementalFractions.diskBytes },
     updates: f0.updates,
     incremental: { ...f0.incremental, fractionOfFull: f0.incrementalFractions },
+    incrementalSamples: f0.incrementalSamples,
     byCollection,
     memory: f0.memory,
     memoryByPhase: { load: loadMemory, full: f0.memory, incremental: f0.incrementalMemory },
@@ -364,8 +381,12 @@ interface CollectionRun {
   label: string;
   uri: string;
   full: BackupRun;
+  /** The median sample (the lower middle one for an even count). */
   incremental: BackupRun;
-  updates: { rows: number; statements: number; seconds: number };
+  /** Every incremental, in the order taken, each with the update phase before it. */
+  incrementalSamples: Array<BackupRun & { updates: UpdatePhase }>;
+  /** The median sample's update phase. */
+  updates: UpdatePhase;
   memory: ProcessMemory[];
   incrementalMemory: ProcessMemory[];
   rangesAfter: number;
@@ -379,7 +400,7 @@ async function backupInto(
   kind: CollectionKind,
   collection: { sql: string; label: string; dirs: string[] },
   cluster: Parameters<typeof sampleMemory>[0],
-  o: BankOptions,
+  o: BankOptions & { incrementals: number },
   phases: Record<string, { start: number; end: number }>,
   suffix: string,
   cpu: CpuMeter,
@@ -395,26 +416,45 @@ async function backupInto(
   }
   say(`  ${full.seconds.toFixed(1)} s, ${(full.logicalBytes / MB).toFixed(1)} MB logical, ${(full.diskBytes / MB).toFixed(1)} MB on disk`);
   const rangesAfter = await rangeCount(client);
-  say(`updating ${CHANGED_FRACTION * 100}% of the rows...`);
-  const updates = await changeRows(client, o.rows);
-  say(`  ${updates.rows} rows in ${updates.statements} statements, ${updates.seconds.toFixed(1)} s`);
-  say('incremental backup...');
-  let incremental: BackupRun;
-  let incrementalMemory: ProcessMemory[];
-  const incSampler = sampleMemory(cluster);
-  try {
-    incremental = await marked(phases, `incremental${suffix}`, () =>
-      timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs), cpu,
-    );
-  } finally {
-    incrementalMemory = incSampler.stop();
+  const incrementalSamples: Array<BackupRun & { updates: UpdatePhase }> = [];
+  const incrementalMemories: ProcessMemory[][] = [];
+  for (let i = 0; i < o.incrementals; i++) {
+    say(`updating ${CHANGED_FRACTION * 100}% of the rows...`);
+    const updates = await changeRows(client, o.rows);
+    say(`  ${updates.rows} rows in ${updates.statements} statements, ${updates.seconds.toFixed(1)} s`);
+    say(`incremental backup ${i + 1}/${o.incrementals}...`);
+    const incSampler = sampleMemory(cluster);
+    try {
+      // The first one's phase keeps its old name; the later ones are numbered.
+      const phase = `incremental${suffix}${i === 0 ? '' : `#${i + 1}`}`;
+      const run = await marked(phases, phase, () => timedBackup(client, `BACKUP DATABASE bank INTO LATEST IN ${collection.sql}`, collection.dirs), cpu);
+      incrementalSamples.push({ ...run, updates });
+    } finally {
+      incrementalMemories.push(incSampler.stop());
+    }
+    const last = incrementalSamples[incrementalSamples.length - 1]!;
+    say(`  ${last.seconds.toFixed(3)} s, ${last.rows} rows, ${(last.logicalBytes / MB).toFixed(2)} MB logical`);
   }
-  say(`  ${incremental.seconds.toFixed(1)} s, ${incremental.rows} rows, ${(incremental.logicalBytes / MB).toFixed(2)} MB logical`);
+  const byTime = [...incrementalSamples].sort((a, b) => a.seconds - b.seconds);
+  const { updates, ...incremental } = byTime[Math.floor((byTime.length - 1) / 2)]!;
+  const incrementalMemory = mergeMemory(incrementalMemories);
   const fullCpu = cpu.byPhase[`full${suffix}`];
   return {
-    kind, label: backupLabel(collection.label), uri: collection.sql, full, incremental, updates, memory, incrementalMemory, rangesAfter,
+    kind, label: backupLabel(collection.label), uri: collection.sql, full, incremental, incrementalSamples, updates, memory, incrementalMemory, rangesAfter,
     fullCpuSecondsPerGiB: cpuSecondsPerGiB(fullCpu, full.logicalBytes),
   };
+}
+
+/** Several samplings of the same processes as one: the first's start, the largest peaks, the last VmHWM. */
+function mergeMemory(samplings: ProcessMemory[][]): ProcessMemory[] {
+  const merged = new Map<number, ProcessMemory>();
+  for (const sampling of samplings) {
+    for (const m of sampling) {
+      const seen = merged.get(m.pid);
+      merged.set(m.pid, seen === undefined ? { ...m } : { ...seen, rssPeak: Math.max(seen.rssPeak, m.rssPeak), anonPeak: Math.max(seen.anonPeak, m.anonPeak), hwm: m.hwm });
+    }
+  }
+  return [...merged.values()];
 }
 
 main()

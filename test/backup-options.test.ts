@@ -156,6 +156,16 @@ describe('incremental_location', () => {
       expect(err.message, sql).toContain(message);
     }
   });
+
+  it('names a missing target before a collection without LATEST', async () => {
+    const empty = `nodelocal://${at(nodeIds, 0)}/il-empty`;
+    const both = await failure(client, `BACKUP DATABASE no_such_db INTO LATEST IN '${empty}'`);
+    expect(both.code).toBe(ErrorCode.UndefinedObject);
+    expect(both.message).toContain('database "no_such_db" does not exist');
+    const collectionOnly = await failure(client, `BACKUP DATABASE shop INTO LATEST IN '${empty}'`);
+    expect(collectionOnly.code).toBe(ErrorCode.NotFound);
+    expect(collectionOnly.message).toContain('no backups found');
+  });
 });
 
 describe('RESTORE ... WITH EXECUTION LOCALITY', () => {
