@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from 'nats';
+import { headers, type NatsConnection } from 'nats';
 import { ErrorCode } from '@cairn/errors';
 import { LocalDirStorage, collectBytes } from '@cairn/cloud';
 import { startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
@@ -136,6 +136,57 @@ describe('nodelocal proxy', () => {
       release();
       seen.unsubscribe();
       sub.unsubscribe();
+    }
+  });
+
+  it('writes a small whole file in one request, a large one in steps, and falls back to steps on a node without it', async () => {
+    const ops = (nodeId: number) => {
+      const seen: string[] = [];
+      const sub = ncServer.subscribe(`cairn.node.${nodeId}.extern.*`, { callback: (_err, m) => void seen.push(m.subject.slice(m.subject.lastIndexOf('.') + 1)) });
+      return { seen, sub };
+    };
+    const small = Uint8Array.from({ length: 4000 }, (_, i) => i % 251);
+    const large = new Uint8Array(3 * 1024 * 1024).fill(7);
+
+    const watch = ops(4);
+    await ncServer.flush();
+    const remote = new RemoteNodelocalStorage(ncClient, 4, 'whole');
+    expect(await remote.writeFile('BACKUP_MANIFEST', small)).toEqual({ bytes: 4000 });
+    expect(watch.seen).toEqual(['write']);
+    expect(Buffer.from(await remote.readAll('BACKUP_MANIFEST')).equals(Buffer.from(small))).toBe(true);
+    watch.seen.length = 0;
+    expect(await remote.writeFile('big.sst', large)).toEqual({ bytes: large.byteLength });
+    expect(watch.seen[0]).toBe('write-begin');
+    expect(watch.seen).not.toContain('write');
+    expect(await remote.size('big.sst')).toBe(large.byteLength);
+    watch.sub.unsubscribe();
+
+    // Node 6 is a node from before the one-request write: an unknown operation to it; every
+    // other one it passes to node 7's real server (in node 7's dir).
+    const oldDir = await tempDir('nodelocal-proxy-old');
+    const storage = new LocalDirStorage(oldDir);
+    const real = serveNodelocal(ncServer, 7, storage);
+    const old = ncServer.subscribe('cairn.node.6.extern.*', {
+      callback: (_err, m) => {
+        const op = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+        if (op === 'write') {
+          const h = headers();
+          h.set('error-code', ErrorCode.InvalidArgument);
+          h.set('error', 'unknown nodelocal operation write');
+          m.respond(new Uint8Array(0), { headers: h });
+          return;
+        }
+        void ncServer.request(`cairn.node.7.extern.${op}`, m.data, { timeout: 10_000, ...(m.headers ? { headers: m.headers } : {}) }).then((r) => m.respond(r.data, r.headers ? { headers: r.headers } : {}));
+      },
+    });
+    await ncServer.flush();
+    try {
+      const older = new RemoteNodelocalStorage(ncClient, 6, 'old');
+      expect(await older.writeFile('BACKUP_MANIFEST', small)).toEqual({ bytes: 4000 });
+      expect(Buffer.from(await storage.readAll('old/BACKUP_MANIFEST')).equals(Buffer.from(small))).toBe(true);
+    } finally {
+      old.unsubscribe();
+      real.unsubscribe();
     }
   });
 
