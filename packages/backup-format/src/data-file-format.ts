@@ -29,35 +29,13 @@
  * index), three for version 2 (the header's salt, fetched alongside the index).
  */
 import { CairnError, ErrorCode } from '@cairn/errors';
-import type { Timestamp } from '@cairn/keys';
+import type { MvccRevision, RevisionSlot, Timestamp } from '@cairn/keys';
+
+export type { MvccRevision, RevisionSlot };
 import { ByteReader, ByteWriter } from './byte-codec.js';
 import { crc32 } from './crc32.js';
 import { deriveDataFileKey, openAesGcm, sealAesGcm } from './encryption.js';
 import { zstdCompress, zstdDecompress } from './zstd-codec.js';
-
-/** One MVCC revision; a null value is a deletion tombstone. */
-export interface MvccRevision {
-  key: Uint8Array;
-  ts: Timestamp;
-  value: Uint8Array | null;
-}
-
-/**
- * One MVCC revision in buffers its producer reuses for the next one (an export slot, as
- * @cairn/mvcc's `exportRevisionSlots` fills it): the key is `key[0, keyLength)`, the value
- * `value[valueStart, valueEnd)` unless `hasValue` is false (a tombstone). A whole export
- * then makes no object per revision: a fresh key, value view and revision object per row
- * were ~1.2 KB of garbage each, and their scavenges most of a node's GC during a backup.
- */
-export interface RevisionSlot {
-  key: Uint8Array;
-  keyLength: number;
-  ts: Timestamp;
-  hasValue: boolean;
-  value: Uint8Array;
-  valueStart: number;
-  valueEnd: number;
-}
 
 export type DataFileCompression = 'zstd' | 'none';
 

@@ -32,3 +32,4 @@ export { prettyKey } from './pretty-key.js';
 export type { KeySuffixDecoder, PrettyKeyOptions } from './pretty-key.js';
 export { dateToTimestamp, formatTimestamp, parseTimestamp, timestampToDate } from './timestamp.js';
 export type { Timestamp } from './timestamp.js';
+export type { MvccRevision, RevisionSlot } from './revision.js';

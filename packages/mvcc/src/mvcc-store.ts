@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { formatTimestamp, type Span, type Timestamp } from '@cairn/keys';
+import { formatTimestamp, type MvccRevision, type RevisionSlot, type Span, type Timestamp } from '@cairn/keys';
 import { GcThresholds, belowGcThresholdError } from './gc-thresholds.js';
 import {
   MVCC_TS_LEN,
@@ -20,6 +20,8 @@ import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
 import { RawRevisionCursor, openRawDataHandle } from './raw-revision-cursor.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
 
+export type { MvccRevision, RevisionSlot };
+
 export type { SpanStats } from './range-stats.js';
 
 /** One write of a batch; a null value writes a tombstone (delete). */
@@ -34,29 +36,6 @@ export interface MvccRow {
   value: Uint8Array;
   /** The timestamp of the revision that was read. */
   ts: Timestamp;
-}
-
-/** One stored revision; `value` is null for a tombstone. */
-export interface MvccRevision {
-  key: Uint8Array;
-  ts: Timestamp;
-  value: Uint8Array | null;
-}
-
-/**
- * One revision of `exportRevisionSlots`, in buffers the export reuses for the next one: the
- * user key is `key[0, keyLength)`, the value `value[valueStart, valueEnd)` unless `hasValue`
- * is false (a tombstone). The same shape as @cairn/backup-format's RevisionSlot, which a data
- * file writer copies from.
- */
-export interface RevisionSlot {
-  key: Uint8Array;
-  keyLength: number;
-  ts: Timestamp;
-  hasValue: boolean;
-  value: Uint8Array;
-  valueStart: number;
-  valueEnd: number;
 }
 
 export interface MvccStoreOptions {

@@ -2,10 +2,9 @@ import type { Database, DatabaseOptions, RootDatabase, Transaction } from 'lmdb'
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Timestamp } from '@cairn/keys';
 import { MVCC_TS_LEN } from './mvcc-key.js';
+import { STEPS_BEFORE_SEEK, keyAfterUserKey, keyAtTimestamp } from './revision-cursor.js';
 
 const UINT64_MAX = (1n << 64n) - 1n;
-/** How many entries to step over before re-seeking (as RevisionCursor). */
-const STEPS_BEFORE_SEEK = 8;
 
 /**
  * Where the last entry read through a raw handle lies: lmdb-js's own read buffers, which the
@@ -152,11 +151,7 @@ export class RawRevisionCursor {
       this.next();
       if (!this.valid || !this.sameUserKeyAsPrevious()) return;
     }
-    // The revision prefix ends with the 0x01 terminator byte; bumping it to 0x02 gives the
-    // smallest key after every revision of this user key.
-    const after = Buffer.from(this.key.subarray(0, this.keyLength - MVCC_TS_LEN));
-    after[after.length - 1] = 0x02;
-    this.seek(after);
+    this.seek(keyAfterUserKey(this.key, this.keyLength));
   }
 
   /**
@@ -168,9 +163,7 @@ export class RawRevisionCursor {
       this.next();
       if (!this.valid || !this.sameUserKeyAsPrevious() || this.ts() <= ts) return;
     }
-    const target = Buffer.from(this.key.subarray(0, this.keyLength));
-    target.writeBigUInt64BE(UINT64_MAX - ts, target.length - MVCC_TS_LEN);
-    this.seek(target);
+    this.seek(keyAtTimestamp(this.key, ts, this.keyLength));
   }
 
   close(): void {

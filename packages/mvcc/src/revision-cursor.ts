@@ -6,11 +6,28 @@ import { MVCC_TS_LEN, mvccKeyTs } from './mvcc-key.js';
  * How many entries to step over before re-seeking. Stepping is cheapest when a key has few
  * revisions; seeking (a new LMDB cursor) wins when it has many. Pebble makes the same trade.
  */
-const STEPS_BEFORE_SEEK = 8;
+export const STEPS_BEFORE_SEEK = 8;
 
 const UINT64_MAX = (1n << 64n) - 1n;
 
 type Entry = { key: Buffer; value: Buffer };
+
+/**
+ * The smallest key after every revision of the user key of the MVCC key `key[0, length)`:
+ * its revision prefix ends with the 0x01 terminator byte, bumped to 0x02.
+ */
+export function keyAfterUserKey(key: Uint8Array, length = key.length): Buffer {
+  const after = Buffer.from(key.subarray(0, length - MVCC_TS_LEN));
+  after[after.length - 1] = 0x02;
+  return after;
+}
+
+/** The MVCC key `key[0, length)` at timestamp `ts`: where that user key's newest revision at or below `ts` would be. */
+export function keyAtTimestamp(key: Uint8Array, ts: Timestamp, length = key.length): Buffer {
+  const target = Buffer.from(key.subarray(0, length));
+  target.writeBigUInt64BE(UINT64_MAX - ts, length - MVCC_TS_LEN);
+  return target;
+}
 
 /** Do two MVCC keys belong to the same user key? (Compared from the end: keys usually differ late.) */
 export function sameUserKey(a: Buffer, b: Buffer): boolean {
@@ -68,11 +85,7 @@ export class RevisionCursor {
       this.next();
       if (!this.valid || !sameUserKey(cur, this.key)) return;
     }
-    // The revision prefix ends with the 0x01 terminator byte; bumping it to 0x02 gives the
-    // smallest key after every revision of this user key.
-    const after = Buffer.from(cur.subarray(0, cur.length - MVCC_TS_LEN));
-    after[after.length - 1] = 0x02;
-    this.seek(after);
+    this.seek(keyAfterUserKey(cur));
   }
 
   /**
@@ -85,9 +98,7 @@ export class RevisionCursor {
       this.next();
       if (!this.valid || !sameUserKey(cur, this.key) || mvccKeyTs(this.key) <= ts) return;
     }
-    const target = Buffer.from(cur);
-    target.writeBigUInt64BE(UINT64_MAX - ts, target.length - MVCC_TS_LEN);
-    this.seek(target);
+    this.seek(keyAtTimestamp(cur, ts));
   }
 
   close(): void {
