@@ -9,6 +9,10 @@ import { connectNats } from './nats-connection.js';
  * copy the pieces in, instead of growing a buffer by doubling: restore's staged batches and the
  * nodelocal relay's file chunks are all such payloads. These tests pin both what the patch must
  * keep (every byte where it was, across any split) and what it is for (one buffer per payload).
+ *
+ * On the way out, nats.js joined everything a flush sent (protocol lines, headers, payloads)
+ * into one fresh buffer, a copy of every byte published. The patch writes a payload of 32 KiB
+ * or more to the socket as given, corked with the small frames around it (one writev).
  */
 
 let server: NatsServerHandle;
@@ -87,5 +91,38 @@ describe('payloads split across socket reads', () => {
       expect(Buffer.compare(m.data, payload(sizes[i]!, 100 + i)), `message ${i} of ${sizes[i]} bytes`).toBe(0);
       expect(m.headers?.get('seq') ?? '', `headers of message ${i}`).toBe(i % 3 === 0 ? String(i) : '');
     });
+  });
+});
+
+describe('payloads sent', () => {
+  it('go to the socket as given when large, joined with their neighbours when small', async () => {
+    // The connection's socket, as nats.js's Node transport holds it.
+    const socket = (pub as unknown as { protocol: { transport: { socket: { write: (chunk: Uint8Array, cb?: unknown) => boolean } } } }).protocol.transport.socket;
+    const written: Uint8Array[] = [];
+    const write = socket.write.bind(socket);
+    socket.write = (chunk, cb) => {
+      written.push(chunk);
+      return write(chunk, cb);
+    };
+    try {
+      const large = payload(200 * 1024, 3);
+      const small = payload(100, 4);
+      const received = collect('sent.frames', 3);
+      await sub.flush();
+      pub.publish('sent.frames', small);
+      pub.publish('sent.frames', large);
+      pub.publish('sent.frames', small);
+      await pub.flush();
+      const msgs = await received;
+      expect(msgs.map((m) => Buffer.compare(m.data, [small, large, small][msgs.indexOf(m)]!))).toEqual([0, 0, 0]);
+      // Unpatched, one packed buffer holds all three, and the large payload is never written itself.
+      expect(written.some((w) => w === large)).toBe(true);
+      // The first protocol line and the small payload went as one frame, not one write each.
+      const first = Buffer.from(written[0]!).toString('latin1');
+      expect(first.startsWith('PUB sent.frames 100')).toBe(true);
+      expect(written[0]!.byteLength).toBeGreaterThan(100);
+    } finally {
+      socket.write = write;
+    }
   });
 });
