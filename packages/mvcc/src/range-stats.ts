@@ -238,13 +238,23 @@ export class RangeStats {
     const count = order === undefined ? keys.length : order.length;
     const deltas = new Map<number, SpanStats>();
     const walk = new NewestWalk(this.sizes);
+    // The keys come in ascending order, so the span of the previous key holds the next one
+    // until the next span's start: one compare per key instead of a binary search (a restore
+    // batch lies in one span, and each search was ~6 compares per row on every replica).
+    let span = -1;
+    let spanEnd: Buffer | undefined;
+    let d = zeroStats();
     try {
       for (let g = 0; g < count; ) {
         // One user key's revisions in this batch, newest first: at(g) .. at(h - 1).
         const first = keys[at(g)] as Buffer;
         let h = g + 1;
         while (h < count && sameUserKey(first, keys[at(h)] as Buffer)) h++;
-        const d = this.deltaFor(deltas, first);
+        if (span < 0 || (spanEnd !== undefined && Buffer.compare(first, spanEnd) >= 0)) {
+          span = this.spanIndex(first);
+          spanEnd = this.boundaries[span + 1];
+          d = this.deltaAt(deltas, span);
+        }
         const stored = walk.newest(first);
         for (let n = g; n < h; n++) {
           const i = at(n);
@@ -424,7 +434,10 @@ export class RangeStats {
   }
 
   private deltaFor(deltas: Map<number, SpanStats>, key: Buffer): SpanStats {
-    const i = this.spanIndex(key);
+    return this.deltaAt(deltas, this.spanIndex(key));
+  }
+
+  private deltaAt(deltas: Map<number, SpanStats>, i: number): SpanStats {
     let d = deltas.get(i);
     if (d === undefined) {
       d = zeroStats();

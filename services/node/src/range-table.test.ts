@@ -46,6 +46,24 @@ describe('RangeTable.find / holdsKey', () => {
     expect(ids(two.held())).toEqual([2, 3]);
   });
 
+  it('answers holdsKeys as holdsKey for keys in order, out of order, at boundaries and in gaps', () => {
+    const gappy = [range(1, 'a', 'c', [1]), range(2, 'c', 'e', [2]), range(3, 'g', END, [1, 2])];
+    const names = ['', '0', 'a', 'b', 'bz', 'c', 'c0', 'd', 'e', 'f', 'g', 'h', 'zz'];
+    const sorted = names.map(k);
+    // Ascending (a restore batch), descending, and a fixed shuffle with repeats.
+    const orders = [sorted, [...sorted].reverse(), [5, 0, 12, 5, 6, 1, 10, 3, 3, 9, 2, 11, 4, 8, 7].map((i) => sorted[i]!)];
+    for (const node of [1, 2]) {
+      const t = new RangeTable(node, gappy);
+      for (const keys of orders) {
+        const holds = t.holdsKeys();
+        expect(keys.map((key) => holds(key)), `node ${node}`).toEqual(keys.map((key) => t.holdsKey(key)));
+      }
+    }
+    // Not vacuous: both answers occur.
+    const holds = new RangeTable(1, gappy).holdsKeys();
+    expect(new Set(sorted.map((key) => holds(key)))).toEqual(new Set([true, false]));
+  });
+
   it('finds nothing before bootstrap or in a gap', () => {
     const empty = new RangeTable(1);
     expect(empty.find(k('a'))).toBeUndefined();

@@ -79,8 +79,9 @@ export class ReplicaApplyLoop {
     const kind = entry.kind;
     if (kind?.$case === 'write') {
       const ops = [];
+      const holds = this.ranges.holdsKeys();
       for (const op of kind.value.ops) {
-        if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
+        if (holds(op.key)) ops.push({ key: op.key, value: op.value ?? null });
       }
       await this.store.applyBatch(ops, entry.timestamp, meta);
     } else if (kind?.$case === 'ingest') {
@@ -120,7 +121,8 @@ export class ReplicaApplyLoop {
         const committing: Promise<void>[] = [];
         for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, this.abort.signal)) {
           const ops = [];
-          for (const op of batch) if (this.ranges.holdsKey(op.key)) ops.push({ key: op.key, value: op.value ?? null });
+          const holds = this.ranges.holdsKeys();
+          for (const op of batch) if (holds(op.key)) ops.push({ key: op.key, value: op.value ?? null });
           const commit = this.store.applyBatch(ops, ts);
           // Observed below; after a failed read the same keys are written again anyway.
           commit.catch(() => undefined);
