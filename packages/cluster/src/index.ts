@@ -69,4 +69,5 @@ export {
   readStaged,
   stagedMessages,
 } from './ingest-stream.js';
+export { LocalStagedBatches, type LocalStagedBatchesOptions } from './local-staged-batches.js';
 export { loadNodeCertificates, CA_CERT_FILE, NODE_CERT_FILE, NODE_KEY_FILE, NODE_USER, type NodeCertificates } from './node-certificates.js';

@@ -4,6 +4,7 @@ import { WriteBatch, type IngestRef, type KeyValueOp } from '@cairn/proto';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import { ensureStream } from './jetstream-setup.js';
 import { retryNats } from './nats-retry.js';
+import type { LocalStagedBatches } from './local-staged-batches.js';
 import { followStream } from './stream-follower.js';
 
 /**
@@ -49,6 +50,8 @@ export class IngestStager {
   constructor(
     private readonly js: JetStreamClient,
     readonly subject: string,
+    /** Where this process's own replica finds the batches without reading the stream. */
+    private readonly here?: LocalStagedBatches,
   ) {}
 
   async add(ops: KeyValueOp[]): Promise<void> {
@@ -57,6 +60,7 @@ export class IngestStager {
     // A re-sent publish (NATS failover) is dropped as a duplicate instead of staged twice.
     h.set('Nats-Msg-Id', `${this.subject}/${n}`);
     const data = encodeStagedBatch(ops);
+    this.here?.keep(this.subject, data);
     const p = retryNats(() => this.js.publish(this.subject, data, { headers: h }), { what: `cannot stage restored rows on ${this.subject}` });
     p.catch(() => undefined);
     this.inFlight.push(p);
@@ -64,7 +68,13 @@ export class IngestStager {
   }
 
   async finish(): Promise<number> {
-    await Promise.all(this.inFlight.splice(0));
+    try {
+      await Promise.all(this.inFlight.splice(0));
+    } catch (err) {
+      this.here?.drop(this.subject);
+      throw err;
+    }
+    this.here?.seal(this.subject);
     return this.messages;
   }
 }
@@ -140,10 +150,23 @@ export async function stagedMessages(jsm: JetStreamManager, subject: string): Pr
 }
 
 /**
- * The staged batches of `ref`, in order, exactly `ref.messages` of them. Throws a NotFound
- * CairnError when the subject holds fewer (purged or expired), so the caller copies instead.
+ * The staged batches of `ref`, in order, exactly `ref.messages` of them: from `here` when this
+ * process staged them and still keeps them all, else from the stream. Throws a NotFound
+ * CairnError when the stream holds fewer (purged or expired), so the caller copies instead.
  */
-export async function* readStaged(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, ref: IngestRef, signal?: AbortSignal): AsyncGenerator<KeyValueOp[]> {
+export async function* readStaged(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ref: IngestRef,
+  signal?: AbortSignal,
+  here?: LocalStagedBatches,
+): AsyncGenerator<KeyValueOp[]> {
+  const kept = here?.take(ref.subject, ref.messages);
+  if (kept !== undefined) {
+    for (const data of kept) yield WriteBatch.decode(data).ops;
+    return;
+  }
   const held = await stagedMessages(jsm, ref.subject);
   if (held < ref.messages) {
     throw new CairnError(ErrorCode.NotFound, `staged rows on ${ref.subject} are gone (${held} of ${ref.messages} messages)`);

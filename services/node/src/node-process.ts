@@ -7,6 +7,7 @@ import {
   ClusterState,
   NodeRegistry,
   ProtectedTimestampCache,
+  LocalStagedBatches,
   RemoteNodelocalStorage,
   SettingsView,
   SpanConfigView,
@@ -247,6 +248,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     });
+    // Shared by this node's restore processors (which stage batches) and its replica (which loads them).
+    const stagedHere = new LocalStagedBatches();
     const deps: ProcessorDeps = {
       nodeId,
       locality,
@@ -259,6 +262,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         bytesWritten.labels(loc).inc(bytes);
         filesWritten.labels(loc).inc();
       },
+      stagedHere,
     };
     /** Runs a processor with its metrics and a log line per item. */
     const instrumented =
@@ -287,7 +291,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       onError: (err, ctx) => nodeLog.warn({ err, jobId: ctx.jobId, itemId: ctx.itemId, attempt: ctx.attempt }, 'work item failed'),
     });
 
-    const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, nodeLog);
+    const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, nodeLog, stagedHere);
     loop.start();
     cleanup.unshift(() => loop.stop());
 

@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
-import { callNode, readStaged, tailLog } from '@cairn/cluster';
+import { callNode, readStaged, tailLog, type LocalStagedBatches } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { MvccStore } from '@cairn/mvcc';
 import type { Logger } from '@cairn/metrics';
@@ -49,6 +49,8 @@ export class ReplicaApplyLoop {
     private readonly ranges: RangeTable,
     private readonly applied: AppliedPosition,
     private readonly log: Logger,
+    /** Restore batches this node's processors staged, loaded from memory instead of the stream. */
+    private readonly stagedHere?: LocalStagedBatches,
   ) {}
 
   start(): void {
@@ -111,7 +113,10 @@ export class ReplicaApplyLoop {
    */
   private async applyIngest(seq: number, ts: bigint, ref: IngestRef): Promise<void> {
     const held = this.ranges.held().filter((r) => overlaps(r, ref.startKey, ref.endKey));
-    if (held.length === 0) return;
+    if (held.length === 0) {
+      this.stagedHere?.drop(ref.subject);
+      return;
+    }
     for (let attempt = 0; !this.abort.signal.aborted; attempt++) {
       try {
         this.jsm ??= await this.nc.jetstreamManager();
@@ -119,7 +124,7 @@ export class ReplicaApplyLoop {
         // A few batches commit while the next ones are read and written: LMDB commits queued
         // transactions together, so a replica waits for one commit per few batches, not each.
         const committing: Promise<void>[] = [];
-        for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, this.abort.signal)) {
+        for await (const batch of readStaged(this.nc, this.js, this.jsm, ref, this.abort.signal, this.stagedHere)) {
           const ops = [];
           const holds = this.ranges.holdsKeys();
           for (const op of batch) if (holds(op.key)) ops.push({ key: op.key, value: op.value ?? null });

@@ -3,6 +3,7 @@ import type { NatsConnection } from 'nats';
 import {
   ClusterState,
   IngestStager,
+  LocalStagedBatches,
   LogWriter,
   connectNats,
   ensureIngestStream,
@@ -50,7 +51,7 @@ interface Replica {
 }
 
 /** A node's store and apply loop, serving `export` and `gcThreshold` as a node does (the copy fallback asks them). */
-async function replica(nodeId: number, fromSeq: number): Promise<Replica> {
+async function replica(nodeId: number, fromSeq: number, stagedHere?: LocalStagedBatches): Promise<Replica> {
   const store = await MvccStore.open(await tempDir(`cairn-ingest-n${nodeId}`));
   const ranges = new RangeTable(nodeId);
   const applied = new AppliedPosition(fromSeq);
@@ -59,7 +60,7 @@ async function replica(nodeId: number, fromSeq: number): Promise<Replica> {
     serveNodeMethod(nc, nodeId, 'export', NodeExportRequest, NodeExportResponse, (r) => reads.exportRevisions(r)),
     serveNodeMethod(nc, nodeId, 'gcThreshold', NodeGcThresholdRequest, NodeGcThresholdResponse, (r) => reads.gcThreshold(r)),
   ];
-  const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, log);
+  const loop = new ReplicaApplyLoop(nodeId, nc, state.js, store, ranges, applied, log, stagedHere);
   loop.start();
   return {
     store,
@@ -73,8 +74,8 @@ async function replica(nodeId: number, fromSeq: number): Promise<Replica> {
   };
 }
 
-async function stage(subject: string, batches: KeyValueOp[][]): Promise<number> {
-  const stager = new IngestStager(state.js, subject);
+async function stage(subject: string, batches: KeyValueOp[][], here?: LocalStagedBatches): Promise<number> {
+  const stager = new IngestStager(state.js, subject, here);
   for (const b of batches) await stager.add(b);
   return stager.finish();
 }
@@ -142,6 +143,40 @@ describe('restored rows staged beside the log', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it('the replica on the staging node loads the batches it kept, without the stream', async () => {
+    const writer = await LogWriter.open(state.js, state.jsm);
+    const from = writer.assignedSeq;
+    const stagedHere = new LocalStagedBatches();
+    const local = await replica(31, from, stagedHere);
+    const remote = await replica(32, from);
+    try {
+      await writer.append((ts) => ({
+        timestamp: ts,
+        kind: { $case: 'rangeUpdate', value: { ranges: [{ rangeId: 1, startKey: new Uint8Array(0), endKey: new Uint8Array(0), replicas: [31, 32], generation: 1 }] } },
+      })).stored;
+      const rows = Array.from({ length: 40 }, (_, i) => ({ key: key(`r${String(i).padStart(2, '0')}`), value: key(`value-${i}`) }));
+      const subject = ingestSubject('job-c', '0', 1);
+      const messages = await stage(subject, [rows.slice(0, 15), rows.slice(15, 30), rows.slice(30)], stagedHere);
+      expect(stagedHere.keptBytes()).toBeGreaterThan(0);
+      // Gone from the stream before anyone read it: only the staging node's memory has the rows.
+      // Its replica loads them from there; the other finds the stream empty and copies from it.
+      // (Without the kept batches both would find them gone, and neither would have them to copy.)
+      await purgeStaged(state.jsm, subject);
+      const entry = writer.append((ts) => ({ timestamp: ts, kind: { $case: 'ingest', value: { subject, messages, startKey: key('r'), endKey: key('s'), rows: 40n } } }));
+      await entry.stored;
+      await waitFor(async () => local.applied.seq >= entry.seq, { what: 'the staging node applies the ingest entry', timeoutMs: 10_000 });
+      const at = entry.timestamp;
+      expect(rows.map((r) => text(local.store.get(r.key, at)))).toEqual(rows.map((_, i) => `value-${i}`));
+      // Taken once: nothing is left held in memory.
+      expect(stagedHere.keptBytes()).toBe(0);
+      await waitFor(async () => remote.applied.seq >= entry.seq, { what: 'the other replica applies the ingest entry', timeoutMs: 20_000 });
+      expect(rows.map((r) => text(remote.store.get(r.key, at)))).toEqual(rows.map((_, i) => `value-${i}`));
+    } finally {
+      await local.stop();
+      await remote.stop();
     }
   });
 });

@@ -3,7 +3,7 @@ import { ChunkPool, DataFileWriter, dataFileName } from '@cairn/backup-format';
 import { joinPath, openStorage, openWritePipe, type ExternalStorage, type StorageContext } from '@cairn/cloud';
 import type { MvccStore } from '@cairn/mvcc';
 import { BackupWorkItem, BackupWorkResult, type BackupFile, type LocalityTier } from '@cairn/proto';
-import type { WorkContext } from '@cairn/cluster';
+import type { LocalStagedBatches, WorkContext } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
 import type { AppliedPosition } from '../applied-position.js';
 import type { RangeTable } from '../range-table.js';
@@ -19,6 +19,8 @@ export interface ProcessorDeps {
   storage: StorageContext;
   /** Called with bytes written per file, for metrics. */
   onFileWritten?: (bytes: number, locality: string) => void;
+  /** Restore batches staged here, kept for this node's own replica (see LocalStagedBatches). */
+  stagedHere?: LocalStagedBatches;
 }
 
 /** Picks this node's destination: its most specific tier that has a URI, else `default`. */

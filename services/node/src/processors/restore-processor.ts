@@ -65,7 +65,7 @@ export async function processRestoreItem(deps: ProcessorDeps, payload: Uint8Arra
       const reader = new DataFileReader(f.path, storageSource(storage, f.path), item.encryptionKey.length > 0 ? { encryptionKey: item.encryptionKey } : {});
       sources.push({ layer: f.layer, blocks: reader.iterateBlocks(span) });
     }
-    const stager = new IngestStager(js, ingestSubject(ctx.jobId, ctx.itemId, ctx.attempt));
+    const stager = new IngestStager(js, ingestSubject(ctx.jobId, ctx.itemId, ctx.attempt), deps.stagedHere);
     let rows = 0;
     let bytes = 0;
     let batch: KeyValueOp[] = [];
