@@ -12,10 +12,6 @@
  * stopped, the same rows go into one MvccStore as raw LMDB batched puts (as `pnpm bench load`'s
  * baseline), and `ratioToRawLmdb` = restore MB/s ÷ raw LMDB MB/s.
  *
- * `--restores N` (default 3) restores the backup N times (bank2, bank3, ...) and runs the raw
- * baseline N times: one sample of either moved by a third between runs minutes apart on a shared
- * two-core machine, so the figures are the medians' (every sample is in the JSON).
- *
  * Prints tables, then one JSON line with every figure as the last line of stdout.
  */
 import { loadavg } from 'node:os';
@@ -63,40 +59,13 @@ const RESTORE_LABEL = `cairn RESTORE, ${NODES}-node cluster ← nodelocal`;
 const LOAD_LABEL = `cairn load (initBank SQL UPSERTs), same cluster`;
 const RAW_LABEL = 'raw LMDB batched puts (1 process), same rows';
 
-const DEFAULT_RESTORES = 3;
-
-function parseOptions(argv: string[]): (BankOptions & { restores: number }) | undefined {
-  const { values } = parseArgs({ args: argv, strict: true, options: { ...BANK_FLAGS, restores: { type: 'string' } } });
+function parseOptions(argv: string[]): BankOptions | undefined {
+  const { values } = parseArgs({ args: argv, strict: true, options: BANK_FLAGS });
   if (values.help === true) {
-    process.stdout.write(
-      [
-        'usage: pnpm bench restore [--mb N] [--payload-bytes N] [--range-max SIZE] [--restores N]',
-        ...BANK_FLAGS_HELP,
-        `  --restores       restores of the backup, and raw baselines, to take the median of (default ${DEFAULT_RESTORES})`,
-        '',
-      ].join('\n'),
-    );
+    process.stdout.write(['usage: pnpm bench restore [--mb N] [--payload-bytes N] [--range-max SIZE]', ...BANK_FLAGS_HELP, ''].join('\n'));
     return undefined;
   }
-  const restores = values.restores === undefined ? DEFAULT_RESTORES : Number(values.restores);
-  if (!Number.isInteger(restores) || restores < 1) throw new Error(`--restores must be a positive integer, got "${values.restores}"`);
-  return { ...bankOptions(values), restores };
-}
-
-/** The sample whose `key` is the median (the lower middle one of an even count). */
-function median<T>(samples: readonly T[], key: (s: T) => number): T {
-  const sorted = [...samples].sort((a, b) => key(a) - key(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
-}
-
-interface RestoreSample {
-  database: string;
-  phase: string;
-  seconds: number;
-  mbPerSecond: number;
-  jobId: string | null | undefined;
-  fingerprintSeconds: number;
-  cpuSecondsPerGiB: Record<string, number> | undefined;
+  return bankOptions(values);
 }
 
 async function main(): Promise<void> {
@@ -130,59 +99,31 @@ async function main(): Promise<void> {
     say(`  ${backupSeconds.toFixed(1)} s, ${(backupLogicalBytes / MB).toFixed(1)} MB logical, ${(backupDisk.bytes / MB).toFixed(1)} MB on disk`);
     const sourceFingerprint = await fingerprints(client, 'bank');
 
+    say(`restore as bank2...`);
     const sampler = sampleMemory(cluster);
-    const samples: RestoreSample[] = [];
-    let restoredFingerprint = '';
+    let restore: Record<string, string | null>;
     let memory: ProcessMemory[];
+    started = performance.now();
     try {
-      for (let i = 1; i <= o.restores; i++) {
-        const database = `bank${i + 1}`;
-        // The first keeps the phase name earlier runs used.
-        const phase = i === 1 ? 'restore' : `restore-${i}`;
-        say(`restore ${i}/${o.restores} as ${database}...`);
-        started = performance.now();
-        const restore = resultRow(
-          await marked(phases, phase, () => client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = '${database}'`), cpu),
-        );
-        const restoreSeconds = seconds(started);
-        if (restore['status'] !== 'succeeded') throw new Error(`RESTORE: status ${String(restore['status'])}`);
-        say(`  ${restoreSeconds.toFixed(1)} s`);
-        const fpStarted = performance.now();
-        restoredFingerprint = await fingerprints(client, database);
-        const fingerprintSeconds = seconds(fpStarted);
-        const counted = Number((await client.execute(`SELECT count(*) FROM ${database}.bank`)).rows[0]?.[0]);
-        if (restoredFingerprint !== sourceFingerprint || restoredFingerprint === '') throw new Error(`${database}'s fingerprints ${restoredFingerprint} differ from bank's ${sourceFingerprint}`);
-        if (counted !== o.rows) throw new Error(`${database}.bank has ${counted} rows, bank.bank ${o.rows}`);
-        samples.push({
-          database,
-          phase,
-          seconds: restoreSeconds,
-          mbPerSecond: load.bytes / MB / restoreSeconds,
-          jobId: restore['job_id'],
-          fingerprintSeconds,
-          cpuSecondsPerGiB: cpuSecondsPerGiB(cpu.byPhase[phase], load.bytes),
-        });
-      }
+      restore = resultRow(
+        await marked(phases, 'restore', () => client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`), cpu),
+      );
     } finally {
       memory = sampler.stop();
     }
+    const restoreSeconds = seconds(started);
+    if (restore['status'] !== 'succeeded') throw new Error(`RESTORE: status ${String(restore['status'])}`);
+    say(`  ${restoreSeconds.toFixed(1)} s`);
+
+    const fpStarted = performance.now();
+    const restoredFingerprint = await fingerprints(client, 'bank2');
+    const fingerprintSeconds = seconds(fpStarted);
+    const counted = Number((await client.execute('SELECT count(*) FROM bank2.bank')).rows[0]?.[0]);
+    const fingerprintMatches = restoredFingerprint === sourceFingerprint && restoredFingerprint !== '';
+    if (!fingerprintMatches) throw new Error(`bank2's fingerprints ${restoredFingerprint} differ from bank's ${sourceFingerprint}`);
+    if (counted !== o.rows) throw new Error(`bank2.bank has ${counted} rows, bank.bank ${o.rows}`);
     const rangesAfter = await rangeCount(client);
-    const mid = median(samples, (r) => r.seconds);
-    m = {
-      load,
-      loadMemory,
-      split,
-      backup: { seconds: backupSeconds, logicalBytes: backupLogicalBytes, diskBytes: backupDisk.bytes, files: backupDisk.files },
-      sourceFingerprint,
-      samples,
-      mid,
-      memory,
-      restoreSeconds: mid.seconds,
-      restoredFingerprint,
-      fingerprintSeconds: mid.fingerprintSeconds,
-      fingerprintMatches: true,
-      rangesAfter,
-    };
+    m = { load, loadMemory, split, backup: { seconds: backupSeconds, logicalBytes: backupLogicalBytes, diskBytes: backupDisk.bytes, files: backupDisk.files }, sourceFingerprint, restore, memory, restoreSeconds, restoredFingerprint, fingerprintSeconds, fingerprintMatches, rangesAfter };
   } finally {
     client.close();
     await stopCluster();
@@ -190,15 +131,10 @@ async function main(): Promise<void> {
 
   // The cluster is stopped by now, so the baseline has the machine to itself.
   const batchSize = defaultBatchSize(o.payloadBytes);
-  const rawSamples = [];
-  for (let i = 1; i <= o.restores; i++) {
-    say(`raw LMDB baseline ${i}/${o.restores}: ${o.rows} rows in batches of ${batchSize}...`);
-    const one = await loadRawLmdb(join(await scratchDir('cairn-bench-raw-'), 'store'), o.rows, o.payloadBytes, batchSize);
-    if (one.bytes !== m.load.bytes) throw new Error(`raw baseline wrote ${one.bytes} bytes of row data, the load ${m.load.bytes}`);
-    rawSamples.push({ ...one, mbPerSecond: one.bytes / MB / one.seconds });
-  }
-  const raw = median(rawSamples, (r) => r.seconds);
-  const rawMbps = raw.mbPerSecond;
+  say(`raw LMDB baseline: ${o.rows} rows in batches of ${batchSize}...`);
+  const raw = await loadRawLmdb(join(await scratchDir('cairn-bench-raw-'), 'store'), o.rows, o.payloadBytes, batchSize);
+  if (raw.bytes !== m.load.bytes) throw new Error(`raw baseline wrote ${raw.bytes} bytes of row data, the load ${m.load.bytes}`);
+  const rawMbps = raw.bytes / MB / raw.seconds;
 
   const rowMb = m.load.bytes / MB;
   const restoreMbps = rowMb / m.restoreSeconds;
@@ -217,21 +153,19 @@ async function main(): Promise<void> {
     [
       '',
       `ratio restore/load: ${ratio.toPrecision(3)} (same rows and bytes; restore is ${ratio >= 1 ? `${ratio.toFixed(1)}x faster` : `${(1 / ratio).toFixed(1)}x slower`} than loading through SQL)`,
-      `ratio restore/raw LMDB: ${ratioToRawLmdb.toPrecision(3)} (raw batched puts into one store are ${(1 / ratioToRawLmdb).toFixed(1)}x faster)` +
-        (o.restores > 1 ? `; medians of ${o.restores} each` : ''),
-      `restores, s in the order taken: ${m.samples.map((r) => r.seconds.toFixed(2)).join(', ')}; raw baselines, s: ${rawSamples.map((r) => r.seconds.toFixed(2)).join(', ')}`,
+      `ratio restore/raw LMDB: ${ratioToRawLmdb.toPrecision(3)} (raw batched puts into one store are ${(1 / ratioToRawLmdb).toFixed(1)}x faster)`,
       `fingerprints of bank2 match bank's (${m.fingerprintSeconds.toFixed(1)} s to compute): ${m.restoredFingerprint}`,
       `backup restored: ${(m.backup.logicalBytes / MB).toFixed(1)} MB logical (${(m.backup.logicalBytes / MB / m.restoreSeconds).toFixed(2)} MB/s logical), ` +
         `${(m.backup.diskBytes / MB).toFixed(1)} MB on disk in ${m.backup.files} files, taken in ${m.backup.seconds.toFixed(1)} s; ${m.split.ranges} ranges of bank.bank`,
       '',
       'CPU seconds (user + system) by phase and process:',
       cpuTable(cpu.byPhase),
-      `restore (the median, ${m.mid.phase}): CPU s per GiB of row data: ${Object.entries(m.mid.cpuSecondsPerGiB ?? {}).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`,
+      `restore: CPU s per GiB of row data: ${Object.entries(cpuSecondsPerGiB(cpu.byPhase['restore'], m.load.bytes) ?? {}).map(([n, v]) => `${n} ${v.toFixed(1)}`).join(', ')}`,
       '',
       'memory during the load:',
       memoryTable(m.loadMemory),
       '',
-      `memory during the restore${o.restores > 1 ? 's' : ''}:`,
+      'memory during the restore:',
       memoryTable(m.memory),
       '',
     ].join('\n'),
@@ -248,17 +182,14 @@ async function main(): Promise<void> {
     backup: m.backup,
     restore: {
       label: RESTORE_LABEL,
-      jobId: m.mid.jobId,
+      jobId: m.restore['job_id'],
       rows: o.rows,
       bytes: m.load.bytes,
       seconds: m.restoreSeconds,
       mbPerSecond: restoreMbps,
       logicalMbPerSecond: m.backup.logicalBytes / MB / m.restoreSeconds,
     },
-    raw: { label: RAW_LABEL, batchSize, ...raw },
-    // Every restore and raw baseline taken; restore and raw above are their medians'.
-    restoreSamples: m.samples,
-    rawSamples,
+    raw: { label: RAW_LABEL, batchSize, ...raw, mbPerSecond: rawMbps },
     ratio,
     ratioToRawLmdb,
     ratios: { restoreToLoad: ratio, restoreToRawLmdb: ratioToRawLmdb },
@@ -270,7 +201,7 @@ async function main(): Promise<void> {
     peaksByPhase: { load: memoryPeaks(m.loadMemory), restore: memoryPeaks(m.memory) },
     // Each process's user + system CPU seconds over each phase (phase names as phaseClockMicros').
     cpuSecondsByRole: cpu.byPhase,
-    restoreCpuSecondsPerGiB: m.mid.cpuSecondsPerGiB,
+    restoreCpuSecondsPerGiB: cpuSecondsPerGiB(cpu.byPhase['restore'], m.load.bytes),
     // Monotonic microseconds, to cut --cpu-prof profiles of the cluster's processes by phase.
     phaseClockMicros: phases,
   };
