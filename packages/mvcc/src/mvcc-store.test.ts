@@ -214,14 +214,48 @@ describe('MvccStore reads', () => {
 });
 
 describe('MvccStore export and ingest', () => {
-  it('the change index agrees with a full scan after random writes, deletes, ingests and GC', async () => {
+  it('the change index agrees with a full scan after random writes, deletes, ingests, bulk loads and GC', async () => {
     let seedN = 7;
     const rnd = (n: number): number => {
       seedN = (seedN * 1103515245 + 12345) & 0x7fffffff;
-      return seedN % n;
+      // The high bits: the low ones of this generator repeat with short periods (seedN % 8
+      // never picked the eighth query span).
+      return (seedN >>> 12) % n;
     };
     const key = (i: number) => rowKey(100 + (i % 3), i);
-    const spans: Span[] = [tableSpan(100), tableSpan(101), tableSpan(102), ALL, { start: key(30), end: key(150) }];
+    // The middle of table 101 is GC'd on its own: a bulk load's marker over all of 101 must
+    // keep covering its two sides (queried as spans of their own).
+    const middle101: Span = { start: rowKey(101, 60), end: rowKey(101, 140) };
+    const spans: Span[] = [
+      tableSpan(100),
+      tableSpan(101),
+      tableSpan(102),
+      ALL,
+      { start: key(30), end: key(150) },
+      { start: tableSpan(101).start, end: middle101.start },
+      { start: middle101.end, end: tableSpan(101).end },
+      tableSpan(103),
+    ];
+    const gcSpans: Span[] = [tableSpan(100), tableSpan(101), tableSpan(102), middle101];
+    /** A restore's ingest: rows in a few spans at one timestamp, in two batches, and now and then a key outside them. */
+    const bulkLoad = async (at: bigint) => {
+      const marked: Span[] = [];
+      for (let n = 0; n < 1 + rnd(2); n++) {
+        const lo = rnd(300);
+        marked.push(rnd(2) === 0 ? tableSpan(100 + rnd(3)) : { start: rowKey(101, lo), end: rowKey(101, lo + 1 + rnd(150)) });
+      }
+      for (let part = 0; part < 2; part++) {
+        const ops = [];
+        for (let i = 0; i < 20; i++) {
+          const k = key(rnd(300));
+          if (marked.some((m) => compareKeys(k, m.start) >= 0 && (m.end.length === 0 || compareKeys(k, m.end) < 0))) {
+            ops.push({ key: k, value: rnd(6) === 0 ? null : b(`bulk${at}-${part}-${i}`) });
+          }
+        }
+        if (rnd(3) === 0) ops.push({ key: rowKey(103, rnd(50)), value: b(`stray${at}`) });
+        await store.applyBulkBatch(ops, at, marked);
+      }
+    };
     const compare = (label: string) => {
       const floorAll = store.gcThreshold(ALL);
       if (floorAll === 0n) {
@@ -255,6 +289,10 @@ describe('MvccStore export and ingest', () => {
     for (let round = 0; round < 6; round++) {
       for (let t = 0; t < 25; t++) {
         ts++;
+        if (t === 10) {
+          await bulkLoad(ts);
+          continue;
+        }
         const ops = [];
         for (let i = 0; i < 1 + rnd(8); i++) ops.push({ key: key(rnd(200)), value: rnd(5) === 0 ? null : b(`v${ts}-${i}`) });
         await store.applyBatch(ops, ts);
@@ -266,17 +304,58 @@ describe('MvccStore export and ingest', () => {
       await store.ingest(ingested);
       compare(`round ${round} before GC`);
       const before = store.changeIndexSize();
-      const span = spans[rnd(3)]!;
+      const span = gcSpans[rnd(gcSpans.length)]!;
       await store.gc(span, ts - BigInt(10 + rnd(20)), rnd(2) === 0 ? [ts - BigInt(30 + rnd(10))] : []);
       expect(store.changeIndexSize()).toBeLessThanOrEqual(before);
       compare(`round ${round} after GC of table ${keyToHex(span.start)}`);
     }
-    // GC of the whole keyspace trims the index to the revisions above the threshold.
+    // GC of the whole keyspace trims the index to the revisions above the threshold (the
+    // last bulk load is below it: its markers go, whole).
     await store.gc(ALL, ts - 5n);
     let above = 0;
     for (const r of store.exportRevisions(ALL, ts - 5n, ts, true)) if (r.ts > ts - 5n) above++;
     expect(store.changeIndexSize()).toBe(above);
     compare('after GC of everything');
+  });
+
+  it('a bulk load indexes its spans by markers, which GC trims to what it did not collect', async () => {
+    const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ key: rowKey(101, from + i), value: b(`r${from + i}`) }));
+    const left: Span = { start: tableSpan(101).start, end: rowKey(101, 40) };
+    const middle: Span = { start: rowKey(101, 40), end: rowKey(101, 60) };
+    const right: Span = { start: rowKey(101, 60), end: tableSpan(101).end };
+    await store.applyBatch([{ key: rowKey(101, 1000), value: b('before') }], 5n);
+    // Two batches at one timestamp, one marker over all of table 101 (put by both).
+    await store.applyBulkBatch(rows(0, 50), 10n, [tableSpan(101)]);
+    await store.applyBulkBatch(rows(50, 100), 10n, [tableSpan(101)]);
+    await store.applyBatch([{ key: rowKey(101, 7), value: b('after') }], 20n);
+    // One per-key entry for each normal write, one marker for the 100 bulk rows.
+    expect(store.changeIndexSize()).toBe(3);
+    const incremental = (span: Span, startTs: bigint) => revs(store.exportRevisions(span, startTs, 30n, false));
+    const scanned = (span: Span, startTs: bigint) => revs(store.exportRevisions(span, startTs, 30n, false, { useChangeIndex: false }));
+    expect(incremental(tableSpan(101), 5n)).toHaveLength(100);
+    expect(incremental(tableSpan(101), 5n)).toEqual(scanned(tableSpan(101), 5n));
+    // A window above the load names only what the index holds per key.
+    expect(incremental(tableSpan(101), 10n)).toEqual([`${s(rowKey(101, 7))}@20=after`]);
+
+    // GC of the middle leaves the marker's two sides, which windows below the load still need.
+    await store.gc(middle, 15n);
+    expect(store.changeIndexSize()).toBe(4);
+    for (const side of [left, right]) {
+      expect(incremental(side, 5n).length).toBeGreaterThan(0);
+      expect(incremental(side, 5n)).toEqual(scanned(side, 5n));
+    }
+    await store.gc(left, 15n);
+    expect(store.changeIndexSize()).toBe(3);
+    expect(incremental(right, 5n)).toEqual(scanned(right, 5n));
+    await store.gc(right, 15n);
+    // Left: the write at 20 (the one at 5 is in the right side, trimmed with it).
+    expect(store.changeIndexSize()).toBe(1);
+  });
+
+  it('a bulk load key outside its marked spans gets its own change index entry', async () => {
+    await store.applyBulkBatch([{ key: rowKey(101, 1), value: b('in') }, { key: rowKey(102, 1), value: b('stray') }], 10n, [tableSpan(101)]);
+    expect(store.changeIndexSize()).toBe(2);
+    expect(revs(store.exportRevisions(tableSpan(102), 5n, 20n, false))).toEqual([`${s(rowKey(102, 1))}@10=stray`]);
   });
 
   it('full export omits tombstones; incremental includes them; allRevisions gives every revision', async () => {

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { formatTimestamp, type MvccRevision, type RevisionSlot, type Span, type Timestamp } from '@cairn/keys';
+import { formatTimestamp, spanContains, spansOverlap, type MvccRevision, type RevisionSlot, type Span, type Timestamp } from '@cairn/keys';
 import { GcThresholds, belowGcThresholdError } from './gc-thresholds.js';
 import {
   MVCC_TS_LEN,
@@ -19,6 +19,7 @@ import { PutScratch, storedValueSize } from './put-scratch.js';
 import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
 import { RawRevisionCursor, openRawDataHandle } from './raw-revision-cursor.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
+import { isSpanMarker, readSpanMarker, spanMarkerKey, spanMinus, widenedMarkerValue } from './span-markers.js';
 
 export type { MvccRevision, RevisionSlot };
 
@@ -162,6 +163,11 @@ function inSpan(prefix: Buffer, start: Buffer, end: Buffer | undefined): boolean
   return Buffer.compare(prefix, start) >= 0 && (end === undefined || Buffer.compare(prefix, end) < 0);
 }
 
+function inAnySpan(spans: readonly Span[], key: Uint8Array): boolean {
+  for (const span of spans) if (spanContains(span, key)) return true;
+  return false;
+}
+
 /** The value bytes after the flag byte, as a plain Uint8Array view (lmdb hands out copies). */
 function payload(value: Buffer): Uint8Array {
   return new Uint8Array(value.buffer, value.byteOffset + 1, value.length - 1);
@@ -224,7 +230,8 @@ function isTombstone(value: Buffer): boolean {
  * as each replica's applied log position), so both can change in one transaction. A
  * `changes` sub-database indexes every revision by timestamp (see `changeKey`), written in
  * the same transactions as the data, so incremental exports find changed keys without
- * scanning their spans (CockroachDB gets the same from time-bound iteration over SSTs).
+ * scanning their spans (CockroachDB gets the same from time-bound iteration over SSTs). A bulk
+ * load (`applyBulkBatch`) indexes its rows by span markers instead (see span-markers.ts).
  */
 export class MvccStore {
   private gcThresholds: GcThresholds;
@@ -319,6 +326,28 @@ export class MvccStore {
    * not checked against the GC threshold, so replicas applying the same log stay identical.
    */
   async applyBatch(ops: ReadonlyArray<MvccOp>, ts: Timestamp, meta?: Record<string, Uint8Array>): Promise<void> {
+    await this.writeBatch(ops, ts, meta, undefined);
+  }
+
+  /**
+   * Writes `ops` at `ts` as `applyBatch` does, for a bulk load in many batches at one
+   * timestamp whose rows all lie in `spans` (a restore's ingest): the change index gets a
+   * marker per span (see span-markers.ts) instead of an entry per row, so an incremental whose
+   * window holds `ts` reads those spans in full. Each batch puts the markers again (the same
+   * entries), in its own transaction, so they are committed whenever any row they cover is.
+   * A key outside `spans` (a caller's mistake) gets its own entry, so no export misses it.
+   */
+  async applyBulkBatch(ops: ReadonlyArray<MvccOp>, ts: Timestamp, spans: readonly Span[]): Promise<void> {
+    await this.writeBatch(ops, ts, undefined, spans);
+  }
+
+  /** `applyBatch`, or with `markers` `applyBulkBatch`: the change index gets those instead of a key per op. */
+  private async writeBatch(
+    ops: ReadonlyArray<MvccOp>,
+    ts: Timestamp,
+    meta: Record<string, Uint8Array> | undefined,
+    markers: readonly Span[] | undefined,
+  ): Promise<void> {
     // Keys are encoded outside the write transaction to keep the write lock short; values are
     // copied into their stored form only as each is put (PutScratch), not held as copies.
     const tsKey = encodeMvccKey(new Uint8Array(0), ts);
@@ -344,9 +373,11 @@ export class MvccStore {
       this.stats.notePuts(keys, sizes);
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as Buffer;
-        this.data.put(k, this.scratch.storedValue((ops[i] as MvccOp).value));
-        this.changes.put(this.scratch.changeKey(ts, k), CHANGE_ENTRY_VALUE);
+        const op = ops[i] as MvccOp;
+        this.data.put(k, this.scratch.storedValue(op.value));
+        if (markers === undefined || !inAnySpan(markers, op.key)) this.changes.put(this.scratch.changeKey(ts, k), CHANGE_ENTRY_VALUE);
       }
+      for (const span of markers ?? []) this.putSpanMarker(ts, span);
       for (const [k, v] of metaEntries) this.meta.put(k, v);
     });
   }
@@ -548,8 +579,10 @@ export class MvccStore {
   /**
    * The revisions of `span` written in `(startTs, endTs]`, from the change index (one read
    * transaction with the data): each changed key's revision prefix, in key order, with the
-   * timestamps to export, newest first (only the newest unless `allRevisions`). Undefined
-   * when more than `CHANGED_KEYS_LIMIT` are named, to read the span in full instead.
+   * timestamps to export, newest first (only the newest unless `allRevisions`). Undefined,
+   * to read the span in full instead, when more than `CHANGED_KEYS_LIMIT` are named or a
+   * span marker in the window overlaps the span (a bulk load wrote rows there the index does
+   * not name one by one; the full read's timestamp filter keeps the export exact).
    *
    * Without `allRevisions` the newest revision in the window is the key's newest at or below
    * `endTs`, which is what a scan exports: any newer one at or below `endTs` would be in the
@@ -569,6 +602,10 @@ export class MvccStore {
     // Entries come oldest first: the last one seen of a key is its newest.
     const range = this.changes.getKeys({ start: tsBound(startTs + 1n), end: endTs === UINT64_MAX ? undefined : tsBound(endTs + 1n), transaction: txn });
     for (const k of range) {
+      if (isSpanMarker(k)) {
+        if (spansOverlap(readSpanMarker(k, this.changes.get(k, { transaction: txn })), span)) return undefined;
+        continue;
+      }
       const prefix = k.subarray(MVCC_TS_LEN);
       if (!inSpan(prefix, start, end)) continue;
       const ts = k.readBigUInt64BE(0);
@@ -732,33 +769,53 @@ export class MvccStore {
 
   /**
    * Drops the change index entries of `span` at or below its new GC threshold: no export may
-   * start its window below the threshold, so nothing will ask for them.
+   * start its window below the threshold, so nothing will ask for them. A span marker there
+   * goes too, but for its part outside `span` (whose threshold may be lower): that part is
+   * put back as its own marker in the same transaction.
    */
   private async trimChanges(span: Span, threshold: Timestamp): Promise<void> {
     const start = spanStart(span);
     const end = spanEnd(span);
-    let doomed: Buffer[] = [];
-    const remove = async () => {
-      const batch = doomed;
-      doomed = [];
+    // In order: a marker's left remainder has the marker's own key, put after its removal.
+    let edits: Array<{ remove: Buffer } | { ts: Timestamp; marker: Span }> = [];
+    const apply = async () => {
+      const batch = edits;
+      edits = [];
       await this.root.transaction(() => {
-        for (const k of batch) this.changes.remove(k);
+        for (const e of batch) {
+          if ('remove' in e) this.changes.remove(e.remove);
+          else this.putSpanMarker(e.ts, e.marker);
+        }
       });
     };
     const txn = this.root.useReadTransaction();
     try {
       for (const k of this.changes.getKeys({ end: tsBound(threshold + 1n), transaction: txn })) {
-        if (!inSpan(k.subarray(MVCC_TS_LEN), start, end)) continue;
-        doomed.push(Buffer.from(k));
-        if (doomed.length >= GC_DELETE_BATCH) await remove();
+        if (isSpanMarker(k)) {
+          const marker = readSpanMarker(k, this.changes.get(k, { transaction: txn }));
+          if (!spansOverlap(marker, span)) continue;
+          edits.push({ remove: Buffer.from(k) });
+          const ts = k.readBigUInt64BE(0);
+          for (const rest of spanMinus(marker, span)) edits.push({ ts, marker: rest });
+        } else {
+          if (!inSpan(k.subarray(MVCC_TS_LEN), start, end)) continue;
+          edits.push({ remove: Buffer.from(k) });
+        }
+        if (edits.length >= GC_DELETE_BATCH) await apply();
       }
-      if (doomed.length > 0) await remove();
+      if (edits.length > 0) await apply();
     } finally {
       txn.done();
     }
   }
 
-  /** Entries in the change index (for tests and stats). */
+  /** Puts the span marker of `span` at `ts`; only inside a write transaction's callback. */
+  private putSpanMarker(ts: Timestamp, span: Span): void {
+    const key = spanMarkerKey(ts, span);
+    this.changes.put(key, widenedMarkerValue(span, this.changes.get(key)));
+  }
+
+  /** Entries in the change index, span markers included (for tests and stats). */
   changeIndexSize(): number {
     return this.changes.getCount();
   }

@@ -128,6 +128,12 @@ describe('restored rows staged beside the log', () => {
       // Written at the entry's timestamp, and only the keys each replica holds.
       expect([...a.store.exportRevisions({ start: key('a'), end: new Uint8Array(0) }, 0n, at, true)].map((r) => r.ts)).toEqual([at, at, at]);
       expect(b.store.get(key('x9'), at)).toBeUndefined();
+      // The change index holds a marker per held range's part of the entry's span, not an
+      // entry per row; an incremental whose window holds the entry still exports every row.
+      expect(a.store.changeIndexSize()).toBe(2);
+      expect(b.store.changeIndexSize()).toBe(1);
+      expect([...a.store.exportRevisions({ start: key('a'), end: new Uint8Array(0) }, at - 1n, at, false)].map((r) => text(r.key))).toEqual(['b1', 'c2', 'x9']);
+      expect([...b.store.exportRevisions({ start: key('a'), end: key('m') }, at - 1n, at, false)].map((r) => text(r.key))).toEqual(['b1', 'c2']);
 
       // Node 23 comes back after the rows were purged: it copies its part from another replica.
       await purgeStaged(state.jsm, subject);
@@ -137,6 +143,8 @@ describe('restored rows staged beside the log', () => {
         expect(text(late.store.get(key('b1'), at))).toBe('restored-b1');
         expect(text(late.store.get(key('c2'), at))).toBe('restored-c2');
         expect(late.store.get(key('x9'), at)).toBeUndefined();
+        // The copy is indexed per revision, as any snapshot is.
+        expect(late.store.changeIndexSize()).toBe(2);
       } finally {
         await late.stop();
       }
