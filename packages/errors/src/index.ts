@@ -7,6 +7,7 @@
 import { redactText } from './redact.js';
 
 export { REDACTED, SECRET_URI_PARAMS, isSecretParam, redactDeep, redactText, redactUri } from './redact.js';
+export { sideBySide } from './side-by-side.js';
 
 /** Stable error codes. The gRPC edge maps each to a status code (see `grpcStatusFor`). */
 export const ErrorCode = {

@@ -3,7 +3,9 @@
  * CockroachDB's layout (`<location>/<full subdir>/<end>-<start>`), only the explicit
  * location's incrementals when it is given, and each layer's home.
  */
+import { randomBytes } from 'node:crypto';
 import { fullBackupSubdir } from '@cairn/backup-format';
+import { CairnError, ErrorCode } from '@cairn/errors';
 import { BackupManifest } from '@cairn/proto';
 import { tempDir } from '@cairn/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,5 +52,28 @@ describe('BackupCollection.chain with an incremental_location', () => {
       [full.slice(1), coll],
       [inCollection, coll],
     ]);
+  });
+});
+
+describe('BackupCollection.chain with a key still being read', () => {
+  it('reads an encrypted chain once the key arrives', async () => {
+    const coll = await collection('coll-key');
+    const key = new Uint8Array(randomBytes(32));
+    const full = fullBackupSubdir(T0);
+    await coll.writeManifest(full.replace(/^\//, ''), layer(0n, T0), key);
+    const inc = BackupCollection.incrementalLayerPath(full, T0, T1, 'collection');
+    await coll.writeManifest(inc, layer(T0, T1), key);
+    const chain = await coll.chain(full, new Promise<Uint8Array>((r) => setTimeout(() => r(key), 20)));
+    expect(chain.map((l) => l.manifest.endTime)).toEqual([T0, T1]);
+  });
+
+  it("fails as the reads one after another did: the key's error, then a missing full", async () => {
+    const coll = await collection('coll-order');
+    const missing = fullBackupSubdir(T2);
+    const keyError = new CairnError(ErrorCode.InvalidArgument, 'backup is encrypted: an encryption_passphrase or kms is required');
+    // The key fails after the full is known to be missing: its error still comes first.
+    const late = new Promise<never>((_, reject) => setTimeout(() => reject(keyError), 20));
+    await expect(coll.chain(missing, late)).rejects.toBe(keyError);
+    await expect(coll.chain(missing, Promise.resolve(undefined))).rejects.toMatchObject({ code: ErrorCode.NotFound });
   });
 });

@@ -36,7 +36,7 @@ import {
   type LocalityAwareUris,
   type StorageContext,
 } from '@cairn/cloud';
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { CairnError, ErrorCode, sideBySide } from '@cairn/errors';
 import { formatTimestamp } from '@cairn/keys';
 import type { BackupManifest } from '@cairn/proto';
 
@@ -154,22 +154,30 @@ export class BackupCollection {
    * The incrementals are those in this collection's `incrementals/<full>/`, or with
    * `incremental_location` only those in `<full>/` of that location (`incrementals`).
    */
-  async chain(fullSubdir: string, key?: Uint8Array, incrementals?: BackupCollection): Promise<HomedLayer[]> {
+  async chain(fullSubdir: string, key?: Uint8Array | Promise<Uint8Array | undefined>, incrementals?: BackupCollection): Promise<HomedLayer[]> {
     const full = normalizeFullSubdir(fullSubdir);
-    if (!(await this.storage.exists(joinPath(full, BACKUP_MANIFEST)))) {
-      throw new CairnError(ErrorCode.NotFound, `backup ${fullSubdir} not found in ${this.redacted}`);
-    }
     const at = incrementals === undefined ? 'collection' : 'explicit';
     const incHome = incrementals ?? this;
-    const listing: string[] = [];
-    for await (const p of incHome.storage.list(incrementalsPrefix(full, at))) listing.push(p);
-    // Read side by side: each is a round trip (through node n for nodelocal://n), and an
-    // incremental's planning reads the whole chain.
+    // The key (a `key` still being read), the full's manifest check and the listing side by
+    // side: each is a round trip (through node n for nodelocal://n) on an incremental's
+    // planning path. They fail as one after another would: the key, a missing full, then the
+    // listing (held until the full is known to exist).
+    const listed = listAll(incHome.storage, incrementalsPrefix(full, at)).then(
+      (names) => () => names,
+      (err: unknown) => () => {
+        throw err;
+      },
+    );
+    const [chainKey, fullExists, listing] = await sideBySide([Promise.resolve(key), this.storage.exists(joinPath(full, BACKUP_MANIFEST)), listed]);
+    if (!fullExists) {
+      throw new CairnError(ErrorCode.NotFound, `backup ${fullSubdir} not found in ${this.redacted}`);
+    }
+    // Read side by side: an incremental's planning reads the whole chain.
     return Promise.all(
-      resolveChain(listing, full, at).map(async (ref) => {
+      resolveChain(listing(), full, at).map(async (ref) => {
         const path = ref.subdir.replace(/^\/+/, '');
         const home = ref.startTime === 0n ? this : incHome;
-        return { path, manifest: await home.readManifest(path, key), home };
+        return { path, manifest: await home.readManifest(path, chainKey), home };
       }),
     );
   }
@@ -401,5 +409,12 @@ export async function chainAcrossLocations(locations: ReadonlyArray<readonly str
       await c.close();
     }
   }
+  return out;
+}
+
+/** Every path under `prefix`. */
+async function listAll(storage: ExternalStorage, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const p of storage.list(prefix)) out.push(p);
   return out;
 }

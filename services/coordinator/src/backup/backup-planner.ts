@@ -8,7 +8,8 @@ import { DescriptorState, NodeExportRequest, NodeExportResponse, ObjectKind, typ
 import { checkBackupStatement, type BackupStatement, type Targets } from '@cairn/sql';
 import type { BackupPlanning, NodeCalls } from '../leader-capabilities.js';
 import { resolveAsOf } from '../statements/as-of.js';
-import { BackupCollection, chainAcrossLocations } from './backup-collection.js';
+import { BackupCollection, chainAcrossLocations, type HomedLayer } from './backup-collection.js';
+import type { StorageContext } from '@cairn/cloud';
 import { hex, type BackupDetails, type PlannedSpan } from './backup-details.js';
 import { planBackupProtection } from './backup-protection.js';
 import { backedUpGrants, captureClusterMetadata } from './cluster-metadata.js';
@@ -67,6 +68,55 @@ export async function planBackup(leader: BackupPlanning, stmt: BackupStatement, 
   // Here rather than in the statement, so a scheduled run is refused as well.
   requireFeature(leader.settings, 'BACKUP');
   checkBackupStatement(stmt);
+  // An incremental INTO LATEST (or INTO a named full) reads the chain it continues while the
+  // catalog read waits for the replicas to apply what was just written: both are round trips
+  // (the chain's through node n for nodelocal://n), one after the other on every
+  // incremental's path. Only reads: its outcome, an error included, is taken where the chain
+  // used to be read, so errors come in the same order.
+  const sub = stmt.destination.subdir;
+  const continued = sub && stmt.incrementalFrom.length === 0 ? readContinuedChain(stmt, sub, leader.storageContext()) : undefined;
+  continued?.catch(() => undefined);
+  try {
+    return await planBackupWith(leader, stmt, currentDb, continued);
+  } finally {
+    // Nothing of it keeps running past the statement.
+    await continued?.catch(() => undefined);
+  }
+}
+
+/** What an incremental continues: the full's subdir, the chain's data key, its layers. */
+interface ContinuedChain {
+  readonly fullSubdir: string;
+  readonly key: Uint8Array | undefined;
+  readonly layers: HomedLayer[];
+}
+
+/**
+ * The chain of LATEST's full (or the named one) in the statement's collection, with the
+ * incrementals at its `incremental_location` if any. The encryption check and the chain's
+ * own reads go side by side (BackupCollection.chain takes the key still being read).
+ */
+async function readContinuedChain(stmt: BackupStatement, sub: Subdir, ctx: StorageContext): Promise<ContinuedChain> {
+  const collection = await BackupCollection.open(stmt.destination.uris, ctx);
+  try {
+    const incrementals = stmt.options.incrementalLocation ? await BackupCollection.open(stmt.options.incrementalLocation, ctx) : undefined;
+    try {
+      const fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
+      const key = collection.encryptionKey(fullSubdir, stmt.options, false);
+      key.catch(() => undefined);
+      const layers = await collection.chain(fullSubdir, key, incrementals);
+      return { fullSubdir, key: await key, layers };
+    } finally {
+      await incrementals?.close();
+    }
+  } finally {
+    await collection.close();
+  }
+}
+
+type Subdir = NonNullable<BackupStatement['destination']['subdir']>;
+
+async function planBackupWith(leader: BackupPlanning, stmt: BackupStatement, currentDb: string, continued: Promise<ContinuedChain> | undefined): Promise<BackupDetails> {
   const point = leader.readPoint();
   const endTime = stmt.asOf ? resolveAsOf(stmt.asOf, point.timestamp) : point.timestamp;
   const catalog = await leader.catalogAt(endTime, point.seq);
@@ -104,10 +154,11 @@ export async function planBackup(leader: BackupPlanning, stmt: BackupStatement, 
       key = chain.key;
       if (chain.encryptionInfo) await collection.writeEncryptionInfo(fullSubdir, chain.encryptionInfo);
     } else if (sub) {
-      fullSubdir = sub.kind === 'latest' ? await collection.requireLatestFull() : sub.path.startsWith('/') ? sub.path : `/${sub.path}`;
-      key = await collection.encryptionKey(fullSubdir, stmt.options, false);
-      const chain = await collection.chain(fullSubdir, key, incrementals);
-      previous = { layers: chain, dependencies: chain.map((l) => `${l.home.redacted}/${l.path}`) };
+      // Started before the catalog read, or (BACKUP TO a collection with backups) only now.
+      const chain = await (continued ?? readContinuedChain(stmt, sub, leader.storageContext()));
+      fullSubdir = chain.fullSubdir;
+      key = chain.key;
+      previous = { layers: chain.layers, dependencies: chain.layers.map((l) => `${l.home.redacted}/${l.path}`) };
       layerPath = '';
     } else if (incrementals) {
       // Only incrementals go to an incremental_location. CockroachDB ignores the option on a

@@ -1,4 +1,4 @@
-import { CairnError, ErrorCode } from '@cairn/errors';
+import { CairnError, ErrorCode, sideBySide } from '@cairn/errors';
 import type { ProtectedTimestampStore, WorkQueue } from '@cairn/cluster';
 import type { Job, JobContext, Resumer } from '@cairn/jobs';
 import { decodeBackupDetails } from '../jobs/job-details.js';
@@ -43,7 +43,12 @@ export class BackupResumer implements Resumer {
   async resume(ctx: JobContext): Promise<void> {
     const d = decodeBackupDetails(this.job.spec);
     const jobId = this.job.id;
-    await protectBackupJob(this.protectedTs, jobId, d);
+    // Before any item is queued (awaited below, ahead of the first publish or the manifest),
+    // but beside the queue's opening and the first progress write, not a round trip before
+    // them: on a first run the statement's own write of the record is in flight too, and this
+    // one then costs two round trips (a refused create, a read).
+    const protecting = protectBackupJob(this.protectedTs, jobId, d);
+    protecting.catch(() => undefined);
     const done = new Map<string, BackupFile[]>();
     if (ctx.checkpoint) {
       // A resumed job (after a pause or a coordinator failover) skips the spans it has.
@@ -52,7 +57,14 @@ export class BackupResumer implements Resumer {
       for (const f of cp.files) done.get(spanIdContaining(d, f.span?.start ?? new Uint8Array(0)))?.push(f);
     }
     const key = d.encryptionKey ? unhex(d.encryptionKey) : undefined;
-    const collection = await BackupCollection.open(d.collection, this.storage);
+    let collection: BackupCollection;
+    try {
+      collection = await BackupCollection.open(d.collection, this.storage);
+    } catch (err) {
+      // As when the record was written first: its failure is the one reported.
+      await protecting;
+      throw err;
+    }
     try {
       const layerUris = collection.layerUris(d.layerPath);
       // Routed: each span is exported by a node holding it (no export over NATS, no second
@@ -72,13 +84,16 @@ export class BackupResumer implements Resumer {
           encryptionKey: key ?? new Uint8Array(0),
         }).finish(),
       }));
-      const results = runSpanItems(this.queue, jobId, { kind: 'backup', localityFilter: d.executionLocality, routed: true }, items, done, ctx.signal);
       let lastCheckpoint = Date.now();
       let previousCheckpoint: string | undefined;
       const total = d.spans.length;
       if (done.size < total) {
         // With the counts from the start (also after an adoption): SHOW JOB and the CLI read them.
-        await ctx.setProgress(done.size / total, spanStatus('exporting', done.size, total, loggedBytes(done)));
+        const firstProgress = ctx.setProgress(done.size / total, spanStatus('exporting', done.size, total, loggedBytes(done)));
+        firstProgress.catch(() => undefined);
+        const beforePublish = sideBySide([protecting, firstProgress]);
+        beforePublish.catch(() => undefined);
+        const results = runSpanItems(this.queue, jobId, { kind: 'backup', localityFilter: d.executionLocality, routed: true }, items, done, ctx.signal, beforePublish);
         for await (const r of results) {
           done.set(r.itemId, BackupWorkResult.decode(r.payload).files);
           // The last item needs no checkpoint of its own: the job's progress below carries
@@ -94,6 +109,8 @@ export class BackupResumer implements Resumer {
           }
         }
       }
+      // Settled already when items were queued; a run that had none left awaits it here.
+      await protecting;
       ctx.setSpanProgress({ done: done.size, total, bytes: loggedBytes(done), rows: loggedRows(done) });
       if (ctx.signal.aborted) throw new CairnError(ErrorCode.Canceled, 'backup interrupted');
       const files = [...done.values()].flat();

@@ -17,13 +17,17 @@ async function state(): Promise<ClusterState> {
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** A node that answers each item with `done:<payload>`, after `delayMs`. */
-async function startEchoNode(nodeId: number, delayMs = 0): Promise<void> {
+/**
+ * A node that answers each item of `kind` with `done:<payload>`, after `delayMs`, noting the
+ * payloads it handled in `handled`.
+ */
+async function startEchoNode(nodeId: number, o: { delayMs?: number; kind?: string; handled?: string[] } = {}): Promise<void> {
   const echo: WorkHandler = async (payload) => {
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    o.handled?.push(dec(payload));
+    if ((o.delayMs ?? 0) > 0) await new Promise((r) => setTimeout(r, o.delayMs));
     return enc(`done:${dec(payload)}`);
   };
-  const c = new WorkClaimer(await state(), { nodeId, locality: [], handlers: { echo }, concurrency: 4 });
+  const c = new WorkClaimer(await state(), { nodeId, locality: [], handlers: { [o.kind ?? 'echo']: echo }, concurrency: 4 });
   await c.start();
   claimers.push(c);
 }
@@ -77,6 +81,48 @@ describe('runSpanItems', () => {
     await q.closeJob('job-span-items-fail');
     q.close();
   }, 90_000);
+
+  it('queues nothing before beforePublish has settled (a backup protection record)', async () => {
+    const handled: string[] = [];
+    await startEchoNode(2, { kind: 'counted-ok', handled });
+    const q = await WorkQueue.open(await state());
+    const items: SpanItem[] = [{ id: '0', payload: enc('a') }, { id: '1', payload: enc('b') }];
+    let settle!: () => void;
+    let settled = false;
+    const before = new Promise<void>((r) => (settle = r)).then(() => void (settled = true));
+    const run = (async () => {
+      const out: string[] = [];
+      for await (const r of runSpanItems(q, 'job-span-items-before', { kind: 'counted-ok' }, items, new Set(), AbortSignal.timeout(30_000), before)) {
+        // Every result is of an item queued after the record was in place.
+        expect(settled).toBe(true);
+        out.push(r.itemId);
+      }
+      return out.sort();
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(handled).toEqual([]);
+    settle();
+    await expect(run).resolves.toEqual(['0', '1']);
+    expect(handled.sort()).toEqual(['a', 'b']);
+    await q.closeJob('job-span-items-before');
+    q.close();
+  }, 60_000);
+
+  it('ends with the error of beforePublish, ahead of the queue and with nothing queued', async () => {
+    const handled: string[] = [];
+    await startEchoNode(3, { kind: 'counted-fail', handled });
+    const q = await WorkQueue.open(await state());
+    const failure = new Error('protected timestamp record refused');
+    const before = new Promise<never>((_, reject) => setTimeout(() => reject(failure), 50));
+    const run = (async () => {
+      for await (const r of runSpanItems(q, 'job-span-items-before-fail', { kind: 'counted-fail' }, [{ id: '0', payload: enc('x') }], new Set(), AbortSignal.timeout(30_000), before)) void r;
+    })();
+    await expect(run).rejects.toBe(failure);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(handled).toEqual([]);
+    await q.closeJob('job-span-items-before-fail');
+    q.close();
+  }, 60_000);
 
   it('returns at once when every item is done, after (re)opening the queue', async () => {
     const q = await WorkQueue.open(await state());

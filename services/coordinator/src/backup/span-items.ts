@@ -1,4 +1,5 @@
 import { workError, type WorkQueue } from '@cairn/cluster';
+import { sideBySide } from '@cairn/errors';
 
 /** Item publishes awaited together (each is a JetStream round trip; order does not matter). */
 const PUBLISH_IN_FLIGHT = 32;
@@ -32,8 +33,14 @@ export async function* runSpanItems(
   items: readonly SpanItem[],
   done: { has(itemId: string): boolean },
   signal: AbortSignal,
+  /**
+   * What must be in place before the first item is queued (a backup's protection record, its
+   * first progress), awaited beside the queue's opening rather than before it; its failure is
+   * thrown ahead of the opening's.
+   */
+  beforePublish: Promise<unknown> = Promise.resolve(),
 ): AsyncGenerator<SpanItemResult> {
-  await queue.openJob(jobId, options);
+  await sideBySide([beforePublish, queue.openJob(jobId, options)]);
   const pending = new Set<string>();
   const publishing = new Set<Promise<void>>();
   for (const item of items) {
