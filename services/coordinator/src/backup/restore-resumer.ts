@@ -1,5 +1,5 @@
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { decodeDescriptor } from '@cairn/catalog';
+import { KeyRewriter, decodeDescriptor } from '@cairn/catalog';
 import type { WorkQueue } from '@cairn/cluster';
 import type { Job, JobContext, Resumer } from '@cairn/jobs';
 import { decodeRestoreDetails } from '../jobs/job-details.js';
@@ -113,7 +113,7 @@ export class RestoreResumer implements Resumer {
         const taken = n.parentId === 0 ? c.catalog.database(n.name) : undefined;
         if (taken && taken.id !== n.id && !inPlace) throw new CairnError(ErrorCode.DuplicateObject, `database "${n.name}" already exists`);
       }
-      await c.splitAt(d.newTableIds.flatMap((id) => [tablePrefix(id), prefixEnd(tablePrefix(id))]));
+      await c.splitAt([...d.newTableIds.flatMap((id) => [tablePrefix(id), prefixEnd(tablePrefix(id))]), ...preSplitKeys(d)]);
       for (const x of missing) c.put(x);
     });
   }
@@ -156,4 +156,32 @@ export function encodeRestoreCheckpoint(c: RestoreCheckpoint): Uint8Array {
 
 export function decodeRestoreCheckpoint(b: Uint8Array): RestoreCheckpoint {
   return JSON.parse(new TextDecoder().decode(b)) as RestoreCheckpoint;
+}
+
+/**
+ * At most this many cuts before a restore, whatever the number of items: each cut is a range
+ * update every replica applies, and what is left over (ranges of several items) is cut by size
+ * as the rows arrive, as before.
+ */
+const MAX_PRE_SPLITS = 256;
+
+/**
+ * Where the restored tables are cut before any row arrives: at the items' starts (the backup's
+ * data files' starts, in the new table ids), as CockroachDB's restore splits at its spans
+ * before it ingests. Otherwise each new table began as one range that the leader's size check
+ * cut again and again while the restore filled it, each cut a scan of the range for split
+ * keys on one replica and a scan of its pieces for their counters on every replica: in a CPU
+ * profile of a 512 MB restore, 13% of a node's main thread. Every n-th item's start when there
+ * are more items than MAX_PRE_SPLITS.
+ */
+export function preSplitKeys(d: Pick<RestoreDetails, 'items' | 'rewrites'>): Uint8Array[] {
+  const rewriter = new KeyRewriter(new Map(d.rewrites.map((r) => [r.oldId, r.newId])));
+  const every = Math.max(1, Math.ceil(d.items.length / MAX_PRE_SPLITS));
+  const keys: Uint8Array[] = [];
+  for (let i = 0; i < d.items.length; i += every) {
+    const start = unhex(d.items[i]!.start);
+    const key = start.length > 0 ? rewriter.tryRewrite(start) : undefined;
+    if (key !== undefined) keys.push(key);
+  }
+  return keys;
 }
