@@ -26,13 +26,16 @@ interface Kept {
   bytes: number;
   /** Set once the stager knows every batch was stored: only a sealed subject is handed out. */
   sealed: boolean;
+  /**
+   * The subject went over the budget: its batches are let go and later ones not kept (a part
+   * of a subject is no use, its replica reads the stream anyway).
+   */
+  refused: boolean;
   touchedAt: number;
 }
 
 export class LocalStagedBatches {
   private readonly subjects = new Map<string, Kept>();
-  /** Subjects that went over the budget: their later batches are not kept either. */
-  private readonly refused = new Set<string>();
   private bytes = 0;
   private readonly maxBytes: number;
   private readonly maxAgeMs: number;
@@ -46,28 +49,28 @@ export class LocalStagedBatches {
 
   /** Keeps the next batch of `subject` (in publish order), when there is room for it. */
   keep(subject: string, batch: Uint8Array): void {
-    if (this.refused.has(subject)) return;
     this.dropStale();
     let kept = this.subjects.get(subject);
-    if (this.bytes + batch.byteLength > this.maxBytes) {
-      // Part of a subject is no use: its replica would read the stream anyway.
-      this.drop(subject);
-      this.refused.add(subject);
-      return;
-    }
     if (kept === undefined) {
-      kept = { batches: [], bytes: 0, sealed: false, touchedAt: this.now() };
+      kept = { batches: [], bytes: 0, sealed: false, refused: false, touchedAt: this.now() };
       this.subjects.set(subject, kept);
+    }
+    kept.touchedAt = this.now();
+    if (kept.refused) return;
+    if (this.bytes + batch.byteLength > this.maxBytes) {
+      this.bytes -= kept.bytes;
+      kept.batches = [];
+      kept.bytes = 0;
+      kept.refused = true;
+      return;
     }
     kept.batches.push(batch);
     kept.bytes += batch.byteLength;
-    kept.touchedAt = this.now();
     this.bytes += batch.byteLength;
   }
 
   /** Every batch of `subject` is stored on the stream: its batches can be handed out. */
   seal(subject: string): void {
-    this.refused.delete(subject);
     const kept = this.subjects.get(subject);
     if (kept === undefined) return;
     kept.sealed = true;
@@ -82,7 +85,7 @@ export class LocalStagedBatches {
     const kept = this.subjects.get(subject);
     this.drop(subject);
     this.dropStale();
-    if (kept === undefined || !kept.sealed || kept.batches.length !== messages) return undefined;
+    if (kept === undefined || !kept.sealed || kept.refused || kept.batches.length !== messages) return undefined;
     return kept.batches;
   }
 
@@ -104,7 +107,5 @@ export class LocalStagedBatches {
     for (const [subject, kept] of this.subjects) {
       if (kept.touchedAt < cutoff) this.drop(subject);
     }
-    // A refused subject's stager has long finished (or failed) by then.
-    if (this.refused.size > 1000) this.refused.clear();
   }
 }

@@ -1,7 +1,7 @@
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { callNode, readStaged, tailLog, type LocalStagedBatches } from '@cairn/cluster';
 import { CairnError, ErrorCode } from '@cairn/errors';
-import { intersectSpans } from '@cairn/keys';
+import { intersectSpans, spansOverlap } from '@cairn/keys';
 import type { MvccStore } from '@cairn/mvcc';
 import type { Logger } from '@cairn/metrics';
 import {
@@ -119,7 +119,7 @@ export class ReplicaApplyLoop {
    */
   private async applyIngest(seq: number, ts: bigint, ref: IngestRef): Promise<void> {
     const ingested = { start: ref.startKey, end: ref.endKey };
-    const held = this.ranges.held().filter((r) => overlaps(r, ref.startKey, ref.endKey));
+    const held = this.ranges.held().filter((r) => spansOverlap({ start: r.startKey, end: r.endKey }, ingested));
     if (held.length === 0) {
       this.stagedHere?.drop(ref.subject);
       return;
@@ -208,11 +208,4 @@ export class ReplicaApplyLoop {
       }
     }
   }
-}
-
-/** Does the range share a key with `[start, end)` (an empty end is the keyspace's end)? */
-function overlaps(r: RangeDescriptor, start: Uint8Array, end: Uint8Array): boolean {
-  const startsBeforeEnd = end.length === 0 || Buffer.compare(r.startKey, end) < 0;
-  const endsAfterStart = r.endKey.length === 0 || Buffer.compare(start, r.endKey) < 0;
-  return startsBeforeEnd && endsAfterStart;
 }
