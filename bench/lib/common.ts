@@ -325,7 +325,7 @@ export async function loadBank(client: CairnClient, o: BankOptions): Promise<Loa
   say(`loading bank: ${o.rows} rows of ${o.payloadBytes}-byte payloads (${o.mb} MB of row data)...`);
   const stats = await initBank(client, { rows: o.rows, payloadBytes: o.payloadBytes, onProgress: progress('load', o.rows) });
   // Retried (and said so): right after a large load, while the leader splits ranges, a read
-  // can fail with "no replica of range N answered: node M holds no replica for the requested
+  // can fail with "no replica of range N answered: node M holds no replica with the rows of the requested
   // span" (seen at --mb 1024; a cluster bug, reported, not this benchmark's to measure).
   let counted: string | null | undefined;
   for (let attempt = 1; ; attempt++) {

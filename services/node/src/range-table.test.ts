@@ -90,6 +90,32 @@ describe('RangeTable.find / holdsKey', () => {
   });
 });
 
+describe('RangeTable.servesSpan', () => {
+  it('serves a span only when it holds every range from its start to its end', () => {
+    const t = new RangeTable(1, threeRanges());
+    expect(t.servesSpan({ start: k('a'), end: k('b') })).toBe(true);
+    expect(t.servesSpan({ start: k('a'), end: k('c') })).toBe(false);
+    expect(t.servesSpan({ start: k('d'), end: END })).toBe(true);
+    expect(new RangeTable(2, threeRanges()).servesSpan({ start: k('b'), end: k('x') })).toBe(true);
+    expect(new RangeTable(1, []).servesSpan({ start: k('a'), end: k('b') })).toBe(false);
+  });
+
+  it('does not serve a range it joined until the entry that joined it has loaded its rows', () => {
+    const t = new RangeTable(1, threeRanges());
+    t.apply([range(2, 'b', 'd', [2, 1], 2)]);
+    // Held (later writes apply to it) but still being copied in.
+    expect(t.holdsKey(k('c'))).toBe(true);
+    expect(t.servesSpan({ start: k('c'), end: k('c\0') })).toBe(false);
+    expect(t.servesSpan({ start: k('a'), end: END })).toBe(false);
+    expect(t.servesSpan({ start: k('a'), end: k('b') })).toBe(true);
+    t.loaded();
+    expect(t.servesSpan({ start: k('a'), end: END })).toBe(true);
+    // A split of ranges it already holds copies nothing, so they keep serving.
+    t.apply([range(3, 'd', 'q', [1, 2], 2), range(4, 'q', END, [1, 2], 2)]);
+    expect(t.servesSpan({ start: k('a'), end: END })).toBe(true);
+  });
+});
+
 describe('RangeTable.apply', () => {
   it('needs no snapshot for the ranges of a bootstrap (there is no data yet)', () => {
     const t = new RangeTable(1);

@@ -1,4 +1,4 @@
-import { compareKeys } from '@cairn/keys';
+import { compareKeys, spansOverlap, type Span } from '@cairn/keys';
 import type { RangeDescriptor } from '@cairn/proto';
 
 /**
@@ -8,6 +8,12 @@ import type { RangeDescriptor } from '@cairn/proto';
  */
 export class RangeTable {
   private ranges: RangeDescriptor[] = [];
+  /**
+   * Ranges the entry being applied made this node a replica of: held from then on (the
+   * entries after it apply to them), but their rows are still being copied in from another
+   * replica until that entry commits, so they serve no read before `loaded`.
+   */
+  private loading: RangeDescriptor[] = [];
 
   constructor(private readonly nodeId: number, initial: RangeDescriptor[] = []) {
     this.ranges = [...initial].sort((a, b) => compareKeys(a.startKey, b.startKey));
@@ -63,9 +69,33 @@ export class RangeTable {
   }
 
   /**
+   * Whether this replica can serve a read of every key of `span` as of its applied position:
+   * it holds every range from `span.start` to `span.end`, and none of them is still being
+   * copied in. The coordinator routes by a range directory that names a new replica as soon
+   * as the leader appends the change, while the replica is still loading its snapshot; a
+   * read there would find the range empty, so it is refused and goes to another replica.
+   */
+  servesSpan(span: Span): boolean {
+    if (this.loading.some((r) => spansOverlap({ start: r.startKey, end: r.endKey }, span))) return false;
+    let key = span.start;
+    for (;;) {
+      const r = this.find(key);
+      if (!r || !r.replicas.includes(this.nodeId)) return false;
+      if (r.endKey.length === 0 || (span.end.length > 0 && compareKeys(span.end, r.endKey) <= 0)) return true;
+      key = r.endKey;
+    }
+  }
+
+  /** The ranges the last `apply` asked a snapshot for have their rows, committed with that entry. */
+  loaded(): void {
+    this.loading = [];
+  }
+
+  /**
    * Replaces the ranges overlapped by the update with the update's ranges. Returns the new
    * ranges this node holds that it did not hold before over some part of their span: those
-   * need a snapshot from another replica before later writes apply on top.
+   * need a snapshot from another replica before later writes apply on top, and serve no
+   * read until `loaded`.
    */
   apply(update: readonly RangeDescriptor[]): RangeDescriptor[] {
     const needSnapshot: RangeDescriptor[] = [];
@@ -79,6 +109,7 @@ export class RangeTable {
       this.ranges.push(r);
     }
     this.ranges.sort((a, b) => compareKeys(a.startKey, b.startKey));
+    this.loading = needSnapshot;
     return needSnapshot;
   }
 }

@@ -99,6 +99,7 @@ export class ReplicaApplyLoop {
       for (const r of fresh) await this.snapshot(r, seq, entry.timestamp);
       meta[META_RANGES] = RangeUpdate.encode({ ranges: [...this.ranges.all()] }).finish();
       await this.store.applyBatch([], entry.timestamp, meta);
+      this.ranges.loaded();
       this.log.info({ seq, ranges: kind.value.ranges.map((r) => r.rangeId), snapshots: fresh.length }, 'ranges updated');
     } else {
       await this.store.applyBatch([], entry.timestamp, meta);

@@ -79,6 +79,28 @@ describe('ReplicaReads.multiScan', () => {
     expect(rows.map((r) => r.split('@')[0])).toEqual(names);
   });
 
+  it('refuses a range it has just joined until the snapshot of its rows has committed', async () => {
+    const ranges = new RangeTable(1, [
+      { rangeId: 1, startKey: key('a'), endKey: key('m'), replicas: [1, 2], generation: 1 },
+      { rangeId: 2, startKey: key('m'), endKey: new Uint8Array(0), replicas: [2, 3], generation: 1 },
+    ]);
+    const joining = new ReplicaReads(1, store, ranges, new AppliedPosition(0));
+    // The log entry that adds node 1 to [m, end) is being applied: held, not yet loaded.
+    expect(ranges.apply([{ rangeId: 2, startKey: key('m'), endKey: new Uint8Array(0), replicas: [2, 3, 1], generation: 2 }])).toHaveLength(1);
+    await expect(joining.multiScan({ spans: [point('b'), point('n')], timestamp: 20n, minAppliedSeq: 0n, keysOnly: false })).rejects.toMatchObject({
+      code: ErrorCode.Unavailable,
+      retryable: true,
+    });
+    await expect(joining.scan({ startKey: key('m'), endKey: key('q'), timestamp: 20n, limit: 0, minAppliedSeq: 0n, keysOnly: false })).rejects.toMatchObject({
+      code: ErrorCode.Unavailable,
+    });
+    // The range it held before still serves reads meanwhile.
+    expect((await joining.multiScan({ spans: [point('b'), point('c')], timestamp: 20n, minAppliedSeq: 0n, keysOnly: false })).kvs).toHaveLength(2);
+    ranges.loaded();
+    const res = await joining.multiScan({ spans: [point('b'), point('n')], timestamp: 20n, minAppliedSeq: 0n, keysOnly: false });
+    expect(res.kvs.map((kv) => text(kv.key))).toEqual(['b', 'n']);
+  });
+
   it('refuses a span this node holds no replica of, as a retryable Unavailable', async () => {
     await expect(reads.multiScan({ spans: [point('b'), point('zz')], timestamp: 20n, minAppliedSeq: 0n, keysOnly: false })).rejects.toMatchObject({
       code: ErrorCode.Unavailable,

@@ -176,26 +176,15 @@ export class ReplicaReads {
   }
 
   /**
-   * A read must be served by a replica of every range it touches, else it would miss data.
-   * The span may cover several of this node's ranges: the coordinator may route with a range
-   * that this node has since seen split.
+   * A read must be served by a replica of every range it touches that has its rows, else it
+   * would miss data. The span may cover several of this node's ranges: the coordinator may
+   * route with a range that this node has since seen split.
    */
   private assertHeld(span: Span): void {
-    if (!holdsSpan(this.nodeId, this.ranges, span)) {
-      throw new CairnError(ErrorCode.Unavailable, `node ${this.nodeId} holds no replica for the requested span`, {
+    if (!this.ranges.servesSpan(span)) {
+      throw new CairnError(ErrorCode.Unavailable, `node ${this.nodeId} holds no replica with the rows of the requested span`, {
         retryable: true,
       });
     }
-  }
-}
-
-/** Whether `nodeId` holds replicas of every range from `span.start` to `span.end`. */
-export function holdsSpan(nodeId: number, ranges: RangeTable, span: Span): boolean {
-  let key = span.start;
-  for (;;) {
-    const r = ranges.find(key);
-    if (!r || !r.replicas.includes(nodeId)) return false;
-    if (r.endKey.length === 0 || (span.end.length > 0 && compareKeys(span.end, r.endKey) <= 0)) return true;
-    key = r.endKey;
   }
 }

@@ -6,7 +6,6 @@ import { revisionsInSlot, type MvccStore, type RevisionSlot } from '@cairn/mvcc'
 import { NodeExportRequest, NodeExportResponse } from '@cairn/proto';
 import type { AppliedPosition } from '../applied-position.js';
 import type { RangeTable } from '../range-table.js';
-import { holdsSpan } from '../replica-reads.js';
 
 export interface ExportWindow {
   span: Span;
@@ -32,8 +31,11 @@ export async function* exportRevisionBatches(
   w: ExportWindow,
   replicas: readonly number[],
 ): AsyncGenerator<Iterable<RevisionSlot>> {
-  if (holdsSpan(local.nodeId, local.ranges, w.span)) {
-    await local.applied.waitFor(w.minAppliedSeq, 60_000);
+  // Asked again once caught up: a range this node joins in the entries up to `minAppliedSeq`
+  // serves reads only once its rows are in (RangeTable.servesSpan). A replica that does not
+  // catch up in time leaves the span to another one.
+  const servedHere = local.ranges.servesSpan(w.span) && (await local.applied.reached(w.minAppliedSeq, 60_000)) && local.ranges.servesSpan(w.span);
+  if (servedHere) {
     yield local.store.exportRevisionSlots(w.span, w.startTs, w.endTs, w.allRevisions);
     return;
   }
