@@ -19,6 +19,8 @@
  * - BACKUP → RESTORE gives the original's fingerprints, the same as the same round trip on an
  *   insecure twin cluster started beside it (whose processes reach NATS with --nats-creds, a
  *   server in operator mode).
+ * - A node's backup files for another node's nodelocal:// go straight to that node's HTTPS
+ *   port (its certificate checked against the cluster CA), none through NATS.
  */
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -464,20 +466,23 @@ describe('the HTTP port', () => {
 });
 
 describe('certificate rotation', () => {
-  it('a node certificate replaced and reloaded with SIGHUP: new connections (gRPC and HTTPS) get it, the cluster keeps serving', async () => {
+  it('a node certificate replaced and reloaded with SIGHUP: new connections (gRPC and HTTPS, nodes too) get it, the cluster keeps serving', async () => {
     const root = await rootClient();
     const serials = () => Promise.all(cluster.coordinators.flatMap((c) => [presentedSerial(reportedAddress(c, 'grpc')), presentedSerial(reportedAddress(c, 'metrics'))]));
+    const nodeSerials = () => Promise.all(cluster.nodes.map((n) => presentedSerial(cluster.metricsAddresses.get(n.name)!)));
     const before = await serials();
-    // Both ports present the same node certificate.
+    // Both ports present the same node certificate, and so do the nodes' HTTPS ports.
     expect(new Set(before).size).toBe(1);
+    expect(await nodeSerials()).toEqual(cluster.nodes.map(() => before[0]));
     await cert(['create-node', 'localhost', '127.0.0.1', '--overwrite']);
     for (const proc of [...cluster.coordinators, ...cluster.nodes]) process.kill(proc.pid, 'SIGHUP');
     for (const c of cluster.coordinators) await c.waitForLog('reloaded node certificates', 10_000);
-    for (const n of cluster.nodes) await n.waitForLog('node certificates checked', 10_000);
-    // The gRPC and HTTPS ports of every coordinator now present the new one.
+    for (const n of cluster.nodes) await n.waitForLog('node certificates reloaded', 10_000);
+    // The gRPC and HTTPS ports of every coordinator and node now present the new one.
     const after = await serials();
     expect(new Set(after).size).toBe(1);
     expect(after[0]).not.toBe(before[0]);
+    expect(await nodeSerials()).toEqual(cluster.nodes.map(() => after[0]));
     // Every process is still up and serving: an old client, a new one, and a standby's forward.
     for (const p of [...cluster.coordinators, ...cluster.nodes]) expect(p.running).toBe(true);
     expect(await countRows(root, 'bank.accounts')).toBe(200);
@@ -559,5 +564,25 @@ describe('the audit log', () => {
       expect(text, f).not.toContain(NATS_PASSWORD);
       expect(text, f).not.toContain(BOGUS_API_KEY);
     }
+  });
+});
+
+describe("nodelocal:// files written by another node", () => {
+  it("go straight to the storing node's HTTPS port, checked against the cluster CA, not through NATS", async () => {
+    const root = await rootClient();
+    // Only the us-west1 node exports; the files go to another node's extern dir.
+    const writer = cluster.nodes[1]!;
+    const writerId = Number(writer.readyInfo['nodeId']);
+    const storing = cluster.nodes.find((n) => Number(n.readyInfo['nodeId']) !== writerId)!;
+    const collection = `nodelocal://${String(storing.readyInfo['nodeId'])}/direct`;
+    await root.execute(`BACKUP DATABASE bank INTO '${collection}' WITH EXECUTION LOCALITY = '${LOCALITIES[1]!.split(',')[0]!}'`);
+    const uploaded = async (via: string) => {
+      const text = await (await fetch(`http://${cluster.metricsAddresses.get(writer.name)!}/metrics`)).text();
+      return Number(new RegExp(`^cairn_nodelocal_upload_bytes_total\\{via="${via}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    expect(await uploaded('http')).toBeGreaterThan(0);
+    expect(await uploaded('nats')).toBe(0);
+    await root.execute(`RESTORE DATABASE bank FROM LATEST IN '${collection}' WITH new_db_name = 'bank_direct'`);
+    expect(await query(root, 'SHOW FINGERPRINTS FROM TABLE bank_direct.accounts')).toEqual(await query(root, 'SHOW FINGERPRINTS FROM TABLE bank.accounts'));
   });
 });

@@ -22,6 +22,7 @@ export {
   type WorkClaimerOptions,
 } from './work-queue.js';
 export { serveNodelocal, RemoteNodelocalStorage } from './nodelocal-proxy.js';
+export { DirectUploadClient, DirectUploadRoute, DIRECT_UPLOAD_PATH } from './nodelocal-direct.js';
 export {
   ProtectedTimestampStore,
   ProtectedTimestampCache,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
 import { CairnError, ErrorCode, type ErrorCode as Code } from '@cairn/errors';
 import { checkDeletePrefix, joinPath, openWritePipe, type ExternalStorage, type ListOptions, type ReadRange, type WritePipe } from '@cairn/cloud';
+import type { DirectUploadClient, DirectUploadRoute } from './nodelocal-direct.js';
 
 /**
  * `nodelocal://N/...` is node N's local "extern" directory. Other processes (the coordinator
@@ -25,8 +26,11 @@ const MAX_WRITE_MESSAGE = 1024 * 1024 - 16 * 1024;
 const WRITE_WINDOW = 3;
 const subject = (nodeId: number, op: string) => `cairn.node.${nodeId}.extern.${op}`;
 
-/** Serves this node's extern dir to other processes. */
-export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: ExternalStorage): { unsubscribe(): void } {
+/**
+ * Serves this node's extern dir to other processes. With `direct`, an upload's bytes may also
+ * come over HTTP straight from the writer (nodelocal-direct.ts): `write-begin` offers it.
+ */
+export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: ExternalStorage, direct?: DirectUploadRoute): { unsubscribe(): void } {
   const uploads = new Map<string, WritePipe>();
   const handlers: Record<string, (h: MsgHdrs | undefined, body: Uint8Array) => Promise<{ headers?: Record<string, string>; body?: Uint8Array }>> = {
     // A whole small file in one request (a manifest, its checksum, a part descriptor): one
@@ -34,8 +38,15 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
     write: async (h, body) => ({ headers: { bytes: String((await storage.writeFile(header(h, 'path'), body)).bytes) } }),
     'write-begin': async (h) => {
       const id = randomUUID();
-      uploads.set(id, openWritePipe(storage, header(h, 'path')));
-      return { headers: { upload: id } };
+      const pipe = openWritePipe(storage, header(h, 'path'));
+      uploads.set(id, pipe);
+      const headers: Record<string, string> = { upload: id };
+      if (direct !== undefined) {
+        const { url, token } = direct.offer(id, pipe, storage.releasesChunksOnPull === true);
+        headers['direct-url'] = url;
+        headers['direct-token'] = token;
+      }
+      return { headers };
     },
     'write-chunk': async (h, body) => {
       await upload(header(h, 'upload')).write(body);
@@ -44,6 +55,7 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
     'write-commit': async (h) => {
       const id = header(h, 'upload');
       const u = upload(id);
+      direct?.withdraw(id);
       try {
         const { bytes } = await u.end();
         return { headers: { bytes: String(bytes) } };
@@ -53,6 +65,7 @@ export function serveNodelocal(nc: NatsConnection, nodeId: number, storage: Exte
     },
     'write-abort': async (h) => {
       const id = header(h, 'upload');
+      direct?.withdraw(id);
       await uploads.get(id)?.abort(new CairnError(ErrorCode.Canceled, 'upload aborted by the writer'));
       uploads.delete(id);
       return {};
@@ -132,6 +145,8 @@ export class RemoteNodelocalStorage implements ExternalStorage {
     private readonly nc: NatsConnection,
     private readonly nodeId: number,
     private readonly basePath: string,
+    /** Streams a large file's bytes straight to the node when it offers that (a node's writers). */
+    private readonly direct?: DirectUploadClient,
   ) {
     this.uri = `nodelocal://${nodeId}/${basePath}`;
   }
@@ -173,11 +188,35 @@ export class RemoteNodelocalStorage implements ExternalStorage {
     return this.writeInSteps(path, body instanceof Uint8Array ? [body] : body);
   }
 
-  /** begin, the bytes in chunks (a few in flight), commit: any size, in bounded memory. */
+  /**
+   * begin, the bytes, commit: any size, in bounded memory. The bytes go over HTTP straight to
+   * the node when it offers that and this writer can reach it, else in NATS messages.
+   */
   private async writeInSteps(path: string, body: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<{ bytes: number }> {
     const begin = await this.call('write-begin', { path: this.full(path) });
     const upload = begin.headers!.get('upload')!;
+    const url = begin.headers?.get('direct-url');
+    const token = begin.headers?.get('direct-token');
+    try {
+      const streamed = this.direct !== undefined && url && token ? await this.direct.stream(url, token, body) : undefined;
+      if (streamed !== undefined) {
+        this.direct?.noteUploaded('http', streamed);
+      } else {
+        const sent = await this.sendChunks(upload, body);
+        this.direct?.noteUploaded('nats', sent);
+      }
+    } catch (err) {
+      await this.call('write-abort', { upload }).catch(() => undefined);
+      throw err;
+    }
+    const done = await this.call('write-commit', { upload });
+    return { bytes: Number(done.headers!.get('bytes')) };
+  }
+
+  /** The bytes of an upload as NATS messages, a few in flight; resolves with how many. */
+  private async sendChunks(upload: string, body: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<number> {
     const limit = messageLimit(this.nc);
+    let total = 0;
     // Small chunks are gathered into one message and large ones split; a chunk of the usual
     // size (a data file writer's) goes as it is. Parts are views, not copies: writeFile's
     // caller never changes a chunk it has handed over.
@@ -186,6 +225,7 @@ export class RemoteNodelocalStorage implements ExternalStorage {
     let gatheredBytes = 0;
     const send = async (): Promise<void> => {
       if (gatheredBytes === 0) return;
+      total += gatheredBytes;
       const message = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes);
       gathered = [];
       gatheredBytes = 0;
@@ -209,11 +249,9 @@ export class RemoteNodelocalStorage implements ExternalStorage {
       while (inflight.length > 0) await inflight.shift();
     } catch (err) {
       await Promise.allSettled(inflight);
-      await this.call('write-abort', { upload }).catch(() => undefined);
       throw err;
     }
-    const done = await this.call('write-commit', { upload });
-    return { bytes: Number(done.headers!.get('bytes')) };
+    return total;
   }
 
   async *readFile(path: string, range?: ReadRange): AsyncIterable<Uint8Array> {

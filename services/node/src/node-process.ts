@@ -9,6 +9,9 @@ import {
   ProtectedTimestampCache,
   LocalStagedBatches,
   RemoteNodelocalStorage,
+  DirectUploadClient,
+  DirectUploadRoute,
+  DIRECT_UPLOAD_PATH,
   SettingsView,
   SpanConfigView,
   openSpanConfigs,
@@ -83,9 +86,10 @@ export interface NodeOptions {
   /** Credentials and TLS for NATS: in a secure deployment, the node's only network identity. */
   natsAuth?: NatsAuth;
   /**
-   * Secure mode: ca.crt, node.crt and node.key, checked at start and on reload. A node serves
-   * no TLS port of its own; these are its identity on NATS when NATS runs TLS (the CLI makes
-   * them the --nats-tls-* defaults), read again at each NATS (re)connection.
+   * Secure mode: ca.crt, node.crt and node.key, checked at start and on reload. They are the
+   * node's identity on NATS when NATS runs TLS (the CLI makes them the --nats-tls-* defaults,
+   * read again at each NATS (re)connection), and its HTTP port's certificate for the uploads
+   * other nodes stream to its nodelocal:// (their chains checked against ca.crt).
    */
   certsDir?: string;
   logger?: Logger;
@@ -116,7 +120,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const log = opts.logger ?? createLogger('node');
   reportNatsRetries(natsRetryLog(log));
   // A bad --certs-dir fails before anything is opened.
-  if (opts.certsDir !== undefined) loadNodeCertificates(opts.certsDir);
+  let certs = opts.certsDir !== undefined ? loadNodeCertificates(opts.certsDir) : undefined;
   const locality = parseLocality(opts.locality);
   await mkdir(opts.storeDir, { recursive: true });
   const store = await MvccStore.open(opts.storeDir);
@@ -178,9 +182,17 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     });
     const readiness = new NodeReadiness({ nc, jsm: state.jsm, appliedSeq: () => applied.seq });
     const { host, port } = parseListenAddress(opts.httpAddr ?? '127.0.0.1:0');
-    const metrics = await startMetricsServer(host, port, registry, { ready: () => readiness.check() });
+    // Other nodes stream the files they write to this node's nodelocal:// here (over TLS with
+    // the node's certificate in secure mode; /metrics and /health stay plaintext-readable).
+    let address = '';
+    const directUploads = new DirectUploadRoute(() => `${certs !== undefined ? 'https' : 'http'}://${address}`);
+    const metrics = await startMetricsServer(host, port, registry, {
+      ready: () => readiness.check(),
+      prefixRoutes: { [DIRECT_UPLOAD_PATH]: directUploads.route },
+      ...(certs !== undefined ? { tls: { options: () => ({ cert: certs!.cert, key: certs!.key }) } } : {}),
+    });
     cleanup.unshift(() => metrics.close());
-    const address = advertisedAddress({ host: opts.advertiseHost ?? host, port: splitHostPort(metrics.address).port }, opts.advertiseHttpAddr);
+    address = advertisedAddress({ host: opts.advertiseHost ?? host, port: splitHostPort(metrics.address).port }, opts.advertiseHttpAddr);
 
     const reads = new ReplicaReads(nodeId, store, ranges, applied);
     const subs = [
@@ -199,12 +211,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     // nodelocal://<this node>/... lives in <store>/extern, as CockroachDB's extern dir.
     const externDir = join(opts.storeDir, 'extern');
     await mkdir(externDir, { recursive: true });
-    const externSub = serveNodelocal(nc, nodeId, new LocalDirStorage(externDir));
+    const externSub = serveNodelocal(nc, nodeId, new LocalDirStorage(externDir), directUploads);
     cleanup.unshift(() => externSub.unsubscribe());
+    const uploadBytes = new Counter({
+      name: 'cairn_nodelocal_upload_bytes_total',
+      help: "Bytes this node wrote to other nodes' nodelocal://, by the way they went (http: straight to the node; nats: relayed as messages, where the node's HTTP port could not be reached)",
+      labelNames: ['via'],
+      registers: [registry],
+    });
+    const uploadClient = new DirectUploadClient({ ca: () => certs?.ca, onUploaded: (via, bytes) => uploadBytes.inc({ via }, bytes) });
     const storage: StorageContext = {
       nodeId,
       nodelocalDir: externDir,
-      remoteNodelocal: (n, base) => new RemoteNodelocalStorage(nc, n, base),
+      remoteNodelocal: (n, base) => new RemoteNodelocalStorage(nc, n, base, uploadClient),
       resolveExternalConnection: async (name) => {
         const e = await state.meta.get(`external-connection.${name}`);
         if (!e || e.operation !== 'PUT') throw new CairnError(ErrorCode.UndefinedObject, `external connection "${name}" does not exist`);
@@ -364,8 +383,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       httpListenAddress: metrics.address,
       reloadCertificates: () => {
         if (opts.certsDir === undefined) throw new CairnError(ErrorCode.FailedPrecondition, 'an insecure node has no certificates to reload');
-        const { notAfter } = loadNodeCertificates(opts.certsDir);
-        nodeLog.info({ certsDir: opts.certsDir, notAfter }, 'node certificates checked; NATS uses them from its next connection');
+        certs = loadNodeCertificates(opts.certsDir);
+        metrics.reloadTls();
+        const { notAfter } = certs;
+        nodeLog.info({ certsDir: opts.certsDir, notAfter }, 'node certificates reloaded: the HTTP port now, NATS from its next connection');
         return { notAfter };
       },
       stop: async () => {
