@@ -5,7 +5,8 @@
  *
  * - Every process becomes ready, and the state is replicated three ways.
  * - A job id returned by BACKUP is visible to SHOW JOB through either coordinator at once.
- * - One nats-server is SIGKILLed during a BACKUP and, separately, during a RESTORE: both
+ * - One nats-server is SIGKILLed during a BACKUP (to nodelocal://1: the other nodes stream their
+ *   files to node 1's HTTP port) and, separately, during a RESTORE: both
  *   succeed, the restored fingerprints match the source, statements keep working while it is
  *   down, and the server rejoins when restarted.
  * - The nats-server the leader coordinator is connected to is SIGKILLed: statements and the
@@ -125,6 +126,16 @@ async function statementsWork(tag: number): Promise<void> {
   expect((await query(client, 'SHOW JOBS')).length).toBeGreaterThan(0);
 }
 
+/** Bytes the nodes wrote to other nodes' nodelocal:// one way (`cairn_nodelocal_upload_bytes_total`), summed. */
+async function uploadedToOtherNodes(via: 'http' | 'nats'): Promise<number> {
+  let total = 0;
+  for (const n of cluster.nodes) {
+    const text = await (await fetch(`http://${cluster.metricsAddresses.get(n.name)!}/metrics`)).text();
+    total += Number(new RegExp(`^cairn_nodelocal_upload_bytes_total\\{via="${via}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  }
+  return total;
+}
+
 const readyStatus = async (address: string): Promise<number> => (await fetch(`http://${address}/health?ready=1`).catch(() => undefined))?.status ?? 0;
 
 beforeAll(async () => {
@@ -203,9 +214,10 @@ describe('a cluster on three nats-servers', () => {
     }
   });
 
-  it('finishes a BACKUP during which a nats-server is SIGKILLed; statements work meanwhile; the server rejoins; the restore matches', async () => {
+  it('finishes a BACKUP to nodelocal://1 during which a nats-server is SIGKILLed; statements work meanwhile; the server rejoins; the restore matches', async () => {
     const victim = at(nats.servers, 1, 'nats-server');
-    const collection = `file://${join(dir, 'during-backup')}`;
+    // Node 1's extern dir: the other nodes' files go to its HTTP port, begun and committed over NATS.
+    const collection = 'nodelocal://1/during-backup';
     const { jobId, asOf } = await startBackup(client, collection);
     await withServerKilled(victim, async () => {
       await statementsWork(1);
@@ -213,6 +225,9 @@ describe('a cluster on three nats-servers', () => {
       expect(col(job, 'status'), col(job, 'error')).toBe('succeeded');
       await statementsWork(2);
     });
+    // Straight to node 1 throughout: a dead nats-server is no reason to relay the bytes.
+    expect(await uploadedToOtherNodes('http')).toBeGreaterThan(0);
+    expect(await uploadedToOtherNodes('nats')).toBe(0);
     await expectRestoreMatches(collection, 'fo_after_backup_fault', asOf);
   });
 
