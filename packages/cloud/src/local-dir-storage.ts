@@ -15,6 +15,7 @@ import {
   type ListOptions,
   type ReadRange,
 } from './external-storage.js';
+import { createAppendFile, supportsDirectWrites, type AppendFile } from './direct-write.js';
 import { filePath, listPrefix } from './storage-path.js';
 
 /** Files being written carry this prefix until renamed into place; listings skip them. */
@@ -37,6 +38,8 @@ export class LocalDirStorage implements ExternalStorage {
   readonly releasesChunksOnPull = true;
   /** Absolute; created on the first write. */
   readonly root: string;
+  /** Whether streamed files are written with O_DIRECT, once the first write has asked. */
+  private directWrites: Promise<boolean> | undefined;
 
   constructor(root: string, options: LocalDirStorageOptions = {}) {
     if (!isAbsolute(root)) {
@@ -56,15 +59,15 @@ export class LocalDirStorage implements ExternalStorage {
     const dir = dirname(abs);
     const tmp = join(dir, `${TEMP_PREFIX}${basename(abs)}.${randomUUID()}`);
     const source = body instanceof Uint8Array ? undefined : body[Symbol.asyncIterator]();
-    let handle: FileHandle | undefined;
-    let bytes = 0;
+    let file: AppendFile | undefined;
     let sourceFailed = false;
     try {
       await mkdir(dir, { recursive: true });
-      handle = await open(tmp, 'wx');
+      // Streamed files are the large ones (data files): they bypass the page cache where the
+      // filesystem allows (direct-write.ts says why). A whole small body goes through it.
+      file = await createAppendFile(tmp, source !== undefined && (await this.takesDirectWrites(dir)));
       if (source === undefined) {
-        await writeChunk(handle, body as Uint8Array);
-        bytes = (body as Uint8Array).byteLength;
+        await file.append(body as Uint8Array);
       } else {
         while (true) {
           let next: IteratorResult<Uint8Array>;
@@ -75,24 +78,28 @@ export class LocalDirStorage implements ExternalStorage {
             throw err;
           }
           if (next.done === true) break;
-          await writeChunk(handle, next.value);
-          bytes += next.value.byteLength;
+          await file.append(next.value);
         }
       }
-      await handle.sync();
-      await handle.close();
-      handle = undefined;
+      const bytes = await file.finish();
+      file = undefined;
       await rename(tmp, abs);
       await syncDir(dir);
       return { bytes };
     } catch (err) {
-      await handle?.close().catch(() => undefined);
+      await file?.abort();
       await rm(tmp, { force: true }).catch(() => undefined);
       if (sourceFailed) throw err;
       // Let the producer release what it holds; it will not be read further.
       await source?.return?.().catch(() => undefined);
       throw fsError(err, 'write', rel, this.uri);
     }
+  }
+
+  /** Asked of the first directory written to, once: the root's filesystem answers for all. */
+  private takesDirectWrites(dir: string): Promise<boolean> {
+    this.directWrites ??= supportsDirectWrites(dir);
+    return this.directWrites;
   }
 
   async *readFile(path: string, range?: ReadRange): AsyncIterable<Uint8Array> {
@@ -251,14 +258,6 @@ async function syncDir(dir: string): Promise<void> {
     // Best effort: the file itself is already synced and in place.
   } finally {
     await handle?.close().catch(() => undefined);
-  }
-}
-
-async function writeChunk(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < chunk.byteLength) {
-    const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done);
-    done += bytesWritten;
   }
 }
 
