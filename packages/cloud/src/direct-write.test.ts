@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tempDir } from '@cairn/testing';
 import { describe, expect, it } from 'vitest';
 import { STAGE_BYTES, createAppendFile, supportsDirectWrites } from './direct-write.js';
@@ -62,6 +64,22 @@ describe('createAppendFile', () => {
     expect(open.filter((f) => f.direct)).toHaveLength(32);
     await Promise.all(open.map((f) => f.finish()));
     expect((await createAppendFile(join(dir, 'after'), true)).direct).toBe(true);
+  });
+
+  it('writes through the cache in a process refused the aligned buffers\' address space (ulimit -v)', async () => {
+    const dir = await tempDir('cairn-direct-write');
+    const built = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'direct-write.js');
+    const script = [
+      `const { createAppendFile, supportsDirectWrites } = await import(${JSON.stringify(built)});`,
+      `const file = await createAppendFile(${JSON.stringify(join(dir, 'limited'))}, await supportsDirectWrites(${JSON.stringify(dir)}) || true);`,
+      'await file.append(new Uint8Array(600000).fill(7));',
+      'process.stdout.write(JSON.stringify({ direct: file.direct, length: await file.finish() }));',
+    ].join('\n');
+    // 4 GB of address space runs node, not the 10 GiB V8 reserves around a WebAssembly.Memory.
+    const r = spawnSync('bash', ['-c', 'ulimit -v 4000000 && exec "$0" --input-type=module -e "$1"', process.execPath, script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ direct: false, length: 600000 });
+    expect(Buffer.compare(await readFile(join(dir, 'limited')), Buffer.alloc(600000, 7))).toBe(0);
   });
 
   it('refuses to replace a file that exists', async () => {

@@ -27,17 +27,32 @@ declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum
 /**
  * Page-aligned buffers: views into one WebAssembly.Memory, whose backing store V8 maps whole
  * pages for (Node has no other way to get memory at an aligned address). Made on first use,
- * never grown (growing would detach the views), given back for the next file.
+ * never grown (growing would detach the views), given back for the next file. V8 reserves
+ * guard regions around it: 10 GiB more address space (VmSize), no memory. Where that
+ * reservation is refused (`ulimit -v`), files go through the cache.
  */
 class AlignedStages {
   private memory: { readonly buffer: ArrayBuffer } | undefined;
+  private unavailable = false;
   private readonly free: Uint8Array[] = [];
   private made = 0;
 
   /** Two buffers, or undefined when every buffer is in use (the caller writes through the cache). */
   takePair(): [Uint8Array, Uint8Array] | undefined {
-    if (this.free.length + (MAX_STAGES - this.made) < 2) return undefined;
+    if (this.free.length + (MAX_STAGES - this.made) < 2 || !this.mapped()) return undefined;
     return [this.take(), this.take()];
+  }
+
+  private mapped(): boolean {
+    if (this.memory === undefined && !this.unavailable) {
+      const pages = (MAX_STAGES * STAGE_BYTES) / WASM_PAGE;
+      try {
+        this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      } catch {
+        this.unavailable = true;
+      }
+    }
+    return this.memory !== undefined;
   }
 
   give(stages: readonly Uint8Array[]): void {
@@ -47,9 +62,7 @@ class AlignedStages {
   private take(): Uint8Array {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
-    const pages = (MAX_STAGES * STAGE_BYTES) / WASM_PAGE;
-    this.memory ??= new WebAssembly.Memory({ initial: pages, maximum: pages });
-    return new Uint8Array(this.memory.buffer, this.made++ * STAGE_BYTES, STAGE_BYTES);
+    return new Uint8Array(this.memory!.buffer, this.made++ * STAGE_BYTES, STAGE_BYTES);
   }
 }
 
