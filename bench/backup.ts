@@ -52,6 +52,7 @@ import {
   splitRanges,
   startCluster,
   stopCluster,
+  freshPageCpuSecondsPerGiB,
   warnIfBusy,
   type BankOptions,
   type LoadFigures,
@@ -236,6 +237,8 @@ async function main(): Promise<void> {
   if (o === undefined) return;
   installSignalHandlers();
   const load1 = warnIfBusy();
+  const freshPage = freshPageCpuSecondsPerGiB();
+  say(`fresh memory: ${freshPage.toFixed(2)} CPU-s per GiB first written (host.freshPageCpuSecondsPerGiB)`);
   say(`backup: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
   say(`starting a ${NODES}-node local cluster...`);
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-backup-');
@@ -347,7 +350,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'backup',
     at: new Date().toISOString(),
-    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1, loadAverageAtEnd: loadavg()[0] },
+    host: { cpus: cpus().length, node: process.version, freshPageCpuSecondsPerGiB: freshPage, loadAverageAtStart: load1, loadAverageAtEnd: loadavg()[0] },
     options: o,
     cluster: { nodes: NODES, startSeconds, collection: f0.kind, uri: f0.uri },
     load,

@@ -35,6 +35,7 @@ import {
   procCpuSeconds,
   say,
   scratchDir,
+  freshPageCpuSecondsPerGiB,
   warnIfBusy,
 } from './lib/common.js';
 
@@ -169,6 +170,8 @@ async function main(): Promise<void> {
   const payloadBytes = positiveInt('payload-bytes', values['payload-bytes'], 1000);
   const rows = Math.floor((mb * MB) / (payloadBytes + 16));
   const load1 = warnIfBusy();
+  const freshPage = freshPageCpuSecondsPerGiB();
+  say(`fresh memory: ${freshPage.toFixed(2)} CPU-s per GiB first written (host.freshPageCpuSecondsPerGiB)`);
   const dir = await scratchDir('cairn-bench-export-');
   say(`export: writing ${rows} bank rows (${mb} MB of row data) to one store...`);
   await loadRawLmdb(join(dir, 'store'), rows, payloadBytes, defaultBatchSize(payloadBytes));
@@ -192,7 +195,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'export',
     at: new Date().toISOString(),
-    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+    host: { cpus: cpus().length, node: process.version, freshPageCpuSecondsPerGiB: freshPage, loadAverageAtStart: load1 },
     options: { mb, payloadBytes, rows, heapLimitMiB: HEAP_LIMIT_MIB.node, fileSize: FILE_SIZE },
     stages: Object.fromEntries(stages.map((s) => [s.stage, s])),
   };

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { initBank, startLocalCluster, type LocalCluster } from '@cairn/cli';
 import { CairnClient } from '@cairn/client';
 import { freePort, tempDir } from '@cairn/testing';
-import { loadRawLmdb, memoryPeaks, memoryTable, sampleMemory, type ProcessMemory } from './lib/common.js';
+import { freshPageCpuSecondsPerGiB, loadRawLmdb, memoryPeaks, memoryTable, sampleMemory, type ProcessMemory } from './lib/common.js';
 
 const NODES = 3;
 /** MB as 10^6 bytes, the unit storage throughput is usually quoted in. */
@@ -244,6 +244,8 @@ async function main(): Promise<void> {
   if (load1 !== undefined && load1 > cpus().length / 2) {
     process.stderr.write(`warning: load average ${load1.toFixed(2)} on ${cpus().length} cores: the figures will be noisy\n`);
   }
+  const freshPage = freshPageCpuSecondsPerGiB();
+  process.stderr.write(`fresh memory: ${freshPage.toFixed(2)} CPU-s per GiB first written (host.freshPageCpuSecondsPerGiB)\n`);
   process.stderr.write(
     `load: ${o.rows} rows, ${o.payloadBytes}-byte payloads, batches of ${o.batchSize}, concurrency ${o.concurrency}\n` +
       `starting a ${NODES}-node local cluster...\n`,
@@ -272,7 +274,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'load',
     at: new Date().toISOString(),
-    host: { cpus: cpus().length, node: process.version, loadAverageAtStart: load1 },
+    host: { cpus: cpus().length, node: process.version, freshPageCpuSecondsPerGiB: freshPage, loadAverageAtStart: load1 },
     options: o,
     cluster: { label: CLUSTER_LABEL, nodes: NODES, ...cluster },
     raw: { label: RAW_LABEL, ...baseline },

@@ -75,6 +75,22 @@ export function warnIfBusy(): number | undefined {
   return load1;
 }
 
+/**
+ * CPU-s per GiB this process spends on the first write to memory it has just mapped (one byte
+ * per page of 256 MiB): the kernel's faults and zeroing, and on a VM whose host backs guest
+ * memory lazily the host's faults too (0.5-0.9 here in docs/throughput.md's seventh pass, where
+ * new page-cache pages cost 1.4-3 per GiB written). The cluster's processes pay it for every
+ * new page, of their heaps, LMDB's map or the page cache; the single-process baselines much
+ * less: read a ratio that moved between machines beside this figure.
+ */
+export function freshPageCpuSecondsPerGiB(mib = 256): number {
+  const before = process.cpuUsage();
+  const fresh = Buffer.allocUnsafeSlow(mib * 2 ** 20);
+  for (let at = 0; at < fresh.length; at += 4096) fresh[at] = 1;
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1e6 / (mib / 1024);
+}
+
 /** Progress on stderr about every 10%, so stdout holds only the results. */
 export function progress(label: string, total: number): (done: number) => void {
   const started = performance.now();
