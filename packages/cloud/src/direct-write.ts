@@ -5,10 +5,10 @@ import { join } from 'node:path';
 
 /**
  * Writing a new file through the page cache costs a page of fresh kernel memory per 4 KiB
- * written, and a copy into it; on a VM whose host backs guest memory lazily (Firecracker with
- * free-page reporting, as the machines these benchmarks run on) each fresh page also costs a
- * host fault: 1.4-3 CPU-s per GiB written, against 0.2-0.5 with O_DIRECT (measured in one
- * process writing 2 GiB in 512 KiB writes). Backup files are written once and read, if ever,
+ * written, and a copy into it; on a VM whose host backs guest memory lazily (the machines of
+ * docs/throughput.md's seventh pass) each fresh page also costs a host fault: 1.4-3 CPU-s per
+ * GiB written, against 0.2-0.5 with O_DIRECT (measured in one process writing 2 GiB in 512 KiB
+ * writes). Backup files are written once and read, if ever,
  * much later, so their pages in the cache are also pages taken from what LMDB's map needs.
  * Files a storage streams are therefore written with O_DIRECT where the filesystem takes it,
  * through page-aligned staging buffers: O_DIRECT wants the buffer's address, the file offset
