@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@cairn/testing';
 import { describe, expect, it } from 'vitest';
-import { STAGE_BYTES, createAppendFile, supportsDirectWrites } from './direct-write.js';
+import { STAGE_BYTES, createAppendFile, directWriteProbes, supportsDirectWrites } from './direct-write.js';
 import { LocalDirStorage } from './local-dir-storage.js';
 
 /** Appends `data` in chunks of the given sizes (cycled), reusing one chunk buffer throughout. */
@@ -87,6 +87,22 @@ describe('createAppendFile', () => {
     await (await createAppendFile(join(dir, 'x'), true)).finish();
     await expect(createAppendFile(join(dir, 'x'), true)).rejects.toMatchObject({ code: 'EEXIST' });
     await expect(createAppendFile(join(dir, 'x'), false)).rejects.toMatchObject({ code: 'EEXIST' });
+  });
+});
+
+describe('supportsDirectWrites', () => {
+  it('asks each filesystem once per process, whichever directory or storage asks', async () => {
+    const dirs = await Promise.all([tempDir('cairn-direct-write'), tempDir('cairn-direct-write')]);
+    expect(await supportsDirectWrites(dirs[0]!)).toBe(true);
+    const probes = directWriteProbes();
+    expect(await supportsDirectWrites(dirs[1]!)).toBe(true);
+    for (const dir of dirs) {
+      const storage = new LocalDirStorage(join(dir, 'root'));
+      await storage.writeFile('x/y.sst', (async function* () {
+        yield randomBytes(10_000);
+      })());
+    }
+    expect(directWriteProbes()).toBe(probes);
   });
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -80,15 +80,45 @@ export interface AppendFile {
   readonly direct: boolean;
 }
 
+/** What each filesystem (by device id) answered: asked once per process, not per storage opened. */
+const answers = new Map<number, Promise<boolean | undefined>>();
+
 /**
  * Does the filesystem holding `dir` take O_DIRECT writes of aligned buffers? tmpfs before
  * Linux 6.6 refuses the flag at open; some FUSE and network filesystems refuse the write.
- * Asked once per storage with a 4 KiB probe file, removed again.
+ * Asked with a 4 KiB probe file, removed again, once per filesystem: a backup opens a storage
+ * per span and must not pay a device write for each. A probe that could not ask (no staging
+ * buffer free, a full disk, too many open files) answers no for now and is asked again later.
  */
 export async function supportsDirectWrites(dir: string): Promise<boolean> {
   if (constants.O_DIRECT === undefined) return false;
+  let device: number;
+  try {
+    device = (await stat(dir)).dev;
+  } catch {
+    return false;
+  }
+  let answer = answers.get(device);
+  if (answer === undefined) {
+    answer = probeDirectWrite(dir);
+    answers.set(device, answer);
+    void answer.then((known) => known === undefined && answers.delete(device));
+  }
+  return (await answer) === true;
+}
+
+let probes = 0;
+
+/** Probe files written so far by this process (for tests). */
+export function directWriteProbes(): number {
+  return probes;
+}
+
+/** true or false when the filesystem answered, undefined when the probe could not ask. */
+async function probeDirectWrite(dir: string): Promise<boolean | undefined> {
+  probes++;
   const pair = stages.takePair();
-  if (pair === undefined) return false;
+  if (pair === undefined) return undefined;
   const probe = join(dir, `.cairn-tmp-direct-probe-${randomUUID()}`);
   let handle: FileHandle | undefined;
   try {
@@ -96,8 +126,10 @@ export async function supportsDirectWrites(dir: string): Promise<boolean> {
     const block = pair[0].subarray(0, ALIGN).fill(0);
     const { bytesWritten } = await handle.write(block, 0, ALIGN, 0);
     return bytesWritten === ALIGN;
-  } catch {
-    return false;
+  } catch (err) {
+    // EINVAL is the filesystem refusing O_DIRECT (at open or at the write); anything else
+    // says nothing about it.
+    return (err as NodeJS.ErrnoException).code === 'EINVAL' ? false : undefined;
   } finally {
     stages.give(pair);
     await handle?.close().catch(() => undefined);

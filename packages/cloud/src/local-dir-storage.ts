@@ -38,8 +38,6 @@ export class LocalDirStorage implements ExternalStorage {
   readonly releasesChunksOnPull = true;
   /** Absolute; created on the first write. */
   readonly root: string;
-  /** Whether streamed files are written with O_DIRECT, once the first write has asked. */
-  private directWrites: Promise<boolean> | undefined;
 
   constructor(root: string, options: LocalDirStorageOptions = {}) {
     if (!isAbsolute(root)) {
@@ -65,7 +63,7 @@ export class LocalDirStorage implements ExternalStorage {
       await mkdir(dir, { recursive: true });
       // Streamed files are the large ones (data files): they bypass the page cache where the
       // filesystem allows (direct-write.ts says why). A whole small body goes through it.
-      file = await createAppendFile(tmp, source !== undefined && (await this.takesDirectWrites(dir)));
+      file = await createAppendFile(tmp, source !== undefined && (await supportsDirectWrites(dir)));
       if (source === undefined) {
         await file.append(body as Uint8Array);
       } else {
@@ -94,12 +92,6 @@ export class LocalDirStorage implements ExternalStorage {
       await source?.return?.().catch(() => undefined);
       throw fsError(err, 'write', rel, this.uri);
     }
-  }
-
-  /** Asked of the first directory written to, once: the root's filesystem answers for all. */
-  private takesDirectWrites(dir: string): Promise<boolean> {
-    this.directWrites ??= supportsDirectWrites(dir);
-    return this.directWrites;
   }
 
   async *readFile(path: string, range?: ReadRange): AsyncIterable<Uint8Array> {
