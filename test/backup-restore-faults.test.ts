@@ -11,7 +11,7 @@
  *   tampered BACKUP_MANIFEST fails SHOW BACKUP and RESTORE with "checksum mismatch for".
  */
 import { existsSync, watch } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,8 @@ import {
   showJob,
   waitForJobStatus,
   wallClockTimestamp,
-  writerNodeId,
+  inFlightDataFiles,
+  inFlightWriterNodeId,
 } from './support/backup.js';
 import { at, nodeIdOf, showNodes } from './support/cluster.js';
 import { leaderCoordinator, reportedAddress } from './support/coordinators.js';
@@ -62,18 +63,6 @@ const clients: CairnClient[] = [];
 
 /** Every table of the `faults` database with its row count, as SHOW BACKUP reports them. */
 const fullRowCounts = () => new Map(TABLES.map((t) => [`faults.${t}`, BigInt(ROWS_PER_TABLE)]));
-
-/** Files being written by LocalDirStorage carry this prefix until renamed into place. */
-const TEMP_PREFIX = '.cairn-tmp-';
-
-/** Temp (in-flight) data files under a file:// backup dir, as paths relative to it. */
-async function inFlightDataFiles(dir: string): Promise<string[]> {
-  const names = (await readdir(dir, { recursive: true }).catch(() => [])) as string[];
-  return names.filter((n) => n.includes(`/data/${TEMP_PREFIX}`));
-}
-
-/** The writer's node id of an in-flight file: `.cairn-tmp-<n>.sst.<uuid>`, named like the final file. */
-const inFlightWriter = (path: string) => writerNodeId(path.replace(/\.cairn-tmp-(\d+\.sst)\.[^/]+$/, '$1'));
 
 /**
  * Restores the `faults` backup LATEST in `collection` as `name` and checks it equals the
@@ -135,7 +124,7 @@ describe('BACKUP and RESTORE under faults', () => {
     const writing = await new Promise<string>((resolve, reject) => {
       const watcher = watch(dataDir, (_event, name) => {
         // A rename away from the temp name reports it too: only a file still there will do.
-        if (name === null || !name.startsWith(TEMP_PREFIX) || inFlightWriter(`data/${name}`) !== victimId || !existsSync(join(dataDir, name))) return;
+        if (name === null || inFlightWriterNodeId(`data/${name}`) !== victimId || !existsSync(join(dataDir, name))) return;
         void victim.kill();
         watcher.close();
         clearTimeout(timer);
@@ -159,7 +148,7 @@ describe('BACKUP and RESTORE under faults', () => {
     expect(afterKillMs).toBeLessThan(45_000);
     // The victim's half-written file is left behind, unlisted; it stayed down, so others
     // exported its span, and the manifest has every span exactly once.
-    expect((await inFlightDataFiles(dir)).filter((p) => inFlightWriter(p) === victimId).length).toBeGreaterThan(0);
+    expect((await inFlightDataFiles(dir)).filter((p) => inFlightWriterNodeId(p) === victimId).length).toBeGreaterThan(0);
     expect(await backupRowsByTable(client, `SHOW BACKUP FROM LATEST IN '${collection}'`)).toEqual(fullRowCounts());
     await expectRestoredAsOf(client, collection, 'after_node_kill', ts);
 

@@ -7,11 +7,10 @@
  * - The leader coordinator SIGTERMed releases its lease: the standby leads, and serves
  *   statements, within 2 s instead of the lease TTL.
  */
-import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
 import { ProcessCluster, startNatsServer, tempDir, waitFor, type NatsServerHandle } from '@cairn/testing';
-import { col, databaseFingerprints, loadTable, queryOne, rangeCount, wallClockTimestamp, writerNodeId } from './support/backup.js';
+import { col, databaseFingerprints, loadTable, queryOne, rangeCount, wallClockTimestamp, inFlightDataFiles, inFlightWriterNodeId } from './support/backup.js';
 import { at, nodeIdOf } from './support/cluster.js';
 import { leaderCoordinator, reportedAddress } from './support/coordinators.js';
 import { scrapeMetric } from './support/metrics.js';
@@ -58,12 +57,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** Data files being written under a file:// backup dir (`.cairn-tmp-<node>.sst.<uuid>`). */
-async function inFlightDataFiles(dir: string): Promise<string[]> {
-  const names = (await readdir(dir, { recursive: true }).catch(() => [])) as string[];
-  return names.filter((n) => n.includes('/data/.cairn-tmp-'));
-}
-
 /** The JSON log line of a process whose `msg` is `msg`. */
 function logLine(text: string, msg: string): Record<string, unknown> | undefined {
   for (const line of text.split('\n')) {
@@ -94,7 +87,7 @@ describe('SIGTERM drains', () => {
     const id = col(await queryOne(client, `BACKUP DATABASE drain INTO '${collection}' AS OF SYSTEM TIME '${ts}' WITH detached`), 'job_id');
 
     await waitFor(
-      async () => ((await inFlightDataFiles(dir)).some((p) => writerNodeId(p.replace(/\.cairn-tmp-(\d+\.sst)\.[^/]+$/, '$1')) === victimId) ? true : undefined),
+      async () => ((await inFlightDataFiles(dir)).some((p) => inFlightWriterNodeId(p) === victimId) ? true : undefined),
       { what: `node ${victimId} writing a data file`, timeoutMs: 30_000, intervalMs: 5 },
     );
     const signalledAt = performance.now();

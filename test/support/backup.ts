@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import type { CairnClient, QueryResult } from '@cairn/client';
 import { CairnError } from '@cairn/errors';
 import { waitFor } from '@cairn/testing';
@@ -138,6 +139,24 @@ export function writerNodeId(dataFileKey: string): number {
   const m = /data\/(\d+)\.sst$/.exec(dataFileKey);
   if (!m) throw new Error(`not a backup data file: ${dataFileKey}`);
   return Number(BigInt(m[1]!) & 0x7fffn);
+}
+
+/**
+ * An in-flight data file: LocalDirStorage writes `data/<n>.sst` as `data/.cairn-tmp-<n>.sst.<uuid>`
+ * until it renames it into place. Other `.cairn-tmp-` files (the direct-write probe) are not.
+ */
+const IN_FLIGHT_DATA_FILE = /(?:^|\/)data\/\.cairn-tmp-(\d+\.sst)\.[^/]+$/;
+
+/** Data files being written under a file:// backup dir, as paths relative to it. */
+export async function inFlightDataFiles(dir: string): Promise<string[]> {
+  const names = (await readdir(dir, { recursive: true }).catch(() => [])) as string[];
+  return names.filter((n) => IN_FLIGHT_DATA_FILE.test(n));
+}
+
+/** The writer's node id of an in-flight data file's path, or undefined for any other path. */
+export function inFlightWriterNodeId(path: string): number | undefined {
+  const m = IN_FLIGHT_DATA_FILE.exec(path);
+  return m ? writerNodeId(`data/${m[1]!}`) : undefined;
 }
 
 /** Copy of `bytes` with the byte at `offset` inverted. */
