@@ -69,8 +69,14 @@ async function leader(
   return { store, jobs, daemon, metrics };
 }
 
+/**
+ * One generator for the file, as a leader has one: two generators hand out the same id within a
+ * millisecond (a millisecond and a counter of their own), and the second create is refused.
+ */
+const scheduleIds = scheduleIdGenerator();
+
 async function createSchedule(store: ScheduleStore, sql: string): Promise<BackupSchedule[]> {
-  const plan = planCreateSchedule(parseOne(sql) as CreateScheduleStatement, new Date(), scheduleIdGenerator(), { owner: 'root' });
+  const plan = planCreateSchedule(parseOne(sql) as CreateScheduleStatement, new Date(), scheduleIds, { owner: 'root' });
   await store.createAll(plan.schedules);
   return plan.schedules;
 }
