@@ -362,6 +362,49 @@ describe('WorkQueue and WorkClaimer', () => {
       await Promise.all(cs.map((c) => c.stop()));
     });
 
+    it('a new leader closes the queues of jobs that finished before theirs were closed, and no other', async () => {
+      await heartbeats({ 11: 'us-east1', 12: 'us-west1', 13: 'eu-west1' });
+      const jsm = (await state()).jsm;
+      const queuesOf = async (ids: string[]) => {
+        const names: string[] = [];
+        for await (const c of jsm.consumers.list('CAIRN_WORK')) if (ids.some((id) => c.name === `work-${id}` || c.name.startsWith(`work-${id}-n`))) names.push(c.name);
+        return names.sort();
+      };
+      const [plain, routed, running] = ['7001', '7002', '7003'];
+      const q = await WorkQueue.open(await state());
+      await q.openJob(plain, { kind: 'echo' });
+      await q.openJob(routed, { kind: 'echo', routed: true });
+      await q.openJob(running, { kind: 'echo', routed: true });
+      // An item nobody claimed: the close purges it with the queue.
+      await q.publish(routed, 'i0', enc('x'), [11]);
+      // One close got as far as the announcement and the shared queue: the queues left are
+      // found by their names.
+      await q.announcements.delete(routed);
+      await jsm.consumers.delete('CAIRN_WORK', `work-${routed}`);
+      q.close();
+      expect(await queuesOf([plain, routed])).toEqual([`work-${plain}`, `work-${routed}-n11`, `work-${routed}-n12`, `work-${routed}-n13`]);
+
+      // Their coordinator stored both successes and died before closing them.
+      const next = await WorkQueue.open(await state());
+      const asked = new Set<string>();
+      const finished = new Set([plain, routed]);
+      const closed = await next.closeFinishedJobs(async (id) => (asked.add(id), finished.has(id)));
+      expect(closed.sort()).toEqual([plain, routed]);
+      expect(asked).toContain(running);
+      expect(await queuesOf([plain, routed])).toEqual([]);
+      expect(await queuesOf([running])).toEqual([`work-${running}`, `work-${running}-n11`, `work-${running}-n12`, `work-${running}-n13`]);
+      const announced: string[] = [];
+      for await (const k of await next.announcements.keys()) announced.push(k);
+      expect(announced).toContain(running);
+      expect(announced).not.toContain(plain);
+      expect(announced).not.toContain(routed);
+      expect((await jsm.streams.info('CAIRN_WORK', { subjects_filter: `cairn.work.${routed}.>` })).state.subjects?.[`cairn.work.${routed}.n11`] ?? 0).toBe(0);
+      // Nothing left to do on a second pass.
+      expect(await next.closeFinishedJobs(async (id) => finished.has(id))).toEqual([]);
+      await next.closeJob(running);
+      next.close();
+    });
+
     it('falls back to another node when the holder dies, its claimed item included', async () => {
       const q = await WorkQueue.open(await state());
       const jobId = 'job-routed-fallback';

@@ -214,7 +214,51 @@ export class WorkQueue {
       retryNats(() => jsm.streams.purge(RESULTS_STREAM, { filter: resultSubject(jobId) }), { what: `cannot purge the results of job ${jobId}` }),
     ]);
   }
+
+  /**
+   * Closes the queues of jobs that ended without closing them, and returns their ids. A job's
+   * queue is closed after its success is stored (so its statement is answered first), and a
+   * coordinator that died in between, or whose close failed, leaves the queue behind; a new
+   * leader runs this once it has adopted the unfinished jobs. `isFinished` says whether a job
+   * is over (terminal, or gone): a running job's queue is never touched.
+   */
+  async closeFinishedJobs(isFinished: (jobId: string) => Promise<boolean>): Promise<string[]> {
+    const jsm = this.state.jsm;
+    const [names, announced] = await sideBySide([
+      retryNats(
+        async () => {
+          const found: string[] = [];
+          for await (const c of jsm.consumers.list(WORK_STREAM)) found.push(c.name);
+          return found;
+        },
+        { what: 'cannot list the work queues' },
+      ),
+      retryNats(
+        async () => {
+          const found: string[] = [];
+          for await (const k of await this.announcements.keys()) found.push(k);
+          return found;
+        },
+        { what: 'cannot list the announced jobs' },
+      ),
+    ]);
+    const jobIds = new Set(announced);
+    for (const name of names) {
+      const m = JOB_QUEUE_NAME.exec(name);
+      if (m) jobIds.add(m[1]!);
+    }
+    const closed: string[] = [];
+    for (const jobId of jobIds) {
+      if (!(await isFinished(jobId))) continue;
+      await this.closeJob(jobId);
+      closed.push(jobId);
+    }
+    return closed;
+  }
 }
+
+/** The job id in a job queue's consumer name (`consumerName`, `nodeConsumerName`). */
+const JOB_QUEUE_NAME = /^work-(\d+)(?:-n\d+)?$/;
 
 /**
  * Deletes one of a closed job's queues. Best effort beyond NATS's own failovers: nats-server

@@ -26,7 +26,7 @@ export {
   type RevertOutcome,
 } from './job.js';
 export { JobIdGenerator, parseJobId, jobIdTimestampMs } from './job-id.js';
-export { transition, type JobEvent, type JobEventType } from './state-machine.js';
+export { transition, type JobEvent, type JobEventType, type ProgressUpdate } from './state-machine.js';
 export {
   JobStore,
   JOBS_BUCKET,

@@ -151,6 +151,61 @@ describe('JobRegistry: resumers', () => {
     expect(await h.registry.get(created.id)).toEqual(done);
   });
 
+  it('writes the progress a run reports last with `succeeded`, not as a write of its own', async () => {
+    const h = await harness({ progressIntervalMs: 60_000 });
+    h.registry.registerResumer('BACKUP', () => ({
+      async resume(ctx) {
+        await ctx.setProgress(0.99, 'writing manifest', enc(3));
+        await ctx.setProgress(1, null);
+      },
+      async onFailOrCancel() {},
+    }));
+    await h.registry.start();
+    const { id } = await h.registry.create(backup);
+    const done = await h.registry.waitForTerminal(id);
+    expect(done.progress).toMatchObject({ fractionCompleted: 1, runningStatus: null });
+    expect(dec(done.progress.checkpoint)).toBe(3);
+    // One write for the checkpoint, then `succeeded` carrying the rest.
+    const events = h.transitions.filter((t) => t.id === id && t.event.type !== 'adopted').map((t) => t.event.type);
+    expect(events).toEqual(['started', 'progressed', 'succeeded']);
+  });
+
+  it('runs afterSuccess once `succeeded` is stored, and a failing one leaves the job succeeded', async () => {
+    const h = await harness();
+    const storedWhenCleaned: JobStatus[] = [];
+    let fail = false;
+    h.registry.registerResumer('BACKUP', (job) => ({
+      async resume() {},
+      async onFailOrCancel() {},
+      async afterSuccess() {
+        storedWhenCleaned.push((await statusOf(h.store, job.id)).status);
+        if (fail) throw new CairnError(ErrorCode.Unavailable, 'NATS did not answer', { retryable: true });
+      },
+    }));
+    h.registry.registerResumer('RESTORE', () => ({
+      async resume() {
+        throw new CairnError(ErrorCode.Corruption, 'bad file');
+      },
+      async onFailOrCancel() {},
+      async afterSuccess() {
+        throw new Error('a failed job is not cleaned up as a success');
+      },
+    }));
+    await h.registry.start();
+    const first = await h.registry.create(backup);
+    expect(await h.registry.waitForTerminal(first.id)).toMatchObject({ status: 'succeeded' });
+    await expect.poll(() => storedWhenCleaned).toEqual(['succeeded']);
+    fail = true;
+    const second = await h.registry.create(backup);
+    await expect.poll(() => storedWhenCleaned).toEqual(['succeeded', 'succeeded']);
+    const failed = await h.registry.create({ ...backup, type: 'RESTORE' });
+    expect(await h.registry.waitForTerminal(failed.id)).toMatchObject({ status: 'failed' });
+    // The failed cleanup changed nothing: no retry, no other status.
+    expect(h.statuses(second.id)).toEqual(['running', 'succeeded']);
+    expect(await statusOf(h.store, second.id)).toMatchObject({ status: 'succeeded', error: null });
+    expect(storedWhenCleaned).toHaveLength(2);
+  });
+
   it('reverts a job that fails permanently: reverting → failed, onFailOrCancel once', async () => {
     const h = await harness();
     const reverts: Job[] = [];

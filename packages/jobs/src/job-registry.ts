@@ -6,7 +6,7 @@ import { JobIdGenerator } from './job-id.js';
 import { ADOPTABLE_STATUSES, isTerminalStatus, type JobStatus } from './job-status.js';
 import { DEFAULT_JOB_RETENTION_MS, type JobFilter, type JobStore, type StoredJob } from './job-store.js';
 import { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, retryDelayMs } from './retry-backoff.js';
-import { transition, type JobEvent } from './state-machine.js';
+import { transition, type JobEvent, type ProgressUpdate } from './state-machine.js';
 
 /** What a resumer sees of its job while it runs. */
 export interface JobContext {
@@ -44,6 +44,14 @@ export interface JobContext {
 export interface Resumer {
   resume(ctx: JobContext): Promise<void>;
   onFailOrCancel(ctx: JobContext): Promise<void>;
+  /**
+   * Cleanup that need not hold up the job's answer (a work queue's removal, a protected
+   * timestamp's release): run once `succeeded` is stored, so the statement waiting on the job
+   * is answered first. Best effort: a failure is logged, and a coordinator that dies before
+   * it runs leaves the cleanup to sweeps at the next leader's start; it must be idempotent and
+   * must not be needed for the job's outcome to be read correctly.
+   */
+  afterSuccess?(): Promise<void>;
 }
 
 export type ResumerFactory = (job: Job) => Resumer;
@@ -440,6 +448,12 @@ export class JobRegistry {
     return job;
   }
 
+  /** Whether the job has ended: a terminal status, or no longer stored (purged after its retention). */
+  async isOver(id: JobId): Promise<boolean> {
+    const job = await this.store.get(id);
+    return job === undefined || isTerminalStatus(job.status);
+  }
+
   /**
    * Jobs matching `filter`, oldest first: from the leader's copy while it runs jobs (it is
    * their only writer, so the copy is current), else read from the store.
@@ -607,10 +621,11 @@ export class JobRegistry {
     );
     let ok = false;
     let error: unknown;
+    let resumer: Resumer | undefined;
     run.phase = phase;
     try {
       await this.knobs.beforeRun?.(job, phase);
-      const resumer = factory(job);
+      resumer = factory(job);
       if (phase === 'resume') await resumer.resume(ctx);
       else await resumer.onFailOrCancel(ctx);
       ok = true;
@@ -619,6 +634,9 @@ export class JobRegistry {
     } finally {
       run.phase = null;
     }
+    // A success carries the progress still held back; any other outcome writes it first.
+    const held = ok && phase === 'resume' ? ctx.takeHeld() : null;
+    const succeeded: JobEvent = held ? { type: 'succeeded', progress: held } : { type: 'succeeded' };
     await ctx.close();
 
     const after = current();
@@ -627,14 +645,20 @@ export class JobRegistry {
     if (after.status !== expected) {
       // Paused or canceled meanwhile. Work that completed anyway is still complete.
       if (ok && after.status === 'pause-requested') {
-        const event: JobEvent = phase === 'resume' ? { type: 'succeeded' } : { type: 'reverted' };
-        if (await this.settle(id, event, run)) this.emit(phase === 'resume' ? 'resume_completed' : 'fail_or_cancel_completed', id);
+        const event: JobEvent = phase === 'resume' ? succeeded : { type: 'reverted' };
+        if (await this.settle(id, event, run)) {
+          this.emit(phase === 'resume' ? 'resume_completed' : 'fail_or_cancel_completed', id);
+          if (phase === 'resume') await this.afterSuccess(after, resumer);
+        }
       }
       return;
     }
     if (ok) {
       if (phase === 'resume') {
-        if (await this.settle(id, { type: 'succeeded' }, run)) this.emit('resume_completed', id);
+        if (await this.settle(id, succeeded, run)) {
+          this.emit('resume_completed', id);
+          await this.afterSuccess(after, resumer);
+        }
       } else if (await this.settle(id, { type: 'reverted' }, run)) {
         this.emit('fail_or_cancel_completed', id);
       }
@@ -655,6 +679,15 @@ export class JobRegistry {
       if (await this.settle(id, { type: 'failed', error: message }, run)) this.emit('resume_failed', id);
     } else if (await this.settle(id, { type: 'revert-failed', error: message }, run)) {
       this.emit('fail_or_cancel_failed', id);
+    }
+  }
+
+  /** Runs a succeeded job's `afterSuccess`; its failure is logged, never the job's. */
+  private async afterSuccess(job: Job, resumer: Resumer | undefined): Promise<void> {
+    try {
+      await resumer?.afterSuccess?.();
+    } catch (err) {
+      this.log.warn({ ...meta(job), err: errorMessage(err) }, 'cleanup after the job succeeded failed; the next leader sweeps it');
     }
   }
 
@@ -754,7 +787,6 @@ export class JobRegistry {
   }
 }
 
-type ProgressUpdate = Omit<Extract<JobEvent, { type: 'progressed' }>, 'type'>;
 
 /** The JobContext of one resumer run: throttles progress and fences writes to its session. */
 class RunContext implements JobContext {
@@ -800,7 +832,10 @@ class RunContext implements JobContext {
       this.spans = undefined;
     }
     const elapsed = performance.now() - this.lastWrite;
-    if (checkpoint !== undefined || highWater !== undefined || fraction >= 1 || elapsed >= this.intervalMs) {
+    // Progress without a checkpoint waits for the interval, and whatever still waits when the
+    // run succeeds is written with `succeeded` (takeHeld): a job's "done, status cleared" costs
+    // no write of its own before the one its statement waits for.
+    if (checkpoint !== undefined || highWater !== undefined || elapsed >= this.intervalMs) {
       await this.flushProgress();
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -824,6 +859,15 @@ class RunContext implements JobContext {
     this.pending = null;
     this.lastWrite = performance.now();
     await this.write({ type: 'progressed', ...p });
+  }
+
+  /** Takes the progress held back by throttling, unwritten, for the run's outcome to carry. */
+  takeHeld(): ProgressUpdate | null {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const p = this.pending;
+    this.pending = null;
+    return p;
   }
 
   /** Ends the run: writes held-back progress if the job can still take it. */

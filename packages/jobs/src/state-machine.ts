@@ -6,6 +6,15 @@ import { isTerminalStatus, type JobStatus } from './job-status.js';
  * Everything that can happen to a job. `request-*` come from users (PAUSE / RESUME / CANCEL
  * JOB); the others are reported by the registry as it drives the job's resumer.
  */
+/** A resumer's progress report: each field given replaces the stored one. */
+export interface ProgressUpdate {
+  readonly fraction?: number;
+  readonly runningStatus?: string | null;
+  readonly checkpoint?: Uint8Array | null;
+  readonly highWater?: bigint | null;
+  readonly spans?: SpanProgress | null;
+}
+
 export type JobEvent =
   | { readonly type: 'request-pause'; readonly reason?: string }
   | { readonly type: 'request-resume' }
@@ -13,15 +22,9 @@ export type JobEvent =
   /** A registry session took over the job (creation or adoption); the status does not change. */
   | { readonly type: 'adopted'; readonly coordinatorId: string; readonly sessionId: string }
   | { readonly type: 'started' }
-  | {
-      readonly type: 'progressed';
-      readonly fraction?: number;
-      readonly runningStatus?: string | null;
-      readonly checkpoint?: Uint8Array | null;
-      readonly highWater?: bigint | null;
-      readonly spans?: SpanProgress | null;
-    }
-  | { readonly type: 'succeeded' }
+  | ({ readonly type: 'progressed' } & ProgressUpdate)
+  /** The resumer finished; `progress`: what it reported last and was not yet written. */
+  | { readonly type: 'succeeded'; readonly progress?: ProgressUpdate }
   /** The resumer failed permanently: revert. */
   | { readonly type: 'failed'; readonly error: string }
   /** The resumer (or the revert) failed with a retryable error: run it again at `nextRetryAtMs`. */
@@ -111,7 +114,7 @@ export function transition(job: Job, event: JobEvent, nowMs: number): Job {
       // A resumer that finished just as a pause was requested has still finished.
       if (!runningPhase) throw illegal(job, event.type);
       return finish('succeeded', {
-        progress: { ...job.progress, fractionCompleted: 1 },
+        progress: { ...(event.progress ? mergeProgress(job.progress, event.progress) : job.progress), fractionCompleted: 1 },
         lastRetryError: null,
       });
 
@@ -154,7 +157,7 @@ export function transition(job: Job, event: JobEvent, nowMs: number): Job {
   }
 }
 
-function mergeProgress(p: JobProgress, e: Extract<JobEvent, { type: 'progressed' }>): JobProgress {
+function mergeProgress(p: JobProgress, e: ProgressUpdate): JobProgress {
   const fraction = e.fraction === undefined ? p.fractionCompleted : Math.min(1, Math.max(0, e.fraction));
   return {
     fractionCompleted: fraction,

@@ -156,6 +156,11 @@ export async function startLeader(
   // Adopts every unfinished job, including those of a coordinator that died.
   await timed('job adoption', () => jobs.start());
   log.info({ steps: timed.steps }, 'leader ready');
+  // Queues of jobs that succeeded just before a coordinator died (closed after `succeeded`).
+  workQueue
+    .closeFinishedJobs((id) => jobs.isOver(id))
+    .then((closed) => closed.length > 0 && log.info({ component: 'jobs', jobIds: closed }, 'closed the work queues of finished jobs'))
+    .catch((err: unknown) => log.warn({ component: 'jobs', err }, 'could not sweep the work queues of finished jobs'));
   leader.schedules.start();
   ptsReconciler.start();
   if (managed) void managed.onElected(capabilities);

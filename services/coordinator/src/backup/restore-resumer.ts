@@ -84,8 +84,12 @@ export class RestoreResumer implements Resumer {
     }
     await this.setState(descriptors, DescriptorState.PUBLIC);
     await ctx.setProgress(1, null, encodeRestoreCheckpoint({ done: [...done], rows: String(rows), bytes: String(bytes) }));
-    await this.queue.closeJob(jobId);
     this.leader.log.info({ jobId, rows: String(rows) }, 'restore done');
+  }
+
+  /** The job's queue, once `succeeded` is stored; left behind by a crash, the leader's start sweeps it. */
+  async afterSuccess(): Promise<void> {
+    await this.queue.closeJob(this.job.id);
   }
 
   async onFailOrCancel(): Promise<void> {
