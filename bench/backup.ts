@@ -30,11 +30,13 @@ import {
   NODES,
   bankOptions,
   cleanup,
+  collectionFor,
+  COLLECTION_KINDS,
+  diskUsageOf,
   cpus,
   cpuSecondsPerGiB,
   cpuTable,
   CpuMeter,
-  diskUsage,
   formatTable,
   installSignalHandlers,
   loadBank,
@@ -55,39 +57,14 @@ import {
   freshPageCpuSecondsPerGiB,
   warnIfBusy,
   type BankOptions,
+  type CollectionKind,
   type LoadFigures,
   type ProcessMemory,
 } from './lib/common.js';
 
 /** The collection's path under each node's external IO dir (`<store>/extern/`), or the shared dir. */
 const COLLECTION_PATH = 'bench-backup';
-const LOCAL_REGIONS = ['us-east1', 'us-west1', 'eu-west1'];
 
-type CollectionKind = 'nodelocal' | 'file' | 'locality';
-
-/**
- * Where the backup goes, and the directories its files land in:
- * - nodelocal: `nodelocal://1/…`, every file written through node 1;
- * - file: `file://` on one directory every node shares (here: the same machine);
- * - locality: CockroachDB's locality-aware form, each node to its own `nodelocal://<n>/…` (the
- *   default URI is node 1's), as `start-local` gives node n the n-th region.
- */
-function collectionFor(kind: CollectionKind, dataDir: string): { sql: string; label: string; dirs: string[] } {
-  if (kind === 'nodelocal') {
-    return { sql: `'nodelocal://1/${COLLECTION_PATH}'`, label: 'nodelocal://1', dirs: [join(dataDir, 'node-1', 'extern', COLLECTION_PATH)] };
-  }
-  if (kind === 'file') {
-    const dir = join(dataDir, 'shared', COLLECTION_PATH);
-    return { sql: `'file://${dir}'`, label: 'file:// (shared dir)', dirs: [dir] };
-  }
-  const uris = [`'nodelocal://1/${COLLECTION_PATH}?COCKROACH_LOCALITY=default'`];
-  const dirs = [join(dataDir, 'node-1', 'extern', COLLECTION_PATH)];
-  for (let n = 1; n <= NODES; n++) {
-    uris.push(`'nodelocal://${n}/${COLLECTION_PATH}-${n}?COCKROACH_LOCALITY=region%3D${LOCAL_REGIONS[(n - 1) % LOCAL_REGIONS.length]!}'`);
-    dirs.push(join(dataDir, `node-${n}`, 'extern', `${COLLECTION_PATH}-${n}`));
-  }
-  return { sql: `(${uris.join(', ')})`, label: 'locality-aware nodelocal', dirs };
-}
 /** Share of the rows the incremental finds changed. */
 const CHANGED_FRACTION = 0.01;
 const UPDATE_BATCH = 500;
@@ -116,7 +93,7 @@ function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKi
   }
   const collections = (values.collection ?? 'nodelocal').split(',');
   for (const c of collections) {
-    if (c !== 'nodelocal' && c !== 'file' && c !== 'locality') throw new Error(`--collection must be nodelocal, file or locality (or a comma list), got "${c}"`);
+    if (!(COLLECTION_KINDS as readonly string[]).includes(c)) throw new Error(`--collection must be nodelocal, file or locality (or a comma list), got "${c}"`);
   }
   if (new Set(collections).size !== collections.length) throw new Error('--collection names a collection twice');
   const incrementals = values.incrementals === undefined ? DEFAULT_INCREMENTALS : Number(values.incrementals);
@@ -134,17 +111,6 @@ interface BackupRun {
   diskBytes: number;
   allocatedBytes: number;
   files: number;
-}
-
-async function diskUsageOf(dirs: string[]): Promise<{ bytes: number; allocated: number; files: number }> {
-  const total = { bytes: 0, allocated: 0, files: 0 };
-  for (const d of dirs) {
-    const u = await diskUsage(d).catch(() => ({ bytes: 0, allocated: 0, files: 0 }));
-    total.bytes += u.bytes;
-    total.allocated += u.allocated;
-    total.files += u.files;
-  }
-  return total;
 }
 
 async function timedBackup(client: CairnClient, sql: string, collectionDirs: string[]): Promise<BackupRun> {
@@ -260,7 +226,7 @@ async function main(): Promise<void> {
     // changed, an incremental (phase marks suffixed with the collection after the first).
     for (const [i, kind] of o.collections.entries()) {
       const suffix = i === 0 ? '' : `-${kind}`;
-      runs.push(await backupInto(client, kind, collectionFor(kind, dataDir), cluster, o, phases, suffix, cpu));
+      runs.push(await backupInto(client, kind, collectionFor(kind, dataDir, COLLECTION_PATH), cluster, o, phases, suffix, cpu));
     }
   } finally {
     client.close();

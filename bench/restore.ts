@@ -28,7 +28,6 @@ import {
   cpuSecondsPerGiB,
   cpuTable,
   CpuMeter,
-  diskUsage,
   fingerprints,
   formatTable,
   installSignalHandlers,
@@ -49,24 +48,37 @@ import {
   stopCluster,
   freshPageCpuSecondsPerGiB,
   warnIfBusy,
+  collectionFor,
+  COLLECTION_KINDS,
+  diskUsageOf,
   type BankOptions,
+  type CollectionKind,
   type ProcessMemory,
 } from './lib/common.js';
 
 const COLLECTION_PATH = 'bench-restore';
-const COLLECTION = `nodelocal://1/${COLLECTION_PATH}`;
 
-const RESTORE_LABEL = `cairn RESTORE, ${NODES}-node cluster ← nodelocal`;
+const restoreLabel = (collection: string) => `cairn RESTORE, ${NODES}-node cluster ← ${collection}`;
 const LOAD_LABEL = `cairn load (initBank SQL UPSERTs), same cluster`;
 const RAW_LABEL = 'raw LMDB batched puts (1 process), same rows';
 
-function parseOptions(argv: string[]): BankOptions | undefined {
-  const { values } = parseArgs({ args: argv, strict: true, options: BANK_FLAGS });
+function parseOptions(argv: string[]): (BankOptions & { collection: CollectionKind }) | undefined {
+  const { values } = parseArgs({ args: argv, strict: true, options: { ...BANK_FLAGS, collection: { type: 'string' } } });
   if (values.help === true) {
-    process.stdout.write(['usage: pnpm bench restore [--mb N] [--payload-bytes N] [--range-max SIZE]', ...BANK_FLAGS_HELP, ''].join('\n'));
+    process.stdout.write(
+      [
+        'usage: pnpm bench restore [--mb N] [--payload-bytes N] [--range-max SIZE] [--collection nodelocal|file|locality]',
+        ...BANK_FLAGS_HELP,
+        '  --collection     where the backup restored from lies: nodelocal (nodelocal://1, default: other nodes read it through node 1),',
+        '                   file (file:// on a directory every node shares), locality (each node\'s files on its own nodelocal)',
+        '',
+      ].join('\n'),
+    );
     return undefined;
   }
-  return bankOptions(values);
+  const collection = values.collection ?? 'nodelocal';
+  if (!(COLLECTION_KINDS as readonly string[]).includes(collection)) throw new Error(`--collection must be nodelocal, file or locality, got "${collection}"`);
+  return { ...bankOptions(values), collection: collection as CollectionKind };
 }
 
 async function main(): Promise<void> {
@@ -79,6 +91,7 @@ async function main(): Promise<void> {
   say(`restore: ${o.mb} MB of bank rows (${o.rows} rows, ${o.payloadBytes}-byte payloads), kv.range.max_bytes '${o.rangeMax}'`);
   say(`starting a ${NODES}-node local cluster...`);
   const { cluster, dataDir, client, startSeconds } = await startCluster('cairn-bench-restore-');
+  const collection = collectionFor(o.collection, dataDir, COLLECTION_PATH);
   let m;
   const phases: Record<string, { start: number; end: number }> = {};
   const cpu = CpuMeter.forCluster(cluster, dataDir);
@@ -93,12 +106,12 @@ async function main(): Promise<void> {
     }
     const split = await splitRanges(client, o.rangeMax);
 
-    say(`full backup into ${COLLECTION}...`);
+    say(`full backup into ${collection.label}...`);
     let started = performance.now();
-    const backup = resultRow(await marked(phases, 'backup', () => client.execute(`BACKUP DATABASE bank INTO '${COLLECTION}'`), cpu));
+    const backup = resultRow(await marked(phases, 'backup', () => client.execute(`BACKUP DATABASE bank INTO ${collection.sql}`), cpu));
     const backupSeconds = seconds(started);
     const backupLogicalBytes = Number(backup['bytes']);
-    const backupDisk = await diskUsage(join(dataDir, 'node-1', 'extern', COLLECTION_PATH));
+    const backupDisk = await diskUsageOf(collection.dirs);
     say(`  ${backupSeconds.toFixed(1)} s, ${(backupLogicalBytes / MB).toFixed(1)} MB logical, ${(backupDisk.bytes / MB).toFixed(1)} MB on disk`);
     const sourceFingerprint = await fingerprints(client, 'bank');
 
@@ -109,7 +122,7 @@ async function main(): Promise<void> {
     started = performance.now();
     try {
       restore = resultRow(
-        await marked(phases, 'restore', () => client.execute(`RESTORE DATABASE bank FROM LATEST IN '${COLLECTION}' WITH new_db_name = 'bank2'`), cpu),
+        await marked(phases, 'restore', () => client.execute(`RESTORE DATABASE bank FROM LATEST IN ${collection.sql} WITH new_db_name = 'bank2'`), cpu),
       );
     } finally {
       memory = sampler.stop();
@@ -147,7 +160,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     formatTable([
       ['', 'rows', 'MB', 'seconds', 'rows/s', 'MB/s'],
-      [RESTORE_LABEL, String(o.rows), rowMb.toFixed(1), m.restoreSeconds.toFixed(2), Math.round(o.rows / m.restoreSeconds).toString(), restoreMbps.toFixed(2)],
+      [restoreLabel(collection.label), String(o.rows), rowMb.toFixed(1), m.restoreSeconds.toFixed(2), Math.round(o.rows / m.restoreSeconds).toString(), restoreMbps.toFixed(2)],
       [LOAD_LABEL, String(m.load.rows), rowMb.toFixed(1), m.load.seconds.toFixed(2), Math.round(m.load.rows / m.load.seconds).toString(), m.load.mbPerSecond.toFixed(2)],
       [RAW_LABEL, String(raw.rows), (raw.bytes / MB).toFixed(1), raw.seconds.toFixed(2), Math.round(raw.rows / raw.seconds).toString(), rawMbps.toFixed(2)],
     ]) + '\n',
@@ -178,13 +191,13 @@ async function main(): Promise<void> {
     at: new Date().toISOString(),
     host: { cpus: cpus().length, node: process.version, freshPageCpuSecondsPerGiB: freshPage, loadAverageAtStart: load1, loadAverageAtEnd: loadavg()[0] },
     options: o,
-    cluster: { nodes: NODES, startSeconds, collection: COLLECTION },
+    cluster: { nodes: NODES, startSeconds, collection: o.collection, uri: collection.sql },
     load: { label: LOAD_LABEL, ...m.load },
     split: m.split,
     rangesAfter: m.rangesAfter,
     backup: m.backup,
     restore: {
-      label: RESTORE_LABEL,
+      label: restoreLabel(collection.label),
       jobId: m.restore['job_id'],
       rows: o.rows,
       bytes: m.load.bytes,

@@ -404,6 +404,55 @@ export async function fingerprints(client: CairnClient, database: string): Promi
   return r.rows.map((row) => `${row[0] ?? ''}=${row[1] ?? ''}`).join(',');
 }
 
+const LOCAL_REGIONS = ['us-east1', 'us-west1', 'eu-west1'];
+
+export type CollectionKind = 'nodelocal' | 'file' | 'locality';
+export const COLLECTION_KINDS: readonly CollectionKind[] = ['nodelocal', 'file', 'locality'];
+
+/** A collection as a statement names it (`sql`), its label, and the directories its files land in. */
+export interface BenchCollection {
+  readonly kind: CollectionKind;
+  readonly sql: string;
+  readonly label: string;
+  readonly dirs: string[];
+}
+
+/**
+ * Where the backup goes, and the directories its files land in:
+ * - nodelocal: `nodelocal://1/…`, every file written through node 1;
+ * - file: `file://` on one directory every node shares (here: the same machine);
+ * - locality: CockroachDB's locality-aware form, each node to its own `nodelocal://<n>/…` (the
+ *   default URI is node 1's), as `start-local` gives node n the n-th region.
+ */
+export function collectionFor(kind: CollectionKind, dataDir: string, path: string): BenchCollection {
+  if (kind === 'nodelocal') {
+    return { kind, sql: `'nodelocal://1/${path}'`, label: 'nodelocal://1', dirs: [join(dataDir, 'node-1', 'extern', path)] };
+  }
+  if (kind === 'file') {
+    const dir = join(dataDir, 'shared', path);
+    return { kind, sql: `'file://${dir}'`, label: 'file:// (shared dir)', dirs: [dir] };
+  }
+  const uris = [`'nodelocal://1/${path}?COCKROACH_LOCALITY=default'`];
+  const dirs = [join(dataDir, 'node-1', 'extern', path)];
+  for (let n = 1; n <= NODES; n++) {
+    uris.push(`'nodelocal://${n}/${path}-${n}?COCKROACH_LOCALITY=region%3D${LOCAL_REGIONS[(n - 1) % LOCAL_REGIONS.length]!}'`);
+    dirs.push(join(dataDir, `node-${n}`, 'extern', `${path}-${n}`));
+  }
+  return { kind, sql: `(${uris.join(', ')})`, label: 'locality-aware nodelocal', dirs };
+}
+
+/** `diskUsage` summed over `dirs` (a missing one counts nothing). */
+export async function diskUsageOf(dirs: string[]): Promise<{ bytes: number; allocated: number; files: number }> {
+  const total = { bytes: 0, allocated: 0, files: 0 };
+  for (const d of dirs) {
+    const u = await diskUsage(d).catch(() => ({ bytes: 0, allocated: 0, files: 0 }));
+    total.bytes += u.bytes;
+    total.allocated += u.allocated;
+    total.files += u.files;
+  }
+  return total;
+}
+
 /** The first row of a BACKUP/RESTORE result by column name. */
 export function resultRow(r: { columns: string[]; rows: (string | null)[][] }): Record<string, string | null> {
   const row = r.rows[0] ?? [];
