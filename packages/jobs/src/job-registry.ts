@@ -787,7 +787,6 @@ export class JobRegistry {
   }
 }
 
-
 /** The JobContext of one resumer run: throttles progress and fences writes to its session. */
 class RunContext implements JobContext {
   private pending: ProgressUpdate | null = null;
