@@ -2,10 +2,6 @@ import { CairnError, ErrorCode } from '@cairn/errors';
 import type { Job, JobProgress, SpanProgress } from './job.js';
 import { isTerminalStatus, type JobStatus } from './job-status.js';
 
-/**
- * Everything that can happen to a job. `request-*` come from users (PAUSE / RESUME / CANCEL
- * JOB); the others are reported by the registry as it drives the job's resumer.
- */
 /** A resumer's progress report: each field given replaces the stored one. */
 export interface ProgressUpdate {
   readonly fraction?: number;
@@ -15,6 +11,10 @@ export interface ProgressUpdate {
   readonly spans?: SpanProgress | null;
 }
 
+/**
+ * Everything that can happen to a job. `request-*` come from users (PAUSE / RESUME / CANCEL
+ * JOB); the others are reported by the registry as it drives the job's resumer.
+ */
 export type JobEvent =
   | { readonly type: 'request-pause'; readonly reason?: string }
   | { readonly type: 'request-resume' }

@@ -131,8 +131,8 @@ export class BackupResumer implements Resumer {
 
   /**
    * The job's queue and protection record, once `succeeded` is stored: a small incremental
-   * answered 8-22 ms sooner. Left behind by a crash, the leader's start removes both (the
-   * work queue sweep, the protected timestamp reconciler).
+   * is answered 5-11 ms sooner (median, 32 MB bench). Left behind by a crash, the leader's
+   * start removes both (the work queue sweep, the protected timestamp reconciler).
    */
   async afterSuccess(): Promise<void> {
     await sideBySide([this.queue.closeJob(this.job.id), releaseBackupJob(this.protectedTs, decodeBackupDetails(this.job.spec))]);
