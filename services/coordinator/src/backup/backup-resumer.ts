@@ -120,9 +120,12 @@ export class BackupResumer implements Resumer {
       const [, partFiles] = await Promise.all([ctx.setProgress(0.99, 'writing manifest', this.checkpoint(d, done)), this.writeParts(d, files, layerUris, key)]);
       manifest.partFiles = partFiles;
       await collection.writeManifest(d.layerPath, manifest, key);
-      if (d.movesLatest) await collection.writeLatest(d.fullSubdir, BigInt(d.endTime));
+      // The backup is durable: its protection record goes (before `succeeded`, so a finished
+      // job holds none, as SHOW PROTECTED TIMESTAMPS shows right after the statement), beside
+      // LATEST, which a crash before it leaves for the resumed run to write again.
+      await sideBySide([d.movesLatest ? collection.writeLatest(d.fullSubdir, BigInt(d.endTime)) : Promise.resolve(), releaseBackupJob(this.protectedTs, d)]);
       // Held, and written with `succeeded` (the checkpoint at 0.99 already names every span's
-      // files, which the statement reports); the queue and the record go after (afterSuccess).
+      // files, which the statement reports); the queue goes after (afterSuccess).
       await ctx.setProgress(1, null);
     } finally {
       await collection.close();
@@ -130,12 +133,11 @@ export class BackupResumer implements Resumer {
   }
 
   /**
-   * The job's queue and protection record, once `succeeded` is stored: a small incremental
-   * is answered 5-11 ms sooner (median, 32 MB bench). Left behind by a crash, the leader's
-   * start removes both (the work queue sweep, the protected timestamp reconciler).
+   * The job's queue, once `succeeded` is stored: a small incremental is answered sooner (5-11
+   * ms, median, 32 MB bench). Left behind by a crash, a new leader's sweep closes it.
    */
   async afterSuccess(): Promise<void> {
-    await sideBySide([this.queue.closeJob(this.job.id), releaseBackupJob(this.protectedTs, decodeBackupDetails(this.job.spec))]);
+    await this.queue.closeJob(this.job.id);
   }
 
   async onFailOrCancel(): Promise<void> {
