@@ -23,6 +23,8 @@ const nodeWorkSubject = (jobId: string, nodeId: number) => `cairn.work.${jobId}.
 const resultSubject = (jobId: string) => `cairn.results.${jobId}`;
 const consumerName = (jobId: string) => `work-${jobId}`;
 const nodeConsumerName = (jobId: string, nodeId: number) => `work-${jobId}-n${nodeId}`;
+/** The job id in a job queue's name (`consumerName`, `nodeConsumerName`) of a cairn job (ids are digits). */
+const JOB_QUEUE_NAME = /^work-(\d+)(?:-n\d+)?$/;
 
 export interface OpenJobOptions {
   kind: string;
@@ -196,17 +198,8 @@ export class WorkQueue {
     const jsm = this.state.jsm;
     // Node queues: named from the job id, also those a previous leader created.
     const nodeQueue = new RegExp(`^${consumerName(jobId)}-n\\d+$`);
-    const [, names] = await sideBySide([
-      this.announcements.delete(jobId),
-      retryNats(
-        async () => {
-          const found: string[] = [];
-          for await (const c of jsm.consumers.list(WORK_STREAM)) if (nodeQueue.test(c.name)) found.push(c.name);
-          return found;
-        },
-        { what: `cannot list the work queues of job ${jobId}` },
-      ),
-    ]);
+    const [, all] = await sideBySide([this.announcements.delete(jobId), this.queueNames(`cannot list the work queues of job ${jobId}`)]);
+    const names = all.filter((name) => nodeQueue.test(name));
     await sideBySide([
       ...[consumerName(jobId), ...names].map((name) => deleteJobQueue(jsm, name, jobId)),
       retryNats(() => jsm.streams.purge(WORK_STREAM, { filter: workSubject(jobId) }), { what: `cannot purge the work of job ${jobId}` }),
@@ -223,16 +216,8 @@ export class WorkQueue {
    * is over (terminal, or gone): a running job's queue is never touched.
    */
   async closeFinishedJobs(isFinished: (jobId: string) => Promise<boolean>): Promise<string[]> {
-    const jsm = this.state.jsm;
     const [names, announced] = await sideBySide([
-      retryNats(
-        async () => {
-          const found: string[] = [];
-          for await (const c of jsm.consumers.list(WORK_STREAM)) found.push(c.name);
-          return found;
-        },
-        { what: 'cannot list the work queues' },
-      ),
+      this.queueNames('cannot list the work queues'),
       retryNats(
         async () => {
           const found: string[] = [];
@@ -255,10 +240,19 @@ export class WorkQueue {
     }
     return closed;
   }
-}
 
-/** The job id in a job queue's consumer name (`consumerName`, `nodeConsumerName`). */
-const JOB_QUEUE_NAME = /^work-(\d+)(?:-n\d+)?$/;
+  /** The names of every queue (consumer) on the work stream. */
+  private queueNames(what: string): Promise<string[]> {
+    return retryNats(
+      async () => {
+        const found: string[] = [];
+        for await (const c of this.state.jsm.consumers.list(WORK_STREAM)) found.push(c.name);
+        return found;
+      },
+      { what },
+    );
+  }
+}
 
 /**
  * Deletes one of a closed job's queues. Best effort beyond NATS's own failovers: nats-server

@@ -133,7 +133,7 @@ export class BackupResumer implements Resumer {
   }
 
   /**
-   * The job's queue, once `succeeded` is stored: a small incremental is answered sooner (5-11
+   * The job's queue, once `succeeded` is stored: a small incremental is answered sooner (0-11
    * ms, median, 32 MB bench). Left behind by a crash, a new leader's sweep closes it.
    */
   async afterSuccess(): Promise<void> {
