@@ -21,6 +21,7 @@ import { RangeStats, StatsAccumulator, type SpanStats } from './range-stats.js';
 import { RawRevisionCursor, openRawDataHandle } from './raw-revision-cursor.js';
 import { RevisionCursor, sameUserKey } from './revision-cursor.js';
 import { isSpanMarker, readSpanMarker, spanMarkerKey, spanMinus, widenedMarkerValue } from './span-markers.js';
+import { ChangeWindow, ChangeWindows, type ChangedKey } from './change-windows.js';
 
 export type { MvccRevision, RevisionSlot };
 
@@ -238,6 +239,8 @@ export class MvccStore {
   private gcThresholds: GcThresholds;
   /** Where each put's stored value and change index key are assembled (see PutScratch). */
   private readonly scratch = new PutScratch();
+  /** Incremental export windows read once for all their spans (see change-windows.ts). */
+  private readonly changeWindows = new ChangeWindows();
   /**
    * Key and byte counts per tracked span (the node's ranges), kept as writes apply: every
    * transaction that puts to `data` calls `stats.notePuts` first, and removals go through
@@ -389,7 +392,7 @@ export class MvccStore {
       }
       for (const span of markers ?? []) this.putSpanMarker(ts, span);
       for (const [k, v] of metaEntries) this.meta.put(k, v);
-    });
+    }).finally(() => this.changeWindows.written(ts));
   }
 
   /**
@@ -597,6 +600,10 @@ export class MvccStore {
    * Without `allRevisions` the newest revision in the window is the key's newest at or below
    * `endTs`, which is what a scan exports: any newer one at or below `endTs` would be in the
    * window too.
+   *
+   * The window is read once and kept for the other spans that ask for it (change-windows.ts):
+   * a node exports one item per table and more, all of one window, and each read the whole
+   * window for its own keys. A window past CHANGE_WINDOW_LIMIT is read span by span.
    */
   private changedRevisions(
     span: Span,
@@ -604,14 +611,21 @@ export class MvccStore {
     endTs: Timestamp,
     allRevisions: boolean,
     txn: ReturnType<RootDatabase['useReadTransaction']>,
-  ): Array<{ prefix: Buffer; stamps: Timestamp[] }> | undefined {
+  ): ChangedKey[] | undefined {
     const start = spanStart(span);
     const end = spanEnd(span);
+    // Complete: an export waits until its replica applied the log up to endTs, and the log's
+    // timestamps grow, so only what ChangeWindows watches for can change the window after.
+    const window = this.changeWindows.window(startTs, endTs, () =>
+      ChangeWindow.read(startTs, endTs, this.changes.getKeys(this.windowRange(startTs, endTs, txn)), (k) =>
+        readSpanMarker(k, this.changes.get(k, { transaction: txn })),
+      ),
+    );
+    if (window !== undefined) return window.changedKeys(span, start, end, allRevisions, CHANGED_KEYS_LIMIT);
     const seen = new Map<string, { prefix: Buffer; stamps: Timestamp[] }>();
     let named = 0;
     // Entries come oldest first: the last one seen of a key is its newest.
-    const range = this.changes.getKeys({ start: tsBound(startTs + 1n), end: endTs === UINT64_MAX ? undefined : tsBound(endTs + 1n), transaction: txn });
-    for (const k of range) {
+    for (const k of this.changes.getKeys(this.windowRange(startTs, endTs, txn))) {
       if (isSpanMarker(k)) {
         if (spansOverlap(readSpanMarker(k, this.changes.get(k, { transaction: txn })), span)) return undefined;
         continue;
@@ -632,6 +646,11 @@ export class MvccStore {
     const out = [...seen.values()].sort((a, b) => Buffer.compare(a.prefix, b.prefix));
     for (const e of out) e.stamps.reverse();
     return out;
+  }
+
+  /** The change index range of the window `(startTs, endTs]`. */
+  private windowRange(startTs: Timestamp, endTs: Timestamp, txn: ReturnType<RootDatabase['useReadTransaction']>) {
+    return { start: tsBound(startTs + 1n), end: endTs === UINT64_MAX ? undefined : tsBound(endTs + 1n), transaction: txn };
   }
 
   /** The export of `exportRevisions` over the keys `cur` walks (closed at the end). */
@@ -703,7 +722,7 @@ export class MvccStore {
           this.data.put(k, this.scratch.storedValue(vs[i] as Uint8Array | null));
           this.changes.put(this.scratch.changeKey(mvccKeyTs(k), k), CHANGE_ENTRY_VALUE);
         }
-      });
+      }).finally(() => this.changeWindows.clear());
       // Observed either by the next flush or by the final await; never left unhandled.
       p.catch(() => undefined);
       const prev = inFlight;
@@ -796,7 +815,7 @@ export class MvccStore {
           if ('remove' in e) this.changes.remove(e.remove);
           else this.putSpanMarker(e.ts, e.marker);
         }
-      });
+      }).finally(() => this.changeWindows.clear());
     };
     const txn = this.root.useReadTransaction();
     try {
@@ -823,6 +842,11 @@ export class MvccStore {
   private putSpanMarker(ts: Timestamp, span: Span): void {
     const key = spanMarkerKey(ts, span);
     this.changes.put(key, widenedMarkerValue(span, this.changes.get(key)));
+  }
+
+  /** Export windows kept for the spans still to ask for them (for tests). */
+  keptChangeWindows(): number {
+    return this.changeWindows.size();
   }
 
   /** Entries in the change index, span markers included (for tests and stats). */
