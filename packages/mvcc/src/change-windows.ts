@@ -150,9 +150,10 @@ export class ChangeWindows {
     this.kept = this.kept.filter((k) => k.endTs < ts);
   }
 
-  /** Entries at any timestamp were added or removed (a snapshot, GC's trim). */
+  /** Entries at any timestamp were added or removed (a snapshot, GC's trim), or the store closes. */
   clear(): void {
     this.kept = [];
+    clearTimeout(this.idleTimer);
   }
 
   /** Kept windows (for tests). */

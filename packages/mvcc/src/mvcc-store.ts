@@ -320,6 +320,7 @@ export class MvccStore {
 
   /** Waits for pending writes and closes the environment. */
   async close(): Promise<void> {
+    this.changeWindows.clear();
     await this.root.close();
   }
 
