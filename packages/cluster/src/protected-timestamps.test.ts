@@ -156,8 +156,10 @@ describe('SettingsView', () => {
     try {
       expect(view.getInt('gc.ttlseconds', 14_400)).toBe(600);
       expect(view.getDurationMs('kv.gc.interval', '1m')).toBe(60_000);
-      await st.settings.put('kv.gc.interval', new TextEncoder().encode('250ms'));
+      // The delete first: the view follows the bucket in order, so once it sees the later
+      // put it has seen the delete too (waiting on the put alone raced a delete made after it).
       await st.settings.delete('gc.ttlseconds');
+      await st.settings.put('kv.gc.interval', new TextEncoder().encode('250ms'));
       await waitFor(async () => (view.getDurationMs('kv.gc.interval', '1m') === 250 ? true : undefined), {
         what: 'the view sees the new interval',
         timeoutMs: 5000,
