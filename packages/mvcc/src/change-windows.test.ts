@@ -34,7 +34,7 @@ describe('ChangeWindow', () => {
     w.changedKeys(span, encodeRevisionPrefix(span.start), span.end.length === 0 ? undefined : encodeRevisionPrefix(span.end), all, limit);
 
   it('slices a span in key order, every timestamp newest first or only the newest', () => {
-    const w = ChangeWindow.read(10n, 20n, entries, () => ALL)!;
+    const w = ChangeWindow.read(entries, () => ALL)!;
     const t100 = tableSpan(100);
     const every = slice(w, t100, true)!;
     expect(every.map((c) => Buffer.from(c.prefix))).toEqual([rowKey(100, 1), rowKey(100, 2)].map((k) => Buffer.from(encodeRevisionPrefix(k))));
@@ -46,7 +46,7 @@ describe('ChangeWindow', () => {
 
   it('leaves to a full read a span a marker overlaps, or one naming more than the limit', () => {
     const marker = spanMarkerKey(15n, tableSpan(101));
-    const w = ChangeWindow.read(10n, 20n, [...entries, marker], () => tableSpan(101))!;
+    const w = ChangeWindow.read([...entries, marker], () => tableSpan(101))!;
     expect(slice(w, tableSpan(101), false)).toBeUndefined();
     expect(slice(w, tableSpan(100), false)).toHaveLength(2);
     // Three revisions of two keys: over a limit of two with every revision, not without.
@@ -55,7 +55,7 @@ describe('ChangeWindow', () => {
   });
 
   it('is not kept past its limit of revisions, and a window too large is not read again', () => {
-    expect(ChangeWindow.read(10n, 20n, entries, () => ALL, 3)).toBeUndefined();
+    expect(ChangeWindow.read(entries, () => ALL, 3)).toBeUndefined();
     const windows = new ChangeWindows();
     let reads = 0;
     const tooLarge = () => {
@@ -69,7 +69,7 @@ describe('ChangeWindow', () => {
 
   it('keeps two windows, and drops those a write at or below their end may change', () => {
     const windows = new ChangeWindows();
-    const read = () => ChangeWindow.read(0n, 0n, [], () => ALL);
+    const read = () => ChangeWindow.read([], () => ALL);
     windows.window(10n, 20n, read);
     windows.window(20n, 30n, read);
     windows.window(30n, 40n, read);

@@ -25,11 +25,9 @@ export interface ChangedKey {
   stamps: Timestamp[];
 }
 
-/** The change index entries of `(startTs, endTs]`, by key; span markers kept aside. */
+/** The change index entries of one window, by key; span markers kept aside (ChangeWindows knows which window). */
 export class ChangeWindow {
   private constructor(
-    readonly startTs: Timestamp,
-    readonly endTs: Timestamp,
     /** Revision prefixes as latin1 strings (one char per byte, so `<` is byte order), sorted. */
     private readonly keys: string[],
     /** `stamps[stampStart[i] .. stampStart[i + 1])` are key i's timestamps, newest first. */
@@ -44,8 +42,6 @@ export class ChangeWindow {
    * window names more than `limit` revisions: it is then read span by span, as before.
    */
   static read(
-    startTs: Timestamp,
-    endTs: Timestamp,
     entries: Iterable<Buffer>,
     markerSpan: (changeKey: Buffer) => Span,
     limit = CHANGE_WINDOW_LIMIT,
@@ -76,7 +72,7 @@ export class ChangeWindow {
       for (let j = ts.length - 1; j >= 0; j--) stamps[at++] = ts[j] as Timestamp;
     }
     stampStart[keys.length] = at;
-    return new ChangeWindow(startTs, endTs, keys, stampStart, stamps, markers);
+    return new ChangeWindow(keys, stampStart, stamps, markers);
   }
 
   /**

@@ -618,7 +618,7 @@ export class MvccStore {
     // Complete: an export waits until its replica applied the log up to endTs, and the log's
     // timestamps grow, so only what ChangeWindows watches for can change the window after.
     const window = this.changeWindows.window(startTs, endTs, () =>
-      ChangeWindow.read(startTs, endTs, this.changes.getKeys(this.windowRange(startTs, endTs, txn)), (k) =>
+      ChangeWindow.read(this.changes.getKeys(this.windowRange(startTs, endTs, txn)), (k) =>
         readSpanMarker(k, this.changes.get(k, { transaction: txn })),
       ),
     );
